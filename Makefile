@@ -1,0 +1,39 @@
+# glidepath — the README's commands. Everything installs into .venv from pinned versions.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test lint protos bench clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+## Start the three services locally, run the main job on the example household, stop.
+run: install
+	$(BIN)/python -m glidepath.demo
+
+## The whole suite: static checks first (fast), then every test.
+test: install lint
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## Regenerate the gRPC stubs from protos/ (a test fails when they drift).
+protos: install
+	$(BIN)/python scripts/gen_protos.py
+
+## Speed, memory and quality figures; prints tables, asserts nothing.
+bench: install
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -1,0 +1,1 @@
+"""The thin gRPC layer every service shares: bootstrap, interceptors, error statuses."""

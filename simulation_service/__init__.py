@@ -1,0 +1,1 @@
+"""The simulation service: Monte Carlo evaluation and comparison of strategies."""

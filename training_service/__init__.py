@@ -1,0 +1,1 @@
+"""The training service: reinforcement-learning jobs that save their models to the registry."""
