@@ -1,0 +1,1 @@
+"""The household: its domain objects, their validation, conversion and canonical hash."""

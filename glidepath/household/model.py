@@ -1,0 +1,189 @@
+"""The household, as plain immutable Python objects the engine works on.
+
+Conventions, everywhere in this module:
+- money is **annual** and in **today's money** (real terms) unless a field says otherwise
+  (``monthly_contribution`` is monthly; an amount with ``indexed_to_inflation=False`` is
+  fixed in nominal terms, so its real value erodes with inflation);
+- rates and shares are **fractions** (0.05 means 5 %), never percents;
+- ages are whole years; an age range ``[start_age, end_age)`` includes the year the person
+  turns ``start_age`` and stops before the year they turn ``end_age``;
+- "the household's age" means the first adult's age: spending phases and charges are
+  placed on that clock, incomes on their own adult's clock.
+
+The gRPC messages (``glidepath.common.v1.Household``) mirror these objects; conversion and
+validation live beside this module, so the engine never sees an unchecked value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+@dataclass(frozen=True)
+class Adult:
+    """One adult of the household; the plan runs until the later life expectancy."""
+
+    current_age: int
+    retirement_age: int
+    life_expectancy: int
+    # Net (after-tax) earned income until retirement: annual, today's money.
+    net_income: float = 0.0
+    # Real growth of that income per year (fraction): 0.01 = 1 % above inflation.
+    income_growth: float = 0.0
+    # A label for people to read; never changes a result or the hash.
+    name: str = ""
+
+
+class IncomeKind(Enum):
+    PENSION = "pension"
+    OTHER = "other"
+
+
+@dataclass(frozen=True)
+class Income:
+    """A pension, an annuity, rent received...: paid while ``adult`` is in [start_age, end_age)."""
+
+    # Annual amount, in today's money when indexed, else in nominal money fixed today.
+    amount: float
+    start_age: int
+    # Exclusive; None means for life.
+    end_age: int | None = None
+    # Index (0 or 1) of the adult whose age places this income.
+    adult: int = 0
+    kind: IncomeKind = IncomeKind.PENSION
+    # True: keeps pace with inflation (amount is real). False: fixed in nominal terms.
+    indexed_to_inflation: bool = True
+    # Real growth per year (fraction) on top of indexation, e.g. rent rises.
+    growth: float = 0.0
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Charge:
+    """A fixed household charge (mortgage, rent, school fees) over the household's age range."""
+
+    # Annual amount; real when indexed, nominal (e.g. a fixed-rate mortgage) when not.
+    amount: float
+    # Exclusive end on the household's (first adult's) age; None means for life.
+    end_age: int | None
+    start_age: int | None = None
+    indexed_to_inflation: bool = True
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class SpendingPhase:
+    """From ``start_age`` (household's age) on, the spending target becomes ``annual_spending``.
+
+    Phases model the usual retirement shape: more in the active early years, less later,
+    more again for care. The latest phase whose start_age is reached applies.
+    """
+
+    start_age: int
+    # Annual, today's money.
+    annual_spending: float
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class Account:
+    """An investment account. All accounts are invested as one portfolio."""
+
+    # Current balance, today's money.
+    balance: float
+    # Amount the household plans to add every month until retirement: **monthly**, today's money.
+    monthly_contribution: float = 0.0
+    # Current allocation, fractions summing to 1.
+    stock_share: float = 0.6
+    bond_share: float = 0.4
+    cash_share: float = 0.0
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class AssetClass:
+    """Annual return assumptions for one asset class, in nominal terms."""
+
+    # Arithmetic mean of the annual nominal return (fraction).
+    expected_return: float
+    # Standard deviation of the annual nominal return (fraction).
+    volatility: float
+
+
+class ReturnModel(Enum):
+    # Log returns jointly normal: returns are lognormal.
+    LOGNORMAL = "lognormal"
+    # Log returns jointly Student-t (fat tails), scaled to the same mean and volatility.
+    STUDENT_T = "student_t"
+
+
+ASSET_NAMES = ("stocks", "bonds", "cash", "inflation")
+
+
+@dataclass(frozen=True)
+class MarketAssumptions:
+    """Capital-market assumptions; annual, nominal, fractions.
+
+    Defaults are long-run figures in the range of published long-horizon studies
+    (global equities about 5 % real with 17-18 % volatility, government bonds about 1.5-2 %
+    real, cash about 0.5 % real, inflation about 2.5 % with 1.5 % volatility; see the
+    README's market-assumptions table for sources). They are a starting point, not advice.
+    """
+
+    stocks: AssetClass = field(default_factory=lambda: AssetClass(0.075, 0.17))
+    bonds: AssetClass = field(default_factory=lambda: AssetClass(0.04, 0.06))
+    cash: AssetClass = field(default_factory=lambda: AssetClass(0.03, 0.01))
+    inflation_mean: float = 0.025
+    inflation_volatility: float = 0.015
+    # Correlation matrix of (stocks, bonds, cash, inflation) log returns; symmetric, PSD,
+    # unit diagonal. Row-major tuple of tuples.
+    correlations: tuple[tuple[float, ...], ...] = (
+        (1.0, 0.1, 0.0, -0.1),
+        (0.1, 1.0, 0.3, -0.2),
+        (0.0, 0.3, 1.0, 0.5),
+        (-0.1, -0.2, 0.5, 1.0),
+    )
+    return_model: ReturnModel = ReturnModel.LOGNORMAL
+    # Degrees of freedom of the Student-t model (> 2); ignored by the lognormal model.
+    degrees_of_freedom: float = 5.0
+
+
+@dataclass(frozen=True)
+class Goals:
+    # Wealth wanted at the end of the plan (bequest, safety margin): today's money; 0 = none.
+    capital_goal: float = 0.0
+    # Spending target in retirement: annual, today's money. Spending phases override it
+    # from their start ages on.
+    retirement_spending: float = 0.0
+
+
+@dataclass(frozen=True)
+class Household:
+    """Everything that defines one household's planning problem."""
+
+    adults: tuple[Adult, ...]
+    accounts: tuple[Account, ...] = ()
+    incomes: tuple[Income, ...] = ()
+    charges: tuple[Charge, ...] = ()
+    spending_phases: tuple[SpendingPhase, ...] = ()
+    goals: Goals = field(default_factory=Goals)
+    # CRRA relative risk aversion (gamma > 0; 1 = log utility).
+    risk_aversion: float = 3.0
+    market: MarketAssumptions = field(default_factory=MarketAssumptions)
+    name: str = ""
+
+    @property
+    def start_age(self) -> int:
+        """The household's (first adult's) age now."""
+        return self.adults[0].current_age
+
+    @property
+    def horizon_years(self) -> int:
+        """Years simulated: until the later life expectancy of the adults."""
+        return max(a.life_expectancy - a.current_age for a in self.adults)
+
+    @property
+    def retirement_year(self) -> int:
+        """Years from now until the last earner retires (0 when already retired)."""
+        return max(0, max(a.retirement_age - a.current_age for a in self.adults))
