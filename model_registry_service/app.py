@@ -1,0 +1,50 @@
+"""Assemble the registry: settings -> store, servicer, periodic cleanup -> ServiceSpec.
+
+Shared by ``python -m model_registry_service`` and the tests, so that what is tested is
+exactly what runs.
+"""
+
+from __future__ import annotations
+
+import grpc
+
+from glidepath.registry.v1 import registry_pb2_grpc
+from glidepath.rpc.server import ServiceSpec
+from model_registry_service.cleanup import PeriodicCleanup
+from model_registry_service.config import DEFAULT_PORT, RegistrySettings
+from model_registry_service.service import SERVICE_NAME, RegistryServicer
+from model_registry_service.storage import ModelStore
+
+PROTECTED_METHODS = frozenset(
+    f"/{SERVICE_NAME}/{method}" for method in ("UploadModel", "DeleteModel", "CleanupModels")
+)
+
+
+def build_spec(settings: RegistrySettings) -> ServiceSpec:
+    """A ServiceSpec whose on_stop stops the periodic cleanup and closes the index."""
+    store = ModelStore(settings.models_dir, max_bytes=settings.max_bytes)
+    servicer = RegistryServicer(store, default_min_episodes=settings.min_episodes)
+    periodic: PeriodicCleanup | None = None
+    if settings.max_age_days > 0:
+        periodic = PeriodicCleanup(store, settings.max_age_days, settings.cleanup_interval_seconds)
+
+    def register(server: grpc.Server) -> None:
+        registry_pb2_grpc.add_ModelRegistryServicer_to_server(servicer, server)
+        if periodic is not None:
+            periodic.start()
+
+    def on_stop() -> None:
+        if periodic is not None:
+            periodic.stop()
+        store.close()
+
+    return ServiceSpec(
+        name="model_registry_service",
+        default_port=DEFAULT_PORT,
+        register=register,
+        service_names=(SERVICE_NAME,),
+        token=settings.token,
+        protected_methods=PROTECTED_METHODS,
+        grace_seconds=settings.grace_seconds,
+        on_stop=on_stop,
+    )

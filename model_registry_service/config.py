@@ -1,0 +1,61 @@
+"""The registry's settings, read once from environment variables at start-up.
+
+A bad value stops the service immediately with a message naming the variable
+(``glidepath.config.ConfigError``) instead of failing later in the middle of a request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from glidepath.config import env_float, env_int, env_optional, env_path
+
+MIB = 1024 * 1024
+DEFAULT_PORT = 50053
+DEFAULT_MIN_EPISODES = 500
+DEFAULT_MAX_BYTES = 100 * MIB
+DEFAULT_MAX_AGE_DAYS = 30
+DEFAULT_CLEANUP_INTERVAL_SECONDS = 3600.0
+DEFAULT_GRACE_SECONDS = 10.0
+
+
+def default_models_dir() -> Path:
+    """``models/rl`` under the working directory, as the user's note lays it out.
+
+    Relative to where the process starts (the repository root for ``make run``), so a
+    checkout keeps its models beside it; set RL_MODELS_DIR to put them anywhere else.
+    """
+    return Path.cwd() / "models" / "rl"
+
+
+def models_dir_from_env() -> Path:
+    """RL_MODELS_DIR when set (``~`` expanded), else the default; not created here."""
+    return env_path("RL_MODELS_DIR", default_models_dir())
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    """Everything the registry can be told from outside; see the README's table."""
+
+    models_dir: Path
+    min_episodes: int = DEFAULT_MIN_EPISODES
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_age_days: int = DEFAULT_MAX_AGE_DAYS
+    cleanup_interval_seconds: float = DEFAULT_CLEANUP_INTERVAL_SECONDS
+    token: str | None = None
+    grace_seconds: float = DEFAULT_GRACE_SECONDS
+
+    @classmethod
+    def from_env(cls) -> RegistrySettings:
+        return cls(
+            models_dir=models_dir_from_env(),
+            min_episodes=env_int("RL_MIN_EPISODES", DEFAULT_MIN_EPISODES, minimum=1),
+            max_bytes=env_int("RL_MODELS_MAX_BYTES", DEFAULT_MAX_BYTES, minimum=1),
+            max_age_days=env_int("RL_MODELS_MAX_AGE_DAYS", DEFAULT_MAX_AGE_DAYS, minimum=0),
+            cleanup_interval_seconds=env_float(
+                "RL_MODELS_CLEANUP_INTERVAL_SECONDS", DEFAULT_CLEANUP_INTERVAL_SECONDS, minimum=1.0
+            ),
+            token=env_optional("REGISTRY_TOKEN"),
+            grace_seconds=env_float("REGISTRY_GRACE_SECONDS", DEFAULT_GRACE_SECONDS, minimum=0.0),
+        )

@@ -1,0 +1,243 @@
+"""The metadata index: one SQLite table beside the model files.
+
+SQLite from the standard library is enough for thousands of models and keeps the
+registry a single directory to back up. WAL mode lets other processes (the
+``model_storage`` functions, an operator's sqlite3 shell) read while the service
+writes. One connection, guarded by a lock, is shared by the service's threads: every
+statement is short, so serialising them costs less than a connection per thread.
+
+The index is not the truth about which models exist (the directory is, see
+``storage``); it records what cannot be read from a file name: checksum, times,
+provenance and evaluation. ``size_bytes`` and ``mtime_ns`` remember what the file looked
+like when its checksum was taken, so a file changed by hand is noticed.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from model_registry_service.naming import ModelKey
+from model_registry_service.records import ModelDetails, ModelRecord, Origin
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS models (
+    model_hash TEXT NOT NULL,
+    episodes INTEGER NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    created_at_us INTEGER NOT NULL,
+    origin TEXT NOT NULL,
+    algorithm TEXT NOT NULL,
+    library_versions_json TEXT NOT NULL,
+    evaluation_score REAL,
+    evaluation_json TEXT NOT NULL,
+    canonical_parameters_json TEXT NOT NULL,
+    parent_hash TEXT,
+    parent_episodes INTEGER,
+    timesteps INTEGER NOT NULL,
+    hyperparameters_json TEXT NOT NULL,
+    training_seconds REAL NOT NULL,
+    PRIMARY KEY (model_hash, episodes)
+);
+CREATE INDEX IF NOT EXISTS models_newest_first
+    ON models (created_at_us DESC, model_hash, episodes);
+"""
+
+_COLUMNS = (
+    "model_hash, episodes, size_bytes, sha256, mtime_ns, created_at_us, origin, algorithm, "
+    "library_versions_json, evaluation_score, evaluation_json, canonical_parameters_json, "
+    "parent_hash, parent_episodes, timesteps, hyperparameters_json, training_seconds"
+)
+_NEWEST_FIRST = "ORDER BY created_at_us DESC, model_hash ASC, episodes ASC"
+
+
+@dataclass(frozen=True)
+class FileStamp:
+    """What a file looked like (size, modification time) when its checksum was taken."""
+
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a newest-first listing stopped: the last row returned."""
+
+    created_at_us: int
+    key: ModelKey
+
+
+def to_micros(moment: datetime) -> int:
+    return round(moment.timestamp() * 1_000_000)
+
+
+def from_micros(micros: int) -> datetime:
+    return datetime.fromtimestamp(micros / 1_000_000, tz=UTC)
+
+
+def _row_values(record: ModelRecord, stamp: FileStamp) -> tuple[Any, ...]:
+    d = record.details
+    return (
+        record.key.model_hash,
+        record.key.episodes,
+        record.size_bytes,
+        record.sha256,
+        stamp.mtime_ns,
+        to_micros(record.created_at),
+        record.origin.value,
+        d.algorithm,
+        json.dumps(d.library_versions, sort_keys=True),
+        d.evaluation_score,
+        d.evaluation_json,
+        d.canonical_parameters_json,
+        d.parent.model_hash if d.parent else None,
+        d.parent.episodes if d.parent else None,
+        d.timesteps,
+        d.hyperparameters_json,
+        d.training_seconds,
+    )
+
+
+def _record(row: sqlite3.Row) -> ModelRecord:
+    parent = None
+    if row["parent_hash"] is not None:
+        parent = ModelKey(row["parent_hash"], row["parent_episodes"])
+    return ModelRecord(
+        key=ModelKey(row["model_hash"], row["episodes"]),
+        size_bytes=row["size_bytes"],
+        sha256=row["sha256"],
+        created_at=from_micros(row["created_at_us"]),
+        origin=Origin(row["origin"]),
+        details=ModelDetails(
+            algorithm=row["algorithm"],
+            library_versions=json.loads(row["library_versions_json"]),
+            evaluation_score=row["evaluation_score"],
+            evaluation_json=row["evaluation_json"],
+            canonical_parameters_json=row["canonical_parameters_json"],
+            parent=parent,
+            timesteps=row["timesteps"],
+            hyperparameters_json=row["hyperparameters_json"],
+            training_seconds=row["training_seconds"],
+        ),
+    )
+
+
+class ModelIndex:
+    """Rows keyed by (model_hash, episodes); every method is one short statement."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(
+            str(path), check_same_thread=False, isolation_level=None, timeout=10.0
+        )
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version not in (0, SCHEMA_VERSION):
+            raise RuntimeError(
+                f"{path}: index schema version {version} is newer than this registry "
+                f"understands ({SCHEMA_VERSION})"
+            )
+        self._db.executescript(_SCHEMA)
+        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    @contextmanager
+    def _locked(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            yield self._db
+
+    def close(self) -> None:
+        with self._locked() as db:
+            db.close()
+
+    def upsert(self, record: ModelRecord, stamp: FileStamp) -> None:
+        placeholders = ", ".join("?" * len(_COLUMNS.split(",")))
+        with self._locked() as db:
+            db.execute(
+                f"INSERT OR REPLACE INTO models ({_COLUMNS}) VALUES ({placeholders})",
+                _row_values(record, stamp),
+            )
+
+    def get(self, key: ModelKey) -> ModelRecord | None:
+        with self._locked() as db:
+            row = db.execute(
+                "SELECT * FROM models WHERE model_hash = ? AND episodes = ?",
+                (key.model_hash, key.episodes),
+            ).fetchone()
+        return None if row is None else _record(row)
+
+    def delete(self, key: ModelKey) -> None:
+        with self._locked() as db:
+            db.execute(
+                "DELETE FROM models WHERE model_hash = ? AND episodes = ?",
+                (key.model_hash, key.episodes),
+            )
+
+    def stamps(self) -> dict[ModelKey, FileStamp]:
+        with self._locked() as db:
+            rows = db.execute("SELECT model_hash, episodes, size_bytes, mtime_ns FROM models")
+            return {ModelKey(h, e): FileStamp(size, mtime) for h, e, size, mtime in rows.fetchall()}
+
+    def update_stamp(self, key: ModelKey, stamp: FileStamp) -> None:
+        with self._locked() as db:
+            db.execute(
+                "UPDATE models SET size_bytes = ?, mtime_ns = ? "
+                "WHERE model_hash = ? AND episodes = ?",
+                (stamp.size, stamp.mtime_ns, key.model_hash, key.episodes),
+            )
+
+    def set_created_at(self, key: ModelKey, created_at: datetime) -> None:
+        """Re-date a model (operators, tests and benchmarks; ages drive cleanup and ranking)."""
+        with self._locked() as db:
+            db.execute(
+                "UPDATE models SET created_at_us = ? WHERE model_hash = ? AND episodes = ?",
+                (to_micros(created_at), key.model_hash, key.episodes),
+            )
+
+    def for_hash(self, model_hash: str) -> list[ModelRecord]:
+        with self._locked() as db:
+            rows = db.execute(
+                f"SELECT * FROM models WHERE model_hash = ? {_NEWEST_FIRST}", (model_hash,)
+            ).fetchall()
+        return [_record(r) for r in rows]
+
+    def page(self, model_hash: str | None, after: Cursor | None, limit: int) -> list[ModelRecord]:
+        """Up to ``limit`` rows newest first, strictly after ``after`` in that order."""
+        clauses: list[str] = []
+        params: list[object] = []
+        if model_hash is not None:
+            clauses.append("model_hash = ?")
+            params.append(model_hash)
+        if after is not None:
+            clauses.append(
+                "(created_at_us < ? OR (created_at_us = ? AND (model_hash, episodes) > (?, ?)))"
+            )
+            params += [after.created_at_us, after.created_at_us, after.key.model_hash]
+            params.append(after.key.episodes)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._locked() as db:
+            rows = db.execute(
+                f"SELECT * FROM models {where} {_NEWEST_FIRST} LIMIT ?", (*params, limit)
+            ).fetchall()
+        return [_record(r) for r in rows]
+
+    def created_before(self, cutoff: datetime) -> list[ModelRecord]:
+        with self._locked() as db:
+            rows = db.execute(
+                f"SELECT * FROM models WHERE created_at_us < ? {_NEWEST_FIRST}",
+                (to_micros(cutoff),),
+            ).fetchall()
+        return [_record(r) for r in rows]

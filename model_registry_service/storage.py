@@ -1,0 +1,438 @@
+"""The model directory and its index, kept consistent: atomic writes, the directory as truth.
+
+Writing: the bytes go to a temp file in the same directory (``.upload-*.tmp``, a name no
+model glob matches), hashed while written, fsynced, checked against the declaration and
+validated as an SB3 zip; then, under the store's lock, hard-linked to the final name
+(``os.link`` fails if the name exists, so nothing is ever overwritten and two uploads of
+one name end with exactly one file), the directory fsynced, and the index row written.
+A failure anywhere removes the temp file: no partial model is ever visible.
+
+Reading: every lookup first reconciles the directory with the index. A correctly named,
+valid file the index does not know is adopted (origin ADOPTED, created_at from its
+mtime); an index row whose file vanished is dropped; a stray or malformed file is
+remembered by (size, mtime) and skipped. To keep a lookup cheap with thousands of files,
+the scan is skipped while the directory's own mtime is unchanged (files added, removed
+or renamed change it) and old enough to be trusted at the file system's timestamp
+granularity; a full scan still runs every ``RESCAN_SECONDS`` to notice a file rewritten
+in place.
+
+One process owns a directory for writing (one registry service); the module-level
+functions of ``model_storage`` may run beside it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import errno
+import hashlib
+import json
+import os
+import stat
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from glidepath import log
+from glidepath.errors import (
+    AlreadyExists,
+    DataLoss,
+    GlidepathError,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+)
+from model_registry_service import ranking, validation, zipcheck
+from model_registry_service.index import Cursor, FileStamp, ModelIndex, from_micros, to_micros
+from model_registry_service.naming import (
+    INDEX_FILE_NAME,
+    TEMP_PREFIX,
+    TEMP_SUFFIX,
+    ModelKey,
+    parse_model_file_name,
+)
+from model_registry_service.records import (
+    ModelRecord,
+    Origin,
+    Page,
+    PutResult,
+    UploadDeclaration,
+)
+
+# A directory mtime this much older than our last scan can be trusted not to hide a
+# later change (coarse file system clocks: jiffies on ext4, 2 s on FAT).
+RACY_SECONDS = 2.0
+RESCAN_SECONDS = 5.0
+# Temp files older than this at start-up belong to an upload that died.
+STALE_TEMP_SECONDS = 3600.0
+_HASH_BLOCK = 1024 * 1024
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(_HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _stamp(st: os.stat_result) -> FileStamp:
+    return FileStamp(st.st_size, st.st_mtime_ns)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """os.write until every byte is down (a seam the disk-full test can replace)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _unlink_quietly(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def _disk_full(directory: Path) -> ResourceExhausted:
+    return ResourceExhausted(
+        f"the disk holding {directory} is full; the upload was discarded and existing "
+        f"models are intact",
+        reason="DISK_FULL",
+    )
+
+
+def encode_page_token(model_hash: str | None, cursor: Cursor) -> str:
+    payload = {
+        "h": model_hash or "",
+        "t": cursor.created_at_us,
+        "k": [cursor.key.model_hash, cursor.key.episodes],
+    }
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode()
+
+
+def decode_page_token(token: str, model_hash: str | None) -> Cursor:
+    """The cursor a token carries; InvalidArgument(page_token) when forged or mismatched."""
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(token.encode()))
+        cursor = Cursor(int(payload["t"]), ModelKey(str(payload["k"][0]), int(payload["k"][1])))
+        token_hash = str(payload["h"])
+    except (ValueError, KeyError, IndexError, TypeError, binascii.Error):
+        raise InvalidArgument.field("page_token", "not a token this registry returned") from None
+    if token_hash != (model_hash or ""):
+        raise InvalidArgument.field("page_token", "was returned for a different model_hash filter")
+    return cursor
+
+
+class ModelStore:
+    """The model directory plus its index; thread-safe; raises glidepath.errors only."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        max_bytes: int,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.directory = directory
+        self.max_bytes = max_bytes
+        self._clock = clock
+        directory.mkdir(parents=True, exist_ok=True)
+        self.index = ModelIndex(directory / INDEX_FILE_NAME)
+        self._lock = threading.RLock()
+        self._known: dict[ModelKey, FileStamp] = self.index.stamps()
+        self._rejected: dict[str, FileStamp] = {}
+        self._dir_signature: tuple[int, int] | None = None
+        self._scanned_at_ns = 0
+        self._sweep_stale_temps()
+
+    def close(self) -> None:
+        self.index.close()
+
+    # -- reconciliation ---------------------------------------------------------------
+
+    def _sweep_stale_temps(self) -> None:
+        cutoff = time.time() - STALE_TEMP_SECONDS
+        with os.scandir(self.directory) as entries:
+            for entry in entries:
+                if entry.name.startswith(TEMP_PREFIX) and entry.name.endswith(TEMP_SUFFIX):
+                    try:
+                        if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                            os.unlink(entry.path)
+                            log.event("stale_temp_removed", file=entry.name)
+                    except FileNotFoundError:
+                        pass
+
+    def refresh(self, *, force: bool = False) -> None:
+        """Bring the index in line with the directory (see the module docstring)."""
+        with self._lock:
+            dir_stat = os.stat(self.directory)
+            signature = (dir_stat.st_mtime_ns, dir_stat.st_ino)
+            now_ns = time.time_ns()
+            trusted = (
+                not force
+                and signature == self._dir_signature
+                and self._scanned_at_ns - signature[0] > RACY_SECONDS * 1e9
+                and now_ns - self._scanned_at_ns < RESCAN_SECONDS * 1e9
+            )
+            if trusted:
+                return
+            self._scan()
+            self._dir_signature = signature
+            self._scanned_at_ns = now_ns
+
+    def _scan(self) -> None:
+        seen: dict[ModelKey, FileStamp] = {}
+        with os.scandir(self.directory) as entries:
+            for entry in entries:
+                key = parse_model_file_name(entry.name)
+                if key is None:
+                    continue
+                try:
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue
+                if stat.S_ISREG(st.st_mode):
+                    seen[key] = _stamp(st)
+        for key in [k for k in self._known if k not in seen]:
+            self.index.delete(key)
+            del self._known[key]
+            log.event("model_vanished", file=key.file_name)
+        for key, file_stamp in seen.items():
+            if (
+                self._known.get(key) == file_stamp
+                or self._rejected.get(key.file_name) == file_stamp
+            ):
+                continue
+            self._absorb(key, file_stamp)
+        names = {k.file_name for k in seen}
+        self._rejected = {n: s for n, s in self._rejected.items() if n in names}
+
+    def _absorb(self, key: ModelKey, file_stamp: FileStamp) -> None:
+        """A file the index does not describe as it is now: adopt, re-stamp or reject it."""
+        path = self.directory / key.file_name
+        try:
+            zipcheck.validate_model_zip(path, self.max_bytes)
+            digest = sha256_of(path)
+        except GlidepathError as exc:
+            log.event("model_file_ignored", level="warning", file=key.file_name, why=exc.message)
+            self._rejected[key.file_name] = file_stamp
+            if key in self._known:
+                self.index.delete(key)
+                del self._known[key]
+            return
+        except FileNotFoundError:
+            return
+        existing = self.index.get(key)
+        if existing is not None and existing.sha256 == digest:
+            self.index.update_stamp(key, file_stamp)
+        else:
+            adopted = ModelRecord(
+                key=key,
+                size_bytes=file_stamp.size,
+                sha256=digest,
+                created_at=from_micros(file_stamp.mtime_ns // 1000),
+                origin=Origin.ADOPTED,
+            )
+            self.index.upsert(adopted, file_stamp)
+            log.event("model_adopted", file=key.file_name, sha256=digest)
+        self._known[key] = file_stamp
+
+    # -- reads ------------------------------------------------------------------------
+
+    def get(self, key: ModelKey) -> ModelRecord:
+        self.refresh()
+        record = self.index.get(key)
+        if record is None:
+            raise NotFound(f"no model {key.file_name} is stored", reason="MODEL_NOT_FOUND")
+        return record
+
+    def open(self, key: ModelKey) -> tuple[ModelRecord, BinaryIO]:
+        """The record and an open handle: a later delete cannot cut a started download."""
+        with self._lock:
+            record = self.get(key)
+            try:
+                handle = (self.directory / key.file_name).open("rb")
+            except FileNotFoundError:
+                raise NotFound(
+                    f"no model {key.file_name} is stored", reason="MODEL_NOT_FOUND"
+                ) from None
+        return record, handle
+
+    def for_hash(self, model_hash: str) -> list[ModelRecord]:
+        self.refresh()
+        return self.index.for_hash(model_hash)
+
+    def find_compatible(self, model_hash: str, min_episodes: int) -> ModelRecord:
+        validation.check_hash(model_hash)
+        validation.check_min_episodes(min_episodes)
+        return ranking.best_compatible(model_hash, self.for_hash(model_hash), min_episodes)
+
+    def list_page(self, model_hash: str | None, page_size: int, page_token: str = "") -> Page:
+        """Newest first; the token is a keyset cursor, so pages never repeat or skip a
+        model that stays stored while the client pages."""
+        if model_hash is not None:
+            validation.check_hash(model_hash)
+        limit = validation.check_page_size(page_size)
+        after = decode_page_token(page_token, model_hash) if page_token else None
+        self.refresh()
+        rows = self.index.page(model_hash, after, limit + 1)
+        if len(rows) <= limit:
+            return Page(rows, "")
+        last = rows[limit - 1]
+        token = encode_page_token(model_hash, Cursor(to_micros(last.created_at), last.key))
+        return Page(rows[:limit], token)
+
+    def created_before(self, cutoff: datetime) -> list[ModelRecord]:
+        self.refresh()
+        return self.index.created_before(cutoff)
+
+    # -- writes -----------------------------------------------------------------------
+
+    def delete(self, key: ModelKey) -> ModelRecord:
+        with self._lock:
+            record = self.get(key)
+            with contextlib.suppress(FileNotFoundError):
+                (self.directory / key.file_name).unlink()
+            self.index.delete(key)
+            self._known.pop(key, None)
+            _fsync_dir(self.directory)
+        log.event("model_deleted", file=key.file_name)
+        return record
+
+    def put(self, declaration: UploadDeclaration, chunks: Iterable[bytes]) -> PutResult:
+        """Store the streamed bytes under the declared name, atomically and checked."""
+        validation.check_declaration(declaration, self.max_bytes)
+        key = declaration.key
+        self.refresh()
+        existing = self.index.get(key)
+        if existing is not None and existing.sha256 != declaration.sha256:
+            raise self._conflict(key)
+        temp = self._receive(declaration, chunks)
+        try:
+            zipcheck.validate_model_zip(temp, self.max_bytes)
+            return self._commit(temp, declaration)
+        finally:
+            _unlink_quietly(temp)
+
+    def _conflict(self, key: ModelKey) -> AlreadyExists:
+        return AlreadyExists(
+            f"{key.file_name} is already stored with different bytes; a model is never "
+            f"overwritten (delete it first, or upload under another episodes count)",
+            reason="MODEL_CONFLICT",
+        )
+
+    def _receive(self, declaration: UploadDeclaration, chunks: Iterable[bytes]) -> Path:
+        """Write the stream to a temp file, checking size and checksum; its path on success."""
+        fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=self.directory)
+        temp = Path(name)
+        try:
+            try:
+                os.fchmod(fd, 0o644)
+                digest = hashlib.sha256()
+                received = 0
+                for chunk in chunks:
+                    received += len(chunk)
+                    if received > declaration.size_bytes:
+                        raise DataLoss(
+                            f"received more than the declared {declaration.size_bytes} bytes",
+                            reason="CHECKSUM_MISMATCH",
+                        )
+                    digest.update(chunk)
+                    _write_all(fd, chunk)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            if received == 0:
+                raise DataLoss("the upload carried no file bytes", reason="CHECKSUM_MISMATCH")
+            if received != declaration.size_bytes:
+                raise DataLoss(
+                    f"received {received} bytes but {declaration.size_bytes} were declared "
+                    f"(truncated upload?)",
+                    reason="CHECKSUM_MISMATCH",
+                )
+            if digest.hexdigest() != declaration.sha256:
+                raise DataLoss(
+                    f"the received bytes have SHA-256 {digest.hexdigest()}, not the declared "
+                    f"{declaration.sha256}",
+                    reason="CHECKSUM_MISMATCH",
+                )
+        except OSError as exc:
+            _unlink_quietly(temp)
+            if exc.errno in _DISK_FULL:
+                raise _disk_full(self.directory) from None
+            raise
+        except BaseException:
+            _unlink_quietly(temp)
+            raise
+        return temp
+
+    def _commit(self, temp: Path, declaration: UploadDeclaration) -> PutResult:
+        key = declaration.key
+        final = self.directory / key.file_name
+        with self._lock:
+            try:
+                self._link(temp, final)
+            except FileExistsError:
+                return self._existing_answer(declaration)
+            except OSError as exc:
+                if exc.errno in _DISK_FULL:
+                    raise _disk_full(self.directory) from None
+                raise
+            record = ModelRecord(
+                key=key,
+                size_bytes=declaration.size_bytes,
+                sha256=declaration.sha256,
+                created_at=self._clock(),
+                origin=Origin.UPLOADED,
+                details=declaration.details,
+            )
+            try:
+                file_stamp = _stamp(os.stat(final))
+                self.index.upsert(record, file_stamp)
+                _fsync_dir(self.directory)
+            except BaseException:
+                _unlink_quietly(final)
+                self.index.delete(key)
+                raise
+            self._known[key] = file_stamp
+        log.event("model_stored", file=key.file_name, size_bytes=record.size_bytes)
+        return PutResult(record, created=True)
+
+    @staticmethod
+    def _link(temp: Path, final: Path) -> None:
+        """Give the temp file its final name unless that name exists (never overwrite)."""
+        try:
+            os.link(temp, final)
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+                raise
+            # No hard links on this file system: check-then-rename, safe under our lock.
+            if final.exists():
+                raise FileExistsError(errno.EEXIST, "exists", str(final)) from None
+            os.replace(temp, final)
+
+    def _existing_answer(self, declaration: UploadDeclaration) -> PutResult:
+        """The name was taken meanwhile: idempotent success for the same bytes, else conflict."""
+        key = declaration.key
+        self.refresh(force=True)
+        existing = self.index.get(key)
+        if existing is not None and existing.sha256 == declaration.sha256:
+            return PutResult(existing, created=False)
+        raise self._conflict(key)

@@ -1,0 +1,125 @@
+"""Request checks that name the offending field, before any byte touches the disk.
+
+Field paths follow the request messages (``metadata.ref.model_hash``) so that a client
+can point at exactly what it got wrong; the caller passes the prefix because the same
+key appears at different paths in different requests.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+
+from glidepath.errors import FieldViolation, InvalidArgument, ResourceExhausted
+from model_registry_service.naming import ModelKey, is_model_hash
+from model_registry_service.records import UploadDeclaration
+
+SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+
+
+def key_violations(model_hash: str, episodes: int, prefix: str) -> list[FieldViolation]:
+    violations = []
+    if not is_model_hash(model_hash):
+        violations.append(
+            FieldViolation(
+                f"{prefix}model_hash",
+                f"must be 16 lowercase hexadecimal characters, got {model_hash!r}",
+            )
+        )
+    if episodes < 1:
+        violations.append(FieldViolation(f"{prefix}episodes", f"must be >= 1, got {episodes}"))
+    return violations
+
+
+def check_key(model_hash: str, episodes: int, prefix: str = "ref.") -> ModelKey:
+    """The key, or InvalidArgument naming ``{prefix}model_hash`` / ``{prefix}episodes``."""
+    violations = key_violations(model_hash, episodes, prefix)
+    if violations:
+        raise InvalidArgument(violations)
+    return ModelKey(model_hash, episodes)
+
+
+def check_hash(model_hash: str, field: str = "model_hash") -> str:
+    if not is_model_hash(model_hash):
+        raise InvalidArgument.field(
+            field, f"must be 16 lowercase hexadecimal characters, got {model_hash!r}"
+        )
+    return model_hash
+
+
+def check_min_episodes(min_episodes: int, field: str = "min_episodes") -> int:
+    if min_episodes < 1:
+        raise InvalidArgument.field(field, f"must be >= 1 when set, got {min_episodes}")
+    return min_episodes
+
+
+def check_max_age_days(max_age_days: int, field: str = "max_age_days") -> int:
+    if max_age_days < 1:
+        raise InvalidArgument.field(field, f"must be >= 1, got {max_age_days}")
+    return max_age_days
+
+
+def check_page_size(page_size: int, field: str = "page_size") -> int:
+    """0 means the default; above the maximum is refused rather than silently cut."""
+    if page_size == 0:
+        return DEFAULT_PAGE_SIZE
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise InvalidArgument.field(field, f"must be 0 to {MAX_PAGE_SIZE}, got {page_size}")
+    return page_size
+
+
+def _json_violation(text: str, field: str) -> FieldViolation | None:
+    if not text:
+        return None
+    try:
+        json.loads(text)
+    except ValueError as exc:
+        return FieldViolation(field, f"must be JSON text: {exc}")
+    return None
+
+
+def check_declaration(declaration: UploadDeclaration, max_bytes: int) -> None:
+    """Everything an upload's metadata must satisfy before its bytes are accepted.
+
+    A declared size above the cap is RESOURCE_EXHAUSTED rather than INVALID_ARGUMENT: the
+    request is well formed, this registry just does not take files that large.
+    """
+    key, details = declaration.key, declaration.details
+    violations = key_violations(key.model_hash, key.episodes, "metadata.ref.")
+    if declaration.size_bytes < 1:
+        violations.append(
+            FieldViolation("metadata.size_bytes", "must be the file's size in bytes (>= 1)")
+        )
+    if not SHA256_PATTERN.match(declaration.sha256):
+        violations.append(
+            FieldViolation(
+                "metadata.sha256",
+                f"must be 64 lowercase hexadecimal characters, got {declaration.sha256!r}",
+            )
+        )
+    if details.evaluation_score is not None and not math.isfinite(details.evaluation_score):
+        violations.append(FieldViolation("metadata.evaluation.score", "must be a finite number"))
+    if details.parent is not None:
+        violations += key_violations(
+            details.parent.model_hash, details.parent.episodes, "metadata.parent."
+        )
+    for text, field in (
+        (details.canonical_parameters_json, "metadata.canonical_parameters_json"),
+        (details.hyperparameters_json, "metadata.hyperparameters_json"),
+    ):
+        violation = _json_violation(text, field)
+        if violation is not None:
+            violations.append(violation)
+    if not math.isfinite(details.training_seconds) or details.training_seconds < 0:
+        violations.append(FieldViolation("metadata.training_seconds", "must be >= 0"))
+    if violations:
+        raise InvalidArgument(violations)
+    if declaration.size_bytes > max_bytes:
+        raise ResourceExhausted(
+            f"metadata.size_bytes: {declaration.size_bytes} bytes is over this registry's "
+            f"limit of {max_bytes} bytes (RL_MODELS_MAX_BYTES)",
+            reason="TOO_LARGE",
+        )

@@ -1,0 +1,127 @@
+"""Is this file a stable-baselines3 save we are willing to store? Decided without unpickling.
+
+An SB3 ``model.save()`` zip holds ``data`` (JSON whose values may embed cloudpickled,
+base64-encoded objects), ``policy.pth`` (the weights, a torch archive), and usually
+``policy.optimizer.pth``, ``pytorch_variables.pth``, ``_stable_baselines3_version`` and
+``system_info.txt``. The registry never loads any of it: it only checks the container,
+because ``PPO.load`` on an untrusted file can run code and a hostile zip can exhaust a
+disk or escape a directory when extracted by someone else later.
+
+Checks: a real zip; no absolute, ``..``, backslash or duplicate member names; no
+encrypted members; the required members present; declared uncompressed sizes within the
+cap and a bounded compression ratio (zip bombs); every member then read through a
+size-capped stream, which also verifies its CRC; ``data`` parses as a JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import IO
+
+from glidepath.errors import InvalidArgument, ResourceExhausted
+
+REQUIRED_MEMBERS = ("data", "policy.pth")
+# Real SB3 saves are stored uncompressed; deflate gets a few x on weights. Anything far
+# beyond this on a sizeable member is a decompression bomb, not a model.
+MAX_COMPRESSION_RATIO = 100
+RATIO_CHECK_MIN_BYTES = 1024 * 1024
+_READ_BLOCK = 256 * 1024
+
+
+def invalid(message: str) -> InvalidArgument:
+    """An INVALID_MODEL_FILE rejection; the field is the uploaded bytes themselves."""
+    return InvalidArgument.field("chunk", message, reason="INVALID_MODEL_FILE")
+
+
+def _too_large(message: str) -> ResourceExhausted:
+    return ResourceExhausted(message, reason="TOO_LARGE")
+
+
+def _unsafe_name(name: str) -> str | None:
+    """Why a member name is unsafe to ever extract, or None when it is fine."""
+    if not name or "\x00" in name:
+        return "empty or NUL in name"
+    if "\\" in name:
+        return "backslash in name"
+    if name.startswith("/") or (len(name) > 1 and name[1] == ":"):
+        return "absolute path"
+    if ".." in PurePosixPath(name).parts:
+        return "'..' in path"
+    return None
+
+
+def _check_entries(infos: list[zipfile.ZipInfo], max_bytes: int) -> None:
+    seen: set[str] = set()
+    total = 0
+    for info in infos:
+        why = _unsafe_name(info.filename)
+        if why is not None:
+            raise invalid(f"zip member {info.filename!r} is unsafe: {why}")
+        if info.filename in seen:
+            raise invalid(f"zip member {info.filename!r} appears twice")
+        seen.add(info.filename)
+        if info.flag_bits & 0x1:
+            raise invalid(f"zip member {info.filename!r} is encrypted")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise invalid(f"zip member {info.filename!r} uses an unsupported compression")
+        total += info.file_size
+        if total > max_bytes:
+            raise _too_large(
+                f"the zip's members expand to more than {max_bytes} bytes (RL_MODELS_MAX_BYTES)"
+            )
+        if info.file_size > RATIO_CHECK_MIN_BYTES and info.file_size > MAX_COMPRESSION_RATIO * max(
+            info.compress_size, 1
+        ):
+            ratio = info.file_size // max(info.compress_size, 1)
+            raise _too_large(
+                f"zip member {info.filename!r} expands {ratio}x: refused as a possible zip bomb"
+            )
+    missing = [name for name in REQUIRED_MEMBERS if name not in seen]
+    if missing:
+        raise invalid(
+            f"not a stable-baselines3 save: missing member(s) {', '.join(missing)} "
+            f"(expected {', '.join(REQUIRED_MEMBERS)}, ...)"
+        )
+
+
+def _read_capped(stream: IO[bytes], limit: int, name: str, keep: bool) -> bytes:
+    """Read a member to its end, never more than ``limit`` bytes; keep them if asked."""
+    kept = bytearray()
+    count = 0
+    while block := stream.read(_READ_BLOCK):
+        count += len(block)
+        if count > limit:
+            raise _too_large(f"zip member {name!r} expands beyond its declared size")
+        if keep:
+            kept += block
+    return bytes(kept)
+
+
+def validate_model_zip(path: Path, max_bytes: int) -> None:
+    """Raise InvalidArgument (INVALID_MODEL_FILE) or ResourceExhausted (TOO_LARGE), or pass."""
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
+        raise invalid(f"not a zip file ({exc})") from None
+    with archive:
+        infos = archive.infolist()
+        _check_entries(infos, max_bytes)
+        data = b""
+        for info in infos:
+            try:
+                with archive.open(info) as member:
+                    body = _read_capped(
+                        member, info.file_size, info.filename, info.filename == "data"
+                    )
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+                raise invalid(f"zip member {info.filename!r} is corrupt ({exc})") from None
+            if info.filename == "data":
+                data = body
+    try:
+        parsed = json.loads(data)
+    except ValueError:
+        raise invalid("member 'data' is not the JSON a stable-baselines3 save writes") from None
+    if not isinstance(parsed, dict):
+        raise invalid("member 'data' is not a JSON object")
