@@ -1,0 +1,92 @@
+"""The training service's settings, read once from environment variables at start-up.
+
+A bad value stops the service at once with a message naming the variable
+(``glidepath.config.ConfigError``) rather than failing in the middle of a job. The
+defaults suit the 2-core machine the project is measured on: one job trains at a time,
+a few wait.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from glidepath.config import ConfigError, env_float, env_int, env_optional, env_path, env_str
+
+DEFAULT_PORT = 50052
+DEFAULT_REGISTRY_ADDR = "127.0.0.1:50053"
+DEFAULT_MAX_CONCURRENT = 1
+DEFAULT_MAX_QUEUED = 8
+DEFAULT_EVAL_LIVES = 10_000
+DEFAULT_SPOOL_RETRY_INITIAL_SECONDS = 1.0
+DEFAULT_SPOOL_RETRY_MAX_SECONDS = 60.0
+DEFAULT_REGISTRY_DEADLINE_SECONDS = 30.0
+DEFAULT_CANCEL_GRACE_SECONDS = 10.0
+DEFAULT_JOB_HISTORY = 1000
+
+
+def default_data_dir() -> Path:
+    """``var/training`` under the working directory: job store and spool beside a checkout."""
+    return Path.cwd() / "var" / "training"
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """Everything the training service can be told from outside; see the README's table."""
+
+    data_dir: Path
+    max_concurrent: int = DEFAULT_MAX_CONCURRENT
+    max_queued: int = DEFAULT_MAX_QUEUED
+    workers: int = DEFAULT_MAX_CONCURRENT
+    registry_addr: str = DEFAULT_REGISTRY_ADDR
+    registry_token: str | None = None
+    eval_lives: int = DEFAULT_EVAL_LIVES
+    spool_retry_initial_seconds: float = DEFAULT_SPOOL_RETRY_INITIAL_SECONDS
+    spool_retry_max_seconds: float = DEFAULT_SPOOL_RETRY_MAX_SECONDS
+    registry_deadline_seconds: float = DEFAULT_REGISTRY_DEADLINE_SECONDS
+    cancel_grace_seconds: float = DEFAULT_CANCEL_GRACE_SECONDS
+    job_history: int = DEFAULT_JOB_HISTORY
+
+    @property
+    def store_path(self) -> Path:
+        """The SQLite file holding every job record."""
+        return self.data_dir / "jobs.sqlite3"
+
+    @property
+    def spool_dir(self) -> Path:
+        """Trained models waiting to reach the registry."""
+        return self.data_dir / "spool"
+
+    @classmethod
+    def from_env(cls) -> TrainingSettings:
+        max_concurrent = env_int("TRAINING_MAX_CONCURRENT", DEFAULT_MAX_CONCURRENT, minimum=1)
+        workers = env_int("TRAINING_WORKERS", max_concurrent, minimum=1)
+        initial = env_float(
+            "TRAINING_SPOOL_RETRY_INITIAL_SECONDS", DEFAULT_SPOOL_RETRY_INITIAL_SECONDS, minimum=0.01
+        )
+        maximum = env_float(
+            "TRAINING_SPOOL_RETRY_MAX_SECONDS", DEFAULT_SPOOL_RETRY_MAX_SECONDS, minimum=0.01
+        )
+        if maximum < initial:
+            raise ConfigError(
+                "TRAINING_SPOOL_RETRY_MAX_SECONDS must be >= TRAINING_SPOOL_RETRY_INITIAL_SECONDS,"
+                f" got {maximum} < {initial}"
+            )
+        return cls(
+            data_dir=env_path("TRAINING_DATA_DIR", default_data_dir()),
+            max_concurrent=max_concurrent,
+            max_queued=env_int("TRAINING_MAX_QUEUED", DEFAULT_MAX_QUEUED, minimum=0),
+            workers=workers,
+            registry_addr=env_str("REGISTRY_ADDR", DEFAULT_REGISTRY_ADDR),
+            registry_token=env_optional("REGISTRY_TOKEN"),
+            eval_lives=env_int("TRAINING_EVAL_LIVES", DEFAULT_EVAL_LIVES, minimum=1),
+            spool_retry_initial_seconds=initial,
+            spool_retry_max_seconds=maximum,
+            registry_deadline_seconds=env_float(
+                "TRAINING_REGISTRY_DEADLINE_SECONDS", DEFAULT_REGISTRY_DEADLINE_SECONDS, minimum=0.1
+            ),
+            cancel_grace_seconds=env_float(
+                "TRAINING_CANCEL_GRACE_SECONDS", DEFAULT_CANCEL_GRACE_SECONDS, minimum=0.1
+            ),
+            job_history=env_int("TRAINING_JOB_HISTORY", DEFAULT_JOB_HISTORY, minimum=1),
+        )
