@@ -1,0 +1,93 @@
+"""Shared pytest fixtures. Registry fixtures are prefixed ``registry_``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import grpc
+import numpy as np
+import pytest
+
+from glidepath.registry.v1 import registry_pb2_grpc
+from glidepath.rpc.channel import open_channel
+from glidepath.rpc.server import RunningServer, start_server
+from model_registry_service.app import build_spec
+from model_registry_service.config import RegistrySettings
+from model_registry_service.index import ModelIndex
+from model_registry_service.naming import INDEX_FILE_NAME
+
+
+@dataclass(frozen=True)
+class RegistrySb3Model:
+    """A real stable-baselines3 save, with observations and the original's actions."""
+
+    path: Path
+    data: bytes
+    observations: Any
+    actions: Any
+
+
+@pytest.fixture(scope="session")
+def registry_sb3_model(tmp_path_factory: pytest.TempPathFactory) -> RegistrySb3Model:
+    """Train a tiny PPO on CartPole for a few hundred steps (seconds), once per session."""
+    from registry_support import build_ppo
+
+    model = build_ppo(seed=7)
+    model.learn(total_timesteps=256)
+    path = tmp_path_factory.mktemp("registry_sb3") / "trained.zip"
+    model.save(path)
+    observations = np.random.default_rng(0).uniform(-0.2, 0.2, size=(64, 4)).astype(np.float32)
+    actions, _ = model.predict(observations, deterministic=True)
+    return RegistrySb3Model(path, path.read_bytes(), observations, actions)
+
+
+@dataclass
+class RegistryHarness:
+    """A real registry server on a loopback port, its stub, directory and index."""
+
+    running: RunningServer
+    channel: grpc.Channel
+    stub: registry_pb2_grpc.ModelRegistryStub
+    settings: RegistrySettings
+
+    @property
+    def directory(self) -> Path:
+        return self.settings.models_dir
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.running.port}"
+
+    def index(self) -> ModelIndex:
+        """A second connection to the server's index (to re-date models, as an operator)."""
+        return ModelIndex(self.directory / INDEX_FILE_NAME)
+
+
+@pytest.fixture
+def registry_start(tmp_path: Path) -> Iterator[Callable[..., RegistryHarness]]:
+    """Start registries with settings overrides; all are stopped after the test."""
+    started: list[RegistryHarness] = []
+
+    def start(**overrides: Any) -> RegistryHarness:
+        settings = replace(RegistrySettings(models_dir=tmp_path / "models" / "rl"), **overrides)
+        running = start_server(build_spec(settings), "127.0.0.1", 0)
+        channel = open_channel(f"127.0.0.1:{running.port}")
+        harness = RegistryHarness(
+            running, channel, registry_pb2_grpc.ModelRegistryStub(channel), settings
+        )
+        started.append(harness)
+        return harness
+
+    yield start
+    for harness in started:
+        harness.channel.close()
+        harness.running.stop(grace=1.0)
+
+
+@pytest.fixture
+def registry_server(registry_start: Callable[..., RegistryHarness]) -> RegistryHarness:
+    """A registry with default settings and no token."""
+    return registry_start()
