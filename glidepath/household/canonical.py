@@ -1,0 +1,251 @@
+"""The canonical form and hash of a household: the model registry's key (DESIGN §4).
+
+Two households share a hash exactly when they pose the same planning problem, so that a
+model trained for one is the right model for the other. Hence:
+- **covered**: every input that changes the environment or the reward: ages, incomes,
+  charges, spending targets, the portfolio, goals, risk aversion, market assumptions;
+- **not covered**: names and labels; episodes, seeds and path counts are not part of a
+  household at all, so they cannot reach the hash;
+- **defaults filled in**: the form is built from the domain object, where every default
+  is explicit, so an omitted field and its default written out hash alike;
+- **rounded** (:mod:`glidepath.household.rounding`): money to 3 significant figures,
+  rates and fractions to 4 decimals, risk aversion and degrees of freedom to 4
+  significant figures, ages exact, ``-0.0`` as ``0.0``;
+- **order-insensitive collections sorted**: incomes, charges and spending phases;
+  accounts are merged into one portfolio (the engine invests them as one): balances
+  and contributions added, shares weighted by balance (by contribution when every
+  balance is 0, equally when those are 0 too), so two accounts and their merged
+  equivalent share a hash;
+- **adults keep their order**: the first adult's age is the household's clock and
+  incomes refer to adults by index, so swapping adults is a different household;
+- **equivalent spellings normalised**: a charge starting at or before the household's
+  current age starts "now" (``start_age`` None); an income starting before its adult's
+  current age starts at that age; ``income_growth`` of an adult with no net income is 0;
+  ``degrees_of_freedom`` is the default under the lognormal model, which ignores it;
+- **schema version** folded in (``SCHEMA``): bump it whenever the environment's meaning
+  of these fields changes, so that no incompatible model is ever reused.
+
+The text hashed is JSON with sorted keys, compact separators, ASCII only; floats are
+rendered by ``repr`` (shortest round-trip form, identical on every platform and Python
+version). The hash is the first 16 lowercase hex characters of its SHA-256 — never
+Python's ``hash()``, never protobuf bytes.
+
+:func:`canonicalize` returns the rounded household itself: the training service trains
+on exactly that, so "same hash" really means "same environment".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Sequence
+from enum import Enum
+from typing import Any, TypeVar
+
+from glidepath.household import rounding
+from glidepath.household.model import (
+    Account,
+    Adult,
+    AssetClass,
+    Charge,
+    Goals,
+    Household,
+    Income,
+    MarketAssumptions,
+    ReturnModel,
+    SpendingPhase,
+)
+from glidepath.household.validation import validate
+
+_T = TypeVar("_T")
+
+SCHEMA = "glidepath.household/1"
+HASH_HEX_CHARS = 16
+# Fields that are for people to read: never part of the canonical form.
+LABEL_FIELDS = frozenset({"name", "label"})
+
+_DEFAULT_DEGREES_OF_FREEDOM = MarketAssumptions().degrees_of_freedom
+
+
+def household_hash(household: Household) -> str:
+    """The registry key: first 16 lowercase hex chars of SHA-256 of the canonical JSON."""
+    digest = hashlib.sha256(canonical_json(household).encode("ascii")).hexdigest()
+    return digest[:HASH_HEX_CHARS]
+
+
+def canonical_json(household: Household) -> str:
+    """Sorted keys, compact separators, ASCII: the exact text the hash is taken of."""
+    return json.dumps(
+        canonical_form(household),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+        allow_nan=False,
+    )
+
+
+def canonical_form(household: Household) -> dict[str, Any]:
+    """The canonical household as plain JSON-ready data, with the schema version.
+
+    Validates first (raising InvalidArgument): only a sane household has a hash.
+    """
+    form = _plain(canonicalize(household))
+    assert isinstance(form, dict)
+    return {"schema": SCHEMA, **form}
+
+
+def canonicalize(household: Household) -> Household:
+    """The rounded, normalised household (labels dropped) that the hash describes.
+
+    Validates first; the result is valid too, and canonicalizing it again changes nothing.
+    """
+    validate(household)
+    adults = tuple(_adult(a) for a in household.adults)
+    merged = merge_accounts(household.accounts)
+    return Household(
+        adults=adults,
+        accounts=() if merged is None else (_account(merged),),
+        incomes=_sorted(_income(i, adults) for i in household.incomes),
+        charges=_sorted(_charge(c, adults[0].current_age) for c in household.charges),
+        spending_phases=tuple(
+            sorted(
+                (
+                    SpendingPhase(p.start_age, rounding.round_money(p.annual_spending))
+                    for p in household.spending_phases
+                ),
+                key=lambda p: p.start_age,
+            )
+        ),
+        goals=Goals(
+            capital_goal=rounding.round_money(household.goals.capital_goal),
+            retirement_spending=rounding.round_money(household.goals.retirement_spending),
+        ),
+        risk_aversion=rounding.round_parameter(household.risk_aversion),
+        market=_market(household.market),
+    )
+
+
+def merge_accounts(accounts: Sequence[Account]) -> Account | None:
+    """All accounts as the one portfolio the engine invests; None when there are none.
+
+    Sums use ``math.fsum`` (exact, so independent of the accounts' order). Shares are
+    weighted by balance; when every balance is 0, by monthly contribution (that is where
+    the money will go); when those are 0 too, equally. Labels are dropped.
+    """
+    if not accounts:
+        return None
+    balances = [a.balance for a in accounts]
+    contributions = [a.monthly_contribution for a in accounts]
+    if math.fsum(balances) > 0:
+        weights = balances
+    elif math.fsum(contributions) > 0:
+        weights = contributions
+    else:
+        weights = [1.0] * len(accounts)
+    total_weight = math.fsum(weights)
+
+    def weighted(share: str) -> float:
+        return math.fsum(w * getattr(a, share) for w, a in zip(weights, accounts, strict=True)) / (
+            total_weight
+        )
+
+    return Account(
+        balance=math.fsum(balances),
+        monthly_contribution=math.fsum(contributions),
+        stock_share=weighted("stock_share"),
+        bond_share=weighted("bond_share"),
+        cash_share=weighted("cash_share"),
+    )
+
+
+def _adult(adult: Adult) -> Adult:
+    net_income = rounding.round_money(adult.net_income)
+    return Adult(
+        current_age=adult.current_age,
+        retirement_age=adult.retirement_age,
+        life_expectancy=adult.life_expectancy,
+        net_income=net_income,
+        income_growth=rounding.round_rate(adult.income_growth) if net_income else 0.0,
+    )
+
+
+def _account(account: Account) -> Account:
+    stock, bond, cash = rounding.round_shares(
+        (account.stock_share, account.bond_share, account.cash_share)
+    )
+    return Account(
+        balance=rounding.round_money(account.balance),
+        monthly_contribution=rounding.round_money(account.monthly_contribution),
+        stock_share=stock,
+        bond_share=bond,
+        cash_share=cash,
+    )
+
+
+def _income(income: Income, adults: Sequence[Adult]) -> Income:
+    return Income(
+        amount=rounding.round_money(income.amount),
+        start_age=max(income.start_age, adults[income.adult].current_age),
+        end_age=income.end_age,
+        adult=income.adult,
+        kind=income.kind,
+        indexed_to_inflation=income.indexed_to_inflation,
+        growth=rounding.round_rate(income.growth),
+    )
+
+
+def _charge(charge: Charge, household_age: int) -> Charge:
+    starts_now = charge.start_age is None or charge.start_age <= household_age
+    return Charge(
+        amount=rounding.round_money(charge.amount),
+        end_age=charge.end_age,
+        start_age=None if starts_now else charge.start_age,
+        indexed_to_inflation=charge.indexed_to_inflation,
+    )
+
+
+def _asset(asset: AssetClass) -> AssetClass:
+    return AssetClass(
+        expected_return=rounding.round_rate(asset.expected_return),
+        volatility=rounding.round_rate(asset.volatility),
+    )
+
+
+def _market(market: MarketAssumptions) -> MarketAssumptions:
+    student_t = market.return_model is ReturnModel.STUDENT_T
+    return MarketAssumptions(
+        stocks=_asset(market.stocks),
+        bonds=_asset(market.bonds),
+        cash=_asset(market.cash),
+        inflation_mean=rounding.round_rate(market.inflation_mean),
+        inflation_volatility=rounding.round_rate(market.inflation_volatility),
+        correlations=rounding.round_correlations(market.correlations),
+        return_model=market.return_model,
+        degrees_of_freedom=(
+            rounding.round_parameter(market.degrees_of_freedom)
+            if student_t
+            else _DEFAULT_DEGREES_OF_FREEDOM
+        ),
+    )
+
+
+def _sorted(items: Iterable[_T]) -> tuple[_T, ...]:
+    """Order by canonical text, so any input order gives the same tuple."""
+    return tuple(sorted(items, key=lambda item: json.dumps(_plain(item), sort_keys=True)))
+
+
+def _plain(value: object) -> object:
+    """Dataclasses to dicts (labels left out), tuples to lists, enums to their values."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: _plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.name not in LABEL_FIELDS
+        }
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    return value

@@ -1,0 +1,347 @@
+"""Conversion between the wire contract (``glidepath.common.v1.Household``) and the domain.
+
+Proto to domain fills every documented default, so the engine never has to know that a
+field was left unset; domain to proto writes every field explicitly, so that
+``household_from_proto(household_to_proto(h)) == h`` exactly. What the domain cannot
+represent (an unknown enum number, a correlation list that is not 4x4) is reported as
+an :class:`InvalidArgument` naming the field, like any other bad input; by default the
+result is also validated, so a caller holding a domain ``Household`` holds a sane one.
+"""
+
+from __future__ import annotations
+
+import re
+
+from google.protobuf import json_format
+
+from glidepath.common.v1 import household_pb2 as pb
+from glidepath.errors import FieldViolation, InvalidArgument
+from glidepath.household.model import (
+    ASSET_NAMES,
+    Account,
+    Adult,
+    AssetClass,
+    Charge,
+    Goals,
+    Household,
+    Income,
+    IncomeKind,
+    MarketAssumptions,
+    ReturnModel,
+    SpendingPhase,
+)
+from glidepath.household.validation import validate
+
+ROOT = "household"
+
+_INCOME_KINDS = {
+    pb.INCOME_KIND_UNSPECIFIED: IncomeKind.PENSION,
+    pb.INCOME_KIND_PENSION: IncomeKind.PENSION,
+    pb.INCOME_KIND_OTHER: IncomeKind.OTHER,
+}
+_INCOME_KIND_TO_PB = {
+    IncomeKind.PENSION: pb.INCOME_KIND_PENSION,
+    IncomeKind.OTHER: pb.INCOME_KIND_OTHER,
+}
+_RETURN_MODELS = {
+    pb.RETURN_MODEL_UNSPECIFIED: ReturnModel.LOGNORMAL,
+    pb.RETURN_MODEL_LOGNORMAL: ReturnModel.LOGNORMAL,
+    pb.RETURN_MODEL_STUDENT_T: ReturnModel.STUDENT_T,
+}
+_RETURN_MODEL_TO_PB = {
+    ReturnModel.LOGNORMAL: pb.RETURN_MODEL_LOGNORMAL,
+    ReturnModel.STUDENT_T: pb.RETURN_MODEL_STUDENT_T,
+}
+_DEFAULT_ACCOUNT = Account(balance=0.0)
+_DEFAULT_MARKET = MarketAssumptions()
+_DEFAULT_RISK_AVERSION = Household(adults=()).risk_aversion
+
+
+# --------------------------------------------------------------------------- proto -> domain
+
+
+def household_from_proto(message: pb.Household, *, validated: bool = True) -> Household:
+    """The domain household for ``message``, defaults filled in.
+
+    Raises one InvalidArgument listing every field that cannot be converted or (when
+    ``validated``) that fails validation.
+    """
+    problems: list[FieldViolation] = []
+    household = Household(
+        adults=tuple(_adult(a) for a in message.adults),
+        accounts=tuple(_account(a) for a in message.accounts),
+        incomes=tuple(
+            _income(m, f"{ROOT}.incomes[{i}]", problems) for i, m in enumerate(message.incomes)
+        ),
+        charges=tuple(_charge(c) for c in message.charges),
+        spending_phases=tuple(
+            SpendingPhase(p.start_age, p.annual_spending, p.label) for p in message.spending_phases
+        ),
+        goals=Goals(message.goals.capital_goal, message.goals.retirement_spending),
+        risk_aversion=(
+            message.risk_aversion if message.HasField("risk_aversion") else _DEFAULT_RISK_AVERSION
+        ),
+        market=_market(message.market, f"{ROOT}.market", problems),
+        name=message.name,
+    )
+    if problems:
+        raise InvalidArgument(problems)
+    if validated:
+        validate(household)
+    return household
+
+
+def _adult(m: pb.Adult) -> Adult:
+    return Adult(
+        current_age=m.current_age,
+        retirement_age=m.retirement_age,
+        life_expectancy=m.life_expectancy,
+        net_income=m.net_income,
+        income_growth=m.income_growth,
+        name=m.name,
+    )
+
+
+def _income(m: pb.Income, path: str, problems: list[FieldViolation]) -> Income:
+    kind = _INCOME_KINDS.get(m.kind)
+    if kind is None:
+        problems.append(FieldViolation(f"{path}.kind", f"unknown income kind {m.kind}"))
+        kind = IncomeKind.PENSION
+    return Income(
+        amount=m.amount,
+        start_age=m.start_age,
+        end_age=m.end_age if m.HasField("end_age") else None,
+        adult=m.adult,
+        kind=kind,
+        indexed_to_inflation=(
+            m.indexed_to_inflation if m.HasField("indexed_to_inflation") else True
+        ),
+        growth=m.growth,
+        label=m.label,
+    )
+
+
+def _charge(m: pb.Charge) -> Charge:
+    return Charge(
+        amount=m.amount,
+        end_age=m.end_age if m.HasField("end_age") else None,
+        start_age=m.start_age if m.HasField("start_age") else None,
+        indexed_to_inflation=(
+            m.indexed_to_inflation if m.HasField("indexed_to_inflation") else True
+        ),
+        label=m.label,
+    )
+
+
+def _account(m: pb.Account) -> Account:
+    """Shares: all unset means the default split; once one is set, unset ones are 0."""
+    shares_given = any(m.HasField(f) for f in ("stock_share", "bond_share", "cash_share"))
+    if not shares_given:
+        stock, bond, cash = (
+            _DEFAULT_ACCOUNT.stock_share,
+            _DEFAULT_ACCOUNT.bond_share,
+            _DEFAULT_ACCOUNT.cash_share,
+        )
+    else:
+        stock, bond, cash = m.stock_share, m.bond_share, m.cash_share
+    return Account(
+        balance=m.balance,
+        monthly_contribution=m.monthly_contribution,
+        stock_share=stock,
+        bond_share=bond,
+        cash_share=cash,
+        label=m.label,
+    )
+
+
+def _asset_class(m: pb.AssetClass, default: AssetClass) -> AssetClass:
+    return AssetClass(
+        expected_return=(
+            m.expected_return if m.HasField("expected_return") else default.expected_return
+        ),
+        volatility=m.volatility if m.HasField("volatility") else default.volatility,
+    )
+
+
+def _market(
+    m: pb.MarketAssumptions, path: str, problems: list[FieldViolation]
+) -> MarketAssumptions:
+    d = _DEFAULT_MARKET
+    return_model = _RETURN_MODELS.get(m.return_model)
+    if return_model is None:
+        problems.append(
+            FieldViolation(f"{path}.return_model", f"unknown return model {m.return_model}")
+        )
+        return_model = d.return_model
+    return MarketAssumptions(
+        stocks=_asset_class(m.stocks, d.stocks),
+        bonds=_asset_class(m.bonds, d.bonds),
+        cash=_asset_class(m.cash, d.cash),
+        inflation_mean=m.inflation_mean if m.HasField("inflation_mean") else d.inflation_mean,
+        inflation_volatility=(
+            m.inflation_volatility if m.HasField("inflation_volatility") else d.inflation_volatility
+        ),
+        correlations=_correlations(list(m.correlations), d, f"{path}.correlations", problems),
+        return_model=return_model,
+        degrees_of_freedom=(
+            m.degrees_of_freedom if m.HasField("degrees_of_freedom") else d.degrees_of_freedom
+        ),
+    )
+
+
+def _correlations(
+    flat: list[float], default: MarketAssumptions, path: str, problems: list[FieldViolation]
+) -> tuple[tuple[float, ...], ...]:
+    n = len(ASSET_NAMES)
+    if not flat:
+        return default.correlations
+    if len(flat) != n * n:
+        problems.append(
+            FieldViolation(
+                path,
+                f"expected {n * n} numbers (a {n}x{n} row-major matrix of "
+                f"{', '.join(ASSET_NAMES)}), got {len(flat)}",
+            )
+        )
+        return default.correlations
+    return tuple(tuple(flat[r * n : (r + 1) * n]) for r in range(n))
+
+
+# --------------------------------------------------------------------------- domain -> proto
+
+
+def household_to_proto(household: Household) -> pb.Household:
+    """Every field written explicitly (optional ones set), so the round trip is exact."""
+    message = pb.Household(
+        adults=[
+            pb.Adult(
+                current_age=a.current_age,
+                retirement_age=a.retirement_age,
+                life_expectancy=a.life_expectancy,
+                net_income=a.net_income,
+                income_growth=a.income_growth,
+                name=a.name,
+            )
+            for a in household.adults
+        ],
+        accounts=[
+            pb.Account(
+                balance=a.balance,
+                monthly_contribution=a.monthly_contribution,
+                stock_share=a.stock_share,
+                bond_share=a.bond_share,
+                cash_share=a.cash_share,
+                label=a.label,
+            )
+            for a in household.accounts
+        ],
+        incomes=[_income_to_proto(i) for i in household.incomes],
+        charges=[_charge_to_proto(c) for c in household.charges],
+        spending_phases=[
+            pb.SpendingPhase(
+                start_age=p.start_age, annual_spending=p.annual_spending, label=p.label
+            )
+            for p in household.spending_phases
+        ],
+        goals=pb.Goals(
+            capital_goal=household.goals.capital_goal,
+            retirement_spending=household.goals.retirement_spending,
+        ),
+        risk_aversion=household.risk_aversion,
+        market=_market_to_proto(household.market),
+        name=household.name,
+    )
+    return message
+
+
+def _income_to_proto(income: Income) -> pb.Income:
+    message = pb.Income(
+        amount=income.amount,
+        start_age=income.start_age,
+        adult=income.adult,
+        kind=_INCOME_KIND_TO_PB[income.kind],
+        indexed_to_inflation=income.indexed_to_inflation,
+        growth=income.growth,
+        label=income.label,
+    )
+    if income.end_age is not None:
+        message.end_age = income.end_age
+    return message
+
+
+def _charge_to_proto(charge: Charge) -> pb.Charge:
+    message = pb.Charge(
+        amount=charge.amount,
+        indexed_to_inflation=charge.indexed_to_inflation,
+        label=charge.label,
+    )
+    if charge.end_age is not None:
+        message.end_age = charge.end_age
+    if charge.start_age is not None:
+        message.start_age = charge.start_age
+    return message
+
+
+def _market_to_proto(market: MarketAssumptions) -> pb.MarketAssumptions:
+    def asset(a: AssetClass) -> pb.AssetClass:
+        return pb.AssetClass(expected_return=a.expected_return, volatility=a.volatility)
+
+    return pb.MarketAssumptions(
+        stocks=asset(market.stocks),
+        bonds=asset(market.bonds),
+        cash=asset(market.cash),
+        inflation_mean=market.inflation_mean,
+        inflation_volatility=market.inflation_volatility,
+        correlations=[c for row in market.correlations for c in row],
+        return_model=_RETURN_MODEL_TO_PB[market.return_model],
+        degrees_of_freedom=market.degrees_of_freedom,
+    )
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def household_from_json(text: str, *, validated: bool = True) -> Household:
+    """Parse the protobuf JSON mapping (lowerCamelCase or original field names).
+
+    A malformed document becomes an InvalidArgument naming the offending field where the
+    parser says which, so a JSON file gets the same field-level errors as a gRPC call.
+    """
+    message = pb.Household()
+    try:
+        json_format.Parse(text, message)
+    except json_format.ParseError as error:
+        raise InvalidArgument.field(_parse_error_field(str(error)), str(error)) from error
+    return household_from_proto(message, validated=validated)
+
+
+def household_to_json(household: Household) -> str:
+    """The protobuf JSON mapping of ``household`` (lowerCamelCase keys), every field written."""
+    return json_format.MessageToJson(
+        household_to_proto(household), always_print_fields_with_no_presence=True, indent=2
+    )
+
+
+_UNKNOWN_FIELD = re.compile(r'no field named "(\w+)" at "(Household[\w.\[\]]*)"')
+_AT_PATH = re.compile(r' at "?(Household(?:[.\[][\w.\[\]]*\w\]?)?)')
+_PARSE_CHAIN = re.compile(r"Failed to parse (\w+) field")
+
+
+def _parse_error_field(message: str) -> str:
+    """Best-effort proto-style path of the field a json_format error is about."""
+    unknown = _UNKNOWN_FIELD.search(message)
+    if unknown:
+        return _snake_path(f"{unknown.group(2)}.{unknown.group(1)}")
+    at = _AT_PATH.search(message)
+    if at:
+        return _snake_path(at.group(1))
+    chain = _PARSE_CHAIN.findall(message)
+    if chain and all(not name.isdigit() for name in chain):
+        return _snake_path(".".join(["Household", *chain]))
+    return ROOT
+
+
+def _snake_path(path: str) -> str:
+    _, _, rest = path.partition(".")
+    snake = re.sub(r"(?<=[a-z0-9])([A-Z])", lambda m: "_" + m.group(1).lower(), rest)
+    return f"{ROOT}.{snake}" if snake else ROOT

@@ -1,0 +1,397 @@
+"""Reject households that make no sense, naming every bad field at once.
+
+A caller fixing a form wants all its mistakes in one answer, so :func:`validate`
+collects every violation and raises a single :class:`InvalidArgument`. Paths are proto
+style (``household.adults[0].retirement_age``) so that a gRPC client, the CLI and a JSON
+file all point at the same field.
+
+Decisions worth knowing:
+- ``retirement_age == current_age`` means "retires now" and is how an adult who has
+  already retired is entered; ``retirement_age < current_age`` is rejected (DESIGN §4)
+  because it would be ambiguous (and silently ignored). An adult retiring now has no
+  earned years left, so a positive ``net_income`` would be ignored: it is rejected.
+- Inputs that would be silently ignored are rejected (DESIGN §2): monthly contributions
+  when every adult retires now, incomes and charges that end before they could be paid,
+  a spending phase that starts after the plan ends.
+- There must be something to live on (a balance, a contribution, earned income or an
+  income) and a spending target (``goals.retirement_spending`` or a spending phase above
+  zero): the household's own plan spends that target, and success is measured against it.
+- Every bound sits on the rounding grid of :mod:`glidepath.household.rounding`, and the
+  correlation matrix is checked both as given and as rounded, so the canonical
+  (rounded) household of a valid household is valid too.
+- Sizes are bounded (32 items per collection, 256 characters per label) so a request
+  cannot make the engine or the hash arbitrarily expensive.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from glidepath.errors import FieldViolation, InvalidArgument
+from glidepath.household import rounding
+from glidepath.household.model import (
+    ASSET_NAMES,
+    Account,
+    Adult,
+    AssetClass,
+    Charge,
+    Household,
+    Income,
+    MarketAssumptions,
+    SpendingPhase,
+)
+
+ROOT = "household"
+MAX_ADULTS = 2
+MAX_AGE = 120
+MAX_HORIZON_YEARS = 100
+MAX_MONEY = 1e12
+MAX_ITEMS = 32
+MAX_LABEL_CHARS = 256
+SHARE_TOLERANCE = 1e-6
+GROWTH_BOUNDS = (-0.5, 0.5)
+RETURN_BOUNDS = (-0.5, 1.0)
+VOLATILITY_BOUNDS = (0.0, 2.0)
+MAX_RISK_AVERSION = 20.0
+DEGREES_OF_FREEDOM_BOUNDS = (2.1, 1000.0)
+CORRELATION_TOLERANCE = 1e-9
+EIGENVALUE_TOLERANCE = -1e-10
+
+
+class _Checker:
+    """Accumulates violations; each helper returns the value when usable, else None."""
+
+    def __init__(self) -> None:
+        self.violations: list[FieldViolation] = []
+
+    def fail(self, path: str, description: str) -> None:
+        self.violations.append(FieldViolation(path, description))
+
+    def number(self, path: str, value: object) -> float | None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            self.fail(path, f"must be a number, got {value!r}")
+            return None
+        if not math.isfinite(value):
+            self.fail(path, f"must be a finite number, got {value!r}")
+            return None
+        return float(value)
+
+    def money(self, path: str, value: object) -> float | None:
+        amount = self.number(path, value)
+        if amount is None:
+            return None
+        if not 0.0 <= amount <= MAX_MONEY:
+            self.fail(path, f"must be an amount in [0, {MAX_MONEY:g}], got {amount!r}")
+            return None
+        return amount
+
+    def within(self, path: str, value: object, low: float, high: float, what: str) -> float | None:
+        x = self.number(path, value)
+        if x is None:
+            return None
+        if not low <= x <= high:
+            self.fail(path, f"must be {what} in [{low:g}, {high:g}], got {x!r}")
+            return None
+        return x
+
+    def age(self, path: str, value: object) -> int | None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.fail(path, f"must be a whole number of years, got {value!r}")
+            return None
+        if not 0 <= value <= MAX_AGE:
+            self.fail(path, f"must be an age in [0, {MAX_AGE}], got {value}")
+            return None
+        return value
+
+    def label(self, path: str, value: object) -> None:
+        if not isinstance(value, str):
+            self.fail(path, f"must be text, got {value!r}")
+        elif len(value) > MAX_LABEL_CHARS:
+            self.fail(path, f"must be at most {MAX_LABEL_CHARS} characters, got {len(value)}")
+
+    def count(self, path: str, items: Sequence[object], low: int, high: int) -> None:
+        if not low <= len(items) <= high:
+            self.fail(path, f"must hold {low} to {high} entries, got {len(items)}")
+
+
+def validate(household: Household) -> None:
+    """Raise one InvalidArgument listing every violation; return None when sane."""
+    check = _Checker()
+    check.label(f"{ROOT}.name", household.name)
+    _adults(check, household.adults)
+    _accounts(check, household)
+    _incomes(check, household)
+    _charges(check, household)
+    _phases(check, household)
+    goals = household.goals
+    check.money(f"{ROOT}.goals.capital_goal", goals.capital_goal)
+    check.money(f"{ROOT}.goals.retirement_spending", goals.retirement_spending)
+    ra = check.number(f"{ROOT}.risk_aversion", household.risk_aversion)
+    if ra is not None and not 0.0 < ra <= MAX_RISK_AVERSION:
+        check.fail(f"{ROOT}.risk_aversion", f"must be in (0, {MAX_RISK_AVERSION:g}], got {ra!r}")
+    _market(check, household.market)
+    _purpose(check, household)
+    if check.violations:
+        raise InvalidArgument(check.violations)
+
+
+def _adults(check: _Checker, adults: Sequence[Adult]) -> None:
+    check.count(f"{ROOT}.adults", adults, 1, MAX_ADULTS)
+    for i, adult in enumerate(adults[:MAX_ADULTS]):
+        path = f"{ROOT}.adults[{i}]"
+        check.label(f"{path}.name", adult.name)
+        current = check.age(f"{path}.current_age", adult.current_age)
+        retirement = check.age(f"{path}.retirement_age", adult.retirement_age)
+        life = check.age(f"{path}.life_expectancy", adult.life_expectancy)
+        income = check.money(f"{path}.net_income", adult.net_income)
+        check.within(f"{path}.income_growth", adult.income_growth, *GROWTH_BOUNDS, "a fraction")
+        if current is not None and retirement is not None:
+            if retirement < current:
+                check.fail(
+                    f"{path}.retirement_age",
+                    f"must be >= current_age ({current}); an adult already retired enters "
+                    "retirement_age = current_age",
+                )
+            elif retirement == current and income:
+                check.fail(
+                    f"{path}.net_income",
+                    "must be 0 for an adult retiring now (retirement_age = current_age): "
+                    "no earned years are left to pay it",
+                )
+        if life is not None and current is not None:
+            if life <= current:
+                check.fail(f"{path}.life_expectancy", f"must be > current_age ({current})")
+            elif life - current > MAX_HORIZON_YEARS:
+                check.fail(
+                    f"{path}.life_expectancy",
+                    f"plan horizon must be at most {MAX_HORIZON_YEARS} years, got {life - current}",
+                )
+        if life is not None and retirement is not None and life <= retirement:
+            check.fail(f"{path}.life_expectancy", f"must be > retirement_age ({retirement})")
+
+
+def _accounts(check: _Checker, household: Household) -> None:
+    accounts = household.accounts
+    check.count(f"{ROOT}.accounts", accounts, 0, MAX_ITEMS)
+    balances: list[float] = []
+    contributions: list[float] = []
+    for i, account in enumerate(accounts):
+        path = f"{ROOT}.accounts[{i}]"
+        check.label(f"{path}.label", account.label)
+        balance = check.money(f"{path}.balance", account.balance)
+        contribution = check.money(f"{path}.monthly_contribution", account.monthly_contribution)
+        balances.append(balance or 0.0)
+        contributions.append(contribution or 0.0)
+        if contribution and _everyone_retires_now(household):
+            check.fail(
+                f"{path}.monthly_contribution",
+                "contributions stop at retirement and every adult retires now: it would be ignored",
+            )
+        _shares(check, path, account)
+    if math.fsum(balances) > MAX_MONEY:
+        check.fail(f"{ROOT}.accounts", f"total balance must be at most {MAX_MONEY:g}")
+    if math.fsum(contributions) > MAX_MONEY:
+        check.fail(f"{ROOT}.accounts", f"total monthly contribution must be at most {MAX_MONEY:g}")
+
+
+def _everyone_retires_now(household: Household) -> bool:
+    ages = [(a.current_age, a.retirement_age) for a in household.adults]
+    return bool(ages) and all(isinstance(c, int) and isinstance(r, int) and r <= c for c, r in ages)
+
+
+def _shares(check: _Checker, path: str, account: Account) -> None:
+    names = ("stock_share", "bond_share", "cash_share")
+    shares = [
+        check.within(f"{path}.{n}", getattr(account, n), 0.0, 1.0, "a fraction") for n in names
+    ]
+    if any(s is None for s in shares):
+        return
+    total = math.fsum(s for s in shares if s is not None)
+    if abs(total - 1.0) > SHARE_TOLERANCE:
+        check.fail(path, f"stock_share + bond_share + cash_share must sum to 1, got {total!r}")
+
+
+def _incomes(check: _Checker, household: Household) -> None:
+    check.count(f"{ROOT}.incomes", household.incomes, 0, MAX_ITEMS)
+    for i, income in enumerate(household.incomes):
+        _income(check, f"{ROOT}.incomes[{i}]", income, household)
+
+
+def _income(check: _Checker, path: str, income: Income, household: Household) -> None:
+    check.label(f"{path}.label", income.label)
+    check.money(f"{path}.amount", income.amount)
+    check.within(f"{path}.growth", income.growth, *GROWTH_BOUNDS, "a fraction")
+    start = check.age(f"{path}.start_age", income.start_age)
+    end = None if income.end_age is None else check.age(f"{path}.end_age", income.end_age)
+    if start is not None and end is not None and end <= start:
+        check.fail(f"{path}.end_age", f"must be > start_age ({start})")
+    adult = income.adult
+    if (
+        isinstance(adult, bool)
+        or not isinstance(adult, int)
+        or not 0 <= adult < len(household.adults)
+    ):
+        check.fail(
+            f"{path}.adult",
+            f"must index an adult (0 to {len(household.adults) - 1}), got {adult!r}",
+        )
+        return
+    owner = household.adults[adult]
+    if end is not None and isinstance(owner.current_age, int) and end <= owner.current_age:
+        check.fail(
+            f"{path}.end_age",
+            f"ends before adult {adult}'s current age ({owner.current_age}): never paid",
+        )
+    last = _last_age(owner, household)
+    if start is not None and last is not None and start > last:
+        check.fail(f"{path}.start_age", f"starts after the plan ends (age {last}): never paid")
+
+
+def _last_age(adult: Adult, household: Household) -> int | None:
+    """The adult's age in the plan's last year, when the ages are usable."""
+    try:
+        return adult.current_age + household.horizon_years - 1
+    except TypeError:
+        return None
+
+
+def _charges(check: _Checker, household: Household) -> None:
+    check.count(f"{ROOT}.charges", household.charges, 0, MAX_ITEMS)
+    for i, charge in enumerate(household.charges):
+        _charge(check, f"{ROOT}.charges[{i}]", charge, household)
+
+
+def _charge(check: _Checker, path: str, charge: Charge, household: Household) -> None:
+    check.label(f"{path}.label", charge.label)
+    check.money(f"{path}.amount", charge.amount)
+    start = None if charge.start_age is None else check.age(f"{path}.start_age", charge.start_age)
+    end = None if charge.end_age is None else check.age(f"{path}.end_age", charge.end_age)
+    if start is not None and end is not None and end <= start:
+        check.fail(f"{path}.end_age", f"must be > start_age ({start})")
+    if not household.adults:
+        return
+    first = household.adults[0]
+    if end is not None and isinstance(first.current_age, int) and end <= first.current_age:
+        check.fail(
+            f"{path}.end_age",
+            f"ends before the household's current age ({first.current_age}): never paid",
+        )
+    last = _last_age(first, household)
+    if start is not None and last is not None and start > last:
+        check.fail(f"{path}.start_age", f"starts after the plan ends (age {last}): never paid")
+
+
+def _phases(check: _Checker, household: Household) -> None:
+    phases: Sequence[SpendingPhase] = household.spending_phases
+    check.count(f"{ROOT}.spending_phases", phases, 0, MAX_ITEMS)
+    seen: dict[int, int] = {}
+    last = _last_age(household.adults[0], household) if household.adults else None
+    for i, phase in enumerate(phases):
+        path = f"{ROOT}.spending_phases[{i}]"
+        check.label(f"{path}.label", phase.label)
+        check.money(f"{path}.annual_spending", phase.annual_spending)
+        start = check.age(f"{path}.start_age", phase.start_age)
+        if start is None:
+            continue
+        if start in seen:
+            check.fail(
+                f"{path}.start_age",
+                f"phases must start at distinct ages; spending_phases[{seen[start]}] also "
+                f"starts at {start}",
+            )
+        seen.setdefault(start, i)
+        if last is not None and start > last:
+            check.fail(f"{path}.start_age", f"starts after the plan ends (age {last}): ignored")
+
+
+def _market(check: _Checker, market: MarketAssumptions) -> None:
+    path = f"{ROOT}.market"
+    for name in ("stocks", "bonds", "cash"):
+        asset: AssetClass = getattr(market, name)
+        check.within(
+            f"{path}.{name}.expected_return", asset.expected_return, *RETURN_BOUNDS, "a fraction"
+        )
+        check.within(
+            f"{path}.{name}.volatility", asset.volatility, *VOLATILITY_BOUNDS, "a fraction"
+        )
+    check.within(f"{path}.inflation_mean", market.inflation_mean, *RETURN_BOUNDS, "a fraction")
+    check.within(
+        f"{path}.inflation_volatility",
+        market.inflation_volatility,
+        *VOLATILITY_BOUNDS,
+        "a fraction",
+    )
+    check.within(
+        f"{path}.degrees_of_freedom",
+        market.degrees_of_freedom,
+        *DEGREES_OF_FREEDOM_BOUNDS,
+        "a number of degrees of freedom",
+    )
+    problem = correlation_problem(market.correlations)
+    if problem:
+        check.fail(f"{path}.correlations", problem)
+
+
+def correlation_problem(matrix: object) -> str | None:
+    """Why ``matrix`` is not a usable correlation matrix of ASSET_NAMES, or None."""
+    n = len(ASSET_NAMES)
+    try:
+        values = np.array(matrix, dtype=float)
+    except (TypeError, ValueError):
+        return f"must be a {n}x{n} matrix of numbers"
+    if values.shape != (n, n):
+        return f"must be a {n}x{n} matrix ({', '.join(ASSET_NAMES)}), got shape {values.shape}"
+    if not np.all(np.isfinite(values)):
+        return "must hold finite numbers"
+    if np.any(np.abs(values) > 1.0):
+        return "entries must be in [-1, 1]"
+    if np.any(np.abs(np.diag(values) - 1.0) > CORRELATION_TOLERANCE):
+        return "diagonal must be 1"
+    if np.any(np.abs(values - values.T) > CORRELATION_TOLERANCE):
+        return "must be symmetric"
+    lowest = float(np.linalg.eigvalsh(values).min())
+    if lowest < EIGENVALUE_TOLERANCE:
+        return f"must be positive semi-definite; smallest eigenvalue {lowest:.3g}"
+    rounded = np.array(rounding.round_correlations(values.tolist()), dtype=float)
+    lowest = float(np.linalg.eigvalsh(rounded).min())
+    if lowest < EIGENVALUE_TOLERANCE:
+        return (
+            f"must stay positive semi-definite once rounded to {rounding.RATE_DECIMALS} "
+            f"decimals (as the canonical hash rounds it); smallest eigenvalue {lowest:.3g}"
+        )
+    return None
+
+
+def _purpose(check: _Checker, household: Household) -> None:
+    """Something to live on and something to aim for."""
+    resources = (
+        any(_positive(a.balance) or _positive(a.monthly_contribution) for a in household.accounts)
+        or any(_positive(a.net_income) for a in household.adults)
+        or any(_positive(i.amount) for i in household.incomes)
+    )
+    if not resources:
+        check.fail(
+            ROOT,
+            "nothing to live on: give an account balance or contribution, a net income or an "
+            "income above 0",
+        )
+    target = _positive(household.goals.retirement_spending) or any(
+        _positive(p.annual_spending) for p in household.spending_phases
+    )
+    if not target:
+        check.fail(
+            f"{ROOT}.goals.retirement_spending",
+            "a spending target is needed: retirement_spending or a spending phase above 0",
+        )
+
+
+def _positive(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )
