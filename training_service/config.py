@@ -62,7 +62,9 @@ class TrainingSettings:
         max_concurrent = env_int("TRAINING_MAX_CONCURRENT", DEFAULT_MAX_CONCURRENT, minimum=1)
         workers = env_int("TRAINING_WORKERS", max_concurrent, minimum=1)
         initial = env_float(
-            "TRAINING_SPOOL_RETRY_INITIAL_SECONDS", DEFAULT_SPOOL_RETRY_INITIAL_SECONDS, minimum=0.01
+            "TRAINING_SPOOL_RETRY_INITIAL_SECONDS",
+            DEFAULT_SPOOL_RETRY_INITIAL_SECONDS,
+            minimum=0.01,
         )
         maximum = env_float(
             "TRAINING_SPOOL_RETRY_MAX_SECONDS", DEFAULT_SPOOL_RETRY_MAX_SECONDS, minimum=0.01

@@ -1,0 +1,253 @@
+"""One job's work inside a worker: train, then evaluate on held-out lives.
+
+The trainer and the evaluator belong to the RL library (``glidepath.rl``); this module
+only strings them together, relays progress (throttled: a policy update can report many
+times a second, watchers need a few), checks for cancellation between the phases, and
+turns the result into plain, picklable data for the service process, which uploads it.
+
+Held-out lives: the evaluation's seed is derived from the training seed through its own
+``numpy.random.SeedSequence`` spawn key, so its scenarios are statistically independent
+of every stream the training drew from, and the same training seed always gives the same
+evaluation.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from glidepath import errors
+from glidepath.common.v1 import model_pb2
+from glidepath.household.model import Household
+
+# Spawn key of the evaluation's seed ("EVAL" in ASCII): no stream of the training uses it.
+EVALUATION_SPAWN_KEY = 0x4556414C
+PROGRESS_INTERVAL_SECONDS = 0.2
+
+
+@dataclass(frozen=True)
+class TrainingTask:
+    """What a worker needs to run one job (picklable)."""
+
+    household: Household
+    episodes: int
+    seed: int
+    algorithm: str
+    eval_lives: int
+    parent_model_zip: bytes | None = None
+
+
+@dataclass(frozen=True)
+class ProgressReport:
+    """A trainer's progress, as sent from the worker to the service."""
+
+    episodes_done: int
+    timesteps: int
+    mean_episode_reward: float | None
+    elapsed_seconds: float
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    """A trained and evaluated model, ready to upload."""
+
+    model_zip: bytes
+    timesteps: int
+    hyperparameters: dict[str, Any]
+    library_versions: dict[str, str]
+    training_seconds: float
+    evaluation: bytes  # a serialized glidepath.common.v1.ModelEvaluation
+
+
+class ProgressLike(Protocol):
+    @property
+    def episodes_done(self) -> int: ...
+    @property
+    def timesteps(self) -> int: ...
+    @property
+    def mean_episode_reward(self) -> float: ...
+    @property
+    def elapsed_seconds(self) -> float: ...
+
+
+class TrainedLike(Protocol):
+    @property
+    def model_zip(self) -> bytes: ...
+    @property
+    def timesteps(self) -> int: ...
+    @property
+    def hyperparameters(self) -> dict[str, Any]: ...
+    @property
+    def library_versions(self) -> dict[str, str]: ...
+    @property
+    def training_seconds(self) -> float: ...
+
+
+class StrategyLike(Protocol):
+    @property
+    def strategy(self) -> str: ...
+    @property
+    def ce_consumption(self) -> float: ...
+    @property
+    def ce_standard_error(self) -> float: ...
+    @property
+    def ce_share_of_optimum(self) -> float | None: ...
+    @property
+    def success_probability(self) -> float: ...
+    @property
+    def capital_goal_probability(self) -> float: ...
+
+
+class EvaluationLike(Protocol):
+    @property
+    def score(self) -> float: ...
+    @property
+    def held_out_lives(self) -> int: ...
+    @property
+    def best_baseline(self) -> str: ...
+    @property
+    def improvement(self) -> float: ...
+    @property
+    def improvement_standard_error(self) -> float: ...
+    @property
+    def passed_gate(self) -> bool: ...
+    @property
+    def optimum_ce_consumption(self) -> float | None: ...
+    @property
+    def strategies(self) -> Sequence[StrategyLike]: ...
+
+
+Trainer = Callable[[TrainingTask, Callable[[ProgressLike], None], Callable[[], bool]], TrainedLike]
+Evaluator = Callable[[Household, bytes, int, int], EvaluationLike]
+
+
+def rl_train(
+    task: TrainingTask, on_progress: Callable[[ProgressLike], None], should_stop: Callable[[], bool]
+) -> TrainedLike:
+    """The RL library's trainer (``glidepath.rl.training.train``)."""
+    from glidepath.rl.training import TrainingSpec, train  # type: ignore[import-not-found]
+
+    spec = TrainingSpec(
+        household=task.household,
+        episodes=task.episodes,
+        seed=task.seed,
+        algorithm=task.algorithm,
+        parent_model_zip=task.parent_model_zip,
+    )
+    result: TrainedLike = train(spec, on_progress, should_stop)
+    return result
+
+
+def rl_evaluate(household: Household, model_zip: bytes, lives: int, seed: int) -> EvaluationLike:
+    """The RL library's held-out evaluation (``glidepath.rl.evaluation.evaluate``)."""
+    from glidepath.rl.evaluation import evaluate  # type: ignore[import-not-found]
+
+    result: EvaluationLike = evaluate(household, model_zip, lives=lives, seed=seed)
+    return result
+
+
+def rl_warm_up() -> None:
+    """Pay the heavy imports once per worker, and keep torch to one thread per worker."""
+    import torch
+
+    torch.set_num_threads(1)
+    import stable_baselines3  # noqa: F401
+
+    try:
+        import glidepath.rl.evaluation  # type: ignore[import-not-found]
+        import glidepath.rl.training  # type: ignore[import-not-found]  # noqa: F401
+    except ImportError:  # reported by the first job, with the error's own words
+        pass
+
+
+def evaluation_seed(training_seed: int) -> int:
+    """A seed for held-out lives, independent of every stream the training used."""
+    sequence = np.random.SeedSequence(training_seed, spawn_key=(EVALUATION_SPAWN_KEY,))
+    return int(sequence.generate_state(1, dtype=np.uint32)[0])
+
+
+def evaluation_to_proto(evaluation: EvaluationLike) -> model_pb2.ModelEvaluation:
+    message = model_pb2.ModelEvaluation(
+        score=float(evaluation.score),
+        held_out_lives=int(evaluation.held_out_lives),
+        best_baseline=str(evaluation.best_baseline),
+        improvement=float(evaluation.improvement),
+        improvement_standard_error=float(evaluation.improvement_standard_error),
+        passed_gate=bool(evaluation.passed_gate),
+    )
+    if evaluation.optimum_ce_consumption is not None:
+        message.optimum_ce_consumption = float(evaluation.optimum_ce_consumption)
+    for s in evaluation.strategies:
+        score = message.strategies.add(
+            strategy=str(s.strategy),
+            ce_consumption=float(s.ce_consumption),
+            ce_standard_error=float(s.ce_standard_error),
+            success_probability=float(s.success_probability),
+            capital_goal_probability=float(s.capital_goal_probability),
+        )
+        if s.ce_share_of_optimum is not None:
+            score.ce_share_of_optimum = float(s.ce_share_of_optimum)
+    return message
+
+
+class _Throttle:
+    """Forwards at most one progress report per interval, and always the latest on flush."""
+
+    def __init__(self, emit: Callable[[str, Any], None]) -> None:
+        self._emit = emit
+        self._last_sent = 0.0
+        self._pending: ProgressReport | None = None
+
+    def __call__(self, progress: ProgressLike) -> None:
+        reward = progress.mean_episode_reward
+        self._pending = ProgressReport(
+            episodes_done=int(progress.episodes_done),
+            timesteps=int(progress.timesteps),
+            mean_episode_reward=None if reward is None or reward != reward else float(reward),
+            elapsed_seconds=float(progress.elapsed_seconds),
+        )
+        now = time.monotonic()
+        if now - self._last_sent >= PROGRESS_INTERVAL_SECONDS:
+            self.flush()
+            self._last_sent = now
+
+    def flush(self) -> None:
+        if self._pending is not None:
+            self._emit("progress", self._pending)
+            self._pending = None
+
+
+@dataclass(frozen=True)
+class TrainAndEvaluate:
+    """The worker's job runner (picklable: it holds only top-level functions)."""
+
+    trainer: Trainer = rl_train
+    evaluator: Evaluator = rl_evaluate
+
+    def __call__(
+        self, payload: Any, emit: Callable[[str, Any], None], should_stop: Callable[[], bool]
+    ) -> TrainingOutcome:
+        task: TrainingTask = payload
+        throttle = _Throttle(emit)
+        trained = self.trainer(task, throttle, should_stop)
+        throttle.flush()
+        if should_stop():
+            raise errors.Cancelled("training cancelled")
+        emit("phase", "EVALUATING")
+        evaluation = self.evaluator(
+            task.household, trained.model_zip, task.eval_lives, evaluation_seed(task.seed)
+        )
+        if should_stop():
+            raise errors.Cancelled("training cancelled during the evaluation")
+        return TrainingOutcome(
+            model_zip=bytes(trained.model_zip),
+            timesteps=int(trained.timesteps),
+            hyperparameters=dict(trained.hyperparameters),
+            library_versions={str(k): str(v) for k, v in trained.library_versions.items()},
+            training_seconds=float(trained.training_seconds),
+            evaluation=evaluation_to_proto(evaluation).SerializeToString(deterministic=True),
+        )

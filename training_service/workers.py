@@ -1,0 +1,269 @@
+"""Warm worker processes that run one job at a time, off the RPC threads.
+
+Importing stable-baselines3 and torch costs seconds; a process started per job would pay
+that every time. So ``size`` processes start with the service ("spawn": no forked gRPC or
+lock state), pay the imports once in ``warm_up``, then serve jobs from their own task
+queue. What they say comes back on one shared event queue, read by a thread here that
+hands each event to the owner (the job manager).
+
+Cancellation is a per-worker ``multiprocessing.Event`` the job's ``should_stop`` polls.
+If a worker does not stop within ``cancel_grace`` seconds it is killed and replaced, so
+a cancel is always prompt. A worker that dies mid-job (killed, out of memory, a crash in
+native code) is noticed within a fraction of a second: its job fails and a fresh worker
+takes its place. Workers also stop on their own when the service process disappears, so
+a killed service leaves no orphan training.
+
+Only our own processes are on the other end of these queues (multiprocessing pickles
+between them); nothing from the network or the model directory is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import queue
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.context import SpawnProcess
+from multiprocessing.synchronize import Event as EventType
+from typing import Any, Protocol
+
+from glidepath import errors, log
+
+Emit = Callable[[str, Any], None]
+
+
+class JobRunner(Protocol):
+    """Runs one job's payload in a worker; must be picklable (a top-level function/object).
+
+    ``emit(kind, data)`` sends an event (e.g. "progress", "phase") to the manager;
+    ``should_stop()`` turns true on cancellation; raise ``glidepath.errors.Cancelled``
+    then. The return value (picklable) is the job's outcome.
+    """
+
+    def __call__(self, payload: Any, emit: Emit, should_stop: Callable[[], bool]) -> Any: ...
+
+
+@dataclass(frozen=True)
+class WorkerEvent:
+    """One thing a worker said: ``kind`` is "ready", "progress", "phase", "done",
+    "failed" or "cancelled"; ``job_id`` is None for "ready"."""
+
+    kind: str
+    worker: int
+    job_id: str | None
+    data: Any = None
+
+
+def _worker_main(
+    index: int,
+    runner: JobRunner,
+    warm_up: Callable[[], None] | None,
+    tasks: multiprocessing.Queue[tuple[str, Any] | None],
+    events: multiprocessing.Queue[tuple[str, int, str | None, Any]],
+    cancel: EventType,
+    parent_pid: int,
+) -> None:
+    """A worker's whole life: warm up, then run jobs until told to stop or orphaned."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the service decides when workers stop
+
+    def orphaned() -> bool:
+        return os.getppid() != parent_pid
+
+    if warm_up is not None:
+        warm_up()
+    events.put(("ready", index, None, None))
+    while not orphaned():
+        try:
+            task = tasks.get(timeout=1.0)
+        except queue.Empty:
+            continue
+        if task is None:
+            return
+        job_id, payload = task
+
+        def emit(kind: str, data: Any, job_id: str = job_id) -> None:
+            events.put((kind, index, job_id, data))
+
+        try:
+            outcome = runner(payload, emit, lambda: cancel.is_set() or orphaned())
+        except errors.Cancelled:
+            emit("cancelled", None)
+        except errors.GlidepathError as exc:
+            emit("failed", exc.message)
+        except Exception as exc:
+            traceback.print_exc()
+            emit("failed", f"training error: {type(exc).__name__}: {exc}")
+        else:
+            emit("done", outcome)
+
+
+@dataclass
+class _Slot:
+    """One worker process and the job it holds, if any."""
+
+    index: int
+    process: SpawnProcess
+    tasks: multiprocessing.Queue[tuple[str, Any] | None]
+    cancel: EventType
+    job_id: str | None = None
+    cancel_deadline: float | None = None
+    ready: bool = False
+
+
+@dataclass
+class WorkerPool:
+    """``size`` warm processes; ``on_event`` receives every ``WorkerEvent`` (one thread)."""
+
+    size: int
+    runner: JobRunner
+    on_event: Callable[[WorkerEvent], None]
+    warm_up: Callable[[], None] | None = None
+    cancel_grace: float = 10.0
+    _ctx: Any = field(default_factory=lambda: multiprocessing.get_context("spawn"))
+    _slots: list[_Slot] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _stopping: threading.Event = field(default_factory=threading.Event)
+    _reader: threading.Thread | None = None
+    _events: Any = None
+
+    def start(self) -> None:
+        self._events = self._ctx.Queue()
+        with self._lock:
+            self._slots = [self._spawn(i) for i in range(self.size)]
+        self._reader = threading.Thread(target=self._read_loop, name="worker-events", daemon=True)
+        self._reader.start()
+
+    def _spawn(self, index: int) -> _Slot:
+        tasks = self._ctx.Queue()
+        cancel = self._ctx.Event()
+        process = self._ctx.Process(
+            target=_worker_main,
+            args=(index, self.runner, self.warm_up, tasks, self._events, cancel, os.getpid()),
+            name=f"training-worker-{index}",
+            daemon=True,
+        )
+        process.start()
+        log.event("worker_started", worker=index, pid=process.pid)
+        return _Slot(index=index, process=process, tasks=tasks, cancel=cancel)
+
+    def idle_workers(self) -> int:
+        with self._lock:
+            return sum(1 for s in self._slots if s.job_id is None)
+
+    def busy_workers(self) -> int:
+        with self._lock:
+            return sum(1 for s in self._slots if s.job_id is not None)
+
+    def ready_workers(self) -> int:
+        with self._lock:
+            return sum(1 for s in self._slots if s.ready)
+
+    def try_assign(self, job_id: str, payload: Any) -> bool:
+        """Give the job to an idle worker; False when every worker is busy."""
+        with self._lock:
+            for slot in self._slots:
+                if slot.job_id is None:
+                    slot.cancel.clear()
+                    slot.job_id = job_id
+                    slot.cancel_deadline = None
+                    slot.tasks.put((job_id, payload))
+                    return True
+        return False
+
+    def cancel(self, job_id: str) -> bool:
+        """Ask the worker running ``job_id`` to stop; killed if it takes over the grace."""
+        with self._lock:
+            for slot in self._slots:
+                if slot.job_id == job_id:
+                    slot.cancel.set()
+                    if slot.cancel_deadline is None:
+                        slot.cancel_deadline = time.monotonic() + self.cancel_grace
+                    return True
+        return False
+
+    def _read_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                kind, index, job_id, data = self._events.get(timeout=0.2)
+            except queue.Empty:
+                self._check_slots()
+                continue
+            except (EOFError, OSError):
+                return
+            event = WorkerEvent(kind=kind, worker=index, job_id=job_id, data=data)
+            if self._accept(event):
+                self._deliver(event)
+            self._check_slots()
+
+    def _accept(self, event: WorkerEvent) -> bool:
+        """Track slot state; drop events from a job the slot no longer holds."""
+        with self._lock:
+            if event.worker >= len(self._slots):
+                return False
+            slot = self._slots[event.worker]
+            if event.kind == "ready":
+                slot.ready = True
+                return True
+            if slot.job_id != event.job_id:
+                return False  # a late word from a job already killed or given up
+            if event.kind in ("done", "failed", "cancelled"):
+                slot.job_id = None
+                slot.cancel_deadline = None
+            return True
+
+    def _deliver(self, event: WorkerEvent) -> None:
+        try:
+            self.on_event(event)
+        except Exception:
+            log.event("worker_event_error", level="error", traceback=traceback.format_exc())
+
+    def _check_slots(self) -> None:
+        """Replace dead workers, kill those that ignore a cancel; report their jobs."""
+        if self._stopping.is_set():
+            return
+        lost: list[WorkerEvent] = []
+        now = time.monotonic()
+        with self._lock:
+            for i, slot in enumerate(self._slots):
+                overdue = slot.cancel_deadline is not None and now > slot.cancel_deadline
+                if slot.process.is_alive() and not overdue:
+                    continue
+                if overdue:
+                    slot.process.kill()
+                slot.process.join(timeout=5)
+                code = slot.process.exitcode
+                log.event("worker_lost", level="warning", worker=i, exit_code=code, job=slot.job_id)
+                if slot.job_id is not None:
+                    if overdue:
+                        lost.append(WorkerEvent("cancelled", i, slot.job_id))
+                    else:
+                        message = f"training worker process died (exit code {code})"
+                        lost.append(WorkerEvent("failed", i, slot.job_id, message))
+                self._slots[i] = self._spawn(i)
+        for event in lost:
+            self._deliver(event)
+
+    def shutdown(self, timeout: float = 5.0) -> None:
+        """Stop every worker: ask, then kill those still running after ``timeout``."""
+        self._stopping.set()
+        with self._lock:
+            slots = list(self._slots)
+        for slot in slots:
+            slot.cancel.set()
+            with contextlib.suppress(OSError, ValueError):
+                slot.tasks.put(None)
+        deadline = time.monotonic() + timeout
+        for slot in slots:
+            slot.process.join(timeout=max(0.0, deadline - time.monotonic()))
+            if slot.process.is_alive():
+                slot.process.kill()
+                slot.process.join(timeout=5)
+        if self._reader is not None:
+            self._reader.join(timeout=2)
