@@ -1,0 +1,65 @@
+"""Assemble the training service: settings -> manager, workers, spool, servicer -> spec.
+
+Shared by ``python -m training_service`` and the tests, so that what is tested is what
+runs. The runner is injectable only so that the job machinery's own tests can use a
+small stand-in trainer; the service always runs the RL library's trainer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import grpc
+
+from glidepath.rpc.server import ServiceSpec
+from glidepath.training.v1 import training_pb2_grpc
+from training_service.config import DEFAULT_PORT, TrainingSettings
+from training_service.manager import JobManager
+from training_service.pipeline import TrainAndEvaluate, rl_warm_up
+from training_service.registry import RegistryClient
+from training_service.service import SERVICE_NAME, TrainingServicer
+from training_service.workers import JobRunner
+
+# Watch streams hold a server thread each; leave room for them beside the unary calls.
+SERVER_THREADS = 32
+
+
+@dataclass
+class TrainingApp:
+    """The pieces of one training service, for the entry point and the tests."""
+
+    spec: ServiceSpec
+    manager: JobManager
+    registry: RegistryClient
+
+
+def build_app(
+    settings: TrainingSettings,
+    runner: JobRunner | None = None,
+    warm_up: Callable[[], None] | None = rl_warm_up,
+) -> TrainingApp:
+    """Build the service; the workers start (and warm up) when the server registers."""
+    registry = RegistryClient(
+        settings.registry_addr, settings.registry_token, settings.registry_deadline_seconds
+    )
+    manager = JobManager(settings, runner or TrainAndEvaluate(), registry.upload, warm_up=warm_up)
+    servicer = TrainingServicer(manager, registry)
+
+    def register(server: grpc.Server) -> None:
+        training_pb2_grpc.add_TrainingServiceServicer_to_server(servicer, server)
+        manager.start()
+
+    def on_stop() -> None:
+        manager.shutdown()
+        registry.close()
+
+    spec = ServiceSpec(
+        name="training_service",
+        default_port=DEFAULT_PORT,
+        register=register,
+        service_names=(SERVICE_NAME,),
+        max_workers=SERVER_THREADS,
+        on_stop=on_stop,
+    )
+    return TrainingApp(spec=spec, manager=manager, registry=registry)

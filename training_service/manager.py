@@ -1,0 +1,425 @@
+"""The job manager: queue, deduplication, dispatch to workers, progress fan-out, cancel.
+
+Plain Python, no gRPC: the servicer translates messages and calls these methods, and the
+tests drive the manager directly too. One lock (a condition variable) guards every
+record; watchers wait on it and wake on each change. Work itself happens elsewhere: in
+the worker processes (training, evaluation) and the spool's thread (upload).
+
+Rules:
+- at most ``max_concurrent`` jobs run at once; at most ``max_queued`` wait, beyond which
+  a new job is refused (``ResourceExhausted``) rather than left to wait for ever;
+- a request for a model (household hash, episodes, algorithm) that an unfinished job will
+  already produce joins that job instead of training twice;
+- cancelling a queued job removes it at once; a running one is stopped by its worker at
+  the trainer's next check (the pool kills a worker that ignores it);
+- a job's model is uploaded through the spool, so it survives a registry outage and a
+  restart; jobs whose worker died with a previous process are reported FAILED.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from glidepath import errors, log
+from glidepath.common.v1 import model_pb2
+from glidepath.household.model import Household
+from glidepath.registry.v1 import registry_pb2
+from training_service.config import TrainingSettings
+from training_service.jobs import JobRecord, JobState, JobStore, ModelKey
+from training_service.pipeline import ProgressReport, TrainingOutcome, TrainingTask
+from training_service.spool import Spool, Upload
+from training_service.workers import JobRunner, WorkerEvent, WorkerPool
+
+LOST_BEFORE_SPOOL_MESSAGE = (
+    "training service restarted before the trained model was saved; start the training again"
+)
+STOPPED_MESSAGE = "training service stopped while the job ran; start the training again"
+WATCH_POLL_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    """A validated StartTraining: the household is canonical, defaults are filled in."""
+
+    household: Household
+    model_hash: str
+    canonical_json: str
+    episodes: int
+    algorithm: str
+    seed: int | None = None
+    parent: ModelKey | None = None
+    parent_model_zip: bytes | None = None
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """What a not-yet-uploaded job needs beyond its record."""
+
+    task: TrainingTask
+    canonical_json: str
+
+
+class JobManager:
+    """Owns every job record, the worker pool and the spool."""
+
+    def __init__(
+        self,
+        settings: TrainingSettings,
+        runner: JobRunner,
+        upload: Upload,
+        *,
+        warm_up: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._jobs: dict[str, JobRecord] = {}
+        self._versions: dict[str, int] = {}
+        self._queue: deque[str] = deque()
+        self._pending: dict[str, _Pending] = {}
+        self._active: dict[tuple[str, int, str], str] = {}
+        self._store = JobStore(settings.store_path)
+        self._spool = Spool(
+            settings.spool_dir,
+            upload,
+            on_landed=self._on_landed,
+            on_waiting=self._on_waiting,
+            on_rejected=self._on_rejected,
+            initial_delay=settings.spool_retry_initial_seconds,
+            max_delay=settings.spool_retry_max_seconds,
+        )
+        self._pool = WorkerPool(
+            size=settings.workers,
+            runner=runner,
+            on_event=self._on_worker_event,
+            warm_up=warm_up,
+            cancel_grace=settings.cancel_grace_seconds,
+        )
+        self._recover()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _recover(self) -> None:
+        """Load the previous run's jobs; fail those whose work died with it."""
+        now = self._clock()
+        spooled = set(self._spool.job_ids())
+        with self._cond:
+            self._recover_locked(now, spooled)
+
+    def _recover_locked(self, now: float, spooled: set[str]) -> None:
+        for record in self._store.recover(now):
+            if record.state == JobState.UPLOADING and record.job_id not in spooled:
+                self._finish(record, JobState.FAILED, LOST_BEFORE_SPOOL_MESSAGE)
+            self._jobs[record.job_id] = record
+            self._versions[record.job_id] = 0
+            if record.state == JobState.UPLOADING:
+                self._active[record.key] = record.job_id
+        self._prune_locked()
+
+    def start(self) -> None:
+        """Start the warm workers and resume the spool."""
+        self._pool.start()
+        self._spool.start()
+
+    def shutdown(self) -> None:
+        """Stop workers and the spool; unfinished training is reported FAILED."""
+        with self._cond:
+            for record in self._jobs.values():
+                if record.state in (JobState.QUEUED, JobState.RUNNING, JobState.EVALUATING):
+                    self._finish(record, JobState.FAILED, STOPPED_MESSAGE)
+            self._queue.clear()
+        self._pool.shutdown()
+        self._spool.stop()
+        self._store.close()
+
+    def ready_workers(self) -> int:
+        """Workers that finished warming up (for readiness checks and tests)."""
+        return self._pool.ready_workers()
+
+    # ------------------------------------------------------------------ requests
+
+    def submit(self, request: StartRequest) -> tuple[JobRecord, bool]:
+        """Queue a job (or join the unfinished one for the same model): (job, joined)."""
+        key = (request.model_hash, request.episodes, request.algorithm)
+        with self._cond:
+            existing = self._active.get(key)
+            if existing is not None:
+                record = self._jobs[existing]
+                record.requests += 1
+                self._changed(record, persist=True)
+                log.event("job_joined", job=existing, requests=record.requests)
+                return copy.copy(record), True
+            running = self._pool.busy_workers()
+            must_wait = running >= self._settings.max_concurrent or bool(self._queue)
+            if must_wait and len(self._queue) >= self._settings.max_queued:
+                raise errors.ResourceExhausted(
+                    f"the training queue is full: {len(self._queue)} jobs wait and "
+                    f"{running} run (TRAINING_MAX_QUEUED={self._settings.max_queued}); retry "
+                    "when one finishes, or cancel a queued job",
+                    reason="QUEUE_FULL",
+                )
+            record = self._new_record(request)
+            seed = record.seed
+            self._pending[record.job_id] = _Pending(
+                task=TrainingTask(
+                    household=request.household,
+                    episodes=request.episodes,
+                    seed=seed,
+                    algorithm=request.algorithm,
+                    eval_lives=self._settings.eval_lives,
+                    parent_model_zip=request.parent_model_zip,
+                ),
+                canonical_json=request.canonical_json,
+            )
+            self._jobs[record.job_id] = record
+            self._versions[record.job_id] = 0
+            self._active[key] = record.job_id
+            self._queue.append(record.job_id)
+            self._store.save(record)
+            log.event("job_queued", job=record.job_id, model_hash=record.model_hash)
+            self._dispatch_locked()
+            return copy.copy(record), False
+
+    def _new_record(self, request: StartRequest) -> JobRecord:
+        return JobRecord(
+            job_id=secrets.token_hex(16),
+            model_hash=request.model_hash,
+            episodes=request.episodes,
+            algorithm=request.algorithm,
+            seed=request.seed if request.seed is not None else secrets.randbits(32),
+            created_at=self._clock(),
+            parent=request.parent,
+        )
+
+    def get(self, job_id: str) -> JobRecord:
+        with self._cond:
+            return copy.copy(self._record(job_id))
+
+    def list(
+        self,
+        *,
+        states: frozenset[JobState] = frozenset(),
+        model_hash: str = "",
+        offset: int = 0,
+        limit: int = 50,
+    ) -> tuple[list[JobRecord], int | None]:
+        """Jobs newest first from ``offset``; the offset of the next page, or None."""
+        with self._cond:
+            matching = [
+                r
+                for r in self._jobs.values()
+                if (not states or r.state in states)
+                and (not model_hash or r.model_hash == model_hash)
+            ]
+        matching.sort(key=lambda r: (r.created_at, r.job_id), reverse=True)
+        page = [copy.copy(r) for r in matching[offset : offset + limit]]
+        following = offset + limit if offset + limit < len(matching) else None
+        return page, following
+
+    def cancel(self, job_id: str) -> JobRecord:
+        """Cancel for every requester; a queued job is gone at once."""
+        with self._cond:
+            record = self._record(job_id)
+            if record.state == JobState.CANCELLED:
+                return copy.copy(record)
+            if record.state.final or record.state == JobState.UPLOADING:
+                raise errors.FailedPrecondition(
+                    f"job {job_id} is {record.state.value}: its model is already trained and "
+                    "cannot be cancelled"
+                )
+            record.cancel_requested = True
+            if record.state == JobState.QUEUED:
+                self._queue.remove(job_id)
+                self._finish(record, JobState.CANCELLED, "cancelled while queued")
+            else:
+                record.message = "cancellation requested; stopping the worker"
+                self._changed(record, persist=True)
+                self._pool.cancel(job_id)
+            log.event("job_cancel", job=job_id, state=record.state.value)
+            return copy.copy(record)
+
+    def watch(
+        self, job_id: str, still_wanted: Callable[[], bool] = lambda: True
+    ) -> Iterator[JobRecord]:
+        """The job now, then after every change, until a final state (or the caller leaves)."""
+        seen = -1
+        while True:
+            with self._cond:
+                self._record(job_id)
+                while self._versions.get(job_id, seen) == seen and still_wanted():
+                    self._cond.wait(timeout=WATCH_POLL_SECONDS)
+                if not still_wanted() or job_id not in self._jobs:
+                    return
+                seen = self._versions[job_id]
+                snapshot = copy.copy(self._jobs[job_id])
+            yield snapshot
+            if snapshot.state.final:
+                return
+
+    # ------------------------------------------------------------------ internals
+
+    def _record(self, job_id: str) -> JobRecord:
+        record = self._jobs.get(job_id)
+        if record is None:
+            raise errors.NotFound(f"no training job with id {job_id!r}", reason="JOB_NOT_FOUND")
+        return record
+
+    def _changed(self, record: JobRecord, *, persist: bool) -> None:
+        """Wake the watchers (and write through state changes); lock held."""
+        self._versions[record.job_id] = self._versions.get(record.job_id, 0) + 1
+        if persist:
+            self._store.save(record)
+        self._cond.notify_all()
+
+    def _finish(self, record: JobRecord, state: JobState, message: str) -> None:
+        """Move a job to a final state; lock held."""
+        record.state = state
+        record.message = message
+        record.finished_at = self._clock()
+        record.estimated_seconds_left = None
+        self._pending.pop(record.job_id, None)
+        if self._active.get(record.key) == record.job_id:
+            del self._active[record.key]
+        self._changed(record, persist=True)
+        log.event("job_finished", job=record.job_id, state=state.value, message=message)
+        self._prune_locked()
+
+    def _prune_locked(self) -> None:
+        """Forget the oldest finished jobs beyond the history limit."""
+        finished = sorted(
+            (r for r in self._jobs.values() if r.state.final),
+            key=lambda r: (r.created_at, r.job_id),
+        )
+        excess = len(finished) - self._settings.job_history
+        if excess > 0:
+            gone = [r.job_id for r in finished[:excess]]
+            for job_id in gone:
+                del self._jobs[job_id]
+                self._versions.pop(job_id, None)
+            self._store.delete(gone)
+
+    def _dispatch_locked(self) -> None:
+        """Hand queued jobs to idle workers, within the concurrency limit; lock held."""
+        while self._queue and self._pool.busy_workers() < self._settings.max_concurrent:
+            job_id = self._queue[0]
+            pending = self._pending[job_id]
+            if not self._pool.try_assign(job_id, pending.task):
+                return
+            self._queue.popleft()
+            record = self._jobs[job_id]
+            record.state = JobState.RUNNING
+            record.started_at = self._clock()
+            record.message = ""
+            self._changed(record, persist=True)
+            log.event("job_running", job=job_id)
+
+    def _on_worker_event(self, event: WorkerEvent) -> None:
+        if event.job_id is None:
+            return
+        with self._cond:
+            record = self._jobs.get(event.job_id)
+            if record is None or record.state.final:
+                self._dispatch_locked()
+                return
+            if event.kind == "progress":
+                self._on_progress(record, event.data)
+            elif event.kind == "phase":
+                record.state = JobState(event.data)
+                record.estimated_seconds_left = None
+                self._changed(record, persist=True)
+            elif event.kind == "cancelled":
+                self._finish(record, JobState.CANCELLED, "cancelled")
+            elif event.kind == "failed":
+                self._finish(record, JobState.FAILED, str(event.data))
+            elif event.kind == "done":
+                self._on_trained(record, event.data)
+            self._dispatch_locked()
+
+    def _on_progress(self, record: JobRecord, progress: ProgressReport) -> None:
+        record.episodes_done = progress.episodes_done
+        record.timesteps = progress.timesteps
+        if progress.mean_episode_reward is not None:
+            record.mean_episode_reward = progress.mean_episode_reward
+        record.training_seconds = progress.elapsed_seconds
+        left = record.episodes - progress.episodes_done
+        if progress.episodes_done > 0 and left >= 0:
+            pace = progress.elapsed_seconds / progress.episodes_done
+            record.estimated_seconds_left = pace * left
+        self._changed(record, persist=False)
+
+    def _on_trained(self, record: JobRecord, outcome: TrainingOutcome) -> None:
+        """Trained and evaluated: spool the model (it is uploaded from there)."""
+        if record.cancel_requested:
+            self._finish(record, JobState.CANCELLED, "cancelled")
+            return
+        pending = self._pending.pop(record.job_id, None)
+        record.state = JobState.UPLOADING
+        record.episodes_done = record.episodes
+        record.timesteps = outcome.timesteps
+        record.training_seconds = outcome.training_seconds
+        record.estimated_seconds_left = None
+        record.evaluation = outcome.evaluation
+        record.message = "uploading the model to the registry"
+        self._changed(record, persist=True)
+        canonical_json = pending.canonical_json if pending else ""
+        try:
+            self._spool.put(
+                record.job_id, outcome.model_zip, _metadata(record, outcome, canonical_json)
+            )
+        except OSError as exc:
+            self._finish(record, JobState.FAILED, f"could not keep the trained model: {exc}")
+
+    def _on_landed(self, job_id: str, stored: model_pb2.ModelMetadata) -> None:
+        with self._cond:
+            record = self._jobs.get(job_id)
+            if record is None or record.state.final:
+                return
+            record.registered_model = stored.SerializeToString(deterministic=True)
+            self._finish(record, JobState.SUCCEEDED, "")
+
+    def _on_waiting(self, job_id: str, message: str) -> None:
+        with self._cond:
+            record = self._jobs.get(job_id)
+            if record is None or record.state.final:
+                return
+            record.message = message
+            self._changed(record, persist=True)
+
+    def _on_rejected(self, job_id: str, message: str) -> None:
+        with self._cond:
+            record = self._jobs.get(job_id)
+            if record is None or record.state.final:
+                return
+            self._finish(record, JobState.FAILED, f"the registry refused the model: {message}")
+
+
+def _metadata(
+    record: JobRecord, outcome: TrainingOutcome, canonical_json: str
+) -> registry_pb2.UploadModelMetadata:
+    """What the registry stores beside the model (size and SHA-256 are added at upload)."""
+
+    metadata = registry_pb2.UploadModelMetadata(
+        ref=model_pb2.ModelRef(model_hash=record.model_hash, episodes=record.episodes),
+        algorithm=record.algorithm,
+        library_versions=outcome.library_versions,
+        evaluation=model_pb2.ModelEvaluation.FromString(outcome.evaluation),
+        canonical_parameters_json=canonical_json,
+        timesteps=outcome.timesteps,
+        hyperparameters_json=json.dumps(
+            outcome.hyperparameters, sort_keys=True, separators=(",", ":"), default=str
+        ),
+        training_seconds=outcome.training_seconds,
+    )
+    if record.parent is not None:
+        metadata.parent.CopyFrom(
+            model_pb2.ModelRef(model_hash=record.parent.model_hash, episodes=record.parent.episodes)
+        )
+    return metadata

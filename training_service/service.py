@@ -1,0 +1,63 @@
+"""The gRPC servicer: translates messages and calls the job manager, nothing more."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import grpc
+
+from glidepath.training.v1 import training_pb2 as pb
+from glidepath.training.v1 import training_pb2_grpc
+from training_service import convert
+from training_service.manager import JobManager
+from training_service.registry import RegistryClient
+
+SERVICE_NAME = "glidepath.training.v1.TrainingService"
+
+
+class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):  # type: ignore[misc]
+    def __init__(self, manager: JobManager, registry: RegistryClient) -> None:
+        self._manager = manager
+        self._registry = registry
+
+    def StartTraining(
+        self, request: pb.StartTrainingRequest, context: grpc.ServicerContext
+    ) -> pb.StartTrainingResponse:
+        start = convert.start_request(request, self._registry.download)
+        record, joined = self._manager.submit(start)
+        return pb.StartTrainingResponse(
+            job=convert.job_to_proto(record, time.time()), joined=joined
+        )
+
+    def WatchTraining(
+        self, request: pb.WatchTrainingRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.WatchTrainingResponse]:
+        job_id = convert.job_id(request.job_id)
+        for record in self._manager.watch(job_id, context.is_active):
+            yield pb.WatchTrainingResponse(job=convert.job_to_proto(record, time.time()))
+
+    def GetTraining(
+        self, request: pb.GetTrainingRequest, context: grpc.ServicerContext
+    ) -> pb.GetTrainingResponse:
+        record = self._manager.get(convert.job_id(request.job_id))
+        return pb.GetTrainingResponse(job=convert.job_to_proto(record, time.time()))
+
+    def ListTrainings(
+        self, request: pb.ListTrainingsRequest, context: grpc.ServicerContext
+    ) -> pb.ListTrainingsResponse:
+        states, model_hash, offset, limit = convert.list_query(request)
+        records, following = self._manager.list(
+            states=states, model_hash=model_hash, offset=offset, limit=limit
+        )
+        now = time.time()
+        return pb.ListTrainingsResponse(
+            jobs=[convert.job_to_proto(r, now) for r in records],
+            next_page_token=str(following) if following is not None else "",
+        )
+
+    def CancelTraining(
+        self, request: pb.CancelTrainingRequest, context: grpc.ServicerContext
+    ) -> pb.CancelTrainingResponse:
+        record = self._manager.cancel(convert.job_id(request.job_id))
+        return pb.CancelTrainingResponse(job=convert.job_to_proto(record, time.time()))
