@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -121,11 +122,11 @@ def validate(household: Household) -> None:
     """Raise one InvalidArgument listing every violation; return None when sane."""
     check = _Checker()
     check.label(f"{ROOT}.name", household.name)
-    _adults(check, household.adults)
-    _accounts(check, household)
-    _incomes(check, household)
-    _charges(check, household)
-    _phases(check, household)
+    timeline = _adults(check, household.adults)
+    _accounts(check, household.accounts, timeline)
+    _incomes(check, household, timeline)
+    _charges(check, household.charges, timeline)
+    _phases(check, household.spending_phases, timeline)
     goals = household.goals
     check.money(f"{ROOT}.goals.capital_goal", goals.capital_goal)
     check.money(f"{ROOT}.goals.retirement_spending", goals.retirement_spending)
@@ -138,7 +139,22 @@ def validate(household: Household) -> None:
         raise InvalidArgument(check.violations)
 
 
-def _adults(check: _Checker, adults: Sequence[Adult]) -> None:
+@dataclass(frozen=True)
+class _Timeline:
+    """The adults' ages, known to be sane; rules that place money in time need them."""
+
+    current_ages: tuple[int, ...]
+    last_ages: tuple[int, ...]  # each adult's age in the plan's last year
+    everyone_retires_now: bool
+
+
+def _adults(check: _Checker, adults: Sequence[Adult]) -> _Timeline | None:
+    """Check each adult; return their timeline when every adult is sane, else None.
+
+    Rules that depend on ages (incomes that are never paid, ...) are skipped when the
+    ages themselves are wrong, so one mistake is reported once, not echoed.
+    """
+    before = len(check.violations)
     check.count(f"{ROOT}.adults", adults, 1, MAX_ADULTS)
     for i, adult in enumerate(adults[:MAX_ADULTS]):
         path = f"{ROOT}.adults[{i}]"
@@ -164,17 +180,25 @@ def _adults(check: _Checker, adults: Sequence[Adult]) -> None:
         if life is not None and current is not None:
             if life <= current:
                 check.fail(f"{path}.life_expectancy", f"must be > current_age ({current})")
-            elif life - current > MAX_HORIZON_YEARS:
+                continue
+            if life - current > MAX_HORIZON_YEARS:
                 check.fail(
                     f"{path}.life_expectancy",
                     f"plan horizon must be at most {MAX_HORIZON_YEARS} years, got {life - current}",
                 )
         if life is not None and retirement is not None and life <= retirement:
             check.fail(f"{path}.life_expectancy", f"must be > retirement_age ({retirement})")
+    if len(check.violations) > before:
+        return None
+    horizon = max(a.life_expectancy - a.current_age for a in adults)
+    return _Timeline(
+        current_ages=tuple(a.current_age for a in adults),
+        last_ages=tuple(a.current_age + horizon - 1 for a in adults),
+        everyone_retires_now=all(a.retirement_age == a.current_age for a in adults),
+    )
 
 
-def _accounts(check: _Checker, household: Household) -> None:
-    accounts = household.accounts
+def _accounts(check: _Checker, accounts: Sequence[Account], timeline: _Timeline | None) -> None:
     check.count(f"{ROOT}.accounts", accounts, 0, MAX_ITEMS)
     balances: list[float] = []
     contributions: list[float] = []
@@ -185,7 +209,7 @@ def _accounts(check: _Checker, household: Household) -> None:
         contribution = check.money(f"{path}.monthly_contribution", account.monthly_contribution)
         balances.append(balance or 0.0)
         contributions.append(contribution or 0.0)
-        if contribution and _everyone_retires_now(household):
+        if contribution and timeline is not None and timeline.everyone_retires_now:
             check.fail(
                 f"{path}.monthly_contribution",
                 "contributions stop at retirement and every adult retires now: it would be ignored",
@@ -195,11 +219,6 @@ def _accounts(check: _Checker, household: Household) -> None:
         check.fail(f"{ROOT}.accounts", f"total balance must be at most {MAX_MONEY:g}")
     if math.fsum(contributions) > MAX_MONEY:
         check.fail(f"{ROOT}.accounts", f"total monthly contribution must be at most {MAX_MONEY:g}")
-
-
-def _everyone_retires_now(household: Household) -> bool:
-    ages = [(a.current_age, a.retirement_age) for a in household.adults]
-    return bool(ages) and all(isinstance(c, int) and isinstance(r, int) and r <= c for c, r in ages)
 
 
 def _shares(check: _Checker, path: str, account: Account) -> None:
@@ -214,13 +233,15 @@ def _shares(check: _Checker, path: str, account: Account) -> None:
         check.fail(path, f"stock_share + bond_share + cash_share must sum to 1, got {total!r}")
 
 
-def _incomes(check: _Checker, household: Household) -> None:
+def _incomes(check: _Checker, household: Household, timeline: _Timeline | None) -> None:
     check.count(f"{ROOT}.incomes", household.incomes, 0, MAX_ITEMS)
     for i, income in enumerate(household.incomes):
-        _income(check, f"{ROOT}.incomes[{i}]", income, household)
+        _income(check, f"{ROOT}.incomes[{i}]", income, len(household.adults), timeline)
 
 
-def _income(check: _Checker, path: str, income: Income, household: Household) -> None:
+def _income(
+    check: _Checker, path: str, income: Income, adults: int, timeline: _Timeline | None
+) -> None:
     check.label(f"{path}.label", income.label)
     check.money(f"{path}.amount", income.amount)
     check.within(f"{path}.growth", income.growth, *GROWTH_BOUNDS, "a fraction")
@@ -229,66 +250,52 @@ def _income(check: _Checker, path: str, income: Income, household: Household) ->
     if start is not None and end is not None and end <= start:
         check.fail(f"{path}.end_age", f"must be > start_age ({start})")
     adult = income.adult
-    if (
-        isinstance(adult, bool)
-        or not isinstance(adult, int)
-        or not 0 <= adult < len(household.adults)
-    ):
-        check.fail(
-            f"{path}.adult",
-            f"must index an adult (0 to {len(household.adults) - 1}), got {adult!r}",
-        )
+    if isinstance(adult, bool) or not isinstance(adult, int) or not 0 <= adult < adults:
+        if adults:
+            check.fail(f"{path}.adult", f"must index an adult (0 to {adults - 1}), got {adult!r}")
         return
-    owner = household.adults[adult]
-    if end is not None and isinstance(owner.current_age, int) and end <= owner.current_age:
-        check.fail(
-            f"{path}.end_age",
-            f"ends before adult {adult}'s current age ({owner.current_age}): never paid",
-        )
-    last = _last_age(owner, household)
-    if start is not None and last is not None and start > last:
+    if timeline is not None:
+        _within_plan(check, path, start, end, timeline, adult, f"adult {adult}'s")
+
+
+def _within_plan(
+    check: _Checker,
+    path: str,
+    start: int | None,
+    end: int | None,
+    timeline: _Timeline,
+    adult: int,
+    whose: str,
+) -> None:
+    """An amount that could never be paid would be silently ignored: reject it."""
+    current, last = timeline.current_ages[adult], timeline.last_ages[adult]
+    if end is not None and end <= current:
+        check.fail(f"{path}.end_age", f"ends before {whose} current age ({current}): never paid")
+    if start is not None and start > last:
         check.fail(f"{path}.start_age", f"starts after the plan ends (age {last}): never paid")
 
 
-def _last_age(adult: Adult, household: Household) -> int | None:
-    """The adult's age in the plan's last year, when the ages are usable."""
-    try:
-        return adult.current_age + household.horizon_years - 1
-    except TypeError:
-        return None
+def _charges(check: _Checker, charges: Sequence[Charge], timeline: _Timeline | None) -> None:
+    check.count(f"{ROOT}.charges", charges, 0, MAX_ITEMS)
+    for i, charge in enumerate(charges):
+        _charge(check, f"{ROOT}.charges[{i}]", charge, timeline)
 
 
-def _charges(check: _Checker, household: Household) -> None:
-    check.count(f"{ROOT}.charges", household.charges, 0, MAX_ITEMS)
-    for i, charge in enumerate(household.charges):
-        _charge(check, f"{ROOT}.charges[{i}]", charge, household)
-
-
-def _charge(check: _Checker, path: str, charge: Charge, household: Household) -> None:
+def _charge(check: _Checker, path: str, charge: Charge, timeline: _Timeline | None) -> None:
     check.label(f"{path}.label", charge.label)
     check.money(f"{path}.amount", charge.amount)
     start = None if charge.start_age is None else check.age(f"{path}.start_age", charge.start_age)
     end = None if charge.end_age is None else check.age(f"{path}.end_age", charge.end_age)
     if start is not None and end is not None and end <= start:
         check.fail(f"{path}.end_age", f"must be > start_age ({start})")
-    if not household.adults:
-        return
-    first = household.adults[0]
-    if end is not None and isinstance(first.current_age, int) and end <= first.current_age:
-        check.fail(
-            f"{path}.end_age",
-            f"ends before the household's current age ({first.current_age}): never paid",
-        )
-    last = _last_age(first, household)
-    if start is not None and last is not None and start > last:
-        check.fail(f"{path}.start_age", f"starts after the plan ends (age {last}): never paid")
+    if timeline is not None:
+        _within_plan(check, path, start, end, timeline, 0, "the household's")
 
 
-def _phases(check: _Checker, household: Household) -> None:
-    phases: Sequence[SpendingPhase] = household.spending_phases
+def _phases(check: _Checker, phases: Sequence[SpendingPhase], timeline: _Timeline | None) -> None:
     check.count(f"{ROOT}.spending_phases", phases, 0, MAX_ITEMS)
     seen: dict[int, int] = {}
-    last = _last_age(household.adults[0], household) if household.adults else None
+    last = None if timeline is None else timeline.last_ages[0]
     for i, phase in enumerate(phases):
         path = f"{ROOT}.spending_phases[{i}]"
         check.label(f"{path}.label", phase.label)
@@ -378,12 +385,14 @@ def _purpose(check: _Checker, household: Household) -> None:
             "nothing to live on: give an account balance or contribution, a net income or an "
             "income above 0",
         )
+    target_field = f"{ROOT}.goals.retirement_spending"
     target = _positive(household.goals.retirement_spending) or any(
         _positive(p.annual_spending) for p in household.spending_phases
     )
-    if not target:
+    already_flagged = any(v.field == target_field for v in check.violations)
+    if not target and not already_flagged:
         check.fail(
-            f"{ROOT}.goals.retirement_spending",
+            target_field,
             "a spending target is needed: retirement_spending or a spending phase above 0",
         )
 

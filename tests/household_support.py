@@ -1,0 +1,240 @@
+"""Households and hypothesis strategies shared by the household tests."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from hypothesis import strategies as st
+
+from glidepath.household.convert import household_from_json
+from glidepath.household.model import (
+    Account,
+    Adult,
+    AssetClass,
+    Charge,
+    Goals,
+    Household,
+    Income,
+    IncomeKind,
+    MarketAssumptions,
+    ReturnModel,
+    SpendingPhase,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_JSON = ROOT / "examples" / "household.json"
+RETIREE_JSON = ROOT / "examples" / "retiree.json"
+
+# Float fields by how the canonical form rounds them (every float field of the model is
+# in exactly one set; test_household_canonical checks that).
+MONEY_FIELDS = frozenset(
+    {
+        "net_income",
+        "amount",
+        "annual_spending",
+        "balance",
+        "monthly_contribution",
+        "capital_goal",
+        "retirement_spending",
+    }
+)
+RATE_FIELDS = frozenset(
+    {"income_growth", "growth", "expected_return", "volatility", "inflation_mean"}
+    | {"inflation_volatility"}
+)
+PARAMETER_FIELDS = frozenset({"risk_aversion", "degrees_of_freedom"})
+SHARE_FIELDS = ("stock_share", "bond_share", "cash_share")
+
+# PSD (smallest eigenvalue ~1e-13) but not once rounded to 4 decimals (~ -1.2e-5).
+PSD_ONLY_BEFORE_ROUNDING = (
+    (1.0, 0.281437428326, 0.497935287122, 0.517378921245),
+    (0.281437428326, 1.0, 0.966978861995, -0.110825238302),
+    (0.497935287122, 0.966978861995, 1.0, 0.106941231983),
+    (0.517378921245, -0.110825238302, 0.106941231983, 1.0),
+)
+
+
+def example() -> Household:
+    return household_from_json(EXAMPLE_JSON.read_text())
+
+
+def retiree() -> Household:
+    return household_from_json(RETIREE_JSON.read_text())
+
+
+def rich() -> Household:
+    """A couple where every field of every object matters to the hash."""
+    return Household(
+        adults=(
+            Adult(45, 63, 88, net_income=70000.0, income_growth=0.015, name="A"),
+            Adult(43, 62, 91, net_income=30000.0, income_growth=0.005, name="B"),
+        ),
+        accounts=(
+            Account(150000.0, 500.0, 0.7, 0.2, 0.1, label="broker"),
+            Account(50000.0, 300.0, 0.3, 0.6, 0.1, label="pension plan"),
+        ),
+        incomes=(
+            Income(24000.0, 67, None, 0, IncomeKind.PENSION, True, 0.0, "pension A"),
+            Income(6000.0, 50, 75, 1, IncomeKind.OTHER, False, 0.01, "rent"),
+        ),
+        charges=(
+            Charge(9000.0, 58, None, True, "mortgage"),
+            Charge(8000.0, 60, 50, False, "school fees"),
+        ),
+        spending_phases=(
+            SpendingPhase(63, 52000.0, "active"),
+            SpendingPhase(75, 42000.0, "slower"),
+            SpendingPhase(85, 47000.0, "care"),
+        ),
+        goals=Goals(capital_goal=100000.0, retirement_spending=48000.0),
+        risk_aversion=4.0,
+        market=MarketAssumptions(
+            stocks=AssetClass(0.07, 0.18),
+            bonds=AssetClass(0.035, 0.07),
+            cash=AssetClass(0.025, 0.012),
+            inflation_mean=0.022,
+            inflation_volatility=0.014,
+            return_model=ReturnModel.STUDENT_T,
+            degrees_of_freedom=6.0,
+        ),
+        name="rich",
+    )
+
+
+# --------------------------------------------------------------------------- strategies
+# Households drawn here are valid and their numbers sit on the canonical rounding grid
+# (money with 3 significant figures, rates on 1e-4, parameters with <= 4 significant
+# figures), so that tests can perturb them within or beyond the rounding on purpose.
+
+labels = st.text(max_size=12)
+grid_money = st.one_of(
+    st.just(0.0),
+    st.builds(lambda k, e: float(k * 10**e), st.integers(100, 999), st.integers(0, 4)),
+)
+positive_money = st.builds(lambda k, e: float(k * 10**e), st.integers(100, 999), st.integers(0, 4))
+
+
+def grid_rate(low: int, high: int) -> st.SearchStrategy[float]:
+    """Rates k / 10000 for k in [low, high]."""
+    return st.integers(low, high).map(lambda k: k / 10000)
+
+
+DEFAULT_CORRELATIONS = MarketAssumptions().correlations
+IDENTITY = tuple(tuple(1.0 if i == j else 0.0 for j in range(4)) for i in range(4))
+
+
+@st.composite
+def adults(draw: st.DrawFn) -> Adult:
+    current = draw(st.integers(20, 75))
+    retirement = draw(st.integers(current, min(current + 30, 80)))
+    life = draw(st.integers(retirement + 1, min(current + 60, 110)))
+    working = retirement > current
+    return Adult(
+        current_age=current,
+        retirement_age=retirement,
+        life_expectancy=life,
+        net_income=draw(grid_money) if working else 0.0,
+        income_growth=draw(grid_rate(-300, 300)),
+        name=draw(labels),
+    )
+
+
+def _last_age(adult: Adult, horizon: int) -> int:
+    return min(adult.current_age + horizon - 1, 120)
+
+
+@st.composite
+def accounts(draw: st.DrawFn, contributions: bool) -> Account:
+    stock = draw(st.integers(0, 10000))
+    bond = draw(st.integers(0, 10000 - stock))
+    return Account(
+        balance=draw(grid_money),
+        monthly_contribution=draw(grid_money) if contributions else 0.0,
+        stock_share=stock / 10000,
+        bond_share=bond / 10000,
+        cash_share=(10000 - stock - bond) / 10000,
+        label=draw(labels),
+    )
+
+
+@st.composite
+def incomes(draw: st.DrawFn, people: tuple[Adult, ...], horizon: int) -> Income:
+    index = draw(st.integers(0, len(people) - 1))
+    owner = people[index]
+    start = draw(st.integers(owner.current_age, _last_age(owner, horizon)))
+    end = draw(st.one_of(st.none(), st.integers(start + 1, 120)))
+    return Income(
+        amount=draw(grid_money),
+        start_age=start,
+        end_age=end,
+        adult=index,
+        kind=draw(st.sampled_from(IncomeKind)),
+        indexed_to_inflation=draw(st.booleans()),
+        growth=draw(grid_rate(-200, 200)),
+        label=draw(labels),
+    )
+
+
+@st.composite
+def charges(draw: st.DrawFn, first: Adult, horizon: int) -> Charge:
+    start = draw(st.one_of(st.none(), st.integers(first.current_age + 1, first.current_age + 20)))
+    start = None if start is None or start > _last_age(first, horizon) else start
+    end = draw(
+        st.one_of(st.none(), st.integers(max(start or 0, first.current_age) + 1, 120)),
+    )
+    return Charge(
+        amount=draw(grid_money),
+        end_age=end,
+        start_age=start,
+        indexed_to_inflation=draw(st.booleans()),
+        label=draw(labels),
+    )
+
+
+@st.composite
+def markets(draw: st.DrawFn) -> MarketAssumptions:
+    def asset() -> AssetClass:
+        return AssetClass(draw(grid_rate(-500, 1500)), draw(grid_rate(0, 4000)))
+
+    return MarketAssumptions(
+        stocks=asset(),
+        bonds=asset(),
+        cash=asset(),
+        inflation_mean=draw(grid_rate(-100, 800)),
+        inflation_volatility=draw(grid_rate(0, 500)),
+        correlations=draw(st.sampled_from([DEFAULT_CORRELATIONS, IDENTITY])),
+        return_model=draw(st.sampled_from(ReturnModel)),
+        degrees_of_freedom=draw(st.integers(210, 5000).map(lambda k: k / 100)),
+    )
+
+
+@st.composite
+def households(draw: st.DrawFn) -> Household:
+    people = tuple(draw(st.lists(adults(), min_size=1, max_size=2)))
+    horizon = max(a.life_expectancy - a.current_age for a in people)
+    first = people[0]
+    everyone_retired = all(a.retirement_age == a.current_age for a in people)
+    phase_ages = draw(
+        st.lists(st.integers(first.current_age, _last_age(first, horizon)), max_size=4, unique=True)
+    )
+    household = Household(
+        adults=people,
+        accounts=tuple(draw(st.lists(accounts(not everyone_retired), max_size=3))),
+        incomes=tuple(draw(st.lists(incomes(people, horizon), max_size=3))),
+        charges=tuple(draw(st.lists(charges(first, horizon), max_size=3))),
+        spending_phases=tuple(
+            SpendingPhase(age, draw(grid_money), draw(labels)) for age in phase_ages
+        ),
+        goals=Goals(capital_goal=draw(grid_money), retirement_spending=draw(positive_money)),
+        risk_aversion=draw(st.integers(50, 999).map(lambda k: k / 100)),
+        market=draw(st.one_of(st.just(MarketAssumptions()), markets())),
+        name=draw(labels),
+    )
+    has_resources = any(a.balance > 0 or a.monthly_contribution > 0 for a in household.accounts)
+    has_resources |= any(a.net_income > 0 for a in people) or any(
+        i.amount > 0 for i in household.incomes
+    )
+    if not has_resources:
+        household = replace(household, accounts=(*household.accounts, Account(10000.0)))
+    return household

@@ -1,0 +1,199 @@
+"""Proto and JSON conversion of the household: exact round trips, defaults, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from household_support import EXAMPLE_JSON, example, households, retiree, rich
+from hypothesis import given, settings
+
+from glidepath.common.v1 import household_pb2 as pb
+from glidepath.errors import InvalidArgument
+from glidepath.household.convert import (
+    household_from_json,
+    household_from_proto,
+    household_to_json,
+    household_to_proto,
+)
+from glidepath.household.model import (
+    Account,
+    Household,
+    IncomeKind,
+    MarketAssumptions,
+    ReturnModel,
+)
+
+MINIMAL = {
+    "adults": [{"currentAge": 40, "retirementAge": 65, "lifeExpectancy": 90, "netIncome": 1000}],
+    "goals": {"retirementSpending": 30000},
+}
+
+
+def with_fields(**extra: object) -> str:
+    return json.dumps({**MINIMAL, **extra})
+
+
+def violated_fields(error: pytest.ExceptionInfo[InvalidArgument]) -> list[str]:
+    return [v.field for v in error.value.violations]
+
+
+@settings(max_examples=60, deadline=None)
+@given(households())
+def test_domain_proto_domain_round_trip_is_exact(household: Household) -> None:
+    message = household_to_proto(household)
+    assert household_from_proto(message) == household
+    wire = pb.Household.FromString(message.SerializeToString())
+    assert household_from_proto(wire) == household
+
+
+@settings(max_examples=40, deadline=None)
+@given(households())
+def test_json_round_trip_is_exact(household: Household) -> None:
+    assert household_from_json(household_to_json(household)) == household
+
+
+@pytest.mark.parametrize("household", [example(), retiree(), rich()], ids=["ex", "ret", "rich"])
+def test_known_households_round_trip(household: Household) -> None:
+    assert household_from_proto(household_to_proto(household)) == household
+
+
+def test_example_file_parses_with_the_documented_values() -> None:
+    household = example()
+    (adult,) = household.adults
+    assert (adult.current_age, adult.retirement_age, adult.life_expectancy) == (40, 65, 90)
+    assert (adult.net_income, adult.income_growth) == (60000.0, 0.01)
+    (pension,) = household.incomes
+    assert (pension.amount, pension.start_age, pension.end_age) == (20000.0, 65, None)
+    assert pension.indexed_to_inflation and pension.kind is IncomeKind.PENSION
+    (mortgage,) = household.charges
+    assert (mortgage.amount, mortgage.end_age, mortgage.indexed_to_inflation) == (12000, 55, True)
+    (account,) = household.accounts
+    assert (account.balance, account.monthly_contribution) == (100000.0, 800.0)
+    assert (account.stock_share, account.bond_share, account.cash_share) == (0.6, 0.4, 0.0)
+    assert household.goals.retirement_spending == 40000.0
+    assert household.goals.capital_goal == 200000.0
+    assert household.risk_aversion == 3.0
+    assert household.market == MarketAssumptions()
+
+
+def test_original_field_names_are_accepted_too() -> None:
+    camel = json.loads(EXAMPLE_JSON.read_text())
+    snake = json.loads(
+        json.dumps(camel)
+        .replace("currentAge", "current_age")
+        .replace("monthlyContribution", "monthly_contribution")
+        .replace("retirementSpending", "retirement_spending")
+    )
+    assert household_from_json(json.dumps(snake)) == example()
+
+
+def test_unset_fields_take_the_documented_defaults() -> None:
+    household = household_from_json(
+        with_fields(
+            accounts=[{"balance": 1000}],
+            incomes=[{"amount": 5000, "startAge": 67}],
+            charges=[{"amount": 100}],
+        )
+    )
+    assert household.risk_aversion == 3.0
+    assert household.market == MarketAssumptions()
+    assert household.accounts == (Account(1000.0, 0.0, 0.6, 0.4, 0.0),)
+    (income,) = household.incomes
+    assert income.end_age is None and income.indexed_to_inflation
+    assert income.kind is IncomeKind.PENSION and income.adult == 0
+    (charge,) = household.charges
+    assert charge.end_age is None and charge.start_age is None and charge.indexed_to_inflation
+
+
+def test_explicit_zero_is_not_the_default_where_defaults_differ() -> None:
+    household = household_from_json(
+        with_fields(
+            riskAversion=2.5,
+            incomes=[{"amount": 5000, "startAge": 67, "indexedToInflation": False}],
+            market={"inflationMean": 0, "stocks": {"volatility": 0.2}},
+        )
+    )
+    assert household.risk_aversion == 2.5
+    assert not household.incomes[0].indexed_to_inflation
+    assert household.market.inflation_mean == 0.0
+    # Unset expected_return keeps the stocks default beside the set volatility.
+    assert household.market.stocks.expected_return == MarketAssumptions().stocks.expected_return
+    assert household.market.stocks.volatility == 0.2
+
+
+def test_one_share_given_means_the_others_are_zero() -> None:
+    household = household_from_json(with_fields(accounts=[{"balance": 1, "stockShare": 1}]))
+    account = household.accounts[0]
+    assert (account.stock_share, account.bond_share, account.cash_share) == (1.0, 0.0, 0.0)
+
+
+def test_enums_map_both_ways() -> None:
+    household = household_from_json(
+        with_fields(
+            incomes=[{"amount": 1, "startAge": 50, "kind": "INCOME_KIND_OTHER"}],
+            market={"returnModel": "RETURN_MODEL_STUDENT_T"},
+        )
+    )
+    assert household.incomes[0].kind is IncomeKind.OTHER
+    assert household.market.return_model is ReturnModel.STUDENT_T
+    message = household_to_proto(household)
+    assert message.incomes[0].kind == pb.INCOME_KIND_OTHER
+    assert message.market.return_model == pb.RETURN_MODEL_STUDENT_T
+
+
+def test_correlations_are_row_major() -> None:
+    flat = [float(i) for i in range(16)]
+    message = pb.Household(market=pb.MarketAssumptions(correlations=flat))
+    household = household_from_proto(message, validated=False)
+    assert household.market.correlations[1] == (4.0, 5.0, 6.0, 7.0)
+    assert list(household_to_proto(household).market.correlations) == flat
+
+
+def test_wrong_correlation_count_names_the_field() -> None:
+    message = household_to_proto(example())
+    del message.market.correlations[3:]
+    with pytest.raises(InvalidArgument) as error:
+        household_from_proto(message)
+    assert violated_fields(error) == ["household.market.correlations"]
+
+
+def test_unknown_enum_numbers_name_their_fields() -> None:
+    message = household_to_proto(rich())
+    message.incomes[1].kind = 7  # type: ignore[assignment]
+    message.market.return_model = 9  # type: ignore[assignment]
+    with pytest.raises(InvalidArgument) as error:
+        household_from_proto(message)
+    assert violated_fields(error) == ["household.incomes[1].kind", "household.market.return_model"]
+
+
+def test_conversion_validates_unless_told_not_to() -> None:
+    text = with_fields(riskAversion=-1)
+    with pytest.raises(InvalidArgument) as error:
+        household_from_json(text)
+    assert violated_fields(error) == ["household.risk_aversion"]
+    assert household_from_json(text, validated=False).risk_aversion == -1
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        ('{"adults": [{"currentAge": "forty"}]}', "household.adults.current_age"),
+        ('{"adults": [{"age": 40}]}', "household.adults[0].age"),
+        ('{"market": {"stocks": {"volatility": "high"}}}', "household.market.stocks.volatility"),
+        ('{"incomes": [{}, {"kind": "SALARY"}]}', "household.incomes[1].kind"),
+        ('{"adults": [{"current_age": 40.5}]}', "household.adults[0].current_age"),
+        ('{"goals": {"capitalGoal": 1}, "nmae": "x"}', "household.nmae"),
+        ("not json", "household"),
+    ],
+)
+def test_json_parse_errors_name_the_field(text: str, field: str) -> None:
+    with pytest.raises(InvalidArgument) as error:
+        household_from_json(text)
+    assert violated_fields(error) == [field]
+
+
+def test_json_nan_parses_then_fails_validation() -> None:
+    with pytest.raises(InvalidArgument) as error:
+        household_from_json(with_fields(goals={"retirementSpending": "NaN"}))
+    assert violated_fields(error) == ["household.goals.retirement_spending"]
