@@ -1,0 +1,41 @@
+"""The Monte Carlo engine: market, cash flows, the yearly step, strategies, metrics, optimum.
+
+Public entry points:
+- ``simulate(household, strategies, settings)`` (``run``): compare strategies on the
+  same scenarios, with metrics, percentile bands and standard errors;
+- ``initial_state`` / ``step`` (``step``) with ``YearState``, ``Decision``,
+  ``YearOutcome`` (``state``): the pure yearly step the RL environment uses;
+- ``MarketModel`` / ``Scenarios`` (``market``): returns, with common random numbers;
+- ``Strategy`` and the built-ins, ``make_strategy`` / ``STRATEGIES`` (``strategies``);
+- ``Objective`` (``objective``): the utility, CE and RL reward;
+- ``optimum_available`` / ``solve_optimum`` / ``optimum_strategy`` (``optimum``).
+"""
+
+from .cashflows import Schedule, build_schedule
+from .market import MarketModel, Scenarios, YearReturns
+from .objective import Objective
+from .run import ComparisonResult, SimulationSettings, simulate
+from .state import Decision, FlowTiming, YearOutcome, YearState
+from .step import initial_state, step
+from .strategies import STRATEGIES, Strategy, make_strategy
+
+__all__ = [
+    "STRATEGIES",
+    "ComparisonResult",
+    "Decision",
+    "FlowTiming",
+    "MarketModel",
+    "Objective",
+    "Scenarios",
+    "Schedule",
+    "SimulationSettings",
+    "Strategy",
+    "YearOutcome",
+    "YearReturns",
+    "YearState",
+    "build_schedule",
+    "initial_state",
+    "make_strategy",
+    "simulate",
+    "step",
+]

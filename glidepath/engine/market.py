@@ -1,0 +1,189 @@
+"""The market: correlated annual returns of stocks, bonds, cash and inflation.
+
+Why this shape:
+- Each asset's gross nominal return (and gross inflation) is lognormal with its log
+  parameters matched to the stated arithmetic mean mu and volatility sigma:
+  s^2 = ln(1 + sigma^2 / (1 + mu)^2), m = ln(1 + mu) - s^2 / 2, so E[R] = 1 + mu and
+  sd[R] = sigma exactly. The correlation matrix applies to the log returns.
+- Student-t: the log returns are multivariate t with the household's degrees of freedom
+  nu, scaled to the same mean and covariance of the log returns (a t draw has variance
+  nu / (nu - 2), so it is multiplied by sqrt((nu - 2) / chi2_nu)). E[exp(t)] is infinite
+  in theory, so each standardised shock is truncated at +-``T_SHOCK_LIMIT`` (at nu = 5
+  that removes about 1.5e-4 of the mass); the mean of the returns then exists.
+- Everything downstream is real (today's money): real gross return = nominal gross /
+  gross inflation, computed as exp(log nominal - log inflation), exact to an ulp.
+- The part of the portfolio not in stocks is split between bonds and cash in the
+  household's fixed bond:cash ratio (``bond_fraction`` of it in bonds), so one
+  "non-stock" return serves every strategy: a strategy only chooses the stock share.
+- Common random numbers: :class:`Scenarios` derives path i's shocks from
+  (seed, i // BLOCK_PATHS) alone: one ``SeedSequence(seed, spawn_key=(block,))`` per
+  block of ``BLOCK_PATHS`` paths, each drawing its shocks year by year. Path i therefore
+  sees the same market in every strategy and whatever the batch split.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from glidepath.household.model import AssetClass, MarketAssumptions, ReturnModel
+
+FloatArray = NDArray[np.float64]
+
+#: Paths per random-number block; batch sizes should be multiples of it (not required).
+BLOCK_PATHS = 1024
+#: Truncation of the standardised Student-t shocks (in standard deviations).
+T_SHOCK_LIMIT = 8.0
+
+STOCKS, BONDS, CASH, INFLATION = 0, 1, 2, 3
+
+
+def log_parameters(asset: AssetClass) -> tuple[float, float]:
+    """(m, s): mean and sd of ln(1 + r) for an arithmetic mean and volatility of r."""
+    gross = 1.0 + asset.expected_return
+    s2 = math.log1p(asset.volatility**2 / gross**2)
+    return math.log(gross) - s2 / 2.0, math.sqrt(s2)
+
+
+def _psd_factor(corr: FloatArray) -> FloatArray:
+    """A with A A^T = corr, robust to a singular (merely semi-definite) matrix."""
+    vals, vecs = np.linalg.eigh(corr)
+    return np.asarray(vecs * np.sqrt(np.clip(vals, 0.0, None)), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class YearReturns:
+    """One year's gross returns for n paths; real (deflated) except ``inflation``."""
+
+    stocks: FloatArray
+    bonds: FloatArray
+    cash: FloatArray
+    # Real gross return of the household's non-stock mix (bonds and cash, fixed ratio).
+    nonstock: FloatArray
+    # Gross inflation: P_{t+1} / P_t.
+    inflation: FloatArray
+
+    @property
+    def n_paths(self) -> int:
+        return int(self.stocks.shape[0])
+
+
+class MarketModel:
+    """The return distribution of one household's market, with its fixed bond:cash ratio."""
+
+    def __init__(self, market: MarketAssumptions, bond_fraction: float = 1.0) -> None:
+        self.market = market
+        self.bond_fraction = float(bond_fraction)
+        params = [
+            log_parameters(market.stocks),
+            log_parameters(market.bonds),
+            log_parameters(market.cash),
+            log_parameters(AssetClass(market.inflation_mean, market.inflation_volatility)),
+        ]
+        m = np.array([p[0] for p in params])
+        s = np.array([p[1] for p in params])
+        corr = np.array(market.correlations, dtype=np.float64)
+        #: Mean and covariance of the nominal log returns (stocks, bonds, cash, inflation).
+        self.log_mean: FloatArray = m
+        self.log_cov: FloatArray = corr * np.outer(s, s)
+        loading = s[:, None] * _psd_factor(corr)
+        # Rows: real log returns of stocks, bonds, cash (minus inflation), then inflation.
+        to_real = np.eye(4)
+        to_real[:3, INFLATION] = -1.0
+        #: Mean and loading of (real stocks, real bonds, real cash, inflation) log returns.
+        self.real_log_mean: FloatArray = to_real @ m
+        self.real_loading: FloatArray = to_real @ loading
+        self.real_log_cov: FloatArray = self.real_loading @ self.real_loading.T
+        self.student_t = market.return_model is ReturnModel.STUDENT_T
+        self.degrees_of_freedom = float(market.degrees_of_freedom)
+
+    # -- summaries used by rules and the optimum -------------------------------------------
+
+    def expected_real_gross(self) -> FloatArray:
+        """E[real gross return] of (stocks, bonds, cash) under the lognormal model."""
+        var = np.diag(self.real_log_cov)[:3]
+        return np.asarray(np.exp(self.real_log_mean[:3] + var / 2.0), dtype=np.float64)
+
+    def expected_nonstock_gross(self) -> float:
+        """E[real gross return] of the non-stock mix (the household's 'safe' asset)."""
+        e = self.expected_real_gross()
+        return float(self.bond_fraction * e[BONDS] + (1.0 - self.bond_fraction) * e[CASH])
+
+    @property
+    def inflation_deterministic(self) -> bool:
+        return self.market.inflation_volatility == 0.0
+
+    # -- drawing ---------------------------------------------------------------------------
+
+    def returns_from_shocks(self, z: FloatArray, chi2: FloatArray | None = None) -> YearReturns:
+        """Returns from standard normal shocks ``z`` of shape (4, n) (and chi2 draws for t).
+
+        ``z`` is consumed (overwritten) to avoid temporaries in the hot loop.
+        """
+        if self.student_t:
+            if chi2 is None:
+                raise ValueError("the Student-t model needs chi-square draws")
+            z *= np.sqrt((self.degrees_of_freedom - 2.0) / chi2)
+            np.clip(z, -T_SHOCK_LIMIT, T_SHOCK_LIMIT, out=z)
+        logs = self.real_loading @ z
+        logs += self.real_log_mean[:, None]
+        np.exp(logs, out=logs)
+        stocks, bonds, cash, inflation = logs[0], logs[1], logs[2], logs[3]
+        bf = self.bond_fraction
+        if bf == 1.0:
+            nonstock = bonds
+        elif bf == 0.0:
+            nonstock = cash
+        else:
+            nonstock = bf * bonds + (1.0 - bf) * cash
+        return YearReturns(stocks, bonds, cash, nonstock, inflation)
+
+    def sample(self, rng: np.random.Generator, n_paths: int) -> YearReturns:
+        """One year for ``n_paths`` independent paths from ``rng`` (e.g. for an RL env)."""
+        z = rng.standard_normal((4, n_paths))
+        chi2 = rng.chisquare(self.degrees_of_freedom, n_paths) if self.student_t else None
+        return self.returns_from_shocks(z, chi2)
+
+
+class Scenarios:
+    """The market of paths [start, start + n_paths) for one seed, drawn year by year.
+
+    Call :meth:`year` with t = 0, 1, 2, ... in order. Every block of ``BLOCK_PATHS``
+    paths has its own generator, so path i's returns depend only on (seed, i).
+    """
+
+    def __init__(self, model: MarketModel, seed: int, start: int, n_paths: int) -> None:
+        if start < 0 or n_paths <= 0:
+            raise ValueError("need start >= 0 and n_paths > 0")
+        self.model = model
+        self.n_paths = n_paths
+        first = start // BLOCK_PATHS
+        last = (start + n_paths - 1) // BLOCK_PATHS
+        self._offset = start - first * BLOCK_PATHS
+        self._generators = [
+            np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(b,))))
+            for b in range(first, last + 1)
+        ]
+        n_all = len(self._generators) * BLOCK_PATHS
+        self._z = np.empty((4, n_all))
+        self._chi2 = np.empty(n_all) if model.student_t else None
+        self._next_year = 0
+
+    def year(self, t: int) -> YearReturns:
+        if t != self._next_year:
+            raise ValueError(f"scenario years are drawn in order: expected {self._next_year}")
+        self._next_year += 1
+        z, chi2, nu = self._z, self._chi2, self.model.degrees_of_freedom
+        for i, gen in enumerate(self._generators):
+            lo, hi = i * BLOCK_PATHS, (i + 1) * BLOCK_PATHS
+            for k in range(4):
+                gen.standard_normal(out=z[k, lo:hi])
+            if chi2 is not None:
+                chi2[lo:hi] = gen.chisquare(nu, BLOCK_PATHS)
+        sl = slice(self._offset, self._offset + self.n_paths)
+        zz = np.ascontiguousarray(z[:, sl]) if self._offset or z.shape[1] != self.n_paths else z
+        cc = None if chi2 is None else chi2[sl]
+        return self.model.returns_from_shocks(zz, cc)

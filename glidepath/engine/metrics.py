@@ -1,0 +1,284 @@
+"""Metrics of one strategy, accumulated batch by batch in bounded memory.
+
+What each metric means (all money real, today's money):
+- success probability: the share of paths on which the spending target was met in every
+  retirement year and wealth never ran out (no withdrawal had to be cut);
+- ruin probability: the share of paths on which some withdrawal was cut (wealth ran out);
+- goal probability: the share of paths ending with wealth >= the capital goal;
+- CE: see ``objective``; mean utility is E[U];
+- wealth percentiles by age: wealth at the start of each year (and at the end, the last
+  column); consumption percentiles by age: realised consumption of each year;
+- terminal wealth: mean, percentiles, P(W_T = 0) and the mean of the worst 5 % of
+  terminal wealth (the average over the 5 % of paths that end poorest);
+- shortfall: the unmet part of the spending target, max(target - consumption, 0),
+  summed over the retirement years of a path (``mean_total``) or per retirement year.
+
+Every figure carries the number of paths and its standard error (binomial for
+probabilities; sd / sqrt(N) for means; for percentiles, half the spread between the
+quantiles at q +- sqrt(q (1 - q) / N): the order-statistic interval).
+
+Memory: per-path values (utility, terminal wealth, lifetime shortfall, flags) are kept,
+16-40 bytes a path; the percentiles by age come from fixed log-spaced histograms per
+year (bins of ratio ``HIST_RATIO`` from ``HIST_LOW`` to ``HIST_HIGH`` x the consumption
+scale): a quantile is interpolated geometrically inside its bin, so its relative error is
+below HIST_RATIO - 1 = 0.2 %; values below HIST_LOW x scale report as 0, values above
+HIST_HIGH x scale as HIST_HIGH x scale.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .cashflows import FloatArray
+from .objective import Objective
+from .state import YearOutcome, YearState
+
+DEFAULT_PERCENTILES: tuple[float, ...] = (5.0, 10.0, 25.0, 50.0, 75.0, 90.0, 95.0)
+HIST_RATIO = 1.002
+HIST_LOW = 1e-4
+HIST_HIGH = 1e6
+#: The tail used for "mean of the worst terminal wealth".
+WORST_TAIL = 0.05
+
+_LOG_RATIO = math.log(HIST_RATIO)
+_N_BINS = math.ceil(math.log(HIST_HIGH / HIST_LOW) / _LOG_RATIO)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A Monte Carlo figure with its standard error and the paths behind it."""
+
+    value: float
+    standard_error: float
+    n_paths: int
+
+
+@dataclass(frozen=True)
+class PercentileBands:
+    """values[i][j]: percentile ``percentiles[i]`` at ``ages[j]``; errors alike; means by age."""
+
+    ages: tuple[int, ...]
+    percentiles: tuple[float, ...]
+    values: tuple[tuple[float, ...], ...]
+    standard_errors: tuple[tuple[float, ...], ...]
+    means: tuple[float, ...]
+    n_paths: int
+
+
+@dataclass(frozen=True)
+class TerminalWealth:
+    mean: Estimate
+    percentiles: dict[float, Estimate]
+    prob_depleted: Estimate  # P(W_T = 0)
+    mean_worst: Estimate  # mean over the WORST_TAIL poorest paths
+    mean_nominal: Estimate  # E[W_T P_T]: terminal wealth in the money of that year
+
+
+@dataclass(frozen=True)
+class ShortfallStats:
+    mean_total: Estimate  # lifetime sum of unmet spending, per path
+    mean_per_retirement_year: Estimate
+    prob_any: Estimate  # share of paths with some unmet spending
+
+
+@dataclass(frozen=True)
+class StrategyMetrics:
+    name: str
+    n_paths: int
+    seconds: float
+    certainty_equivalent: Estimate
+    mean_utility: Estimate
+    success_probability: Estimate
+    ruin_probability: Estimate
+    goal_probability: Estimate | None  # None without a capital goal
+    wealth: PercentileBands
+    consumption: PercentileBands
+    terminal: TerminalWealth
+    shortfall: ShortfallStats
+    path_utilities: FloatArray | None = None
+
+
+def mean_estimate(x: FloatArray) -> Estimate:
+    n = int(x.shape[0])
+    se = float(x.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
+    return Estimate(float(x.mean()), se, n)
+
+
+def probability_estimate(flags: NDArray[np.bool_]) -> Estimate:
+    n = int(flags.shape[0])
+    p = float(flags.mean())
+    return Estimate(p, math.sqrt(p * (1.0 - p) / n), n)
+
+
+def _order_statistic_se(q: float, n: int, quantile: QuantileFn) -> float:
+    d = math.sqrt(q * (1.0 - q) / n)
+    return 0.5 * (quantile(min(q + d, 1.0)) - quantile(max(q - d, 0.0)))
+
+
+class QuantileFn:
+    """Quantiles of one histogram row."""
+
+    def __init__(self, counts: NDArray[np.int64], low: float) -> None:
+        self.cum = np.cumsum(counts)
+        self.counts = counts
+        self.low = low
+
+    def __call__(self, q: float) -> float:
+        total = int(self.cum[-1])
+        rank = q * total
+        k = int(np.searchsorted(self.cum, rank, side="left"))
+        k = min(max(k, 0), len(self.counts) - 1)
+        if k == 0:
+            return 0.0
+        if k == len(self.counts) - 1:
+            return self.low * HIST_RATIO ** (k - 1)
+        before = int(self.cum[k - 1])
+        inside = max(int(self.counts[k]), 1)
+        frac = min(max((rank - before) / inside, 0.0), 1.0)
+        return float(self.low * math.exp((k - 1 + frac) * _LOG_RATIO))
+
+
+class Histograms:
+    """Per-year log-spaced histograms of a non-negative quantity (rows = years)."""
+
+    def __init__(self, rows: int, scale: float) -> None:
+        self.low = HIST_LOW * scale
+        self.counts = np.zeros((rows, _N_BINS + 2), dtype=np.int64)
+        self.sums = np.zeros(rows)
+
+    def add(self, row: int, values: FloatArray) -> None:
+        with np.errstate(divide="ignore"):
+            y = np.log(values * (1.0 / self.low))
+        y *= 1.0 / _LOG_RATIO
+        y += 1.0
+        np.clip(y, 0.0, _N_BINS + 1, out=y)
+        self.counts[row] += np.bincount(y.astype(np.intp), minlength=_N_BINS + 2)
+        self.sums[row] += float(values.sum())
+
+    def bands(self, ages: Sequence[int], percentiles: Sequence[float]) -> PercentileBands:
+        n = int(self.counts[0].sum())
+        fns = [QuantileFn(row, self.low) for row in self.counts]
+        values = tuple(tuple(fn(p / 100.0) for fn in fns) for p in percentiles)
+        errors = tuple(
+            tuple(_order_statistic_se(p / 100.0, n, fn) for fn in fns) for p in percentiles
+        )
+        means = tuple(float(s / n) for s in self.sums)
+        return PercentileBands(tuple(ages), tuple(percentiles), values, errors, means, n)
+
+
+class MetricsAccumulator:
+    """Collects one strategy's outcomes over batches; :meth:`result` summarises them."""
+
+    def __init__(self, name: str, objective: Objective, ages: Sequence[int]) -> None:
+        self.name = name
+        self.objective = objective
+        self.ages = tuple(ages)
+        horizon = objective.horizon
+        self.wealth = Histograms(horizon + 1, objective.scale)
+        self.consumption = Histograms(horizon, objective.scale)
+        self._utility: list[FloatArray] = []
+        self._terminal: list[FloatArray] = []
+        self._terminal_nominal: list[FloatArray] = []
+        self._shortfall: list[FloatArray] = []
+        self._success: list[NDArray[np.bool_]] = []
+        self._ruined: list[NDArray[np.bool_]] = []
+        self._batch_utility: FloatArray | None = None
+        self._batch_shortfall: FloatArray | None = None
+        self._batch_ok: NDArray[np.bool_] | None = None
+        self.retirement_years = 0
+        self.seconds = 0.0
+
+    def start_batch(self, n: int) -> None:
+        self._batch_utility = np.zeros(n)
+        self._batch_shortfall = np.zeros(n)
+        self._batch_ok = np.ones(n, dtype=bool)
+
+    def add_year(self, outcome: YearOutcome, retired: bool) -> None:
+        assert self._batch_utility is not None and self._batch_shortfall is not None
+        assert self._batch_ok is not None
+        t = outcome.t
+        self.wealth.add(t, outcome.wealth_start)
+        self.consumption.add(t, outcome.consumption)
+        self._batch_utility += self.objective.year_utility(outcome.consumption)
+        if retired:
+            self._batch_shortfall += outcome.shortfall
+            tol = 1e-9 * self.objective.scale
+            self._batch_ok &= outcome.shortfall <= tol
+
+    def end_batch(self, final: YearState) -> None:
+        assert self._batch_utility is not None and self._batch_shortfall is not None
+        assert self._batch_ok is not None
+        wealth = final.wealth
+        self.wealth.add(final.t, wealth)
+        self._utility.append(self._batch_utility + self.objective.terminal_utility(wealth))
+        self._terminal.append(wealth)
+        self._terminal_nominal.append(wealth * final.price_index)
+        self._shortfall.append(self._batch_shortfall)
+        self._success.append(self._batch_ok & ~final.ruined)
+        self._ruined.append(final.ruined)
+        self._batch_utility = self._batch_shortfall = self._batch_ok = None
+
+    @property
+    def n_paths(self) -> int:
+        return sum(int(u.shape[0]) for u in self._utility)
+
+    def path_utilities(self) -> FloatArray:
+        return np.concatenate(self._utility)
+
+    def ce_estimate(self) -> Estimate:
+        u = mean_estimate(self.path_utilities())
+        ce = self.objective.certainty_equivalent(u.value)
+        return Estimate(ce, self.objective.ce_standard_error(ce, u.standard_error), u.n_paths)
+
+    def success_estimate(self) -> Estimate:
+        return probability_estimate(np.concatenate(self._success))
+
+    def result(
+        self, percentiles: Sequence[float], retirement_years: int, keep_paths: bool
+    ) -> StrategyMetrics:
+        utility = self.path_utilities()
+        terminal = np.concatenate(self._terminal)
+        shortfall = np.concatenate(self._shortfall)
+        n = int(utility.shape[0])
+        goal = self.objective.capital_goal
+        order = np.sort(terminal)
+        worst = order[: max(1, math.floor(WORST_TAIL * n))]
+        tail_se = float(worst.std(ddof=1) / math.sqrt(worst.size)) if worst.size > 1 else math.nan
+        term_pct = {}
+        for p in percentiles:
+            q = p / 100.0
+            d = math.sqrt(q * (1.0 - q) / n)
+            hi = float(np.quantile(order, min(q + d, 1.0)))
+            lo = float(np.quantile(order, max(q - d, 0.0)))
+            term_pct[p] = Estimate(float(np.quantile(order, q)), 0.5 * (hi - lo), n)
+        per_year = shortfall / max(retirement_years, 1)
+        return StrategyMetrics(
+            name=self.name,
+            n_paths=n,
+            seconds=self.seconds,
+            certainty_equivalent=self.ce_estimate(),
+            mean_utility=mean_estimate(utility),
+            success_probability=self.success_estimate(),
+            ruin_probability=probability_estimate(np.concatenate(self._ruined)),
+            goal_probability=probability_estimate(terminal >= goal) if goal > 0 else None,
+            wealth=self.wealth.bands(self.ages, percentiles),
+            consumption=self.consumption.bands(self.ages[:-1], percentiles),
+            terminal=TerminalWealth(
+                mean=mean_estimate(terminal),
+                percentiles=term_pct,
+                prob_depleted=probability_estimate(terminal <= 0.0),
+                mean_worst=Estimate(float(worst.mean()), tail_se, n),
+                mean_nominal=mean_estimate(np.concatenate(self._terminal_nominal)),
+            ),
+            shortfall=ShortfallStats(
+                mean_total=mean_estimate(shortfall),
+                mean_per_retirement_year=mean_estimate(per_year),
+                prob_any=probability_estimate(shortfall > 1e-9 * self.objective.scale),
+            ),
+            path_utilities=utility if keep_paths else None,
+        )

@@ -1,0 +1,105 @@
+"""THE objective: the DP optimum, the metrics and the RL reward all use this one.
+
+Lifetime utility of one path, no discounting, in units of the household consumption
+scale s (``Schedule.consumption_scale``, normally the retirement spending target):
+
+    U = sum_{t<T} u(max(c_t, f s) / s)  +  [G > 0] g u(max(W_T, f G) / G),   g = G / s
+
+with u(x) = x^(1-gamma) / (1-gamma) (ln x at gamma = 1) and the floor fraction
+f = ``FLOOR_FRACTION`` (5 %): a ruined year counts as consumption at 5 % of the scale,
+which keeps U finite while still weighing such a year like hundreds of normal ones
+(u(0.05) = -200 against u(1) = -0.5 at gamma = 3).
+
+The capital-goal term is the warm-glow bequest B(W) = K u(W / K) with K = G / s, written
+in scale units. Its marginal value at W_T = G equals the marginal utility of consuming
+the target: the goal amount sets how much terminal wealth matters; it is homogeneous
+(scaling every amount by k scales the CE by k) and smooth (DP- and RL-friendly).
+(Multiplying U by s^(1-gamma) gives the same objective in money units.)
+
+Certainty equivalent: CE is the steady yearly consumption c such that, with the goal
+exactly met, it is worth the strategy's expected utility:
+
+    T u(c / s) + g u(1) = E[U]     (no goal: u(c / s) = E[U] / T)
+
+Its standard error comes from the delta method: dCE/dE[U] = s (CE / s)^gamma / T.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+
+#: Consumption (and terminal wealth) floor, as a fraction of the scale (of the goal).
+FLOOR_FRACTION = 0.05
+
+
+def crra(x: FloatArray, gamma: float) -> FloatArray:
+    """u(x) for x > 0 (no flooring here)."""
+    if gamma == 1.0:
+        return np.log(x)
+    return np.asarray(x ** (1.0 - gamma) / (1.0 - gamma), dtype=np.float64)
+
+
+def crra_inverse(v: float, gamma: float) -> float:
+    """x with u(x) = v; nan when v is outside u's range."""
+    if gamma == 1.0:
+        return math.exp(v)
+    base = (1.0 - gamma) * v
+    if base <= 0:
+        return math.nan if gamma < 1.0 or base < 0 else math.inf
+    return float(base ** (1.0 / (1.0 - gamma)))
+
+
+@dataclass(frozen=True)
+class Objective:
+    """The household's objective: horizon T, scale s, goal G, risk aversion gamma."""
+
+    horizon: int
+    scale: float
+    capital_goal: float
+    gamma: float
+
+    @property
+    def goal_weight(self) -> float:
+        """g = G / s (0 without a goal)."""
+        return self.capital_goal / self.scale if self.capital_goal > 0 else 0.0
+
+    def year_utility(self, consumption: FloatArray) -> FloatArray:
+        """u of one year's consumption (money, real), floored; the RL reward per year."""
+        x = np.maximum(consumption * (1.0 / self.scale), FLOOR_FRACTION)
+        return crra(x, self.gamma)
+
+    def terminal_utility(self, wealth: FloatArray) -> FloatArray:
+        """The capital-goal term of terminal real wealth (zeros without a goal)."""
+        if self.capital_goal <= 0:
+            return np.zeros_like(wealth)
+        x = np.maximum(wealth * (1.0 / self.capital_goal), FLOOR_FRACTION)
+        return self.goal_weight * crra(x, self.gamma)
+
+    def lifetime_utility(self, consumption: FloatArray, terminal_wealth: FloatArray) -> FloatArray:
+        """U per path from consumption of shape (T, n) and terminal wealth (n,)."""
+        total = self.year_utility(consumption).sum(axis=0)
+        return np.asarray(total + self.terminal_utility(terminal_wealth), dtype=np.float64)
+
+    @property
+    def goal_met_utility(self) -> float:
+        """g u(1): the goal term when W_T = G exactly."""
+        return self.goal_weight * float(crra(np.array(1.0), self.gamma))
+
+    def certainty_equivalent(self, mean_utility: float) -> float:
+        """CE (money per year, real) of an expected lifetime utility."""
+        per_year = (mean_utility - self.goal_met_utility) / self.horizon
+        return self.scale * crra_inverse(per_year, self.gamma)
+
+    def ce_standard_error(self, ce: float, utility_standard_error: float) -> float:
+        """Delta-method SE of the CE from the SE of the mean lifetime utility."""
+        if not math.isfinite(ce) or ce <= 0:
+            return math.nan
+        return float(
+            self.scale * (ce / self.scale) ** self.gamma / self.horizon * utility_standard_error
+        )

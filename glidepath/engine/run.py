@@ -1,0 +1,306 @@
+"""Run strategies side by side on the same scenarios: the simulation service's entry point.
+
+Every strategy meets the same market (common random numbers): batch by batch, year by
+year, one draw of returns is applied to every strategy. Paths are processed in batches
+of ``batch_paths`` so memory stays bounded whatever the path count.
+
+Adaptive mode (``target_standard_error`` set): after the first ``paths`` paths, batches
+are added until the standard error of ``target_metric`` ("ce": certainty equivalent, in
+money per year; "success": success probability) is at or below the target for every
+strategy, or ``max_paths`` is reached; ``converged`` says which.
+
+Limits (beyond them the request is refused, never run out of memory): at most
+``MAX_PATHS`` paths, ``MAX_HORIZON`` years, ``MAX_STRATEGIES`` strategies and
+``MAX_PATH_STRATEGIES`` paths x strategies (per-path values cost ~40 bytes each).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from glidepath.errors import Cancelled, InvalidArgument, ResourceExhausted
+from glidepath.household.model import Household
+
+from .cashflows import Schedule, build_schedule
+from .market import BLOCK_PATHS, Scenarios
+from .metrics import DEFAULT_PERCENTILES, Estimate, MetricsAccumulator, StrategyMetrics
+from .objective import Objective
+from .state import FlowTiming
+from .step import initial_state, step
+from .strategies import Strategy, make_strategy
+
+MAX_PATHS = 2_000_000
+MAX_HORIZON = 100
+MAX_STRATEGIES = 12
+MAX_PATH_STRATEGIES = 8_000_000
+DEFAULT_BATCH_PATHS = 32 * BLOCK_PATHS
+
+
+@dataclass(frozen=True)
+class SimulationSettings:
+    paths: int = 10_000
+    seed: int = 0
+    percentiles: tuple[float, ...] = DEFAULT_PERCENTILES
+    # Adaptive mode: the standard error wanted (CE: money per year; success: probability).
+    target_standard_error: float | None = None
+    target_metric: str = "ce"
+    max_paths: int = 1_000_000
+    batch_paths: int = DEFAULT_BATCH_PATHS
+    timing: FlowTiming = FlowTiming.MONTHLY
+    # Return each strategy's per-path lifetime utilities (for paired comparisons).
+    keep_path_utilities: bool = False
+    # Checked between years and batches; True stops the run with Cancelled.
+    should_stop: Callable[[], bool] | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class PairedDifference:
+    """CE of ``strategy`` minus CE of ``baseline``, paired on the same paths."""
+
+    strategy: str
+    baseline: str
+    difference: Estimate
+    ratio: Estimate  # CE(strategy) / CE(baseline)
+
+
+@dataclass(frozen=True)
+class ScheduleSummary:
+    """The household's cash flows by age: real; nominal ones deflated at mean inflation."""
+
+    ages: tuple[int, ...]
+    salary: tuple[float, ...]
+    pensions: tuple[float, ...]
+    other_income: tuple[float, ...]
+    charges: tuple[float, ...]
+    spending_target: tuple[float, ...]
+    contributions: tuple[float, ...]
+    retired: tuple[bool, ...]
+    consumption_scale: float
+
+
+@dataclass(frozen=True)
+class ComparisonResult:
+    strategies: tuple[StrategyMetrics, ...]
+    n_paths: int
+    seed: int
+    seconds: float
+    converged: bool  # adaptive target reached (always True without a target)
+    target_standard_error: float | None
+    optimum_available: bool
+    optimum_reason: str  # why not, when not available
+    optimum_value_ce: float | None  # CE of the DP value function itself
+    # Each strategy against the optimum (when run) or else against the first strategy.
+    paired: tuple[PairedDifference, ...]
+    schedule: ScheduleSummary
+    skipped: dict[str, str]  # strategy name -> why it was not run
+
+    def by_name(self, name: str) -> StrategyMetrics:
+        for s in self.strategies:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+
+def _check(household: Household, settings: SimulationSettings, n_strategies: int) -> None:
+    if settings.paths <= 0:
+        raise InvalidArgument.field("settings.paths", "must be > 0")
+    if settings.paths > MAX_PATHS or settings.max_paths > MAX_PATHS:
+        raise ResourceExhausted(f"at most {MAX_PATHS:,} paths per run")
+    if settings.batch_paths <= 0:
+        raise InvalidArgument.field("settings.batch_paths", "must be > 0")
+    if household.horizon_years > MAX_HORIZON:
+        raise InvalidArgument.field(
+            "household.adults", f"the horizon must be at most {MAX_HORIZON} years"
+        )
+    if n_strategies == 0:
+        raise InvalidArgument.field("strategies", "at least one strategy is needed")
+    if n_strategies > MAX_STRATEGIES:
+        raise ResourceExhausted(f"at most {MAX_STRATEGIES} strategies per run")
+    cap = max(settings.paths, settings.max_paths if settings.target_standard_error else 0)
+    if cap * n_strategies > MAX_PATH_STRATEGIES:
+        raise ResourceExhausted(
+            f"paths x strategies must be at most {MAX_PATH_STRATEGIES:,}"
+            f" (got {cap * n_strategies:,})"
+        )
+    if settings.target_metric not in ("ce", "success"):
+        raise InvalidArgument.field("settings.target_metric", "must be 'ce' or 'success'")
+    if settings.target_standard_error is not None and not settings.target_standard_error > 0:
+        raise InvalidArgument.field("settings.target_standard_error", "must be > 0")
+    for i, p in enumerate(settings.percentiles):
+        if not 0.0 < p < 100.0:
+            raise InvalidArgument.field(f"settings.percentiles[{i}]", "must be in (0, 100)")
+
+
+def objective_for(schedule: Schedule) -> Objective:
+    return Objective(
+        schedule.horizon, schedule.consumption_scale, schedule.capital_goal, schedule.risk_aversion
+    )
+
+
+def schedule_summary(schedule: Schedule) -> ScheduleSummary:
+    horizon = schedule.horizon
+    deflate = 1.0 / schedule.expected_price_index()
+
+    def tup(x: np.ndarray) -> tuple[float, ...]:  # type: ignore[type-arg]
+        return tuple(float(v) for v in x[:horizon])
+
+    return ScheduleSummary(
+        ages=tuple(int(a) for a in schedule.household_age[:horizon]),
+        salary=tup(schedule.salary),
+        pensions=tup(schedule.pension_real + schedule.pension_nominal * deflate),
+        other_income=tup(schedule.other_income_real + schedule.other_income_nominal * deflate),
+        charges=tup(schedule.charges_real + schedule.charges_nominal * deflate),
+        spending_target=tup(schedule.spending_target),
+        contributions=tup(schedule.contributions),
+        retired=tuple(bool(r) for r in schedule.retired[:horizon]),
+        consumption_scale=schedule.consumption_scale,
+    )
+
+
+def _resolve(
+    household: Household, strategies: Sequence[Strategy | str]
+) -> tuple[list[Strategy], dict[str, str], tuple[bool, str, float | None]]:
+    from .optimum import optimum_available, solve_optimum
+
+    resolved: list[Strategy] = []
+    skipped: dict[str, str] = {}
+    ok, reason = optimum_available(household)
+    value: float | None = None
+    for s in strategies:
+        if isinstance(s, str):
+            if s == "optimum" and not ok:
+                skipped[s] = reason
+                continue
+            resolved.append(make_strategy(s, household))
+        else:
+            resolved.append(s)
+    names = [s.name for s in resolved]
+    if len(set(names)) != len(names):
+        raise InvalidArgument.field("strategies", "strategy names must be distinct")
+    if ok and "optimum" in names:
+        value = solve_optimum(household).certainty_equivalent
+    return resolved, skipped, (ok, reason, value)
+
+
+def _run_batch(
+    schedule: Schedule,
+    strategies: Sequence[Strategy],
+    accumulators: Sequence[MetricsAccumulator],
+    settings: SimulationSettings,
+    start: int,
+    n: int,
+) -> None:
+    scenarios = Scenarios(schedule.market, settings.seed, start, n)
+    states = [initial_state(schedule, n, timing=settings.timing) for _ in strategies]
+    for acc in accumulators:
+        acc.start_batch(n)
+    for t in range(schedule.horizon):
+        if settings.should_stop is not None and settings.should_stop():
+            raise Cancelled("the simulation was cancelled")
+        returns = scenarios.year(t)
+        retired = bool(schedule.retired[t])
+        for k, strategy in enumerate(strategies):
+            began = time.perf_counter()
+            states[k], outcome = step(states[k], strategy.decide(states[k]), returns)
+            accumulators[k].add_year(outcome, retired)
+            accumulators[k].seconds += time.perf_counter() - began
+    for acc, state in zip(accumulators, states, strict=True):
+        acc.end_batch(state)
+
+
+def _worst_se(accumulators: Sequence[MetricsAccumulator], metric: str) -> float:
+    ses = [
+        (a.ce_estimate() if metric == "ce" else a.success_estimate()).standard_error
+        for a in accumulators
+    ]
+    return max((s if math.isfinite(s) else math.inf) for s in ses)
+
+
+def _paired(
+    accumulators: Sequence[MetricsAccumulator], objective: Objective, baseline: int
+) -> tuple[PairedDifference, ...]:
+    base = accumulators[baseline]
+    ub = base.path_utilities()
+    ce_b = objective.certainty_equivalent(float(ub.mean()))
+    kb = objective.ce_standard_error(ce_b, 1.0)  # dCE/dE[U]
+    out = []
+    for k, acc in enumerate(accumulators):
+        if k == baseline:
+            continue
+        ua = acc.path_utilities()
+        n = int(ua.shape[0])
+        ce_a = objective.certainty_equivalent(float(ua.mean()))
+        ka = objective.ce_standard_error(ce_a, 1.0)
+        lin = ka * ua - kb * ub
+        diff = Estimate(ce_a - ce_b, float(lin.std(ddof=1) / math.sqrt(n)), n)
+        ratio = ce_a / ce_b
+        lin_r = (ka * ua - ratio * kb * ub) / ce_b
+        out.append(
+            PairedDifference(
+                acc.name,
+                base.name,
+                diff,
+                Estimate(ratio, float(lin_r.std(ddof=1) / math.sqrt(n)), n),
+            )
+        )
+    return tuple(out)
+
+
+def simulate(
+    household: Household,
+    strategies: Sequence[Strategy | str],
+    settings: SimulationSettings = SimulationSettings(),
+) -> ComparisonResult:
+    """Simulate ``strategies`` (instances or built-in names) on the same scenarios."""
+    began = time.perf_counter()
+    _check(household, settings, len(strategies))
+    schedule = build_schedule(household)
+    resolved, skipped, (opt_ok, opt_reason, opt_value) = _resolve(household, strategies)
+    if not resolved:
+        raise InvalidArgument.field("strategies", f"nothing to run: {skipped}")
+    objective = objective_for(schedule)
+    ages = [int(a) for a in schedule.household_age]
+    accumulators = [MetricsAccumulator(s.name, objective, ages) for s in resolved]
+    batch = max(BLOCK_PATHS, (settings.batch_paths // BLOCK_PATHS) * BLOCK_PATHS)
+    target = settings.target_standard_error
+    cap = max(settings.paths, settings.max_paths) if target is not None else settings.paths
+    done = 0
+    converged = target is None
+    while done < cap:
+        if (
+            target is not None
+            and done >= settings.paths
+            and _worst_se(accumulators, settings.target_metric) <= target
+        ):
+            converged = True
+            break
+        n = min(batch, cap - done)
+        _run_batch(schedule, resolved, accumulators, settings, done, n)
+        done += n
+    if target is not None and not converged:
+        converged = _worst_se(accumulators, settings.target_metric) <= target
+    names = [s.name for s in resolved]
+    baseline = names.index("optimum") if "optimum" in names else 0
+    results = tuple(
+        acc.result(settings.percentiles, int(schedule.retired.sum()), settings.keep_path_utilities)
+        for acc in accumulators
+    )
+    return ComparisonResult(
+        strategies=results,
+        n_paths=done,
+        seed=settings.seed,
+        seconds=time.perf_counter() - began,
+        converged=converged,
+        target_standard_error=target,
+        optimum_available=opt_ok,
+        optimum_reason=opt_reason,
+        optimum_value_ce=opt_value,
+        paired=_paired(accumulators, objective, baseline),
+        schedule=schedule_summary(schedule),
+        skipped=skipped,
+    )

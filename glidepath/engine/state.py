@@ -1,0 +1,145 @@
+"""What the engine knows about n paths at the start of a year, and what it decides.
+
+Every per-path quantity is a float64 array of shape (n,); quantities the same on every
+path (ages, the retired flag, the spending target, planned contributions) are scalars.
+All money is real (today's money) unless the name says nominal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+from numpy.typing import NDArray
+
+from .cashflows import Schedule
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+
+class FlowTiming(Enum):
+    """When the year's net flow (income - charges - consumption) meets the portfolio.
+
+    MONTHLY (the product's default): 12 equal instalments at the start of each month; a
+    flow F with gross annual return R adds (F/12) sum_{j=1..12} R^(j/12).
+    START_OF_YEAR: the whole flow at the start of the year, adds F R: the textbook
+    (Samuelson, cash-on-hand) timing that the closed forms and the DP optimum assume.
+    """
+
+    MONTHLY = "monthly"
+    START_OF_YEAR = "start_of_year"
+
+
+@dataclass(frozen=True)
+class YearState:
+    """n paths at the start of year t, before this year's flows and returns."""
+
+    schedule: Schedule
+    timing: FlowTiming
+    t: int
+    wealth: FloatArray  # portfolio value, real
+    price_index: FloatArray  # P_t: nominal money per unit of today's money (P_0 = 1)
+    income: FloatArray  # this year's real income: salary + pensions + other incomes
+    pension: FloatArray  # the pension part of ``income``
+    charges: FloatArray  # this year's real charges
+    human_capital: FloatArray  # H_t: PV of net incomes of the years after t
+    wealth_at_retirement: FloatArray  # wealth at the start of the retirement year (nan before)
+    last_withdrawal: FloatArray  # last year's realised withdrawal (consumption - disposable)
+    ruined: BoolArray  # some earlier withdrawal was cut: wealth ran out
+
+    @property
+    def n_paths(self) -> int:
+        return int(self.wealth.shape[0])
+
+    @property
+    def horizon(self) -> int:
+        return self.schedule.horizon
+
+    @property
+    def years_left(self) -> int:
+        """Decisions left including this year's (1 in the last year)."""
+        return self.schedule.horizon - self.t
+
+    @property
+    def done(self) -> bool:
+        return self.t >= self.schedule.horizon
+
+    @property
+    def household_age(self) -> int:
+        return int(self.schedule.household_age[self.t])
+
+    @property
+    def adult_ages(self) -> tuple[int, ...]:
+        return tuple(int(a) for a in self.schedule.adult_ages[:, self.t])
+
+    @property
+    def retired(self) -> bool:
+        return bool(self.schedule.retired[self.t])
+
+    @property
+    def spending_target(self) -> float:
+        return float(self.schedule.spending_target[self.t])
+
+    @property
+    def planned_contributions(self) -> float:
+        """The household's planned savings this year (12 x monthly; 0 in retirement)."""
+        return float(self.schedule.contributions[self.t])
+
+    @property
+    def disposable(self) -> FloatArray:
+        """Income - charges: what can be consumed this year without touching wealth."""
+        return self.income - self.charges
+
+    @property
+    def cash_on_hand(self) -> FloatArray:
+        """X = wealth + disposable: the most that can be consumed this year."""
+        return self.wealth + self.disposable
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A strategy's choice for every path: stock share in [0, 1], consumption (real, annual).
+
+    The engine clips the share to [0, 1] and the consumption to [0, what is there].
+    """
+
+    stock_share: FloatArray
+    consumption: FloatArray
+
+
+@dataclass(frozen=True)
+class YearOutcome:
+    """What happened in year t on every path."""
+
+    t: int
+    consumption: FloatArray  # realised (after any cut), real
+    requested: FloatArray  # what the strategy asked for
+    net_flow: FloatArray  # disposable - consumption: > 0 saved, < 0 withdrawn
+    shortfall: FloatArray  # retirement years: max(target - consumption, 0); else 0
+    cut: FloatArray  # requested - realised consumption (wealth ran out)
+    stock_share: FloatArray  # applied (clipped)
+    portfolio_return: FloatArray  # real gross return of the portfolio
+    wealth_start: FloatArray
+    disposable: FloatArray
+
+    @property
+    def savings(self) -> FloatArray:
+        return self.net_flow
+
+    @property
+    def withdrawal(self) -> FloatArray:
+        return -self.net_flow
+
+    @property
+    def savings_rate(self) -> FloatArray:
+        """Savings / disposable income (nan where disposable <= 0)."""
+        d = np.where(self.disposable > 0, self.disposable, np.nan)
+        return np.asarray(self.net_flow / d, dtype=np.float64)
+
+    @property
+    def withdrawal_rate(self) -> FloatArray:
+        """Withdrawal / wealth at the start of the year (nan where wealth is 0)."""
+        w = np.where(self.wealth_start > 0, self.wealth_start, np.nan)
+        return np.asarray(-self.net_flow / w, dtype=np.float64)

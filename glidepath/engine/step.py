@@ -1,0 +1,173 @@
+"""One year of a household's life for n paths at once: the pure step function.
+
+The RL environment and the Monte Carlo runner both call exactly this:
+
+    state = initial_state(household, n)
+    while not state.done:
+        decision = strategy.decide(state)
+        state, outcome = step(state, decision, returns_for_year)
+
+A year, in order:
+1. The strategy sees the state (wealth W, this year's income y and charges k,
+   disposable d = y - k) and chooses consumption c and the stock share s.
+2. Net flow F = d - c meets the portfolio (gross real return
+   R = R_nonstock + s (R_stock - R_nonstock)): W' = W R + F a(R), with
+   a(R) = (1/12) sum_{j=1..12} R^(j/12) for monthly flows, a(R) = R at the start of year.
+3. Wealth is floored at zero: when W R + F a(R) < 0, the withdrawal is cut to what was
+   there, -F = W R / a(R): consumption falls to d + W R / a(R) (never below 0), W' = 0,
+   and the cut is reported in the outcome (not hidden). The path is marked ruined when
+   this happens before the last year: wealth ran out with years still to live. (In the
+   last year, a rule that withdraws everything left asks, under monthly flows, for a
+   little more than a falling market leaves; that cut is reported but is not ruin.)
+4. The price index moves with the year's inflation; next year's income and charges
+   follow the schedule (non-indexed ones deflated by the path's new price index).
+
+``step`` never mutates its inputs and allocates fresh arrays for the next state.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from glidepath.household.model import Household
+
+from .cashflows import FloatArray, Schedule, build_schedule
+from .market import YearReturns
+from .state import Decision, FlowTiming, YearOutcome, YearState
+
+#: Below this |q - 1| (q = R^(1/12)) the monthly factor uses its Taylor series.
+_SERIES_EPS = 1e-6
+
+
+def monthly_factor(gross: FloatArray) -> FloatArray:
+    """a(R) = (1/12) sum_{j=1..12} R^(j/12): the year-end value of 1/12 paid each month."""
+    q = np.exp(np.log(gross) * (1.0 / 12.0))
+    eps = q - 1.0
+    small = np.abs(eps) < _SERIES_EPS
+    safe = np.where(small, 1.0, eps)
+    a = q * (gross - 1.0) / safe
+    if small.any():
+        # sum_{j=1..12} (1 + e)^j = 12 + 78 e + 286 e^2 + O(e^3)
+        a = np.where(small, 12.0 + eps * (78.0 + 286.0 * eps), a)
+    a *= 1.0 / 12.0
+    return np.asarray(a, dtype=np.float64)
+
+
+def flow_factor(gross: FloatArray, timing: FlowTiming) -> FloatArray:
+    if timing is FlowTiming.START_OF_YEAR:
+        return gross
+    return monthly_factor(gross)
+
+
+def _year_flows(
+    schedule: Schedule, t: int, price_index: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """(income, pension, charges, human capital) of year t per path, real."""
+    n = price_index.shape[0]
+    pension = np.full(n, schedule.pension_real[t])
+    other = schedule.salary[t] + schedule.other_income_real[t]
+    charges = np.full(n, schedule.charges_real[t])
+    human = np.full(n, schedule.hc_real[t])
+    if schedule.has_nominal:
+        deflator = 1.0 / price_index
+        pension += schedule.pension_nominal[t] * deflator
+        other = other + schedule.other_income_nominal[t] * deflator
+        charges += schedule.charges_nominal[t] * deflator
+        human += schedule.hc_nominal[t] * deflator
+    income = pension + other
+    return income, pension, charges, human
+
+
+def initial_state(
+    household: Household | Schedule,
+    n_paths: int,
+    *,
+    timing: FlowTiming = FlowTiming.MONTHLY,
+) -> YearState:
+    """n identical paths at t = 0 (wealth = the accounts' balances, P_0 = 1)."""
+    schedule = household if isinstance(household, Schedule) else build_schedule(household)
+    price = np.ones(n_paths)
+    income, pension, charges, human = _year_flows(schedule, 0, price)
+    wealth = np.full(n_paths, schedule.initial_wealth)
+    at_retirement = wealth.copy() if schedule.retirement_year == 0 else np.full(n_paths, np.nan)
+    return YearState(
+        schedule=schedule,
+        timing=timing,
+        t=0,
+        wealth=wealth,
+        price_index=price,
+        income=income,
+        pension=pension,
+        charges=charges,
+        human_capital=human,
+        wealth_at_retirement=at_retirement,
+        last_withdrawal=np.zeros(n_paths),
+        ruined=np.zeros(n_paths, dtype=bool),
+    )
+
+
+def step(
+    state: YearState, decision: Decision, returns: YearReturns
+) -> tuple[YearState, YearOutcome]:
+    """Apply year ``state.t`` on every path; return the next state and what happened."""
+    if state.done:
+        raise ValueError("the plan is over: no year left to step")
+    schedule, t = state.schedule, state.t
+    share = np.clip(decision.stock_share, 0.0, 1.0)
+    requested = np.maximum(decision.consumption, 0.0)
+    gross = returns.stocks - returns.nonstock
+    gross *= share
+    gross += returns.nonstock
+    factor = flow_factor(gross, state.timing)
+    disposable = state.income - state.charges
+    net_flow = disposable - requested
+    wealth = state.wealth * gross
+    wealth += net_flow * factor
+    consumption = requested
+    cut_mask = wealth < 0.0
+    ruined = state.ruined
+    if cut_mask.any():
+        affordable = disposable + state.wealth * gross / factor
+        consumption = np.where(cut_mask, np.clip(affordable, 0.0, requested), requested)
+        net_flow = disposable - consumption
+        wealth = np.where(cut_mask, 0.0, wealth)
+        if t < schedule.horizon - 1:
+            ruined = ruined | cut_mask
+    cut = requested - consumption
+    if schedule.retired[t]:
+        shortfall = np.maximum(schedule.spending_target[t] - consumption, 0.0)
+    else:
+        shortfall = np.zeros_like(consumption)
+    outcome = YearOutcome(
+        t=t,
+        consumption=consumption,
+        requested=requested,
+        net_flow=net_flow,
+        shortfall=shortfall,
+        cut=cut,
+        stock_share=share,
+        portfolio_return=gross,
+        wealth_start=state.wealth,
+        disposable=disposable,
+    )
+    price = state.price_index * returns.inflation
+    nxt = t + 1
+    income, pension, charges, human = _year_flows(schedule, nxt, price)
+    at_retirement = state.wealth_at_retirement
+    if nxt == schedule.retirement_year:
+        at_retirement = wealth.copy()
+    next_state = YearState(
+        schedule=schedule,
+        timing=state.timing,
+        t=nxt,
+        wealth=wealth,
+        price_index=price,
+        income=income,
+        pension=pension,
+        charges=charges,
+        human_capital=human,
+        wealth_at_retirement=at_retirement,
+        last_withdrawal=-net_flow,
+        ruined=ruined,
+    )
+    return next_state, outcome
