@@ -114,7 +114,13 @@ class ModelRegistryServicer:
         RESOURCE_EXHAUSTED when too large). The write is atomic: on any failure no file is
         left behind. Uploading the same bytes again is idempotent (created = false);
         different bytes under an existing name fail with ALREADY_EXISTS. A full disk gives
-        RESOURCE_EXHAUSTED and leaves existing models intact.
+        RESOURCE_EXHAUSTED (reason DISK_FULL) and leaves existing models intact.
+
+        Stream shape: a stream that is empty, starts with a chunk, or sends metadata twice
+        fails with INVALID_ARGUMENT naming `metadata`; one that carries no bytes, fewer or
+        more than size_bytes, or bytes of another SHA-256 fails with DATA_LOSS (reason
+        CHECKSUM_MISMATCH). An invalid file is INVALID_ARGUMENT with reason
+        INVALID_MODEL_FILE; too large is RESOURCE_EXHAUSTED with reason TOO_LARGE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -148,7 +154,9 @@ class ModelRegistryServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListModels(self, request, context):
-        """Lists stored models, optionally for one hash, newest first, a page at a time.
+        """Lists stored models, optionally for one hash, newest first (ties by hash, then
+        episodes), a page at a time. A page_token only works with the model_hash filter it
+        was returned for (INVALID_ARGUMENT naming page_token otherwise).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -164,7 +172,9 @@ class ModelRegistryServicer:
 
     def CleanupModels(self, request, context):
         """Deletes every model older than max_age_days (file and metadata), or with dry_run
-        only reports which ones would go.
+        only reports which ones would go. Age counts from created_at: the upload, or for an
+        adopted file its modification time. The registry also runs this periodically
+        (RL_MODELS_MAX_AGE_DAYS, default 30; 0 turns it off).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -59,7 +59,13 @@ class ModelRegistryStub:
     RESOURCE_EXHAUSTED when too large). The write is atomic: on any failure no file is
     left behind. Uploading the same bytes again is idempotent (created = false);
     different bytes under an existing name fail with ALREADY_EXISTS. A full disk gives
-    RESOURCE_EXHAUSTED and leaves existing models intact.
+    RESOURCE_EXHAUSTED (reason DISK_FULL) and leaves existing models intact.
+
+    Stream shape: a stream that is empty, starts with a chunk, or sends metadata twice
+    fails with INVALID_ARGUMENT naming `metadata`; one that carries no bytes, fewer or
+    more than size_bytes, or bytes of another SHA-256 fails with DATA_LOSS (reason
+    CHECKSUM_MISMATCH). An invalid file is INVALID_ARGUMENT with reason
+    INVALID_MODEL_FILE; too large is RESOURCE_EXHAUSTED with reason TOO_LARGE.
     """
     DownloadModel: _grpc.UnaryStreamMultiCallable[_registry_pb2.DownloadModelRequest, _registry_pb2.DownloadModelResponse]
     """Streams one model: the first message carries `metadata`, the following ones the
@@ -76,14 +82,19 @@ class ModelRegistryStub:
     GetModel: _grpc.UnaryUnaryMultiCallable[_registry_pb2.GetModelRequest, _registry_pb2.GetModelResponse]
     """Returns one model's metadata. NOT_FOUND when no such model is stored."""
     ListModels: _grpc.UnaryUnaryMultiCallable[_registry_pb2.ListModelsRequest, _registry_pb2.ListModelsResponse]
-    """Lists stored models, optionally for one hash, newest first, a page at a time."""
+    """Lists stored models, optionally for one hash, newest first (ties by hash, then
+    episodes), a page at a time. A page_token only works with the model_hash filter it
+    was returned for (INVALID_ARGUMENT naming page_token otherwise).
+    """
     DeleteModel: _grpc.UnaryUnaryMultiCallable[_registry_pb2.DeleteModelRequest, _registry_pb2.DeleteModelResponse]
     """Deletes one model (file and metadata). NOT_FOUND when no such model is stored. A
     download already streaming when the delete lands either completes or fails cleanly.
     """
     CleanupModels: _grpc.UnaryUnaryMultiCallable[_registry_pb2.CleanupModelsRequest, _registry_pb2.CleanupModelsResponse]
     """Deletes every model older than max_age_days (file and metadata), or with dry_run
-    only reports which ones would go.
+    only reports which ones would go. Age counts from created_at: the upload, or for an
+    adopted file its modification time. The registry also runs this periodically
+    (RL_MODELS_MAX_AGE_DAYS, default 30; 0 turns it off).
     """
 
 @_typing.type_check_only
@@ -117,7 +128,13 @@ class ModelRegistryAsyncStub(ModelRegistryStub):
     RESOURCE_EXHAUSTED when too large). The write is atomic: on any failure no file is
     left behind. Uploading the same bytes again is idempotent (created = false);
     different bytes under an existing name fail with ALREADY_EXISTS. A full disk gives
-    RESOURCE_EXHAUSTED and leaves existing models intact.
+    RESOURCE_EXHAUSTED (reason DISK_FULL) and leaves existing models intact.
+
+    Stream shape: a stream that is empty, starts with a chunk, or sends metadata twice
+    fails with INVALID_ARGUMENT naming `metadata`; one that carries no bytes, fewer or
+    more than size_bytes, or bytes of another SHA-256 fails with DATA_LOSS (reason
+    CHECKSUM_MISMATCH). An invalid file is INVALID_ARGUMENT with reason
+    INVALID_MODEL_FILE; too large is RESOURCE_EXHAUSTED with reason TOO_LARGE.
     """
     DownloadModel: _aio.UnaryStreamMultiCallable[_registry_pb2.DownloadModelRequest, _registry_pb2.DownloadModelResponse]  # type: ignore[assignment]
     """Streams one model: the first message carries `metadata`, the following ones the
@@ -134,14 +151,19 @@ class ModelRegistryAsyncStub(ModelRegistryStub):
     GetModel: _aio.UnaryUnaryMultiCallable[_registry_pb2.GetModelRequest, _registry_pb2.GetModelResponse]  # type: ignore[assignment]
     """Returns one model's metadata. NOT_FOUND when no such model is stored."""
     ListModels: _aio.UnaryUnaryMultiCallable[_registry_pb2.ListModelsRequest, _registry_pb2.ListModelsResponse]  # type: ignore[assignment]
-    """Lists stored models, optionally for one hash, newest first, a page at a time."""
+    """Lists stored models, optionally for one hash, newest first (ties by hash, then
+    episodes), a page at a time. A page_token only works with the model_hash filter it
+    was returned for (INVALID_ARGUMENT naming page_token otherwise).
+    """
     DeleteModel: _aio.UnaryUnaryMultiCallable[_registry_pb2.DeleteModelRequest, _registry_pb2.DeleteModelResponse]  # type: ignore[assignment]
     """Deletes one model (file and metadata). NOT_FOUND when no such model is stored. A
     download already streaming when the delete lands either completes or fails cleanly.
     """
     CleanupModels: _aio.UnaryUnaryMultiCallable[_registry_pb2.CleanupModelsRequest, _registry_pb2.CleanupModelsResponse]  # type: ignore[assignment]
     """Deletes every model older than max_age_days (file and metadata), or with dry_run
-    only reports which ones would go.
+    only reports which ones would go. Age counts from created_at: the upload, or for an
+    adopted file its modification time. The registry also runs this periodically
+    (RL_MODELS_MAX_AGE_DAYS, default 30; 0 turns it off).
     """
 
 class ModelRegistryServicer(metaclass=_abc_1.ABCMeta):
@@ -178,7 +200,13 @@ class ModelRegistryServicer(metaclass=_abc_1.ABCMeta):
         RESOURCE_EXHAUSTED when too large). The write is atomic: on any failure no file is
         left behind. Uploading the same bytes again is idempotent (created = false);
         different bytes under an existing name fail with ALREADY_EXISTS. A full disk gives
-        RESOURCE_EXHAUSTED and leaves existing models intact.
+        RESOURCE_EXHAUSTED (reason DISK_FULL) and leaves existing models intact.
+
+        Stream shape: a stream that is empty, starts with a chunk, or sends metadata twice
+        fails with INVALID_ARGUMENT naming `metadata`; one that carries no bytes, fewer or
+        more than size_bytes, or bytes of another SHA-256 fails with DATA_LOSS (reason
+        CHECKSUM_MISMATCH). An invalid file is INVALID_ARGUMENT with reason
+        INVALID_MODEL_FILE; too large is RESOURCE_EXHAUSTED with reason TOO_LARGE.
         """
 
     @_abc_1.abstractmethod
@@ -219,7 +247,10 @@ class ModelRegistryServicer(metaclass=_abc_1.ABCMeta):
         request: _registry_pb2.ListModelsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_registry_pb2.ListModelsResponse, _abc.Awaitable[_registry_pb2.ListModelsResponse]]:
-        """Lists stored models, optionally for one hash, newest first, a page at a time."""
+        """Lists stored models, optionally for one hash, newest first (ties by hash, then
+        episodes), a page at a time. A page_token only works with the model_hash filter it
+        was returned for (INVALID_ARGUMENT naming page_token otherwise).
+        """
 
     @_abc_1.abstractmethod
     def DeleteModel(
@@ -238,7 +269,9 @@ class ModelRegistryServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_registry_pb2.CleanupModelsResponse, _abc.Awaitable[_registry_pb2.CleanupModelsResponse]]:
         """Deletes every model older than max_age_days (file and metadata), or with dry_run
-        only reports which ones would go.
+        only reports which ones would go. Age counts from created_at: the upload, or for an
+        adopted file its modification time. The registry also runs this periodically
+        (RL_MODELS_MAX_AGE_DAYS, default 30; 0 turns it off).
         """
 
 def add_ModelRegistryServicer_to_server(servicer: ModelRegistryServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
