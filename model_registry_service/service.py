@@ -10,7 +10,6 @@ open file survives its unlink on POSIX).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import BinaryIO
 
 import grpc
 
@@ -50,12 +49,6 @@ def _upload_parts(
     return first.metadata, chunks()
 
 
-def _stream_file(handle: BinaryIO) -> Iterator[registry_pb2.DownloadModelResponse]:
-    with handle:
-        while block := handle.read(CHUNK_BYTES):
-            yield registry_pb2.DownloadModelResponse(chunk=block)
-
-
 class RegistryServicer(registry_pb2_grpc.ModelRegistryServicer):
     """``glidepath.registry.v1.ModelRegistry`` over one ``ModelStore``."""
 
@@ -79,8 +72,10 @@ class RegistryServicer(registry_pb2_grpc.ModelRegistryServicer):
     ) -> Iterator[registry_pb2.DownloadModelResponse]:
         key = validation.check_key(request.ref.model_hash, request.ref.episodes)
         record, handle = self._store.open(key)
-        yield registry_pb2.DownloadModelResponse(metadata=metadata_to_proto(record))
-        yield from _stream_file(handle)
+        with handle:  # closed even when the client goes away after the metadata
+            yield registry_pb2.DownloadModelResponse(metadata=metadata_to_proto(record))
+            while block := handle.read(CHUNK_BYTES):
+                yield registry_pb2.DownloadModelResponse(chunk=block)
 
     def FindCompatibleModel(
         self, request: registry_pb2.FindCompatibleModelRequest, context: grpc.ServicerContext

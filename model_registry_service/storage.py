@@ -30,6 +30,7 @@ import errno
 import hashlib
 import json
 import os
+import sqlite3
 import tempfile
 import threading
 import time
@@ -424,9 +425,11 @@ class ModelStore:
                 file_stamp = _stamp(os.stat(final))
                 self.index.upsert(record, file_stamp)
                 _fsync_dir(self.directory)
-            except BaseException:
+            except BaseException as exc:
                 _unlink_quietly(final)
                 self.index.delete(key)
+                if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
+                    raise _disk_full(self.directory) from None
                 raise
             self._known[key.file_name] = file_stamp
         log.event("model_stored", file=key.file_name, size_bytes=record.size_bytes)
