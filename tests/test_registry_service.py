@@ -393,26 +393,35 @@ def test_concurrent_uploads_of_one_name_end_with_one_file(
     assert (registry_server.directory / name).read_bytes() == winners[0]
 
 
-def test_reads_are_served_while_a_slow_upload_streams(registry_server: RegistryHarness) -> None:
+def test_reads_are_served_while_an_upload_is_in_flight(registry_server: RegistryHarness) -> None:
     upload(registry_server.stub, HASH_B, 1000, model_zip("existing"))
-    data = model_zip("slow", 40 * 1024)
+    data = model_zip("held", 40 * 1024)
     meta = upload_metadata(HASH_A, 1000, data)
-    streaming = threading.Event()
+    half_sent, reads_done = threading.Event(), threading.Event()
 
-    def slow() -> Iterator[registry_pb2.UploadModelRequest]:
+    def held_open() -> Iterator[registry_pb2.UploadModelRequest]:
+        """Sends half the bytes, then holds the upload open until the reads are done."""
         yield registry_pb2.UploadModelRequest(metadata=meta)
-        for start in range(0, len(data), 2048):
-            streaming.set()
-            time.sleep(0.03)
-            yield registry_pb2.UploadModelRequest(chunk=data[start : start + 2048])
+        middle = len(data) // 2
+        yield registry_pb2.UploadModelRequest(chunk=data[:middle])
+        half_sent.set()
+        reads_done.wait(30)
+        yield registry_pb2.UploadModelRequest(chunk=data[middle:])
 
-    future = registry_server.stub.UploadModel.future(slow(), timeout=TIMEOUT)
-    assert streaming.wait(5)
-    for _ in range(10):
-        assert _find(registry_server, HASH_B).ref.episodes == 1000
-        registry_server.stub.ListModels(registry_pb2.ListModelsRequest(), timeout=TIMEOUT)
-    assert not future.done(), "the reads should have finished while the upload still streamed"
+    future = registry_server.stub.UploadModel.future(held_open(), timeout=TIMEOUT)
+    try:
+        assert half_sent.wait(10)
+        for _ in range(10):
+            assert _find(registry_server, HASH_B).ref.episodes == 1000
+            listed = registry_server.stub.ListModels(
+                registry_pb2.ListModelsRequest(), timeout=TIMEOUT
+            )
+            assert [m.ref.model_hash for m in listed.models] == [HASH_B]
+        assert not future.done()
+    finally:
+        reads_done.set()
     assert future.result().created
+    assert _find(registry_server, HASH_A).ref.episodes == 1000
 
 
 def test_a_download_racing_a_delete_completes(registry_server: RegistryHarness) -> None:
