@@ -42,6 +42,9 @@ def crra(x: FloatArray, gamma: float) -> FloatArray:
     """u(x) for x > 0 (no flooring here)."""
     if gamma == 1.0:
         return np.log(x)
+    if gamma == 3.0:  # the default: two multiplies instead of a generic power
+        y = np.asarray(x * x, dtype=np.float64)
+        return np.asarray(-0.5 / y, dtype=np.float64)
     return np.asarray(x ** (1.0 - gamma) / (1.0 - gamma), dtype=np.float64)
 
 
