@@ -81,7 +81,7 @@ class TrainingSettings:
             workers=workers,
             registry_addr=env_str("REGISTRY_ADDR", DEFAULT_REGISTRY_ADDR),
             registry_token=env_optional("REGISTRY_TOKEN"),
-            eval_lives=env_int("TRAINING_EVAL_LIVES", DEFAULT_EVAL_LIVES, minimum=1),
+            eval_lives=env_int("TRAINING_EVAL_LIVES", DEFAULT_EVAL_LIVES, minimum=2),
             spool_retry_initial_seconds=initial,
             spool_retry_max_seconds=maximum,
             registry_deadline_seconds=env_float(

@@ -213,8 +213,9 @@ class StartTrainingRequest(_message.Message):
     algorithm: _builtins.str
     """Training algorithm; "" means "PPO", the only one supported today."""
     seed: _builtins.int
-    """Seed of the training, for reproducibility; when unset the service picks one and
-    reports it in the job.
+    """Seed of the training, for reproducibility: 0 to 4,294,967,295; when unset the service
+    picks one and reports it in the job. The held-out evaluation uses lives derived from
+    it that the training never sees.
     """
     @_builtins.property
     def household(self) -> _household_pb2.Household:

@@ -34,8 +34,8 @@ class TrainingServiceStub:
     processes off the RPC threads, and WatchTraining follows it. A job's life:
 
       QUEUED -> RUNNING -> EVALUATING -> UPLOADING -> SUCCEEDED
-           \\         \\            \\            \\-> FAILED (the registry refused the model)
-            \\-> CANCELLED / FAILED at any point before UPLOADING
+      QUEUED, RUNNING or EVALUATING -> CANCELLED (cancelled) or FAILED (an error)
+      UPLOADING -> FAILED (only when the registry refuses the model for good)
 
     After training, the policy is evaluated on held-out lives (seeds the training never
     used) against the baseline strategies, then uploaded with its metadata. If the registry
@@ -97,8 +97,8 @@ class TrainingServiceAsyncStub(TrainingServiceStub):
     processes off the RPC threads, and WatchTraining follows it. A job's life:
 
       QUEUED -> RUNNING -> EVALUATING -> UPLOADING -> SUCCEEDED
-           \\         \\            \\            \\-> FAILED (the registry refused the model)
-            \\-> CANCELLED / FAILED at any point before UPLOADING
+      QUEUED, RUNNING or EVALUATING -> CANCELLED (cancelled) or FAILED (an error)
+      UPLOADING -> FAILED (only when the registry refuses the model for good)
 
     After training, the policy is evaluated on held-out lives (seeds the training never
     used) against the baseline strategies, then uploaded with its metadata. If the registry
@@ -156,8 +156,8 @@ class TrainingServiceServicer(metaclass=_abc_1.ABCMeta):
     processes off the RPC threads, and WatchTraining follows it. A job's life:
 
       QUEUED -> RUNNING -> EVALUATING -> UPLOADING -> SUCCEEDED
-           \\         \\            \\            \\-> FAILED (the registry refused the model)
-            \\-> CANCELLED / FAILED at any point before UPLOADING
+      QUEUED, RUNNING or EVALUATING -> CANCELLED (cancelled) or FAILED (an error)
+      UPLOADING -> FAILED (only when the registry refuses the model for good)
 
     After training, the policy is evaluated on held-out lives (seeds the training never
     used) against the baseline strategies, then uploaded with its metadata. If the registry
