@@ -66,8 +66,10 @@ from model_registry_service.records import (
 )
 
 # A directory mtime this much older than our last scan can be trusted not to hide a
-# later change (coarse file system clocks: jiffies on ext4, 2 s on FAT).
-RACY_SECONDS = 2.0
+# later change. File systems with sub-second timestamps (ext4, xfs, btrfs, tmpfs) tick
+# at most every 10 ms; those with whole-second mtimes (FAT: 2 s) need a wider window.
+RACY_SECONDS_FINE = 0.05
+RACY_SECONDS_COARSE = 2.0
 RESCAN_SECONDS = 5.0
 # Temp files older than this at start-up belong to an upload that died.
 STALE_TEMP_SECONDS = 3600.0
@@ -89,6 +91,12 @@ def sha256_of(path: Path) -> str:
 
 def _stamp(st: os.stat_result) -> FileStamp:
     return FileStamp(st.st_size, st.st_mtime_ns)
+
+
+def _racy_window_ns(mtime_ns: int) -> float:
+    """Whole-second mtimes betray a coarse file system clock: trust them only later."""
+    coarse = mtime_ns % 1_000_000_000 == 0
+    return (RACY_SECONDS_COARSE if coarse else RACY_SECONDS_FINE) * 1e9
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -191,10 +199,9 @@ class ModelStore:
             signature = (dir_stat.st_mtime_ns, dir_stat.st_ino)
             now_ns = time.time_ns()
             deep = force or now_ns - self._deep_scanned_at_ns >= RESCAN_SECONDS * 1e9
-            trusted = (
-                signature == self._dir_signature
-                and self._scanned_at_ns - signature[0] > RACY_SECONDS * 1e9
-            )
+            trusted = signature == self._dir_signature and self._scanned_at_ns - signature[
+                0
+            ] > _racy_window_ns(signature[0])
             if trusted and not deep:
                 return
             self._scan(deep)
