@@ -91,6 +91,10 @@ def test_round_trip_with_a_real_sb3_model(
     assert found.evaluation.strategies[0].strategy == "merton"
     assert found.parent == ref(HASH_A, 500)
     assert found.library_versions["torch"] == torch.__version__
+    got = registry_server.stub.GetModel(
+        registry_pb2.GetModelRequest(ref=ref(HASH_A, 1000)), timeout=TIMEOUT
+    )
+    assert got.model == found
     listed = registry_server.stub.ListModels(registry_pb2.ListModelsRequest(), timeout=TIMEOUT)
     assert [m.file_name for m in listed.models] == [found.file_name]
 
