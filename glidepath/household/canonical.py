@@ -42,6 +42,7 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from enum import Enum
+from fractions import Fraction
 from typing import Any, TypeVar
 
 from glidepath.household import rounding
@@ -130,8 +131,10 @@ def canonicalize(household: Household) -> Household:
 def merge_accounts(accounts: Sequence[Account]) -> Account | None:
     """All accounts as the one portfolio the engine invests; None when there are none.
 
-    Sums use ``math.fsum`` (exact, so independent of the accounts' order). Shares are
-    weighted by balance; when every balance is 0, by monthly contribution (that is where
+    Sums are exact (``math.fsum``, and rational arithmetic for the weighted shares), so
+    the result does not depend on the accounts' order, and an account split in two
+    (amounts adding up exactly) merges back to the same portfolio. Shares are weighted
+    by balance; when every balance is 0, by monthly contribution (that is where
     the money will go); when those are 0 too, equally. Labels are dropped.
     """
     if not accounts:
@@ -144,12 +147,17 @@ def merge_accounts(accounts: Sequence[Account]) -> Account | None:
         weights = contributions
     else:
         weights = [1.0] * len(accounts)
-    total_weight = math.fsum(weights)
+    total_weight = sum((Fraction(w) for w in weights), Fraction(0))
 
     def weighted(share: str) -> float:
-        return math.fsum(w * getattr(a, share) for w, a in zip(weights, accounts, strict=True)) / (
-            total_weight
+        exact = sum(
+            (
+                Fraction(w) * Fraction(getattr(a, share))
+                for w, a in zip(weights, accounts, strict=True)
+            ),
+            Fraction(0),
         )
+        return float(exact / total_weight)
 
     return Account(
         balance=math.fsum(balances),

@@ -9,8 +9,8 @@ rounded form), and each rule here is chosen so that rounding cannot cross a boun
   that grid, so monotone rounding cannot leave it;
 - risk aversion and Student-t degrees of freedom: 4 significant figures (relative
   precision, so a small positive value stays positive);
-- account shares: to 4 decimal places by the largest-remainder method, so the rounded
-  shares still sum to exactly 1;
+- account shares: to 4 decimal places by the largest-remainder method (in exact
+  rational arithmetic), so the rounded shares still sum to exactly 1;
 - correlations: the upper triangle is taken as the truth (mirrored, diagonal set to
   exactly 1) and rounded to 4 decimal places;
 - ages are whole numbers and are never rounded.
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from fractions import Fraction
 
 RATE_DECIMALS = 4
 MONEY_SIGNIFICANT = 3
@@ -45,11 +46,13 @@ def round_parameter(value: float) -> float:
 def round_shares(shares: Sequence[float]) -> tuple[float, ...]:
     """Shares (non-negative, summing to about 1) on the 1e-4 grid, summing to exactly 1.
 
-    Largest remainder: floor every share in units of 1e-4, then hand the missing units to
-    the largest remainders (ties to the earlier share, so the result is deterministic).
+    Largest remainder, in exact rational arithmetic (no float noise decides a digit):
+    normalise the shares to sum to 1, floor each in units of 1e-4, then hand the missing
+    units to the largest remainders (ties to the earlier share: stocks, bonds, cash).
     """
-    total = math.fsum(shares)
-    scaled = [s / total * SHARE_UNITS for s in shares]
+    exact = [Fraction(s) for s in shares]
+    total = sum(exact, Fraction(0))
+    scaled = [s / total * SHARE_UNITS for s in exact]
     units = [math.floor(x) for x in scaled]
     missing = SHARE_UNITS - sum(units)
     order = sorted(range(len(scaled)), key=lambda i: (-(scaled[i] - units[i]), i))

@@ -1,0 +1,495 @@
+"""The canonical hash: what changes it, what does not, and that it never drifts."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import random
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import fields, is_dataclass, replace
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import pytest
+from household_support import (
+    EXAMPLE_JSON,
+    MONEY_FIELDS,
+    PARAMETER_FIELDS,
+    RATE_FIELDS,
+    SHARE_FIELDS,
+    example,
+    households,
+    retiree,
+    rich,
+)
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from glidepath.errors import InvalidArgument
+from glidepath.household import model
+from glidepath.household.canonical import (
+    LABEL_FIELDS,
+    SCHEMA,
+    canonical_form,
+    canonical_json,
+    canonicalize,
+    household_hash,
+    merge_accounts,
+)
+from glidepath.household.convert import household_from_json, household_to_json
+from glidepath.household.model import (
+    Account,
+    Adult,
+    Charge,
+    Household,
+    Income,
+    MarketAssumptions,
+)
+from glidepath.household.rounding import round_money, round_rate, round_shares
+from glidepath.household.validation import validate
+
+# Golden hashes. They pin the canonical form: if one of these changes, a model trained
+# before the change would be served for a different environment. Changing them is only
+# allowed together with bumping SCHEMA in glidepath/household/canonical.py.
+GOLDEN = {
+    "example": "b02ee49920462899",
+    "retiree": "c2830e954cfb718d",
+    "rich": "eaf7b3508d59298e",
+}
+GOLDEN_SCHEMA = "glidepath.household/1"
+KNOWN = {"example": example, "retiree": retiree, "rich": rich}
+
+Path_ = tuple[str | int, ...]
+
+
+def is_valid(household: Household) -> bool:
+    try:
+        validate(household)
+    except InvalidArgument:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------- golden values
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN))
+def test_golden_hashes(name: str) -> None:
+    assert SCHEMA == GOLDEN_SCHEMA, "schema bumped: recompute GOLDEN on purpose"
+    assert household_hash(KNOWN[name]()) == GOLDEN[name]
+
+
+def test_hash_is_16_lowercase_hex_of_the_canonical_json() -> None:
+    import hashlib
+
+    household = example()
+    digest = hashlib.sha256(canonical_json(household).encode("ascii")).hexdigest()
+    assert household_hash(household) == digest[:16]
+    assert re.fullmatch(r"[0-9a-f]{16}", household_hash(household))
+
+
+def test_canonical_json_is_sorted_compact_ascii_with_schema() -> None:
+    text = canonical_json(replace(example(), name="Zoë"))
+    assert text.isascii() and ": " not in text and ", " not in text
+    form = json.loads(text)
+    assert form["schema"] == SCHEMA
+    assert text == json.dumps(form, sort_keys=True, separators=(",", ":"))
+    assert "Zo" not in text and "Alex" not in text and "Mortgage" not in text
+    assert form == canonical_form(example())
+
+
+def test_same_hash_in_other_processes_and_hash_seeds() -> None:
+    code = (
+        "import sys; sys.path.insert(0, 'tests');"
+        "import household_support as s;"
+        "from glidepath.household.canonical import household_hash as h;"
+        "print(h(s.example()), h(s.rich()))"
+    )
+    root = Path(__file__).resolve().parent.parent
+    seen = set()
+    for seed in ("0", "4242"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run(
+            [sys.executable, "-c", code], cwd=root, env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        seen.add(done.stdout.strip())
+    assert seen == {f"{household_hash(example())} {household_hash(rich())}"}
+
+
+def test_invalid_household_has_no_hash() -> None:
+    with pytest.raises(InvalidArgument):
+        household_hash(replace(example(), risk_aversion=-1.0))
+
+
+# --------------------------------------------------------------------------- what does not matter
+
+
+@settings(max_examples=50, deadline=None)
+@given(households(), st.randoms(use_true_random=False))
+def test_order_of_collections_does_not_matter(household: Household, rng: random.Random) -> None:
+    def shuffled(items: tuple[Any, ...]) -> tuple[Any, ...]:
+        out = list(items)
+        rng.shuffle(out)
+        return tuple(out)
+
+    permuted = replace(
+        household,
+        incomes=shuffled(household.incomes),
+        charges=shuffled(household.charges),
+        spending_phases=shuffled(household.spending_phases),
+        accounts=shuffled(household.accounts),
+    )
+    assert household_hash(permuted) == household_hash(household)
+
+
+@settings(max_examples=50, deadline=None)
+@given(households(), st.data())
+def test_an_account_split_in_two_shares_the_hash(household: Household, data: st.DataObject) -> None:
+    assume(household.accounts)
+    index = data.draw(st.integers(0, len(household.accounts) - 1))
+    whole = household.accounts[index]
+    # With no balance and no contribution anywhere the shares are weighted per account
+    # (documented), which splitting changes on purpose; the rule under test is the other.
+    assume(any(a.balance or a.monthly_contribution for a in household.accounts))
+    # Amounts on the grid are whole numbers, so the two parts add up exactly.
+    balance_part = float(data.draw(st.integers(0, int(whole.balance))))
+    contribution_part = float(data.draw(st.integers(0, int(whole.monthly_contribution))))
+    first = replace(whole, balance=balance_part, monthly_contribution=contribution_part)
+    second = replace(
+        whole,
+        balance=whole.balance - balance_part,
+        monthly_contribution=whole.monthly_contribution - contribution_part,
+        label="the other half",
+    )
+    accounts = (*household.accounts[:index], first, second, *household.accounts[index + 1 :])
+    split = replace(household, accounts=accounts)
+    assume(is_valid(split))
+    assert household_hash(split) == household_hash(household)
+
+
+def test_merged_accounts_weight_shares_by_balance() -> None:
+    merged = merge_accounts(
+        [Account(300.0, 10.0, 1.0, 0.0, 0.0), Account(100.0, 30.0, 0.0, 0.0, 1.0)]
+    )
+    assert merged == Account(400.0, 40.0, 0.75, 0.0, 0.25)
+    by_contribution = merge_accounts(
+        [Account(0.0, 10.0, 1.0, 0.0, 0.0), Account(0.0, 30.0, 0.0, 1.0, 0.0)]
+    )
+    assert by_contribution == Account(0.0, 40.0, 0.25, 0.75, 0.0)
+    assert merge_accounts([]) is None
+
+
+def test_two_accounts_and_their_merged_equivalent_share_the_hash() -> None:
+    household = example()
+    two = replace(
+        household,
+        accounts=(Account(60000.0, 500.0, 1.0, 0.0, 0.0), Account(40000.0, 300.0, 0.0, 1.0, 0.0)),
+    )
+    merged = replace(household, accounts=(Account(100000.0, 800.0, 0.6, 0.4, 0.0),))
+    assert household_hash(two) == household_hash(merged) == household_hash(household)
+
+
+def relabelled(household: Household, text: str) -> Household:
+    def walk(obj: Any) -> Any:
+        if is_dataclass(obj) and not isinstance(obj, type):
+            changes = {
+                f.name: text if f.name in LABEL_FIELDS else walk(getattr(obj, f.name))
+                for f in fields(obj)
+            }
+            return replace(obj, **changes)
+        if isinstance(obj, tuple):
+            return tuple(walk(item) for item in obj)
+        return obj
+
+    result = walk(household)
+    assert isinstance(result, Household)
+    return result
+
+
+@settings(max_examples=40, deadline=None)
+@given(households(), st.text(max_size=20))
+def test_names_and_labels_do_not_matter(household: Household, text: str) -> None:
+    assert household_hash(relabelled(household, text)) == household_hash(household)
+
+
+def nudge(household: Household, rng: random.Random, scale: float) -> Household:
+    """Move every number by less than ``scale`` times half its rounding unit.
+
+    With scale < 1 the rounded values cannot change (the drawn households sit on the
+    rounding grid); with scale > 1 they do, which makes arbitrary (off-grid) inputs.
+    """
+    money, rate, parameter = 0.5e-3 / 1.0 * 0.8, 0.5e-4 * 0.8, 0.5e-4 * 0.8
+
+    def number(name: str, value: float) -> float:
+        if name in MONEY_FIELDS:
+            # 3 significant figures: half a unit is at least 0.5/999 of the value.
+            return value * (1 + rng.uniform(-1, 1) * money * scale)
+        if name in RATE_FIELDS:
+            step = rng.uniform(-1, 1) * rate * scale
+            return value + (abs(step) if value <= 0 and "volatility" in name else step)
+        if name in PARAMETER_FIELDS:
+            return value * (1 + rng.uniform(-1, 1) * parameter / 10 * scale)
+        raise AssertionError(f"unclassified number field {name}")
+
+    def walk(obj: Any, name: str = "") -> Any:
+        if isinstance(obj, Account):
+            shares = {n: getattr(obj, n) for n in SHARE_FIELDS}
+            largest = max(shares, key=lambda n: shares[n])
+            other = rng.choice([n for n in SHARE_FIELDS if n != largest])
+            step = rng.uniform(0, 1) * rate * scale
+            shares[largest] -= step
+            shares[other] += step
+            return replace(
+                obj,
+                balance=number("balance", obj.balance),
+                monthly_contribution=number("monthly_contribution", obj.monthly_contribution),
+                **shares,
+            )
+        if isinstance(obj, MarketAssumptions):
+            rows = [list(r) for r in obj.correlations]
+            for i in range(4):
+                for j in range(i + 1, 4):
+                    rows[i][j] = rows[j][i] = rows[i][j] + rng.uniform(-1, 1) * rate * scale
+            changes = {
+                f.name: walk(getattr(obj, f.name), f.name)
+                for f in fields(obj)
+                if f.name != "correlations"
+            }
+            return replace(obj, correlations=tuple(tuple(r) for r in rows), **changes)
+        if is_dataclass(obj) and not isinstance(obj, type):
+            return replace(obj, **{f.name: walk(getattr(obj, f.name), f.name) for f in fields(obj)})
+        if isinstance(obj, tuple):
+            return tuple(walk(item, name) for item in obj)
+        if isinstance(obj, float):
+            return number(name, obj)
+        return obj
+
+    result = walk(household)
+    assert isinstance(result, Household)
+    return result
+
+
+@settings(max_examples=60, deadline=None)
+@given(households(), st.randoms(use_true_random=False))
+def test_inputs_within_the_rounding_share_the_hash(
+    household: Household, rng: random.Random
+) -> None:
+    # The canonical household sits on the rounding grid, merged portfolio included (sums
+    # and weighted shares of grid values are not on the grid themselves).
+    on_grid = canonicalize(household)
+    nudged = nudge(on_grid, rng, scale=0.9)
+    validate(nudged)
+    assert household_hash(nudged) == household_hash(household)
+
+
+def test_nudging_moves_every_number() -> None:
+    nudged = nudge(rich(), random.Random(7), scale=0.9)
+    assert household_hash(nudged) == household_hash(rich())
+    # Shares move in pairs (one of three stays), so they are checked by the sum only.
+    numbers = [
+        p
+        for p, _, name in leaves_of(rich())
+        if isinstance(get(rich(), p), float) and name not in SHARE_FIELDS
+    ]
+    assert numbers and [p for p in numbers if get(nudged, p) == get(rich(), p)] == []
+
+
+@settings(max_examples=60, deadline=None)
+@given(households(), st.randoms(use_true_random=False))
+def test_canonical_household_is_valid_idempotent_and_same_hash(
+    household: Household, rng: random.Random
+) -> None:
+    off_grid = nudge(household, rng, scale=50.0)
+    assume(is_valid(off_grid))
+    canonical = canonicalize(off_grid)
+    validate(canonical)
+    assert canonicalize(canonical) == canonical
+    assert household_hash(canonical) == household_hash(off_grid)
+
+
+def test_defaults_left_out_or_written_out_share_the_hash() -> None:
+    minimal = household_from_json(EXAMPLE_JSON.read_text())
+    explicit_text = household_to_json(minimal)
+    assert '"riskAversion": 3.0' in explicit_text and '"correlations"' in explicit_text
+    assert household_hash(household_from_json(explicit_text)) == household_hash(minimal)
+    spelled = replace(minimal, market=MarketAssumptions(), risk_aversion=3)
+    assert household_hash(spelled) == household_hash(minimal)
+
+
+def test_equivalent_spellings_share_the_hash() -> None:
+    base = example()
+    mortgage = base.charges[0]
+    for start in (30, 40):  # at or before the household's age 40: "from now"
+        same = replace(base, charges=(replace(mortgage, start_age=start),))
+        assert household_hash(same) == household_hash(base)
+    pension = retiree().incomes[0]
+    early = replace(retiree(), incomes=(replace(pension, start_age=60),))
+    assert household_hash(early) == household_hash(retiree())
+    no_income_growth = replace(
+        retiree(), adults=(replace(retiree().adults[0], income_growth=0.02),)
+    )
+    assert household_hash(no_income_growth) == household_hash(retiree())
+    lognormal_dof = replace(base, market=replace(base.market, degrees_of_freedom=9.0))
+    assert household_hash(lognormal_dof) == household_hash(base)
+
+
+def test_swapping_adults_is_a_different_household() -> None:
+    household = rich()
+    swapped = replace(
+        household,
+        adults=household.adults[::-1],
+        incomes=tuple(replace(i, adult=1 - i.adult) for i in household.incomes),
+    )
+    validate(swapped)
+    assert household_hash(swapped) != household_hash(household)
+
+
+# --------------------------------------------------------------------------- what matters
+
+MODEL_CLASSES = (
+    Household,
+    Adult,
+    Income,
+    Charge,
+    model.SpendingPhase,
+    Account,
+    model.AssetClass,
+    MarketAssumptions,
+    model.Goals,
+)
+CLASS_NAMES = {cls.__name__ for cls in MODEL_CLASSES}
+
+
+def test_model_classes_are_all_walked() -> None:
+    found = {
+        obj
+        for obj in vars(model).values()
+        if isinstance(obj, type) and dataclasses.is_dataclass(obj)
+    }
+    assert found == set(MODEL_CLASSES)
+
+
+def leaf_fields() -> set[tuple[str, str]]:
+    """Every (class, field) holding a value rather than other model objects, labels aside."""
+    leaves = set()
+    for cls in MODEL_CLASSES:
+        for f in fields(cls):
+            annotation = str(f.type)
+            nested = any(re.search(rf"\b{name}\b", annotation) for name in CLASS_NAMES)
+            if f.name not in LABEL_FIELDS and not nested:
+                leaves.add((cls.__name__, f.name))
+    return leaves
+
+
+def test_every_float_field_has_a_documented_rounding() -> None:
+    float_fields = {
+        f.name for cls in MODEL_CLASSES for f in fields(cls) if str(f.type) in {"float"}
+    }
+    classified = MONEY_FIELDS | RATE_FIELDS | PARAMETER_FIELDS | set(SHARE_FIELDS)
+    assert float_fields == classified
+
+
+def leaves_of(obj: Any, path: Path_ = ()) -> Iterator[tuple[Path_, str, str]]:
+    for f in fields(obj):
+        value = getattr(obj, f.name)
+        if f.name in LABEL_FIELDS:
+            continue
+        if is_dataclass(value):
+            yield from leaves_of(value, (*path, f.name))
+        elif isinstance(value, tuple) and value and is_dataclass(value[0]):
+            for i, item in enumerate(value):
+                yield from leaves_of(item, (*path, f.name, i))
+        else:
+            yield (*path, f.name), type(obj).__name__, f.name
+
+
+def get(obj: Any, path: Path_) -> Any:
+    for step in path:
+        obj = obj[step] if isinstance(step, int) else getattr(obj, step)
+    return obj
+
+
+def put(obj: Any, path: Path_, value: Any) -> Any:
+    if not path:
+        return value
+    head, rest = path[0], path[1:]
+    if isinstance(head, int):
+        items = list(obj)
+        items[head] = put(items[head], rest, value)
+        return tuple(items)
+    return replace(obj, **{head: put(getattr(obj, head), rest, value)})
+
+
+def beyond_rounding(household: Household, path: Path_) -> list[Household]:
+    """Changes of the field at ``path`` well beyond the rounding, keeping other rules."""
+    name = path[-1]
+    value = get(household, path)
+    if name in SHARE_FIELDS:
+        account = get(household, path[:-1])
+        out = []
+        for other in SHARE_FIELDS:
+            if other != name:
+                for step in (0.1, -0.1):
+                    moved = replace(
+                        account,
+                        **{
+                            name: getattr(account, name) + step,
+                            other: getattr(account, other) - step,
+                        },
+                    )
+                    out.append(put(household, path[:-1], moved))
+        return out
+    if name == "correlations":
+        out = []
+        for step in (0.05, -0.05):
+            rows = [list(r) for r in value]
+            rows[0][1] = rows[1][0] = rows[0][1] + step
+            out.append(put(household, path, tuple(tuple(r) for r in rows)))
+        return out
+    if isinstance(value, bool):
+        candidates: list[Any] = [not value]
+    elif isinstance(value, Enum):
+        candidates = [m for m in type(value) if m is not value]
+    elif value is None:
+        candidates = [52, 58, 70, 80]
+    elif isinstance(value, int):
+        candidates = [value + 1, value - 1, value + 2]
+    elif isinstance(value, float):
+        candidates = [value * 1.5 + 0.01, value * 0.5, value + 0.1, value - 0.1]
+    else:
+        raise AssertionError(f"no perturbation for {path}: {value!r}")
+    return [put(household, path, c) for c in candidates]
+
+
+def test_every_input_field_changes_the_hash() -> None:
+    household = rich()
+    base = household_hash(household)
+    covered: set[tuple[str, str]] = set()
+    unchanged = []
+    for path, cls_name, name in leaves_of(household):
+        valid = [h for h in beyond_rounding(household, path) if is_valid(h)]
+        assert valid, f"no valid change of {path} to test"
+        if household_hash(valid[0]) == base:
+            unchanged.append(path)
+        covered.add((cls_name, name))
+    assert not unchanged, f"the hash ignores {unchanged}"
+    assert covered == leaf_fields()
+
+
+# --------------------------------------------------------------------------- rounding rules
+
+
+def test_rounding_rules() -> None:
+    assert round_money(12345.0) == 12300.0 and round_money(0.0) == 0.0
+    assert round_money(999_999_999_999.0) == 1e12
+    assert repr(round_money(-0.0)) == "0.0" and repr(round_rate(-0.00001)) == "0.0"
+    assert round_rate(0.012345) == 0.0123
+    thirds = round_shares((1 / 3, 1 / 3, 1 / 3))
+    assert thirds == (0.3334, 0.3333, 0.3333) and sum(thirds) == pytest.approx(1.0, abs=1e-15)
+    assert round_shares((0.29, 0.29, 0.42)) == (0.29, 0.29, 0.42)
