@@ -1,0 +1,177 @@
+"""Every input field of the household changes some output; labels and names change none.
+
+The walk is generic (``dataclasses.fields``, recursively through tuples of dataclasses),
+so a field added to the model later is covered, or fails here until the engine uses it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from glidepath.engine import SimulationSettings, simulate
+from glidepath.household.model import (
+    Account,
+    Adult,
+    Charge,
+    Goals,
+    Household,
+    Income,
+    IncomeKind,
+    MarketAssumptions,
+    ReturnModel,
+    SpendingPhase,
+)
+
+LABELS = {"name", "label"}
+# Only the Student-t model reads its degrees of freedom (the model's docstring says so):
+# that field is walked on a Student-t variant of the base household.
+STUDENT_T_ONLY = {"degrees_of_freedom"}
+STRATEGIES = ["own_plan", "four_percent_rule", "glide_path", "vpw", "guardrails", "merton"]
+
+
+def base_household() -> Household:
+    """Two adults, every kind of flow, every asset class held: every field can matter."""
+    return Household(
+        adults=(
+            Adult(50, 62, 85, 50_000.0, 0.01, name="Ann"),
+            Adult(48, 60, 88, 30_000.0, 0.005, name="Bo"),
+        ),
+        accounts=(Account(200_000.0, 500.0, 0.5, 0.3, 0.2, label="broker"),),
+        incomes=(
+            Income(15_000.0, 62, None, 0, IncomeKind.PENSION, True, 0.0, label="state"),
+            Income(8_000.0, 60, 80, 1, IncomeKind.OTHER, False, 0.01, label="rent"),
+        ),
+        charges=(Charge(10_000.0, 60, 52, False, label="mortgage"),),
+        spending_phases=(SpendingPhase(70, 35_000.0, label="calmer"),),
+        goals=Goals(capital_goal=100_000.0, retirement_spending=40_000.0),
+        risk_aversion=3.0,
+        market=MarketAssumptions(),
+        name="the Smiths",
+    )
+
+
+def fingerprint(h: Household) -> tuple[Any, ...]:
+    result = simulate(h, STRATEGIES, SimulationSettings(paths=256, seed=1))
+    out: list[Any] = [dataclasses.astuple(result.schedule)]
+    for s in result.strategies:
+        out += [
+            s.certainty_equivalent.value,
+            s.success_probability.value,
+            s.terminal.mean.value,
+            s.terminal.mean_nominal.value,
+            s.shortfall.mean_total.value,
+            s.wealth.means,
+            s.consumption.means,
+        ]
+    return tuple(out)
+
+
+def perturb(name: str, value: Any, owner: Any) -> Any:
+    if name == "adult":
+        return 1 - value
+    if name == "correlations":
+        rows = [list(r) for r in value]
+        rows[0][1] = rows[1][0] = rows[0][1] + 0.2
+        return tuple(tuple(r) for r in rows)
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, enum.Enum):
+        members = list(type(value))
+        return members[(members.index(value) + 1) % len(members)]
+    if isinstance(value, int):
+        return value + 1
+    if isinstance(value, float):
+        return value * 1.1 + 0.01
+    if value is None:
+        if isinstance(owner, Income):
+            return 84
+        return 53
+    if isinstance(value, str):
+        return value + " (renamed)"
+    raise AssertionError(f"no perturbation for {name}={value!r}")
+
+
+def walk(obj: Any, path: str = "household") -> Iterator[tuple[str, str, Any]]:
+    """(dotted path, field name, replace function) for every leaf field."""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        here = f"{path}.{f.name}"
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            for sub_path, sub_name, fn in walk(value, here):
+                yield sub_path, sub_name, _lift(obj, f.name, fn)
+        elif (
+            isinstance(value, tuple)
+            and value
+            and dataclasses.is_dataclass(value[0])
+            and not isinstance(value[0], type)
+        ):
+            for i, item in enumerate(value):
+                for sub_path, sub_name, fn in walk(item, f"{here}[{i}]"):
+                    yield sub_path, sub_name, _lift_item(obj, f.name, i, fn)
+        else:
+            yield here, f.name, _leaf(obj, f.name)
+
+
+def _leaf(obj: Any, name: str) -> Any:
+    def apply(_: Any) -> Any:
+        return dataclasses.replace(obj, **{name: perturb(name, getattr(obj, name), obj)})
+
+    return apply
+
+
+def _lift(obj: Any, name: str, fn: Any) -> Any:
+    def apply(_: Any) -> Any:
+        return dataclasses.replace(obj, **{name: fn(None)})
+
+    return apply
+
+
+def _lift_item(obj: Any, name: str, index: int, fn: Any) -> Any:
+    def apply(_: Any) -> Any:
+        items = list(getattr(obj, name))
+        items[index] = fn(None)
+        return dataclasses.replace(obj, **{name: tuple(items)})
+
+    return apply
+
+
+BASE = base_household()
+STUDENT = dataclasses.replace(
+    BASE, market=dataclasses.replace(BASE.market, return_model=ReturnModel.STUDENT_T)
+)
+CASES = [(path, name, fn) for path, name, fn in walk(BASE)]
+
+
+def test_the_walk_covers_the_model() -> None:
+    paths = {p for p, _, _ in CASES}
+    assert "household.market.stocks.volatility" in paths
+    assert "household.incomes[1].indexed_to_inflation" in paths
+    assert "household.charges[0].start_age" in paths
+    assert "household.adults[1].income_growth" in paths
+    assert len(paths) > 45
+
+
+@pytest.fixture(scope="module")
+def base_prints() -> dict[str, tuple[Any, ...]]:
+    return {"lognormal": fingerprint(BASE), "student_t": fingerprint(STUDENT)}
+
+
+@pytest.mark.parametrize(("path", "name", "fn"), CASES, ids=[c[0] for c in CASES])
+def test_each_field_changes_some_output_and_labels_change_none(
+    path: str, name: str, fn: Any, base_prints: dict[str, tuple[Any, ...]]
+) -> None:
+    if name in STUDENT_T_ONLY:
+        variant = next(f for p, _, f in walk(STUDENT) if p == path)(None)
+        assert fingerprint(variant) != base_prints["student_t"], path
+        assert fingerprint(fn(None)) == base_prints["lognormal"], path
+        return
+    perturbed = fn(None)
+    if name in LABELS:
+        assert fingerprint(perturbed) == base_prints["lognormal"], path
+    else:
+        assert fingerprint(perturbed) != base_prints["lognormal"], path
