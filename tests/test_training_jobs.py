@@ -1,0 +1,89 @@
+"""Job records, their store across restarts, and the service's settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from glidepath.config import ConfigError
+from training_service.config import TrainingSettings
+from training_service.jobs import RESTARTED_MESSAGE, JobRecord, JobState, JobStore, ModelKey
+
+
+def record(job_id: str, state: JobState, created_at: float = 1.0) -> JobRecord:
+    return JobRecord(
+        job_id=job_id,
+        model_hash="0123456789abcdef",
+        episodes=1000,
+        algorithm="PPO",
+        seed=7,
+        created_at=created_at,
+        state=state,
+        parent=ModelKey("fedcba9876543210", 500),
+        started_at=2.0,
+        evaluation=b"\x08\x01",
+    )
+
+
+def test_a_record_survives_the_store(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    original = record("a" * 32, JobState.SUCCEEDED)
+    original.registered_model = b"\x00\xff"
+    original.mean_episode_reward = -0.25
+    store.save(original)
+    store.close()
+    assert JobStore(tmp_path / "jobs.sqlite3").load_all() == [original]
+
+
+def test_after_a_restart_unfinished_work_is_failed_and_uploads_are_kept(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    states = list(JobState)
+    for i, state in enumerate(states):
+        store.save(record(f"{i:032x}", state, created_at=float(i)))
+    store.close()
+
+    recovered = {r.state: r for r in JobStore(tmp_path / "jobs.sqlite3").recover(now=99.0)}
+    by_id = {r.job_id: r for r in JobStore(tmp_path / "jobs.sqlite3").load_all()}  # written through
+    for i, state in enumerate(states):
+        now = by_id[f"{i:032x}"]
+        if state in (JobState.QUEUED, JobState.RUNNING, JobState.EVALUATING):
+            assert now.state == JobState.FAILED and now.message == RESTARTED_MESSAGE
+            assert now.finished_at == 99.0
+        else:
+            assert now.state == state
+    assert JobState.UPLOADING in recovered
+
+
+def test_elapsed_is_frozen_once_final() -> None:
+    job = record("b" * 32, JobState.RUNNING)
+    assert job.elapsed_seconds(now=5.0) == 3.0
+    job.finished_at = 4.0
+    assert job.elapsed_seconds(now=100.0) == 2.0
+
+
+def test_settings_defaults_and_errors_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in [
+        "TRAINING_MAX_CONCURRENT",
+        "TRAINING_WORKERS",
+        "TRAINING_MAX_QUEUED",
+        "TRAINING_EVAL_LIVES",
+    ]:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("TRAINING_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("TRAINING_MAX_CONCURRENT", "2")
+    settings = TrainingSettings.from_env()
+    assert settings.max_concurrent == 2 and settings.workers == 2  # workers follow
+    assert settings.max_queued == 8 and settings.eval_lives == 10_000
+    assert settings.spool_dir == tmp_path / "spool"
+
+    monkeypatch.setenv("TRAINING_MAX_QUEUED", "many")
+    with pytest.raises(ConfigError, match="TRAINING_MAX_QUEUED"):
+        TrainingSettings.from_env()
+    monkeypatch.setenv("TRAINING_MAX_QUEUED", "3")
+    monkeypatch.setenv("TRAINING_SPOOL_RETRY_INITIAL_SECONDS", "10")
+    monkeypatch.setenv("TRAINING_SPOOL_RETRY_MAX_SECONDS", "1")
+    with pytest.raises(ConfigError, match="TRAINING_SPOOL_RETRY_MAX_SECONDS"):
+        TrainingSettings.from_env()
