@@ -33,7 +33,9 @@ class _IncomeKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_IncomeKind
     """Any other income: annuity, rent received, part-time work..."""
 
 class IncomeKind(_IncomeKind, metaclass=_IncomeKindEnumTypeWrapper):
-    """What kind of income an Income is (informative for the engine's reports)."""
+    """What kind of income an Income is; part of the canonical hash (the engine may treat
+    pensions and other incomes differently).
+    """
 
 INCOME_KIND_UNSPECIFIED: IncomeKind.ValueType  # 0
 """Not set: means INCOME_KIND_PENSION."""
