@@ -144,6 +144,12 @@ def test_a_training_starts_at_once_streams_progress_and_lands_in_the_registry(
 
     got = stack.training.GetTraining(pb.GetTrainingRequest(job_id=job.job_id), timeout=TIMEOUT)
     assert got.job == final
+    again = rpc_error(
+        stack.training.StartTraining,
+        pb.StartTrainingRequest(household=household(40000), episodes=64, seed=12),
+    )
+    assert again.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert stored.file_name in (again.details() or "")
     listed = stack.training.ListTrainings(
         pb.ListTrainingsRequest(states=[pb.TRAINING_STATE_SUCCEEDED]), timeout=TIMEOUT
     )

@@ -34,6 +34,10 @@ TRANSIENT_CODES = frozenset(
 )
 
 
+# Seconds: a quick question asked while a client waits for StartTraining to answer.
+PREFLIGHT_DEADLINE_SECONDS = 2.0
+
+
 class UploadFailed(Exception):
     """An upload that did not land; ``transient`` says whether a retry may succeed."""
 
@@ -101,6 +105,22 @@ class RegistryClient:
         )
         detail = exc.details() or code.name
         return UploadFailed(f"registry {self.address}: {code.name}: {detail}", transient=transient)
+
+    def stored_model(self, ref: model_pb2.ModelRef) -> model_pb2.ModelMetadata | None:
+        """The registry's model under ``ref``; None when absent or the registry is unreachable.
+
+        A pre-flight check only: when the registry cannot answer, training goes ahead and
+        the spool deals with the registry later.
+        """
+        stub = registry_pb2_grpc.ModelRegistryStub(self.channel)
+        try:
+            reply: registry_pb2.GetModelResponse = stub.GetModel(
+                registry_pb2.GetModelRequest(ref=ref),
+                timeout=min(PREFLIGHT_DEADLINE_SECONDS, self.deadline_seconds),
+            )
+        except grpc.RpcError:
+            return None
+        return reply.model
 
     def download(self, ref: model_pb2.ModelRef) -> bytes:
         """A stored model's verified bytes (a parent to fine-tune from)."""

@@ -1,4 +1,9 @@
-"""The gRPC servicer: translates messages and calls the job manager, nothing more."""
+"""The gRPC servicer: translates messages and calls the job manager, nothing more.
+
+One check lives here because it needs the registry while the client waits: a model that
+the registry already holds under the requested name is not trained again (it could never
+be stored: the registry keeps one model per household hash and episode count).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,8 @@ from collections.abc import Iterator
 
 import grpc
 
+from glidepath import errors
+from glidepath.common.v1 import model_pb2
 from glidepath.training.v1 import training_pb2 as pb
 from glidepath.training.v1 import training_pb2_grpc
 from training_service import convert
@@ -25,6 +32,13 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):  # type: igno
         self, request: pb.StartTrainingRequest, context: grpc.ServicerContext
     ) -> pb.StartTrainingResponse:
         start = convert.start_request(request, self._registry.download)
+        ref = model_pb2.ModelRef(model_hash=start.model_hash, episodes=start.episodes)
+        stored = self._registry.stored_model(ref)
+        if stored is not None:
+            raise errors.AlreadyExists(
+                f"the registry already holds {stored.file_name} for this household and episode "
+                "count: use it, delete it first, or train another episode count"
+            )
         record, joined = self._manager.submit(start)
         return pb.StartTrainingResponse(
             job=convert.job_to_proto(record, time.time()), joined=joined

@@ -108,7 +108,11 @@ class TrainingServiceServicer:
         Rules: household must be valid (INVALID_ARGUMENT naming the field); episodes 0 means
         1000, at most 1,000,000; algorithm "" means "PPO", and only supported algorithms are
         accepted (INVALID_ARGUMENT). A parent model, when given, must be in the registry
-        (NOT_FOUND) and the registry reachable (UNAVAILABLE).
+        (NOT_FOUND) and the registry reachable (UNAVAILABLE). When the registry already holds
+        the model this request would produce (same household hash and episodes), fails with
+        ALREADY_EXISTS naming it: the registry keeps one model per name, so use that one,
+        delete it first, or ask for another episode count (this check is skipped when the
+        registry cannot be reached; the trained model then waits in the spool).
 
         Deduplication: when a job for the same model (household hash, episodes, algorithm) is
         already QUEUED, RUNNING, EVALUATING or UPLOADING, the request joins it (joined = true)
