@@ -1,0 +1,70 @@
+"""The simulation service's settings, read once from environment variables at start-up.
+
+A bad value stops the service at once with a message naming the variable
+(``glidepath.config.ConfigError``) rather than failing in the middle of a request. The
+defaults suit the 2-core machine the project is measured on: two simulations run at a
+time (numpy releases the GIL in its array loops), a few wait, the rest are refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from glidepath.config import ConfigError, env_float, env_int, env_str
+from glidepath.engine.run import MAX_PATHS as ENGINE_MAX_PATHS
+
+DEFAULT_PORT = 50051
+DEFAULT_MAX_CONCURRENT = 2
+DEFAULT_MAX_QUEUED = 8
+DEFAULT_MAX_PATHS = 1_000_000
+DEFAULT_PATHS = 10_000
+DEFAULT_ADAPTIVE_MAX_PATHS = 100_000
+DEFAULT_GRACE_SECONDS = 10.0
+# Peers for Optimize (issue 5); declared now so the deployment's variables are stable.
+DEFAULT_REGISTRY_ADDR = "127.0.0.1:50053"
+DEFAULT_TRAINING_ADDR = "127.0.0.1:50052"
+
+
+@dataclass(frozen=True)
+class SimulationServiceSettings:
+    """Everything the simulation service can be told from outside; see the README's table."""
+
+    max_concurrent: int = DEFAULT_MAX_CONCURRENT
+    max_queued: int = DEFAULT_MAX_QUEUED
+    max_paths: int = DEFAULT_MAX_PATHS
+    default_paths: int = DEFAULT_PATHS
+    adaptive_max_paths: int = DEFAULT_ADAPTIVE_MAX_PATHS
+    grace_seconds: float = DEFAULT_GRACE_SECONDS
+    registry_addr: str = DEFAULT_REGISTRY_ADDR
+    training_addr: str = DEFAULT_TRAINING_ADDR
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.max_paths <= ENGINE_MAX_PATHS:
+            raise ConfigError(
+                f"SIMULATION_MAX_PATHS must be in [1, {ENGINE_MAX_PATHS}], got {self.max_paths}"
+            )
+        if not 1 <= self.default_paths <= self.max_paths:
+            raise ConfigError(
+                "SIMULATION_DEFAULT_PATHS must be in [1, SIMULATION_MAX_PATHS], "
+                f"got {self.default_paths} (limit {self.max_paths})"
+            )
+
+    @property
+    def server_threads(self) -> int:
+        """RPC threads: one per running or waiting call, plus room for health and refusals."""
+        return self.max_concurrent + self.max_queued + 8
+
+    @classmethod
+    def from_env(cls) -> SimulationServiceSettings:
+        return cls(
+            max_concurrent=env_int("SIMULATION_MAX_CONCURRENT", DEFAULT_MAX_CONCURRENT, minimum=1),
+            max_queued=env_int("SIMULATION_MAX_QUEUED", DEFAULT_MAX_QUEUED, minimum=0),
+            max_paths=env_int("SIMULATION_MAX_PATHS", DEFAULT_MAX_PATHS, minimum=1),
+            default_paths=env_int("SIMULATION_DEFAULT_PATHS", DEFAULT_PATHS, minimum=1),
+            adaptive_max_paths=env_int(
+                "SIMULATION_ADAPTIVE_MAX_PATHS", DEFAULT_ADAPTIVE_MAX_PATHS, minimum=1
+            ),
+            grace_seconds=env_float("SIMULATION_GRACE_SECONDS", DEFAULT_GRACE_SECONDS, minimum=0.0),
+            registry_addr=env_str("REGISTRY_ADDR", DEFAULT_REGISTRY_ADDR),
+            training_addr=env_str("TRAINING_ADDR", DEFAULT_TRAINING_ADDR),
+        )

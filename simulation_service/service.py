@@ -1,0 +1,48 @@
+"""The gRPC servicer: translates messages, hands the run to the work pool, nothing more."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import grpc
+
+from glidepath.engine.run import ComparisonResult, simulate
+from glidepath.household.canonical import household_hash
+from glidepath.simulation.v1 import simulation_pb2 as pb
+from glidepath.simulation.v1 import simulation_pb2_grpc
+from simulation_service import convert
+from simulation_service.config import SimulationServiceSettings
+from simulation_service.work import StopToken, WorkPool
+
+SERVICE_NAME = "glidepath.simulation.v1.SimulationService"
+
+
+class SimulationServicer(simulation_pb2_grpc.SimulationServiceServicer):  # type: ignore[misc]
+    def __init__(self, settings: SimulationServiceSettings, pool: WorkPool) -> None:
+        self._settings = settings
+        self._pool = pool
+
+    def Simulate(
+        self, request: pb.SimulateRequest, context: grpc.ServicerContext
+    ) -> pb.SimulateResponse:
+        job = convert.simulate_job(request, self._settings)
+        result = self._run(job, context)
+        return convert.simulate_response(result, job, household_hash(job.household))
+
+    def Compare(
+        self, request: pb.CompareRequest, context: grpc.ServicerContext
+    ) -> pb.CompareResponse:
+        job = convert.compare_job(request, self._settings)
+        result = self._run(job, context)
+        return convert.compare_response(result, job, household_hash(job.household))
+
+    def _run(self, job: convert.Job, context: grpc.ServicerContext) -> ComparisonResult:
+        """Run on the pool; the call's cancellation and deadline stop the engine."""
+        token = self._pool.token(context.time_remaining())
+        if not context.add_callback(token.cancel):  # the call has already ended
+            token.cancel()
+        return self._pool.run(lambda stop: _simulate(job, stop), token)
+
+
+def _simulate(job: convert.Job, stop: StopToken) -> ComparisonResult:
+    return simulate(job.household, job.strategies, replace(job.settings, should_stop=stop))
