@@ -32,6 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from .cashflows import Schedule
+
 FloatArray = NDArray[np.float64]
 
 #: Consumption (and terminal wealth) floor, as a fraction of the scale (of the goal).
@@ -66,6 +68,16 @@ class Objective:
     scale: float
     capital_goal: float
     gamma: float
+
+    @classmethod
+    def for_schedule(cls, schedule: Schedule) -> Objective:
+        """The objective of the household behind ``schedule``."""
+        return cls(
+            schedule.horizon,
+            schedule.consumption_scale,
+            schedule.capital_goal,
+            schedule.risk_aversion,
+        )
 
     @property
     def goal_weight(self) -> float:

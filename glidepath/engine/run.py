@@ -137,9 +137,7 @@ def _check(household: Household, settings: SimulationSettings, n_strategies: int
 
 
 def objective_for(schedule: Schedule) -> Objective:
-    return Objective(
-        schedule.horizon, schedule.consumption_scale, schedule.capital_goal, schedule.risk_aversion
-    )
+    return Objective.for_schedule(schedule)
 
 
 def schedule_summary(schedule: Schedule) -> ScheduleSummary:

@@ -35,21 +35,22 @@ from .cashflows import FloatArray, Schedule, build_schedule
 from .market import YearReturns
 from .state import Decision, FlowTiming, YearOutcome, YearState
 
-#: Below this |q - 1| (q = R^(1/12)) the monthly factor uses its Taylor series.
-_SERIES_EPS = 1e-6
-
 
 def monthly_factor(gross: FloatArray) -> FloatArray:
-    """a(R) = (1/12) sum_{j=1..12} R^(j/12): the year-end value of 1/12 paid each month."""
-    q = np.exp(np.log(gross) * (1.0 / 12.0))
-    eps = q - 1.0
-    small = np.abs(eps) < _SERIES_EPS
-    safe = np.where(small, 1.0, eps)
-    a = q * (gross - 1.0) / safe
-    if small.any():
-        # sum_{j=1..12} (1 + e)^j = 12 + 78 e + 286 e^2 + O(e^3)
-        a = np.where(small, 12.0 + eps * (78.0 + 286.0 * eps), a)
+    """a(R) = (1/12) sum_{j=1..12} R^(j/12): the year-end value of 1/12 paid each month.
+
+    Geometric sum q (R - 1) / (q - 1) with q = R^(1/12); both differences come from
+    expm1 of the log return, so the ratio keeps full precision as R approaches 1.
+    """
+    log_r = np.log(gross)
+    e = np.expm1(log_r * (1.0 / 12.0))  # q - 1
+    a = np.expm1(log_r)  # R - 1
+    a *= e + 1.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        a /= e
     a *= 1.0 / 12.0
+    if not e.all():  # R exactly 1: the sum is 12 / 12
+        a = np.where(e == 0.0, 1.0, a)
     return np.asarray(a, dtype=np.float64)
 
 
