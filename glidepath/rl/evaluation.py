@@ -1,0 +1,202 @@
+"""Judge a trained policy on held-out lives against every baseline: the gate.
+
+- Held-out lives: the scenarios of ``seed`` (callers derive it from the training seed
+  through its own SeedSequence spawn key; the training draws its markets under another
+  key, :data:`glidepath.rl.lives.TRAINING_SPAWN_KEY`), so no life was seen in training.
+- Common random numbers: the engine's ``simulate`` runs the policy, the six baselines
+  (own plan, 4 % rule, glide path, VPW, guardrails, Merton-style rule) and the
+  dynamic-programming optimum when it exists, year by year on the same draws.
+- Paired standard errors: a difference of two CEs is linearised (delta method) path by
+  path, k_a U_a,i - k_b U_b,i with k = dCE/dE[U], and its SE is the standard deviation of
+  that per-life difference over sqrt(n): market luck common to both strategies cancels.
+- The gate: ``passed_gate = improvement > 2 x improvement_standard_error`` against the
+  BEST baseline (highest CE among the six rules; the optimum is a reference, not a
+  baseline). Only then should a trained policy be recommended.
+- ``score`` is the policy's CE (annual, today's money), the registry's ranking key; every
+  strategy's CE is also given as a share of the optimum's when the optimum ran.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from stable_baselines3.common.policies import ActorCriticPolicy
+
+from glidepath.engine.cashflows import build_schedule
+from glidepath.engine.objective import Objective
+from glidepath.engine.run import SimulationSettings, simulate
+from glidepath.engine.strategies import Strategy
+from glidepath.errors import InvalidArgument
+from glidepath.household.model import Household
+
+from .lives import objective_for
+from .model_io import load_policy
+from .policy_strategy import POLICY_STRATEGY_NAME, PolicyStrategy
+
+FloatArray = NDArray[np.float64]
+
+BASELINES: tuple[str, ...] = (
+    "own_plan",
+    "four_percent_rule",
+    "glide_path",
+    "vpw",
+    "guardrails",
+    "merton",
+)
+OPTIMUM = "optimum"
+RULE = "merton"
+GATE_STANDARD_ERRORS = 2.0
+MAX_LIVES = 200_000
+
+
+@dataclass(frozen=True)
+class StrategyScore:
+    """Mirrors glidepath.common.v1.StrategyScore."""
+
+    strategy: str
+    ce_consumption: float
+    ce_standard_error: float
+    ce_share_of_optimum: float | None
+    success_probability: float
+    capital_goal_probability: float
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """CE of ``strategy`` minus CE of ``baseline`` on the same lives, with its paired SE."""
+
+    strategy: str
+    baseline: str
+    difference: float
+    standard_error: float
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Mirrors glidepath.common.v1.ModelEvaluation (plus the comparison with the rule)."""
+
+    score: float
+    held_out_lives: int
+    best_baseline: str
+    improvement: float
+    improvement_standard_error: float
+    passed_gate: bool
+    optimum_ce_consumption: float | None
+    strategies: tuple[StrategyScore, ...]
+    # The policy against the Merton-style rule (the learning bar), paired on the same lives.
+    versus_rule: PairedComparison
+
+    def by_name(self, name: str) -> StrategyScore:
+        for s in self.strategies:
+            if s.strategy == name:
+                return s
+        raise KeyError(name)
+
+
+def passes_gate(improvement: float, standard_error: float) -> bool:
+    """True only when the improvement exceeds 2 paired SEs (False on NaN)."""
+    return bool(improvement > GATE_STANDARD_ERRORS * standard_error)
+
+
+def paired_difference(
+    objective: Objective, utilities_a: FloatArray, utilities_b: FloatArray
+) -> tuple[float, float]:
+    """(CE_a - CE_b, its paired SE) from per-life lifetime utilities on the same lives."""
+    n = int(utilities_a.shape[0])
+    ce_a = objective.certainty_equivalent(float(utilities_a.mean()))
+    ce_b = objective.certainty_equivalent(float(utilities_b.mean()))
+    k_a = objective.ce_standard_error(ce_a, 1.0)
+    k_b = objective.ce_standard_error(ce_b, 1.0)
+    linear = k_a * utilities_a - k_b * utilities_b
+    se = float(linear.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
+    return ce_a - ce_b, se
+
+
+def _optimum_available(household: Household) -> bool:
+    try:
+        from glidepath.engine.optimum import optimum_available
+    except ImportError:
+        return False
+    ok, _ = optimum_available(household)
+    return bool(ok)
+
+
+def evaluate_strategy(
+    household: Household,
+    candidate: Strategy,
+    *,
+    lives: int,
+    seed: int,
+    baselines: Sequence[str] = BASELINES,
+    include_optimum: bool = True,
+) -> Evaluation:
+    """Evaluate ``candidate`` (any engine strategy) against ``baselines`` on held-out lives."""
+    if not 2 <= lives <= MAX_LIVES:
+        raise InvalidArgument.field("lives", f"must be in [2, {MAX_LIVES}]")
+    names: list[Strategy | str] = [candidate, *baselines]
+    with_optimum = include_optimum and _optimum_available(household)
+    if with_optimum:
+        names.append(OPTIMUM)
+    result = simulate(
+        household,
+        names,
+        SimulationSettings(paths=lives, seed=seed, keep_path_utilities=True),
+    )
+    objective = objective_for(build_schedule(household))
+    utilities = {
+        m.name: m.path_utilities for m in result.strategies if m.path_utilities is not None
+    }
+    ces = {m.name: m.certainty_equivalent.value for m in result.strategies}
+    optimum_ce = ces.get(OPTIMUM) if with_optimum else None
+    ran = [b for b in baselines if b in ces]
+    best = max(ran, key=lambda b: ces[b])
+    improvement, se = paired_difference(objective, utilities[candidate.name], utilities[best])
+    rule_diff, rule_se = paired_difference(objective, utilities[candidate.name], utilities[RULE])
+    scores = tuple(
+        StrategyScore(
+            strategy=m.name,
+            ce_consumption=m.certainty_equivalent.value,
+            ce_standard_error=m.certainty_equivalent.standard_error,
+            ce_share_of_optimum=(m.certainty_equivalent.value / optimum_ce if optimum_ce else None),
+            success_probability=m.success_probability.value,
+            capital_goal_probability=(
+                m.goal_probability.value if m.goal_probability is not None else 1.0
+            ),
+        )
+        for m in result.strategies
+    )
+    return Evaluation(
+        score=ces[candidate.name],
+        held_out_lives=result.n_paths,
+        best_baseline=best,
+        improvement=improvement,
+        improvement_standard_error=se,
+        passed_gate=passes_gate(improvement, se),
+        optimum_ce_consumption=optimum_ce,
+        strategies=scores,
+        versus_rule=PairedComparison(candidate.name, RULE, rule_diff, rule_se),
+    )
+
+
+def evaluate_policy(
+    household: Household,
+    policy: ActorCriticPolicy,
+    *,
+    lives: int,
+    seed: int,
+    include_optimum: bool = True,
+) -> Evaluation:
+    strategy = PolicyStrategy(policy, build_schedule(household), POLICY_STRATEGY_NAME)
+    return evaluate_strategy(
+        household, strategy, lives=lives, seed=seed, include_optimum=include_optimum
+    )
+
+
+def evaluate(household: Household, model_zip: bytes, *, lives: int, seed: int) -> Evaluation:
+    """The training service's evaluation of a saved model (loaded without unpickling)."""
+    policy = load_policy(model_zip, household)
+    return evaluate_policy(household, policy, lives=lives, seed=seed)

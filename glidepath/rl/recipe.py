@@ -1,0 +1,48 @@
+"""The PPO recipe: every hyperparameter the trainer uses, in one place, with why.
+
+Trusted configuration: :mod:`glidepath.rl.model_io` rebuilds a policy from these
+constants (never from what a model file says), so a change here that alters the network's
+shape makes old weights fail their shape check and be rejected cleanly. Bump
+``POLICY_LAYOUT_VERSION`` (folded into the household hash's schema by its owner) when
+the observation, the action decoding or the network changes.
+
+Placeholder values; the measured recipe and its reasons are filled in below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+#: Version of (observation layout, action decoding, network): models of another layout
+#: cannot be loaded into this one.
+POLICY_LAYOUT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """PPO hyperparameters (stable-baselines3 names)."""
+
+    # Lives stepped together (= lives per policy update, since n_steps = episode length).
+    target_lives_per_update: int = 256
+    # Fewest policy updates a budget should give; small budgets shrink the batch of lives.
+    min_updates: int = 8
+    min_lives_per_update: int = 64
+    batch_size: int = 2048
+    n_epochs: int = 10
+    learning_rate: float = 1e-3
+    gamma: float = 1.0
+    gae_lambda: float = 1.0
+    clip_range: float = 0.2
+    ent_coef: float = 0.0
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    log_std_init: float = -2.0
+    net_arch: tuple[int, ...] = (64, 64)
+
+    def as_dict(self) -> dict[str, object]:
+        out = asdict(self)
+        out["net_arch"] = list(self.net_arch)
+        return out
+
+
+RECIPE = Recipe()

@@ -1,0 +1,250 @@
+"""Train a PPO policy for one household: ``train(spec, on_progress, should_stop)``.
+
+The recipe (hyperparameters and why) lives in :mod:`glidepath.rl.recipe`. This module
+plans the rollouts so that exactly ``spec.episodes`` lives are trained, runs SB3's PPO on
+the numpy ``LivesVecEnv``, relays progress after every rollout, stops promptly when asked
+(checked after every vectorised step, i.e. every simulated year), and returns a real
+``model.save()`` zip.
+
+Episode accounting: one rollout is one batch of ``n_envs`` lives from start to horizon
+(``n_steps`` = the horizon), so lives trained = n_envs x rollouts. ``plan_rollouts``
+picks n_envs among the divisors of ``episodes`` near the recipe's lives per update; when
+no divisor is close enough (e.g. a prime count) training runs in two phases, the second
+with the remainder as its batch, continuing the same weights and optimizer state.
+"""
+
+from __future__ import annotations
+
+import io
+import platform
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import gymnasium
+import numpy as np
+import stable_baselines3
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import BaseCallback
+
+from glidepath.engine.cashflows import build_schedule
+from glidepath.errors import Cancelled, InvalidArgument
+from glidepath.household.model import Household
+
+from .actions import CONSUMPTION_RANGE, SHARE_RANGE
+from .model_io import load_weights_into
+from .recipe import POLICY_LAYOUT_VERSION, RECIPE, Recipe
+from .vec_env import LivesVecEnv
+
+SUPPORTED_ALGORITHMS = ("PPO",)
+MAX_EPISODES = 10_000_000
+
+
+@dataclass(frozen=True)
+class TrainingSpec:
+    household: Household  # already canonicalized
+    episodes: int  # simulated lives to train on (= the number in the model's file name)
+    seed: int
+    algorithm: str = "PPO"
+    parent_model_zip: bytes | None = None  # fine-tune from these weights (never unpickled)
+
+
+@dataclass(frozen=True)
+class TrainingProgress:
+    episodes_done: int  # lives trained so far (whole rollouts)
+    timesteps: int  # simulated years so far
+    mean_episode_reward: float  # mean return of the last rollout's lives (> 0: beat the rule)
+    elapsed_seconds: float
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    model_zip: bytes  # a real stable-baselines3 model.save() zip
+    timesteps: int
+    hyperparameters: dict[str, object]
+    library_versions: dict[str, str]
+    training_seconds: float
+
+
+@dataclass(frozen=True)
+class Phase:
+    n_envs: int  # lives per rollout (= per policy update)
+    rollouts: int
+
+
+def lives_per_update(episodes: int, recipe: Recipe = RECIPE) -> int:
+    """The recipe's batch of lives: at most the target, small enough for min_updates."""
+    wanted = episodes // recipe.min_updates
+    return max(
+        min(wanted, recipe.target_lives_per_update), min(recipe.min_lives_per_update, episodes)
+    )
+
+
+def plan_rollouts(episodes: int, recipe: Recipe = RECIPE) -> list[Phase]:
+    """Phases whose lives add up to exactly ``episodes``."""
+    if episodes <= 0:
+        raise InvalidArgument.field("episodes", "must be >= 1")
+    target = lives_per_update(episodes, recipe)
+    low = max(1, (target * 2) // 3)
+    for n in range(target, low - 1, -1):
+        if episodes % n == 0:
+            return [Phase(n, episodes // n)]
+    full, rest = divmod(episodes, target)
+    return [Phase(target, full), Phase(rest, 1)]
+
+
+def library_versions() -> dict[str, str]:
+    return {
+        "stable_baselines3": stable_baselines3.__version__,
+        "torch": torch.__version__,
+        "gymnasium": gymnasium.__version__,
+        "numpy": np.__version__,
+        "python": platform.python_version(),
+    }
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """One thread is fastest for these tiny networks (and fair to sibling workers)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class _Relay(BaseCallback):  # type: ignore[misc]
+    """Progress after every rollout; stop (return False) as soon as ``should_stop``."""
+
+    def __init__(
+        self,
+        env: LivesVecEnv,
+        lives_before: int,
+        started: float,
+        on_progress: Callable[[TrainingProgress], None],
+        should_stop: Callable[[], bool],
+    ) -> None:
+        super().__init__()
+        self.env = env
+        self.lives_before = lives_before
+        self.started = started
+        self.on_progress = on_progress
+        self.should_stop = should_stop
+        self.stopped = False
+
+    def _on_step(self) -> bool:
+        if self.should_stop():
+            self.stopped = True
+            return False
+        return True
+
+    def _on_rollout_end(self) -> None:
+        buffer = self.model.ep_info_buffer
+        rewards = [float(e["r"]) for e in list(buffer)[-self.env.num_envs :]] if buffer else []
+        self.on_progress(
+            TrainingProgress(
+                episodes_done=self.lives_before + self.env.lives_done,
+                timesteps=int(self.model.num_timesteps),
+                mean_episode_reward=float(np.mean(rewards)) if rewards else 0.0,
+                elapsed_seconds=time.monotonic() - self.started,
+            )
+        )
+
+
+def _make_ppo(env: LivesVecEnv, seed: int, recipe: Recipe) -> PPO:
+    rollout = env.num_envs * env.horizon
+    return PPO(
+        "MlpPolicy",
+        env,
+        learning_rate=recipe.learning_rate,
+        n_steps=env.horizon,
+        batch_size=min(recipe.batch_size, rollout),
+        n_epochs=recipe.n_epochs,
+        gamma=recipe.gamma,
+        gae_lambda=recipe.gae_lambda,
+        clip_range=recipe.clip_range,
+        ent_coef=recipe.ent_coef,
+        vf_coef=recipe.vf_coef,
+        max_grad_norm=recipe.max_grad_norm,
+        policy_kwargs={"net_arch": list(recipe.net_arch), "log_std_init": recipe.log_std_init},
+        seed=seed,
+        device="cpu",
+        verbose=0,
+    )
+
+
+def hyperparameters(spec: TrainingSpec, phases: list[Phase], recipe: Recipe) -> dict[str, object]:
+    horizon = build_schedule(spec.household).horizon
+    out = recipe.as_dict()
+    out.update(
+        algorithm="PPO",
+        n_steps=horizon,
+        phases=[{"n_envs": p.n_envs, "rollouts": p.rollouts} for p in phases],
+        reward="utility difference to a shadow life run by the Merton-style rule",
+        action="corrections of the Merton-style rule",
+        share_range=SHARE_RANGE,
+        consumption_range=CONSUMPTION_RANGE,
+        policy_layout_version=POLICY_LAYOUT_VERSION,
+        seed=spec.seed,
+    )
+    return out
+
+
+def train(
+    spec: TrainingSpec,
+    on_progress: Callable[[TrainingProgress], None],
+    should_stop: Callable[[], bool],
+    *,
+    recipe: Recipe = RECIPE,
+    shadow: bool = True,
+) -> TrainedModel:
+    """Train on exactly ``spec.episodes`` lives; raise Cancelled when ``should_stop()``."""
+    if spec.algorithm.upper() not in SUPPORTED_ALGORITHMS:
+        raise InvalidArgument.field(
+            "algorithm", f"unsupported {spec.algorithm!r}; supported: {SUPPORTED_ALGORITHMS}"
+        )
+    if not 1 <= spec.episodes <= MAX_EPISODES:
+        raise InvalidArgument.field("episodes", f"must be in [1, {MAX_EPISODES}]")
+    phases = plan_rollouts(spec.episodes, recipe)
+    started = time.monotonic()
+    model: PPO | None = None
+    lives_before = 0
+    with torch_threads(1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # SB3's truncated mini-batch notice
+        for k, phase in enumerate(phases):
+            env = LivesVecEnv(
+                spec.household, phase.n_envs, seed=spec.seed + 7919 * k, shadow=shadow
+            )
+            previous, model = model, _make_ppo(env, spec.seed + k, recipe)
+            if previous is not None:
+                model.policy.load_state_dict(previous.policy.state_dict())
+                model.policy.optimizer.load_state_dict(previous.policy.optimizer.state_dict())
+                model.num_timesteps = previous.num_timesteps
+            elif spec.parent_model_zip is not None:
+                load_weights_into(model.policy, spec.parent_model_zip)
+            relay = _Relay(env, lives_before, started, on_progress, should_stop)
+            if should_stop():
+                raise Cancelled("training cancelled")
+            model.learn(
+                total_timesteps=phase.n_envs * phase.rollouts * env.horizon,  # added to the count
+                callback=relay,
+                reset_num_timesteps=False,
+            )
+            if relay.stopped:
+                raise Cancelled("training cancelled")
+            lives_before += env.lives_done
+        assert model is not None
+        buffer = io.BytesIO()
+        model.save(buffer)
+    elapsed = time.monotonic() - started
+    return TrainedModel(
+        model_zip=buffer.getvalue(),
+        timesteps=int(model.num_timesteps),
+        hyperparameters=hyperparameters(spec, phases, recipe),
+        library_versions=library_versions(),
+        training_seconds=elapsed,
+    )

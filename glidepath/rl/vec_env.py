@@ -1,0 +1,126 @@
+"""The vectorised environment: n lives stepped together in numpy, as an SB3 ``VecEnv``.
+
+Why not ``DummyVecEnv`` over n gymnasium envs: it steps them one by one in Python, which
+cost 5-10x the whole PPO update here (DESIGN §7). All lives of one household have the
+same length, so they start and end together: when the last year is stepped the batch
+returns ``dones`` all true, each life's final observation in
+``infos[i]["terminal_observation"]`` and its episode summary in ``infos[i]["episode"]``
+(what SB3's ``Monitor`` would add, so ``ep_info_buffer`` fills), and the first
+observations of the next batch of lives: SB3's auto-reset convention.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from stable_baselines3.common.vec_env import VecEnv
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
+
+from glidepath.engine.state import FlowTiming
+from glidepath.household.model import Household
+
+from .actions import ACTION_SPACE
+from .lives import Lives, episode_seed
+from .observations import OBSERVATION_SPACE
+
+
+class LivesVecEnv(VecEnv):
+    """``n_envs`` lives of ``household``; episode k of seed s draws markets episode_seed(s, k)."""
+
+    render_mode = None
+
+    def __init__(
+        self,
+        household: Household,
+        n_envs: int,
+        *,
+        seed: int = 0,
+        shadow: bool = True,
+        timing: FlowTiming = FlowTiming.MONTHLY,
+    ) -> None:
+        self._lives = Lives(household, n_envs, shadow=shadow, timing=timing)
+        self._seed = int(seed)
+        self._episode = 0
+        self._actions: NDArray[np.float64] | None = None
+        #: Lives whose last year has been stepped (episodes completed).
+        self.lives_done = 0
+        super().__init__(n_envs, OBSERVATION_SPACE, ACTION_SPACE)
+
+    @property
+    def horizon(self) -> int:
+        return self._lives.horizon
+
+    def _start(self) -> NDArray[np.float32]:
+        obs = self._lives.reset(episode_seed(self._seed, self._episode))
+        self._episode += 1
+        return obs
+
+    def reset(self) -> VecEnvObs:
+        seed = self._seeds[0]
+        if seed is not None:
+            self._seed, self._episode = int(seed), 0
+        self._reset_seeds()
+        self._reset_options()
+        return self._start()
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.asarray(actions, dtype=np.float64).reshape(self.num_envs, 2)
+
+    def step_wait(self) -> VecEnvStepReturn:
+        if self._actions is None:
+            raise RuntimeError("step_async first")
+        result = self._lives.step(self._actions)
+        self._actions = None
+        n = self.num_envs
+        infos: list[dict[str, Any]] = [{} for _ in range(n)]
+        if not result.done:
+            return result.observation, result.reward, np.zeros(n, dtype=bool), infos
+        returns = self._lives.returns.copy()
+        length = self._lives.horizon
+        for i in range(n):
+            infos[i]["terminal_observation"] = result.observation[i]
+            infos[i]["TimeLimit.truncated"] = False
+            infos[i]["episode"] = {"r": float(returns[i]), "l": length, "t": 0.0}
+        self.lives_done += n
+        return self._start(), result.reward, np.ones(n, dtype=bool), infos
+
+    def seed(self, seed: int | None = None) -> Sequence[int | None]:
+        if seed is not None:
+            self._seed, self._episode = int(seed), 0
+        return [seed for _ in range(self.num_envs)]
+
+    def close(self) -> None:
+        return None
+
+    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
+        if attr_name == "render_mode":
+            return [None for _ in self._get_indices(indices)]
+        raise AttributeError(attr_name)
+
+    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
+        raise AttributeError(attr_name)
+
+    def env_method(
+        self, method_name: str, *method_args: Any, indices: Any = None, **method_kwargs: Any
+    ) -> list[Any]:
+        raise AttributeError(method_name)
+
+    def env_is_wrapped(self, wrapper_class: type[Any], indices: Any = None) -> list[bool]:
+        return [False for _ in self._get_indices(indices)]
+
+    def get_images(self) -> Sequence[np.ndarray | None]:
+        return [None for _ in range(self.num_envs)]
+
+    def _get_indices(self, indices: Any) -> Iterable[int]:
+        if indices is None:
+            return range(self.num_envs)
+        if isinstance(indices, int):
+            return [indices]
+        return list(indices)
+
+    @property
+    def unwrapped(self) -> VecEnv:  # type: ignore[override]
+        return self

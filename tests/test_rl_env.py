@@ -1,0 +1,171 @@
+"""The environment: gymnasium's checker, bounds, the VecEnv twin, the shadow, scale."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+from numpy.typing import NDArray
+from rl_support import scaled, small_household
+
+from glidepath.engine.cashflows import build_schedule
+from glidepath.engine.state import Decision
+from glidepath.rl.actions import CONSUMPTION_RANGE, SHARE_RANGE, decode
+from glidepath.rl.env import RetirementEnv
+from glidepath.rl.lives import Lives
+from glidepath.rl.observations import OBS_HIGH, OBS_LOW, OBSERVATION_SPACE
+from glidepath.rl.vec_env import LivesVecEnv
+
+
+def as_array(x: object) -> NDArray[np.float32]:
+    """SB3 types observations as array | dict | tuple; ours are always arrays."""
+    assert isinstance(x, np.ndarray)
+    return x
+
+
+def test_gymnasium_env_checker_accepts_the_single_env() -> None:
+    check_env(RetirementEnv(small_household()), skip_render_check=True)
+
+
+def test_one_episode_is_one_life_of_the_household_horizon() -> None:
+    env = RetirementEnv(small_household())
+    env.reset(seed=1)
+    steps, done = 0, False
+    while not done:
+        _, _, done, truncated, _ = env.step(env.action_space.sample())
+        assert not truncated
+        steps += 1
+    assert steps == build_schedule(small_household()).horizon == 8
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_observations_stay_in_bounds_under_random_and_extreme_actions(seed: int) -> None:
+    env = LivesVecEnv(small_household(), 64, seed=seed)
+    rng = np.random.default_rng(seed)
+    obs = as_array(env.reset())
+    for _ in range(3 * env.horizon):
+        assert obs.dtype == np.float32 and np.isfinite(obs).all()
+        assert OBSERVATION_SPACE.contains(obs[0])
+        assert (obs >= OBS_LOW).all() and (obs <= OBS_HIGH).all()
+        # Uniform actions, plus the corners (spend as much / as little as allowed).
+        actions = np.sign(rng.standard_normal((64, 2))) * rng.uniform(0.5, 3.0, (64, 2))
+        raw, _, _, infos = env.step(actions)
+        obs = as_array(raw)
+        for info in infos:
+            if "terminal_observation" in info:
+                assert OBSERVATION_SPACE.contains(info["terminal_observation"])
+
+
+def test_decoded_decisions_stay_within_their_limits() -> None:
+    rng = np.random.default_rng(5)
+    n = 10_000
+    base = Decision(rng.uniform(0.0, 1.0, n), rng.uniform(0.0, 2e5, n))
+    cash = rng.uniform(-5e4, 2e5, n)
+    actions = rng.normal(0.0, 3.0, (n, 2))  # far outside [-1, 1]: clipped first
+    d = decode(actions, base, cash)
+    assert ((d.stock_share >= 0.0) & (d.stock_share <= 1.0)).all()
+    assert ((d.consumption >= 0.0) & (d.consumption <= np.maximum(cash, 0.0))).all()
+    assert (np.abs(d.stock_share - base.stock_share) <= SHARE_RANGE + 1e-12).all()
+    inside = d.consumption < np.maximum(cash, 0.0)
+    ratio = d.consumption[inside] / base.consumption[inside]
+    assert (ratio <= np.exp(CONSUMPTION_RANGE) + 1e-9).all()
+    assert (ratio >= np.exp(-CONSUMPTION_RANGE) - 1e-9).all()
+
+
+def test_zero_action_is_the_merton_rule() -> None:
+    lives = Lives(small_household(), 16)
+    lives.reset(7)
+    base = lives.rule.decide(lives.state)
+    d = decode(np.zeros((16, 2)), base, lives.state.cash_on_hand)
+    np.testing.assert_array_equal(d.stock_share, base.stock_share)
+    np.testing.assert_array_equal(d.consumption, base.consumption)
+
+
+def test_the_rule_itself_earns_exactly_zero_against_its_shadow() -> None:
+    lives = Lives(small_household(), 32)
+    lives.reset(11)
+    for _ in range(lives.horizon):
+        result = lives.step(np.zeros((32, 2)))
+        np.testing.assert_array_equal(result.reward, 0.0)
+    assert result.done
+
+
+def test_shadow_return_is_the_plain_return_minus_the_rules_on_the_same_market() -> None:
+    rng = np.random.default_rng(2)
+    actions = rng.uniform(-1, 1, (8, 16, 2))
+    returns = {}
+    for shadow in (True, False):
+        lives = Lives(small_household(), 16, shadow=shadow)
+        lives.reset(3)
+        for a in actions:
+            lives.step(a)
+        returns[shadow] = lives.returns.copy()
+    rule = Lives(small_household(), 16, shadow=False)
+    rule.reset(3)
+    for _ in range(8):
+        rule.step(np.zeros((16, 2)))
+    np.testing.assert_allclose(returns[True], returns[False] - rule.returns, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("shadow", [True, False])
+def test_rewards_do_not_change_when_all_money_is_scaled_by_ten(shadow: bool) -> None:
+    rng = np.random.default_rng(4)
+    actions = rng.uniform(-1, 1, (8, 32, 2))
+    trajectories = []
+    for k in (1.0, 10.0):
+        lives = Lives(scaled(small_household(), k), 32, shadow=shadow)
+        obs = [lives.reset(9)]
+        rewards = []
+        for a in actions:
+            result = lives.step(a)
+            obs.append(result.observation)
+            rewards.append(result.reward)
+        trajectories.append((np.array(obs), np.array(rewards)))
+    np.testing.assert_allclose(trajectories[0][0], trajectories[1][0], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(trajectories[0][1], trajectories[1][1], rtol=1e-5, atol=1e-7)
+
+
+def test_vec_env_life_i_follows_the_single_env_with_the_same_seed() -> None:
+    n, seed = 6, 42
+    vec = LivesVecEnv(small_household(), n, seed=seed)
+    vec.seed(seed)
+    rng = np.random.default_rng(0)
+    horizon = vec.horizon
+    actions = rng.uniform(-1, 1, (2 * horizon, n, 2)).astype(np.float32)
+    vec_obs, vec_rewards, vec_dones = [as_array(vec.reset())], [], []
+    terminal = []
+    for a in actions:
+        obs, rewards, dones, infos = vec.step(a)
+        vec_obs.append(as_array(obs))
+        vec_rewards.append(rewards)
+        vec_dones.append(dones)
+        if dones.all():
+            terminal.append(np.array([info["terminal_observation"] for info in infos]))
+            assert all(info["episode"]["l"] == horizon for info in infos)
+    assert len(terminal) == 2  # two whole lives each, reset together, SB3 convention
+    for i in (0, 3, 5):
+        env = RetirementEnv(small_household(), path_index=i)
+        obs, _ = env.reset(seed=seed)
+        np.testing.assert_array_equal(obs, vec_obs[0][i])
+        for k, a in enumerate(actions):
+            obs, reward, done, _, _ = env.step(a[i])
+            assert reward == pytest.approx(float(vec_rewards[k][i]), rel=1e-6, abs=1e-9)
+            assert done == bool(vec_dones[k][i])
+            if done:
+                np.testing.assert_array_equal(obs, terminal[k // horizon][i])
+                obs, _ = env.reset()
+            np.testing.assert_array_equal(obs, vec_obs[k + 1][i])
+
+
+def test_episodes_draw_fresh_markets() -> None:
+    vec = LivesVecEnv(small_household(), 4, seed=1)
+    vec.reset()
+    first, second = [], []
+    for _ in range(vec.horizon):
+        _, r, _, _ = vec.step(np.full((4, 2), 0.5, dtype=np.float32))
+        first.append(r)
+    for _ in range(vec.horizon):
+        _, r, _, _ = vec.step(np.full((4, 2), 0.5, dtype=np.float32))
+        second.append(r)
+    assert not np.allclose(np.array(first), np.array(second))
+    assert vec.lives_done == 8
