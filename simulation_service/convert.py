@@ -13,10 +13,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from glidepath.common.v1 import household_pb2
+from glidepath.engine.market import BLOCK_PATHS
 from glidepath.engine.metrics import DEFAULT_PERCENTILES, Estimate, PercentileBands
 from glidepath.engine.metrics import StrategyMetrics as EngineMetrics
 from glidepath.engine.optimum import optimum_available
-from glidepath.engine.run import MAX_STRATEGIES, ComparisonResult, SimulationSettings
+from glidepath.engine.run import (
+    DEFAULT_BATCH_PATHS,
+    MAX_STRATEGIES,
+    ComparisonResult,
+    SimulationSettings,
+)
 from glidepath.engine.strategies import STRATEGIES
 from glidepath.errors import FieldViolation, InvalidArgument
 from glidepath.household.convert import household_from_proto
@@ -161,7 +167,20 @@ def _settings(
         target_standard_error=target,
         target_metric=_TARGET_METRICS.get(m.target_metric, "ce"),
         max_paths=max_paths,
+        batch_paths=adaptive_batch(paths) if adaptive else DEFAULT_BATCH_PATHS,
     )
+
+
+def adaptive_batch(paths: int) -> int:
+    """Batch size in adaptive mode: ``paths`` rounded up to whole blocks, at most the default.
+
+    The engine checks the standard error only after whole batches, so with its default
+    batch (32,768 paths) a smaller ``paths`` would have no effect at all. Batches of
+    about ``paths`` make the first check happen after ``paths`` (rounded up to whole
+    blocks of 1,024, the unit of the common random numbers), as the contract says.
+    """
+    blocks = -(-paths // BLOCK_PATHS)
+    return min(blocks * BLOCK_PATHS, DEFAULT_BATCH_PATHS)
 
 
 def _check_paths(

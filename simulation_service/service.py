@@ -7,6 +7,7 @@ from dataclasses import replace
 import grpc
 
 from glidepath.engine.run import ComparisonResult, simulate
+from glidepath.errors import Cancelled
 from glidepath.household.canonical import household_hash
 from glidepath.simulation.v1 import simulation_pb2 as pb
 from glidepath.simulation.v1 import simulation_pb2_grpc
@@ -41,7 +42,16 @@ class SimulationServicer(simulation_pb2_grpc.SimulationServiceServicer):  # type
         token = self._pool.token(context.time_remaining())
         if not context.add_callback(token.cancel):  # the call has already ended
             token.cancel()
-        return self._pool.run(lambda stop: _simulate(job, stop), token)
+        try:
+            return self._pool.run(lambda stop: _simulate(job, stop), token)
+        except Cancelled:
+            if token.expired():  # say why, as the client's own timer would
+                context.abort(
+                    grpc.StatusCode.DEADLINE_EXCEEDED,
+                    "the deadline passed and the simulation was stopped; "
+                    "allow more time or ask for fewer paths",
+                )
+            raise
 
 
 def _simulate(job: convert.Job, stop: StopToken) -> ComparisonResult:

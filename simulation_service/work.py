@@ -42,10 +42,12 @@ class StopToken:
     def cancel(self) -> None:
         self._cancelled.set()
 
-    def __call__(self) -> bool:
-        if self._cancelled.is_set() or self._stopping.is_set():
-            return True
+    def expired(self) -> bool:
+        """Whether the caller's deadline has passed (so a stop is DEADLINE_EXCEEDED)."""
         return self._deadline is not None and time.monotonic() >= self._deadline
+
+    def __call__(self) -> bool:
+        return self._cancelled.is_set() or self._stopping.is_set() or self.expired()
 
 
 @dataclass(frozen=True)
