@@ -16,12 +16,18 @@ the target: the goal amount sets how much terminal wealth matters; it is homogen
 (scaling every amount by k scales the CE by k) and smooth (DP- and RL-friendly).
 (Multiplying U by s^(1-gamma) gives the same objective in money units.)
 
-Certainty equivalent: CE is the steady yearly consumption c such that, with the goal
-exactly met, it is worth the strategy's expected utility:
+Certainty equivalent: CE is the steady yearly consumption c such that living on c every
+year and ending with the goal scaled in the same proportion (c / s x G: exactly G when
+c is the target) is worth the strategy's expected utility:
 
-    T u(c / s) + g u(1) = E[U]     (no goal: u(c / s) = E[U] / T)
+    T u(c / s) + g u(c / s) = E[U],  i.e.  u(c / s) = E[U] / (T + g)
 
-Its standard error comes from the delta method: dCE/dE[U] = s (CE / s)^gamma / T.
+(no goal: u(c / s) = E[U] / T, the plain mean of yearly utilities). Why not "the goal
+exactly met and c every year" (T u(c / s) + g u(1) = E[U])? For gamma > 1 utility is
+bounded above, so a household likely to end well above its goal has E[U] > g u(1) and
+no such c exists; the proportional form always has a solution, is homogeneous (scaling
+every amount by k scales the CE by k) and coincides with the plain CE without a goal.
+Its standard error comes from the delta method: dCE/dE[U] = s (CE / s)^gamma / (T + g).
 """
 
 from __future__ import annotations
@@ -102,14 +108,13 @@ class Objective:
         return np.asarray(total + self.terminal_utility(terminal_wealth), dtype=np.float64)
 
     @property
-    def goal_met_utility(self) -> float:
-        """g u(1): the goal term when W_T = G exactly."""
-        return self.goal_weight * float(crra(np.array(1.0), self.gamma))
+    def utility_terms(self) -> float:
+        """T + g: how many 'years' of utility a lifetime holds, the goal counted as g."""
+        return self.horizon + self.goal_weight
 
     def certainty_equivalent(self, mean_utility: float) -> float:
         """CE (money per year, real) of an expected lifetime utility."""
-        per_year = (mean_utility - self.goal_met_utility) / self.horizon
-        return self.scale * crra_inverse(per_year, self.gamma)
+        return self.scale * crra_inverse(mean_utility / self.utility_terms, self.gamma)
 
     def ce_standard_error(self, ce: float, utility_standard_error: float) -> float:
         """Delta-method SE of the CE from the SE of the mean lifetime utility."""
