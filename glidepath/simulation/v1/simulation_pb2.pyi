@@ -67,9 +67,11 @@ class SimulationSettings(_message.Message):
     MAX_PATHS_FIELD_NUMBER: _builtins.int
     PERCENTILES_FIELD_NUMBER: _builtins.int
     paths: _builtins.int
-    """Simulated lives (paths) per strategy; in adaptive mode, the first batch. Unset means
-    10,000. Set: 1 to SIMULATION_MAX_PATHS (default limit 1,000,000); 0 is
-    INVALID_ARGUMENT.
+    """Simulated lives (paths) per strategy. Unset means SIMULATION_DEFAULT_PATHS (10,000).
+    Set: 1 to SIMULATION_MAX_PATHS (default limit 1,000,000); 0 is INVALID_ARGUMENT.
+    In adaptive mode, paths are added in batches of this size rounded up to whole blocks
+    of 1,024 (the unit of the common random numbers; at most 32,768 a batch), so
+    RunInfo.paths is a multiple of that batch, or max_paths.
     """
     seed: _builtins.int
     """Seed of the market scenarios. The same household, settings and seed give exactly the
@@ -87,7 +89,7 @@ class SimulationSettings(_message.Message):
     max_paths: _builtins.int
     """Adaptive mode's path cap: >= paths and <= SIMULATION_MAX_PATHS; only with
     target_standard_error (INVALID_ARGUMENT otherwise). Unset: the larger of paths and
-    100,000 (but at most SIMULATION_MAX_PATHS).
+    SIMULATION_ADAPTIVE_MAX_PATHS (100,000), but at most SIMULATION_MAX_PATHS.
     """
     @_builtins.property
     def percentiles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:

@@ -43,7 +43,9 @@ class SimulationServiceStub:
     (SIMULATION_MAX_CONCURRENT) with a short wait list (SIMULATION_MAX_QUEUED); beyond that a
     call fails at once with RESOURCE_EXHAUSTED (reason QUEUE_FULL): retry later. A call that
     is cancelled, or whose deadline passes, stops its simulation within one simulated year of
-    one batch of paths (typically milliseconds) and frees its place.
+    one batch of paths (typically milliseconds) and frees its place; a stop at the deadline
+    answers DEADLINE_EXCEEDED. (Solving the optimum, a few seconds the first time a household
+    is seen, is not interrupted.) Send a deadline with every call.
 
     Errors carry google.rpc.ErrorInfo (domain "glidepath") and, for bad input,
     google.rpc.BadRequest naming each bad field (e.g. "settings.paths", "strategies[2]",
@@ -96,7 +98,9 @@ class SimulationServiceServicer:
     (SIMULATION_MAX_CONCURRENT) with a short wait list (SIMULATION_MAX_QUEUED); beyond that a
     call fails at once with RESOURCE_EXHAUSTED (reason QUEUE_FULL): retry later. A call that
     is cancelled, or whose deadline passes, stops its simulation within one simulated year of
-    one batch of paths (typically milliseconds) and frees its place.
+    one batch of paths (typically milliseconds) and frees its place; a stop at the deadline
+    answers DEADLINE_EXCEEDED. (Solving the optimum, a few seconds the first time a household
+    is seen, is not interrupted.) Send a deadline with every call.
 
     Errors carry google.rpc.ErrorInfo (domain "glidepath") and, for bad input,
     google.rpc.BadRequest naming each bad field (e.g. "settings.paths", "strategies[2]",
@@ -178,7 +182,9 @@ class SimulationService:
     (SIMULATION_MAX_CONCURRENT) with a short wait list (SIMULATION_MAX_QUEUED); beyond that a
     call fails at once with RESOURCE_EXHAUSTED (reason QUEUE_FULL): retry later. A call that
     is cancelled, or whose deadline passes, stops its simulation within one simulated year of
-    one batch of paths (typically milliseconds) and frees its place.
+    one batch of paths (typically milliseconds) and frees its place; a stop at the deadline
+    answers DEADLINE_EXCEEDED. (Solving the optimum, a few seconds the first time a household
+    is seen, is not interrupted.) Send a deadline with every call.
 
     Errors carry google.rpc.ErrorInfo (domain "glidepath") and, for bad input,
     google.rpc.BadRequest naming each bad field (e.g. "settings.paths", "strategies[2]",

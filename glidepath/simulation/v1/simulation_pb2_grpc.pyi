@@ -44,7 +44,9 @@ class SimulationServiceStub:
     (SIMULATION_MAX_CONCURRENT) with a short wait list (SIMULATION_MAX_QUEUED); beyond that a
     call fails at once with RESOURCE_EXHAUSTED (reason QUEUE_FULL): retry later. A call that
     is cancelled, or whose deadline passes, stops its simulation within one simulated year of
-    one batch of paths (typically milliseconds) and frees its place.
+    one batch of paths (typically milliseconds) and frees its place; a stop at the deadline
+    answers DEADLINE_EXCEEDED. (Solving the optimum, a few seconds the first time a household
+    is seen, is not interrupted.) Send a deadline with every call.
 
     Errors carry google.rpc.ErrorInfo (domain "glidepath") and, for bad input,
     google.rpc.BadRequest naming each bad field (e.g. "settings.paths", "strategies[2]",
@@ -103,7 +105,9 @@ class SimulationServiceAsyncStub(SimulationServiceStub):
     (SIMULATION_MAX_CONCURRENT) with a short wait list (SIMULATION_MAX_QUEUED); beyond that a
     call fails at once with RESOURCE_EXHAUSTED (reason QUEUE_FULL): retry later. A call that
     is cancelled, or whose deadline passes, stops its simulation within one simulated year of
-    one batch of paths (typically milliseconds) and frees its place.
+    one batch of paths (typically milliseconds) and frees its place; a stop at the deadline
+    answers DEADLINE_EXCEEDED. (Solving the optimum, a few seconds the first time a household
+    is seen, is not interrupted.) Send a deadline with every call.
 
     Errors carry google.rpc.ErrorInfo (domain "glidepath") and, for bad input,
     google.rpc.BadRequest naming each bad field (e.g. "settings.paths", "strategies[2]",
@@ -158,7 +162,9 @@ class SimulationServiceServicer(metaclass=_abc_1.ABCMeta):
     (SIMULATION_MAX_CONCURRENT) with a short wait list (SIMULATION_MAX_QUEUED); beyond that a
     call fails at once with RESOURCE_EXHAUSTED (reason QUEUE_FULL): retry later. A call that
     is cancelled, or whose deadline passes, stops its simulation within one simulated year of
-    one batch of paths (typically milliseconds) and frees its place.
+    one batch of paths (typically milliseconds) and frees its place; a stop at the deadline
+    answers DEADLINE_EXCEEDED. (Solving the optimum, a few seconds the first time a household
+    is seen, is not interrupted.) Send a deadline with every call.
 
     Errors carry google.rpc.ErrorInfo (domain "glidepath") and, for bad input,
     google.rpc.BadRequest naming each bad field (e.g. "settings.paths", "strategies[2]",
