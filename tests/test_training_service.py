@@ -273,3 +273,28 @@ def test_unknown_and_malformed_job_ids(stack: Stack) -> None:
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and bad_fields(error) == ["job_id"]
     error = rpc_error(stack.training.ListTrainings, pb.ListTrainingsRequest(page_size=10_000))
     assert bad_fields(error) == ["page_size"]
+    error = rpc_error(stack.training.ListTrainings, pb.ListTrainingsRequest(page_token="junk"))
+    assert bad_fields(error) == ["page_token"]
+
+
+def test_listing_pages_newest_first(stack: Stack) -> None:
+    stack.training.StartTraining(  # at least two jobs exist, whatever ran before
+        pb.StartTrainingRequest(household=household(46000), episodes=32), timeout=TIMEOUT
+    )
+    stack.training.StartTraining(
+        pb.StartTrainingRequest(household=household(47000), episodes=32), timeout=TIMEOUT
+    )
+    first = stack.training.ListTrainings(pb.ListTrainingsRequest(page_size=1), timeout=TIMEOUT)
+    assert len(first.jobs) == 1 and first.next_page_token
+    second = stack.training.ListTrainings(
+        pb.ListTrainingsRequest(page_size=1, page_token=first.next_page_token), timeout=TIMEOUT
+    )
+    assert len(second.jobs) == 1 and second.jobs[0].job_id != first.jobs[0].job_id
+    assert second.jobs[0].created_at.ToNanoseconds() <= first.jobs[0].created_at.ToNanoseconds()
+    everything = stack.training.ListTrainings(pb.ListTrainingsRequest(), timeout=TIMEOUT).jobs
+    assert [j.job_id for j in everything[:2]] == [first.jobs[0].job_id, second.jobs[0].job_id]
+    for job in everything:
+        if job.state not in FINAL:
+            stack.training.CancelTraining(
+                pb.CancelTrainingRequest(job_id=job.job_id), timeout=TIMEOUT
+            )

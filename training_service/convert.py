@@ -17,7 +17,7 @@ from glidepath.household.canonical import canonical_json, canonicalize, househol
 from glidepath.household.convert import household_from_proto
 from glidepath.training.v1 import training_pb2 as pb
 from training_service.jobs import JobRecord, JobState, ModelKey
-from training_service.manager import StartRequest
+from training_service.manager import ListCursor, StartRequest
 
 DEFAULT_EPISODES = 1000
 MAX_EPISODES = 1_000_000
@@ -114,18 +114,16 @@ def job_id(value: str) -> str:
     return value
 
 
-def list_query(message: pb.ListTrainingsRequest) -> tuple[frozenset[JobState], str, int, int]:
-    """(states, model_hash, offset, limit) of a list request."""
+def list_query(
+    message: pb.ListTrainingsRequest,
+) -> tuple[frozenset[JobState], str, ListCursor | None, int]:
+    """(states, model_hash, cursor, limit) of a list request."""
     if message.page_size > MAX_PAGE_SIZE:
         raise errors.InvalidArgument.field(
             "page_size", f"must be 0 to {MAX_PAGE_SIZE}, got {message.page_size}"
         )
     limit = message.page_size or DEFAULT_PAGE_SIZE
-    offset = 0
-    if message.page_token:
-        if not message.page_token.isdigit() or len(message.page_token) > 9:
-            raise errors.InvalidArgument.field("page_token", "is not a token this service returned")
-        offset = int(message.page_token)
+    cursor = parse_page_token(message.page_token) if message.page_token else None
     if message.model_hash and not _HASH.match(message.model_hash):
         raise errors.InvalidArgument.field(
             "model_hash",
@@ -137,7 +135,23 @@ def list_query(message: pb.ListTrainingsRequest) -> tuple[frozenset[JobState], s
         if state is None:
             raise errors.InvalidArgument.field(f"states[{i}]", f"unknown state {value}")
         states.add(state)
-    return frozenset(states), message.model_hash, offset, limit
+    return frozenset(states), message.model_hash, cursor, limit
+
+
+def page_token(cursor: ListCursor | None) -> str:
+    """The opaque next_page_token for a cursor ("" for the last page)."""
+    return "" if cursor is None else f"{cursor[0]!r}/{cursor[1]}"
+
+
+def parse_page_token(token: str) -> ListCursor:
+    created, _, job = token.partition("/")
+    try:
+        created_at = float(created)
+    except ValueError:
+        created_at = float("nan")
+    if created_at != created_at or not _JOB_ID.match(job):
+        raise errors.InvalidArgument.field("page_token", "is not a token this service returned")
+    return created_at, job
 
 
 def _timestamp(seconds: float) -> Timestamp:

@@ -43,6 +43,9 @@ LOST_BEFORE_SPOOL_MESSAGE = (
 STOPPED_MESSAGE = "training service stopped while the job ran; start the training again"
 WATCH_POLL_SECONDS = 0.5
 
+# Where a page of ListTrainings ends: (created_at, job_id) of its last job.
+ListCursor = tuple[float, str]
+
 
 @dataclass(frozen=True)
 class StartRequest:
@@ -208,21 +211,26 @@ class JobManager:
         *,
         states: frozenset[JobState] = frozenset(),
         model_hash: str = "",
-        offset: int = 0,
+        after: ListCursor | None = None,
         limit: int = 50,
-    ) -> tuple[list[JobRecord], int | None]:
-        """Jobs newest first from ``offset``; the offset of the next page, or None."""
+    ) -> tuple[list[JobRecord], ListCursor | None]:
+        """Jobs newest first, those after ``after``; the cursor of the next page, or None.
+
+        A cursor is the (created_at, job_id) of the last job of a page, so jobs created
+        between two pages never shift the second one.
+        """
         with self._cond:
             matching = [
                 r
                 for r in self._jobs.values()
                 if (not states or r.state in states)
                 and (not model_hash or r.model_hash == model_hash)
+                and (after is None or (r.created_at, r.job_id) < after)
             ]
         matching.sort(key=lambda r: (r.created_at, r.job_id), reverse=True)
-        page = [copy.copy(r) for r in matching[offset : offset + limit]]
-        following = offset + limit if offset + limit < len(matching) else None
-        return page, following
+        page = [copy.copy(r) for r in matching[:limit]]
+        more = len(matching) > limit
+        return page, ((page[-1].created_at, page[-1].job_id) if more else None)
 
     def cancel(self, job_id: str) -> JobRecord:
         """Cancel for every requester; a queued job is gone at once."""

@@ -60,14 +60,14 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):  # type: igno
     def ListTrainings(
         self, request: pb.ListTrainingsRequest, context: grpc.ServicerContext
     ) -> pb.ListTrainingsResponse:
-        states, model_hash, offset, limit = convert.list_query(request)
+        states, model_hash, cursor, limit = convert.list_query(request)
         records, following = self._manager.list(
-            states=states, model_hash=model_hash, offset=offset, limit=limit
+            states=states, model_hash=model_hash, after=cursor, limit=limit
         )
         now = time.time()
         return pb.ListTrainingsResponse(
             jobs=[convert.job_to_proto(r, now) for r in records],
-            next_page_token=str(following) if following is not None else "",
+            next_page_token=convert.page_token(following),
         )
 
     def CancelTraining(
