@@ -121,5 +121,8 @@ class Objective:
         if not math.isfinite(ce) or ce <= 0:
             return math.nan
         return float(
-            self.scale * (ce / self.scale) ** self.gamma / self.horizon * utility_standard_error
+            self.scale
+            * (ce / self.scale) ** self.gamma
+            / self.utility_terms
+            * utility_standard_error
         )
