@@ -33,7 +33,6 @@ from glidepath.engine.strategies import Strategy
 from glidepath.errors import InvalidArgument
 from glidepath.household.model import Household
 
-from .lives import objective_for
 from .model_io import load_policy
 from .policy_strategy import POLICY_STRATEGY_NAME, PolicyStrategy
 
@@ -146,7 +145,7 @@ def evaluate_strategy(
         names,
         SimulationSettings(paths=lives, seed=seed, keep_path_utilities=True),
     )
-    objective = objective_for(build_schedule(household))
+    objective = Objective.for_schedule(build_schedule(household))
     utilities = {
         m.name: m.path_utilities for m in result.strategies if m.path_utilities is not None
     }

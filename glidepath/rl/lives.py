@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from glidepath.engine.cashflows import Schedule, build_schedule
+from glidepath.engine.cashflows import build_schedule
 from glidepath.engine.market import Scenarios
 from glidepath.engine.objective import Objective
 from glidepath.engine.state import Decision, FlowTiming, YearState
@@ -52,15 +52,6 @@ def episode_seed(seed: int, episode: int) -> int:
     """The market seed of episode ``episode`` of a batch seeded ``seed``."""
     sequence = np.random.SeedSequence(seed, spawn_key=(TRAINING_SPAWN_KEY, episode))
     return int(sequence.generate_state(1, dtype=np.uint32)[0])
-
-
-def objective_for(schedule: Schedule) -> Objective:
-    return Objective(
-        horizon=schedule.horizon,
-        scale=schedule.consumption_scale,
-        capital_goal=schedule.capital_goal,
-        gamma=schedule.risk_aversion,
-    )
 
 
 @dataclass
@@ -88,7 +79,7 @@ class Lives:
             raise ValueError("need at least one life")
         self.schedule = build_schedule(household)
         self.rule = MertonRule.for_schedule(self.schedule)
-        self.objective = objective_for(self.schedule)
+        self.objective = Objective.for_schedule(self.schedule)
         self.n = n
         self.first_path = first_path
         self.shadow = shadow
