@@ -152,11 +152,15 @@ class Histograms:
         self.sums = np.zeros(rows)
 
     def add(self, row: int, values: FloatArray) -> None:
+        # float32 is ample for a bin index (log steps of 2e-3, float32 log error ~1e-6)
+        # and halves the memory traffic of the hottest metric.
+        y = values.astype(np.float32)
+        y *= np.float32(1.0 / self.low)
         with np.errstate(divide="ignore"):
-            y = np.log(values * (1.0 / self.low))
-        y *= 1.0 / _LOG_RATIO
-        y += 1.0
-        np.clip(y, 0.0, _N_BINS + 1, out=y)
+            np.log(y, out=y)
+        y *= np.float32(1.0 / _LOG_RATIO)
+        y += np.float32(1.0)
+        np.clip(y, np.float32(0.0), np.float32(_N_BINS + 1), out=y)
         self.counts[row] += np.bincount(y.astype(np.intp), minlength=_N_BINS + 2)
         self.sums[row] += float(values.sum())
 
