@@ -3,8 +3,9 @@
 Importing stable-baselines3 and torch costs seconds; a process started per job would pay
 that every time. So ``size`` processes start with the service ("spawn": no forked gRPC or
 lock state), pay the imports once in ``warm_up``, then serve jobs from their own task
-queue. What they say comes back on one shared event queue, read by a thread here that
-hands each event to the owner (the job manager).
+queue. What they say comes back on a pipe per worker (a worker killed in the middle of a
+message can only break its own pipe, which is replaced with it), read by a thread here
+that hands each event to the owner (the job manager).
 
 Cancellation is a per-worker ``multiprocessing.Event`` the job's ``should_stop`` polls.
 If a worker does not stop within ``cancel_grace`` seconds it is killed and replaced, so
@@ -28,6 +29,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
 from multiprocessing.context import SpawnProcess
 from multiprocessing.synchronize import Event as EventType
 from typing import Any, Protocol
@@ -64,7 +66,7 @@ def _worker_main(
     runner: JobRunner,
     warm_up: Callable[[], None] | None,
     tasks: multiprocessing.Queue[tuple[str, Any] | None],
-    events: multiprocessing.Queue[tuple[str, int, str | None, Any]],
+    events: Connection,
     cancel: EventType,
     parent_pid: int,
 ) -> None:
@@ -78,7 +80,7 @@ def _worker_main(
 
     if warm_up is not None:
         warm_up()
-    events.put(("ready", index, None, None))
+    events.send(("ready", index, None, None))
     while not orphaned():
         try:
             task = tasks.get(timeout=1.0)
@@ -89,7 +91,7 @@ def _worker_main(
         job_id, payload = task
 
         def emit(kind: str, data: Any, job_id: str = job_id) -> None:
-            events.put((kind, index, job_id, data))
+            events.send((kind, index, job_id, data))
 
         try:
             outcome = runner(payload, emit, lambda: cancel.is_set() or orphaned())
@@ -112,6 +114,7 @@ class _Slot:
     process: SpawnProcess
     tasks: multiprocessing.Queue[tuple[str, Any] | None]
     cancel: EventType
+    events: Connection
     job_id: str | None = None
     cancel_deadline: float | None = None
     ready: bool = False
@@ -131,10 +134,8 @@ class WorkerPool:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stopping: threading.Event = field(default_factory=threading.Event)
     _reader: threading.Thread | None = None
-    _events: Any = None
 
     def start(self) -> None:
-        self._events = self._ctx.Queue()
         with self._lock:
             self._slots = [self._spawn(i) for i in range(self.size)]
         self._reader = threading.Thread(target=self._read_loop, name="worker-events", daemon=True)
@@ -143,15 +144,17 @@ class WorkerPool:
     def _spawn(self, index: int) -> _Slot:
         tasks = self._ctx.Queue()
         cancel = self._ctx.Event()
+        receive, send = self._ctx.Pipe(duplex=False)
         process = self._ctx.Process(
             target=_worker_main,
-            args=(index, self.runner, self.warm_up, tasks, self._events, cancel, os.getpid()),
+            args=(index, self.runner, self.warm_up, tasks, send, cancel, os.getpid()),
             name=f"training-worker-{index}",
             daemon=True,
         )
         process.start()
+        send.close()  # the worker holds the only writing end: EOF when it dies
         log.event("worker_started", worker=index, pid=process.pid)
-        return _Slot(index=index, process=process, tasks=tasks, cancel=cancel)
+        return _Slot(index=index, process=process, tasks=tasks, cancel=cancel, events=receive)
 
     def idle_workers(self) -> int:
         with self._lock:
@@ -190,16 +193,17 @@ class WorkerPool:
 
     def _read_loop(self) -> None:
         while not self._stopping.is_set():
-            try:
-                kind, index, job_id, data = self._events.get(timeout=0.2)
-            except queue.Empty:
-                self._check_slots()
-                continue
-            except (EOFError, OSError):
-                return
-            event = WorkerEvent(kind=kind, worker=index, job_id=job_id, data=data)
-            if self._accept(event):
-                self._deliver(event)
+            with self._lock:
+                readers = {slot.events: slot.index for slot in self._slots}
+            for ready in wait(list(readers), timeout=0.2):
+                assert isinstance(ready, Connection)
+                try:
+                    kind, index, job_id, data = ready.recv()
+                except (EOFError, OSError):
+                    continue  # its worker died: _check_slots replaces it
+                event = WorkerEvent(kind=kind, worker=index, job_id=job_id, data=data)
+                if self._accept(event):
+                    self._deliver(event)
             self._check_slots()
 
     def _accept(self, event: WorkerEvent) -> bool:
@@ -246,6 +250,7 @@ class WorkerPool:
                     else:
                         message = f"training worker process died (exit code {code})"
                         lost.append(WorkerEvent("failed", i, slot.job_id, message))
+                slot.events.close()
                 self._slots[i] = self._spawn(i)
         for event in lost:
             self._deliver(event)
