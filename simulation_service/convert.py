@@ -118,17 +118,6 @@ def strategy_problems(names: Sequence[str]) -> list[FieldViolation]:
     return problems
 
 
-def settings_from_proto(
-    message: pb.SimulationSettings, limits: SimulationServiceSettings
-) -> SimulationSettings:
-    """The engine's settings; InvalidArgument names every bad ``settings.*`` field."""
-    problems: list[FieldViolation] = []
-    result = _settings(message, limits, problems)
-    _raise_if(problems)
-    assert result is not None
-    return result
-
-
 def _settings(
     m: pb.SimulationSettings, limits: SimulationServiceSettings, problems: list[FieldViolation]
 ) -> SimulationSettings | None:

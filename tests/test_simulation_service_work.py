@@ -109,3 +109,17 @@ def test_a_waiting_call_whose_caller_left_never_runs() -> None:
         running.cancel()
         wait_for_load(server, PoolLoad(running=0, waiting=0), within=PROMPTLY)
         assert server.stub.Simulate(small_request(), timeout=30).run.paths == 1000
+
+
+def test_stopping_the_server_stops_running_work() -> None:
+    """SIGTERM's path: after the grace period the running simulation stops, not finishes."""
+    settings = SimulationServiceSettings(max_concurrent=1, max_queued=0, max_paths=BIG)
+    with simulation_server(settings) as server:
+        call = server.stub.Simulate.future(big_request(), timeout=120)
+        wait_for_load(server, PoolLoad(running=1, waiting=0), within=10)
+        began = time.monotonic()
+        server.running.stop(grace=0.2)
+        assert time.monotonic() - began < PROMPTLY
+        assert server.app.pool.load() == PoolLoad(running=0, waiting=0)
+        with pytest.raises(grpc.RpcError):
+            call.result(timeout=PROMPTLY)
