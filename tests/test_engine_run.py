@@ -11,6 +11,7 @@ from engine_support import example_household, retiree
 
 from glidepath.engine import FlowTiming, SimulationSettings, simulate
 from glidepath.engine.market import BLOCK_PATHS
+from glidepath.engine.rollout import rollout
 from glidepath.engine.run import MAX_HORIZON, MAX_PATHS
 from glidepath.engine.state import Decision, YearState
 from glidepath.engine.strategies import STRATEGIES, OwnPlan
@@ -175,3 +176,16 @@ def test_start_of_year_and_monthly_timing_differ() -> None:
     a = monthly.by_name("own_plan").terminal.mean.value
     b = start.by_name("own_plan").terminal.mean.value
     assert a != b
+
+
+def test_rollout_is_the_same_life_as_simulate() -> None:
+    h = example_household()
+    settings = SimulationSettings(paths=1500, seed=12, keep_path_utilities=True)
+    summary = simulate(h, ["guardrails"], settings)
+    paths = rollout(h, "guardrails", 1500, seed=12)
+    assert np.allclose(paths.utility, utilities(summary, "guardrails"), rtol=1e-12, atol=0)
+    assert np.allclose(paths.wealth.mean(axis=1), summary.by_name("guardrails").wealth.means)
+    later = rollout(h, "guardrails", 500, seed=12, first_path=1000)
+    assert np.array_equal(later.wealth, paths.wealth[:, 1000:])
+    with pytest.raises(ResourceExhausted):
+        rollout(h, "guardrails", 1_000_000)

@@ -8,12 +8,14 @@ Public entry points:
 - ``MarketModel`` / ``Scenarios`` (``market``): returns, with common random numbers;
 - ``Strategy`` and the built-ins, ``make_strategy`` / ``STRATEGIES`` (``strategies``);
 - ``Objective`` (``objective``): the utility, CE and RL reward;
+- ``rollout`` (``rollout``): every path's arrays, year by year (bounded size);
 - ``optimum_available`` / ``solve_optimum`` / ``optimum_strategy`` (``optimum``).
 """
 
 from .cashflows import Schedule, build_schedule
 from .market import MarketModel, Scenarios, YearReturns
 from .objective import Objective
+from .rollout import Rollout, rollout
 from .run import ComparisonResult, SimulationSettings, simulate
 from .state import Decision, FlowTiming, YearOutcome, YearState
 from .step import initial_state, step
@@ -26,6 +28,7 @@ __all__ = [
     "FlowTiming",
     "MarketModel",
     "Objective",
+    "Rollout",
     "Scenarios",
     "Schedule",
     "SimulationSettings",
@@ -36,6 +39,7 @@ __all__ = [
     "build_schedule",
     "initial_state",
     "make_strategy",
+    "rollout",
     "simulate",
     "step",
 ]
