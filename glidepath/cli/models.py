@@ -1,0 +1,129 @@
+"""``glidepath models list|show|delete|cleanup``: the model management interface.
+
+The user's note asked for a way to list the saved models and clean up old ones; these
+commands are that interface, over the registry's RPCs (REGISTRY_ADDR). Reads are open;
+``delete`` and ``cleanup`` send the registry's bearer token from REGISTRY_TOKEN when set
+(the registry only demands it when it runs with a token itself).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from glidepath.cli.arguments import positive_int
+from glidepath.cli.channels import PeerConnection, connect
+from glidepath.cli.errors import EXIT_OK
+from glidepath.cli.peers import REGISTRY
+from glidepath.cli.render import cleanup_report, model_details, models_table, to_json
+from glidepath.common.v1 import model_pb2
+from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
+from glidepath.rpc.channel import SHORT_DEADLINE, bearer
+
+# The most models one ListModels page may hold; ``list`` follows the pages to the end.
+PAGE_SIZE = 1000
+DEFAULT_MAX_AGE_DAYS = 30
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    models = commands.add_parser(
+        "models",
+        help="list, show, delete and clean up the saved RL models",
+        description="Manage the saved RL models in the registry (REGISTRY_ADDR).",
+    )
+    actions = models.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    listing = actions.add_parser("list", help="list stored models, newest first")
+    listing.add_argument("--hash", default="", metavar="H", help="only models for this hash")
+    listing.add_argument("--json", action="store_true", help="print the response as JSON")
+    listing.set_defaults(run=run_list)
+
+    show = actions.add_parser("show", help="everything known about one model")
+    _add_ref(show)
+    show.set_defaults(run=run_show)
+
+    delete = actions.add_parser("delete", help="delete one model (file and metadata)")
+    _add_ref(delete)
+    delete.set_defaults(run=run_delete)
+
+    cleanup = actions.add_parser("cleanup", help="delete models older than N days")
+    cleanup.add_argument(
+        "--max-age-days",
+        type=positive_int,
+        default=DEFAULT_MAX_AGE_DAYS,
+        metavar="N",
+        help=f"delete models stored more than N days ago (default {DEFAULT_MAX_AGE_DAYS})",
+    )
+    cleanup.add_argument("--dry-run", action="store_true", help="only list what would go")
+    cleanup.add_argument("--json", action="store_true", help="print the response as JSON")
+    cleanup.set_defaults(run=run_cleanup)
+
+
+def _add_ref(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("hash", metavar="HASH", help="the household hash (16 hex characters)")
+    parser.add_argument("episodes", type=positive_int, metavar="EPISODES", help="the episode count")
+    parser.add_argument("--json", action="store_true", help="print the response as JSON")
+
+
+def _ref(args: argparse.Namespace) -> model_pb2.ModelRef:
+    return model_pb2.ModelRef(model_hash=args.hash, episodes=args.episodes)
+
+
+def _token() -> tuple[tuple[str, str], ...]:
+    return bearer(os.environ.get("REGISTRY_TOKEN") or None)
+
+
+def list_all(peer: PeerConnection, model_hash: str) -> registry_pb2.ListModelsResponse:
+    """Every page of ListModels, gathered into one response (next_page_token empty)."""
+    stub = registry_pb2_grpc.ModelRegistryStub(peer.channel)
+    gathered = registry_pb2.ListModelsResponse()
+    token = ""
+    while True:
+        request = registry_pb2.ListModelsRequest(
+            model_hash=model_hash, page_size=PAGE_SIZE, page_token=token
+        )
+        with peer.guard(SHORT_DEADLINE):
+            page = stub.ListModels(request, timeout=SHORT_DEADLINE)
+        gathered.models.extend(page.models)
+        token = page.next_page_token
+        if not token:
+            return gathered
+
+
+def run_list(args: argparse.Namespace) -> int:
+    with connect(REGISTRY) as peer:
+        response = list_all(peer, args.hash)
+    print(to_json(response) if args.json else models_table(response.models))
+    return EXIT_OK
+
+
+def run_show(args: argparse.Namespace) -> int:
+    with connect(REGISTRY) as peer, peer.guard(SHORT_DEADLINE):
+        stub = registry_pb2_grpc.ModelRegistryStub(peer.channel)
+        request = registry_pb2.GetModelRequest(ref=_ref(args))
+        response = stub.GetModel(request, timeout=SHORT_DEADLINE)
+    print(to_json(response) if args.json else model_details(response.model))
+    return EXIT_OK
+
+
+def run_delete(args: argparse.Namespace) -> int:
+    with connect(REGISTRY) as peer, peer.guard(SHORT_DEADLINE):
+        stub = registry_pb2_grpc.ModelRegistryStub(peer.channel)
+        request = registry_pb2.DeleteModelRequest(ref=_ref(args))
+        response = stub.DeleteModel(request, timeout=SHORT_DEADLINE, metadata=_token())
+    print(to_json(response) if args.json else f"Deleted {response.model.file_name}.")
+    return EXIT_OK
+
+
+def run_cleanup(args: argparse.Namespace) -> int:
+    with connect(REGISTRY) as peer, peer.guard(SHORT_DEADLINE):
+        stub = registry_pb2_grpc.ModelRegistryStub(peer.channel)
+        request = registry_pb2.CleanupModelsRequest(
+            max_age_days=args.max_age_days, dry_run=args.dry_run
+        )
+        response = stub.CleanupModels(request, timeout=SHORT_DEADLINE, metadata=_token())
+    if args.json:
+        print(to_json(response))
+    else:
+        print(cleanup_report(response, args.dry_run, args.max_age_days))
+    return EXIT_OK

@@ -1,0 +1,345 @@
+"""How responses look: aligned tables for people, protobuf JSON for programs.
+
+People read money in today's terms with thousands separators ("45,120"), probabilities
+as percentages ("87.3 %") and every Monte Carlo figure with its standard error
+("45,120 ± 85"), because a difference smaller than a few standard errors is noise. The
+``--json`` form is the response message itself (``json_format.MessageToJson``), so that a
+script sees exactly the fields the proto documents.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+from glidepath.common.v1 import model_pb2
+from glidepath.registry.v1 import registry_pb2
+from glidepath.simulation.v1 import simulation_pb2 as sim
+
+MISSING = "—"
+# Rows of the wealth-by-age table: one every few years keeps it on one screen.
+AGE_STEP = 5
+
+# ----------------------------------------------------------------------------- numbers
+
+
+def to_json(message: Message) -> str:
+    """The message in protobuf's JSON mapping (lowerCamelCase names, NaN as "NaN")."""
+    return json_format.MessageToJson(message, indent=2)
+
+
+def money(value: float) -> str:
+    """Whole units of today's money with thousands separators: 45,120."""
+    return MISSING if not math.isfinite(value) else f"{value:,.0f}"
+
+
+def percent(fraction: float, digits: int = 1) -> str:
+    """A fraction as a percentage: 0.873 -> "87.3 %"."""
+    return MISSING if not math.isfinite(fraction) else f"{fraction * 100:.{digits}f} %"
+
+
+def money_estimate(estimate: sim.Estimate) -> str:
+    """ "45,120 ± 85"; the ± part is left out when the error could not be estimated."""
+    text = money(estimate.value)
+    error = estimate.standard_error
+    return f"{text} ± {error:,.0f}" if math.isfinite(error) and text != MISSING else text
+
+
+def percent_estimate(estimate: sim.Estimate) -> str:
+    """ "87.3 % ± 0.4" (the standard error in percentage points; two decimals under 0.1)."""
+    text = percent(estimate.value)
+    points = estimate.standard_error * 100
+    if not math.isfinite(points) or text == MISSING:
+        return text
+    return f"{text} ± {points:.2f}" if points < 0.095 else f"{text} ± {points:.1f}"
+
+
+def signed_money_estimate(estimate: sim.Estimate) -> str:
+    sign = "+" if estimate.value >= 0 else ""
+    return sign + money_estimate(estimate)
+
+
+def size(size_bytes: int) -> str:
+    if size_bytes >= 1024 * 1024:
+        return f"{size_bytes / (1024 * 1024):.1f} MiB"
+    return f"{size_bytes / 1024:.1f} KiB"
+
+
+# ----------------------------------------------------------------------------- tables
+
+
+def table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], align: str = "", indent: int = 2
+) -> str:
+    """Columns padded to their widest cell.
+
+    ``align`` has one letter per column, "l" or "r"; by default the first column (a name)
+    is left-aligned and the others (figures) right-aligned, so that digits line up.
+    """
+    align = align or "l" + "r" * (len(headers) - 1)
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        padded = [
+            cell.ljust(width) if side == "l" else cell.rjust(width)
+            for cell, width, side in zip(cells, widths, align, strict=True)
+        ]
+        return " " * indent + "  ".join(padded).rstrip()
+
+    return "\n".join([line(headers), *(line(row) for row in rows)])
+
+
+def key_values(pairs: Sequence[tuple[str, str]], indent: int = 2) -> str:
+    """Labels in a column, values beside them."""
+    width = max(len(label) for label, _ in pairs)
+    return "\n".join(f"{' ' * indent}{label.ljust(width)}  {value}" for label, value in pairs)
+
+
+# ----------------------------------------------------------------------------- simulation
+
+
+def run_line(household_hash: str, run: sim.RunInfo, strategies: str) -> str:
+    converged = "" if run.converged else " (adaptive target NOT reached)"
+    return (
+        f"Household {household_hash} · {strategies} · {run.paths:,} paths · seed {run.seed} · "
+        f"{run.seconds:.2f} s{converged}"
+    )
+
+
+def simulate_report(response: sim.SimulateResponse) -> str:
+    """The metrics of one strategy, then its wealth by age."""
+    result = response.result
+    figures: list[tuple[str, str]] = [
+        (
+            "Certainty-equivalent consumption",
+            f"{money_estimate(result.certainty_equivalent)} a year",
+        ),
+        ("Success (spending met every year)", percent_estimate(result.success_probability)),
+        ("Ruin (wealth ran out)", percent_estimate(result.ruin_probability)),
+    ]
+    if result.HasField("capital_goal_probability"):
+        figures.append(("Capital goal reached", percent_estimate(result.capital_goal_probability)))
+    figures += _terminal_wealth_figures(result.terminal_wealth)
+    figures += [
+        (
+            "Shortfall per retirement year",
+            money_estimate(result.shortfall.mean_per_retirement_year),
+        ),
+        ("Some retirement year short", percent_estimate(result.shortfall.probability_any)),
+    ]
+    if result.HasField("share_of_optimum"):
+        figures.append(("Share of the optimum's CE", percent_estimate(result.share_of_optimum)))
+    return "\n".join(
+        [
+            run_line(response.household_hash, response.run, f"strategy {result.strategy}"),
+            "",
+            key_values(figures),
+            "",
+            "Wealth by age (today's money; percentiles across the simulated lives)",
+            wealth_table(result.wealth),
+            "",
+            optimum_line(response.optimum),
+        ]
+    )
+
+
+def _terminal_wealth_figures(terminal: sim.TerminalWealth) -> list[tuple[str, str]]:
+    figures = [("Wealth at the end, mean", money_estimate(terminal.mean))]
+    for point in terminal.percentiles:
+        if point.percentile == 50:
+            figures.append(("Wealth at the end, median", money_estimate(point.value)))
+    figures += [
+        ("Wealth at the end, worst 5 % mean", money_estimate(terminal.mean_worst_5_percent)),
+        ("Nothing left at the end", percent_estimate(terminal.probability_depleted)),
+    ]
+    return figures
+
+
+def wealth_table(profile: sim.AgeProfile) -> str:
+    """Percentiles of wealth every AGE_STEP years, and at the last age."""
+    headers = ["age", *(_percentile_name(band.percentile) for band in profile.bands), "mean"]
+    last = len(profile.ages) - 1
+    rows = [
+        [
+            str(age),
+            *(money(band.values[i]) for band in profile.bands),
+            money(profile.means[i]),
+        ]
+        for i, age in enumerate(profile.ages)
+        if i % AGE_STEP == 0 or i == last
+    ]
+    return table(headers, rows)
+
+
+def _percentile_name(percentile: float) -> str:
+    return "median" if percentile == 50 else f"{percentile:g}th"
+
+
+def optimum_line(optimum: sim.OptimumInfo) -> str:
+    if not optimum.available:
+        return f"Optimum: not available for this household ({optimum.reason})"
+    if optimum.HasField("value_certainty_equivalent"):
+        return (
+            "Optimum (dynamic programming): CE of "
+            f"{money(optimum.value_certainty_equivalent)} a year from its value function"
+        )
+    return 'Optimum: available (add the strategy "optimum" to see it)'
+
+
+def compare_report(response: sim.CompareResponse) -> str:
+    """The strategies side by side, best certainty equivalent first marked with *."""
+    results = list(response.results)
+    best = max(results, key=lambda r: r.certainty_equivalent.value).strategy if results else ""
+    with_optimum = any(r.HasField("share_of_optimum") for r in results)
+    with_goal = any(r.HasField("capital_goal_probability") for r in results)
+    baseline = next((r.versus.baseline for r in results if r.HasField("versus")), "")
+    headers = ["strategy", "CE a year"]
+    headers += ["of optimum"] if with_optimum else []
+    headers += [f"CE vs {baseline}"] if baseline and not with_optimum else []
+    headers += ["success", "ruin"] + (["capital goal"] if with_goal else [])
+    headers += ["median wealth at end"]
+    rows = []
+    for result in results:
+        row = [("* " if result.strategy == best else "  ") + result.strategy]
+        row.append(money_estimate(result.certainty_equivalent))
+        if with_optimum:
+            row.append(percent_estimate(result.share_of_optimum))
+        if baseline and not with_optimum:
+            has = result.HasField("versus")
+            row.append(signed_money_estimate(result.versus.ce_difference) if has else MISSING)
+        row += [
+            percent_estimate(result.success_probability),
+            percent_estimate(result.ruin_probability),
+        ]
+        if with_goal:
+            row.append(percent_estimate(result.capital_goal_probability))
+        row.append(_median_terminal(result.terminal_wealth))
+        rows.append(row)
+    lines = [
+        run_line(response.household_hash, response.run, f"{len(results)} strategies"),
+        "",
+        table(headers, rows),
+        "",
+        "* highest certainty-equivalent consumption (CE: the sure yearly spending worth as much\n"
+        "  as the strategy's uncertain one); ± one standard error; money in today's terms.",
+        optimum_line(response.optimum),
+    ]
+    lines += [f"Skipped {s.strategy}: {s.reason}" for s in response.skipped]
+    return "\n".join(lines)
+
+
+def _median_terminal(terminal: sim.TerminalWealth) -> str:
+    for point in terminal.percentiles:
+        if point.percentile == 50:
+            return money(point.value.value)
+    return MISSING
+
+
+# ----------------------------------------------------------------------------- models
+
+
+def models_table(models: Sequence[model_pb2.ModelMetadata]) -> str:
+    if not models:
+        return "No models stored."
+    headers = ["hash", "episodes", "created (UTC)", "size", "algorithm", "score", "gate", "origin"]
+    rows = [
+        [
+            m.ref.model_hash,
+            f"{m.ref.episodes:,}",
+            m.created_at.ToDatetime().strftime("%Y-%m-%d %H:%M"),
+            size(m.size_bytes),
+            m.algorithm or MISSING,
+            money(m.evaluation.score) if m.HasField("evaluation") else MISSING,
+            _gate(m),
+            _origin(m.origin),
+        ]
+        for m in models
+    ]
+    listing = table(headers, rows, align="lrlrlrll")
+    return f"{listing}\n\n{len(models)} model(s). Score: the policy's CE a year, today's money."
+
+
+def _gate(model: model_pb2.ModelMetadata) -> str:
+    if not model.HasField("evaluation"):
+        return MISSING
+    return "passed" if model.evaluation.passed_gate else "not passed"
+
+
+def _origin(origin: model_pb2.ModelOrigin.ValueType) -> str:
+    return model_pb2.ModelOrigin.Name(origin).removeprefix("MODEL_ORIGIN_").lower()
+
+
+def model_details(model: model_pb2.ModelMetadata) -> str:
+    """Everything the registry knows about one model, evaluation included."""
+    created = model.created_at.ToDatetime().strftime("%Y-%m-%d %H:%M:%S UTC")
+    libraries = ", ".join(f"{k} {v}" for k, v in sorted(model.library_versions.items()))
+    parent = (
+        f"rl_model_{model.parent.model_hash}_{model.parent.episodes}ep.zip"
+        if model.HasField("parent")
+        else "none (trained from scratch)"
+    )
+    training = (
+        f"{model.algorithm or 'unknown algorithm'}, {model.timesteps:,} timesteps, "
+        f"{model.training_seconds:.1f} s"
+    )
+    pairs = [
+        ("hash", model.ref.model_hash),
+        ("episodes", f"{model.ref.episodes:,}"),
+        ("created", created),
+        ("size", f"{size(model.size_bytes)} ({model.size_bytes:,} bytes)"),
+        ("sha256", model.sha256),
+        ("origin", _origin(model.origin)),
+        ("training", training),
+        ("libraries", libraries or MISSING),
+        ("fine-tuned from", parent),
+    ]
+    lines = [model.file_name, key_values(pairs)]
+    if model.HasField("evaluation"):
+        lines += ["", evaluation_report(model.evaluation)]
+    else:
+        lines += ["", "Not evaluated."]
+    return "\n".join(lines)
+
+
+def evaluation_report(evaluation: model_pb2.ModelEvaluation) -> str:
+    verdict = (
+        "passed the gate: recommended over the best baseline"
+        if evaluation.passed_gate
+        else "did not pass the gate: the best baseline is recommended instead"
+    )
+    improvement = (
+        f"{'+' if evaluation.improvement >= 0 else ''}{money(evaluation.improvement)}"
+        f" ± {money(evaluation.improvement_standard_error)} a year"
+    )
+    lines = [
+        f"Evaluation on {evaluation.held_out_lives:,} held-out lives: {verdict}",
+        f"  policy CE minus {evaluation.best_baseline or 'best baseline'}: {improvement}",
+    ]
+    if evaluation.HasField("optimum_ce_consumption"):
+        lines.append(f"  optimum CE: {money(evaluation.optimum_ce_consumption)} a year")
+    if evaluation.strategies:
+        headers = ["strategy", "CE a year", "of optimum", "success", "capital goal"]
+        rows = [
+            [
+                s.strategy,
+                f"{money(s.ce_consumption)} ± {money(s.ce_standard_error)}",
+                percent(s.ce_share_of_optimum) if s.HasField("ce_share_of_optimum") else MISSING,
+                percent(s.success_probability),
+                percent(s.capital_goal_probability),
+            ]
+            for s in evaluation.strategies
+        ]
+        lines += ["", table(headers, rows)]
+    return "\n".join(lines)
+
+
+def cleanup_report(response: registry_pb2.CleanupModelsResponse, dry_run: bool, days: int) -> str:
+    names = [f"  rl_model_{r.model_hash}_{r.episodes}ep.zip" for r in response.models]
+    if dry_run:
+        head = f"Dry run: {len(names)} model(s) older than {days} days would be deleted"
+    else:
+        head = f"Deleted {response.deleted_count} model(s) older than {days} days"
+    return "\n".join([head + (":" if names else "."), *names])

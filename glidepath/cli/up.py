@@ -1,0 +1,108 @@
+"""``glidepath up``: the three services on this machine until Ctrl-C (or SIGTERM).
+
+No containers and no configuration: data under ``./var`` (models in ``var/models/rl``
+unless RL_MODELS_DIR is set), one log per service in ``var/logs``, the default ports
+50051-50053 that every client command uses when SIMULATION_ADDR, TRAINING_ADDR and
+REGISTRY_ADDR are unset. If a service dies, the others are stopped too and the exit code
+is 1, so that a supervisor notices.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import time
+from pathlib import Path
+from types import FrameType
+
+from glidepath.cli.arguments import non_negative_int
+from glidepath.cli.errors import EXIT_FAILURE, EXIT_OK, CliError
+from glidepath.cli.peers import LOOPBACK, START_ORDER
+from glidepath.cli.stack import (
+    DEFAULT_DATA_DIR,
+    LocalStack,
+    RunningService,
+    StackError,
+    local_stack,
+)
+
+POLL_SECONDS = 0.5
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    up = commands.add_parser(
+        "up",
+        help="run the three services locally until Ctrl-C",
+        description="Start the registry, training and simulation services as local "
+        "processes, wait until all are SERVING, and stop them all on Ctrl-C or SIGTERM.",
+    )
+    up.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DEFAULT_DATA_DIR,
+        help="models, training jobs and logs go here (default ./var)",
+    )
+    up.add_argument("--host", default=LOOPBACK, help=f"address to bind (default {LOOPBACK})")
+    for peer in START_ORDER:
+        up.add_argument(
+            f"--{peer.key}-port",
+            type=non_negative_int,
+            default=peer.default_port,
+            metavar="PORT",
+            help=f"{peer.title} port (default {peer.default_port}; 0 picks a free one)",
+        )
+    up.set_defaults(run=run_up)
+
+
+def run_up(args: argparse.Namespace) -> int:
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _interrupt)
+    ports = {peer.key: getattr(args, f"{peer.key}_port") for peer in START_ORDER}
+    models_dir = Path(os.environ["RL_MODELS_DIR"]) if os.environ.get("RL_MODELS_DIR") else None
+    print(f"Starting the glidepath services (data in {args.data_dir.resolve()}) ...", flush=True)
+    try:
+        with local_stack(
+            args.data_dir, host=args.host, ports=ports, models_dir=models_dir
+        ) as stack:
+            print_where(stack)
+            died = wait_for_stop(stack)
+            print("Stopping the services ...", flush=True)
+    except StackError as error:
+        raise CliError(f"the stack did not start: {error}") from None
+    codes = ", ".join(f"{key} exit {code}" for key, code in stack.exit_codes.items())
+    print(f"Stopped ({codes}).", flush=True)
+    if died:
+        names = ", ".join(service.peer.title for service in died)
+        raise CliError(f"{names} stopped unexpectedly; see {stack.layout.logs}")
+    return EXIT_OK if all(code == 0 for code in stack.exit_codes.values()) else EXIT_FAILURE
+
+
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def print_where(stack: LocalStack) -> None:
+    """Where each service listens, and how to point a client at this stack."""
+    print("The glidepath services are SERVING:")
+    for service in stack.services.values():
+        print(f"  {service.peer.key:<11} {service.address:<21} log {service.log_file}")
+    print(f"Models in {stack.layout.models}")
+    exports = " ".join(f"{name}={value}" for name, value in stack.client_env().items())
+    print(f"Point clients at this stack with: export {exports}")
+    print("Press Ctrl-C to stop.", flush=True)
+
+
+def wait_for_stop(stack: LocalStack) -> list[RunningService]:
+    """Block until a stop signal, or until a service dies (returned, to be reported)."""
+    try:
+        while not (died := stack.exited()):
+            time.sleep(POLL_SECONDS)
+        return died
+    except KeyboardInterrupt:
+        return []
+    finally:
+        # The stop that follows must not be cut short by a second Ctrl-C.
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, signal.SIG_IGN)
