@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from glidepath.config import ConfigError
+from training_service import convert
 from training_service.config import TrainingSettings
 from training_service.jobs import RESTARTED_MESSAGE, JobRecord, JobState, JobStore, ModelKey
 
@@ -87,3 +88,10 @@ def test_settings_defaults_and_errors_naming_the_variable(
     monkeypatch.setenv("TRAINING_SPOOL_RETRY_MAX_SECONDS", "1")
     with pytest.raises(ConfigError, match="TRAINING_SPOOL_RETRY_MAX_SECONDS"):
         TrainingSettings.from_env()
+
+
+def test_request_limits_agree_with_the_rl_library() -> None:
+    from glidepath.rl import training
+
+    assert set(convert.SUPPORTED_ALGORITHMS) <= set(training.SUPPORTED_ALGORITHMS)
+    assert convert.MAX_EPISODES <= training.MAX_EPISODES

@@ -16,6 +16,7 @@ import pytest
 from training_support import (
     CARTPOLE_RUNNER,
     CRASH_SEED,
+    STUBBORN_SEED,
     cartpole_warm_up,
     example_household_proto,
     free_port,
@@ -157,14 +158,22 @@ def test_the_queue_is_bounded_duplicates_join_and_cancel_is_prompt(
         manager.cancel(fresh.job_id)
 
 
-def test_a_worker_that_dies_fails_its_job_and_is_replaced(
+def test_a_worker_that_dies_or_ignores_a_cancel_is_replaced(
     make_manager: Callable[..., JobManager], registry_server: Any
 ) -> None:
-    manager = make_manager(registry_server.address)
+    manager = make_manager(registry_server.address, cancel_grace_seconds=1.0)
     doomed, _ = manager.submit(start_request(episodes=10, seed=CRASH_SEED))
     final, _ = wait_for(manager, doomed.job_id, lambda r: r.state.final)
     assert final.state == JobState.FAILED
     assert "worker process died" in final.message
+
+    stubborn, _ = manager.submit(start_request(episodes=10, seed=STUBBORN_SEED))
+    wait_for(manager, stubborn.job_id, lambda r: r.episodes_done > 0)
+    asked = time.monotonic()
+    manager.cancel(stubborn.job_id)
+    final, _ = wait_for(manager, stubborn.job_id, lambda r: r.state.final)
+    assert final.state == JobState.CANCELLED
+    assert time.monotonic() - asked < 30  # killed after the 1 s grace, not after 60 s
 
     after, _ = manager.submit(start_request(episodes=5, spending=43000.0))
     final, _ = wait_for(manager, after.job_id, lambda r: r.state.final)

@@ -202,12 +202,18 @@ def cartpole_warm_up() -> None:
 
 # A job with this seed makes its worker process die mid-job (as the OOM killer would).
 CRASH_SEED = 666
+# A job with this seed ignores should_stop (as a trainer stuck in native code would).
+STUBBORN_SEED = 777
 
 
 def cartpole_or_crash_train(
     task: TrainingTask, on_progress: Callable[[ProgressLike], None], should_stop: Callable[[], bool]
 ) -> Trained:
-    """``cartpole_train``, except that seed CRASH_SEED kills the worker process."""
+    """``cartpole_train``, except for the seeds that crash or ignore cancellation."""
+    if task.seed == STUBBORN_SEED:
+        for step in range(600):
+            on_progress(Progress(step + 1, step + 1, 0.0, step * 0.1))
+            time.sleep(0.1)
     if task.seed == CRASH_SEED:
         import os
 
