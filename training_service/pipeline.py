@@ -129,7 +129,7 @@ def rl_train(
     task: TrainingTask, on_progress: Callable[[ProgressLike], None], should_stop: Callable[[], bool]
 ) -> TrainedLike:
     """The RL library's trainer (``glidepath.rl.training.train``)."""
-    from glidepath.rl.training import TrainingSpec, train  # type: ignore[import-not-found]
+    from glidepath.rl.training import TrainingSpec, train
 
     spec = TrainingSpec(
         household=task.household,
@@ -144,7 +144,7 @@ def rl_train(
 
 def rl_evaluate(household: Household, model_zip: bytes, lives: int, seed: int) -> EvaluationLike:
     """The RL library's held-out evaluation (``glidepath.rl.evaluation.evaluate``)."""
-    from glidepath.rl.evaluation import evaluate  # type: ignore[import-not-found]
+    from glidepath.rl.evaluation import evaluate
 
     result: EvaluationLike = evaluate(household, model_zip, lives=lives, seed=seed)
     return result
@@ -158,8 +158,8 @@ def rl_warm_up() -> None:
     import stable_baselines3  # noqa: F401
 
     try:
-        import glidepath.rl.evaluation  # type: ignore[import-not-found]
-        import glidepath.rl.training  # type: ignore[import-not-found]  # noqa: F401
+        import glidepath.rl.evaluation
+        import glidepath.rl.training  # noqa: F401
     except ImportError:  # reported by the first job, with the error's own words
         pass
 
