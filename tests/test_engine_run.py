@@ -94,6 +94,7 @@ def test_all_builtin_strategies_run_and_report_every_metric() -> None:
         assert all(a <= b <= c for a, b, c in zip(low, mid, high, strict=True))
         assert set(s.terminal.percentiles) == set(percentiles)
         assert s.terminal.mean_worst.value <= s.terminal.percentiles[10.0].value
+        assert s.terminal.percentiles[50.0] == s.terminal.median
         assert s.shortfall.mean_total.value >= 0
     assert len(result.schedule.ages) == h.horizon_years
     assert {p.strategy for p in result.paired} == set(STRATEGIES) - {"optimum"}

@@ -73,6 +73,7 @@ class PercentileBands:
 @dataclass(frozen=True)
 class TerminalWealth:
     mean: Estimate
+    median: Estimate
     percentiles: dict[float, Estimate]
     prob_depleted: Estimate  # P(W_T = 0)
     mean_worst: Estimate  # mean over the WORST_TAIL poorest paths
@@ -113,6 +114,15 @@ def probability_estimate(flags: NDArray[np.bool_]) -> Estimate:
     n = int(flags.shape[0])
     p = float(flags.mean())
     return Estimate(p, math.sqrt(p * (1.0 - p) / n), n)
+
+
+def _sorted_quantile(order: FloatArray, q: float) -> Estimate:
+    """Quantile q of sorted values, with its order-statistic standard error."""
+    n = int(order.shape[0])
+    d = math.sqrt(q * (1.0 - q) / n)
+    hi = float(np.quantile(order, min(q + d, 1.0)))
+    lo = float(np.quantile(order, max(q - d, 0.0)))
+    return Estimate(float(np.quantile(order, q)), 0.5 * (hi - lo), n)
 
 
 def _order_statistic_se(q: float, n: int, quantile: QuantileFn) -> float:
@@ -253,13 +263,7 @@ class MetricsAccumulator:
         order = np.sort(terminal)
         worst = order[: max(1, math.floor(WORST_TAIL * n))]
         tail_se = float(worst.std(ddof=1) / math.sqrt(worst.size)) if worst.size > 1 else math.nan
-        term_pct = {}
-        for p in percentiles:
-            q = p / 100.0
-            d = math.sqrt(q * (1.0 - q) / n)
-            hi = float(np.quantile(order, min(q + d, 1.0)))
-            lo = float(np.quantile(order, max(q - d, 0.0)))
-            term_pct[p] = Estimate(float(np.quantile(order, q)), 0.5 * (hi - lo), n)
+        term_pct = {p: _sorted_quantile(order, p / 100.0) for p in percentiles}
         per_year = shortfall / max(retirement_years, 1)
         return StrategyMetrics(
             name=self.name,
@@ -274,6 +278,7 @@ class MetricsAccumulator:
             consumption=self.consumption.bands(self.ages[:-1], percentiles),
             terminal=TerminalWealth(
                 mean=mean_estimate(terminal),
+                median=_sorted_quantile(order, 0.5),
                 percentiles=term_pct,
                 prob_depleted=probability_estimate(terminal <= 0.0),
                 mean_worst=Estimate(float(worst.mean()), tail_se, n),
