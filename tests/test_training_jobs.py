@@ -71,6 +71,8 @@ def test_settings_defaults_and_errors_naming_the_variable(
         "TRAINING_WORKERS",
         "TRAINING_MAX_QUEUED",
         "TRAINING_EVAL_LIVES",
+        "TRAINING_SPOOL_RETRY_INITIAL_SECONDS",
+        "TRAINING_SPOOL_RETRY_MAX_SECONDS",
     ]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TRAINING_DATA_DIR", str(tmp_path))
@@ -87,6 +89,11 @@ def test_settings_defaults_and_errors_naming_the_variable(
     monkeypatch.setenv("TRAINING_SPOOL_RETRY_INITIAL_SECONDS", "10")
     monkeypatch.setenv("TRAINING_SPOOL_RETRY_MAX_SECONDS", "1")
     with pytest.raises(ConfigError, match="TRAINING_SPOOL_RETRY_MAX_SECONDS"):
+        TrainingSettings.from_env()
+    monkeypatch.delenv("TRAINING_SPOOL_RETRY_INITIAL_SECONDS")
+    monkeypatch.delenv("TRAINING_SPOOL_RETRY_MAX_SECONDS")
+    monkeypatch.setenv("TRAINING_WORKERS", "1")
+    with pytest.raises(ConfigError, match="TRAINING_WORKERS"):
         TrainingSettings.from_env()
 
 

@@ -1,7 +1,8 @@
 """The training service as real processes, killed and restarted by the test.
 
 A service killed (SIGKILL) while a job trains reports that job FAILED after a restart,
-leaves no orphan worker behind, and trains the model again when asked. A model trained
+leaves no orphan worker behind, and trains the model again when asked; one stopped with
+SIGTERM exits promptly and reports its running job FAILED too. A model trained
 while the registry is down waits in the spool, survives a kill of the service, and lands
 when a registry process finally starts on the address the service was given.
 """
@@ -24,6 +25,7 @@ from glidepath.rpc.channel import open_channel, wait_until_serving
 from glidepath.training.v1 import training_pb2 as pb
 from glidepath.training.v1 import training_pb2_grpc
 from training_service.jobs import RESTARTED_MESSAGE
+from training_service.manager import STOPPED_MESSAGE
 
 pytestmark = pytest.mark.slow
 
@@ -137,7 +139,22 @@ def test_a_killed_service_reports_its_running_job_failed_and_trains_again(
     assert after.message == RESTARTED_MESSAGE
     again = stub.StartTraining(request, timeout=TIMEOUT)
     assert not again.joined and again.job.job_id != job.job_id
-    stub.CancelTraining(pb.CancelTrainingRequest(job_id=again.job.job_id), timeout=TIMEOUT)
+
+    # A graceful stop (SIGTERM) with a job running: the process exits promptly, workers
+    # included, and the job is reported FAILED, saying the service stopped.
+    for message in stub.WatchTraining(pb.WatchTrainingRequest(job_id=again.job.job_id), timeout=60):
+        if message.job.episodes_done > 0:
+            break
+    asked = time.monotonic()
+    service.stop()
+    assert service.process.returncode == 0
+    assert time.monotonic() - asked < 30
+    service = Service("training_service", service.port, env, log)
+    services.append(service)
+    stub = training_pb2_grpc.TrainingServiceStub(service.channel)
+    stopped = stub.GetTraining(pb.GetTrainingRequest(job_id=again.job.job_id), timeout=TIMEOUT).job
+    assert stopped.state == pb.TRAINING_STATE_FAILED
+    assert stopped.message == STOPPED_MESSAGE
 
 
 def test_a_spooled_model_survives_a_restart_and_lands_when_the_registry_starts(

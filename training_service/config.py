@@ -61,6 +61,11 @@ class TrainingSettings:
     def from_env(cls) -> TrainingSettings:
         max_concurrent = env_int("TRAINING_MAX_CONCURRENT", DEFAULT_MAX_CONCURRENT, minimum=1)
         workers = env_int("TRAINING_WORKERS", max_concurrent, minimum=1)
+        if workers < max_concurrent:
+            raise ConfigError(
+                f"TRAINING_WORKERS must be >= TRAINING_MAX_CONCURRENT ({max_concurrent}), got "
+                f"{workers}: each running job needs a worker process"
+            )
         initial = env_float(
             "TRAINING_SPOOL_RETRY_INITIAL_SECONDS",
             DEFAULT_SPOOL_RETRY_INITIAL_SECONDS,
