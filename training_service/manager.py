@@ -135,7 +135,7 @@ class JobManager:
     def shutdown(self) -> None:
         """Stop workers and the spool; unfinished training is reported FAILED."""
         with self._cond:
-            for record in self._jobs.values():
+            for record in list(self._jobs.values()):  # _finish may prune the history
                 if record.state in (JobState.QUEUED, JobState.RUNNING, JobState.EVALUATING):
                     self._finish(record, JobState.FAILED, STOPPED_MESSAGE)
             self._queue.clear()
