@@ -118,6 +118,11 @@ def test_optimum_beats_the_rules_on_the_example_household() -> None:
         assert pair.difference.value < 3 * pair.difference.standard_error, pair
     merton = next(p for p in result.paired if p.strategy == "merton")
     assert merton.ratio.value > 0.99  # rl-findings.md: the rule is within ~0.5 %
+    # The DP's own value (quadrature) and the engine's measure of its policy agree:
+    # income, mortgage, pension and goal included.
+    simulated = result.by_name("optimum").certainty_equivalent
+    assert result.optimum_value_ce is not None
+    assert abs(simulated.value - result.optimum_value_ce) < 4 * simulated.standard_error
 
 
 def test_optimum_availability_says_why_not() -> None:
