@@ -16,7 +16,7 @@ for, with the Agg backend (no display needed).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ class Profile:
     """A quantity's percentiles by age: ``bands`` maps percentile points to values."""
 
     ages: Sequence[int]
-    bands: dict[float, Sequence[float]]
+    bands: Mapping[float, Sequence[float]]
 
     @classmethod
     def from_proto(cls, profile: sim.AgeProfile) -> Profile:
@@ -134,7 +134,11 @@ def write_chart(chart: Chart, path: Path) -> None:
     for index, row in enumerate(axes):
         _retirement(row[0], chart.retirement_age, labelled=index == 0)
         row[0].grid(True, alpha=0.3)
-        row[0].legend(loc="upper left", fontsize=9, framealpha=0.9)
+    axes[0][0].legend(loc="upper left", fontsize=9, framealpha=0.9)
+    if second:
+        # A falling stock share leaves the upper right empty; a fan leaves the upper left.
+        corner = "upper right" if chart.allocation is not None else "upper left"
+        axes[1][0].legend(loc=corner, fontsize=9, framealpha=0.9)
     axes[-1][0].set_xlabel("Age")
     axes[-1][0].set_xlim(min(chart.wealth.ages), max(chart.wealth.ages))
     figure.tight_layout()

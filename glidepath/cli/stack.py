@@ -34,7 +34,7 @@ DEFAULT_DATA_DIR = Path("var")
 START_TIMEOUT_SECONDS = 120.0
 # Longer than the services' own grace (10 s by default), so that SIGKILL is a last resort.
 STOP_GRACE_SECONDS = 20.0
-LOG_TAIL_LINES = 15
+LOG_TAIL_LINES = 6
 
 
 class StackError(RuntimeError):

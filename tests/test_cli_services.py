@@ -1,0 +1,266 @@
+"""The command-line client against a real local stack (three service processes).
+
+One stack serves the whole module: the registry holds a real stable-baselines3 upload (the
+session's tiny PPO) and old files dropped into its directory by hand, as an operator would;
+the simulation service runs the real engine; the training service trains a real policy for
+the progress bar. The CLI runs as a separate process each time, as a person would run it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cli_support import EPHEMERAL_PORTS, EXAMPLE, one_error_line, run_cli
+from conftest import RegistrySb3Model
+
+from glidepath.cli.inputs import load_household
+from glidepath.cli.peers import REGISTRY, TRAINING
+from glidepath.cli.progress import ProgressBar, follow, training_progress
+from glidepath.cli.stack import LocalStack, local_stack
+from glidepath.common.v1 import model_pb2
+from glidepath.registry.v1 import registry_pb2
+from glidepath.registry_client import file_sha256, upload_model
+from glidepath.rpc.channel import open_channel
+from glidepath.training.v1 import training_pb2, training_pb2_grpc
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "cli-test-token"
+MODEL_HASH = "0123456789abcdef"
+MODEL_EPISODES = 1000
+DAY = 24 * 3600.0
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    env = {"REGISTRY_TOKEN": TOKEN, "TRAINING_EVAL_LIVES": "200"}
+    data_dir = tmp_path_factory.mktemp("cli_stack")
+    with local_stack(data_dir, ports=EPHEMERAL_PORTS, env=env) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def stored_model(stack: LocalStack, registry_sb3_model: RegistrySb3Model) -> Path:
+    """The session's real SB3 zip, uploaded with an evaluation; returns the local file."""
+    evaluation = model_pb2.ModelEvaluation(
+        score=41000.0,
+        held_out_lives=500,
+        best_baseline="merton",
+        improvement=350.0,
+        improvement_standard_error=90.0,
+        passed_gate=True,
+        strategies=[
+            model_pb2.StrategyScore(strategy="rl_policy", ce_consumption=41000.0),
+            model_pb2.StrategyScore(strategy="merton", ce_consumption=40650.0),
+        ],
+    )
+    metadata = registry_pb2.UploadModelMetadata(
+        ref=model_pb2.ModelRef(model_hash=MODEL_HASH, episodes=MODEL_EPISODES),
+        algorithm="PPO",
+        evaluation=evaluation,
+        timesteps=256,
+    )
+    channel = open_channel(stack.address(REGISTRY))
+    try:
+        upload_model(channel, registry_sb3_model.path, metadata, token=TOKEN, timeout=30)
+    finally:
+        channel.close()
+    return registry_sb3_model.path
+
+
+def drop_model_file(
+    stack: LocalStack, source: Path, model_hash: str, episodes: int, age_days: float
+) -> Path:
+    """Put a valid model file into the model directory by hand, dated ``age_days`` ago."""
+    final = stack.layout.models / f"rl_model_{model_hash}_{episodes}ep.zip"
+    temp = stack.layout.data_dir / f"{final.name}.tmp"
+    temp.write_bytes(source.read_bytes())
+    stamp = time.time() - age_days * DAY
+    os.utime(temp, (stamp, stamp))
+    os.replace(temp, final)
+    return final
+
+
+# ----------------------------------------------------------------------------- models
+
+
+def test_models_list_shows_the_uploaded_model_in_a_table(
+    stack: LocalStack, stored_model: Path
+) -> None:
+    result = run_cli("models", "list", env=stack.client_env())
+    assert result.returncode == 0, result.stderr
+    row = next(line for line in result.stdout.splitlines() if MODEL_HASH in line)
+    assert "1,000" in row and "PPO" in row and "passed" in row and "uploaded" in row
+    assert "hash" in result.stdout.splitlines()[0]
+
+
+def test_models_list_json_parses_and_filters_by_hash(stack: LocalStack, stored_model: Path) -> None:
+    listed = run_cli("models", "list", "--json", env=stack.client_env())
+    models = json.loads(listed.stdout)["models"]
+    assert {"modelHash": MODEL_HASH, "episodes": MODEL_EPISODES} in [m["ref"] for m in models]
+    other = run_cli(
+        "models", "list", "--hash", "ffffffffffffffff", "--json", env=stack.client_env()
+    )
+    assert other.returncode == 0
+    assert json.loads(other.stdout).get("models", []) == []
+
+
+def test_models_show_prints_the_metadata_and_the_evaluation(
+    stack: LocalStack, stored_model: Path
+) -> None:
+    result = run_cli("models", "show", MODEL_HASH, str(MODEL_EPISODES), env=stack.client_env())
+    assert result.returncode == 0, result.stderr
+    assert f"rl_model_{MODEL_HASH}_{MODEL_EPISODES}ep.zip" in result.stdout
+    assert file_sha256(stored_model) in result.stdout
+    assert "500 held-out lives: passed the gate" in result.stdout
+    assert "policy CE minus merton: +350 ± 90 a year" in result.stdout
+    as_json = run_cli(
+        "models", "show", MODEL_HASH, str(MODEL_EPISODES), "--json", env=stack.client_env()
+    )
+    assert json.loads(as_json.stdout)["model"]["sha256"] == file_sha256(stored_model)
+
+
+def test_models_show_of_an_unknown_model_is_one_not_found_line(stack: LocalStack) -> None:
+    result = run_cli("models", "show", MODEL_HASH, "7", env=stack.client_env())
+    line = one_error_line(result, 1)
+    assert f"rl_model_{MODEL_HASH}_7ep.zip" in line and "NOT_FOUND" in line
+
+
+def test_cleanup_dry_run_lists_an_old_model_and_deletes_nothing(
+    stack: LocalStack, stored_model: Path
+) -> None:
+    old = drop_model_file(stack, stored_model, "0a0a0a0a0a0a0a0a", 600, age_days=40)
+    env = {**stack.client_env(), "REGISTRY_TOKEN": TOKEN}
+    result = run_cli("models", "cleanup", "--max-age-days", "30", "--dry-run", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "Dry run" in result.stdout and old.name in result.stdout
+    assert f"rl_model_{MODEL_HASH}_" not in result.stdout
+    assert old.exists()
+    as_json = run_cli("models", "cleanup", "--dry-run", "--json", env=env)
+    refs = json.loads(as_json.stdout)["models"]
+    assert {"modelHash": "0a0a0a0a0a0a0a0a", "episodes": 600} in refs
+
+
+def test_cleanup_deletes_old_models_and_keeps_recent_ones(
+    stack: LocalStack, stored_model: Path
+) -> None:
+    old = drop_model_file(stack, stored_model, "0b0b0b0b0b0b0b0b", 600, age_days=45)
+    env = {**stack.client_env(), "REGISTRY_TOKEN": TOKEN}
+    result = run_cli("models", "cleanup", "--max-age-days", "30", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Deleted ") and old.name in result.stdout
+    assert not old.exists()
+    kept = run_cli("models", "show", MODEL_HASH, str(MODEL_EPISODES), env=env)
+    assert kept.returncode == 0
+
+
+def test_delete_without_the_token_is_refused_in_one_line_then_deletes_with_it(
+    stack: LocalStack, stored_model: Path
+) -> None:
+    dropped = drop_model_file(stack, stored_model, "0c0c0c0c0c0c0c0c", 700, age_days=1)
+    refused = run_cli("models", "delete", "0c0c0c0c0c0c0c0c", "700", env=stack.client_env())
+    line = one_error_line(refused, 1)
+    assert "refused" in line and "REGISTRY_TOKEN" in line
+    assert dropped.exists()
+    env = {**stack.client_env(), "REGISTRY_TOKEN": TOKEN}
+    deleted = run_cli("models", "delete", "0c0c0c0c0c0c0c0c", "700", env=env)
+    assert deleted.returncode == 0, deleted.stderr
+    assert deleted.stdout.strip() == f"Deleted {dropped.name}."
+    assert not dropped.exists()
+
+
+def test_a_malformed_hash_is_a_usage_error_naming_the_field(stack: LocalStack) -> None:
+    result = run_cli("models", "show", "not-a-hash", "1000", env=stack.client_env())
+    line = one_error_line(result, 2)
+    assert "registry rejected the request" in line and "model_hash" in line
+
+
+# ----------------------------------------------------------------------------- simulation
+
+
+def test_simulate_prints_the_metrics_and_writes_a_fan_chart(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    import matplotlib.image
+
+    png = tmp_path / "simulate.png"
+    result = run_cli(
+        "simulate", str(EXAMPLE), "--paths", "2000", "--plot", str(png), env=stack.client_env()
+    )
+    assert result.returncode == 0, result.stderr
+    assert "strategy own_plan · 2,000 paths" in result.stdout
+    for label in ("Certainty-equivalent consumption", "Success", "Capital goal", "Wealth by age"):
+        assert label in result.stdout
+    assert f"wrote {png}" in result.stderr
+    image = matplotlib.image.imread(png)
+    height, width = image.shape[:2]
+    assert width >= 800 and height >= 600
+
+
+def test_compare_prints_every_strategy_asked_for_side_by_side(stack: LocalStack) -> None:
+    names = ["merton", "vpw", "four_percent_rule"]
+    result = run_cli(
+        "compare", str(EXAMPLE), "--strategies", ",".join(names), "--paths", "2000",
+        env=stack.client_env(),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    header = next(line for line in lines if "CE a year" in line)
+    assert "CE vs merton" in header and "success" in header
+    for name in names:
+        assert any(line.strip().lstrip("* ").startswith(name) for line in lines), name
+
+
+def test_compare_json_parses_with_the_optimum_and_the_share_of_it(stack: LocalStack) -> None:
+    result = run_cli(
+        "compare", str(EXAMPLE), "--strategies", "merton,optimum", "--paths", "1000", "--json",
+        env=stack.client_env(),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    response = json.loads(result.stdout)
+    assert [r["strategy"] for r in response["results"]] == ["merton", "optimum"]
+    assert re.fullmatch("[0-9a-f]{16}", response["householdHash"])
+    assert all("shareOfOptimum" in r for r in response["results"])
+
+
+def test_an_unknown_strategy_is_a_usage_error_naming_the_field(stack: LocalStack) -> None:
+    result = run_cli("simulate", str(EXAMPLE), "--strategy", "astrology", env=stack.client_env())
+    line = one_error_line(result, 2)
+    assert "simulation service rejected the request" in line and "strategy" in line
+
+
+# ----------------------------------------------------------------------------- progress
+
+
+def test_the_progress_bar_follows_a_real_training_to_its_end(stack: LocalStack) -> None:
+    household = load_household(EXAMPLE)
+    channel = open_channel(stack.address(TRAINING))
+    stub = training_pb2_grpc.TrainingServiceStub(channel)
+    try:
+        started = stub.StartTraining(
+            training_pb2.StartTrainingRequest(household=household.message, episodes=100, seed=3),
+            timeout=10,
+        )
+        stream = stub.WatchTraining(
+            training_pb2.WatchTrainingRequest(job_id=started.job.job_id), timeout=120
+        )
+        shown = io.StringIO()
+        last = follow((m.job for m in stream), training_progress, ProgressBar(shown))
+    finally:
+        channel.close()
+    assert last is not None and last.state == training_pb2.TRAINING_STATE_SUCCEEDED
+    lines = shown.getvalue().splitlines()
+    assert lines[-1].startswith("SUCCEEDED") and "100/100 episodes" in lines[-1]
+    assert any(line.startswith("RUNNING") for line in lines)
+    assert all("\r" not in line for line in lines)  # plain lines: StringIO is no terminal
+    assert len(lines) <= 20  # a line per tenth of the episodes and per state, not per update
+    listed = run_cli("models", "list", "--hash", last.model.model_hash, env=stack.client_env())
+    row = next(line for line in listed.stdout.splitlines() if last.model.model_hash in line)
+    assert row.split()[:2] == [last.model.model_hash, "100"] and "uploaded" in row

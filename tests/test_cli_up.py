@@ -1,0 +1,86 @@
+"""``glidepath up`` as a real process, and ``local_stack()`` when a service cannot start.
+
+``up`` is run through the installed console script, stopped with SIGTERM as a supervisor
+(or Ctrl-C) would, and must leave nothing listening: the next client call gets the clear
+"unavailable" line, not a traceback.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from cli_support import CLI_TIMEOUT, ROOT, cli_env, one_error_line, run_cli
+
+from glidepath.cli.peers import REGISTRY
+from glidepath.cli.stack import StackError, local_stack
+
+pytestmark = pytest.mark.slow
+
+CONSOLE_SCRIPT = Path(sys.executable).parent / "glidepath"
+
+
+def read_addresses(process: subprocess.Popen[str]) -> dict[str, str]:
+    """The "  <service>  <host:port>  log ..." lines ``up`` prints once all are SERVING."""
+    assert process.stdout is not None
+    addresses: dict[str, str] = {}
+    for line in process.stdout:
+        match = re.match(r"\s+(registry|training|simulation)\s+(\S+:\d+)\s", line)
+        if match:
+            addresses[match.group(1)] = match.group(2)
+        if line.startswith("Press Ctrl-C"):
+            return addresses
+    raise AssertionError(f"glidepath up ended before serving (exit {process.wait()})")
+
+
+def test_up_serves_the_client_then_stops_cleanly_and_leaves_nothing_listening(
+    tmp_path: Path,
+) -> None:
+    ports = [f"--{key}-port=0" for key in ("registry", "training", "simulation")]
+    process = subprocess.Popen(
+        [str(CONSOLE_SCRIPT), "up", "--data-dir", str(tmp_path / "var"), *ports],
+        cwd=ROOT,
+        env=cli_env({}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        addresses = read_addresses(process)
+        env = {REGISTRY.env_var: addresses["registry"]}
+        listed = run_cli("models", "list", env=env)
+        assert listed.returncode == 0, listed.stderr
+        assert listed.stdout.strip() == "No models stored."
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=CLI_TIMEOUT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, stderr
+    assert "Stopped (simulation exit 0, training exit 0, registry exit 0)." in stdout
+    assert (tmp_path / "var" / "models" / "rl").is_dir()
+    after = run_cli("models", "list", env=env)
+    line = one_error_line(after, 1)
+    assert line.startswith(f"glidepath: registry at {addresses['registry']} is unavailable")
+    assert "`glidepath up`" in line
+
+
+def test_local_stack_names_a_service_that_cannot_bind_its_port(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        ports = {"registry": port, "training": 0, "simulation": 0}
+        with (
+            pytest.raises(StackError, match="registry exited with code") as caught,
+            local_stack(tmp_path, ports=ports, start_timeout=60),
+        ):
+            pass
+    assert str(tmp_path / "logs" / "registry.log") in str(caught.value)
+    print(caught.value)
