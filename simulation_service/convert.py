@@ -163,10 +163,10 @@ def _settings(
 def adaptive_batch(paths: int) -> int:
     """Batch size in adaptive mode: ``paths`` rounded up to whole blocks, at most the default.
 
-    The engine checks the standard error only after whole batches, so with its default
-    batch (32,768 paths) a smaller ``paths`` would have no effect at all. Batches of
-    about ``paths`` make the first check happen after ``paths`` (rounded up to whole
-    blocks of 1,024, the unit of the common random numbers), as the contract says.
+    The engine checks the standard error after ``paths`` and then after every batch;
+    batches of about ``paths`` (whole blocks of 1,024, the unit of the common random
+    numbers) keep a small request's checks as frequent as its first one, so it stops
+    close to the target instead of overshooting by a default 32,768-path batch.
     """
     blocks = -(-paths // BLOCK_PATHS)
     return min(blocks * BLOCK_PATHS, DEFAULT_BATCH_PATHS)

@@ -26,7 +26,7 @@ import numpy as np
 from glidepath.errors import Cancelled, InvalidArgument, ResourceExhausted
 from glidepath.household.model import Household
 
-from .cashflows import Schedule, build_schedule
+from .cashflows import FloatArray, Schedule, build_schedule
 from .market import BLOCK_PATHS, Scenarios
 from .metrics import DEFAULT_PERCENTILES, Estimate, MetricsAccumulator, StrategyMetrics
 from .objective import Objective
@@ -235,7 +235,7 @@ def _paired(
         ce_a = objective.certainty_equivalent(float(ua.mean()))
         ka = objective.ce_standard_error(ce_a, 1.0)
         lin = ka * ua - kb * ub
-        diff = Estimate(ce_a - ce_b, float(lin.std(ddof=1) / math.sqrt(n)), n)
+        diff = Estimate(ce_a - ce_b, _standard_error(lin), n)
         ratio = ce_a / ce_b
         lin_r = (ka * ua - ratio * kb * ub) / ce_b
         out.append(
@@ -243,10 +243,16 @@ def _paired(
                 acc.name,
                 base.name,
                 diff,
-                Estimate(ratio, float(lin_r.std(ddof=1) / math.sqrt(n)), n),
+                Estimate(ratio, _standard_error(lin_r), n),
             )
         )
     return tuple(out)
+
+
+def _standard_error(x: FloatArray) -> float:
+    """Standard error of a mean; NaN (not a warning) when one path cannot give one."""
+    n = int(x.shape[0])
+    return float(x.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan
 
 
 def simulate(
@@ -277,7 +283,9 @@ def simulate(
         ):
             converged = True
             break
-        n = min(batch, cap - done)
+        # The first ``paths`` are run before the first convergence check, then batches.
+        limit = settings.paths if done < settings.paths else cap
+        n = min(batch, limit - done)
         _run_batch(schedule, resolved, accumulators, settings, done, n)
         done += n
     if target is not None and not converged:
