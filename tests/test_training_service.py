@@ -157,7 +157,7 @@ def test_a_training_starts_at_once_streams_progress_and_lands_in_the_registry(
 
 
 def test_a_watcher_that_disconnects_can_reattach_and_duplicates_join(stack: Stack) -> None:
-    request = pb.StartTrainingRequest(household=household(41000), episodes=2048, seed=5)
+    request = pb.StartTrainingRequest(household=household(41000), episodes=1024, seed=5)
     job = stack.training.StartTraining(request, timeout=TIMEOUT).job
 
     again = stack.training.StartTraining(request, timeout=TIMEOUT)
@@ -171,7 +171,7 @@ def test_a_watcher_that_disconnects_can_reattach_and_duplicates_join(stack: Stac
     seen = watch_until(stack, job.job_id)
     assert seen[0].state != pb.TRAINING_STATE_UNSPECIFIED  # the current state first
     assert seen[-1].state == pb.TRAINING_STATE_SUCCEEDED, seen[-1].message
-    assert seen[-1].registered_model.ref.episodes == 2048
+    assert seen[-1].registered_model.ref.episodes == 1024
     done = [m.episodes_done for m in seen]
     assert done == sorted(done)
 

@@ -266,6 +266,8 @@ class WorkerPool:
                 slot.tasks.put(None)
         deadline = time.monotonic() + timeout
         for slot in slots:
+            if not slot.ready:  # still importing: nothing to finish, no reason to wait
+                slot.process.kill()
             slot.process.join(timeout=max(0.0, deadline - time.monotonic()))
             if slot.process.is_alive():
                 slot.process.kill()
