@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -38,18 +39,37 @@ def read_addresses(process: subprocess.Popen[str]) -> dict[str, str]:
     raise AssertionError(f"glidepath up ended before serving (exit {process.wait()})")
 
 
-def test_up_serves_the_client_then_stops_cleanly_and_leaves_nothing_listening(
-    tmp_path: Path,
-) -> None:
+def start_up(data_dir: Path) -> subprocess.Popen[str]:
+    """``glidepath up`` through the console script, every service on a free port."""
     ports = [f"--{key}-port=0" for key in ("registry", "training", "simulation")]
-    process = subprocess.Popen(
-        [str(CONSOLE_SCRIPT), "up", "--data-dir", str(tmp_path / "var"), *ports],
+    return subprocess.Popen(
+        [str(CONSOLE_SCRIPT), "up", "--data-dir", str(data_dir), *ports],
         cwd=ROOT,
         env=cli_env({}),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def children(pid: int) -> dict[str, int]:
+    """The services ``up`` started: module name -> process id (Linux /proc)."""
+    found: dict[str, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            command = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == pid and len(command) > 2 and command[1] == b"-m":
+            found[command[2].decode()] = int(stat.parent.name)
+    return found
+
+
+def test_up_serves_the_client_then_stops_cleanly_and_leaves_nothing_listening(
+    tmp_path: Path,
+) -> None:
+    process = start_up(tmp_path / "var")
     try:
         addresses = read_addresses(process)
         env = {REGISTRY.env_var: addresses["registry"]}
@@ -69,6 +89,27 @@ def test_up_serves_the_client_then_stops_cleanly_and_leaves_nothing_listening(
     line = one_error_line(after, 1)
     assert line.startswith(f"glidepath: registry at {addresses['registry']} is unavailable")
     assert "`glidepath up`" in line
+
+
+def test_up_stops_everything_and_fails_when_a_service_dies(tmp_path: Path) -> None:
+    process = start_up(tmp_path / "var")
+    try:
+        read_addresses(process)
+        services = children(process.pid)
+        assert set(services) == {"model_registry_service", "training_service", "simulation_service"}
+        os.kill(services["model_registry_service"], signal.SIGKILL)
+        stdout, stderr = process.communicate(timeout=CLI_TIMEOUT)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 1
+    assert "simulation exit 0, training exit 0" in stdout
+    assert (
+        stderr.strip()
+        == f"glidepath: registry stopped unexpectedly; see {tmp_path / 'var' / 'logs'}"
+    )
+    assert not any(Path(f"/proc/{pid}").exists() for pid in services.values())
 
 
 def test_local_stack_names_a_service_that_cannot_bind_its_port(tmp_path: Path) -> None:

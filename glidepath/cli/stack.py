@@ -35,6 +35,7 @@ START_TIMEOUT_SECONDS = 120.0
 # Longer than the services' own grace (10 s by default), so that SIGKILL is a last resort.
 STOP_GRACE_SECONDS = 20.0
 LOG_TAIL_LINES = 6
+HEALTH_POLL_SECONDS = 1.0
 
 
 class StackError(RuntimeError):
@@ -187,12 +188,20 @@ def _wait_for_port(service: RunningService, layout: StackLayout, host: str, time
 
 
 def _wait_until_serving(service: RunningService, timeout: float) -> None:
+    """Poll the health check in short slices, so that a service that dies is noticed at once."""
     channel = open_channel(service.address)
+    deadline = time.monotonic() + timeout
     try:
-        wait_until_serving(channel, timeout=timeout)
-    except TimeoutError as error:
-        _fail_if_exited(service)
-        raise StackError(f"{service.peer.title} at {service.address}: {error}") from None
+        while True:
+            _fail_if_exited(service)
+            try:
+                wait_until_serving(channel, timeout=HEALTH_POLL_SECONDS)
+                return
+            except TimeoutError as error:
+                if time.monotonic() >= deadline:
+                    raise StackError(
+                        f"{service.peer.title} at {service.address}: {error}"
+                    ) from None
     finally:
         channel.close()
 
