@@ -211,7 +211,9 @@ class StartTrainingRequest(_message.Message):
     episodes: _builtins.int
     """Simulated lives (episodes) to train on: 1 to 1,000,000; 0 means the default, 1000."""
     algorithm: _builtins.str
-    """Training algorithm; "" means "PPO", the only one supported today."""
+    """Training algorithm, case-insensitive; "" means "PPO", the only one supported today
+    (anything else: INVALID_ARGUMENT naming "algorithm").
+    """
     seed: _builtins.int
     """Seed of the training, for reproducibility: 0 to 4,294,967,295; when unset the service
     picks one and reports it in the job. The held-out evaluation uses lives derived from
