@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n glidepath/common/v1/errors.proto\x12\x13glidepath.common.v1*\xfa\x02\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x45RROR_REASON_INVALID_FIELD\x10\x01\x12\"\n\x1e\x45RROR_REASON_NO_MODEL_FOR_HASH\x10\x02\x12#\n\x1f\x45RROR_REASON_BELOW_MIN_EPISODES\x10\x03\x12 \n\x1c\x45RROR_REASON_MODEL_NOT_FOUND\x10\x04\x12\x1f\n\x1b\x45RROR_REASON_MODEL_CONFLICT\x10\x05\x12\"\n\x1e\x45RROR_REASON_CHECKSUM_MISMATCH\x10\x06\x12#\n\x1f\x45RROR_REASON_INVALID_MODEL_FILE\x10\x07\x12\x1a\n\x16\x45RROR_REASON_TOO_LARGE\x10\x08\x12\x1a\n\x16\x45RROR_REASON_DISK_FULL\x10\t\x12 \n\x1c\x45RROR_REASON_UNAUTHENTICATED\x10\nb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n glidepath/common/v1/errors.proto\x12\x13glidepath.common.v1*\xb7\x03\n\x0b\x45rrorReason\x12\x1c\n\x18\x45RROR_REASON_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x45RROR_REASON_INVALID_FIELD\x10\x01\x12\"\n\x1e\x45RROR_REASON_NO_MODEL_FOR_HASH\x10\x02\x12#\n\x1f\x45RROR_REASON_BELOW_MIN_EPISODES\x10\x03\x12 \n\x1c\x45RROR_REASON_MODEL_NOT_FOUND\x10\x04\x12\x1f\n\x1b\x45RROR_REASON_MODEL_CONFLICT\x10\x05\x12\"\n\x1e\x45RROR_REASON_CHECKSUM_MISMATCH\x10\x06\x12#\n\x1f\x45RROR_REASON_INVALID_MODEL_FILE\x10\x07\x12\x1a\n\x16\x45RROR_REASON_TOO_LARGE\x10\x08\x12\x1a\n\x16\x45RROR_REASON_DISK_FULL\x10\t\x12 \n\x1c\x45RROR_REASON_UNAUTHENTICATED\x10\n\x12\x1e\n\x1a\x45RROR_REASON_JOB_NOT_FOUND\x10\x0b\x12\x1b\n\x17\x45RROR_REASON_QUEUE_FULL\x10\x0c\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,5 +32,5 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'glidepath.common.v1.errors_
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ERRORREASON']._serialized_start=58
-  _globals['_ERRORREASON']._serialized_end=436
+  _globals['_ERRORREASON']._serialized_end=497
 # @@protoc_insertion_point(module_scope)

@@ -44,6 +44,10 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """The model directory's disk is full."""
     ERROR_REASON_UNAUTHENTICATED: _ErrorReason.ValueType  # 10
     """A mutating call came without the registry's bearer token."""
+    ERROR_REASON_JOB_NOT_FOUND: _ErrorReason.ValueType  # 11
+    """The training job id is unknown (never existed, or pruned from the history)."""
+    ERROR_REASON_QUEUE_FULL: _ErrorReason.ValueType  # 12
+    """The service is at capacity (running and queued work); retry later."""
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """Machine-readable reason attached to an error status as google.rpc.ErrorInfo
@@ -73,4 +77,8 @@ ERROR_REASON_DISK_FULL: ErrorReason.ValueType  # 9
 """The model directory's disk is full."""
 ERROR_REASON_UNAUTHENTICATED: ErrorReason.ValueType  # 10
 """A mutating call came without the registry's bearer token."""
+ERROR_REASON_JOB_NOT_FOUND: ErrorReason.ValueType  # 11
+"""The training job id is unknown (never existed, or pruned from the history)."""
+ERROR_REASON_QUEUE_FULL: ErrorReason.ValueType  # 12
+"""The service is at capacity (running and queued work); retry later."""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015
