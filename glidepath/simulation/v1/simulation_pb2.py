@@ -23,49 +23,73 @@ _sym_db = _symbol_database.Default()
 
 
 from glidepath.common.v1 import household_pb2 as glidepath_dot_common_dot_v1_dot_household__pb2
+from glidepath.common.v1 import model_pb2 as glidepath_dot_common_dot_v1_dot_model__pb2
+from glidepath.training.v1 import training_pb2 as glidepath_dot_training_dot_v1_dot_training__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(glidepath/simulation/v1/simulation.proto\x12\x17glidepath.simulation.v1\x1a#glidepath/common/v1/household.proto\"\xf7\x01\n\x12SimulationSettings\x12\x12\n\x05paths\x18\x01 \x01(\rH\x00\x88\x01\x01\x12\x0c\n\x04seed\x18\x02 \x01(\x04\x12\"\n\x15target_standard_error\x18\x03 \x01(\x01H\x01\x88\x01\x01\x12<\n\rtarget_metric\x18\x04 \x01(\x0e\x32%.glidepath.simulation.v1.TargetMetric\x12\x16\n\tmax_paths\x18\x05 \x01(\rH\x02\x88\x01\x01\x12\x13\n\x0bpercentiles\x18\x06 \x03(\x01\x42\x08\n\x06_pathsB\x18\n\x16_target_standard_errorB\x0c\n\n_max_paths\"\x95\x01\n\x0fSimulateRequest\x12\x31\n\thousehold\x18\x01 \x01(\x0b\x32\x1e.glidepath.common.v1.Household\x12\x10\n\x08strategy\x18\x02 \x01(\t\x12=\n\x08settings\x18\x03 \x01(\x0b\x32+.glidepath.simulation.v1.SimulationSettings\"\xc9\x01\n\x10SimulateResponse\x12\x16\n\x0ehousehold_hash\x18\x01 \x01(\t\x12\x37\n\x06result\x18\x02 \x01(\x0b\x32\'.glidepath.simulation.v1.StrategyResult\x12-\n\x03run\x18\x03 \x01(\x0b\x32 .glidepath.simulation.v1.RunInfo\x12\x35\n\x07optimum\x18\x04 \x01(\x0b\x32$.glidepath.simulation.v1.OptimumInfo\"\x96\x01\n\x0e\x43ompareRequest\x12\x31\n\thousehold\x18\x01 \x01(\x0b\x32\x1e.glidepath.common.v1.Household\x12\x12\n\nstrategies\x18\x02 \x03(\t\x12=\n\x08settings\x18\x03 \x01(\x0b\x32+.glidepath.simulation.v1.SimulationSettings\"\x84\x02\n\x0f\x43ompareResponse\x12\x16\n\x0ehousehold_hash\x18\x01 \x01(\t\x12\x38\n\x07results\x18\x02 \x03(\x0b\x32\'.glidepath.simulation.v1.StrategyResult\x12-\n\x03run\x18\x03 \x01(\x0b\x32 .glidepath.simulation.v1.RunInfo\x12\x35\n\x07optimum\x18\x04 \x01(\x0b\x32$.glidepath.simulation.v1.OptimumInfo\x12\x39\n\x07skipped\x18\x05 \x03(\x0b\x32(.glidepath.simulation.v1.SkippedStrategy\"1\n\x08\x45stimate\x12\r\n\x05value\x18\x01 \x01(\x01\x12\x16\n\x0estandard_error\x18\x02 \x01(\x01\"\xde\x05\n\x0eStrategyResult\x12\x10\n\x08strategy\x18\x01 \x01(\t\x12\r\n\x05paths\x18\x02 \x01(\r\x12?\n\x14\x63\x65rtainty_equivalent\x18\x03 \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\x12;\n\x10share_of_optimum\x18\x04 \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\x12>\n\x13success_probability\x18\x05 \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\x12;\n\x10ruin_probability\x18\x06 \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\x12\x43\n\x18\x63\x61pital_goal_probability\x18\x07 \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\x12@\n\x0fterminal_wealth\x18\x08 \x01(\x0b\x32\'.glidepath.simulation.v1.TerminalWealth\x12\x35\n\tshortfall\x18\t \x01(\x0b\x32\".glidepath.simulation.v1.Shortfall\x12\x33\n\x06wealth\x18\n \x01(\x0b\x32#.glidepath.simulation.v1.AgeProfile\x12\x38\n\x0b\x63onsumption\x18\x0b \x01(\x0b\x32#.glidepath.simulation.v1.AgeProfile\x12\x39\n\x06versus\x18\x0c \x01(\x0b\x32).glidepath.simulation.v1.PairedComparison\x12\x37\n\x0cmean_utility\x18\r \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\x12\x0f\n\x07seconds\x18\x0e \x01(\x01\"\x93\x01\n\x10PairedComparison\x12\x10\n\x08\x62\x61seline\x18\x01 \x01(\t\x12\x38\n\rce_difference\x18\x02 \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\x12\x33\n\x08\x63\x65_ratio\x18\x03 \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\"\xbb\x02\n\x0eTerminalWealth\x12/\n\x04mean\x18\x01 \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\x12=\n\x0bpercentiles\x18\x02 \x03(\x0b\x32(.glidepath.simulation.v1.PercentileValue\x12?\n\x14probability_depleted\x18\x03 \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\x12?\n\x14mean_worst_5_percent\x18\x04 \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\x12\x37\n\x0cmean_nominal\x18\x05 \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\"W\n\x0fPercentileValue\x12\x12\n\npercentile\x18\x01 \x01(\x01\x12\x30\n\x05value\x18\x02 \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\"\xc6\x01\n\tShortfall\x12\x38\n\rmean_lifetime\x18\x01 \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\x12\x43\n\x18mean_per_retirement_year\x18\x02 \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\x12:\n\x0fprobability_any\x18\x03 \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\"a\n\nAgeProfile\x12\x0c\n\x04\x61ges\x18\x01 \x03(\x05\x12\r\n\x05means\x18\x02 \x03(\x01\x12\x36\n\x05\x62\x61nds\x18\x03 \x03(\x0b\x32\'.glidepath.simulation.v1.PercentileBand\"M\n\x0ePercentileBand\x12\x12\n\npercentile\x18\x01 \x01(\x01\x12\x0e\n\x06values\x18\x02 \x03(\x01\x12\x17\n\x0fstandard_errors\x18\x03 \x03(\x01\"\xdb\x01\n\x07RunInfo\x12\r\n\x05paths\x18\x01 \x01(\r\x12\x0c\n\x04seed\x18\x02 \x01(\x04\x12\x11\n\tconverged\x18\x03 \x01(\x08\x12\"\n\x15target_standard_error\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12<\n\rtarget_metric\x18\x05 \x01(\x0e\x32%.glidepath.simulation.v1.TargetMetric\x12\x13\n\x0bpercentiles\x18\x06 \x03(\x01\x12\x0f\n\x07seconds\x18\x07 \x01(\x01\x42\x18\n\x16_target_standard_error\"x\n\x0bOptimumInfo\x12\x11\n\tavailable\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\'\n\x1avalue_certainty_equivalent\x18\x03 \x01(\x01H\x00\x88\x01\x01\x42\x1d\n\x1b_value_certainty_equivalent\"3\n\x0fSkippedStrategy\x12\x10\n\x08strategy\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t*|\n\x0cTargetMetric\x12\x1d\n\x19TARGET_METRIC_UNSPECIFIED\x10\x00\x12&\n\"TARGET_METRIC_CERTAINTY_EQUIVALENT\x10\x01\x12%\n!TARGET_METRIC_SUCCESS_PROBABILITY\x10\x02\x32\xd2\x01\n\x11SimulationService\x12_\n\x08Simulate\x12(.glidepath.simulation.v1.SimulateRequest\x1a).glidepath.simulation.v1.SimulateResponse\x12\\\n\x07\x43ompare\x12\'.glidepath.simulation.v1.CompareRequest\x1a(.glidepath.simulation.v1.CompareResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(glidepath/simulation/v1/simulation.proto\x12\x17glidepath.simulation.v1\x1a#glidepath/common/v1/household.proto\x1a\x1fglidepath/common/v1/model.proto\x1a$glidepath/training/v1/training.proto\"\xf7\x01\n\x12SimulationSettings\x12\x12\n\x05paths\x18\x01 \x01(\rH\x00\x88\x01\x01\x12\x0c\n\x04seed\x18\x02 \x01(\x04\x12\"\n\x15target_standard_error\x18\x03 \x01(\x01H\x01\x88\x01\x01\x12<\n\rtarget_metric\x18\x04 \x01(\x0e\x32%.glidepath.simulation.v1.TargetMetric\x12\x16\n\tmax_paths\x18\x05 \x01(\rH\x02\x88\x01\x01\x12\x13\n\x0bpercentiles\x18\x06 \x03(\x01\x42\x08\n\x06_pathsB\x18\n\x16_target_standard_errorB\x0c\n\n_max_paths\"\x95\x01\n\x0fSimulateRequest\x12\x31\n\thousehold\x18\x01 \x01(\x0b\x32\x1e.glidepath.common.v1.Household\x12\x10\n\x08strategy\x18\x02 \x01(\t\x12=\n\x08settings\x18\x03 \x01(\x0b\x32+.glidepath.simulation.v1.SimulationSettings\"\xc9\x01\n\x10SimulateResponse\x12\x16\n\x0ehousehold_hash\x18\x01 \x01(\t\x12\x37\n\x06result\x18\x02 \x01(\x0b\x32\'.glidepath.simulation.v1.StrategyResult\x12-\n\x03run\x18\x03 \x01(\x0b\x32 .glidepath.simulation.v1.RunInfo\x12\x35\n\x07optimum\x18\x04 \x01(\x0b\x32$.glidepath.simulation.v1.OptimumInfo\"\x96\x01\n\x0e\x43ompareRequest\x12\x31\n\thousehold\x18\x01 \x01(\x0b\x32\x1e.glidepath.common.v1.Household\x12\x12\n\nstrategies\x18\x02 \x03(\t\x12=\n\x08settings\x18\x03 \x01(\x0b\x32+.glidepath.simulation.v1.SimulationSettings\"\x84\x02\n\x0f\x43ompareResponse\x12\x16\n\x0ehousehold_hash\x18\x01 \x01(\t\x12\x38\n\x07results\x18\x02 \x03(\x0b\x32\'.glidepath.simulation.v1.StrategyResult\x12-\n\x03run\x18\x03 \x01(\x0b\x32 .glidepath.simulation.v1.RunInfo\x12\x35\n\x07optimum\x18\x04 \x01(\x0b\x32$.glidepath.simulation.v1.OptimumInfo\x12\x39\n\x07skipped\x18\x05 \x03(\x0b\x32(.glidepath.simulation.v1.SkippedStrategy\"1\n\x08\x45stimate\x12\r\n\x05value\x18\x01 \x01(\x01\x12\x16\n\x0estandard_error\x18\x02 \x01(\x01\"\xde\x05\n\x0eStrategyResult\x12\x10\n\x08strategy\x18\x01 \x01(\t\x12\r\n\x05paths\x18\x02 \x01(\r\x12?\n\x14\x63\x65rtainty_equivalent\x18\x03 \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\x12;\n\x10share_of_optimum\x18\x04 \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\x12>\n\x13success_probability\x18\x05 \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\x12;\n\x10ruin_probability\x18\x06 \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\x12\x43\n\x18\x63\x61pital_goal_probability\x18\x07 \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\x12@\n\x0fterminal_wealth\x18\x08 \x01(\x0b\x32\'.glidepath.simulation.v1.TerminalWealth\x12\x35\n\tshortfall\x18\t \x01(\x0b\x32\".glidepath.simulation.v1.Shortfall\x12\x33\n\x06wealth\x18\n \x01(\x0b\x32#.glidepath.simulation.v1.AgeProfile\x12\x38\n\x0b\x63onsumption\x18\x0b \x01(\x0b\x32#.glidepath.simulation.v1.AgeProfile\x12\x39\n\x06versus\x18\x0c \x01(\x0b\x32).glidepath.simulation.v1.PairedComparison\x12\x37\n\x0cmean_utility\x18\r \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\x12\x0f\n\x07seconds\x18\x0e \x01(\x01\"\x93\x01\n\x10PairedComparison\x12\x10\n\x08\x62\x61seline\x18\x01 \x01(\t\x12\x38\n\rce_difference\x18\x02 \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\x12\x33\n\x08\x63\x65_ratio\x18\x03 \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\"\xbb\x02\n\x0eTerminalWealth\x12/\n\x04mean\x18\x01 \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\x12=\n\x0bpercentiles\x18\x02 \x03(\x0b\x32(.glidepath.simulation.v1.PercentileValue\x12?\n\x14probability_depleted\x18\x03 \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\x12?\n\x14mean_worst_5_percent\x18\x04 \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\x12\x37\n\x0cmean_nominal\x18\x05 \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\"W\n\x0fPercentileValue\x12\x12\n\npercentile\x18\x01 \x01(\x01\x12\x30\n\x05value\x18\x02 \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\"\xc6\x01\n\tShortfall\x12\x38\n\rmean_lifetime\x18\x01 \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\x12\x43\n\x18mean_per_retirement_year\x18\x02 \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\x12:\n\x0fprobability_any\x18\x03 \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\"a\n\nAgeProfile\x12\x0c\n\x04\x61ges\x18\x01 \x03(\x05\x12\r\n\x05means\x18\x02 \x03(\x01\x12\x36\n\x05\x62\x61nds\x18\x03 \x03(\x0b\x32\'.glidepath.simulation.v1.PercentileBand\"M\n\x0ePercentileBand\x12\x12\n\npercentile\x18\x01 \x01(\x01\x12\x0e\n\x06values\x18\x02 \x03(\x01\x12\x17\n\x0fstandard_errors\x18\x03 \x03(\x01\"\xdb\x01\n\x07RunInfo\x12\r\n\x05paths\x18\x01 \x01(\r\x12\x0c\n\x04seed\x18\x02 \x01(\x04\x12\x11\n\tconverged\x18\x03 \x01(\x08\x12\"\n\x15target_standard_error\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12<\n\rtarget_metric\x18\x05 \x01(\x0e\x32%.glidepath.simulation.v1.TargetMetric\x12\x13\n\x0bpercentiles\x18\x06 \x03(\x01\x12\x0f\n\x07seconds\x18\x07 \x01(\x01\x42\x18\n\x16_target_standard_error\"x\n\x0bOptimumInfo\x12\x11\n\tavailable\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\'\n\x1avalue_certainty_equivalent\x18\x03 \x01(\x01H\x00\x88\x01\x01\x42\x1d\n\x1b_value_certainty_equivalent\"3\n\x0fSkippedStrategy\x12\x10\n\x08strategy\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\xc3\x02\n\x0fOptimizeRequest\x12\x31\n\thousehold\x18\x01 \x01(\x0b\x32\x1e.glidepath.common.v1.Household\x12\x16\n\x0euse_pretrained\x18\x02 \x01(\x08\x12\x10\n\x08\x65pisodes\x18\x03 \x01(\r\x12\x19\n\x0cmin_episodes\x18\x04 \x01(\rH\x00\x88\x01\x01\x12!\n\x14\x66\x61llback_to_training\x18\x05 \x01(\x08H\x01\x88\x01\x01\x12=\n\x08settings\x18\x06 \x01(\x0b\x32+.glidepath.simulation.v1.SimulationSettings\x12\x1a\n\rtraining_seed\x18\x07 \x01(\x04H\x02\x88\x01\x01\x42\x0f\n\r_min_episodesB\x17\n\x15_fallback_to_trainingB\x10\n\x0e_training_seed\"\x91\x01\n\x10OptimizeResponse\x12\x37\n\x05\x65vent\x18\x01 \x01(\x0b\x32&.glidepath.simulation.v1.OptimizeEventH\x00\x12\x39\n\x06result\x18\x02 \x01(\x0b\x32\'.glidepath.simulation.v1.OptimizeResultH\x00\x42\t\n\x07\x63ontent\"\x83\x02\n\rOptimizeEvent\x12\x35\n\x05stage\x18\x01 \x01(\x0e\x32&.glidepath.simulation.v1.OptimizeStage\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x17\n\x0f\x65lapsed_seconds\x18\x03 \x01(\x01\x12\x16\n\x0ehousehold_hash\x18\x04 \x01(\t\x12,\n\x05model\x18\x05 \x01(\x0b\x32\x1d.glidepath.common.v1.ModelRef\x12\x0e\n\x06job_id\x18\x06 \x01(\t\x12;\n\x08training\x18\x07 \x01(\x0b\x32).glidepath.simulation.v1.TrainingProgress\"\xad\x02\n\x10TrainingProgress\x12\x33\n\x05state\x18\x01 \x01(\x0e\x32$.glidepath.training.v1.TrainingState\x12\x15\n\repisodes_done\x18\x02 \x01(\r\x12\x16\n\x0e\x65pisodes_total\x18\x03 \x01(\r\x12\x11\n\ttimesteps\x18\x04 \x01(\x04\x12 \n\x13mean_episode_reward\x18\x05 \x01(\x01H\x00\x88\x01\x01\x12\x17\n\x0f\x65lapsed_seconds\x18\x06 \x01(\x01\x12#\n\x16\x65stimated_seconds_left\x18\x07 \x01(\x01H\x01\x88\x01\x01\x12\x0f\n\x07message\x18\x08 \x01(\tB\x16\n\x14_mean_episode_rewardB\x19\n\x17_estimated_seconds_left\"\x9d\x01\n\x0bGateVerdict\x12\x0e\n\x06passed\x18\x01 \x01(\x08\x12\x15\n\rbest_baseline\x18\x02 \x01(\t\x12\x36\n\x0bimprovement\x18\x03 \x01(\x0b\x32!.glidepath.simulation.v1.Estimate\x12 \n\x18standard_errors_required\x18\x04 \x01(\x01\x12\r\n\x05lives\x18\x05 \x01(\r\"\xba\x01\n\x0cYearDecision\x12\x0b\n\x03\x61ge\x18\x01 \x01(\x05\x12\x0f\n\x07retired\x18\x02 \x01(\x08\x12\x13\n\x0bstock_share\x18\x03 \x01(\x01\x12\x0f\n\x07savings\x18\x04 \x01(\x01\x12\x14\n\x0csavings_rate\x18\x05 \x01(\x01\x12\x12\n\nwithdrawal\x18\x06 \x01(\x01\x12\x17\n\x0fwithdrawal_rate\x18\x07 \x01(\x01\x12\x13\n\x0b\x63onsumption\x18\x08 \x01(\x01\x12\x0e\n\x06wealth\x18\t \x01(\x01\"\x97\x01\n\x13RecommendedStrategy\x12\x10\n\x08strategy\x18\x01 \x01(\t\x12\x19\n\x11is_trained_policy\x18\x02 \x01(\x08\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x34\n\x05years\x18\x04 \x03(\x0b\x32%.glidepath.simulation.v1.YearDecision\x12\r\n\x05paths\x18\x05 \x01(\r\"-\n\x0bStageTiming\x12\r\n\x05stage\x18\x01 \x01(\t\x12\x0f\n\x07seconds\x18\x02 \x01(\x01\"\xad\x03\n\x0eOptimizeResult\x12\x16\n\x0ehousehold_hash\x18\x01 \x01(\t\x12\x31\n\x05model\x18\x02 \x01(\x0b\x32\".glidepath.common.v1.ModelMetadata\x12\x34\n\x06source\x18\x03 \x01(\x0e\x32$.glidepath.simulation.v1.ModelSource\x12\x17\n\x0ftraining_job_id\x18\x04 \x01(\t\x12\x32\n\x04gate\x18\x05 \x01(\x0b\x32$.glidepath.simulation.v1.GateVerdict\x12\x41\n\x0brecommended\x18\x06 \x01(\x0b\x32,.glidepath.simulation.v1.RecommendedStrategy\x12<\n\ncomparison\x18\x07 \x01(\x0b\x32(.glidepath.simulation.v1.CompareResponse\x12\x35\n\x07timings\x18\x08 \x03(\x0b\x32$.glidepath.simulation.v1.StageTiming\x12\x15\n\rtotal_seconds\x18\t \x01(\x01*|\n\x0cTargetMetric\x12\x1d\n\x19TARGET_METRIC_UNSPECIFIED\x10\x00\x12&\n\"TARGET_METRIC_CERTAINTY_EQUIVALENT\x10\x01\x12%\n!TARGET_METRIC_SUCCESS_PROBABILITY\x10\x02*\x9f\x03\n\rOptimizeStage\x12\x1e\n\x1aOPTIMIZE_STAGE_UNSPECIFIED\x10\x00\x12\x19\n\x15OPTIMIZE_STAGE_HASHED\x10\x01\x12\x1d\n\x19OPTIMIZE_STAGE_LOOKING_UP\x10\x02\x12\x1e\n\x1aOPTIMIZE_STAGE_MODEL_FOUND\x10\x03\x12&\n\"OPTIMIZE_STAGE_NO_COMPATIBLE_MODEL\x10\x04\x12#\n\x1fOPTIMIZE_STAGE_TRAINING_STARTED\x10\x05\x12\"\n\x1eOPTIMIZE_STAGE_TRAINING_JOINED\x10\x06\x12$\n OPTIMIZE_STAGE_TRAINING_PROGRESS\x10\x07\x12\"\n\x1eOPTIMIZE_STAGE_ALREADY_TRAINED\x10\x08\x12\x1e\n\x1aOPTIMIZE_STAGE_DOWNLOADING\x10\t\x12\x1a\n\x16OPTIMIZE_STAGE_LOADING\x10\n\x12\x1d\n\x19OPTIMIZE_STAGE_EVALUATING\x10\x0b*\xb1\x01\n\x0bModelSource\x12\x1c\n\x18MODEL_SOURCE_UNSPECIFIED\x10\x00\x12\x1b\n\x17MODEL_SOURCE_PRETRAINED\x10\x01\x12\x1c\n\x18MODEL_SOURCE_TRAINED_NOW\x10\x02\x12#\n\x1fMODEL_SOURCE_JOINED_RUNNING_JOB\x10\x03\x12$\n MODEL_SOURCE_ALREADY_IN_REGISTRY\x10\x04\x32\xb5\x02\n\x11SimulationService\x12_\n\x08Simulate\x12(.glidepath.simulation.v1.SimulateRequest\x1a).glidepath.simulation.v1.SimulateResponse\x12\\\n\x07\x43ompare\x12\'.glidepath.simulation.v1.CompareRequest\x1a(.glidepath.simulation.v1.CompareResponse\x12\x61\n\x08Optimize\x12(.glidepath.simulation.v1.OptimizeRequest\x1a).glidepath.simulation.v1.OptimizeResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'glidepath.simulation.v1.simulation_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TARGETMETRIC']._serialized_start=3249
-  _globals['_TARGETMETRIC']._serialized_end=3373
-  _globals['_SIMULATIONSETTINGS']._serialized_start=107
-  _globals['_SIMULATIONSETTINGS']._serialized_end=354
-  _globals['_SIMULATEREQUEST']._serialized_start=357
-  _globals['_SIMULATEREQUEST']._serialized_end=506
-  _globals['_SIMULATERESPONSE']._serialized_start=509
-  _globals['_SIMULATERESPONSE']._serialized_end=710
-  _globals['_COMPAREREQUEST']._serialized_start=713
-  _globals['_COMPAREREQUEST']._serialized_end=863
-  _globals['_COMPARERESPONSE']._serialized_start=866
-  _globals['_COMPARERESPONSE']._serialized_end=1126
-  _globals['_ESTIMATE']._serialized_start=1128
-  _globals['_ESTIMATE']._serialized_end=1177
-  _globals['_STRATEGYRESULT']._serialized_start=1180
-  _globals['_STRATEGYRESULT']._serialized_end=1914
-  _globals['_PAIREDCOMPARISON']._serialized_start=1917
-  _globals['_PAIREDCOMPARISON']._serialized_end=2064
-  _globals['_TERMINALWEALTH']._serialized_start=2067
-  _globals['_TERMINALWEALTH']._serialized_end=2382
-  _globals['_PERCENTILEVALUE']._serialized_start=2384
-  _globals['_PERCENTILEVALUE']._serialized_end=2471
-  _globals['_SHORTFALL']._serialized_start=2474
-  _globals['_SHORTFALL']._serialized_end=2672
-  _globals['_AGEPROFILE']._serialized_start=2674
-  _globals['_AGEPROFILE']._serialized_end=2771
-  _globals['_PERCENTILEBAND']._serialized_start=2773
-  _globals['_PERCENTILEBAND']._serialized_end=2850
-  _globals['_RUNINFO']._serialized_start=2853
-  _globals['_RUNINFO']._serialized_end=3072
-  _globals['_OPTIMUMINFO']._serialized_start=3074
-  _globals['_OPTIMUMINFO']._serialized_end=3194
-  _globals['_SKIPPEDSTRATEGY']._serialized_start=3196
-  _globals['_SKIPPEDSTRATEGY']._serialized_end=3247
-  _globals['_SIMULATIONSERVICE']._serialized_start=3376
-  _globals['_SIMULATIONSERVICE']._serialized_end=3586
+  _globals['_TARGETMETRIC']._serialized_start=5342
+  _globals['_TARGETMETRIC']._serialized_end=5466
+  _globals['_OPTIMIZESTAGE']._serialized_start=5469
+  _globals['_OPTIMIZESTAGE']._serialized_end=5884
+  _globals['_MODELSOURCE']._serialized_start=5887
+  _globals['_MODELSOURCE']._serialized_end=6064
+  _globals['_SIMULATIONSETTINGS']._serialized_start=178
+  _globals['_SIMULATIONSETTINGS']._serialized_end=425
+  _globals['_SIMULATEREQUEST']._serialized_start=428
+  _globals['_SIMULATEREQUEST']._serialized_end=577
+  _globals['_SIMULATERESPONSE']._serialized_start=580
+  _globals['_SIMULATERESPONSE']._serialized_end=781
+  _globals['_COMPAREREQUEST']._serialized_start=784
+  _globals['_COMPAREREQUEST']._serialized_end=934
+  _globals['_COMPARERESPONSE']._serialized_start=937
+  _globals['_COMPARERESPONSE']._serialized_end=1197
+  _globals['_ESTIMATE']._serialized_start=1199
+  _globals['_ESTIMATE']._serialized_end=1248
+  _globals['_STRATEGYRESULT']._serialized_start=1251
+  _globals['_STRATEGYRESULT']._serialized_end=1985
+  _globals['_PAIREDCOMPARISON']._serialized_start=1988
+  _globals['_PAIREDCOMPARISON']._serialized_end=2135
+  _globals['_TERMINALWEALTH']._serialized_start=2138
+  _globals['_TERMINALWEALTH']._serialized_end=2453
+  _globals['_PERCENTILEVALUE']._serialized_start=2455
+  _globals['_PERCENTILEVALUE']._serialized_end=2542
+  _globals['_SHORTFALL']._serialized_start=2545
+  _globals['_SHORTFALL']._serialized_end=2743
+  _globals['_AGEPROFILE']._serialized_start=2745
+  _globals['_AGEPROFILE']._serialized_end=2842
+  _globals['_PERCENTILEBAND']._serialized_start=2844
+  _globals['_PERCENTILEBAND']._serialized_end=2921
+  _globals['_RUNINFO']._serialized_start=2924
+  _globals['_RUNINFO']._serialized_end=3143
+  _globals['_OPTIMUMINFO']._serialized_start=3145
+  _globals['_OPTIMUMINFO']._serialized_end=3265
+  _globals['_SKIPPEDSTRATEGY']._serialized_start=3267
+  _globals['_SKIPPEDSTRATEGY']._serialized_end=3318
+  _globals['_OPTIMIZEREQUEST']._serialized_start=3321
+  _globals['_OPTIMIZEREQUEST']._serialized_end=3644
+  _globals['_OPTIMIZERESPONSE']._serialized_start=3647
+  _globals['_OPTIMIZERESPONSE']._serialized_end=3792
+  _globals['_OPTIMIZEEVENT']._serialized_start=3795
+  _globals['_OPTIMIZEEVENT']._serialized_end=4054
+  _globals['_TRAININGPROGRESS']._serialized_start=4057
+  _globals['_TRAININGPROGRESS']._serialized_end=4358
+  _globals['_GATEVERDICT']._serialized_start=4361
+  _globals['_GATEVERDICT']._serialized_end=4518
+  _globals['_YEARDECISION']._serialized_start=4521
+  _globals['_YEARDECISION']._serialized_end=4707
+  _globals['_RECOMMENDEDSTRATEGY']._serialized_start=4710
+  _globals['_RECOMMENDEDSTRATEGY']._serialized_end=4861
+  _globals['_STAGETIMING']._serialized_start=4863
+  _globals['_STAGETIMING']._serialized_end=4908
+  _globals['_OPTIMIZERESULT']._serialized_start=4911
+  _globals['_OPTIMIZERESULT']._serialized_end=5340
+  _globals['_SIMULATIONSERVICE']._serialized_start=6067
+  _globals['_SIMULATIONSERVICE']._serialized_end=6376
 # @@protoc_insertion_point(module_scope)

@@ -5,6 +5,8 @@ isort:skip_file
 
 from collections import abc as _abc
 from glidepath.common.v1 import household_pb2 as _household_pb2
+from glidepath.common.v1 import model_pb2 as _model_pb2
+from glidepath.training.v1 import training_pb2 as _training_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
@@ -51,6 +53,110 @@ TARGET_METRIC_SUCCESS_PROBABILITY: TargetMetric.ValueType  # 2
 percentage point).
 """
 Global___TargetMetric: _TypeAlias = TargetMetric  # noqa: Y015
+
+class _OptimizeStage:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _OptimizeStageEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_OptimizeStage.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    OPTIMIZE_STAGE_UNSPECIFIED: _OptimizeStage.ValueType  # 0
+    """Not set; never sent."""
+    OPTIMIZE_STAGE_HASHED: _OptimizeStage.ValueType  # 1
+    """The household's canonical hash is computed (household_hash set)."""
+    OPTIMIZE_STAGE_LOOKING_UP: _OptimizeStage.ValueType  # 2
+    """Option B: asking the registry for the best compatible model."""
+    OPTIMIZE_STAGE_MODEL_FOUND: _OptimizeStage.ValueType  # 3
+    """Option B: the registry has a compatible model (model set)."""
+    OPTIMIZE_STAGE_NO_COMPATIBLE_MODEL: _OptimizeStage.ValueType  # 4
+    """Option B: the registry has none; message says why (no model for this hash, or only
+    models under min_episodes), and whether training follows.
+    """
+    OPTIMIZE_STAGE_TRAINING_STARTED: _OptimizeStage.ValueType  # 5
+    """A training job was started (job_id, model set)."""
+    OPTIMIZE_STAGE_TRAINING_JOINED: _OptimizeStage.ValueType  # 6
+    """A running job for the same model was joined instead of training twice (job_id set)."""
+    OPTIMIZE_STAGE_TRAINING_PROGRESS: _OptimizeStage.ValueType  # 7
+    """Training progress relayed from the training service (training set)."""
+    OPTIMIZE_STAGE_ALREADY_TRAINED: _OptimizeStage.ValueType  # 8
+    """Option A: the registry already holds the model this request would train; it is used."""
+    OPTIMIZE_STAGE_DOWNLOADING: _OptimizeStage.ValueType  # 9
+    """Downloading the model from the registry (model set)."""
+    OPTIMIZE_STAGE_LOADING: _OptimizeStage.ValueType  # 10
+    """Loading the policy's weights (nothing unpickled); message says when it came from the
+    in-memory cache instead (same SHA-256).
+    """
+    OPTIMIZE_STAGE_EVALUATING: _OptimizeStage.ValueType  # 11
+    """Evaluating the policy and every baseline on the same scenarios."""
+
+class OptimizeStage(_OptimizeStage, metaclass=_OptimizeStageEnumTypeWrapper):
+    """The stages an optimisation goes through, in the order they can occur."""
+
+OPTIMIZE_STAGE_UNSPECIFIED: OptimizeStage.ValueType  # 0
+"""Not set; never sent."""
+OPTIMIZE_STAGE_HASHED: OptimizeStage.ValueType  # 1
+"""The household's canonical hash is computed (household_hash set)."""
+OPTIMIZE_STAGE_LOOKING_UP: OptimizeStage.ValueType  # 2
+"""Option B: asking the registry for the best compatible model."""
+OPTIMIZE_STAGE_MODEL_FOUND: OptimizeStage.ValueType  # 3
+"""Option B: the registry has a compatible model (model set)."""
+OPTIMIZE_STAGE_NO_COMPATIBLE_MODEL: OptimizeStage.ValueType  # 4
+"""Option B: the registry has none; message says why (no model for this hash, or only
+models under min_episodes), and whether training follows.
+"""
+OPTIMIZE_STAGE_TRAINING_STARTED: OptimizeStage.ValueType  # 5
+"""A training job was started (job_id, model set)."""
+OPTIMIZE_STAGE_TRAINING_JOINED: OptimizeStage.ValueType  # 6
+"""A running job for the same model was joined instead of training twice (job_id set)."""
+OPTIMIZE_STAGE_TRAINING_PROGRESS: OptimizeStage.ValueType  # 7
+"""Training progress relayed from the training service (training set)."""
+OPTIMIZE_STAGE_ALREADY_TRAINED: OptimizeStage.ValueType  # 8
+"""Option A: the registry already holds the model this request would train; it is used."""
+OPTIMIZE_STAGE_DOWNLOADING: OptimizeStage.ValueType  # 9
+"""Downloading the model from the registry (model set)."""
+OPTIMIZE_STAGE_LOADING: OptimizeStage.ValueType  # 10
+"""Loading the policy's weights (nothing unpickled); message says when it came from the
+in-memory cache instead (same SHA-256).
+"""
+OPTIMIZE_STAGE_EVALUATING: OptimizeStage.ValueType  # 11
+"""Evaluating the policy and every baseline on the same scenarios."""
+Global___OptimizeStage: _TypeAlias = OptimizeStage  # noqa: Y015
+
+class _ModelSource:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ModelSourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ModelSource.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MODEL_SOURCE_UNSPECIFIED: _ModelSource.ValueType  # 0
+    """Not set; never sent."""
+    MODEL_SOURCE_PRETRAINED: _ModelSource.ValueType  # 1
+    """Option B: a model the registry already held, found by hash."""
+    MODEL_SOURCE_TRAINED_NOW: _ModelSource.ValueType  # 2
+    """Trained for this request (option A, or option B's fallback)."""
+    MODEL_SOURCE_JOINED_RUNNING_JOB: _ModelSource.ValueType  # 3
+    """Trained by a job already running for the same model, which this request joined."""
+    MODEL_SOURCE_ALREADY_IN_REGISTRY: _ModelSource.ValueType  # 4
+    """Option A, but the registry already held the model that training would produce
+    (same hash and episodes): that stored model was used, nothing was trained.
+    """
+
+class ModelSource(_ModelSource, metaclass=_ModelSourceEnumTypeWrapper):
+    """Where the model of an answer came from."""
+
+MODEL_SOURCE_UNSPECIFIED: ModelSource.ValueType  # 0
+"""Not set; never sent."""
+MODEL_SOURCE_PRETRAINED: ModelSource.ValueType  # 1
+"""Option B: a model the registry already held, found by hash."""
+MODEL_SOURCE_TRAINED_NOW: ModelSource.ValueType  # 2
+"""Trained for this request (option A, or option B's fallback)."""
+MODEL_SOURCE_JOINED_RUNNING_JOB: ModelSource.ValueType  # 3
+"""Trained by a job already running for the same model, which this request joined."""
+MODEL_SOURCE_ALREADY_IN_REGISTRY: ModelSource.ValueType  # 4
+"""Option A, but the registry already held the model that training would produce
+(same hash and episodes): that stored model was used, nothing was trained.
+"""
+Global___ModelSource: _TypeAlias = ModelSource  # noqa: Y015
 
 @_typing.final
 class SimulationSettings(_message.Message):
@@ -755,3 +861,467 @@ class SkippedStrategy(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SkippedStrategy: _TypeAlias = SkippedStrategy  # noqa: Y015
+
+@_typing.final
+class OptimizeRequest(_message.Message):
+    """------------------------------------------------------------------------------ Optimize
+
+    What to optimise, and how.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOUSEHOLD_FIELD_NUMBER: _builtins.int
+    USE_PRETRAINED_FIELD_NUMBER: _builtins.int
+    EPISODES_FIELD_NUMBER: _builtins.int
+    MIN_EPISODES_FIELD_NUMBER: _builtins.int
+    FALLBACK_TO_TRAINING_FIELD_NUMBER: _builtins.int
+    SETTINGS_FIELD_NUMBER: _builtins.int
+    TRAINING_SEED_FIELD_NUMBER: _builtins.int
+    use_pretrained: _builtins.bool
+    """Option B: look for a pre-trained compatible model in the registry first. False
+    (option A): always train.
+    """
+    episodes: _builtins.int
+    """Option A (and option B's fallback): simulated lives (episodes) to train on, 1 to
+    1,000,000; 0 means 1000. Also the model's name: rl_model_{hash}_{episodes}ep.zip.
+    """
+    min_episodes: _builtins.int
+    """Option B: the fewest episodes a compatible model may have; >= 1. Unset means 500."""
+    fallback_to_training: _builtins.bool
+    """Option B: train (as option A) when no compatible model exists. Unset means TRUE;
+    false fails with NOT_FOUND and the registry's reason instead.
+    """
+    training_seed: _builtins.int
+    """Seed of a training started by this request (0 to 4,294,967,295); unset lets the
+    training service choose (and report it). Ignored when a running job is joined.
+    """
+    @_builtins.property
+    def household(self) -> _household_pb2.Household:
+        """The household; validated (INVALID_ARGUMENT naming each bad field)."""
+
+    @_builtins.property
+    def settings(self) -> Global___SimulationSettings:
+        """How to evaluate the policy and the baselines (paths, seed, percentiles; adaptive mode
+        works as in Compare). Unset means every default (SIMULATION_DEFAULT_PATHS paths,
+        seed 0).
+        """
+
+    def __init__(
+        self,
+        *,
+        household: _household_pb2.Household | None = ...,
+        use_pretrained: _builtins.bool = ...,
+        episodes: _builtins.int = ...,
+        min_episodes: _builtins.int | None = ...,
+        fallback_to_training: _builtins.bool | None = ...,
+        settings: Global___SimulationSettings | None = ...,
+        training_seed: _builtins.int | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_fallback_to_training", b"_fallback_to_training", "_min_episodes", b"_min_episodes", "_training_seed", b"_training_seed", "fallback_to_training", b"fallback_to_training", "household", b"household", "min_episodes", b"min_episodes", "settings", b"settings", "training_seed", b"training_seed"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_fallback_to_training", b"_fallback_to_training", "_min_episodes", b"_min_episodes", "_training_seed", b"_training_seed", "episodes", b"episodes", "fallback_to_training", b"fallback_to_training", "household", b"household", "min_episodes", b"min_episodes", "settings", b"settings", "training_seed", b"training_seed", "use_pretrained", b"use_pretrained"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__fallback_to_training: _TypeAlias = _typing.Literal["fallback_to_training"]  # noqa: Y015
+    _WhichOneofArgType__fallback_to_training: _TypeAlias = _typing.Literal["_fallback_to_training", b"_fallback_to_training"]  # noqa: Y015
+    _WhichOneofReturnType__min_episodes: _TypeAlias = _typing.Literal["min_episodes"]  # noqa: Y015
+    _WhichOneofArgType__min_episodes: _TypeAlias = _typing.Literal["_min_episodes", b"_min_episodes"]  # noqa: Y015
+    _WhichOneofReturnType__training_seed: _TypeAlias = _typing.Literal["training_seed"]  # noqa: Y015
+    _WhichOneofArgType__training_seed: _TypeAlias = _typing.Literal["_training_seed", b"_training_seed"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__fallback_to_training) -> _WhichOneofReturnType__fallback_to_training | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__min_episodes) -> _WhichOneofReturnType__min_episodes | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__training_seed) -> _WhichOneofReturnType__training_seed | None: ...
+
+Global___OptimizeRequest: _TypeAlias = OptimizeRequest  # noqa: Y015
+
+@_typing.final
+class OptimizeResponse(_message.Message):
+    """One message of the Optimize stream: events first, then exactly one result."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_FIELD_NUMBER: _builtins.int
+    RESULT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def event(self) -> Global___OptimizeEvent:
+        """A stage reached, or training progress."""
+
+    @_builtins.property
+    def result(self) -> Global___OptimizeResult:
+        """The answer; always the last message."""
+
+    def __init__(
+        self,
+        *,
+        event: Global___OptimizeEvent | None = ...,
+        result: Global___OptimizeResult | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "event", b"event", "result", b"result"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content", b"content", "event", b"event", "result", b"result"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_content: _TypeAlias = _typing.Literal["event", "result"]  # noqa: Y015
+    _WhichOneofArgType_content: _TypeAlias = _typing.Literal["content", b"content"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_content) -> _WhichOneofReturnType_content | None: ...
+
+Global___OptimizeResponse: _TypeAlias = OptimizeResponse  # noqa: Y015
+
+@_typing.final
+class OptimizeEvent(_message.Message):
+    """A stage reached, for people and progress bars."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STAGE_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    ELAPSED_SECONDS_FIELD_NUMBER: _builtins.int
+    HOUSEHOLD_HASH_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    JOB_ID_FIELD_NUMBER: _builtins.int
+    TRAINING_FIELD_NUMBER: _builtins.int
+    stage: Global___OptimizeStage.ValueType
+    """The stage."""
+    message: _builtins.str
+    """One sentence for people, e.g. "found rl_model_0123456789abcdef_1000ep.zip"."""
+    elapsed_seconds: _builtins.float
+    """Seconds since Optimize started (wall clock)."""
+    household_hash: _builtins.str
+    """The household's canonical hash (16 lowercase hex characters)."""
+    job_id: _builtins.str
+    """The training job concerned (32 hex characters); empty when none."""
+    @_builtins.property
+    def model(self) -> _model_pb2.ModelRef:
+        """The model concerned (found, trained, downloaded, loaded); absent before one is known."""
+
+    @_builtins.property
+    def training(self) -> Global___TrainingProgress:
+        """Training progress, with stage TRAINING_PROGRESS (and the first state after a start)."""
+
+    def __init__(
+        self,
+        *,
+        stage: Global___OptimizeStage.ValueType = ...,
+        message: _builtins.str = ...,
+        elapsed_seconds: _builtins.float = ...,
+        household_hash: _builtins.str = ...,
+        model: _model_pb2.ModelRef | None = ...,
+        job_id: _builtins.str = ...,
+        training: Global___TrainingProgress | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["model", b"model", "training", b"training"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["elapsed_seconds", b"elapsed_seconds", "household_hash", b"household_hash", "job_id", b"job_id", "message", b"message", "model", b"model", "stage", b"stage", "training", b"training"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OptimizeEvent: _TypeAlias = OptimizeEvent  # noqa: Y015
+
+@_typing.final
+class TrainingProgress(_message.Message):
+    """A training job's progress, relayed from the training service's WatchTraining."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATE_FIELD_NUMBER: _builtins.int
+    EPISODES_DONE_FIELD_NUMBER: _builtins.int
+    EPISODES_TOTAL_FIELD_NUMBER: _builtins.int
+    TIMESTEPS_FIELD_NUMBER: _builtins.int
+    MEAN_EPISODE_REWARD_FIELD_NUMBER: _builtins.int
+    ELAPSED_SECONDS_FIELD_NUMBER: _builtins.int
+    ESTIMATED_SECONDS_LEFT_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    state: _training_pb2.TrainingState.ValueType
+    """Where the job is (QUEUED, RUNNING, EVALUATING, UPLOADING, SUCCEEDED, ...)."""
+    episodes_done: _builtins.int
+    """Simulated lives (episodes) trained so far."""
+    episodes_total: _builtins.int
+    """Simulated lives the job trains in all."""
+    timesteps: _builtins.int
+    """Environment steps (simulated years) trained so far."""
+    mean_episode_reward: _builtins.float
+    """Mean total reward of the latest finished episodes (objective units; higher is
+    better); absent before the first episode ends.
+    """
+    elapsed_seconds: _builtins.float
+    """Seconds since the job started running (wall clock)."""
+    estimated_seconds_left: _builtins.float
+    """Estimated seconds until training ends; absent when unknown."""
+    message: _builtins.str
+    """The job's sentence for people (e.g. waiting in the spool); may be empty."""
+    def __init__(
+        self,
+        *,
+        state: _training_pb2.TrainingState.ValueType = ...,
+        episodes_done: _builtins.int = ...,
+        episodes_total: _builtins.int = ...,
+        timesteps: _builtins.int = ...,
+        mean_episode_reward: _builtins.float | None = ...,
+        elapsed_seconds: _builtins.float = ...,
+        estimated_seconds_left: _builtins.float | None = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_estimated_seconds_left", b"_estimated_seconds_left", "_mean_episode_reward", b"_mean_episode_reward", "estimated_seconds_left", b"estimated_seconds_left", "mean_episode_reward", b"mean_episode_reward"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_estimated_seconds_left", b"_estimated_seconds_left", "_mean_episode_reward", b"_mean_episode_reward", "elapsed_seconds", b"elapsed_seconds", "episodes_done", b"episodes_done", "episodes_total", b"episodes_total", "estimated_seconds_left", b"estimated_seconds_left", "mean_episode_reward", b"mean_episode_reward", "message", b"message", "state", b"state", "timesteps", b"timesteps"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__estimated_seconds_left: _TypeAlias = _typing.Literal["estimated_seconds_left"]  # noqa: Y015
+    _WhichOneofArgType__estimated_seconds_left: _TypeAlias = _typing.Literal["_estimated_seconds_left", b"_estimated_seconds_left"]  # noqa: Y015
+    _WhichOneofReturnType__mean_episode_reward: _TypeAlias = _typing.Literal["mean_episode_reward"]  # noqa: Y015
+    _WhichOneofArgType__mean_episode_reward: _TypeAlias = _typing.Literal["_mean_episode_reward", b"_mean_episode_reward"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__estimated_seconds_left) -> _WhichOneofReturnType__estimated_seconds_left | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__mean_episode_reward) -> _WhichOneofReturnType__mean_episode_reward | None: ...
+
+Global___TrainingProgress: _TypeAlias = TrainingProgress  # noqa: Y015
+
+@_typing.final
+class GateVerdict(_message.Message):
+    """The gate: is the trained policy better than every rule of thumb?"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PASSED_FIELD_NUMBER: _builtins.int
+    BEST_BASELINE_FIELD_NUMBER: _builtins.int
+    IMPROVEMENT_FIELD_NUMBER: _builtins.int
+    STANDARD_ERRORS_REQUIRED_FIELD_NUMBER: _builtins.int
+    LIVES_FIELD_NUMBER: _builtins.int
+    passed: _builtins.bool
+    """True when the policy's CE beats the best baseline's by more than
+    standard_errors_required paired standard errors: only then is it recommended.
+    """
+    best_baseline: _builtins.str
+    """The best baseline (highest CE among the rules; the optimum is a reference, not a
+    baseline), e.g. "merton".
+    """
+    standard_errors_required: _builtins.float
+    """The margin the gate asks for, in paired standard errors (2)."""
+    lives: _builtins.int
+    """Lives the verdict is measured on (the request's paths)."""
+    @_builtins.property
+    def improvement(self) -> Global___Estimate:
+        """Policy CE minus the best baseline's CE (ANNUAL, TODAY'S money; negative when the
+        policy lost), with its paired standard error (same lives for both).
+        """
+
+    def __init__(
+        self,
+        *,
+        passed: _builtins.bool = ...,
+        best_baseline: _builtins.str = ...,
+        improvement: Global___Estimate | None = ...,
+        standard_errors_required: _builtins.float = ...,
+        lives: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["improvement", b"improvement"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["best_baseline", b"best_baseline", "improvement", b"improvement", "lives", b"lives", "passed", b"passed", "standard_errors_required", b"standard_errors_required"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GateVerdict: _TypeAlias = GateVerdict  # noqa: Y015
+
+@_typing.final
+class YearDecision(_message.Message):
+    """One year of the recommended strategy, as its decisions fall on the simulated lives:
+    each figure is the MEDIAN over paths at that age (each column on its own, so the
+    figures of one row need not come from the same life). Money is TODAY'S, ANNUAL.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AGE_FIELD_NUMBER: _builtins.int
+    RETIRED_FIELD_NUMBER: _builtins.int
+    STOCK_SHARE_FIELD_NUMBER: _builtins.int
+    SAVINGS_FIELD_NUMBER: _builtins.int
+    SAVINGS_RATE_FIELD_NUMBER: _builtins.int
+    WITHDRAWAL_FIELD_NUMBER: _builtins.int
+    WITHDRAWAL_RATE_FIELD_NUMBER: _builtins.int
+    CONSUMPTION_FIELD_NUMBER: _builtins.int
+    WEALTH_FIELD_NUMBER: _builtins.int
+    age: _builtins.int
+    """The household's (first adult's) age at the start of the year."""
+    retired: _builtins.bool
+    """True in retirement years (withdrawal fields apply), false before (savings fields)."""
+    stock_share: _builtins.float
+    """Share of the portfolio in stocks (FRACTION in [0, 1])."""
+    savings: _builtins.float
+    """Before retirement: money put into the portfolio this year (disposable income minus
+    consumption; negative when the portfolio is drawn on). 0 in retirement.
+    """
+    savings_rate: _builtins.float
+    """Before retirement: savings as a FRACTION of the year's disposable income (income
+    minus charges). 0 in retirement.
+    """
+    withdrawal: _builtins.float
+    """In retirement: money taken from the portfolio this year (consumption minus
+    disposable income; 0 when incomes cover it). 0 before retirement.
+    """
+    withdrawal_rate: _builtins.float
+    """In retirement: withdrawal as a FRACTION of the wealth at the start of the year.
+    0 before retirement.
+    """
+    consumption: _builtins.float
+    """Consumption this year."""
+    wealth: _builtins.float
+    """Wealth (the portfolio) at the start of the year."""
+    def __init__(
+        self,
+        *,
+        age: _builtins.int = ...,
+        retired: _builtins.bool = ...,
+        stock_share: _builtins.float = ...,
+        savings: _builtins.float = ...,
+        savings_rate: _builtins.float = ...,
+        withdrawal: _builtins.float = ...,
+        withdrawal_rate: _builtins.float = ...,
+        consumption: _builtins.float = ...,
+        wealth: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["age", b"age", "consumption", b"consumption", "retired", b"retired", "savings", b"savings", "savings_rate", b"savings_rate", "stock_share", b"stock_share", "wealth", b"wealth", "withdrawal", b"withdrawal", "withdrawal_rate", b"withdrawal_rate"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___YearDecision: _TypeAlias = YearDecision  # noqa: Y015
+
+@_typing.final
+class RecommendedStrategy(_message.Message):
+    """What glidepath recommends for the household, year by year."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STRATEGY_FIELD_NUMBER: _builtins.int
+    IS_TRAINED_POLICY_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    YEARS_FIELD_NUMBER: _builtins.int
+    PATHS_FIELD_NUMBER: _builtins.int
+    strategy: _builtins.str
+    """The strategy: "rl_policy" (the trained policy) when it passed the gate, otherwise the
+    best baseline's name (e.g. "merton").
+    """
+    is_trained_policy: _builtins.bool
+    """True when the trained policy is recommended (it passed the gate)."""
+    reason: _builtins.str
+    """Why this one, in plain words."""
+    paths: _builtins.int
+    """Simulated lives the medians are taken over (at most OPTIMIZE_PROFILE_PATHS)."""
+    @_builtins.property
+    def years(self) -> _containers.RepeatedCompositeFieldContainer[Global___YearDecision]:
+        """One row per year of the plan, from the current age."""
+
+    def __init__(
+        self,
+        *,
+        strategy: _builtins.str = ...,
+        is_trained_policy: _builtins.bool = ...,
+        reason: _builtins.str = ...,
+        years: _abc.Iterable[Global___YearDecision] | None = ...,
+        paths: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["is_trained_policy", b"is_trained_policy", "paths", b"paths", "reason", b"reason", "strategy", b"strategy", "years", b"years"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecommendedStrategy: _TypeAlias = RecommendedStrategy  # noqa: Y015
+
+@_typing.final
+class StageTiming(_message.Message):
+    """Wall-clock seconds of one stage."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STAGE_FIELD_NUMBER: _builtins.int
+    SECONDS_FIELD_NUMBER: _builtins.int
+    stage: _builtins.str
+    """The stage, e.g. "lookup", "download", "load", "training", "evaluation", "profile"."""
+    seconds: _builtins.float
+    """Seconds (wall clock)."""
+    def __init__(
+        self,
+        *,
+        stage: _builtins.str = ...,
+        seconds: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["seconds", b"seconds", "stage", b"stage"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StageTiming: _TypeAlias = StageTiming  # noqa: Y015
+
+@_typing.final
+class OptimizeResult(_message.Message):
+    """The answer of an optimisation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOUSEHOLD_HASH_FIELD_NUMBER: _builtins.int
+    MODEL_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    TRAINING_JOB_ID_FIELD_NUMBER: _builtins.int
+    GATE_FIELD_NUMBER: _builtins.int
+    RECOMMENDED_FIELD_NUMBER: _builtins.int
+    COMPARISON_FIELD_NUMBER: _builtins.int
+    TIMINGS_FIELD_NUMBER: _builtins.int
+    TOTAL_SECONDS_FIELD_NUMBER: _builtins.int
+    household_hash: _builtins.str
+    """The household's canonical hash (16 lowercase hex characters)."""
+    source: Global___ModelSource.ValueType
+    """Where that model came from for this answer."""
+    training_job_id: _builtins.str
+    """The training job that produced it, when one ran or was joined; empty otherwise."""
+    total_seconds: _builtins.float
+    """Seconds of the whole call (wall clock)."""
+    @_builtins.property
+    def model(self) -> _model_pb2.ModelMetadata:
+        """The model judged: its registry metadata (ref, file name, sha256, its own stored
+        evaluation from the training service, ...).
+        """
+
+    @_builtins.property
+    def gate(self) -> Global___GateVerdict:
+        """The gate, on this request's scenarios."""
+
+    @_builtins.property
+    def recommended(self) -> Global___RecommendedStrategy:
+        """The recommended strategy by age."""
+
+    @_builtins.property
+    def comparison(self) -> Global___CompareResponse:
+        """The policy ("rl_policy"), every baseline and the optimum (where one exists) on the
+        same scenarios: CE and its share of the optimum, success and capital-goal
+        probabilities, percentile bands; as Compare answers it.
+        """
+
+    @_builtins.property
+    def timings(self) -> _containers.RepeatedCompositeFieldContainer[Global___StageTiming]:
+        """Seconds of each stage that ran, in order."""
+
+    def __init__(
+        self,
+        *,
+        household_hash: _builtins.str = ...,
+        model: _model_pb2.ModelMetadata | None = ...,
+        source: Global___ModelSource.ValueType = ...,
+        training_job_id: _builtins.str = ...,
+        gate: Global___GateVerdict | None = ...,
+        recommended: Global___RecommendedStrategy | None = ...,
+        comparison: Global___CompareResponse | None = ...,
+        timings: _abc.Iterable[Global___StageTiming] | None = ...,
+        total_seconds: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["comparison", b"comparison", "gate", b"gate", "model", b"model", "recommended", b"recommended"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["comparison", b"comparison", "gate", b"gate", "household_hash", b"household_hash", "model", b"model", "recommended", b"recommended", "source", b"source", "timings", b"timings", "total_seconds", b"total_seconds", "training_job_id", b"training_job_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___OptimizeResult: _TypeAlias = OptimizeResult  # noqa: Y015

@@ -78,6 +78,11 @@ class SimulationServiceStub:
                 request_serializer=glidepath_dot_simulation_dot_v1_dot_simulation__pb2.CompareRequest.SerializeToString,
                 response_deserializer=glidepath_dot_simulation_dot_v1_dot_simulation__pb2.CompareResponse.FromString,
                 _registered_method=True)
+        self.Optimize = channel.unary_stream(
+                '/glidepath.simulation.v1.SimulationService/Optimize',
+                request_serializer=glidepath_dot_simulation_dot_v1_dot_simulation__pb2.OptimizeRequest.SerializeToString,
+                response_deserializer=glidepath_dot_simulation_dot_v1_dot_simulation__pb2.OptimizeResponse.FromString,
+                _registered_method=True)
 
 
 class SimulationServiceServicer:
@@ -143,6 +148,49 @@ class SimulationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Optimize(self, request, context):
+        """Finds or trains a reinforcement-learning policy for a household, judges it against
+        every baseline, and recommends a strategy (options A and B of the user's note).
+
+        Option B (use_pretrained = true): the household's canonical hash is computed and the
+        model registry is asked for its best compatible model (same hash, at least
+        min_episodes episodes). Found: it is downloaded (skipped when the same file, by
+        SHA-256, is already loaded in this service's memory), loaded without unpickling
+        anything, and evaluated. Not found: the stream says why (no model for this hash, or
+        only models under min_episodes) and, when fallback_to_training is on (the default),
+        the request goes on as option A; with fallback off the call fails with NOT_FOUND,
+        whose ErrorInfo reason is the registry's (NO_MODEL_FOR_HASH or BELOW_MIN_EPISODES).
+
+        Option A (use_pretrained = false): a training job is started on the training service
+        (or a running job for the same model is joined), its progress is relayed, and the
+        model the training service saved to the registry is downloaded and evaluated. When
+        the registry already holds the model option A would produce (same hash and episodes;
+        the training service answers ALREADY_EXISTS), the stream says so (stage
+        ALREADY_TRAINED) and that stored model is used: the registry keeps one model per name.
+
+        Evaluation: the policy, every baseline and the optimum (where one exists) are run by
+        the engine on the same scenarios (settings; common random numbers), exactly as
+        Compare does; the gate recommends the policy only when its CE beats the best
+        baseline's by more than 2 paired standard errors.
+
+        Stream: OptimizeEvent messages (stages, training progress) and then exactly one
+        OptimizeResult, the last message.
+
+        Errors: household and settings as Compare (INVALID_ARGUMENT naming the field;
+        episodes at most 1,000,000, min_episodes >= 1). A peer that cannot be reached gives
+        UNAVAILABLE naming it and its address ("the model registry at 127.0.0.1:50053 ...",
+        "the training service at ..."); a training job that fails gives FAILED_PRECONDITION
+        with the job's message, one cancelled by someone else CANCELLED. Every call to a
+        peer has a deadline (OPTIMIZE_*_DEADLINE_SECONDS).
+
+        Cancelling Optimize (or its deadline passing) stops the evaluation and the watching,
+        but NOT the training job: other requests may have joined it, and its model is saved
+        to the registry for the next option B. Cancel a job with TrainingService.CancelTraining.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SimulationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -155,6 +203,11 @@ def add_SimulationServiceServicer_to_server(servicer, server):
                     servicer.Compare,
                     request_deserializer=glidepath_dot_simulation_dot_v1_dot_simulation__pb2.CompareRequest.FromString,
                     response_serializer=glidepath_dot_simulation_dot_v1_dot_simulation__pb2.CompareResponse.SerializeToString,
+            ),
+            'Optimize': grpc.unary_stream_rpc_method_handler(
+                    servicer.Optimize,
+                    request_deserializer=glidepath_dot_simulation_dot_v1_dot_simulation__pb2.OptimizeRequest.FromString,
+                    response_serializer=glidepath_dot_simulation_dot_v1_dot_simulation__pb2.OptimizeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -245,6 +298,33 @@ class SimulationService:
             '/glidepath.simulation.v1.SimulationService/Compare',
             glidepath_dot_simulation_dot_v1_dot_simulation__pb2.CompareRequest.SerializeToString,
             glidepath_dot_simulation_dot_v1_dot_simulation__pb2.CompareResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Optimize(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/glidepath.simulation.v1.SimulationService/Optimize',
+            glidepath_dot_simulation_dot_v1_dot_simulation__pb2.OptimizeRequest.SerializeToString,
+            glidepath_dot_simulation_dot_v1_dot_simulation__pb2.OptimizeResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -85,6 +85,45 @@ class SimulationServiceStub:
     "strategies[i]"). "optimum" asked for explicitly on a household without an optimum is
     left out and listed in skipped with the reason.
     """
+    Optimize: _grpc.UnaryStreamMultiCallable[_simulation_pb2.OptimizeRequest, _simulation_pb2.OptimizeResponse]
+    """Finds or trains a reinforcement-learning policy for a household, judges it against
+    every baseline, and recommends a strategy (options A and B of the user's note).
+
+    Option B (use_pretrained = true): the household's canonical hash is computed and the
+    model registry is asked for its best compatible model (same hash, at least
+    min_episodes episodes). Found: it is downloaded (skipped when the same file, by
+    SHA-256, is already loaded in this service's memory), loaded without unpickling
+    anything, and evaluated. Not found: the stream says why (no model for this hash, or
+    only models under min_episodes) and, when fallback_to_training is on (the default),
+    the request goes on as option A; with fallback off the call fails with NOT_FOUND,
+    whose ErrorInfo reason is the registry's (NO_MODEL_FOR_HASH or BELOW_MIN_EPISODES).
+
+    Option A (use_pretrained = false): a training job is started on the training service
+    (or a running job for the same model is joined), its progress is relayed, and the
+    model the training service saved to the registry is downloaded and evaluated. When
+    the registry already holds the model option A would produce (same hash and episodes;
+    the training service answers ALREADY_EXISTS), the stream says so (stage
+    ALREADY_TRAINED) and that stored model is used: the registry keeps one model per name.
+
+    Evaluation: the policy, every baseline and the optimum (where one exists) are run by
+    the engine on the same scenarios (settings; common random numbers), exactly as
+    Compare does; the gate recommends the policy only when its CE beats the best
+    baseline's by more than 2 paired standard errors.
+
+    Stream: OptimizeEvent messages (stages, training progress) and then exactly one
+    OptimizeResult, the last message.
+
+    Errors: household and settings as Compare (INVALID_ARGUMENT naming the field;
+    episodes at most 1,000,000, min_episodes >= 1). A peer that cannot be reached gives
+    UNAVAILABLE naming it and its address ("the model registry at 127.0.0.1:50053 ...",
+    "the training service at ..."); a training job that fails gives FAILED_PRECONDITION
+    with the job's message, one cancelled by someone else CANCELLED. Every call to a
+    peer has a deadline (OPTIMIZE_*_DEADLINE_SECONDS).
+
+    Cancelling Optimize (or its deadline passing) stops the evaluation and the watching,
+    but NOT the training job: other requests may have joined it, and its model is saved
+    to the registry for the next option B. Cancel a job with TrainingService.CancelTraining.
+    """
 
 @_typing.type_check_only
 class SimulationServiceAsyncStub(SimulationServiceStub):
@@ -142,6 +181,45 @@ class SimulationServiceAsyncStub(SimulationServiceStub):
     be computed; names must be known and distinct (INVALID_ARGUMENT naming
     "strategies[i]"). "optimum" asked for explicitly on a household without an optimum is
     left out and listed in skipped with the reason.
+    """
+    Optimize: _aio.UnaryStreamMultiCallable[_simulation_pb2.OptimizeRequest, _simulation_pb2.OptimizeResponse]  # type: ignore[assignment]
+    """Finds or trains a reinforcement-learning policy for a household, judges it against
+    every baseline, and recommends a strategy (options A and B of the user's note).
+
+    Option B (use_pretrained = true): the household's canonical hash is computed and the
+    model registry is asked for its best compatible model (same hash, at least
+    min_episodes episodes). Found: it is downloaded (skipped when the same file, by
+    SHA-256, is already loaded in this service's memory), loaded without unpickling
+    anything, and evaluated. Not found: the stream says why (no model for this hash, or
+    only models under min_episodes) and, when fallback_to_training is on (the default),
+    the request goes on as option A; with fallback off the call fails with NOT_FOUND,
+    whose ErrorInfo reason is the registry's (NO_MODEL_FOR_HASH or BELOW_MIN_EPISODES).
+
+    Option A (use_pretrained = false): a training job is started on the training service
+    (or a running job for the same model is joined), its progress is relayed, and the
+    model the training service saved to the registry is downloaded and evaluated. When
+    the registry already holds the model option A would produce (same hash and episodes;
+    the training service answers ALREADY_EXISTS), the stream says so (stage
+    ALREADY_TRAINED) and that stored model is used: the registry keeps one model per name.
+
+    Evaluation: the policy, every baseline and the optimum (where one exists) are run by
+    the engine on the same scenarios (settings; common random numbers), exactly as
+    Compare does; the gate recommends the policy only when its CE beats the best
+    baseline's by more than 2 paired standard errors.
+
+    Stream: OptimizeEvent messages (stages, training progress) and then exactly one
+    OptimizeResult, the last message.
+
+    Errors: household and settings as Compare (INVALID_ARGUMENT naming the field;
+    episodes at most 1,000,000, min_episodes >= 1). A peer that cannot be reached gives
+    UNAVAILABLE naming it and its address ("the model registry at 127.0.0.1:50053 ...",
+    "the training service at ..."); a training job that fails gives FAILED_PRECONDITION
+    with the job's message, one cancelled by someone else CANCELLED. Every call to a
+    peer has a deadline (OPTIMIZE_*_DEADLINE_SECONDS).
+
+    Cancelling Optimize (or its deadline passing) stops the evaluation and the watching,
+    but NOT the training job: other requests may have joined it, and its model is saved
+    to the registry for the next option B. Cancel a job with TrainingService.CancelTraining.
     """
 
 class SimulationServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -209,6 +287,51 @@ class SimulationServiceServicer(metaclass=_abc_1.ABCMeta):
         be computed; names must be known and distinct (INVALID_ARGUMENT naming
         "strategies[i]"). "optimum" asked for explicitly on a household without an optimum is
         left out and listed in skipped with the reason.
+        """
+
+    @_abc_1.abstractmethod
+    def Optimize(
+        self,
+        request: _simulation_pb2.OptimizeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_simulation_pb2.OptimizeResponse], _abc.AsyncIterator[_simulation_pb2.OptimizeResponse]]:
+        """Finds or trains a reinforcement-learning policy for a household, judges it against
+        every baseline, and recommends a strategy (options A and B of the user's note).
+
+        Option B (use_pretrained = true): the household's canonical hash is computed and the
+        model registry is asked for its best compatible model (same hash, at least
+        min_episodes episodes). Found: it is downloaded (skipped when the same file, by
+        SHA-256, is already loaded in this service's memory), loaded without unpickling
+        anything, and evaluated. Not found: the stream says why (no model for this hash, or
+        only models under min_episodes) and, when fallback_to_training is on (the default),
+        the request goes on as option A; with fallback off the call fails with NOT_FOUND,
+        whose ErrorInfo reason is the registry's (NO_MODEL_FOR_HASH or BELOW_MIN_EPISODES).
+
+        Option A (use_pretrained = false): a training job is started on the training service
+        (or a running job for the same model is joined), its progress is relayed, and the
+        model the training service saved to the registry is downloaded and evaluated. When
+        the registry already holds the model option A would produce (same hash and episodes;
+        the training service answers ALREADY_EXISTS), the stream says so (stage
+        ALREADY_TRAINED) and that stored model is used: the registry keeps one model per name.
+
+        Evaluation: the policy, every baseline and the optimum (where one exists) are run by
+        the engine on the same scenarios (settings; common random numbers), exactly as
+        Compare does; the gate recommends the policy only when its CE beats the best
+        baseline's by more than 2 paired standard errors.
+
+        Stream: OptimizeEvent messages (stages, training progress) and then exactly one
+        OptimizeResult, the last message.
+
+        Errors: household and settings as Compare (INVALID_ARGUMENT naming the field;
+        episodes at most 1,000,000, min_episodes >= 1). A peer that cannot be reached gives
+        UNAVAILABLE naming it and its address ("the model registry at 127.0.0.1:50053 ...",
+        "the training service at ..."); a training job that fails gives FAILED_PRECONDITION
+        with the job's message, one cancelled by someone else CANCELLED. Every call to a
+        peer has a deadline (OPTIMIZE_*_DEADLINE_SECONDS).
+
+        Cancelling Optimize (or its deadline passing) stops the evaluation and the watching,
+        but NOT the training job: other requests may have joined it, and its model is saved
+        to the registry for the next option B. Cancel a job with TrainingService.CancelTraining.
         """
 
 def add_SimulationServiceServicer_to_server(servicer: SimulationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
