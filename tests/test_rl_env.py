@@ -12,7 +12,7 @@ from glidepath.engine.cashflows import build_schedule
 from glidepath.engine.state import Decision
 from glidepath.rl.actions import CONSUMPTION_RANGE, SHARE_RANGE, decode
 from glidepath.rl.env import RetirementEnv
-from glidepath.rl.lives import Lives
+from glidepath.rl.lives import Lives, Reward
 from glidepath.rl.observations import OBS_HIGH, OBS_LOW, OBSERVATION_SPACE
 from glidepath.rl.vec_env import LivesVecEnv
 
@@ -81,12 +81,13 @@ def test_zero_action_is_the_merton_rule() -> None:
     np.testing.assert_array_equal(d.consumption, base.consumption)
 
 
-def test_the_rule_itself_earns_exactly_zero_against_its_shadow() -> None:
-    lives = Lives(small_household(), 32)
+@pytest.mark.parametrize("reward", [Reward.SHADOW, Reward.RULE_ADVANTAGE])
+def test_the_rule_itself_earns_exactly_zero_against_itself(reward: Reward) -> None:
+    lives = Lives(small_household(), 32, reward=reward)
     lives.reset(11)
     for _ in range(lives.horizon):
         result = lives.step(np.zeros((32, 2)))
-        np.testing.assert_array_equal(result.reward, 0.0)
+        np.testing.assert_allclose(result.reward, 0.0, atol=1e-12)
     assert result.done
 
 
@@ -94,26 +95,28 @@ def test_shadow_return_is_the_plain_return_minus_the_rules_on_the_same_market() 
     rng = np.random.default_rng(2)
     actions = rng.uniform(-1, 1, (8, 16, 2))
     returns = {}
-    for shadow in (True, False):
-        lives = Lives(small_household(), 16, shadow=shadow)
+    for reward in (Reward.SHADOW, Reward.OBJECTIVE):
+        lives = Lives(small_household(), 16, reward=reward)
         lives.reset(3)
         for a in actions:
             lives.step(a)
-        returns[shadow] = lives.returns.copy()
-    rule = Lives(small_household(), 16, shadow=False)
+        returns[reward] = lives.returns.copy()
+    rule = Lives(small_household(), 16, reward=Reward.OBJECTIVE)
     rule.reset(3)
     for _ in range(8):
         rule.step(np.zeros((16, 2)))
-    np.testing.assert_allclose(returns[True], returns[False] - rule.returns, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        returns[Reward.SHADOW], returns[Reward.OBJECTIVE] - rule.returns, rtol=1e-9, atol=1e-9
+    )
 
 
-@pytest.mark.parametrize("shadow", [True, False])
-def test_rewards_do_not_change_when_all_money_is_scaled_by_ten(shadow: bool) -> None:
+@pytest.mark.parametrize("reward", list(Reward))
+def test_rewards_do_not_change_when_all_money_is_scaled_by_ten(reward: Reward) -> None:
     rng = np.random.default_rng(4)
     actions = rng.uniform(-1, 1, (8, 32, 2))
     trajectories = []
     for k in (1.0, 10.0):
-        lives = Lives(scaled(small_household(), k), 32, shadow=shadow)
+        lives = Lives(scaled(small_household(), k), 32, reward=reward)
         obs = [lives.reset(9)]
         rewards = []
         for a in actions:
@@ -169,3 +172,25 @@ def test_episodes_draw_fresh_markets() -> None:
         second.append(r)
     assert not np.allclose(np.array(first), np.array(second))
     assert vec.lives_done == 8
+
+
+@pytest.mark.parametrize("t", [0, 3, 7])
+def test_rule_advantage_is_the_paired_value_of_one_years_decision(t: int) -> None:
+    """r_t = U(a_t, then the rule) - U(the rule from t), both on the life's own market."""
+    rng = np.random.default_rng(t)
+    n, horizon = 16, 8
+    prefix = rng.uniform(-1, 1, (t + 1, n, 2))
+    advantage = Lives(small_household(), n, reward=Reward.RULE_ADVANTAGE)
+    advantage.reset(21)
+    for a in prefix:
+        result = advantage.step(a)
+    totals = []
+    for deviate in (True, False):
+        plain = Lives(small_household(), n, reward=Reward.OBJECTIVE)
+        plain.reset(21)
+        for k in range(horizon):
+            use = k < t or (k == t and deviate)
+            plain.step(prefix[k] if use else np.zeros((n, 2)))
+        totals.append(plain.returns.copy())
+    np.testing.assert_allclose(result.reward, totals[0] - totals[1], rtol=1e-4, atol=1e-6)
+    assert np.abs(result.reward).max() > 0

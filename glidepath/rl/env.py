@@ -3,8 +3,9 @@
 One step is one year, one episode one simulated life from the household's current age
 to its horizon, with fresh stochastic returns every year. Observations, actions and the
 reward are those of :mod:`glidepath.rl.observations`, :mod:`glidepath.rl.actions` and
-:mod:`glidepath.rl.lives` (the reward is the utility difference to a shadow life run by
-the Merton-style rule on the same market). Training uses the vectorised twin
+:mod:`glidepath.rl.lives` (by default the reward is the paired value of the year's
+decision against the Merton-style rule's, both continued by the rule on the life's own
+future market). Training uses the vectorised twin
 :class:`glidepath.rl.vec_env.LivesVecEnv`, which steps many lives in numpy; with the same
 seed, life ``path_index`` of the twin follows exactly this env's trajectory.
 """
@@ -21,7 +22,7 @@ from glidepath.engine.state import FlowTiming
 from glidepath.household.model import Household
 
 from .actions import ACTION_SPACE
-from .lives import Lives, episode_seed
+from .lives import Lives, Reward, episode_seed
 from .observations import OBSERVATION_SPACE
 
 
@@ -35,13 +36,13 @@ class RetirementEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
         household: Household,
         *,
         path_index: int = 0,
-        shadow: bool = True,
+        reward: Reward = Reward.RULE_ADVANTAGE,
         timing: FlowTiming = FlowTiming.MONTHLY,
     ) -> None:
         super().__init__()
         self.observation_space = OBSERVATION_SPACE
         self.action_space = ACTION_SPACE
-        self._lives = Lives(household, 1, first_path=path_index, shadow=shadow, timing=timing)
+        self._lives = Lives(household, 1, first_path=path_index, reward=reward, timing=timing)
         self._seed = 0
         self._episode = 0
 

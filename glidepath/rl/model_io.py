@@ -27,7 +27,7 @@ from glidepath.household.model import Household
 
 from .actions import ACTION_SPACE
 from .observations import OBSERVATION_SPACE
-from .recipe import RECIPE
+from .recipe import RECIPE, Recipe
 
 #: Members larger than this are refused before decompression (a zip bomb guard).
 MAX_POLICY_BYTES = 32 * 1024 * 1024
@@ -38,14 +38,14 @@ def _constant_schedule(_: float) -> float:
     return RECIPE.learning_rate
 
 
-def build_policy() -> ActorCriticPolicy:
-    """A fresh policy of the trusted architecture (what PPO builds for our recipe)."""
+def build_policy(recipe: Recipe = RECIPE) -> ActorCriticPolicy:
+    """A fresh policy of the trusted architecture (what PPO builds for ``recipe``)."""
     policy = ActorCriticPolicy(
         OBSERVATION_SPACE,
         ACTION_SPACE,
         _constant_schedule,
-        net_arch=list(RECIPE.net_arch),
-        log_std_init=RECIPE.log_std_init,
+        net_arch=list(recipe.net_arch),
+        log_std_init=recipe.log_std_init,
     )
     policy.set_training_mode(False)
     return policy
@@ -110,13 +110,15 @@ def load_weights_into(policy: ActorCriticPolicy, model_zip: bytes) -> None:
     policy.load_state_dict(weights, strict=True)
 
 
-def load_policy(model_zip: bytes, household: Household | None = None) -> ActorCriticPolicy:
+def load_policy(
+    model_zip: bytes, household: Household | None = None, *, recipe: Recipe = RECIPE
+) -> ActorCriticPolicy:
     """The trained policy in ``model_zip``, rebuilt from trusted configuration.
 
     ``household`` is accepted for the contract's symmetry: the spaces are normalised and
     so identical for every household; the household enters through the observations.
     """
     del household
-    policy = build_policy()
+    policy = build_policy(recipe)
     load_weights_into(policy, model_zip)
     return policy

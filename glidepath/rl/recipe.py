@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from .lives import Reward
+
 #: Version of (observation layout, action decoding, network): models of another layout
 #: cannot be loaded into this one.
 POLICY_LAYOUT_VERSION = 1
@@ -20,17 +22,19 @@ POLICY_LAYOUT_VERSION = 1
 
 @dataclass(frozen=True)
 class Recipe:
-    """PPO hyperparameters (stable-baselines3 names)."""
+    """PPO hyperparameters (stable-baselines3 names) and the environment's reward."""
+
+    reward: Reward = Reward.RULE_ADVANTAGE
 
     # Lives stepped together (= lives per policy update, since n_steps = episode length).
     target_lives_per_update: int = 256
     # Fewest policy updates a budget should give; small budgets shrink the batch of lives.
-    min_updates: int = 8
+    min_updates: int = 16
     min_lives_per_update: int = 64
     batch_size: int = 2048
-    n_epochs: int = 10
+    n_epochs: int = 20
     learning_rate: float = 1e-3
-    gamma: float = 1.0
+    gamma: float = 0.0
     gae_lambda: float = 1.0
     clip_range: float = 0.2
     ent_coef: float = 0.0
@@ -42,6 +46,7 @@ class Recipe:
     def as_dict(self) -> dict[str, object]:
         out = asdict(self)
         out["net_arch"] = list(self.net_arch)
+        out["reward"] = self.reward.value
         return out
 
 

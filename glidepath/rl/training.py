@@ -184,7 +184,6 @@ def hyperparameters(spec: TrainingSpec, phases: list[Phase], recipe: Recipe) -> 
         algorithm="PPO",
         n_steps=horizon,
         phases=[{"n_envs": p.n_envs, "rollouts": p.rollouts} for p in phases],
-        reward="utility difference to a shadow life run by the Merton-style rule",
         action="corrections of the Merton-style rule",
         share_range=SHARE_RANGE,
         consumption_range=CONSUMPTION_RANGE,
@@ -200,7 +199,6 @@ def train(
     should_stop: Callable[[], bool],
     *,
     recipe: Recipe = RECIPE,
-    shadow: bool = True,
 ) -> TrainedModel:
     """Train on exactly ``spec.episodes`` lives; raise Cancelled when ``should_stop()``."""
     if spec.algorithm.upper() not in SUPPORTED_ALGORITHMS:
@@ -217,7 +215,7 @@ def train(
         warnings.simplefilter("ignore", UserWarning)  # SB3's truncated mini-batch notice
         for k, phase in enumerate(phases):
             env = LivesVecEnv(
-                spec.household, phase.n_envs, seed=spec.seed + 7919 * k, shadow=shadow
+                spec.household, phase.n_envs, seed=spec.seed + 7919 * k, reward=recipe.reward
             )
             previous, model = model, _make_ppo(env, spec.seed + k, recipe)
             if previous is not None:

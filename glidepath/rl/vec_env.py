@@ -23,7 +23,7 @@ from glidepath.engine.state import FlowTiming
 from glidepath.household.model import Household
 
 from .actions import ACTION_SPACE
-from .lives import Lives, episode_seed
+from .lives import Lives, Reward, episode_seed
 from .observations import OBSERVATION_SPACE
 
 
@@ -38,10 +38,10 @@ class LivesVecEnv(VecEnv):
         n_envs: int,
         *,
         seed: int = 0,
-        shadow: bool = True,
+        reward: Reward = Reward.RULE_ADVANTAGE,
         timing: FlowTiming = FlowTiming.MONTHLY,
     ) -> None:
-        self._lives = Lives(household, n_envs, shadow=shadow, timing=timing)
+        self._lives = Lives(household, n_envs, reward=reward, timing=timing)
         self._seed = int(seed)
         self._episode = 0
         self._actions: NDArray[np.float64] | None = None
