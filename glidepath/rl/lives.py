@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 from enum import Enum
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -72,7 +73,7 @@ def episode_seed(seed: int, episode: int) -> int:
 
 def _tile_state(state: YearState, k: int) -> YearState:
     """``state`` with its paths repeated ``k`` times (copy 0, copy 1, ...)."""
-    arrays = {
+    arrays: dict[str, Any] = {
         f.name: np.tile(getattr(state, f.name), k)
         for f in fields(state)
         if isinstance(getattr(state, f.name), np.ndarray)
