@@ -31,8 +31,12 @@ def cleanup_models(
 ) -> CleanupReport:
     """Delete (or with ``dry_run`` only list) every model stored more than max_age_days ago."""
     validation.check_max_age_days(max_age_days)
-    cutoff = (now or utc_now()) - timedelta(days=max_age_days)
-    selected = store.created_before(cutoff)
+    try:
+        cutoff = (now or utc_now()) - timedelta(days=max_age_days)
+    except OverflowError:  # before year 1: no model can be that old
+        selected = []
+    else:
+        selected = store.created_before(cutoff)
     deleted = 0
     if not dry_run:
         for record in selected:

@@ -17,8 +17,13 @@ granularity; otherwise a light scan reads names only and stats just the new ones
 deep scan (every file stat-ed) runs every ``RESCAN_SECONDS`` to notice a file rewritten
 in place.
 
-One process owns a directory for writing (one registry service); the module-level
-functions of ``model_storage`` may run beside it.
+One process owns a directory for writing (one registry service, ``owner=True``); the
+module-level functions of ``model_storage`` may run beside it. At start-up the owner
+removes every ``.upload-*.tmp`` file: no upload can be in flight before it serves, so any
+temp file there was left by a registry that died mid-upload (SIGKILL, power loss). A
+non-owner store only removes temp files older than ``STALE_TEMP_SECONDS``, since a
+younger one may be the running service's upload in progress. Temp names never match the
+model pattern, so no listing or lookup ever shows one either way.
 """
 
 from __future__ import annotations
@@ -71,9 +76,10 @@ from model_registry_service.records import (
 RACY_SECONDS_FINE = 0.05
 RACY_SECONDS_COARSE = 2.0
 RESCAN_SECONDS = 5.0
-# Temp files older than this at start-up belong to an upload that died.
+# Temp files older than this belong to an upload that died, even with a service running.
 STALE_TEMP_SECONDS = 3600.0
 _HASH_BLOCK = 1024 * 1024
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
@@ -142,7 +148,11 @@ def decode_page_token(token: str, model_hash: str | None) -> Cursor:
         payload = json.loads(base64.urlsafe_b64decode(token.encode()))
         cursor = Cursor(int(payload["t"]), ModelKey(str(payload["k"][0]), int(payload["k"][1])))
         token_hash = str(payload["h"])
-    except (ValueError, KeyError, IndexError, TypeError, binascii.Error):
+        # A forged cursor must not reach SQLite with integers it cannot hold.
+        in_range = _INT64_MIN <= cursor.created_at_us <= _INT64_MAX
+        if not (in_range and 0 <= cursor.key.episodes <= _INT64_MAX):
+            raise ValueError("cursor out of range")
+    except (ValueError, KeyError, IndexError, TypeError, OverflowError, binascii.Error):
         raise InvalidArgument.field("page_token", "not a token this registry returned") from None
     if token_hash != (model_hash or ""):
         raise InvalidArgument.field("page_token", "was returned for a different model_hash filter")
@@ -158,6 +168,7 @@ class ModelStore:
         *,
         max_bytes: int,
         clock: Callable[[], datetime] = utc_now,
+        owner: bool = False,
     ) -> None:
         self.directory = directory
         self.max_bytes = max_bytes
@@ -173,15 +184,16 @@ class ModelStore:
         self._dir_signature: tuple[int, int] | None = None
         self._scanned_at_ns = 0
         self._deep_scanned_at_ns = 0
-        self._sweep_stale_temps()
+        self._sweep_stale_temps(everything=owner)
 
     def close(self) -> None:
         self.index.close()
 
     # -- reconciliation ---------------------------------------------------------------
 
-    def _sweep_stale_temps(self) -> None:
-        cutoff = time.time() - STALE_TEMP_SECONDS
+    def _sweep_stale_temps(self, *, everything: bool) -> None:
+        """Remove dead uploads' temp files: all of them for the owner, else the old ones."""
+        cutoff = float("inf") if everything else time.time() - STALE_TEMP_SECONDS
         with os.scandir(self.directory) as entries:
             for entry in entries:
                 if entry.name.startswith(TEMP_PREFIX) and entry.name.endswith(TEMP_SUFFIX):

@@ -18,6 +18,7 @@ from model_registry_service.records import UploadDeclaration
 SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
+MAX_TIMESTEPS = 2**63 - 1
 
 
 def key_violations(model_hash: str, episodes: int, prefix: str) -> list[FieldViolation]:
@@ -113,6 +114,8 @@ def check_declaration(declaration: UploadDeclaration, max_bytes: int) -> None:
         violation = _json_violation(text, field)
         if violation is not None:
             violations.append(violation)
+    if details.timesteps > MAX_TIMESTEPS:  # the index stores it as a signed 64-bit integer
+        violations.append(FieldViolation("metadata.timesteps", f"must be at most {MAX_TIMESTEPS}"))
     if not math.isfinite(details.training_seconds) or details.training_seconds < 0:
         violations.append(FieldViolation("metadata.training_seconds", "must be >= 0"))
     if violations:

@@ -4,7 +4,9 @@ Servicers stay thin because the cross-cutting work happens here, once: every han
 wrapped so that it is timed and logged, a ``GlidepathError`` it raises becomes the
 matching status (with details), an unexpected exception becomes INTERNAL with a generic
 message (the traceback goes to the log, not to the client), and mutating methods can
-require a bearer token.
+require a bearer token. A request whose bytes do not parse as the method's message
+(garbage on the wire) is INVALID_ARGUMENT naming the expected type, rather than the
+INTERNAL "Exception deserializing request!" gRPC itself would answer.
 """
 
 from __future__ import annotations
@@ -75,27 +77,28 @@ class RequestInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         if method.startswith("/grpc.health.") or method.startswith("/grpc.reflection."):
             return handler
         denied = self._authorisation_error(method, handler_call_details.invocation_metadata)
+        deserializer = _tolerant(handler.request_deserializer)
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(handler.unary_unary, method, denied),
-                handler.request_deserializer,
+                self._wrap_unary(handler.unary_unary, method, denied, streaming=False),
+                deserializer,
                 handler.response_serializer,
             )
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
-                self._wrap_unary(handler.stream_unary, method, denied),
-                handler.request_deserializer,
+                self._wrap_unary(handler.stream_unary, method, denied, streaming=True),
+                deserializer,
                 handler.response_serializer,
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(handler.unary_stream, method, denied),
-                handler.request_deserializer,
+                self._wrap_stream(handler.unary_stream, method, denied, streaming=False),
+                deserializer,
                 handler.response_serializer,
             )
         return grpc.stream_stream_rpc_method_handler(
-            self._wrap_stream(handler.stream_stream, method, denied),
-            handler.request_deserializer,
+            self._wrap_stream(handler.stream_stream, method, denied, streaming=True),
+            deserializer,
             handler.response_serializer,
         )
 
@@ -121,7 +124,7 @@ class RequestInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
 
     @staticmethod
     def _wrap_unary(
-        behavior: Behavior, method: str, denied: errors.GlidepathError | None
+        behavior: Behavior, method: str, denied: errors.GlidepathError | None, streaming: bool
     ) -> Behavior:
         def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
             started = time.monotonic()
@@ -129,7 +132,7 @@ class RequestInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
             try:
                 if denied is not None:
                     raise denied
-                return behavior(request, context)
+                return behavior(_parsed(request, streaming), context)
             except Exception as exc:
                 if context.code() is not None:  # the servicer aborted by itself
                     raise
@@ -141,7 +144,7 @@ class RequestInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
 
     @staticmethod
     def _wrap_stream(
-        behavior: Behavior, method: str, denied: errors.GlidepathError | None
+        behavior: Behavior, method: str, denied: errors.GlidepathError | None, streaming: bool
     ) -> Behavior:
         def wrapped(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             started = time.monotonic()
@@ -149,7 +152,7 @@ class RequestInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
             try:
                 if denied is not None:
                     raise denied
-                yield from behavior(request, context)
+                yield from behavior(_parsed(request, streaming), context)
             except GeneratorExit:
                 raise
             except Exception as exc:
@@ -160,6 +163,51 @@ class RequestInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
                 _log_request(method, context, outcome, started)
 
         return wrapped
+
+
+class _Unparseable:
+    """Stands in for a request whose bytes did not parse; the handler wrapper rejects it."""
+
+    def __init__(self, type_name: str, problem: str) -> None:
+        self.type_name = type_name
+        self.problem = problem
+
+    def error(self) -> errors.InvalidArgument:
+        return errors.InvalidArgument.field(
+            "request", f"is not a serialized {self.type_name} ({self.problem})"
+        )
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """The deserializer, answering an ``_Unparseable`` instead of raising."""
+    if deserializer is None:
+        return None
+    descriptor = getattr(getattr(deserializer, "__self__", None), "DESCRIPTOR", None)
+    type_name = str(getattr(descriptor, "full_name", "request message"))
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception as exc:
+            return _Unparseable(type_name, type(exc).__name__)
+
+    return parse
+
+
+def _parsed(request: Any, streaming: bool) -> Any:
+    """The request, or its stream, raising InvalidArgument where a message did not parse."""
+    if not streaming:
+        if isinstance(request, _Unparseable):
+            raise request.error()
+        return request
+    return _checked_stream(request)
+
+
+def _checked_stream(requests: Iterator[Any]) -> Iterator[Any]:
+    for request in requests:
+        if isinstance(request, _Unparseable):
+            raise request.error()
+        yield request
 
 
 def _log_request(
