@@ -7,14 +7,24 @@ exactly what runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import grpc
 
 from glidepath.rpc.server import ServiceSpec
 from glidepath.simulation.v1 import simulation_pb2_grpc
 from simulation_service.config import DEFAULT_PORT, SimulationServiceSettings
+from simulation_service.optimize.flow import Optimizer
+from simulation_service.optimize.interrupt import Interrupt
+from simulation_service.optimize.judge import Judgement, judge
+from simulation_service.optimize.peers import PeerDeadlines, RegistryPeer, TrainingPeer
+from simulation_service.optimize.policies import PolicyCache, warm_up
+from simulation_service.optimize.request import OptimizeJob
 from simulation_service.service import SERVICE_NAME, SimulationServicer
 from simulation_service.work import WorkPool
+
+if TYPE_CHECKING:
+    from stable_baselines3.common.policies import ActorCriticPolicy
 
 
 @dataclass
@@ -23,12 +33,25 @@ class SimulationApp:
 
     spec: ServiceSpec
     pool: WorkPool
+    optimizer: Optimizer
 
 
 def build_app(settings: SimulationServiceSettings) -> SimulationApp:
-    """Build the service; the pool's threads stop with the server (``on_stop``)."""
+    """Build the service; the pool's threads and the peers' channels stop with the server."""
     pool = WorkPool(settings.max_concurrent, settings.max_queued)
-    servicer = SimulationServicer(settings, pool)
+    deadlines = PeerDeadlines(settings.peer_deadline_seconds, settings.training_deadline_seconds)
+    registry = RegistryPeer(settings.registry_addr, deadlines)
+    training = TrainingPeer(settings.training_addr, deadlines)
+    optimizer = Optimizer(
+        registry, training, PolicyCache(settings.policy_cache), _evaluator(pool, settings)
+    )
+    servicer = SimulationServicer(settings, pool, optimizer)
+    warm_up(settings.torch_threads)
+
+    def stop() -> None:
+        pool.shutdown()
+        registry.close()
+        training.close()
 
     def register(server: grpc.Server) -> None:
         simulation_pb2_grpc.add_SimulationServiceServicer_to_server(servicer, server)
@@ -40,6 +63,25 @@ def build_app(settings: SimulationServiceSettings) -> SimulationApp:
         service_names=(SERVICE_NAME,),
         max_workers=settings.server_threads,
         grace_seconds=settings.grace_seconds,
-        on_stop=pool.shutdown,
+        on_stop=stop,
     )
-    return SimulationApp(spec=spec, pool=pool)
+    return SimulationApp(spec=spec, pool=pool, optimizer=optimizer)
+
+
+def _evaluator(pool: WorkPool, settings: SimulationServiceSettings):  # type: ignore[no-untyped-def]
+    """Optimize's engine runs go through the same pool (and limits) as Simulate's."""
+
+    def evaluate(job: OptimizeJob, policy: ActorCriticPolicy, interrupt: Interrupt) -> Judgement:
+        return pool.run(
+            lambda stop: judge(
+                job.household,
+                job.household_hash,
+                policy,
+                job.settings,
+                stop,
+                settings.profile_paths,
+            ),
+            interrupt.token,
+        )
+
+    return evaluate

@@ -23,6 +23,14 @@ DEFAULT_GRACE_SECONDS = 10.0
 # Peers for Optimize (issue 5); declared now so the deployment's variables are stable.
 DEFAULT_REGISTRY_ADDR = "127.0.0.1:50053"
 DEFAULT_TRAINING_ADDR = "127.0.0.1:50052"
+# Optimize: seconds for one call to a peer (lookup, start, download) and for following a
+# whole training; loaded policies kept in memory; lives the recommended strategy's
+# by-age medians are read from; torch threads for evaluating a policy.
+DEFAULT_PEER_DEADLINE_SECONDS = 30.0
+DEFAULT_TRAINING_DEADLINE_SECONDS = 1800.0
+DEFAULT_POLICY_CACHE = 8
+DEFAULT_PROFILE_PATHS = 2_000
+DEFAULT_TORCH_THREADS = 1
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,11 @@ class SimulationServiceSettings:
     grace_seconds: float = DEFAULT_GRACE_SECONDS
     registry_addr: str = DEFAULT_REGISTRY_ADDR
     training_addr: str = DEFAULT_TRAINING_ADDR
+    peer_deadline_seconds: float = DEFAULT_PEER_DEADLINE_SECONDS
+    training_deadline_seconds: float = DEFAULT_TRAINING_DEADLINE_SECONDS
+    policy_cache: int = DEFAULT_POLICY_CACHE
+    profile_paths: int = DEFAULT_PROFILE_PATHS
+    torch_threads: int = DEFAULT_TORCH_THREADS
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_paths <= ENGINE_MAX_PATHS:
@@ -67,4 +80,13 @@ class SimulationServiceSettings:
             grace_seconds=env_float("SIMULATION_GRACE_SECONDS", DEFAULT_GRACE_SECONDS, minimum=0.0),
             registry_addr=env_str("REGISTRY_ADDR", DEFAULT_REGISTRY_ADDR),
             training_addr=env_str("TRAINING_ADDR", DEFAULT_TRAINING_ADDR),
+            peer_deadline_seconds=env_float(
+                "OPTIMIZE_PEER_DEADLINE_SECONDS", DEFAULT_PEER_DEADLINE_SECONDS, minimum=0.1
+            ),
+            training_deadline_seconds=env_float(
+                "OPTIMIZE_TRAINING_DEADLINE_SECONDS", DEFAULT_TRAINING_DEADLINE_SECONDS, minimum=1.0
+            ),
+            policy_cache=env_int("OPTIMIZE_POLICY_CACHE", DEFAULT_POLICY_CACHE, minimum=1),
+            profile_paths=env_int("OPTIMIZE_PROFILE_PATHS", DEFAULT_PROFILE_PATHS, minimum=1),
+            torch_threads=env_int("OPTIMIZE_TORCH_THREADS", DEFAULT_TORCH_THREADS, minimum=1),
         )

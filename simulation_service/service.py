@@ -1,7 +1,12 @@
-"""The gRPC servicer: translates messages, hands the run to the work pool, nothing more."""
+"""The gRPC servicer: translates messages, hands the run to the work pool, nothing more.
+
+Optimize's story lives in ``simulation_service.optimize``; here it is only wired to the
+call: the call's cancellation and deadline reach the optimisation's ``Interrupt``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 
 import grpc
@@ -13,15 +18,21 @@ from glidepath.simulation.v1 import simulation_pb2 as pb
 from glidepath.simulation.v1 import simulation_pb2_grpc
 from simulation_service import convert
 from simulation_service.config import SimulationServiceSettings
+from simulation_service.optimize.flow import Optimizer
+from simulation_service.optimize.interrupt import Interrupt
+from simulation_service.optimize.request import optimize_job
 from simulation_service.work import StopToken, WorkPool
 
 SERVICE_NAME = "glidepath.simulation.v1.SimulationService"
 
 
 class SimulationServicer(simulation_pb2_grpc.SimulationServiceServicer):  # type: ignore[misc]
-    def __init__(self, settings: SimulationServiceSettings, pool: WorkPool) -> None:
+    def __init__(
+        self, settings: SimulationServiceSettings, pool: WorkPool, optimizer: Optimizer
+    ) -> None:
         self._settings = settings
         self._pool = pool
+        self._optimizer = optimizer
 
     def Simulate(
         self, request: pb.SimulateRequest, context: grpc.ServicerContext
@@ -36,6 +47,25 @@ class SimulationServicer(simulation_pb2_grpc.SimulationServiceServicer):  # type
         job = convert.compare_job(request, self._settings)
         result = self._run(job, context)
         return convert.compare_response(result, job, household_hash(job.household))
+
+    def Optimize(
+        self, request: pb.OptimizeRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.OptimizeResponse]:
+        job = optimize_job(request, self._settings)
+        token = self._pool.token(context.time_remaining())
+        interrupt = Interrupt.after(token, context.time_remaining())
+        if not context.add_callback(interrupt.cancel):  # the call has already ended
+            interrupt.cancel()
+        try:
+            yield from self._optimizer.run(job, interrupt)
+        except Cancelled:
+            if token.expired():
+                context.abort(
+                    grpc.StatusCode.DEADLINE_EXCEEDED,
+                    "the deadline passed and the optimisation was stopped (a training job "
+                    "it started goes on; option B will find its model)",
+                )
+            raise
 
     def _run(self, job: convert.Job, context: grpc.ServicerContext) -> ComparisonResult:
         """Run on the pool; the call's cancellation and deadline stop the engine."""

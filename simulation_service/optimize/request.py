@@ -1,0 +1,96 @@
+"""Optimize's request as a validated job, every bad field reported at once.
+
+The household and the evaluation settings follow Compare's rules (``convert``); the rest
+are Optimize's own defaults, written here once: 1000 episodes, 500 minimum episodes,
+fallback to training on. Option B's fallback trains ``episodes``; when the request leaves
+episodes unset and asks for more than 1000 minimum episodes, the fallback trains that
+minimum, so that the model it produces is one option B would accept next time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from glidepath.common.v1 import household_pb2
+from glidepath.engine.run import SimulationSettings
+from glidepath.errors import FieldViolation, InvalidArgument
+from glidepath.household.canonical import household_hash
+from glidepath.household.model import Household
+from glidepath.simulation.v1 import simulation_pb2 as pb
+from simulation_service import convert
+from simulation_service.config import SimulationServiceSettings
+
+DEFAULT_EPISODES = 1000
+MAX_EPISODES = 1_000_000
+DEFAULT_MIN_EPISODES = 500
+MAX_TRAINING_SEED = 2**32 - 1
+
+
+@dataclass(frozen=True)
+class OptimizeJob:
+    """One Optimize request, ready to run."""
+
+    household_message: household_pb2.Household  # forwarded to the training service as sent
+    household: Household
+    household_hash: str
+    use_pretrained: bool
+    episodes: int
+    min_episodes: int
+    fallback_to_training: bool
+    settings: SimulationSettings
+    training_seed: int | None
+
+
+def optimize_job(request: pb.OptimizeRequest, limits: SimulationServiceSettings) -> OptimizeJob:
+    """The request as a job; InvalidArgument lists every bad field."""
+    problems: list[FieldViolation] = []
+    try:
+        household = convert.household(request.household, request.HasField("household"))
+    except InvalidArgument as error:
+        problems.extend(error.violations)
+        household = None
+    min_episodes = request.min_episodes if request.HasField("min_episodes") else None
+    if min_episodes is not None and min_episodes < 1:
+        problems.append(FieldViolation("min_episodes", "must be >= 1 (unset means 500)"))
+    minimum = min_episodes or DEFAULT_MIN_EPISODES
+    episodes = request.episodes or max(DEFAULT_EPISODES, minimum if request.use_pretrained else 0)
+    problems.extend(_episode_problems(request, episodes, minimum))
+    seed = request.training_seed if request.HasField("training_seed") else None
+    if seed is not None and seed > MAX_TRAINING_SEED:
+        problems.append(FieldViolation("training_seed", f"at most {MAX_TRAINING_SEED}"))
+    settings = convert._settings(request.settings, limits, problems)
+    if problems:
+        raise InvalidArgument(problems)
+    assert household is not None and settings is not None
+    return OptimizeJob(
+        household_message=request.household,
+        household=household,
+        household_hash=household_hash(household),
+        use_pretrained=request.use_pretrained,
+        episodes=episodes,
+        min_episodes=minimum,
+        fallback_to_training=(
+            request.fallback_to_training if request.HasField("fallback_to_training") else True
+        ),
+        settings=settings,
+        training_seed=seed,
+    )
+
+
+def _episode_problems(
+    request: pb.OptimizeRequest, episodes: int, minimum: int
+) -> list[FieldViolation]:
+    if episodes > MAX_EPISODES:
+        return [FieldViolation("episodes", f"at most {MAX_EPISODES:,}, got {episodes:,}")]
+    falls_back = request.use_pretrained and (
+        not request.HasField("fallback_to_training") or request.fallback_to_training
+    )
+    if falls_back and episodes < minimum:
+        return [
+            FieldViolation(
+                "episodes",
+                f"the fallback training would give a model of {episodes} episodes, under "
+                f"min_episodes ({minimum}), which option B would never use",
+            )
+        ]
+    return []
