@@ -18,7 +18,7 @@ ARG BASE_IMAGE=python:3.11-slim-bookworm
 FROM ${BASE_IMAGE} AS deps
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python3 -m venv /opt/venv
-COPY build/wheelhouse /wheels
+COPY build/wheelhouse/*.whl /wheels/
 COPY requirements.lock /tmp/requirements.lock
 # setuptools too: the build backend of the project's own editable install below.
 RUN /opt/venv/bin/pip install --no-index --find-links /wheels -r /tmp/requirements.lock \

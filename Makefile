@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint protos bench clean
+.PHONY: install run test lint protos bench clean wheelhouse compose-test
 
 install: $(STAMP)
 
@@ -34,6 +34,21 @@ protos: install
 ## Speed, memory and quality figures; prints tables, asserts nothing.
 bench: install
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+## The locked wheels for the docker image (torch's CPU build from the host's pip); cached
+## until requirements.lock changes. setuptools: the image's editable install builds with it.
+WHEELHOUSE := build/wheelhouse
+wheelhouse: $(WHEELHOUSE)/.complete
+
+$(WHEELHOUSE)/.complete: requirements.lock | $(STAMP)
+	rm -rf $(WHEELHOUSE)
+	$(BIN)/python -m pip download --quiet -d $(WHEELHOUSE) -r requirements.lock setuptools
+	touch $@
+
+## Build the image, run the three services with docker compose (host network, 127.0.0.1),
+## smoke-test them, tear down. Installs docker from Debian's packages when missing (root).
+compose-test: install
+	scripts/compose_test.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
