@@ -130,8 +130,8 @@ def _reason(gate: pb.GateVerdict) -> str:
     )
     if gate.passed:
         return (
-            f"the trained policy beat the best baseline ({gate.best_baseline}) by more than "
-            f"{gate.standard_errors_required:g} paired standard errors ({figures})"
+            f"the trained policy ({POLICY}) beat the best baseline ({gate.best_baseline}) by "
+            f"more than {gate.standard_errors_required:g} paired standard errors ({figures})"
         )
     return (
         f"the trained policy did not beat the best baseline ({gate.best_baseline}) by more "
