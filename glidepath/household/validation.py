@@ -57,6 +57,10 @@ GROWTH_BOUNDS = (-0.5, 0.5)
 RETURN_BOUNDS = (-0.5, 1.0)
 VOLATILITY_BOUNDS = (0.0, 2.0)
 MAX_RISK_AVERSION = 20.0
+# Below about 0.02 the Merton rule's b = E[R^(1-g)]^(1/g) overflows a float for the most
+# optimistic markets validation allows; 0.1 keeps a wide margin (and no household is
+# that close to risk-neutral in practice).
+MIN_RISK_AVERSION = 0.1
 DEGREES_OF_FREEDOM_BOUNDS = (2.1, 1000.0)
 CORRELATION_TOLERANCE = 1e-9
 EIGENVALUE_TOLERANCE = -1e-10
@@ -131,8 +135,11 @@ def validate(household: Household) -> None:
     check.money(f"{ROOT}.goals.capital_goal", goals.capital_goal)
     check.money(f"{ROOT}.goals.retirement_spending", goals.retirement_spending)
     ra = check.number(f"{ROOT}.risk_aversion", household.risk_aversion)
-    if ra is not None and not 0.0 < ra <= MAX_RISK_AVERSION:
-        check.fail(f"{ROOT}.risk_aversion", f"must be in (0, {MAX_RISK_AVERSION:g}], got {ra!r}")
+    if ra is not None and not MIN_RISK_AVERSION <= ra <= MAX_RISK_AVERSION:
+        check.fail(
+            f"{ROOT}.risk_aversion",
+            f"must be in [{MIN_RISK_AVERSION:g}, {MAX_RISK_AVERSION:g}], got {ra!r}",
+        )
     _market(check, household.market)
     _purpose(check, household)
     if check.violations:

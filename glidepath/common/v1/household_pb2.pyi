@@ -100,7 +100,7 @@ class Household(_message.Message):
     MARKET_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
     risk_aversion: _builtins.float
-    """CRRA relative risk aversion gamma, in (0, 20]; 1 = log utility. Unset: 3."""
+    """CRRA relative risk aversion gamma, in [0.1, 20]; 1 = log utility. Unset: 3."""
     name: _builtins.str
     """A label for people to read; never changes a result or the hash. At most 256 chars."""
     @_builtins.property
