@@ -44,15 +44,18 @@ class PolicyCache:
 
     def load(self, sha256: str, model_zip: bytes) -> ActorCriticPolicy:
         """Rebuild the policy from trusted configuration, load its weights, keep it."""
-        from glidepath.rl.model_io import load_policy
-
-        policy = load_policy(model_zip)
+        policy = self._build(model_zip)
         with self._lock:
             self._policies[sha256] = policy
             self._policies.move_to_end(sha256)
             while len(self._policies) > self._capacity:
                 self._policies.popitem(last=False)
         return policy
+
+    def _build(self, model_zip: bytes) -> ActorCriticPolicy:
+        from glidepath.rl.model_io import load_policy
+
+        return load_policy(model_zip)
 
     def __len__(self) -> int:
         with self._lock:

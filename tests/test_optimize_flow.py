@@ -1,0 +1,294 @@
+"""Optimize's orchestration on its own: fake peers, a fake evaluation, real request rules."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+import pytest
+from simulation_support import example_household
+
+from glidepath import errors
+from glidepath.common.v1 import household_pb2, model_pb2
+from glidepath.simulation.v1 import simulation_pb2 as pb
+from glidepath.training.v1 import training_pb2
+from simulation_service.config import SimulationServiceSettings
+from simulation_service.optimize.flow import Optimizer
+from simulation_service.optimize.interrupt import Interrupt
+from simulation_service.optimize.judge import Judgement
+from simulation_service.optimize.peers import StartedJob, peer_error
+from simulation_service.optimize.policies import PolicyCache
+from simulation_service.optimize.request import OptimizeJob, optimize_job
+from simulation_service.work import StopToken
+
+SHA = "ab" * 32
+
+
+def metadata(model_hash: str, episodes: int, sha256: str = SHA) -> model_pb2.ModelMetadata:
+    ref = model_pb2.ModelRef(model_hash=model_hash, episodes=episodes)
+    return model_pb2.ModelMetadata(
+        ref=ref, file_name=f"rl_model_{model_hash}_{episodes}ep.zip", sha256=sha256
+    )
+
+
+class FakeRegistry:
+    address = "registry.test:1"
+
+    def __init__(self, stored: model_pb2.ModelMetadata | None = None, reason: str = "") -> None:
+        self.stored = stored
+        self.reason = reason or "NO_MODEL_FOR_HASH"
+        self.downloads = 0
+
+    def find(self, model_hash: str, min_episodes: int, interrupt: Interrupt) -> Any:
+        if self.stored is None or self.stored.ref.episodes < min_episodes:
+            raise errors.NotFound(f"no model for hash {model_hash}", reason=self.reason)
+        return self.stored
+
+    def get(self, ref: model_pb2.ModelRef, interrupt: Interrupt) -> model_pb2.ModelMetadata:
+        assert self.stored is not None
+        return self.stored
+
+    def download(self, ref: model_pb2.ModelRef, interrupt: Interrupt) -> bytes:
+        self.downloads += 1
+        return b"zip"
+
+
+class FakeTraining:
+    address = "training.test:2"
+
+    def __init__(self, final: int, *, joined: bool = False, exists: bool = False) -> None:
+        self.final = final
+        self.joined = joined
+        self.exists = exists
+        self.started: list[int] = []
+
+    def start(
+        self, household: household_pb2.Household, episodes: int, seed: int | None, i: Interrupt
+    ) -> StartedJob:
+        if self.exists:
+            raise errors.AlreadyExists("the registry already holds it")
+        self.started.append(episodes)
+        return StartedJob(self._job(training_pb2.TRAINING_STATE_QUEUED, episodes, 0), self.joined)
+
+    def watch(self, job_id: str, interrupt: Interrupt) -> Iterator[training_pb2.TrainingJob]:
+        total = self.started[-1]
+        yield self._job(training_pb2.TRAINING_STATE_RUNNING, total, total // 2)
+        final = self._job(self.final, total, total)
+        final.message = (
+            "the worker died" if self.final == training_pb2.TRAINING_STATE_FAILED else ""
+        )
+        yield final
+
+    def _job(self, state: int, total: int, done: int) -> training_pb2.TrainingJob:
+        job = training_pb2.TrainingJob(
+            job_id="f" * 32,
+            state=state,  # type: ignore[arg-type]
+            episodes_total=total,
+            episodes_done=done,
+            model=model_pb2.ModelRef(model_hash="0" * 16, episodes=total),
+        )
+        if state == training_pb2.TRAINING_STATE_SUCCEEDED:
+            job.registered_model.CopyFrom(metadata("0" * 16, total, sha256="cd" * 32))
+        return job
+
+
+class FakePolicies(PolicyCache):
+    def _build(self, model_zip: bytes) -> Any:
+        return object()
+
+
+def fake_evaluate(job: OptimizeJob, policy: Any, interrupt: Interrupt) -> Judgement:
+    gate = pb.GateVerdict(best_baseline="merton", standard_errors_required=2, lives=10)
+    recommended = pb.RecommendedStrategy(strategy="merton", reason="the best baseline")
+    return Judgement(pb.CompareResponse(), gate, recommended, 0.5, 0.1)
+
+
+def new_interrupt() -> Interrupt:
+    return Interrupt(StopToken(None, threading.Event()))
+
+
+def job(**fields: Any) -> OptimizeJob:
+    request = pb.OptimizeRequest(household=example_household(), **fields)
+    return optimize_job(request, SimulationServiceSettings())
+
+
+def run(optimizer: Optimizer, j: OptimizeJob) -> tuple[list[str], pb.OptimizeResult | None]:
+    stages: list[str] = []
+    result = None
+    for message in optimizer.run(j, new_interrupt()):
+        if message.WhichOneof("content") == "event":
+            stages.append(
+                pb.OptimizeStage.Name(message.event.stage).removeprefix("OPTIMIZE_STAGE_")
+            )
+        else:
+            result = message.result
+    return stages, result
+
+
+def test_request_defaults_follow_the_note() -> None:
+    j = job(use_pretrained=True)
+    assert (j.episodes, j.min_episodes, j.fallback_to_training) == (1000, 500, True)
+    assert job(use_pretrained=True, min_episodes=2000).episodes == 2000
+    assert job(use_pretrained=True, fallback_to_training=False).fallback_to_training is False
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"min_episodes": 0}, "min_episodes"),
+        ({"episodes": 2_000_000}, "episodes"),
+        ({"use_pretrained": True, "episodes": 100}, "episodes"),
+        ({"training_seed": 2**40}, "training_seed"),
+        ({"settings": pb.SimulationSettings(paths=0)}, "settings.paths"),
+    ],
+)
+def test_bad_requests_name_the_field(fields: dict[str, Any], field: str) -> None:
+    with pytest.raises(errors.InvalidArgument) as raised:
+        job(**fields)
+    assert field in [v.field for v in raised.value.violations]
+
+
+def test_a_missing_household_is_a_field_error() -> None:
+    with pytest.raises(errors.InvalidArgument) as raised:
+        optimize_job(pb.OptimizeRequest(), SimulationServiceSettings())
+    assert [v.field for v in raised.value.violations] == ["household"]
+
+
+def test_option_b_with_a_loaded_policy_skips_the_download() -> None:
+    j = job(use_pretrained=True)
+    registry = FakeRegistry(metadata(j.household_hash, 1000))
+    optimizer = Optimizer(
+        registry, FakeTraining(training_pb2.TRAINING_STATE_SUCCEEDED), FakePolicies(), fake_evaluate
+    )
+    stages, result = run(optimizer, j)
+    assert stages == ["HASHED", "LOOKING_UP", "MODEL_FOUND", "DOWNLOADING", "LOADING", "EVALUATING"]
+    assert result is not None and result.source == pb.MODEL_SOURCE_PRETRAINED
+    stages, _ = run(optimizer, j)
+    assert stages == ["HASHED", "LOOKING_UP", "MODEL_FOUND", "LOADING", "EVALUATING"]
+    assert registry.downloads == 1
+
+
+def test_option_a_relays_progress_and_answers_with_the_trained_model() -> None:
+    training = FakeTraining(training_pb2.TRAINING_STATE_SUCCEEDED)
+    optimizer = Optimizer(FakeRegistry(), training, FakePolicies(), fake_evaluate)
+    stages, result = run(optimizer, job(episodes=700))
+    assert stages[:4] == ["HASHED", "TRAINING_STARTED", "TRAINING_PROGRESS", "TRAINING_PROGRESS"]
+    assert training.started == [700]
+    assert result is not None and result.source == pb.MODEL_SOURCE_TRAINED_NOW
+    assert result.model.ref.episodes == 700 and result.training_job_id == "f" * 32
+    assert [t.stage for t in result.timings] == [
+        "training",
+        "download",
+        "load",
+        "evaluation",
+        "profile",
+    ]
+
+
+def test_a_joined_job_is_named_as_such() -> None:
+    training = FakeTraining(training_pb2.TRAINING_STATE_SUCCEEDED, joined=True)
+    stages, result = run(Optimizer(FakeRegistry(), training, FakePolicies(), fake_evaluate), job())
+    assert "TRAINING_JOINED" in stages
+    assert result is not None and result.source == pb.MODEL_SOURCE_JOINED_RUNNING_JOB
+
+
+def test_option_a_on_a_stored_model_uses_it() -> None:
+    j = job()
+    registry = FakeRegistry(metadata(j.household_hash, 1000))
+    training = FakeTraining(training_pb2.TRAINING_STATE_SUCCEEDED, exists=True)
+    stages, result = run(Optimizer(registry, training, FakePolicies(), fake_evaluate), j)
+    assert stages[:2] == ["HASHED", "ALREADY_TRAINED"]
+    assert result is not None and result.source == pb.MODEL_SOURCE_ALREADY_IN_REGISTRY
+
+
+@pytest.mark.parametrize(
+    ("state", "error"),
+    [
+        (training_pb2.TRAINING_STATE_FAILED, errors.FailedPrecondition),
+        (training_pb2.TRAINING_STATE_CANCELLED, errors.Cancelled),
+        (training_pb2.TRAINING_STATE_UPLOADING, errors.Unavailable),
+    ],
+)
+def test_a_training_that_does_not_succeed_is_a_clear_error(state: int, error: type) -> None:
+    optimizer = Optimizer(FakeRegistry(), FakeTraining(state), FakePolicies(), fake_evaluate)
+    with pytest.raises(error) as raised:
+        run(optimizer, job())
+    assert "f" * 32 in str(raised.value)
+
+
+def test_without_fallback_not_found_keeps_the_registrys_reason() -> None:
+    registry = FakeRegistry(reason="BELOW_MIN_EPISODES")
+    training = FakeTraining(training_pb2.TRAINING_STATE_SUCCEEDED)
+    optimizer = Optimizer(registry, training, FakePolicies(), fake_evaluate)
+    with pytest.raises(errors.NotFound) as raised:
+        run(optimizer, job(use_pretrained=True, fallback_to_training=False))
+    assert raised.value.reason == "BELOW_MIN_EPISODES"
+    assert training.started == []
+
+
+class FakeCall:
+    def __init__(self) -> None:
+        self.cancelled = False
+
+    def cancel(self) -> bool:
+        self.cancelled = True
+        return True
+
+
+def test_cancelling_stops_the_engine_and_every_call_in_flight() -> None:
+    interrupt = new_interrupt()
+    call = FakeCall()
+    with interrupt.tracking(call):
+        interrupt.cancel()
+    assert call.cancelled and interrupt.token()
+    with pytest.raises(errors.Cancelled):
+        interrupt.timeout(5.0)
+
+
+def test_timeouts_never_outlast_the_callers_deadline() -> None:
+    interrupt = Interrupt.after(StopToken(None, threading.Event()), 2.0)
+    assert 1.0 < interrupt.timeout(30.0) <= 2.0
+    assert new_interrupt().timeout(30.0) == 30.0
+
+
+class FakeRpcError(grpc.RpcError):  # type: ignore[misc]
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        self._code, self._details = code, details
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+    def details(self) -> str:
+        return self._details
+
+    def trailing_metadata(self) -> tuple[()]:
+        return ()
+
+
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        (grpc.StatusCode.UNAVAILABLE, errors.Unavailable),
+        (grpc.StatusCode.DEADLINE_EXCEEDED, errors.Unavailable),
+        (grpc.StatusCode.NOT_FOUND, errors.NotFound),
+        (grpc.StatusCode.ALREADY_EXISTS, errors.AlreadyExists),
+        (grpc.StatusCode.RESOURCE_EXHAUSTED, errors.ResourceExhausted),
+        (grpc.StatusCode.INTERNAL, errors.FailedPrecondition),
+    ],
+)
+def test_peer_errors_name_the_peer(code: grpc.StatusCode, error: type) -> None:
+    mapped = peer_error(FakeRpcError(code, "boom"), "the model registry", "10.0.0.1:50053")
+    assert isinstance(mapped, error)
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL):
+        assert "the model registry at 10.0.0.1:50053" in mapped.message
+
+
+def test_the_policy_cache_is_bounded() -> None:
+    cache = FakePolicies(capacity=2)
+    first = cache.load("a", b"")
+    cache.load("b", b"")
+    assert cache.get("a") is first  # "a" is now the most recent
+    cache.load("c", b"")
+    assert cache.get("b") is None and cache.get("a") is first and len(cache) == 2
