@@ -1,22 +1,31 @@
 """Hostile input to the simulation service (property-based): a clear status, never a crash.
 
-A real simulation service on a loopback port receives arbitrary ``SimulateRequest`` and
-``CompareRequest`` messages built from their descriptors (``hostile_support``): random
-households, settings with huge, negative or NaN numbers, unknown enum values, odd
-strings; near-valid requests (the example household with random fields overridden or
-added, so that many pass validation and really run); and raw random bytes in place of a
-serialized request. The server's path limit is small, so whatever passes validation is
-cheap. Every call has a deadline; each answer must be OK or a deliberate error, never
-UNKNOWN or INTERNAL; the service must be healthy and correct afterwards.
+A real simulation service on a loopback port receives arbitrary ``SimulateRequest``,
+``CompareRequest`` and ``OptimizeRequest`` messages built from their descriptors
+(``hostile_support``): random households, settings with huge, negative or NaN numbers,
+unknown enum values, odd strings; near-valid requests (the example household with random
+fields overridden or added, so that many pass validation and really run); and raw random
+bytes in place of a serialized request. The server's path limit is small, so whatever
+passes validation is cheap. Every call has a deadline; each answer must be OK or a
+deliberate error, never UNKNOWN or INTERNAL; the service must be healthy and correct
+afterwards.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import grpc
 import pytest
-from hostile_support import CLEAR_CODES, messages, near_valid, outcome, raw_unary
+from hostile_support import (
+    CLEAR_CODES,
+    messages,
+    near_valid,
+    outcome,
+    raw_unary,
+    raw_unary_stream,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from simulation_support import SimulationHarness, example_household, simulation_server
@@ -34,8 +43,22 @@ HYPOTHESIS = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     database=None,
 )
-LIMITS = SimulationServiceSettings(max_paths=2000, default_paths=256, adaptive_max_paths=2000)
-REQUESTS = {"Simulate": pb.SimulateRequest, "Compare": pb.CompareRequest}
+# Optimize's peers are down on purpose (port 1 refuses): its valid requests end UNAVAILABLE,
+# the answer the proto documents for an unreachable registry or training service.
+LIMITS = SimulationServiceSettings(
+    max_paths=2000,
+    default_paths=256,
+    adaptive_max_paths=2000,
+    registry_addr="127.0.0.1:1",
+    training_addr="127.0.0.1:1",
+)
+Request = pb.SimulateRequest | pb.CompareRequest | pb.OptimizeRequest
+REQUESTS: dict[str, Any] = {
+    "Simulate": pb.SimulateRequest,
+    "Compare": pb.CompareRequest,
+    "Optimize": pb.OptimizeRequest,
+}
+PEERS_DOWN = grpc.StatusCode.UNAVAILABLE
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +67,14 @@ def harness() -> Iterator[SimulationHarness]:
         yield running
 
 
-def _valid(name: str) -> pb.SimulateRequest | pb.CompareRequest:
+def _valid(name: str) -> Request:
     settings_ = pb.SimulationSettings(paths=256, seed=3)
     if name == "Simulate":
         return pb.SimulateRequest(household=example_household(), settings=settings_)
+    if name == "Optimize":
+        return pb.OptimizeRequest(
+            household=example_household(), use_pretrained=True, settings=settings_
+        )
     strategies = ["merton", "four_percent_rule"]
     return pb.CompareRequest(
         household=example_household(), strategies=strategies, settings=settings_
@@ -55,15 +82,15 @@ def _valid(name: str) -> pb.SimulateRequest | pb.CompareRequest:
 
 
 @st.composite
-def hostile_households(draw: st.DrawFn, name: str) -> pb.SimulateRequest | pb.CompareRequest:
+def hostile_households(draw: st.DrawFn, name: str) -> Request:
     """The valid request with a denser random household merged into the example's."""
     request = _valid(name)
     request.household.MergeFrom(draw(messages(household_pb2.Household, presence=0.25)))
     return request
 
 
-def _requests(name: str) -> st.SearchStrategy[pb.SimulateRequest | pb.CompareRequest]:
-    message_type: type[pb.SimulateRequest | pb.CompareRequest] = REQUESTS[name]
+def _requests(name: str) -> st.SearchStrategy[Request]:
+    message_type = REQUESTS[name]
     return st.one_of(messages(message_type), near_valid(_valid(name)), hostile_households(name))
 
 
@@ -80,22 +107,28 @@ def test_arbitrary_requests_get_a_clear_status(harness: SimulationHarness, name:
     call = getattr(harness.stub, name)
     seen: set[grpc.StatusCode] = set()
 
+    clear = CLEAR_CODES | {PEERS_DOWN} if name == "Optimize" else CLEAR_CODES
+
     @HYPOTHESIS
     @given(_requests(name))
-    def run(request: pb.SimulateRequest | pb.CompareRequest) -> None:
+    def run(request: Request) -> None:
         code, details = outcome(lambda: call(request, timeout=DEADLINE))
-        assert code in CLEAR_CODES, f"{code.name} ({details}) for {request!r}"
+        assert code in clear, f"{code.name} ({details}) for {request!r}"
         seen.add(code)
 
     run()
-    # The strategies reach both sides: requests refused and requests simulated.
-    assert {grpc.StatusCode.OK, grpc.StatusCode.INVALID_ARGUMENT} <= seen
+    # The strategies reach both sides: requests refused and requests that ran (up to the
+    # peers, for Optimize).
+    ran = PEERS_DOWN if name == "Optimize" else grpc.StatusCode.OK
+    assert {ran, grpc.StatusCode.INVALID_ARGUMENT} <= seen
     _check_still_serving(harness)
 
 
 @pytest.mark.parametrize("name", sorted(REQUESTS))
 def test_raw_random_bytes_get_a_clear_status(harness: SimulationHarness, name: str) -> None:
-    call = raw_unary(harness.channel, f"/{SERVICE_NAME}/{name}")
+    method = f"/{SERVICE_NAME}/{name}"
+    call = (raw_unary_stream if name == "Optimize" else raw_unary)(harness.channel, method)
+    clear = CLEAR_CODES | {PEERS_DOWN} if name == "Optimize" else CLEAR_CODES
 
     @HYPOTHESIS
     @given(
@@ -106,7 +139,7 @@ def test_raw_random_bytes_get_a_clear_status(harness: SimulationHarness, name: s
     )
     def run(payload: bytes) -> None:
         code, details = outcome(lambda: call(payload, timeout=DEADLINE))
-        assert code in CLEAR_CODES, f"{code.name} ({details}) for {payload!r}"
+        assert code in clear, f"{code.name} ({details}) for {payload!r}"
 
     run()
     code, details = outcome(lambda: call(b"\x0a\xff", timeout=DEADLINE))
