@@ -22,7 +22,8 @@ PROTECTED_METHODS = frozenset(
 
 def build_spec(settings: RegistrySettings) -> ServiceSpec:
     """A ServiceSpec whose on_stop stops the periodic cleanup and closes the index."""
-    store = ModelStore(settings.models_dir, max_bytes=settings.max_bytes)
+    # The service owns its directory: at start-up it removes every dead upload's temp file.
+    store = ModelStore(settings.models_dir, max_bytes=settings.max_bytes, owner=True)
     servicer = RegistryServicer(store, default_min_episodes=settings.min_episodes)
     periodic: PeriodicCleanup | None = None
     if settings.max_age_days > 0:
