@@ -6,17 +6,19 @@ exactly what runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import grpc
 
+from glidepath.common.v1 import model_pb2
 from glidepath.rpc.server import ServiceSpec
 from glidepath.simulation.v1 import simulation_pb2_grpc
 from simulation_service.config import DEFAULT_PORT, SimulationServiceSettings
-from simulation_service.optimize.flow import Optimizer
+from simulation_service.optimize.flow import Evaluate, Optimizer
 from simulation_service.optimize.interrupt import Interrupt
 from simulation_service.optimize.judge import Judgement, judge
+from simulation_service.optimize.memo import JudgementCache, judgement_key
 from simulation_service.optimize.peers import PeerDeadlines, RegistryPeer, TrainingPeer
 from simulation_service.optimize.policies import PolicyCache, warm_up
 from simulation_service.optimize.request import OptimizeJob
@@ -68,11 +70,25 @@ def build_app(settings: SimulationServiceSettings) -> SimulationApp:
     return SimulationApp(spec=spec, pool=pool, optimizer=optimizer)
 
 
-def _evaluator(pool: WorkPool, settings: SimulationServiceSettings):  # type: ignore[no-untyped-def]
-    """Optimize's engine runs go through the same pool (and limits) as Simulate's."""
+def _evaluator(pool: WorkPool, settings: SimulationServiceSettings) -> Evaluate:
+    """Optimize's engine runs go through the same pool (and limits) as Simulate's.
 
-    def evaluate(job: OptimizeJob, policy: ActorCriticPolicy, interrupt: Interrupt) -> Judgement:
-        return pool.run(
+    A judgement already computed for the same model, household and settings is served
+    from the cache (``memo``): it is a pure function of them.
+    """
+    cache = JudgementCache(settings.judgement_cache)
+
+    def evaluate(
+        job: OptimizeJob,
+        model: model_pb2.ModelMetadata,
+        policy: ActorCriticPolicy,
+        interrupt: Interrupt,
+    ) -> Judgement:
+        key = judgement_key(job, model.sha256)
+        found = cache.get(key)
+        if found is not None:
+            return replace(found, evaluation_seconds=0.0, profile_seconds=0.0, cached=True)
+        judgement = pool.run(
             lambda stop: judge(
                 job.household,
                 job.household_hash,
@@ -83,5 +99,7 @@ def _evaluator(pool: WorkPool, settings: SimulationServiceSettings):  # type: ig
             ),
             interrupt.token,
         )
+        cache.put(key, judgement)
+        return judgement
 
     return evaluate

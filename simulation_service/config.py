@@ -24,11 +24,13 @@ DEFAULT_GRACE_SECONDS = 10.0
 DEFAULT_REGISTRY_ADDR = "127.0.0.1:50053"
 DEFAULT_TRAINING_ADDR = "127.0.0.1:50052"
 # Optimize: seconds for one call to a peer (lookup, start, download) and for following a
-# whole training; loaded policies kept in memory; lives the recommended strategy's
+# whole training; loaded policies and computed judgements (0: none) kept in memory;
+# lives the recommended strategy's
 # by-age medians are read from; torch threads for evaluating a policy.
 DEFAULT_PEER_DEADLINE_SECONDS = 30.0
 DEFAULT_TRAINING_DEADLINE_SECONDS = 1800.0
 DEFAULT_POLICY_CACHE = 8
+DEFAULT_JUDGEMENT_CACHE = 32
 DEFAULT_PROFILE_PATHS = 2_000
 DEFAULT_TORCH_THREADS = 1
 
@@ -48,6 +50,7 @@ class SimulationServiceSettings:
     peer_deadline_seconds: float = DEFAULT_PEER_DEADLINE_SECONDS
     training_deadline_seconds: float = DEFAULT_TRAINING_DEADLINE_SECONDS
     policy_cache: int = DEFAULT_POLICY_CACHE
+    judgement_cache: int = DEFAULT_JUDGEMENT_CACHE
     profile_paths: int = DEFAULT_PROFILE_PATHS
     torch_threads: int = DEFAULT_TORCH_THREADS
 
@@ -87,6 +90,7 @@ class SimulationServiceSettings:
                 "OPTIMIZE_TRAINING_DEADLINE_SECONDS", DEFAULT_TRAINING_DEADLINE_SECONDS, minimum=1.0
             ),
             policy_cache=env_int("OPTIMIZE_POLICY_CACHE", DEFAULT_POLICY_CACHE, minimum=1),
+            judgement_cache=env_int("OPTIMIZE_JUDGEMENT_CACHE", DEFAULT_JUDGEMENT_CACHE, minimum=0),
             profile_paths=env_int("OPTIMIZE_PROFILE_PATHS", DEFAULT_PROFILE_PATHS, minimum=1),
             torch_threads=env_int("OPTIMIZE_TORCH_THREADS", DEFAULT_TORCH_THREADS, minimum=1),
         )

@@ -18,6 +18,7 @@ from simulation_service.config import SimulationServiceSettings
 from simulation_service.optimize.flow import Optimizer
 from simulation_service.optimize.interrupt import Interrupt
 from simulation_service.optimize.judge import Judgement
+from simulation_service.optimize.memo import JudgementCache, judgement_key
 from simulation_service.optimize.peers import StartedJob, peer_error
 from simulation_service.optimize.policies import PolicyCache
 from simulation_service.optimize.request import OptimizeJob, optimize_job
@@ -99,7 +100,9 @@ class FakePolicies(PolicyCache):
         return object()
 
 
-def fake_evaluate(job: OptimizeJob, policy: Any, interrupt: Interrupt) -> Judgement:
+def fake_evaluate(
+    job: OptimizeJob, model: model_pb2.ModelMetadata, policy: Any, interrupt: Interrupt
+) -> Judgement:
     gate = pb.GateVerdict(best_baseline="merton", standard_errors_required=2, lives=10)
     recommended = pb.RecommendedStrategy(strategy="merton", reason="the best baseline")
     return Judgement(pb.CompareResponse(), gate, recommended, 0.5, 0.1)
@@ -292,3 +295,25 @@ def test_the_policy_cache_is_bounded() -> None:
     assert cache.get("a") is first  # "a" is now the most recent
     cache.load("c", b"")
     assert cache.get("b") is None and cache.get("a") is first and len(cache) == 2
+
+
+def test_a_judgement_is_kept_by_model_household_and_settings() -> None:
+    base = job(use_pretrained=True)
+    key = judgement_key(base, SHA)
+    assert judgement_key(job(episodes=2000), SHA) == key  # the call's own options do not count
+    assert judgement_key(base, "cd" * 32) != key
+    assert judgement_key(job(settings=pb.SimulationSettings(seed=1)), SHA) != key
+    assert judgement_key(job(settings=pb.SimulationSettings(paths=500)), SHA) != key
+    other = example_household()
+    other.risk_aversion = 4
+    assert (
+        judgement_key(
+            optimize_job(pb.OptimizeRequest(household=other), SimulationServiceSettings()), SHA
+        )
+        != key
+    )
+    cache = JudgementCache(capacity=1)
+    judgement = fake_evaluate(base, metadata("0" * 16, 1), None, new_interrupt())
+    cache.put("a", judgement)
+    cache.put("b", judgement)
+    assert cache.get("a") is None and cache.get("b") is judgement

@@ -35,7 +35,9 @@ if TYPE_CHECKING:
 
 Stage = pb.OptimizeStage
 Messages = Generator[pb.OptimizeResponse, None, None]
-Evaluate = Callable[[OptimizeJob, "ActorCriticPolicy", Interrupt], Judgement]
+Evaluate = Callable[
+    [OptimizeJob, model_pb2.ModelMetadata, "ActorCriticPolicy", Interrupt], Judgement
+]
 
 _FINAL = {
     training_pb2.TRAINING_STATE_SUCCEEDED,
@@ -101,9 +103,10 @@ class Optimizer:
             f"(seed {job.settings.seed})",
             model=metadata.ref,
         )
-        judgement = self._evaluate(job, policy, interrupt)
-        call.timings.append(("evaluation", judgement.evaluation_seconds))
-        call.timings.append(("profile", judgement.profile_seconds))
+        judgement = self._evaluate(job, metadata, policy, interrupt)
+        suffix = " (cached)" if judgement.cached else ""
+        call.timings.append(("evaluation" + suffix, judgement.evaluation_seconds))
+        call.timings.append(("profile" + suffix, judgement.profile_seconds))
         yield pb.OptimizeResponse(result=call.result(metadata, source, job_id, judgement))
 
     def _look_up(

@@ -47,6 +47,8 @@ class Judgement:
     recommended: pb.RecommendedStrategy
     evaluation_seconds: float
     profile_seconds: float
+    # True when served from the judgement cache (``memo``): nothing was recomputed.
+    cached: bool = False
 
 
 def judge(
