@@ -7,15 +7,21 @@ base64-encoded objects), ``policy.pth`` (the weights, a torch archive), and usua
 because ``PPO.load`` on an untrusted file can run code and a hostile zip can exhaust a
 disk or escape a directory when extracted by someone else later.
 
-Checks: a real zip; no absolute, ``..``, backslash or duplicate member names; no
-encrypted members; the required members present; declared uncompressed sizes within the
-cap and a bounded compression ratio (zip bombs); every member then read through a
-size-capped stream, which also verifies its CRC; ``data`` parses as a JSON object.
+Checks: a real zip; a small central directory and at most ``MAX_MEMBERS`` members,
+checked from the end record before ``zipfile`` parses anything (a zip of a million empty
+members costs gigabytes as ``ZipInfo`` objects and minutes to read; no ZIP64); no
+absolute, ``..``, backslash or duplicate member names; no encrypted members; the required
+members present; declared uncompressed sizes within the cap and a bounded compression
+ratio (zip bombs); every member then read through a size-capped stream, which also
+verifies its CRC (a member whose header understates its size fails there, unexpanded);
+``data`` parses as a JSON object. Members are opaque bytes: a zip inside a member is
+never opened, so nesting cannot multiply anything.
 """
 
 from __future__ import annotations
 
 import json
+import struct
 import zipfile
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -28,6 +34,13 @@ REQUIRED_MEMBERS = ("data", "policy.pth")
 MAX_COMPRESSION_RATIO = 100
 RATIO_CHECK_MIN_BYTES = 1024 * 1024
 _READ_BLOCK = 256 * 1024
+# An SB3 save has about six members; a few more (other optimizers) are fine.
+MAX_MEMBERS = 64
+# Room for MAX_MEMBERS entries with long names and extra fields; checked before parsing.
+MAX_CENTRAL_DIRECTORY_BYTES = 64 * 1024
+_END_RECORD = b"PK\x05\x06"
+_END_RECORD_SIZE = 22
+_ZIP64_LOCATOR = b"PK\x06\x07"
 
 
 def invalid(message: str) -> InvalidArgument:
@@ -99,14 +112,47 @@ def _read_capped(stream: IO[bytes], limit: int, name: str, keep: bool) -> bytes:
     return bytes(kept)
 
 
+def _check_end_record(path: Path) -> None:
+    """Refuse a huge or ZIP64 central directory before ``zipfile`` reads it into memory.
+
+    Finds the end record as ``zipfile`` does (at the very end, else the last one within
+    the comment's reach); when there is none, ``zipfile`` reports "not a zip" itself.
+    """
+    try:
+        with path.open("rb") as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            reach = min(size, _END_RECORD_SIZE + 0xFFFF)
+            handle.seek(size - reach)
+            tail = handle.read(reach)
+    except OSError:
+        return
+    at = len(tail) - _END_RECORD_SIZE
+    if not (at >= 0 and tail[at : at + 4] == _END_RECORD and tail[-2:] == b"\0\0"):
+        at = tail.rfind(_END_RECORD)
+    if at < 0 or at + _END_RECORD_SIZE > len(tail):
+        return
+    if at >= 20 and tail[at - 20 : at - 16] == _ZIP64_LOCATOR:
+        raise invalid("ZIP64 archives are not accepted (a stable-baselines3 save never needs one)")
+    (entries, directory_bytes) = struct.unpack_from("<HI", tail, at + 10)
+    if entries > MAX_MEMBERS or directory_bytes > MAX_CENTRAL_DIRECTORY_BYTES:
+        raise invalid(
+            f"the zip declares {entries} members in a {directory_bytes}-byte directory; a "
+            f"stable-baselines3 save has a handful (at most {MAX_MEMBERS} accepted)"
+        )
+
+
 def validate_model_zip(path: Path, max_bytes: int) -> None:
     """Raise InvalidArgument (INVALID_MODEL_FILE) or ResourceExhausted (TOO_LARGE), or pass."""
+    _check_end_record(path)
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError) as exc:
         raise invalid(f"not a zip file ({exc})") from None
     with archive:
         infos = archive.infolist()
+        if len(infos) > MAX_MEMBERS:  # the end record's count understated them
+            raise invalid(f"the zip has {len(infos)} members; at most {MAX_MEMBERS} accepted")
         _check_entries(infos, max_bytes)
         data = b""
         for info in infos:
