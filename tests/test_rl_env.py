@@ -194,3 +194,34 @@ def test_rule_advantage_is_the_paired_value_of_one_years_decision(t: int) -> Non
         totals.append(plain.returns.copy())
     np.testing.assert_allclose(result.reward, totals[0] - totals[1], rtol=1e-4, atol=1e-6)
     assert np.abs(result.reward).max() > 0
+
+
+def test_deferred_rewards_equal_the_immediate_ones() -> None:
+    """The trainer's lockstep continuations give exactly the gymnasium env's rewards."""
+    rng = np.random.default_rng(8)
+    actions = rng.uniform(-1, 1, (8, 12, 2))
+    immediate = Lives(small_household(), 12, reward=Reward.RULE_ADVANTAGE)
+    deferred = Lives(small_household(), 12, reward=Reward.RULE_ADVANTAGE, deferred=True)
+    immediate.reset(5)
+    deferred.reset(5)
+    rewards = []
+    for a in actions:
+        rewards.append(immediate.step(a).reward)
+        assert deferred.deferred_rewards is None
+        late = deferred.step(a)
+        np.testing.assert_array_equal(late.reward, 0.0)
+    assert late.done and deferred.deferred_rewards is not None
+    np.testing.assert_allclose(deferred.deferred_rewards, np.array(rewards), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(deferred.returns, immediate.returns, rtol=1e-9, atol=1e-9)
+
+
+def test_the_deferred_vec_env_hands_over_each_lifes_rewards() -> None:
+    vec = LivesVecEnv(small_household(), 5, seed=3, deferred=True)
+    vec.reset()
+    for _ in range(vec.horizon):
+        _, rewards, dones, infos = vec.step(np.full((5, 2), 0.3, dtype=np.float32))
+        np.testing.assert_array_equal(rewards, 0.0)
+    assert dones.all() and vec.last_episode_rewards is not None
+    assert vec.last_episode_rewards.shape == (vec.horizon, 5)
+    sums = vec.last_episode_rewards.sum(axis=0)
+    np.testing.assert_allclose([info["episode"]["r"] for info in infos], sums)

@@ -25,7 +25,11 @@ large households (scaling every amount by k changes no reward):
   converges quadratically). The paired continuations differ only by one year's
   decision, so the estimate is almost noise-free: this is what lets 1,000 lives learn.
   Cost: two continuations of (T - t) years per year, i.e. about T^2 engine steps per
-  life, all lives at once in numpy.
+  life, all lives at once in numpy. ``deferred=True`` (what the trainer uses) runs every
+  open continuation in lockstep with the life (all are at the same year, so one engine
+  call a year steps them all) and delivers the year's rewards when the life ends, in
+  :attr:`Lives.deferred_rewards`; the immediate mode (the default, what the gymnasium
+  env returns) computes each year's continuations at once. Both give the same numbers.
 
 Lives in one batch start and end together (the horizon is the household's), so a batch
 resets as a whole. Episode k of a batch seeded ``seed`` draws its markets from the
@@ -94,6 +98,16 @@ def _tile_returns(returns: YearReturns, k: int) -> YearReturns:
     )
 
 
+def _concat_states(a: YearState, b: YearState) -> YearState:
+    """The paths of ``a`` then those of ``b`` (same household, same year)."""
+    arrays: dict[str, Any] = {
+        f.name: np.concatenate([getattr(a, f.name), getattr(b, f.name)])
+        for f in fields(a)
+        if isinstance(getattr(a, f.name), np.ndarray)
+    }
+    return replace(a, **arrays)
+
+
 def _stack(a: Decision, b: Decision) -> Decision:
     return Decision(
         np.concatenate([a.stock_share, b.stock_share]),
@@ -121,6 +135,7 @@ class Lives:
         first_path: int = 0,
         reward: Reward = Reward.RULE_ADVANTAGE,
         timing: FlowTiming = FlowTiming.MONTHLY,
+        deferred: bool = False,
     ) -> None:
         if n <= 0:
             raise ValueError("need at least one life")
@@ -131,7 +146,12 @@ class Lives:
         self.first_path = first_path
         self.reward = reward
         self.timing = timing
+        self.deferred = deferred and reward is Reward.RULE_ADVANTAGE
         self.horizon = self.schedule.horizon
+        self._open: YearState | None = None  # lockstep continuations (deferred mode)
+        self._open_utility = np.zeros(0)
+        #: Deferred mode: every year's reward (T, n) of the last life, once it has ended.
+        self.deferred_rewards: FloatArray | None = None
         self._state: YearState | None = None
         self._shadow_state: YearState | None = None
         self._market: list[YearReturns] = []
@@ -149,6 +169,7 @@ class Lives:
         self._state = initial_state(self.schedule, self.n, timing=self.timing)
         self._shadow_state = self._state if self.reward is Reward.SHADOW else None
         self.returns = np.zeros(self.n)
+        self._open, self._open_utility, self.deferred_rewards = None, np.zeros(0), None
         return self._observe()
 
     def _observe(self) -> NDArray[np.float32]:
@@ -180,6 +201,27 @@ class Lives:
         utility += self.objective.terminal_utility(pair.wealth)
         return np.asarray(utility[:n] - utility[n:], dtype=np.float64)
 
+    def _advance_open(self, state: YearState, decision: Decision, base: Decision) -> None:
+        """Open this year's pair of continuations and step every open one a year."""
+        pair, pair_decision = _tile_state(state, 2), _stack(decision, base)
+        if self._open is None:
+            open_, decisions, utility = pair, pair_decision, np.zeros(2 * self.n)
+        else:
+            open_ = _concat_states(self._open, pair)
+            decisions = _stack(self.rule.decide(self._open), pair_decision)
+            utility = np.concatenate([self._open_utility, np.zeros(2 * self.n)])
+        copies = open_.n_paths // self.n
+        open_, outcome = step(open_, decisions, _tile_returns(self._market[state.t], copies))
+        utility += self.objective.year_utility(outcome.consumption)
+        if open_.done:
+            utility += self.objective.terminal_utility(open_.wealth)
+            by_year = utility.reshape(self.horizon, 2, self.n)
+            self.deferred_rewards = by_year[:, 0, :] - by_year[:, 1, :]
+            self.returns = self.deferred_rewards.sum(axis=0)
+            self._open, self._open_utility = None, np.zeros(0)
+        else:
+            self._open, self._open_utility = open_, utility
+
     def step(self, action: NDArray[np.floating]) -> StepResult:
         """One year for every life: decode ``action`` (n, 2) around the rule, step, reward."""
         state, base = self._state, self._base
@@ -188,7 +230,10 @@ class Lives:
         decision = decode(action, base, state.cash_on_hand)
         returns = self._market[state.t]
         nxt, outcome = step(state, decision, returns)
-        if self.reward is Reward.RULE_ADVANTAGE:
+        if self.deferred:
+            self._advance_open(state, decision, base)
+            reward = np.zeros(self.n)  # delivered in deferred_rewards when the life ends
+        elif self.reward is Reward.RULE_ADVANTAGE:
             reward = self._advantage(state, decision, base)
         else:
             reward = self.objective.year_utility(outcome.consumption)
@@ -204,7 +249,8 @@ class Lives:
                 reward = reward - self.objective.terminal_utility(shadow_next.wealth)
             self._shadow_state = shadow_next
         self._state = nxt
-        self.returns += reward
+        if not self.deferred:
+            self.returns += reward
         return StepResult(
             observation=self._observe(),
             reward=reward.astype(np.float32),

@@ -32,7 +32,10 @@ class Recipe:
     min_updates: int = 16
     min_lives_per_update: int = 64
     batch_size: int = 2048
-    n_epochs: int = 20
+    n_epochs: int = 5
+    # Small budgets (fewer than ``large_budget`` lives) take more passes over their data.
+    small_budget_epochs: int = 20
+    large_budget: int = 5_000
     learning_rate: float = 1e-3
     gamma: float = 0.0
     gae_lambda: float = 1.0
@@ -42,6 +45,9 @@ class Recipe:
     max_grad_norm: float = 0.5
     log_std_init: float = -2.0
     net_arch: tuple[int, ...] = (64, 64)
+
+    def epochs_for(self, episodes: int) -> int:
+        return self.small_budget_epochs if episodes < self.large_budget else self.n_epochs
 
     def as_dict(self) -> dict[str, object]:
         out = asdict(self)

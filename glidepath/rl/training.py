@@ -28,7 +28,7 @@ import numpy as np
 import stable_baselines3
 import torch
 from stable_baselines3 import PPO
-from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 
 from glidepath.engine.cashflows import build_schedule
 from glidepath.errors import Cancelled, InvalidArgument
@@ -155,7 +155,36 @@ class _Relay(BaseCallback):  # type: ignore[misc]
         )
 
 
-def _make_ppo(env: LivesVecEnv, seed: int, recipe: Recipe) -> PPO:
+class DeferredRewards(BaseCallback):  # type: ignore[misc]
+    """Write the lives' deferred rewards into the rollout buffer, then redo the advantages.
+
+    SB3 calls ``on_rollout_end`` after computing returns and advantages from the (zero)
+    rewards the env returned; with ``n_steps`` = the horizon every rollout is exactly the
+    lives that just ended, so their true rewards fill the buffer row for row.
+    """
+
+    def __init__(self, env: LivesVecEnv) -> None:
+        super().__init__()
+        self.env = env
+
+    def _on_step(self) -> bool:
+        return True
+
+    def _on_rollout_end(self) -> None:
+        rewards = self.env.last_episode_rewards
+        model = self.model
+        assert isinstance(model, PPO)
+        buffer = model.rollout_buffer
+        if rewards is None or rewards.shape != buffer.rewards.shape:
+            raise RuntimeError("a rollout must be exactly one life per environment")
+        buffer.rewards[:] = rewards
+        n = self.env.num_envs
+        buffer.compute_returns_and_advantage(
+            last_values=torch.zeros(n), dones=np.ones(n, dtype=np.float32)
+        )
+
+
+def _make_ppo(env: LivesVecEnv, seed: int, recipe: Recipe, n_epochs: int) -> PPO:
     rollout = env.num_envs * env.horizon
     return PPO(
         "MlpPolicy",
@@ -163,7 +192,7 @@ def _make_ppo(env: LivesVecEnv, seed: int, recipe: Recipe) -> PPO:
         learning_rate=recipe.learning_rate,
         n_steps=env.horizon,
         batch_size=min(recipe.batch_size, rollout),
-        n_epochs=recipe.n_epochs,
+        n_epochs=n_epochs,
         gamma=recipe.gamma,
         gae_lambda=recipe.gae_lambda,
         clip_range=recipe.clip_range,
@@ -183,6 +212,7 @@ def hyperparameters(spec: TrainingSpec, phases: list[Phase], recipe: Recipe) -> 
     out.update(
         algorithm="PPO",
         n_steps=horizon,
+        n_epochs=recipe.epochs_for(spec.episodes),
         phases=[{"n_envs": p.n_envs, "rollouts": p.rollouts} for p in phases],
         action="corrections of the Merton-style rule",
         share_range=SHARE_RANGE,
@@ -215,9 +245,16 @@ def train(
         warnings.simplefilter("ignore", UserWarning)  # SB3's truncated mini-batch notice
         for k, phase in enumerate(phases):
             env = LivesVecEnv(
-                spec.household, phase.n_envs, seed=spec.seed + 7919 * k, reward=recipe.reward
+                spec.household,
+                phase.n_envs,
+                seed=spec.seed + 7919 * k,
+                reward=recipe.reward,
+                deferred=True,
             )
-            previous, model = model, _make_ppo(env, spec.seed + k, recipe)
+            previous, model = (
+                model,
+                _make_ppo(env, spec.seed + k, recipe, recipe.epochs_for(spec.episodes)),
+            )
             if previous is not None:
                 model.policy.load_state_dict(previous.policy.state_dict())
                 model.policy.optimizer.load_state_dict(previous.policy.optimizer.state_dict())
@@ -225,11 +262,12 @@ def train(
             elif spec.parent_model_zip is not None:
                 load_weights_into(model.policy, spec.parent_model_zip)
             relay = _Relay(env, lives_before, started, on_progress, should_stop)
+            callbacks = CallbackList([DeferredRewards(env), relay])
             if should_stop():
                 raise Cancelled("training cancelled")
             model.learn(
                 total_timesteps=phase.n_envs * phase.rollouts * env.horizon,  # added to the count
-                callback=relay,
+                callback=callbacks,
                 reset_num_timesteps=False,
             )
             if relay.stopped:

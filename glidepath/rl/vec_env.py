@@ -40,13 +40,16 @@ class LivesVecEnv(VecEnv):
         seed: int = 0,
         reward: Reward = Reward.RULE_ADVANTAGE,
         timing: FlowTiming = FlowTiming.MONTHLY,
+        deferred: bool = False,
     ) -> None:
-        self._lives = Lives(household, n_envs, reward=reward, timing=timing)
+        self._lives = Lives(household, n_envs, reward=reward, timing=timing, deferred=deferred)
         self._seed = int(seed)
         self._episode = 0
         self._actions: NDArray[np.float64] | None = None
         #: Lives whose last year has been stepped (episodes completed).
         self.lives_done = 0
+        #: Deferred mode: the rewards (T, n_envs) of the lives that just ended.
+        self.last_episode_rewards: NDArray[np.float64] | None = None
         super().__init__(n_envs, OBSERVATION_SPACE, ACTION_SPACE)
 
     @property
@@ -79,6 +82,7 @@ class LivesVecEnv(VecEnv):
         if not result.done:
             return result.observation, result.reward, np.zeros(n, dtype=bool), infos
         returns = self._lives.returns.copy()
+        self.last_episode_rewards = self._lives.deferred_rewards
         length = self._lives.horizon
         for i in range(n):
             infos[i]["terminal_observation"] = result.observation[i]
