@@ -4,6 +4,11 @@ Every service starts the same way, so the way lives here once:
 ``python -m <service> --port N [--host H]`` builds a ``ServiceSpec`` and calls
 ``run_service``. Tests use ``start_server`` directly with port 0 and read the bound port.
 
+TLS: ``run_service`` reads ``GLIDEPATH_TLS_CERT`` and ``GLIDEPATH_TLS_KEY``
+(``glidepath.rpc.tls``) and, when they are set, serves only TLS on the port; unset, the
+port is plaintext (the default, for loopback). Every service gets it from here, with no
+code of its own.
+
 On SIGTERM (or SIGINT) the health status flips to NOT_SERVING first, so that a load
 balancer stops sending work, then the server stops accepting calls and gives in-flight
 calls ``grace_seconds`` to finish.
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from concurrent import futures
@@ -26,7 +32,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from glidepath import log
+from glidepath.config import ConfigError
 from glidepath.rpc.interceptors import RequestInterceptor
+from glidepath.rpc.tls import ServerTls, server_tls_from_env
 
 # Keep every message under gRPC's default 4 MiB: large payloads are streamed in chunks.
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
@@ -80,8 +88,12 @@ class RunningServer:
         log.event("stopped", port=self.port)
 
 
-def start_server(spec: ServiceSpec, host: str = "127.0.0.1", port: int = 0) -> RunningServer:
-    """Build, bind and start a server; port 0 picks a free port (see ``.port``)."""
+def start_server(
+    spec: ServiceSpec, host: str = "127.0.0.1", port: int = 0, tls: ServerTls | None = None
+) -> RunningServer:
+    """Build, bind and start a server; port 0 picks a free port (see ``.port``).
+
+    With ``tls`` the port speaks only TLS (plaintext clients fail their handshake)."""
     log.configure(spec.name)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=spec.max_workers, thread_name_prefix=spec.name),
@@ -101,13 +113,19 @@ def start_server(spec: ServiceSpec, host: str = "127.0.0.1", port: int = 0) -> R
     reflection.enable_server_reflection(
         (*spec.service_names, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    bound = server.add_insecure_port(f"{host}:{port}")
+    if tls is None:
+        bound = server.add_insecure_port(f"{host}:{port}")
+    else:
+        credentials = grpc.ssl_server_credentials([(tls.private_key, tls.certificate_chain)])
+        bound = server.add_secure_port(f"{host}:{port}", credentials)
     if bound == 0:
         raise OSError(f"{spec.name}: could not bind {host}:{port}")
     server.start()
     running = RunningServer(server=server, port=bound, health=health_servicer, spec=spec)
     running.set_serving(True)
-    log.event("serving", host=host, port=bound, services=list(spec.service_names))
+    log.event(
+        "serving", host=host, port=bound, tls=tls is not None, services=list(spec.service_names)
+    )
     return running
 
 
@@ -131,7 +149,11 @@ def parse_args(
 def run_service(spec: ServiceSpec, argv: Sequence[str] | None = None) -> None:
     """The body of every ``python -m <service>``: serve until SIGTERM/SIGINT."""
     args = parse_args(spec.name, spec.default_port, argv)
-    running = start_server(spec, args.host, args.port)
+    try:
+        tls = server_tls_from_env()
+    except ConfigError as exc:
+        sys.exit(f"{spec.name}: {exc}")
+    running = start_server(spec, args.host, args.port, tls)
     if args.port_file is not None:
         tmp = args.port_file.with_suffix(args.port_file.suffix + ".tmp")
         tmp.write_text(str(running.port))
