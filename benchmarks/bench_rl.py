@@ -28,6 +28,7 @@ import torch
 from glidepath.household.model import Household
 from glidepath.rl.evaluation import Evaluation, evaluate
 from glidepath.rl.households import example_household, merton_case
+from glidepath.rl.lives import Reward
 from glidepath.rl.training import TrainingSpec, train
 from glidepath.rl.vec_env import LivesVecEnv
 
@@ -39,8 +40,10 @@ def evaluation_seed(training_seed: int) -> int:
     return int(sequence.generate_state(1, dtype=np.uint32)[0])
 
 
-def env_steps_per_second(household: Household, n_envs: int = 256, years: int = 2000) -> float:
-    env = LivesVecEnv(household, n_envs, seed=0)
+def env_steps_per_second(
+    household: Household, reward: Reward, n_envs: int = 256, years: int = 1000
+) -> float:
+    env = LivesVecEnv(household, n_envs, seed=0, reward=reward, deferred=True)
     env.reset()
     actions = np.zeros((n_envs, 2), dtype=np.float32)
     began = time.perf_counter()
@@ -57,7 +60,13 @@ def train_once(household: Household, episodes: int, seed: int) -> tuple[bytes, f
 
 def speed(household: Household) -> None:
     print("-- speed (example household, torch threads = 1)")
-    print(f"env steps/s (256 lives, zero corrections): {env_steps_per_second(household):,.0f}")
+    for reward, what in (
+        (Reward.RULE_ADVANTAGE, "training reward: rule advantage, lockstep continuations"),
+        (Reward.OBJECTIVE, "plain objective reward, no continuations"),
+    ):
+        rate = env_steps_per_second(household, reward)
+        print(f"env steps/s, 256 lives ({what}): {rate:,.0f}")
+    train_once(household, 64, seed=0)  # warm-up: what a warm training worker has paid
     for episodes, target in ((1_000, 10.0), (20_000, 60.0)):
         _, seconds = train_once(household, episodes, seed=0)
         print(f"train {episodes:>6,} episodes: {seconds:6.1f} s  (target <= {target:.0f} s)")

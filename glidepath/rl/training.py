@@ -43,6 +43,15 @@ SUPPORTED_ALGORITHMS = ("PPO",)
 MAX_EPISODES = 10_000_000
 
 
+def _preload_optimizer() -> None:
+    """Pay torch's lazy optimizer imports (about 2 s, once) when this module is imported,
+    so a warm training worker does not pay them inside its first job."""
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+
+
+_preload_optimizer()
+
+
 @dataclass(frozen=True)
 class TrainingSpec:
     household: Household  # already canonicalized
