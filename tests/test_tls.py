@@ -232,3 +232,30 @@ def test_plaintext_stays_the_default(tmp_path: Path) -> None:
         assert '"tls":false' in process.log()
     finally:
         process.stop()
+
+
+def test_the_container_health_probe_speaks_tls_with_the_ca(
+    tls_registry: ServiceProcess, pki: Pki
+) -> None:
+    probe = [sys.executable, "-m", "glidepath.healthcheck", tls_registry.address, REGISTRY]
+    base = {k: v for k, v in os.environ.items() if k != CA_ENV}
+    with_ca = subprocess.run(
+        probe, cwd=ROOT, env={**base, CA_ENV: str(pki.ca)}, capture_output=True, text=True
+    )
+    assert with_ca.returncode == 0, with_ca.stdout + with_ca.stderr
+    assert "SERVING" in with_ca.stdout
+    without = subprocess.run(probe, cwd=ROOT, env=base, capture_output=True, text=True)
+    assert without.returncode == 1
+
+
+def test_the_server_name_can_be_set_apart_from_the_address(
+    tls_registry: ServiceProcess, pki: Pki
+) -> None:
+    """The certificate names localhost and 127.0.0.1: checked against a name it lacks, the
+    handshake fails; against one it has, it succeeds whatever the address says."""
+    good = ClientTls(pki.ca.read_bytes(), server_name="localhost")
+    with open_channel(tls_registry.address, good) as channel:
+        assert _health(channel) == health_pb2.HealthCheckResponse.SERVING
+    bad = ClientTls(pki.ca.read_bytes(), server_name="registry.example")
+    with open_channel(tls_registry.address, bad) as channel, pytest.raises(grpc.RpcError):
+        _health(channel)
