@@ -1,146 +1,100 @@
-"""``make run`` for now: the model registry's demonstration, end to end.
+"""``make run``: the user's note, end to end, on a fresh machine.
 
-Starts the registry as a real process on a free port with its model directory in a temp
-folder, trains a tiny stable-baselines3 model, uploads it, finds it, lists it, downloads
-and verifies it, loads its weights safely (no unpickling), dry-runs a cleanup, and stops
-the registry with SIGTERM. A later issue replaces this with the main job.
+Starts the three services locally (``local_stack``: registry, training, simulation, each
+its own process, data in a fresh temp directory so every run starts from nothing and can
+be repeated), then:
+
+1. option A on ``examples/household.json``: train a policy (1000 episodes), which the
+   training service saves to the registry by itself, and judge it against every baseline;
+2. option B on the same household: the model saved by step 1 is found (already loaded in
+   the simulation service's memory, so not downloaded again) and judged on new scenarios,
+   without any training;
+
+prints both answers (the model, the gate's verdict, the recommended strategy by age, the
+comparison with every baseline and the optimum) and how long each took as the client saw
+it, writes the chart (wealth fan and allocation by age of the recommended strategy) to
+``var/make-run/optimization.png``, and stops the stack.
 """
 
 from __future__ import annotations
 
-import io
-import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
-from typing import Any
 
-from glidepath.common.v1 import model_pb2
-from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
-from glidepath.registry_client import download_model, find_compatible_model, upload_model
-from glidepath.rpc.channel import SHORT_DEADLINE, open_channel, wait_until_serving
+from glidepath.cli.inputs import HouseholdInput, load_household
+from glidepath.cli.optimize import OPTIMIZE_DEADLINE, optimize_report, stream_result, write_plot
+from glidepath.cli.peers import SIMULATION
+from glidepath.cli.progress import ProgressBar
+from glidepath.cli.stack import LocalStack, local_stack
+from glidepath.rpc.channel import open_channel
+from glidepath.simulation.v1 import simulation_pb2 as sim
+from glidepath.simulation.v1 import simulation_pb2_grpc
 
-REGISTRY_SERVICE = "glidepath.registry.v1.ModelRegistry"
-DEMO_HASH = "a1b2c3d4e5f6a7b8"
-DEMO_EPISODES = 1000
-
-
-def say(message: str) -> None:
-    print(f"  {message}", flush=True)
-
-
-def start_registry(models_dir: Path, port_file: Path) -> tuple[subprocess.Popen[bytes], int]:
-    env = {**os.environ, "RL_MODELS_DIR": str(models_dir), "REGISTRY_GRACE_SECONDS": "2"}
-    command = [sys.executable, "-m", "model_registry_service", "--port", "0"]
-    process = subprocess.Popen(
-        [*command, "--port-file", str(port_file)], env=env, stderr=subprocess.DEVNULL
-    )
-    deadline = time.monotonic() + 30
-    while not port_file.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("the registry did not start")
-        time.sleep(0.05)
-    return process, int(port_file.read_text())
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "household.json"
+PLOT = Path("var") / "make-run" / "optimization.png"
+EPISODES = 1000
+FREE_PORTS = {"registry": 0, "training": 0, "simulation": 0}
 
 
-def build_policy(seed: int) -> Any:
-    """A tiny PPO; the same configuration rebuilds it to receive downloaded weights."""
-    import gymnasium as gym
-    from stable_baselines3 import PPO
+def optimize(stack: LocalStack, request: sim.OptimizeRequest) -> tuple[sim.OptimizeResult, float]:
+    """One Optimize call with its live progress on stderr; the result and the wall time."""
+    channel = open_channel(stack.address(SIMULATION))
+    try:
+        stub = simulation_pb2_grpc.SimulationServiceStub(channel)
+        began = time.perf_counter()
+        result = stream_result(stub.Optimize(request, timeout=OPTIMIZE_DEADLINE), ProgressBar())
+        return result, time.perf_counter() - began
+    finally:
+        channel.close()
 
-    return PPO(
-        "MlpPolicy",
-        gym.make("CartPole-v1"),
-        n_steps=64,
-        batch_size=64,
-        n_epochs=2,
-        seed=seed,
-        device="cpu",
-        policy_kwargs={"net_arch": [32, 32]},
-    )
+
+def heading(text: str) -> None:
+    print(f"\n{'=' * 78}\n{text}\n{'=' * 78}", flush=True)
 
 
 def main() -> None:
-    import numpy as np
-    import stable_baselines3
-    import torch
+    household: HouseholdInput = load_household(EXAMPLE)
+    option_a = sim.OptimizeRequest(household=household.message, episodes=EPISODES, training_seed=0)
+    # New scenarios for B (seed 1): its evaluation really runs rather than being the one A
+    # computed (a judgement is kept by model, household and settings).
+    option_b = sim.OptimizeRequest(
+        household=household.message,
+        use_pretrained=True,
+        settings=sim.SimulationSettings(seed=1),
+    )
+    with tempfile.TemporaryDirectory(prefix="glidepath-run-") as tmp:
+        print(f"Starting the three services (data in {tmp}) ...", flush=True)
+        began = time.perf_counter()
+        with local_stack(Path(tmp), ports=FREE_PORTS) as stack:
+            for key, service in stack.services.items():
+                print(f"  {key:<10} {service.address}")
+            print(f"  ready in {time.perf_counter() - began:.1f} s")
 
-    with tempfile.TemporaryDirectory(prefix="glidepath-demo-") as tmp:
-        work = Path(tmp)
-        print("1. Start the model registry (python -m model_registry_service)")
-        process, port = start_registry(work / "models" / "rl", work / "port")
-        try:
-            channel = open_channel(f"127.0.0.1:{port}")
-            wait_until_serving(channel, REGISTRY_SERVICE)
-            stub = registry_pb2_grpc.ModelRegistryStub(channel)
-            say(f"serving on 127.0.0.1:{port}, models in {work / 'models' / 'rl'}")
+            heading(f"Option A: train a new model ({EPISODES} episodes) for {EXAMPLE.name}")
+            result_a, seconds_a = optimize(stack, option_a)
+            print(optimize_report(result_a))
 
-            print("2. Train a tiny PPO (CartPole, 512 steps) and save it as SB3 does")
-            started = time.perf_counter()
-            model = build_policy(seed=1)
-            model.learn(total_timesteps=512)
-            saved = work / "trained.zip"
-            model.save(saved)
-            say(f"trained in {time.perf_counter() - started:.1f} s, {saved.stat().st_size} bytes")
+            heading("Option B: the same household, a pre-trained model, new scenarios (seed 1)")
+            result_b, seconds_b = optimize(stack, option_b)
+            print(optimize_report(result_b))
 
-            print("3. Upload it (client stream: metadata, then 256 KiB chunks)")
-            meta = registry_pb2.UploadModelMetadata(
-                ref=model_pb2.ModelRef(model_hash=DEMO_HASH, episodes=DEMO_EPISODES),
-                algorithm="PPO",
-                library_versions={
-                    "stable_baselines3": stable_baselines3.__version__,
-                    "torch": torch.__version__,
-                },
-                timesteps=512,
-            )
-            reply = upload_model(channel, saved, meta, timeout=60)
-            say(f"stored {reply.model.file_name} (created={reply.created})")
-            again = upload_model(channel, saved, meta, timeout=60)
-            say(f"same bytes again: created={again.created} (idempotent)")
-
-            print("4. Find the best compatible model (same hash, >= 500 episodes)")
-            found = find_compatible_model(channel, DEMO_HASH, timeout=SHORT_DEADLINE)
-            say(f"found {found.file_name}, sha256 {found.sha256[:16]}...")
-
-            print("5. List the registry")
-            listing = stub.ListModels(registry_pb2.ListModelsRequest(), timeout=SHORT_DEADLINE)
-            for item in listing.models:
-                created = item.created_at.ToDatetime().isoformat(timespec="seconds")
-                say(f"{item.file_name}  {item.size_bytes} bytes  created {created}")
-
-            print("6. Download, verify, load the weights only (nothing unpickled)")
-            downloaded = download_model(channel, found.ref, work / "downloaded.zip", timeout=60)
-            identical = (work / "downloaded.zip").read_bytes() == saved.read_bytes()
-            with zipfile.ZipFile(work / "downloaded.zip") as archive:
-                weights = torch.load(io.BytesIO(archive.read("policy.pth")), weights_only=True)
-            fresh = build_policy(seed=2)
-            fresh.policy.load_state_dict(weights)
-            observations = np.zeros((8, 4), dtype=np.float32)
-            same = np.array_equal(
-                fresh.predict(observations, deterministic=True)[0],
-                model.predict(observations, deterministic=True)[0],
-            )
-            say(f"sha256 checked ({downloaded.size_bytes} bytes), byte-identical: {identical}")
-            say(f"rebuilt policy predicts like the original: {same}")
-
-            print("7. Cleanup dry run (models older than 30 days)")
-            dry = stub.CleanupModels(
-                registry_pb2.CleanupModelsRequest(max_age_days=30, dry_run=True),
-                timeout=SHORT_DEADLINE,
-            )
-            say(f"would delete {len(dry.models)} model(s); deleted {dry.deleted_count}")
-            channel.close()
-        finally:
-            print("8. Stop the registry (SIGTERM)")
-            process.send_signal(signal.SIGTERM)
-            code = process.wait(timeout=30)
-            say(f"exited with code {code}")
-        if not (identical and same and code == 0):
-            raise SystemExit("the demonstration did not go as expected")
+            PLOT.parent.mkdir(parents=True, exist_ok=True)
+            write_plot(result_b, household, PLOT)
+        print("Stopped the three services.")
+    heading("Summary")
+    same = result_a.model.sha256 == result_b.model.sha256
+    print(f"  option A (trained {result_a.model.file_name}): {seconds_a:6.2f} s")
+    print(
+        f"  option B (found {result_b.model.file_name}, "
+        f"{'the model A saved' if same else 'ANOTHER model'}): {seconds_b:6.2f} s"
+    )
+    print(f"  recommended: {result_b.recommended.strategy}")
+    print(f"  chart: {PLOT.resolve()}")
+    if not same:
+        sys.exit("option B did not find the model option A saved")
 
 
 if __name__ == "__main__":

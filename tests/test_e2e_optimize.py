@@ -8,6 +8,7 @@ evaluations use 1,000 lives, so the module runs in about a minute or two.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from cli_support import EPHEMERAL_PORTS
+from cli_support import EPHEMERAL_PORTS, EXAMPLE, run_cli
 from e2e_support import EPISODES, failure, household, optimize, request
 
 from glidepath.cli.peers import SIMULATION
@@ -155,6 +156,34 @@ def test_bad_requests_name_the_field(stack: LocalStack) -> None:
     error, _ = failure(simulation(stack), message)
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "episodes" in (error.details() or "")
+
+
+def test_the_command_line_optimize_prints_the_answer_and_draws_it(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    env = stack.client_env()
+    common = ["optimize", str(EXAMPLE), "--pretrained", "--episodes", str(EPISODES)]
+    shown = run_cli(*common, "--paths", "1000", "--plot", str(tmp_path / "o.png"), env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert "Recommended strategy by age" in shown.stdout and "Gate" in shown.stdout
+    assert "LOOKING_UP" in shown.stderr and "DONE" in shown.stderr  # the progress lines
+    assert (tmp_path / "o.png").stat().st_size > 10_000
+    as_json = run_cli(*common, "--paths", "1000", "--json", env=env)
+    assert as_json.returncode == 0, as_json.stderr
+    answer = json.loads(as_json.stdout)
+    assert answer["recommended"]["years"] and answer["model"]["ref"]["episodes"] == EPISODES
+    missing = run_cli(
+        "optimize",
+        str(EXAMPLE),
+        "--pretrained",
+        "--min-episodes",
+        "5000",
+        "--no-fallback",
+        env=env,
+    )
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    last = missing.stderr.strip().splitlines()[-1]
+    assert last.startswith("glidepath: ") and "NOT_FOUND" in last and "5000" in last
 
 
 # ------------------------------------------------------------------------ peers down

@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from glidepath.cli import models, simulate, up
+from glidepath.cli import models, optimize, simulate, up
 from glidepath.cli.errors import EXIT_FAILURE, EXIT_INTERRUPTED, CliError
 from glidepath.cli.peers import START_ORDER
 
@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (up, simulate, models):
+    for module in (up, simulate, optimize, models):
         module.register(commands)
     return parser
 

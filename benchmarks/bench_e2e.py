@@ -1,0 +1,120 @@
+"""Options A and B end to end through gRPC, over three real processes. Prints, never asserts.
+
+A fresh local stack (registry, training, simulation services; data in a temp directory)
+and the example household (``examples/household.json``):
+
+- option A: ``Optimize`` with 1000 episodes — start a training job, follow it, download
+  the saved model, load it, evaluate it against every baseline and the optimum on
+  SIMULATION_DEFAULT_PATHS (10,000) lives. Target <= 15 s; the user's note says 2-5 min.
+- option B, warm (the services up, the model in the registry): ``Optimize`` with
+  use_pretrained, repeated; p50 and p99 of the wall time seen by the client, with the
+  same seed (same scenarios) and with a new seed each time (a new evaluation; the policy
+  stays loaded). Target <= 0.5 s; the note says 10-30 s.
+- the stage timings the service reports for one call of each.
+
+``--paths N`` evaluates on N lives instead of the default; ``--repeat N`` repeats B N times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from google.protobuf import json_format
+
+from glidepath.cli.peers import SIMULATION
+from glidepath.cli.stack import local_stack
+from glidepath.common.v1 import household_pb2
+from glidepath.rpc.channel import open_channel
+from glidepath.simulation.v1 import simulation_pb2 as pb
+from glidepath.simulation.v1 import simulation_pb2_grpc
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "household.json"
+PORTS = {"registry": 0, "training": 0, "simulation": 0}
+DEADLINE = 600.0
+TARGET_A, TARGET_B = 15.0, 0.5
+NOTE_A, NOTE_B = (120.0, 300.0), (10.0, 30.0)
+
+
+def optimize(
+    stub: simulation_pb2_grpc.SimulationServiceStub, request: pb.OptimizeRequest
+) -> tuple[pb.OptimizeResult, float]:
+    began = time.perf_counter()
+    result = None
+    for message in stub.Optimize(request, timeout=DEADLINE):
+        if message.WhichOneof("content") == "result":
+            result = message.result
+    assert result is not None
+    return result, time.perf_counter() - began
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def stages(result: pb.OptimizeResult) -> str:
+    return ", ".join(f"{t.stage} {t.seconds:.3f}" for t in result.timings)
+
+
+def versus_note(seconds: float, note: tuple[float, float]) -> str:
+    return f"{note[0] / seconds:,.0f}-{note[1] / seconds:,.0f}x faster than the note's figure"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--paths", type=int, default=None, help="evaluation lives")
+    parser.add_argument("--repeat", type=int, default=10, help="option B calls")
+    args = parser.parse_args()
+    household = json_format.Parse(EXAMPLE.read_text(), household_pb2.Household())
+    settings = pb.SimulationSettings(seed=0)
+    if args.paths is not None:
+        settings.paths = args.paths
+    with (
+        tempfile.TemporaryDirectory(prefix="glidepath-bench-") as tmp,
+        local_stack(Path(tmp), ports=PORTS) as stack,
+    ):
+        channel = open_channel(stack.address(SIMULATION))
+        stub = simulation_pb2_grpc.SimulationServiceStub(channel)
+        a_request = pb.OptimizeRequest(
+            household=household, episodes=1000, settings=settings, training_seed=0
+        )
+        a_result, a_seconds = optimize(stub, a_request)
+        lives = a_result.comparison.run.paths
+        print(f"-- end to end through gRPC, example household, evaluation on {lives:,} lives")
+        print(
+            f"option A (1000 episodes): {a_seconds:.2f} s   target <= {TARGET_A:g} s   "
+            f"{versus_note(a_seconds, NOTE_A)} (2-5 min)"
+        )
+        print(f"   stages: {stages(a_result)}")
+        print(
+            f"   gate: {'passed' if a_result.gate.passed else 'not passed'} "
+            f"vs {a_result.gate.best_baseline}, recommended {a_result.recommended.strategy}"
+        )
+        b_request = pb.OptimizeRequest(household=household, use_pretrained=True, settings=settings)
+        for label, vary in (("same seed", False), ("new seed each call", True)):
+            times: list[float] = []
+            last = None
+            for i in range(args.repeat):
+                if vary:
+                    b_request.settings.seed = 1000 + i
+                last, seconds = optimize(stub, b_request)
+                times.append(seconds)
+            assert last is not None
+            p50, p99 = statistics.median(times), percentile(times, 99)
+            print(
+                f"option B warm, {label} (x{args.repeat}): p50 {p50:.3f} s  p99 {p99:.3f} s   "
+                f"target <= {TARGET_B:g} s   {versus_note(p50, NOTE_B)} (10-30 s)"
+            )
+            print(f"   stages of the last call: {stages(last)}")
+        channel.close()
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

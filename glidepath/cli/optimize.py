@@ -1,0 +1,260 @@
+"""``glidepath optimize FILE``: options A and B, with a live progress bar fed by the stream.
+
+Option A (default) trains a policy for the household (``--episodes``, 1000 by default);
+option B (``--pretrained``) uses a model the registry already holds and, unless
+``--no-fallback``, trains one when there is none. Either way the simulation service
+judges the policy against every baseline and recommends a strategy; this module prints
+that answer (model, gate, strategy by age, comparison, timings), or the result message as
+JSON (``--json``), and draws the fan chart with the recommended allocation (``--plot``).
+
+``make run`` (``glidepath.demo``) uses the same stream reader, report and chart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+from glidepath.cli.arguments import non_negative_int, positive_int
+from glidepath.cli.channels import connect
+from glidepath.cli.errors import EXIT_OK, CliError
+from glidepath.cli.inputs import HouseholdInput, load_household
+from glidepath.cli.peers import SIMULATION
+from glidepath.cli.progress import Progress, ProgressBar, follow
+from glidepath.cli.render import (
+    AGE_STEP,
+    compare_report,
+    key_values,
+    money,
+    percent,
+    signed_money_estimate,
+    table,
+    to_json,
+)
+from glidepath.simulation.v1 import simulation_pb2 as sim
+from glidepath.simulation.v1 import simulation_pb2_grpc
+from glidepath.training.v1 import training_pb2
+
+# A training of 1000 episodes takes seconds; the deadline leaves room for large budgets
+# and a queue on a busy machine. The training itself outlives a client that gives up.
+OPTIMIZE_DEADLINE = 1800.0
+
+_SOURCES = {
+    sim.MODEL_SOURCE_PRETRAINED: "pre-trained (found in the registry)",
+    sim.MODEL_SOURCE_TRAINED_NOW: "trained now for this request",
+    sim.MODEL_SOURCE_JOINED_RUNNING_JOB: "trained by a running job this request joined",
+    sim.MODEL_SOURCE_ALREADY_IN_REGISTRY: "already in the registry (same hash and episodes)",
+}
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "optimize",
+        help="find or train an RL policy for a household and recommend a strategy",
+        description=(
+            "Option A (default): train a policy for the household in FILE. Option B "
+            "(--pretrained): use a compatible pre-trained model, training one when there is "
+            "none (unless --no-fallback). The policy is judged against every baseline; it is "
+            "recommended only when it beats the best one by more than 2 standard errors."
+        ),
+    )
+    parser.add_argument("file", type=Path, metavar="FILE", help="household JSON file")
+    parser.add_argument(
+        "--episodes", type=positive_int, default=None, help="episodes to train (default 1000)"
+    )
+    parser.add_argument("--pretrained", action="store_true", help="option B: use a stored model")
+    parser.add_argument(
+        "--min-episodes", type=positive_int, default=None, help="option B: fewest (default 500)"
+    )
+    parser.add_argument(
+        "--no-fallback", action="store_true", help="option B: fail rather than train"
+    )
+    parser.add_argument("--paths", type=positive_int, default=None, help="evaluation lives")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="evaluation seed")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--plot", type=Path, default=None, metavar="PNG", help="write a chart")
+    parser.set_defaults(run=run_optimize)
+
+
+def build_request(args: argparse.Namespace, household: HouseholdInput) -> sim.OptimizeRequest:
+    request = sim.OptimizeRequest(
+        household=household.message,
+        use_pretrained=args.pretrained,
+        episodes=args.episodes or 0,
+        settings=sim.SimulationSettings(seed=args.seed),
+    )
+    if args.paths is not None:
+        request.settings.paths = args.paths
+    if args.min_episodes is not None:
+        request.min_episodes = args.min_episodes
+    if args.no_fallback:
+        request.fallback_to_training = False
+    return request
+
+
+def run_optimize(args: argparse.Namespace) -> int:
+    household = load_household(args.file)
+    request = build_request(args, household)
+    with connect(SIMULATION) as peer, peer.guard(OPTIMIZE_DEADLINE):
+        stub = simulation_pb2_grpc.SimulationServiceStub(peer.channel)
+        result = stream_result(stub.Optimize(request, timeout=OPTIMIZE_DEADLINE), ProgressBar())
+    print(to_json(result) if args.json else optimize_report(result))
+    if args.plot is not None:
+        write_plot(result, household, args.plot)
+    return EXIT_OK
+
+
+def stream_result(
+    responses: Iterable[sim.OptimizeResponse], bar: ProgressBar
+) -> sim.OptimizeResult:
+    """Draw every event on ``bar``; the stream's final result."""
+    last = follow(responses, optimize_progress, bar)
+    if last is None or last.WhichOneof("content") != "result":
+        raise CliError("the simulation service ended the stream without a result")
+    return last.result
+
+
+def optimize_progress(response: sim.OptimizeResponse) -> Progress:
+    """The adapter for Optimize's stream: stages as states, training progress as a bar."""
+    if response.WhichOneof("content") == "result":
+        result = response.result
+        return Progress(
+            state="DONE",
+            elapsed_seconds=result.total_seconds,
+            message=f"recommended: {result.recommended.strategy}",
+            final=True,
+        )
+    event = response.event
+    stage = sim.OptimizeStage.Name(event.stage).removeprefix("OPTIMIZE_STAGE_")
+    if event.stage != sim.OPTIMIZE_STAGE_TRAINING_PROGRESS:
+        return Progress(state=stage, elapsed_seconds=event.elapsed_seconds, message=event.message)
+    training = event.training
+    return Progress(
+        state=training_pb2.TrainingState.Name(training.state).removeprefix("TRAINING_STATE_"),
+        episodes_done=training.episodes_done,
+        episodes_total=training.episodes_total,
+        timesteps=training.timesteps,
+        mean_reward=(
+            training.mean_episode_reward if training.HasField("mean_episode_reward") else None
+        ),
+        elapsed_seconds=event.elapsed_seconds,
+        seconds_left=(
+            training.estimated_seconds_left if training.HasField("estimated_seconds_left") else None
+        ),
+        message=training.message,
+    )
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def optimize_report(result: sim.OptimizeResult) -> str:
+    """Model, gate, the recommended strategy by age, the comparison, the timings."""
+    model = result.model
+    gate = result.gate
+    verdict = "PASSED" if gate.passed else "not passed"
+    lines = [
+        key_values(
+            [
+                ("Model", f"{model.file_name} ({model.ref.episodes:,} episodes)"),
+                ("Source", _SOURCES.get(result.source, "unknown")),
+                (
+                    "Gate",
+                    f"{verdict}: policy vs best baseline ({gate.best_baseline}) "
+                    f"{signed_money_estimate(gate.improvement)} a year of CE on "
+                    f"{gate.lives:,} lives (needs > {gate.standard_errors_required:g} SE)",
+                ),
+                ("Recommended", _recommended_name(result.recommended)),
+            ],
+            indent=0,
+        ),
+        f"  {result.recommended.reason}",
+        "",
+        f"Recommended strategy by age (medians over {result.recommended.paths:,} lives, "
+        "today's money, a year):",
+        strategy_table(result.recommended),
+        "",
+        compare_report(result.comparison),
+        "",
+        timings_line(result),
+    ]
+    return "\n".join(lines)
+
+
+def _recommended_name(recommended: sim.RecommendedStrategy) -> str:
+    if recommended.is_trained_policy:
+        return f"{recommended.strategy} (the trained policy)"
+    return f"{recommended.strategy} (the best baseline; the trained policy did not pass the gate)"
+
+
+def strategy_table(recommended: sim.RecommendedStrategy) -> str:
+    """Every AGE_STEP years, plus the first retirement year and the last year."""
+    years = list(recommended.years)
+    if not years:
+        return "  (no years)"
+    first_retired = next((y.age for y in years if y.retired), None)
+    shown = [
+        y
+        for i, y in enumerate(years)
+        if (y.age - years[0].age) % AGE_STEP == 0 or y.age == first_retired or i == len(years) - 1
+    ]
+    rows = [
+        [
+            str(y.age),
+            "retired" if y.retired else "working",
+            percent(y.stock_share, 0),
+            money(-y.withdrawal if y.retired else y.savings),
+            percent(-y.withdrawal_rate if y.retired else y.savings_rate),
+            money(y.consumption),
+            money(y.wealth),
+        ]
+        for y in shown
+    ]
+    headers = ["age", "phase", "stocks", "saved(+)/withdrawn(-)", "rate", "consumption", "wealth"]
+    note = (
+        "  rate: of disposable income while working, of wealth at the start of the year "
+        "in retirement"
+    )
+    return table(headers, rows, align="lrrrrrr") + "\n" + note
+
+
+def timings_line(result: sim.OptimizeResult) -> str:
+    stages = ", ".join(f"{t.stage} {t.seconds:.2f} s" for t in result.timings)
+    return f"Took {result.total_seconds:.2f} s in the service ({stages})"
+
+
+# ----------------------------------------------------------------------------- plot
+
+
+def write_plot(result: sim.OptimizeResult, household: HouseholdInput, path: Path) -> None:
+    """The fan chart of the recommended strategy's wealth, with its allocation by age."""
+    from glidepath.cli.plot import Allocation, Chart, Profile, write_chart
+
+    recommended = result.recommended
+    simulated = next(
+        (r for r in result.comparison.results if r.strategy == recommended.strategy), None
+    )
+    if simulated is None:
+        raise CliError(f"the result has no simulation of {recommended.strategy} to plot")
+    years = list(recommended.years)
+    chart = Chart(
+        title=(
+            f"Wealth by age — recommended strategy “{recommended.strategy}”, "
+            f"{simulated.paths:,} simulated lives"
+        ),
+        wealth=Profile.from_proto(simulated.wealth),
+        retirement_age=household.retirement_age,
+        capital_goal=household.capital_goal,
+        allocation=Allocation(
+            [y.age for y in years],
+            [y.stock_share for y in years],
+            label=f"stock share of {recommended.strategy} (median)",
+        ),
+    )
+    try:
+        write_chart(chart, path)
+    except OSError as error:
+        raise CliError(f"cannot write the plot to {path}: {error.strerror or error}") from None
+    print(f"wrote {path}", file=sys.stderr)
