@@ -2,9 +2,16 @@
 
 The recipe (hyperparameters and why) lives in :mod:`glidepath.rl.recipe`. This module
 plans the rollouts so that exactly ``spec.episodes`` lives are trained, runs SB3's PPO on
-the numpy ``LivesVecEnv``, relays progress after every rollout, stops promptly when asked
-(checked after every vectorised step, i.e. every simulated year), and returns a real
-``model.save()`` zip.
+the numpy ``LivesVecEnv`` (rule-advantage rewards delivered at the end of each life and
+written into the rollout buffer by :class:`DeferredRewards`), relays progress after every
+rollout, stops promptly when asked (checked after every vectorised step, i.e. every
+simulated year), and returns a real ``model.save()`` zip.
+
+Progress: ``mean_episode_reward`` is the mean, over the lives of the latest rollout, of
+the summed rewards: with the default reward, how much better (> 0) or worse (< 0) the
+policy's decisions did than the Merton-style rule's on those lives' own markets, in
+utility units of the household's consumption scale (about 0.01 = 1 % more consumption
+for one year).
 
 Episode accounting: one rollout is one batch of ``n_envs`` lives from start to horizon
 (``n_steps`` = the horizon), so lives trained = n_envs x rollouts. ``plan_rollouts``
