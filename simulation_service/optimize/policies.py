@@ -7,10 +7,11 @@ same bytes always give the same weights, so the cache can never serve a stale po
 Bounded (least recently used goes first), thread-safe. Loading never unpickles
 (``glidepath.rl.model_io.load_policy``).
 
-torch and stable-baselines3 cost seconds to import: ``warm_up`` imports them on a
-background thread at start-up so that the first Optimize does not pay for it, and pins
-torch to few threads (the service runs several evaluations at once on a small machine,
-where torch's default of one thread per core oversubscribes the CPUs badly).
+torch and stable-baselines3 cost seconds to import, and the first policy built seconds
+more: ``warm_up`` does both on a background thread at start-up so that the first Optimize
+does not pay for them, and pins torch to few threads (the service runs several
+evaluations at once on a small machine, where torch's default of one thread per core
+oversubscribes the CPUs badly).
 """
 
 from __future__ import annotations
@@ -63,12 +64,18 @@ class PolicyCache:
 
 
 def configure_torch(threads: int) -> None:
-    """Import torch and the RL modules, and pin torch to ``threads`` threads."""
+    """Import torch and the RL modules, pin torch's threads, build one policy.
+
+    The first policy built in a process costs seconds (torch's lazy initialisation); a
+    throwaway one here moves that cost off the first request.
+    """
     import torch
 
     torch.set_num_threads(threads)
-    import glidepath.rl.model_io
     import glidepath.rl.policy_strategy  # noqa: F401
+    from glidepath.rl.model_io import build_policy
+
+    build_policy()
 
 
 def warm_up(threads: int) -> threading.Thread:
