@@ -22,11 +22,13 @@ import pytest
 from cli_support import EPHEMERAL_PORTS, EXAMPLE, run_cli
 from e2e_support import EPISODES, failure, household, optimize, request
 
-from glidepath.cli.peers import SIMULATION
+from glidepath.cli.peers import SIMULATION, TRAINING
 from glidepath.cli.stack import LocalStack, local_stack
 from glidepath.rpc.channel import open_channel, wait_until_serving
 from glidepath.rpc.status import error_reason
 from glidepath.simulation.v1 import simulation_pb2 as pb
+from glidepath.simulation.v1 import simulation_pb2_grpc
+from glidepath.training.v1 import training_pb2, training_pb2_grpc
 
 pytestmark = pytest.mark.slow
 
@@ -156,6 +158,33 @@ def test_bad_requests_name_the_field(stack: LocalStack) -> None:
     error, _ = failure(simulation(stack), message)
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "episodes" in (error.details() or "")
+
+
+def test_a_client_that_cancels_leaves_the_training_job_running(stack: LocalStack) -> None:
+    """Others may have joined the job, and its model will serve the next option B."""
+    channel = open_channel(simulation(stack))
+    stub = simulation_pb2_grpc.SimulationServiceStub(channel)
+    message = request(household(risk_aversion=7.0), pretrained=False, episodes=50_000)
+    call = stub.Optimize(message, timeout=60)
+    job_id = ""
+    for response in call:
+        if response.event.stage == pb.OPTIMIZE_STAGE_TRAINING_STARTED:
+            job_id = response.event.job_id
+            break
+    call.cancel()
+    channel.close()
+    training = open_channel(stack.address(TRAINING))
+    try:
+        jobs = training_pb2_grpc.TrainingServiceStub(training)
+        time.sleep(0.5)
+        job = jobs.GetTraining(training_pb2.GetTrainingRequest(job_id=job_id), timeout=5).job
+        assert job.state in (
+            training_pb2.TRAINING_STATE_QUEUED,
+            training_pb2.TRAINING_STATE_RUNNING,
+        )
+        jobs.CancelTraining(training_pb2.CancelTrainingRequest(job_id=job_id), timeout=5)
+    finally:
+        training.close()
 
 
 def test_the_command_line_optimize_prints_the_answer_and_draws_it(
