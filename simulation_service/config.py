@@ -29,6 +29,7 @@ DEFAULT_TRAINING_ADDR = "127.0.0.1:50052"
 # by-age medians are read from; torch threads for evaluating a policy.
 DEFAULT_PEER_DEADLINE_SECONDS = 30.0
 DEFAULT_TRAINING_DEADLINE_SECONDS = 1800.0
+DEFAULT_OPTIMIZE_MAX_CONCURRENT = 4
 DEFAULT_POLICY_CACHE = 8
 DEFAULT_JUDGEMENT_CACHE = 32
 DEFAULT_PROFILE_PATHS = 2_000
@@ -47,6 +48,7 @@ class SimulationServiceSettings:
     grace_seconds: float = DEFAULT_GRACE_SECONDS
     registry_addr: str = DEFAULT_REGISTRY_ADDR
     training_addr: str = DEFAULT_TRAINING_ADDR
+    optimize_max_concurrent: int = DEFAULT_OPTIMIZE_MAX_CONCURRENT
     peer_deadline_seconds: float = DEFAULT_PEER_DEADLINE_SECONDS
     training_deadline_seconds: float = DEFAULT_TRAINING_DEADLINE_SECONDS
     policy_cache: int = DEFAULT_POLICY_CACHE
@@ -67,8 +69,9 @@ class SimulationServiceSettings:
 
     @property
     def server_threads(self) -> int:
-        """RPC threads: one per running or waiting call, plus room for health and refusals."""
-        return self.max_concurrent + self.max_queued + 8
+        """RPC threads: one per running or waiting call (Optimize streams included, which
+        hold theirs while a training runs), plus room for health checks and refusals."""
+        return self.max_concurrent + self.max_queued + self.optimize_max_concurrent + 8
 
     @classmethod
     def from_env(cls) -> SimulationServiceSettings:
@@ -83,6 +86,9 @@ class SimulationServiceSettings:
             grace_seconds=env_float("SIMULATION_GRACE_SECONDS", DEFAULT_GRACE_SECONDS, minimum=0.0),
             registry_addr=env_str("REGISTRY_ADDR", DEFAULT_REGISTRY_ADDR),
             training_addr=env_str("TRAINING_ADDR", DEFAULT_TRAINING_ADDR),
+            optimize_max_concurrent=env_int(
+                "OPTIMIZE_MAX_CONCURRENT", DEFAULT_OPTIMIZE_MAX_CONCURRENT, minimum=1
+            ),
             peer_deadline_seconds=env_float(
                 "OPTIMIZE_PEER_DEADLINE_SECONDS", DEFAULT_PEER_DEADLINE_SECONDS, minimum=0.1
             ),

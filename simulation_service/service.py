@@ -6,13 +6,14 @@ call: the call's cancellation and deadline reach the optimisation's ``Interrupt`
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 
 import grpc
 
 from glidepath.engine.run import ComparisonResult, simulate
-from glidepath.errors import Cancelled
+from glidepath.errors import Cancelled, ResourceExhausted
 from glidepath.household.canonical import household_hash
 from glidepath.simulation.v1 import simulation_pb2 as pb
 from glidepath.simulation.v1 import simulation_pb2_grpc
@@ -20,7 +21,7 @@ from simulation_service import convert
 from simulation_service.config import SimulationServiceSettings
 from simulation_service.optimize.flow import Optimizer
 from simulation_service.optimize.interrupt import Interrupt
-from simulation_service.optimize.request import optimize_job
+from simulation_service.optimize.request import OptimizeJob, optimize_job
 from simulation_service.work import StopToken, WorkPool
 
 SERVICE_NAME = "glidepath.simulation.v1.SimulationService"
@@ -33,6 +34,7 @@ class SimulationServicer(simulation_pb2_grpc.SimulationServiceServicer):  # type
         self._settings = settings
         self._pool = pool
         self._optimizer = optimizer
+        self._optimizations = threading.BoundedSemaphore(settings.optimize_max_concurrent)
 
     def Simulate(
         self, request: pb.SimulateRequest, context: grpc.ServicerContext
@@ -52,6 +54,21 @@ class SimulationServicer(simulation_pb2_grpc.SimulationServiceServicer):  # type
         self, request: pb.OptimizeRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.OptimizeResponse]:
         job = optimize_job(request, self._settings)
+        if not self._optimizations.acquire(blocking=False):
+            raise ResourceExhausted(
+                f"the simulation service already runs {self._settings.optimize_max_concurrent} "
+                "optimisations (OPTIMIZE_MAX_CONCURRENT); retry when one has finished",
+                reason="QUEUE_FULL",
+            )
+        try:
+            yield from self._optimize(job, context)
+        finally:
+            self._optimizations.release()
+
+    def _optimize(
+        self, job: OptimizeJob, context: grpc.ServicerContext
+    ) -> Iterator[pb.OptimizeResponse]:
+        """The optimisation, its Interrupt wired to the call's cancellation and deadline."""
         token = self._pool.token(context.time_remaining())
         interrupt = Interrupt.after(token, context.time_remaining())
         if not context.add_callback(interrupt.cancel):  # the call has already ended

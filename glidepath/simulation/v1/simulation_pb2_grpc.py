@@ -181,7 +181,9 @@ class SimulationServiceServicer:
         UNAVAILABLE naming it and its address ("the model registry at 127.0.0.1:50053 ...",
         "the training service at ..."); a training job that fails gives FAILED_PRECONDITION
         with the job's message, one cancelled by someone else CANCELLED. Every call to a
-        peer has a deadline (OPTIMIZE_*_DEADLINE_SECONDS).
+        peer has a deadline (OPTIMIZE_*_DEADLINE_SECONDS). At most OPTIMIZE_MAX_CONCURRENT
+        (default 4) optimisations run at once; beyond that RESOURCE_EXHAUSTED (reason
+        QUEUE_FULL) at once: retry later. The evaluation shares Simulate's work pool and limits.
 
         Cancelling Optimize (or its deadline passing) stops the evaluation and the watching,
         but NOT the training job: other requests may have joined it, and its model is saved
