@@ -98,7 +98,8 @@ fi
 done_phase
 
 phase "wheelhouse build/wheelhouse (host pip, cached until requirements.lock changes)"
-make --no-print-directory wheelhouse
+make --no-print-directory wheelhouse >"$LOGS/wheelhouse.log" 2>&1 \
+  || { tail -20 "$LOGS/wheelhouse.log"; fail "make wheelhouse (pip download) failed"; }
 # The host's pip must have found torch's CPU build on its own disk: a CUDA torch would
 # pull ~3 GB of nvidia wheels into the image.
 ls build/wheelhouse/torch-*+cpu-*.whl >/dev/null 2>&1 || fail "no CPU torch wheel in build/wheelhouse"
