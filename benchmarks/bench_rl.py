@@ -101,9 +101,12 @@ def quality(
             rule = result.versus_rule
             merton = result.by_name("merton").ce_consumption
             gap = (result.optimum_ce_consumption or float("nan")) - merton
-            share_closed = rule.difference / gap if gap > 0 else float("nan")
+            # No gap to close where the rule is the optimum (the Merton case): n/a.
+            meaningful = gap > max(1.0, 1e-4 * merton)
+            share_closed = rule.difference / gap if meaningful else float("nan")
             beats += rule.difference > 2 * rule.standard_error
-            closed.append(share_closed)
+            if meaningful:
+                closed.append(share_closed)
             print(
                 f"   {seed:>4} {seconds:7.1f} {result.score:10,.1f}"
                 f" {rule.difference:+8.1f} ± {rule.standard_error:5.1f} {gap:7.1f}"
@@ -113,10 +116,11 @@ def quality(
             )
             if seed == seeds[0]:
                 last = result
-        mean_closed = statistics.fmean(closed)
+        mean_closed = statistics.fmean(closed) if closed else float("nan")
         print(
             f"   => beat Merton by > 2 SE: {beats}/{len(seeds)}; mean share of the rule-optimum"
-            f" gap closed: {mean_closed:.2f} (bar: {len(seeds)}/{len(seeds)} and >= 0.50)"
+            f" gap closed: {mean_closed:.2f} (bar: {len(seeds)}/{len(seeds)} and >= 0.50;"
+            " nan: the rule is the optimum here, no gap to close)"
         )
         print(f"   strategies on seed {seeds[0]}'s held-out lives:")
         strategy_table(last)

@@ -120,3 +120,14 @@ def test_evaluate_reports_every_strategy_the_optimum_and_the_gate() -> None:
         )
         assert 0.0 <= s.success_probability <= 1.0
         assert 0.0 <= s.capital_goal_probability <= 1.0
+
+
+def test_the_numpy_actor_matches_torchs_mean_action() -> None:
+    from glidepath.rl.observations import OBS_HIGH, OBS_LOW
+    from glidepath.rl.policy_strategy import mean_actions
+
+    policy = load_policy(tiny_model().model_zip)
+    strategy = PolicyStrategy(policy, build_schedule(small_household()))
+    rng = np.random.default_rng(1)
+    obs = rng.uniform(OBS_LOW, OBS_HIGH, (4096, OBS_LOW.shape[0])).astype(np.float32)
+    np.testing.assert_allclose(strategy.actions(obs), mean_actions(policy, obs), atol=1e-5)

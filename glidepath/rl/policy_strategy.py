@@ -2,8 +2,14 @@
 
 The simulation service evaluates it exactly like a baseline (same ``simulate``, same
 scenarios, same metrics). Each year it computes the Merton-style rule's decision for
-every path, the observations, the policy's *mean* action (no exploration noise) in one
-forward pass for all paths, and decodes the correction around the rule.
+every path, the observations, the policy's *mean* action (no exploration noise) for all
+paths at once, and decodes the correction around the rule.
+
+Speed: the actor (a small tanh MLP) is evaluated in numpy from weights copied once at
+construction — about 3x faster than torch's per-call overhead for one forward pass of
+10,000 paths, and the policy runs once per simulated year. Only the architecture the
+recipe builds (Linear/Tanh layers, then the action head) is accepted; anything else
+falls back to torch.
 """
 
 from __future__ import annotations
@@ -21,15 +27,42 @@ from .actions import decode
 from .observations import observe
 
 POLICY_STRATEGY_NAME = "rl_policy"
+Layers = list[tuple[NDArray[np.float32], NDArray[np.float32]]]
 
 
 def mean_actions(policy: ActorCriticPolicy, obs: NDArray[np.float32]) -> NDArray[np.float64]:
     """The policy's deterministic (mean) actions for observations (n, d), unclipped."""
-    with torch.no_grad():
-        tensor = torch.as_tensor(obs, dtype=torch.float32)
-        distribution = policy.get_distribution(tensor)
+    with torch.inference_mode():
+        distribution = policy.get_distribution(torch.as_tensor(obs, dtype=torch.float32))
         action = distribution.mode()
     return np.asarray(action.numpy(), dtype=np.float64)
+
+
+def actor_layers(policy: ActorCriticPolicy) -> Layers | None:
+    """(W, b) of each actor layer, tanh between them; None for another architecture."""
+    modules = [*policy.mlp_extractor.policy_net, policy.action_net]
+    layers: Layers = []
+    for i, module in enumerate(modules):
+        if isinstance(module, torch.nn.Linear):
+            weight = module.weight.detach().numpy().T.astype(np.float32)
+            layers.append((np.ascontiguousarray(weight), module.bias.detach().numpy().copy()))
+        elif not (isinstance(module, torch.nn.Tanh) and i < len(modules) - 1):
+            return None
+    linear_then_tanh = len(modules) == 2 * len(layers) - 1
+    flat = isinstance(policy.features_extractor, torch.nn.Module) and not any(
+        True for _ in policy.features_extractor.parameters()
+    )
+    return layers if linear_then_tanh and flat else None
+
+
+def numpy_actions(layers: Layers, obs: NDArray[np.float32]) -> NDArray[np.float64]:
+    x = obs
+    for k, (weight, bias) in enumerate(layers):
+        x = x @ weight
+        x += bias
+        if k < len(layers) - 1:
+            np.tanh(x, out=x)
+    return np.asarray(x, dtype=np.float64)
 
 
 class PolicyStrategy:
@@ -41,12 +74,17 @@ class PolicyStrategy:
         self.policy = policy
         self.rule = MertonRule.for_schedule(schedule)
         self._name = name
+        self._layers = actor_layers(policy)
 
     @property
     def name(self) -> str:
         return self._name
 
+    def actions(self, obs: NDArray[np.float32]) -> NDArray[np.float64]:
+        if self._layers is not None:
+            return numpy_actions(self._layers, obs)
+        return mean_actions(self.policy, obs)
+
     def decide(self, state: YearState) -> Decision:
         base = self.rule.decide(state)
-        actions = mean_actions(self.policy, observe(state, base))
-        return decode(actions, base, state.cash_on_hand)
+        return decode(self.actions(observe(state, base)), base, state.cash_on_hand)
