@@ -131,7 +131,6 @@ def test_rewards_do_not_change_when_all_money_is_scaled_by_ten(reward: Reward) -
 def test_vec_env_life_i_follows_the_single_env_with_the_same_seed() -> None:
     n, seed = 6, 42
     vec = LivesVecEnv(small_household(), n, seed=seed)
-    vec.seed(seed)
     rng = np.random.default_rng(0)
     horizon = vec.horizon
     actions = rng.uniform(-1, 1, (2 * horizon, n, 2)).astype(np.float32)
@@ -225,3 +224,20 @@ def test_the_deferred_vec_env_hands_over_each_lifes_rewards() -> None:
     assert vec.last_episode_rewards.shape == (vec.horizon, 5)
     sums = vec.last_episode_rewards.sum(axis=0)
     np.testing.assert_allclose([info["episode"]["r"] for info in infos], sums)
+
+
+def test_sb3_seeding_does_not_change_the_markets_and_later_phases_continue_them() -> None:
+    def first_rewards(env: LivesVecEnv, reseed: int | None) -> NDArray[np.float32]:
+        if reseed is not None:
+            env.seed(reseed)  # what PPO does with its own seed
+        env.reset()
+        _, rewards, _, _ = env.step(np.full((3, 2), 0.5, dtype=np.float32))
+        return np.asarray(rewards)
+
+    household = small_household()
+    plain = first_rewards(LivesVecEnv(household, 3, seed=4), None)
+    reseeded = first_rewards(LivesVecEnv(household, 3, seed=4), 12345)
+    np.testing.assert_array_equal(plain, reseeded)
+    other_seed = first_rewards(LivesVecEnv(household, 3, seed=5), None)
+    later = first_rewards(LivesVecEnv(household, 3, seed=4, first_episode=1), None)
+    assert not np.allclose(plain, other_seed) and not np.allclose(plain, later)

@@ -257,15 +257,17 @@ def train(
     started = time.monotonic()
     model: PPO | None = None
     lives_before = 0
+    rollouts_before = 0  # market episodes already drawn: later phases continue the stream
     with torch_threads(1), warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # SB3's truncated mini-batch notice
         for k, phase in enumerate(phases):
             env = LivesVecEnv(
                 spec.household,
                 phase.n_envs,
-                seed=spec.seed + 7919 * k,
+                seed=spec.seed,
                 reward=recipe.reward,
                 deferred=True,
+                first_episode=rollouts_before,
             )
             previous, model = (
                 model,
@@ -289,6 +291,7 @@ def train(
             if relay.stopped:
                 raise Cancelled("training cancelled")
             lives_before += env.lives_done
+            rollouts_before += phase.rollouts
         assert model is not None
         buffer = io.BytesIO()
         model.save(buffer)

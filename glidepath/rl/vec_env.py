@@ -28,7 +28,10 @@ from .observations import OBSERVATION_SPACE
 
 
 class LivesVecEnv(VecEnv):
-    """``n_envs`` lives of ``household``; episode k of seed s draws markets episode_seed(s, k)."""
+    """``n_envs`` lives of ``household``; episode k of seed s draws markets episode_seed(s, k).
+
+    Episodes count from ``first_episode`` (a later training phase continues the stream).
+    """
 
     render_mode = None
 
@@ -41,10 +44,11 @@ class LivesVecEnv(VecEnv):
         reward: Reward = Reward.RULE_ADVANTAGE,
         timing: FlowTiming = FlowTiming.MONTHLY,
         deferred: bool = False,
+        first_episode: int = 0,
     ) -> None:
         self._lives = Lives(household, n_envs, reward=reward, timing=timing, deferred=deferred)
         self._seed = int(seed)
-        self._episode = 0
+        self._episode = int(first_episode)
         self._actions: NDArray[np.float64] | None = None
         #: Lives whose last year has been stepped (episodes completed).
         self.lives_done = 0
@@ -62,9 +66,7 @@ class LivesVecEnv(VecEnv):
         return obs
 
     def reset(self) -> VecEnvObs:
-        seed = self._seeds[0]
-        if seed is not None:
-            self._seed, self._episode = int(seed), 0
+        """The next batch of lives (markets keep following the constructor's seed)."""
         self._reset_seeds()
         self._reset_options()
         return self._start()
@@ -92,9 +94,10 @@ class LivesVecEnv(VecEnv):
         return self._start(), result.reward, np.ones(n, dtype=bool), infos
 
     def seed(self, seed: int | None = None) -> Sequence[int | None]:
-        if seed is not None:
-            self._seed, self._episode = int(seed), 0
-        return [seed for _ in range(self.num_envs)]
+        """Ignored: the markets come from the constructor's ``seed`` and ``first_episode``
+        only, so that SB3 seeding its torch RNG (PPO calls this) cannot make two trainings
+        or two phases of one training draw the same lives."""
+        return [None for _ in range(self.num_envs)]
 
     def close(self) -> None:
         return None
