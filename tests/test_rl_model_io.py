@@ -66,6 +66,7 @@ def test_a_model_whose_data_member_carries_a_payload_loads_without_running_it(
     assert not canary.exists()
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_a_policy_file_carrying_a_payload_is_rejected_without_running_it(tmp_path: Path) -> None:
     canary = tmp_path / "pwned"
     members = _members(tiny_model().model_zip)
