@@ -32,6 +32,7 @@ Every call has a deadline; every loop is bounded in count and in time.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -359,6 +360,26 @@ def memory_table(snapshots: list[tuple[str, dict[str, Memory]]], poller: HealthP
     print("  MiB: process RSS (with its child processes); VmHWM: the process's peak RSS")
 
 
+def server_refusals(stack: LocalStack, since: float) -> dict[str, list[float]]:
+    """Seconds the simulation service spent on each RESOURCE_EXHAUSTED answer since
+    ``since`` (its request log lines): the refusal without the client's own overhead."""
+    found: dict[str, list[float]] = defaultdict(list)
+    text = stack.services[SIMULATION.key].log_file.read_text(errors="replace")
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if (
+            record.get("event") == "request"
+            and record.get("code") == "RESOURCE_EXHAUSTED"
+            and record.get("ts", 0) >= since
+        ):
+            method = str(record.get("method", "")).rsplit("/", 1)[-1]
+            found[method].append(float(record.get("duration_ms", 0)) / 1000)
+    return dict(sorted(found.items()))
+
+
 def limits() -> dict[str, int]:
     return {name: int(os.environ.get(name) or DEFAULT_LIMITS[name]) for name in LIMITS}
 
@@ -371,7 +392,7 @@ def main() -> None:
     parser.add_argument("--burst", type=int, default=None, help="threads of the overload phase")
     args = parser.parse_args()
     clients_n = args.clients or (4 if args.quick else 8)
-    requests_n = args.requests or (4 if args.quick else 16)
+    requests_n = args.requests or (4 if args.quick else 12)
     burst_n = args.burst or (16 if args.quick else 32)
     burst_calls = 2 if args.quick else 3
     overload_rounds = 1 if args.quick else 2
@@ -472,6 +493,7 @@ def main() -> None:
                     else:
                         burst.time("Optimize (B)", option_b, clients, household, seed)
 
+            since = time.time()
             seconds = run_threads(burst_n, overload, stack)
             snapshots.append((f"after {phase}", memory(stack)))
             print(
@@ -480,6 +502,11 @@ def main() -> None:
                 "refused = RESOURCE_EXHAUSTED"
             )
             table(burst.outcomes, seconds)
+            for method, durations in server_refusals(stack, since).items():
+                print(
+                    f"  {method} refusals as the server logged them (ms p50 / p99 / max): "
+                    f"{ms(durations).strip()}"
+                )
 
         poller.phase = "idle"
         time.sleep(1.0)
