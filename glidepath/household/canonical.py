@@ -22,8 +22,9 @@ model trained for one is the right model for the other. Hence:
   current age starts "now" (``start_age`` None); an income starting before its adult's
   current age starts at that age; ``income_growth`` of an adult with no net income is 0;
   ``degrees_of_freedom`` is the default under the lognormal model, which ignores it;
-- **schema version** folded in (``SCHEMA``): bump it whenever the environment's meaning
-  of these fields changes, so that no incompatible model is ever reused.
+- **schema version** folded in (``SCHEMA``, from :mod:`glidepath.versions`): the engine's
+  meaning of these fields and the RL policy's layout; bump one whenever it changes, so
+  that no incompatible model is ever reused.
 
 The text hashed is JSON with sorted keys, compact separators, ASCII only; floats are
 rendered by ``repr`` (shortest round-trip form, identical on every platform and Python
@@ -59,10 +60,11 @@ from glidepath.household.model import (
     SpendingPhase,
 )
 from glidepath.household.validation import validate
+from glidepath.versions import HOUSEHOLD_SCHEMA_VERSION, POLICY_LAYOUT_VERSION
 
 _T = TypeVar("_T")
 
-SCHEMA = "glidepath.household/1"
+SCHEMA = f"glidepath.household/{HOUSEHOLD_SCHEMA_VERSION}+policy/{POLICY_LAYOUT_VERSION}"
 HASH_HEX_CHARS = 16
 # Fields that are for people to read: never part of the canonical form.
 LABEL_FIELDS = frozenset({"name", "label"})

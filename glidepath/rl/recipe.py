@@ -3,8 +3,9 @@
 Trusted configuration: :mod:`glidepath.rl.model_io` rebuilds a policy from these
 constants (never from what a model file says), so a change here that alters the network's
 shape makes old weights fail their shape check and be rejected cleanly. Bump
-``POLICY_LAYOUT_VERSION`` when the observation, the action decoding or the network
-changes (and tell the household-hash owner: it belongs in the hash's schema version).
+``POLICY_LAYOUT_VERSION`` (in :mod:`glidepath.versions`) when the observation, the action
+decoding or the network changes: it is part of the household hash, so old models stop
+matching.
 
 The recipe, and the measurements behind it. All figures: the example household
 (``examples/household.json``), the policy's CE minus the Merton-style rule's on 20,000
@@ -45,11 +46,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from glidepath import versions
+
 from .lives import Reward
 
 #: Version of (observation layout, action decoding, network): models of another layout
-#: cannot be loaded into this one.
-POLICY_LAYOUT_VERSION = 1
+#: cannot be loaded into this one, and the household hash includes it, so they are never
+#: even found for a household (see :mod:`glidepath.versions`).
+POLICY_LAYOUT_VERSION = versions.POLICY_LAYOUT_VERSION
 
 
 @dataclass(frozen=True)

@@ -110,9 +110,10 @@ class TrainingJob(_message.Message):
     timesteps: _builtins.int
     """Environment steps (simulated years) trained so far."""
     mean_episode_reward: _builtins.float
-    """Mean total reward of the episodes finished in the latest rollout (CRRA utility of
-    consumption plus the capital-goal term; higher is better; comparable only within a
-    household). Absent before the first episode finishes.
+    """Mean reward of the episodes finished in the latest rollout: how much better (> 0) or
+    worse (< 0) the policy's yearly decisions were than the Merton-style rule's on the
+    same markets, in CRRA utility units of the household's consumption scale (0.01 is
+    about 1 % more consumption for one year). Absent before the first episode finishes.
     """
     elapsed_seconds: _builtins.float
     """Seconds since the job started running (wall clock, training + evaluation + upload);

@@ -1,0 +1,13 @@
+"""Versions that decide whether a stored model still fits a household's problem.
+
+Both are folded into the canonical household hash (the registry's key), so a change of
+either gives every household a new hash and no model trained for the old meaning is ever
+reused. They live here, apart from the household and RL packages, so that the hash does
+not have to import the RL code (and torch) to know them.
+"""
+
+#: The meaning of the household's fields to the engine (cash flows, market, objective).
+HOUSEHOLD_SCHEMA_VERSION = 1
+
+#: The policy's observation layout, action decoding and network (``glidepath.rl``).
+POLICY_LAYOUT_VERSION = 1
