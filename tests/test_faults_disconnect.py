@@ -18,7 +18,9 @@ What is proved here, and not elsewhere:
   DEADLINE_EXCEEDED, frees its place, and the job goes on;
 - a ``Compare`` whose deadline passes, and a ``Simulate`` whose client process is killed
   (the connection drops, nothing is sent), stop their simulation: the place is free
-  again within seconds and the service's request log says DEADLINE_EXCEEDED / CANCELLED.
+  again within seconds and the service's request log says DEADLINE_EXCEEDED / CANCELLED;
+- watch streams are bounded: one beyond the bound is refused at once, and health checks
+  and unary calls keep answering while every watch place is taken.
 
 Already proved elsewhere (not repeated): a watcher that cancels and reattaches on the same
 channel (``test_training_service.py``), a cancelled Optimize leaving its job QUEUED or
@@ -42,6 +44,7 @@ import grpc
 import pytest
 from cli_support import EPHEMERAL_PORTS
 from e2e_support import EVALUATION_PATHS, household, optimize, request
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from glidepath.cli.peers import REGISTRY, SIMULATION, TRAINING, Peer
 from glidepath.cli.stack import LocalStack, local_stack
@@ -52,6 +55,7 @@ from glidepath.simulation.v1 import simulation_pb2 as pb
 from glidepath.simulation.v1 import simulation_pb2_grpc
 from glidepath.training.v1 import training_pb2 as tpb
 from glidepath.training.v1 import training_pb2_grpc
+from training_service.app import MAX_WATCHERS
 
 pytestmark = pytest.mark.slow
 
@@ -325,7 +329,8 @@ def test_a_compare_whose_deadline_passes_stops_its_simulation(stack: LocalStack)
 
 CLIENT = textwrap.dedent(
     """
-    import sys
+    import sys, time
+    import grpc
     from glidepath.rpc.channel import open_channel
     from glidepath.simulation.v1 import simulation_pb2 as pb, simulation_pb2_grpc
     from e2e_support import household
@@ -334,7 +339,14 @@ CLIENT = textwrap.dedent(
     request = pb.SimulateRequest(
         household=household(), settings=pb.SimulationSettings(paths=int(sys.argv[2]))
     )
-    stub.Simulate(request, timeout=300)
+    while True:  # the test's own probe may hold the place for a moment
+        try:
+            stub.Simulate(request, timeout=300)
+            break
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                raise
+            time.sleep(0.05)
     """
 )
 
@@ -365,3 +377,63 @@ def test_a_simulate_whose_client_process_dies_stops_its_simulation(stack: LocalS
     )
     simulates = [line["code"] for line in request_lines(stack, SIMULATION, "/Simulate")]
     assert "CANCELLED" in simulates
+
+
+def watch_once(stack: LocalStack, job_id: str) -> bool:
+    """A new watch gets its first message (True), or is refused as one too many (False)."""
+    channel, stub = training_stub(stack)
+    try:
+        next(stub.WatchTraining(tpb.WatchTrainingRequest(job_id=job_id), timeout=TIMEOUT))
+        return True
+    except grpc.RpcError as error:
+        if error.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+            raise
+        return False
+    finally:
+        channel.close()
+
+
+def test_watchers_beyond_the_bound_are_refused_and_the_service_keeps_answering(
+    stack: LocalStack,
+) -> None:
+    """Each watch holds a server thread: unbounded, enough of them (or clients that never
+    read) would take every thread, and health checks would wait behind them."""
+    channel, stub = training_stub(stack)
+    request = tpb.StartTrainingRequest(household=household(risk_aversion=6.5), episodes=500_000)
+    job_id = stub.StartTraining(request, timeout=TIMEOUT).job.job_id
+    watching: list[grpc.Channel] = []
+    calls: list[Any] = []  # kept: a call object that is dropped cancels its call
+    try:
+        for _ in range(MAX_WATCHERS):  # every place, so the dropped watches above freed theirs
+            watcher = open_channel(stack.address(TRAINING))
+            watching.append(watcher)
+            call = training_pb2_grpc.TrainingServiceStub(watcher).WatchTraining(
+                tpb.WatchTrainingRequest(job_id=job_id), timeout=60
+            )
+            calls.append(call)
+            first = next(call).job
+            assert first.job_id == job_id and first.state in LIVE, first
+        began = time.monotonic()
+        with pytest.raises(grpc.RpcError) as refused:
+            next(stub.WatchTraining(tpb.WatchTrainingRequest(job_id=job_id), timeout=TIMEOUT))
+        assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert error_reason(refused.value) == "QUEUE_FULL"
+        assert "GetTraining" in (refused.value.details() or "")
+        assert time.monotonic() - began < 2.0
+        # The other calls and the health check still answer at once.
+        began = time.monotonic()
+        health = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(), timeout=2.0
+        )
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
+        job = stub.GetTraining(tpb.GetTrainingRequest(job_id=job_id), timeout=2.0).job
+        assert job.state in LIVE and time.monotonic() - began < 2.0
+    finally:
+        for watcher in watching:
+            watcher.close()
+    # The watchers went away: their places come back.
+    try:
+        wait_for(lambda: watch_once(stack, job_id), PROMPTLY, "a watch after the others left")
+    finally:
+        cancel_job(stack, job_id)
+        channel.close()

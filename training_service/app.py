@@ -21,8 +21,10 @@ from training_service.registry import RegistryClient
 from training_service.service import SERVICE_NAME, TrainingServicer
 from training_service.workers import JobRunner
 
-# Watch streams hold a server thread each; leave room for them beside the unary calls.
+# Watch streams hold a server thread each; at most MAX_WATCHERS of them, so that the
+# other threads are always free for the unary calls and the health checks.
 SERVER_THREADS = 32
+MAX_WATCHERS = SERVER_THREADS - 8
 
 
 @dataclass
@@ -44,7 +46,7 @@ def build_app(
         settings.registry_addr, settings.registry_token, settings.registry_deadline_seconds
     )
     manager = JobManager(settings, runner or TrainAndEvaluate(), registry.upload, warm_up=warm_up)
-    servicer = TrainingServicer(manager, registry)
+    servicer = TrainingServicer(manager, registry, MAX_WATCHERS)
 
     def register(server: grpc.Server) -> None:
         training_pb2_grpc.add_TrainingServiceServicer_to_server(servicer, server)

@@ -3,10 +3,16 @@
 One check lives here because it needs the registry while the client waits: a model that
 the registry already holds under the requested name is not trained again (it could never
 be stored: the registry keeps one model per household hash and episode count).
+
+Watch streams are bounded: each holds a server thread for as long as it lasts, so without
+a bound enough watchers (or clients that never read) would take every thread, and health
+checks and every other call would wait behind them. Beyond ``max_watchers`` a new watch is
+refused at once with RESOURCE_EXHAUSTED (``GetTraining`` still answers).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 
@@ -21,12 +27,20 @@ from training_service.manager import JobManager
 from training_service.registry import RegistryClient
 
 SERVICE_NAME = "glidepath.training.v1.TrainingService"
+DEFAULT_MAX_WATCHERS = 24
 
 
 class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):  # type: ignore[misc]
-    def __init__(self, manager: JobManager, registry: RegistryClient) -> None:
+    def __init__(
+        self,
+        manager: JobManager,
+        registry: RegistryClient,
+        max_watchers: int = DEFAULT_MAX_WATCHERS,
+    ) -> None:
         self._manager = manager
         self._registry = registry
+        self._max_watchers = max_watchers
+        self._watchers = threading.BoundedSemaphore(max_watchers)
 
     def StartTraining(
         self, request: pb.StartTrainingRequest, context: grpc.ServicerContext
@@ -48,8 +62,17 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):  # type: igno
         self, request: pb.WatchTrainingRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.WatchTrainingResponse]:
         job_id = convert.job_id(request.job_id)
-        for record in self._manager.watch(job_id, context.is_active):
-            yield pb.WatchTrainingResponse(job=convert.job_to_proto(record, time.time()))
+        if not self._watchers.acquire(blocking=False):
+            raise errors.ResourceExhausted(
+                f"the training service already streams {self._max_watchers} watches; retry "
+                "when one has ended, or poll GetTraining",
+                reason="QUEUE_FULL",
+            )
+        try:
+            for record in self._manager.watch(job_id, context.is_active):
+                yield pb.WatchTrainingResponse(job=convert.job_to_proto(record, time.time()))
+        finally:
+            self._watchers.release()
 
     def GetTraining(
         self, request: pb.GetTrainingRequest, context: grpc.ServicerContext
