@@ -15,6 +15,10 @@ from model_registry_service.config import DEFAULT_PORT, RegistrySettings
 from model_registry_service.service import SERVICE_NAME, RegistryServicer
 from model_registry_service.storage import ModelStore
 
+# Uploads and downloads hold a thread each while they stream; they are bounded (the
+# servicer's defaults: 8 and 16) so that these threads always leave room for the rest.
+SERVER_THREADS = 32
+
 PROTECTED_METHODS = frozenset(
     f"/{SERVICE_NAME}/{method}" for method in ("UploadModel", "DeleteModel", "CleanupModels")
 )
@@ -47,5 +51,6 @@ def build_spec(settings: RegistrySettings) -> ServiceSpec:
         token=settings.token,
         protected_methods=PROTECTED_METHODS,
         grace_seconds=settings.grace_seconds,
+        max_workers=SERVER_THREADS,
         on_stop=on_stop,
     )

@@ -4,16 +4,22 @@ Validation, storage, ranking and cleanup live in the domain modules, which raise
 ``glidepath.errors``; the shared interceptor turns those into statuses. What is left here
 is the shape of the streams: the upload's first-message rule, and a download that opens
 its file before the first message so that a concurrent delete cannot cut it short (an
-open file survives its unlink on POSIX).
+open file survives its unlink on POSIX), and the bound on streams: an upload or a download
+holds a server thread for as long as its client takes, so at most ``max_uploads`` and
+``max_downloads`` run at once and the next is refused at once with RESOURCE_EXHAUSTED
+(``QUEUE_FULL``). Without it, a few clients that open streams and go quiet would take every
+thread, and health checks and lookups would wait behind them.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import grpc
 
-from glidepath.errors import InvalidArgument
+from glidepath.errors import InvalidArgument, ResourceExhausted
 from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
 from model_registry_service import model_storage, validation
 from model_registry_service.cleanup import cleanup_models
@@ -25,6 +31,8 @@ from model_registry_service.convert import (
 from model_registry_service.storage import ModelStore
 
 CHUNK_BYTES = 128 * 1024
+DEFAULT_MAX_UPLOADS = 8
+DEFAULT_MAX_DOWNLOADS = 16
 SERVICE_NAME = registry_pb2.DESCRIPTOR.services_by_name["ModelRegistry"].full_name
 
 
@@ -49,20 +57,52 @@ def _upload_parts(
     return first.metadata, chunks()
 
 
+class _Places:
+    """At most ``limit`` streams of one kind at once; the next is refused, never queued."""
+
+    def __init__(self, kind: str, limit: int) -> None:
+        self._kind = kind
+        self._limit = limit
+        self._semaphore = threading.BoundedSemaphore(limit)
+
+    @contextmanager
+    def taken(self) -> Iterator[None]:
+        if not self._semaphore.acquire(blocking=False):
+            raise ResourceExhausted(
+                f"the registry already runs {self._limit} {self._kind} at once; "
+                "retry in a few seconds",
+                reason="QUEUE_FULL",
+            )
+        try:
+            yield
+        finally:
+            self._semaphore.release()
+
+
 class RegistryServicer(registry_pb2_grpc.ModelRegistryServicer):
     """``glidepath.registry.v1.ModelRegistry`` over one ``ModelStore``."""
 
-    def __init__(self, store: ModelStore, *, default_min_episodes: int) -> None:
+    def __init__(
+        self,
+        store: ModelStore,
+        *,
+        default_min_episodes: int,
+        max_uploads: int = DEFAULT_MAX_UPLOADS,
+        max_downloads: int = DEFAULT_MAX_DOWNLOADS,
+    ) -> None:
         self._store = store
         self._default_min_episodes = default_min_episodes
+        self._uploads = _Places("uploads", max_uploads)
+        self._downloads = _Places("downloads", max_downloads)
 
     def UploadModel(
         self,
         request_iterator: Iterator[registry_pb2.UploadModelRequest],
         context: grpc.ServicerContext,
     ) -> registry_pb2.UploadModelResponse:
-        metadata, chunks = _upload_parts(request_iterator)
-        result = self._store.put(declaration_from_proto(metadata), chunks)
+        with self._uploads.taken():
+            metadata, chunks = _upload_parts(request_iterator)
+            result = self._store.put(declaration_from_proto(metadata), chunks)
         return registry_pb2.UploadModelResponse(
             model=metadata_to_proto(result.record), created=result.created
         )
@@ -71,11 +111,12 @@ class RegistryServicer(registry_pb2_grpc.ModelRegistryServicer):
         self, request: registry_pb2.DownloadModelRequest, context: grpc.ServicerContext
     ) -> Iterator[registry_pb2.DownloadModelResponse]:
         key = validation.check_key(request.ref.model_hash, request.ref.episodes)
-        record, handle = self._store.open(key)
-        with handle:  # closed even when the client goes away after the metadata
-            yield registry_pb2.DownloadModelResponse(metadata=metadata_to_proto(record))
-            while block := handle.read(CHUNK_BYTES):
-                yield registry_pb2.DownloadModelResponse(chunk=block)
+        with self._downloads.taken():
+            record, handle = self._store.open(key)
+            with handle:  # closed even when the client goes away after the metadata
+                yield registry_pb2.DownloadModelResponse(metadata=metadata_to_proto(record))
+                while block := handle.read(CHUNK_BYTES):
+                    yield registry_pb2.DownloadModelResponse(chunk=block)
 
     def FindCompatibleModel(
         self, request: registry_pb2.FindCompatibleModelRequest, context: grpc.ServicerContext

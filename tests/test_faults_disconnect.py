@@ -35,6 +35,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -45,6 +46,16 @@ import pytest
 from cli_support import EPHEMERAL_PORTS
 from e2e_support import EVALUATION_PATHS, household, optimize, request
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from process_support import ServiceProcess
+from registry_support import (
+    HASH_A,
+    HASH_B,
+    download_bytes,
+    model_zip,
+    ref,
+    upload,
+    upload_metadata,
+)
 
 from glidepath.cli.peers import REGISTRY, SIMULATION, TRAINING, Peer
 from glidepath.cli.stack import LocalStack, local_stack
@@ -55,7 +66,9 @@ from glidepath.simulation.v1 import simulation_pb2 as pb
 from glidepath.simulation.v1 import simulation_pb2_grpc
 from glidepath.training.v1 import training_pb2 as tpb
 from glidepath.training.v1 import training_pb2_grpc
+from model_registry_service.service import DEFAULT_MAX_DOWNLOADS, DEFAULT_MAX_UPLOADS
 from training_service.app import MAX_WATCHERS
+from training_service.registry import RegistryClient, UploadFailed
 
 pytestmark = pytest.mark.slow
 
@@ -437,3 +450,96 @@ def test_watchers_beyond_the_bound_are_refused_and_the_service_keeps_answering(
     finally:
         cancel_job(stack, job_id)
         channel.close()
+
+
+def test_registry_streams_beyond_the_bound_are_refused_and_reads_keep_answering(
+    tmp_path: Path,
+) -> None:
+    """Uploads that go quiet after their metadata, and downloads whose client stops
+    reading, each hold a registry thread: bounded, the next is refused at once and the
+    health check and the lookups still answer; once those clients leave, all is served.
+    (Unbounded, 16 such streams took every thread and health checks timed out.)"""
+    registry = ServiceProcess(
+        "model_registry_service", tmp_path, {"RL_MODELS_DIR": str(tmp_path / "models")}
+    )
+    stub = registry_pb2_grpc.ModelRegistryStub(registry.channel)
+    big = model_zip("big", policy_bytes=24 * 1024 * 1024)  # far beyond the flow-control window
+    upload(stub, HASH_A, 1000, big)
+    quiet = threading.Event()
+    opened: list[grpc.Channel] = []
+    calls: list[Any] = []  # kept: a call object that is dropped cancels its call
+
+    def goes_quiet(episodes: int) -> Iterator[registry_pb2.UploadModelRequest]:
+        data = model_zip(str(episodes))
+        yield registry_pb2.UploadModelRequest(metadata=upload_metadata(HASH_B, episodes, data))
+        quiet.wait(60)
+
+    def refused_at_once(call: Callable[[], object]) -> None:
+        began = time.monotonic()
+        with pytest.raises(grpc.RpcError) as refused:
+            call()
+        assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, refused.value
+        assert error_reason(refused.value) == "QUEUE_FULL"
+        assert time.monotonic() - began < 2.0
+
+    def still_answers() -> None:
+        began = time.monotonic()
+        health = health_pb2_grpc.HealthStub(registry.channel).Check(
+            health_pb2.HealthCheckRequest(), timeout=2.0
+        )
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
+        found = stub.FindCompatibleModel(
+            registry_pb2.FindCompatibleModelRequest(model_hash=HASH_A, min_episodes=1), timeout=2.0
+        )
+        assert found.model.ref.episodes == 1000 and time.monotonic() - began < 2.0
+
+    try:
+        for episodes in range(1, DEFAULT_MAX_UPLOADS + 1):
+            channel = open_channel(registry.address)
+            opened.append(channel)
+            stream = registry_pb2_grpc.ModelRegistryStub(channel).UploadModel.future(
+                goes_quiet(episodes), timeout=60
+            )
+            calls.append(stream)
+        for _ in range(DEFAULT_MAX_DOWNLOADS):
+            channel = open_channel(registry.address)
+            opened.append(channel)
+            download = registry_pb2_grpc.ModelRegistryStub(channel).DownloadModel(
+                registry_pb2.DownloadModelRequest(ref=ref(HASH_A, 1000)), timeout=60
+            )
+            assert next(download).WhichOneof("content") == "metadata"  # then reads no more
+            calls.append(download)
+        # Every quiet upload has reached the server once a probe is refused.
+        probes = iter(range(900, 999))
+        wait_for(lambda: not _lands(stub, next(probes)), PROMPTLY, "the quiet uploads")
+        refused_at_once(lambda: upload(stub, HASH_B, 998, model_zip("refused")))
+        refused_at_once(lambda: download_bytes(stub, HASH_A, 1000))
+        still_answers()
+        # The training service's uploader takes the refusal as transient: its spool keeps
+        # the model and retries, rather than rejecting it.
+        spooled = model_zip("spooled")
+        (tmp_path / "spooled.zip").write_bytes(spooled)
+        uploader = RegistryClient(registry.address)
+        with pytest.raises(UploadFailed) as failed:
+            uploader.upload(tmp_path / "spooled.zip", upload_metadata(HASH_B, 997, spooled))
+        uploader.close()
+        assert failed.value.transient, failed.value.message
+    finally:
+        quiet.set()
+        for channel in opened:
+            channel.close()
+    # The quiet clients have gone: their places come back.
+    wait_for(lambda: _lands(stub), PROMPTLY, "an upload after the quiet ones left")
+    assert download_bytes(stub, HASH_A, 1000)[1] == big
+    registry.stop()
+
+
+def _lands(stub: registry_pb2_grpc.ModelRegistryStub, episodes: int = 999) -> bool:
+    """An upload lands (True) or is refused as one too many (False)."""
+    try:
+        upload(stub, HASH_B, episodes, model_zip(f"lands {episodes}"))
+        return True
+    except grpc.RpcError as error:
+        if error.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+            raise
+        return False

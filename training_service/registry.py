@@ -101,7 +101,8 @@ class RegistryClient:
     def _failure(self, exc: grpc.RpcError) -> UploadFailed:
         code = exc.code()
         transient = code in TRANSIENT_CODES or (
-            code == grpc.StatusCode.RESOURCE_EXHAUSTED and error_reason(exc) == "DISK_FULL"
+            code == grpc.StatusCode.RESOURCE_EXHAUSTED
+            and error_reason(exc) in ("DISK_FULL", "QUEUE_FULL")
         )
         detail = exc.details() or code.name
         return UploadFailed(f"registry {self.address}: {code.name}: {detail}", transient=transient)
