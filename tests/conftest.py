@@ -1,7 +1,13 @@
-"""Shared pytest fixtures. Registry fixtures are prefixed ``registry_``."""
+"""Shared pytest fixtures. Registry fixtures are prefixed ``registry_``.
+
+Property-based tests are derandomised under CI (``CI`` set): the same commit explores
+the same examples on every run, so a green CI is reproducible and a failure can be
+replayed locally with ``CI=true make test``; a developer's own runs keep exploring.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -10,6 +16,7 @@ from typing import Any
 import grpc
 import numpy as np
 import pytest
+from hypothesis import settings
 
 from glidepath.registry.v1 import registry_pb2_grpc
 from glidepath.rpc.channel import open_channel
@@ -18,6 +25,10 @@ from model_registry_service.app import build_spec
 from model_registry_service.config import RegistrySettings
 from model_registry_service.index import ModelIndex
 from model_registry_service.naming import INDEX_FILE_NAME
+
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @dataclass(frozen=True)

@@ -141,7 +141,8 @@ def adults(draw: st.DrawFn) -> Adult:
 
 
 def _last_age(adult: Adult, horizon: int) -> int:
-    return min(adult.current_age + horizon - 1, 120)
+    # At most 119, so that an income starting then can still end at 120 (the age cap).
+    return min(adult.current_age + horizon - 1, 119)
 
 
 @st.composite
