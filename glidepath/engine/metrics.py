@@ -125,32 +125,32 @@ def _sorted_quantile(order: FloatArray, q: float) -> Estimate:
     return Estimate(float(np.quantile(order, q)), 0.5 * (hi - lo), n)
 
 
-def _order_statistic_se(q: float, n: int, quantile: QuantileFn) -> float:
-    d = math.sqrt(q * (1.0 - q) / n)
-    return 0.5 * (quantile(min(q + d, 1.0)) - quantile(max(q - d, 0.0)))
+def _histogram_quantiles(counts: NDArray[np.int64], low: float, qs: FloatArray) -> FloatArray:
+    """Quantiles ``qs`` of every histogram row at once: an array (rows, len(qs)).
 
-
-class QuantileFn:
-    """Quantiles of one histogram row."""
-
-    def __init__(self, counts: NDArray[np.int64], low: float) -> None:
-        self.cum = np.cumsum(counts)
-        self.counts = counts
-        self.low = low
-
-    def __call__(self, q: float) -> float:
-        total = int(self.cum[-1])
-        rank = q * total
-        k = int(np.searchsorted(self.cum, rank, side="left"))
-        k = min(max(k, 0), len(self.counts) - 1)
-        if k == 0:
-            return 0.0
-        if k == len(self.counts) - 1:
-            return self.low * HIST_RATIO ** (k - 1)
-        before = int(self.cum[k - 1])
-        inside = max(int(self.counts[k]), 1)
-        frac = min(max((rank - before) / inside, 0.0), 1.0)
-        return float(self.low * math.exp((k - 1 + frac) * _LOG_RATIO))
+    Bin 0 holds zeros (quantile 0), the last bin everything above the range (its lower
+    edge), and a quantile inside a log-spaced bin is interpolated in log space. One
+    ``searchsorted`` over all rows (each row's cumulative counts shifted past the
+    previous row's) replaces a Python call per row and quantile: a comparison of 8
+    strategies builds about 15,000 of them.
+    """
+    rows, bins = counts.shape
+    cum = np.cumsum(counts, axis=1)
+    total = cum[:, -1].astype(np.float64)
+    rank = qs[None, :] * total[:, None]
+    # Shift row r by r * (max total + 1): the flattened cumulative counts stay sorted and
+    # each row's ranks fall inside its own stretch.
+    shift = (np.arange(rows, dtype=np.float64) * (float(total.max()) + 1.0))[:, None]
+    flat_k = np.searchsorted((cum + shift).ravel(), (rank + shift).ravel(), side="left")
+    k = np.clip(flat_k.reshape(rank.shape) - (np.arange(rows) * bins)[:, None], 0, bins - 1)
+    row_index = np.arange(rows)[:, None]
+    before = np.where(k > 0, cum[row_index, np.maximum(k - 1, 0)], 0).astype(np.float64)
+    inside = np.maximum(counts[row_index, k], 1).astype(np.float64)
+    frac = np.clip((rank - before) / inside, 0.0, 1.0)
+    inner = low * np.exp((k - 1 + frac) * _LOG_RATIO)
+    top = low * HIST_RATIO ** (k - 1.0)
+    out: FloatArray = np.where(k == 0, 0.0, np.where(k == bins - 1, top, inner))
+    return out
 
 
 class Histograms:
@@ -176,11 +176,16 @@ class Histograms:
 
     def bands(self, ages: Sequence[int], percentiles: Sequence[float]) -> PercentileBands:
         n = int(self.counts[0].sum())
-        fns = [QuantileFn(row, self.low) for row in self.counts]
-        values = tuple(tuple(fn(p / 100.0) for fn in fns) for p in percentiles)
-        errors = tuple(
-            tuple(_order_statistic_se(p / 100.0, n, fn) for fn in fns) for p in percentiles
-        )
+        # Each percentile with its order-statistic error: the quantiles at q and q +- d,
+        # d = sqrt(q (1 - q) / n), half their spread being the standard error.
+        q = np.asarray(percentiles, dtype=np.float64) / 100.0
+        d = np.sqrt(q * (1.0 - q) / n)
+        grid = np.concatenate([q, np.minimum(q + d, 1.0), np.maximum(q - d, 0.0)])
+        at = _histogram_quantiles(self.counts, self.low, grid)
+        m = len(q)
+        spread = 0.5 * (at[:, m : 2 * m] - at[:, 2 * m :])
+        values = tuple(tuple(float(v) for v in at[:, j]) for j in range(m))
+        errors = tuple(tuple(float(e) for e in spread[:, j]) for j in range(m))
         means = tuple(float(s / n) for s in self.sums)
         return PercentileBands(tuple(ages), tuple(percentiles), values, errors, means, n)
 
