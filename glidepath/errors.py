@@ -5,8 +5,11 @@ Domain code (storage, engine, training) raises these; the gRPC layer
 act on, plus machine-readable details. Keeping gRPC out of the domain lets the domain be
 tested directly and reused by the command-line client.
 
-``reason`` is the name of a ``glidepath.common.v1.ErrorReason`` value without its prefix,
-e.g. ``"NO_MODEL_FOR_HASH"``.
+``reason`` is the name of a ``glidepath.common.v1.ErrorReason`` value without its
+``ERROR_REASON_`` prefix, e.g. ``"NO_MODEL_FOR_HASH"``, exactly as it travels in
+``google.rpc.ErrorInfo.reason``. Each class defaults to the generic reason of its status
+code; a raiser names a more specific one where a client can act on the difference (a test
+checks that every reason raised is a value of the enum).
 """
 
 from __future__ import annotations
@@ -55,36 +58,51 @@ class InvalidArgument(GlidepathError):
 
 
 class NotFound(GlidepathError):
-    reason = "MODEL_NOT_FOUND"
+    reason = "NOT_FOUND"
 
 
 class AlreadyExists(GlidepathError):
-    reason = "MODEL_CONFLICT"
+    reason = "ALREADY_EXISTS"
 
 
 class ResourceExhausted(GlidepathError):
-    """A limit was reached (size cap, full disk, busy workers): retrying later may work."""
+    """A limit was reached (full disk, busy workers, a user's share): retrying later may
+    work. A permanent limit (a file over the size cap) is FailedPrecondition instead."""
 
-    reason = "TOO_LARGE"
+    reason = "RESOURCE_EXHAUSTED"
 
 
 class DataLoss(GlidepathError):
-    """Bytes arrived that do not match what was declared (size, checksum)."""
+    """Bytes do not match what was declared (size, checksum), or stored data is damaged."""
 
-    reason = "CHECKSUM_MISMATCH"
+    reason = "DATA_LOSS"
 
 
 class Unauthenticated(GlidepathError):
+    """No credential where one is needed, or one that nobody holds."""
+
     reason = "UNAUTHENTICATED"
+
+
+class PermissionDenied(GlidepathError):
+    """The caller is known but may not do this: it belongs to another user."""
+
+    reason = "PERMISSION_DENIED"
 
 
 class FailedPrecondition(GlidepathError):
     """The request is well formed but the system is not in a state to serve it."""
 
+    reason = "FAILED_PRECONDITION"
+
 
 class Unavailable(GlidepathError):
     """A peer service cannot be reached; the message names it."""
 
+    reason = "UNAVAILABLE"
+
 
 class Cancelled(GlidepathError):
     """The caller cancelled, or its deadline passed, and the work stopped."""
+
+    reason = "CANCELLED"

@@ -85,11 +85,14 @@ def download_model(
                 received += len(message.chunk)
                 out.write(message.chunk)
         if metadata is None:
-            raise DataLoss("the registry sent no metadata before the model's bytes")
+            raise DataLoss(
+                "the registry sent no metadata before the model's bytes", reason="CHECKSUM_MISMATCH"
+            )
         if received != metadata.size_bytes or digest.hexdigest() != metadata.sha256:
             raise DataLoss(
                 f"downloaded {received} bytes with SHA-256 {digest.hexdigest()}, expected "
-                f"{metadata.size_bytes} bytes with {metadata.sha256}"
+                f"{metadata.size_bytes} bytes with {metadata.sha256}",
+                reason="CHECKSUM_MISMATCH",
             )
         os.replace(temp, destination)
     finally:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import grpc
 
+from glidepath.auth import build_authenticator
 from glidepath.registry.v1 import registry_pb2_grpc
 from glidepath.rpc.server import ServiceSpec
 from model_registry_service.cleanup import PeriodicCleanup
@@ -19,7 +20,7 @@ from model_registry_service.storage import ModelStore
 # servicer's defaults: 8 and 16) so that these threads always leave room for the rest.
 SERVER_THREADS = 32
 
-PROTECTED_METHODS = frozenset(
+WRITE_METHODS = frozenset(
     f"/{SERVICE_NAME}/{method}" for method in ("UploadModel", "DeleteModel", "CleanupModels")
 )
 
@@ -48,8 +49,8 @@ def build_spec(settings: RegistrySettings) -> ServiceSpec:
         default_port=DEFAULT_PORT,
         register=register,
         service_names=(SERVICE_NAME,),
-        token=settings.token,
-        protected_methods=PROTECTED_METHODS,
+        authenticator=build_authenticator(settings.token, settings.users_file),
+        write_methods=WRITE_METHODS,
         grace_seconds=settings.grace_seconds,
         max_workers=SERVER_THREADS,
         on_stop=on_stop,

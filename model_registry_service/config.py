@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from glidepath.config import env_float, env_int, env_optional, env_path
+from glidepath.auth import token_from_env, users_file_from_env
+from glidepath.config import env_float, env_int, env_path
+from glidepath.models import DEFAULT_MAX_MODEL_BYTES as DEFAULT_MAX_BYTES
+from glidepath.models import DEFAULT_MIN_EPISODES, max_model_bytes_from_env
 
-MIB = 1024 * 1024
 DEFAULT_PORT = 50053
-DEFAULT_MIN_EPISODES = 500
-DEFAULT_MAX_BYTES = 100 * MIB
 DEFAULT_MAX_AGE_DAYS = 30
 DEFAULT_CLEANUP_INTERVAL_SECONDS = 3600.0
 DEFAULT_GRACE_SECONDS = 10.0
@@ -44,6 +44,7 @@ class RegistrySettings:
     max_age_days: int = DEFAULT_MAX_AGE_DAYS
     cleanup_interval_seconds: float = DEFAULT_CLEANUP_INTERVAL_SECONDS
     token: str | None = None
+    users_file: Path | None = None
     grace_seconds: float = DEFAULT_GRACE_SECONDS
 
     @classmethod
@@ -51,11 +52,12 @@ class RegistrySettings:
         return cls(
             models_dir=models_dir_from_env(),
             min_episodes=env_int("RL_MIN_EPISODES", DEFAULT_MIN_EPISODES, minimum=1),
-            max_bytes=env_int("RL_MODELS_MAX_BYTES", DEFAULT_MAX_BYTES, minimum=1),
+            max_bytes=max_model_bytes_from_env(),
             max_age_days=env_int("RL_MODELS_MAX_AGE_DAYS", DEFAULT_MAX_AGE_DAYS, minimum=0),
             cleanup_interval_seconds=env_float(
                 "RL_MODELS_CLEANUP_INTERVAL_SECONDS", DEFAULT_CLEANUP_INTERVAL_SECONDS, minimum=1.0
             ),
-            token=env_optional("REGISTRY_TOKEN"),
+            token=token_from_env(),
+            users_file=users_file_from_env(),
             grace_seconds=env_float("REGISTRY_GRACE_SECONDS", DEFAULT_GRACE_SECONDS, minimum=0.0),
         )

@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from glidepath.config import env_int
+from glidepath.models import max_model_bytes_from_env
 from model_registry_service.cleanup import cleanup_models
-from model_registry_service.config import DEFAULT_MAX_BYTES, models_dir_from_env
+from model_registry_service.config import models_dir_from_env
 from model_registry_service.records import ModelRecord
 from model_registry_service.storage import ModelStore
 
@@ -36,7 +36,7 @@ def get_model_directory() -> Path:
 def _store() -> Iterator[ModelStore]:
     store = ModelStore(
         get_model_directory(),
-        max_bytes=env_int("RL_MODELS_MAX_BYTES", DEFAULT_MAX_BYTES, minimum=1),
+        max_bytes=max_model_bytes_from_env(),
     )
     try:
         yield store

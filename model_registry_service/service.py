@@ -13,14 +13,13 @@ thread, and health checks and lookups would wait behind them.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import grpc
 
-from glidepath.errors import InvalidArgument, ResourceExhausted
+from glidepath.errors import FailedPrecondition, InvalidArgument
 from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
+from glidepath.rpc.bounds import Bound
 from model_registry_service import model_storage, validation
 from model_registry_service.cleanup import cleanup_models
 from model_registry_service.convert import (
@@ -57,28 +56,6 @@ def _upload_parts(
     return first.metadata, chunks()
 
 
-class _Places:
-    """At most ``limit`` streams of one kind at once; the next is refused, never queued."""
-
-    def __init__(self, kind: str, limit: int) -> None:
-        self._kind = kind
-        self._limit = limit
-        self._semaphore = threading.BoundedSemaphore(limit)
-
-    @contextmanager
-    def taken(self) -> Iterator[None]:
-        if not self._semaphore.acquire(blocking=False):
-            raise ResourceExhausted(
-                f"the registry already runs {self._limit} {self._kind} at once; "
-                "retry in a few seconds",
-                reason="QUEUE_FULL",
-            )
-        try:
-            yield
-        finally:
-            self._semaphore.release()
-
-
 class RegistryServicer(registry_pb2_grpc.ModelRegistryServicer):
     """``glidepath.registry.v1.ModelRegistry`` over one ``ModelStore``."""
 
@@ -92,8 +69,14 @@ class RegistryServicer(registry_pb2_grpc.ModelRegistryServicer):
     ) -> None:
         self._store = store
         self._default_min_episodes = default_min_episodes
-        self._uploads = _Places("uploads", max_uploads)
-        self._downloads = _Places("downloads", max_downloads)
+        self._uploads = Bound(
+            max_uploads,
+            f"the registry already runs {max_uploads} uploads at once; retry in a few seconds",
+        )
+        self._downloads = Bound(
+            max_downloads,
+            f"the registry already runs {max_downloads} downloads at once; retry in a few seconds",
+        )
 
     def UploadModel(
         self,
@@ -160,3 +143,20 @@ class RegistryServicer(registry_pb2_grpc.ModelRegistryServicer):
             models=[ref_from_key(r.key) for r in report.selected],
             deleted_count=report.deleted_count,
         )
+
+    # The three calls below are declared in the contract and built next: until then they
+    # answer FAILED_PRECONDITION rather than the UNIMPLEMENTED a missing method would.
+    def QuarantineModel(
+        self, request: registry_pb2.QuarantineModelRequest, context: grpc.ServicerContext
+    ) -> registry_pb2.QuarantineModelResponse:
+        raise FailedPrecondition("QuarantineModel is not available in this registry yet")
+
+    def RecordEvaluation(
+        self, request: registry_pb2.RecordEvaluationRequest, context: grpc.ServicerContext
+    ) -> registry_pb2.RecordEvaluationResponse:
+        raise FailedPrecondition("RecordEvaluation is not available in this registry yet")
+
+    def SetModelVisibility(
+        self, request: registry_pb2.SetModelVisibilityRequest, context: grpc.ServicerContext
+    ) -> registry_pb2.SetModelVisibilityResponse:
+        raise FailedPrecondition("SetModelVisibility is not available in this registry yet")

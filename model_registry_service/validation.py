@@ -15,7 +15,7 @@ from glidepath.errors import FieldViolation, InvalidArgument, ResourceExhausted
 from model_registry_service.naming import ModelKey, is_model_hash
 from model_registry_service.records import UploadDeclaration
 
-SHA256_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 MAX_TIMESTEPS = 2**63 - 1
@@ -94,7 +94,7 @@ def check_declaration(declaration: UploadDeclaration, max_bytes: int) -> None:
         violations.append(
             FieldViolation("metadata.size_bytes", "must be the file's size in bytes (>= 1)")
         )
-    if not SHA256_PATTERN.match(declaration.sha256):
+    if not SHA256_PATTERN.fullmatch(declaration.sha256):
         violations.append(
             FieldViolation(
                 "metadata.sha256",

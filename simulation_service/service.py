@@ -6,15 +6,15 @@ call: the call's cancellation and deadline reach the optimisation's ``Interrupt`
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import replace
 
 import grpc
 
 from glidepath.engine.run import ComparisonResult, simulate
-from glidepath.errors import Cancelled, ResourceExhausted
+from glidepath.errors import Cancelled
 from glidepath.household.canonical import household_hash
+from glidepath.rpc.bounds import Bound
 from glidepath.simulation.v1 import simulation_pb2 as pb
 from glidepath.simulation.v1 import simulation_pb2_grpc
 from simulation_service import convert
@@ -34,7 +34,11 @@ class SimulationServicer(simulation_pb2_grpc.SimulationServiceServicer):  # type
         self._settings = settings
         self._pool = pool
         self._optimizer = optimizer
-        self._optimizations = threading.BoundedSemaphore(settings.optimize_max_concurrent)
+        self._optimizations = Bound(
+            settings.optimize_max_concurrent,
+            f"the simulation service already runs {settings.optimize_max_concurrent} "
+            "optimisations (OPTIMIZE_MAX_CONCURRENT); retry when one has finished",
+        )
 
     def Simulate(
         self, request: pb.SimulateRequest, context: grpc.ServicerContext
@@ -54,16 +58,8 @@ class SimulationServicer(simulation_pb2_grpc.SimulationServiceServicer):  # type
         self, request: pb.OptimizeRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.OptimizeResponse]:
         job = optimize_job(request, self._settings)
-        if not self._optimizations.acquire(blocking=False):
-            raise ResourceExhausted(
-                f"the simulation service already runs {self._settings.optimize_max_concurrent} "
-                "optimisations (OPTIMIZE_MAX_CONCURRENT); retry when one has finished",
-                reason="QUEUE_FULL",
-            )
-        try:
+        with self._optimizations.taken():
             yield from self._optimize(job, context)
-        finally:
-            self._optimizations.release()
 
     def _optimize(
         self, job: OptimizeJob, context: grpc.ServicerContext

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from glidepath.config import ConfigError
+from glidepath.models import ModelKey
 from training_service import convert
 from training_service.config import TrainingSettings
-from training_service.jobs import RESTARTED_MESSAGE, JobRecord, JobState, JobStore, ModelKey
+from training_service.jobs import RESTARTED_MESSAGE, JobRecord, JobState, JobStore
 
 
 def record(job_id: str, state: JobState, created_at: float = 1.0) -> JobRecord:
@@ -95,13 +96,6 @@ def test_settings_defaults_and_errors_naming_the_variable(
     monkeypatch.setenv("TRAINING_WORKERS", "1")
     with pytest.raises(ConfigError, match="TRAINING_WORKERS"):
         TrainingSettings.from_env()
-
-
-def test_request_limits_agree_with_the_rl_library() -> None:
-    from glidepath.rl import training
-
-    assert set(convert.SUPPORTED_ALGORITHMS) <= set(training.SUPPORTED_ALGORITHMS)
-    assert convert.MAX_EPISODES <= training.MAX_EPISODES
 
 
 def test_finished_jobs_beyond_the_history_are_forgotten_everywhere(tmp_path: Path) -> None:

@@ -15,19 +15,22 @@ from glidepath import errors
 from glidepath.common.v1 import model_pb2
 from glidepath.household.canonical import canonical_json, canonicalize, household_hash
 from glidepath.household.convert import household_from_proto
+from glidepath.models import (
+    DEFAULT_ALGORITHM,
+    DEFAULT_EPISODES,
+    MAX_EPISODES,
+    SUPPORTED_ALGORITHMS,
+    ModelKey,
+    is_model_hash,
+)
 from glidepath.training.v1 import training_pb2 as pb
-from training_service.jobs import JobRecord, JobState, ModelKey
+from training_service.jobs import JobRecord, JobState
 from training_service.manager import ListCursor, StartRequest
 
-DEFAULT_EPISODES = 1000
-MAX_EPISODES = 1_000_000
-DEFAULT_ALGORITHM = "PPO"
-SUPPORTED_ALGORITHMS = ("PPO",)
 MAX_SEED = 2**32 - 1
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
-_HASH = re.compile(r"^[0-9a-f]{16}$")
-_JOB_ID = re.compile(r"^[0-9a-f]{32}$")
+_JOB_ID = re.compile(r"[0-9a-f]{32}")
 
 _STATE_TO_PB = {
     JobState.QUEUED: pb.TRAINING_STATE_QUEUED,
@@ -92,7 +95,7 @@ def _parent(
     if not message.HasField("parent"):
         return None
     ref = message.parent
-    if not _HASH.match(ref.model_hash):
+    if not is_model_hash(ref.model_hash):
         problems.append(
             errors.FieldViolation(
                 "parent.model_hash", f"must be 16 lowercase hex characters, got {ref.model_hash!r}"
@@ -107,7 +110,7 @@ def job_id(value: str) -> str:
     """A well-formed job id, or InvalidArgument naming ``job_id``."""
     if not value:
         raise errors.InvalidArgument.field("job_id", "is required")
-    if not _JOB_ID.match(value):
+    if not _JOB_ID.fullmatch(value):
         raise errors.InvalidArgument.field(
             "job_id", f"must be 32 lowercase hex characters, got {value[:64]!r}"
         )
@@ -124,7 +127,7 @@ def list_query(
         )
     limit = message.page_size or DEFAULT_PAGE_SIZE
     cursor = parse_page_token(message.page_token) if message.page_token else None
-    if message.model_hash and not _HASH.match(message.model_hash):
+    if message.model_hash and not is_model_hash(message.model_hash):
         raise errors.InvalidArgument.field(
             "model_hash",
             f"must be empty or 16 lowercase hex characters, got {message.model_hash!r}",
@@ -149,7 +152,7 @@ def parse_page_token(token: str) -> ListCursor:
         created_at = float(created)
     except ValueError:
         created_at = float("nan")
-    if created_at != created_at or not _JOB_ID.match(job):
+    if created_at != created_at or not _JOB_ID.fullmatch(job):
         raise errors.InvalidArgument.field("page_token", "is not a token this service returned")
     return created_at, job
 

@@ -18,6 +18,8 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from glidepath.models import ModelKey
+
 RESTARTED_MESSAGE = "training service restarted while the job ran; start the training again"
 
 
@@ -41,14 +43,6 @@ FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLE
 # States whose work dies with the process: reported FAILED after a restart. UPLOADING
 # survives: its model waits in the spool, which is resumed.
 LOST_ON_RESTART = frozenset({JobState.QUEUED, JobState.RUNNING, JobState.EVALUATING})
-
-
-@dataclass(frozen=True)
-class ModelKey:
-    """A registry model's key, (hash, episodes), free of protobuf."""
-
-    model_hash: str
-    episodes: int
 
 
 @dataclass

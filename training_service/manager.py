@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from glidepath import errors, log
 from glidepath.common.v1 import model_pb2
 from glidepath.household.model import Household
+from glidepath.models import ModelKey
 from glidepath.registry.v1 import registry_pb2
 from training_service.config import TrainingSettings
-from training_service.jobs import JobRecord, JobState, JobStore, ModelKey
+from training_service.jobs import JobRecord, JobState, JobStore
 from training_service.pipeline import ProgressReport, TrainingOutcome, TrainingTask
 from training_service.spool import Spool, Upload
 from training_service.workers import JobRunner, WorkerEvent, WorkerPool

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import grpc
 
-from glidepath import errors
+from glidepath import errors, models
 from glidepath.common.v1 import model_pb2
 from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
 from glidepath.registry_client import download_model, file_sha256, upload_model
@@ -48,7 +48,7 @@ class UploadFailed(Exception):
 
 
 def model_file_name(ref: model_pb2.ModelRef) -> str:
-    return f"rl_model_{ref.model_hash}_{ref.episodes}ep.zip"
+    return models.model_file_name(ref.model_hash, ref.episodes)
 
 
 @dataclass
@@ -134,7 +134,8 @@ class RegistryClient:
                 code = exc.code()
                 if code == grpc.StatusCode.NOT_FOUND:
                     raise errors.NotFound(
-                        f"parent model {name} is not in the registry at {self.address}"
+                        f"parent model {name} is not in the registry at {self.address}",
+                        reason="MODEL_NOT_FOUND",
                     ) from None
                 if code in TRANSIENT_CODES:
                     raise errors.Unavailable(

@@ -12,7 +12,6 @@ refused at once with RESOURCE_EXHAUSTED (``GetTraining`` still answers).
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 
@@ -20,6 +19,7 @@ import grpc
 
 from glidepath import errors
 from glidepath.common.v1 import model_pb2
+from glidepath.rpc.bounds import Bound
 from glidepath.training.v1 import training_pb2 as pb
 from glidepath.training.v1 import training_pb2_grpc
 from training_service import convert
@@ -39,8 +39,11 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):  # type: igno
     ) -> None:
         self._manager = manager
         self._registry = registry
-        self._max_watchers = max_watchers
-        self._watchers = threading.BoundedSemaphore(max_watchers)
+        self._watchers = Bound(
+            max_watchers,
+            f"the training service already streams {max_watchers} watches; retry when one "
+            "has ended, or poll GetTraining",
+        )
 
     def StartTraining(
         self, request: pb.StartTrainingRequest, context: grpc.ServicerContext
@@ -62,17 +65,9 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):  # type: igno
         self, request: pb.WatchTrainingRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.WatchTrainingResponse]:
         job_id = convert.job_id(request.job_id)
-        if not self._watchers.acquire(blocking=False):
-            raise errors.ResourceExhausted(
-                f"the training service already streams {self._max_watchers} watches; retry "
-                "when one has ended, or poll GetTraining",
-                reason="QUEUE_FULL",
-            )
-        try:
+        with self._watchers.taken():
             for record in self._manager.watch(job_id, context.is_active):
                 yield pb.WatchTrainingResponse(job=convert.job_to_proto(record, time.time()))
-        finally:
-            self._watchers.release()
 
     def GetTraining(
         self, request: pb.GetTrainingRequest, context: grpc.ServicerContext

@@ -58,7 +58,8 @@ def rollout(
     horizon = schedule.horizon
     if n_paths * horizon > MAX_ROLLOUT_VALUES:
         raise ResourceExhausted(
-            f"a rollout holds at most {MAX_ROLLOUT_VALUES:,} path-years; use simulate()"
+            f"a rollout holds at most {MAX_ROLLOUT_VALUES:,} path-years; use simulate()",
+            reason="TOO_LARGE",
         )
     if isinstance(strategy, str):
         strategy = make_strategy(strategy, household)

@@ -110,7 +110,7 @@ def _check(household: Household, settings: SimulationSettings, n_strategies: int
     if settings.paths <= 0:
         raise InvalidArgument.field("settings.paths", "must be > 0")
     if settings.paths > MAX_PATHS or settings.max_paths > MAX_PATHS:
-        raise ResourceExhausted(f"at most {MAX_PATHS:,} paths per run")
+        raise ResourceExhausted(f"at most {MAX_PATHS:,} paths per run", reason="TOO_LARGE")
     if settings.batch_paths <= 0:
         raise InvalidArgument.field("settings.batch_paths", "must be > 0")
     if household.horizon_years > MAX_HORIZON:
@@ -120,12 +120,13 @@ def _check(household: Household, settings: SimulationSettings, n_strategies: int
     if n_strategies == 0:
         raise InvalidArgument.field("strategies", "at least one strategy is needed")
     if n_strategies > MAX_STRATEGIES:
-        raise ResourceExhausted(f"at most {MAX_STRATEGIES} strategies per run")
+        raise ResourceExhausted(f"at most {MAX_STRATEGIES} strategies per run", reason="TOO_LARGE")
     cap = max(settings.paths, settings.max_paths if settings.target_standard_error else 0)
     if cap * n_strategies > MAX_PATH_STRATEGIES:
         raise ResourceExhausted(
             f"paths x strategies must be at most {MAX_PATH_STRATEGIES:,}"
-            f" (got {cap * n_strategies:,})"
+            f" (got {cap * n_strategies:,})",
+            reason="TOO_LARGE",
         )
     if settings.target_metric not in ("ce", "success"):
         raise InvalidArgument.field("settings.target_metric", "must be 'ce' or 'success'")

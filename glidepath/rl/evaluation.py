@@ -38,6 +38,23 @@ from .policy_strategy import POLICY_STRATEGY_NAME, PolicyStrategy
 
 FloatArray = NDArray[np.float64]
 
+# Spawn key of the evaluation lives of a hash ("HASH" in ASCII): the training streams
+# never use it, so these lives are held out from every training.
+HASH_EVALUATION_SPAWN_KEY = 0x48415348
+
+
+def evaluation_seed_for_hash(model_hash: str) -> int:
+    """The seed of the evaluation lives shared by every model of ``model_hash``.
+
+    Scores that rank must be comparable: two models of one household scored on lives
+    chosen by their own trainers' seeds differ by the luck of those lives as much as by
+    their quality. Derived from the hash alone, every model of the hash meets the same
+    lives (common random numbers), in every process.
+    """
+    sequence = np.random.SeedSequence(int(model_hash, 16), spawn_key=(HASH_EVALUATION_SPAWN_KEY,))
+    return int(sequence.generate_state(1, dtype=np.uint32)[0])
+
+
 BASELINES: tuple[str, ...] = (
     "own_plan",
     "four_percent_rule",

@@ -40,14 +40,12 @@ from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from glidepath.engine.cashflows import build_schedule
 from glidepath.errors import Cancelled, InvalidArgument
 from glidepath.household.model import Household
+from glidepath.models import MAX_EPISODES, SUPPORTED_ALGORITHMS
 
 from .actions import CONSUMPTION_RANGE, SHARE_RANGE
 from .model_io import load_weights_into
 from .recipe import POLICY_LAYOUT_VERSION, RECIPE, Recipe
 from .vec_env import LivesVecEnv
-
-SUPPORTED_ALGORITHMS = ("PPO",)
-MAX_EPISODES = 10_000_000
 
 
 def _preload_optimizer() -> None:

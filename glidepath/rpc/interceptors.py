@@ -3,15 +3,18 @@
 Servicers stay thin because the cross-cutting work happens here, once: every handler is
 wrapped so that it is timed and logged, a ``GlidepathError`` it raises becomes the
 matching status (with details), an unexpected exception becomes INTERNAL with a generic
-message (the traceback goes to the log, not to the client), and mutating methods can
-require a bearer token. A request whose bytes do not parse as the method's message
-(garbage on the wire) is INVALID_ARGUMENT naming the expected type, rather than the
-INTERNAL "Exception deserializing request!" gRPC itself would answer.
+message (the traceback goes to the log, not to the client), and the caller is
+authenticated: the bearer credential becomes a ``glidepath.auth.User`` (a wrong credential
+is refused on every method), write methods refuse an anonymous caller, and a servicer
+method marked with :func:`takes_user` receives that user as a plain ``user`` argument. A
+request whose bytes do not parse as the method's message (garbage on the wire) is
+INVALID_ARGUMENT naming the expected type, rather than the INTERNAL "Exception
+deserializing request!" gRPC itself would answer. Messages that reach a log line are
+clipped (``glidepath.text.clip``): a request cannot grow the log by megabytes.
 """
 
 from __future__ import annotations
 
-import hmac
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -20,9 +23,27 @@ from typing import Any
 import grpc
 
 from glidepath import errors, log
+from glidepath.auth import ON_BEHALF_OF_METADATA, Authenticator, OpenAccess, User
 from glidepath.rpc.status import status_code_for, to_status
+from glidepath.text import clip
 
 Behavior = Callable[..., Any]
+_WANTS_USER = "__glidepath_takes_user__"
+
+
+def takes_user(method: Behavior) -> Behavior:
+    """Mark a servicer method ``(self, request, context, user=ANONYMOUS)``: the interceptor
+    passes the authenticated caller as ``user``."""
+    setattr(method, _WANTS_USER, True)
+    return method
+
+
+def _metadata_values(metadata: tuple[tuple[str, Any], ...] | None, name: str) -> list[str]:
+    return [
+        value.strip()
+        for key, value in metadata or ()
+        if key.lower() == name and isinstance(value, str) and value.strip()
+    ]
 
 
 def _code_name(context: grpc.ServicerContext, default: grpc.StatusCode) -> str:
@@ -37,9 +58,21 @@ def _code_name(context: grpc.ServicerContext, default: grpc.StatusCode) -> str:
 class _Outcome:
     """What the wrapper learned about one call, for its log line."""
 
-    def __init__(self) -> None:
+    def __init__(self, user: User) -> None:
         self.code = grpc.StatusCode.OK
         self.detail: str | None = None
+        self.user = user
+
+
+def _with_user(behavior: Behavior, user: User) -> Behavior:
+    """The servicer method, given ``user`` when it asked for it (:func:`takes_user`)."""
+    if not getattr(behavior, _WANTS_USER, False):
+        return behavior
+
+    def call(request: Any, context: grpc.ServicerContext) -> Any:
+        return behavior(request, context, user=user)
+
+    return call
 
 
 def _handle_error(
@@ -48,7 +81,7 @@ def _handle_error(
     """Abort the call with a status for ``exc``; always raises."""
     if isinstance(exc, errors.GlidepathError):
         outcome.code = status_code_for(exc)
-        outcome.detail = exc.message
+        outcome.detail = clip(exc.message, 500)
         context.abort_with_status(to_status(exc))
     outcome.code = grpc.StatusCode.INTERNAL
     log.event("unhandled_exception", level="error", method=method, traceback=traceback.format_exc())
@@ -56,16 +89,20 @@ def _handle_error(
 
 
 class RequestInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
-    """Logs, translates errors and (optionally) checks a bearer token on every call.
+    """Logs, translates errors and authenticates every call.
 
-    ``token``: when set, methods in ``protected_methods`` (full names such as
-    ``/glidepath.registry.v1.ModelRegistry/DeleteModel``) need the metadata
-    ``authorization: Bearer <token>``. The token itself never reaches a log line.
+    ``write_methods`` (full names such as ``/glidepath.registry.v1.ModelRegistry/DeleteModel``)
+    refuse an anonymous caller with UNAUTHENTICATED. The credential itself never reaches a
+    log line; the user's name does.
     """
 
-    def __init__(self, token: str | None = None, protected_methods: frozenset[str] = frozenset()):
-        self._token = token
-        self._protected = protected_methods
+    def __init__(
+        self,
+        authenticator: Authenticator | None = None,
+        write_methods: frozenset[str] = frozenset(),
+    ):
+        self._authenticator: Authenticator = authenticator or OpenAccess()
+        self._writes = write_methods
 
     def intercept_service(
         self, continuation: Callable[[Any], Any], handler_call_details: Any
@@ -76,63 +113,81 @@ class RequestInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
         method: str = handler_call_details.method
         if method.startswith("/grpc.health.") or method.startswith("/grpc.reflection."):
             return handler
-        denied = self._authorisation_error(method, handler_call_details.invocation_metadata)
+        user, denied = self._caller(method, handler_call_details.invocation_metadata)
         deserializer = _tolerant(handler.request_deserializer)
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(handler.unary_unary, method, denied, streaming=False),
+                self._wrap_unary(handler.unary_unary, method, user, denied, streaming=False),
                 deserializer,
                 handler.response_serializer,
             )
         if handler.stream_unary:
             return grpc.stream_unary_rpc_method_handler(
-                self._wrap_unary(handler.stream_unary, method, denied, streaming=True),
+                self._wrap_unary(handler.stream_unary, method, user, denied, streaming=True),
                 deserializer,
                 handler.response_serializer,
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(handler.unary_stream, method, denied, streaming=False),
+                self._wrap_stream(handler.unary_stream, method, user, denied, streaming=False),
                 deserializer,
                 handler.response_serializer,
             )
         return grpc.stream_stream_rpc_method_handler(
-            self._wrap_stream(handler.stream_stream, method, denied, streaming=True),
+            self._wrap_stream(handler.stream_stream, method, user, denied, streaming=True),
             deserializer,
             handler.response_serializer,
         )
 
-    def _authorisation_error(
+    def _caller(
         self, method: str, metadata: tuple[tuple[str, Any], ...] | None
-    ) -> errors.Unauthenticated | None:
-        if self._token is None or method not in self._protected:
-            return None
-        presented = ""
-        for key, value in metadata or ():
-            if key.lower() == "authorization" and isinstance(value, str):
-                presented = value
-        scheme, _, credential = presented.partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(
-            credential.strip().encode(), self._token.encode()
-        ):
-            return None
-        what = "a wrong bearer token" if presented else "no bearer token"
-        return errors.Unauthenticated(
-            f"{method.rsplit('/', 1)[-1]} changes stored data and needs the registry's token "
-            f"(metadata 'authorization: Bearer <REGISTRY_TOKEN>'); the call came with {what}"
-        )
+    ) -> tuple[User, errors.GlidepathError | None]:
+        """The authenticated user (a service may name whom it acts for), or why not."""
+        presented = _metadata_values(metadata, "authorization")
+        credential: str | None = None
+        if len(presented) > 1:
+            return User(""), errors.Unauthenticated(
+                "the call carried more than one authorization value; send exactly one"
+            )
+        if presented:
+            scheme, _, credential = presented[0].partition(" ")
+            if scheme.lower() != "bearer" or not credential.strip():
+                return User(""), errors.Unauthenticated(
+                    "the authorization metadata must read 'Bearer <token>'"
+                )
+        try:
+            user = self._authenticator.authenticate(credential)
+        except errors.Unauthenticated as exc:
+            return User(""), exc
+        on_behalf_of = _metadata_values(metadata, ON_BEHALF_OF_METADATA)
+        if len(on_behalf_of) == 1:
+            user = user.acting_for(on_behalf_of[0])
+        if method in self._writes and user.anonymous:
+            action = method.rsplit("/", 1)[-1]
+            return user, errors.Unauthenticated(
+                f"{action} changes stored data and needs a credential (metadata "
+                "'authorization: Bearer <token>'; the CLI sends GLIDEPATH_TOKEN); the call "
+                "came with none"
+            )
+        return user, None
 
     @staticmethod
     def _wrap_unary(
-        behavior: Behavior, method: str, denied: errors.GlidepathError | None, streaming: bool
+        behavior: Behavior,
+        method: str,
+        user: User,
+        denied: errors.GlidepathError | None,
+        streaming: bool,
     ) -> Behavior:
+        call = _with_user(behavior, user)
+
         def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
             started = time.monotonic()
-            outcome = _Outcome()
+            outcome = _Outcome(user)
             try:
                 if denied is not None:
                     raise denied
-                return behavior(_parsed(request, streaming), context)
+                return call(_parsed(request, streaming), context)
             except Exception as exc:
                 if context.code() is not None:  # the servicer aborted by itself
                     raise
@@ -144,15 +199,21 @@ class RequestInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
 
     @staticmethod
     def _wrap_stream(
-        behavior: Behavior, method: str, denied: errors.GlidepathError | None, streaming: bool
+        behavior: Behavior,
+        method: str,
+        user: User,
+        denied: errors.GlidepathError | None,
+        streaming: bool,
     ) -> Behavior:
+        call = _with_user(behavior, user)
+
         def wrapped(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             started = time.monotonic()
-            outcome = _Outcome()
+            outcome = _Outcome(user)
             try:
                 if denied is not None:
                     raise denied
-                yield from behavior(_parsed(request, streaming), context)
+                yield from call(_parsed(request, streaming), context)
             except GeneratorExit:
                 raise
             except Exception as exc:
@@ -219,6 +280,10 @@ def _log_request(
         "duration_ms": round((time.monotonic() - started) * 1000, 2),
         "peer": context.peer(),
     }
+    if not outcome.user.anonymous:
+        fields["user"] = outcome.user.name
+        if outcome.user.via:
+            fields["via"] = outcome.user.via
     if outcome.detail:
         fields["detail"] = outcome.detail
     log.event("request", **fields)

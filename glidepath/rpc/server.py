@@ -32,6 +32,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from glidepath import log
+from glidepath.auth import Authenticator, OpenAccess
 from glidepath.config import ConfigError
 from glidepath.rpc.interceptors import RequestInterceptor
 from glidepath.rpc.tls import ServerTls, server_tls_from_env
@@ -45,16 +46,18 @@ class ServiceSpec:
     """What a service brings to the shared bootstrap.
 
     ``register`` adds the servicers to a server; ``service_names`` are their full
-    names (for health and reflection); ``on_stop`` releases the service's own resources
-    (worker pools, background threads) after the server has stopped.
+    names (for health and reflection); ``authenticator`` turns credentials into users
+    (``glidepath.auth``) and ``write_methods`` are the full method names that need one;
+    ``on_stop`` releases the service's own resources (worker pools, background threads)
+    after the server has stopped.
     """
 
     name: str
     default_port: int
     register: Callable[[grpc.Server], None]
     service_names: Sequence[str]
-    token: str | None = None
-    protected_methods: frozenset[str] = frozenset()
+    authenticator: Authenticator = field(default_factory=OpenAccess)
+    write_methods: frozenset[str] = frozenset()
     max_workers: int = 16
     grace_seconds: float = 10.0
     on_stop: Callable[[], None] | None = None
@@ -98,7 +101,7 @@ def start_server(
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=spec.max_workers, thread_name_prefix=spec.name),
         interceptors=[
-            RequestInterceptor(spec.token, spec.protected_methods),
+            RequestInterceptor(spec.authenticator, spec.write_methods),
             *spec.extra_interceptors,
         ],
         options=[
@@ -124,7 +127,12 @@ def start_server(
     running = RunningServer(server=server, port=bound, health=health_servicer, spec=spec)
     running.set_serving(True)
     log.event(
-        "serving", host=host, port=bound, tls=tls is not None, services=list(spec.service_names)
+        "serving",
+        host=host,
+        port=bound,
+        tls=tls is not None,
+        services=list(spec.service_names),
+        credentials=spec.authenticator.description,
     )
     return running
 

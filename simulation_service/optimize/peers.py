@@ -125,7 +125,8 @@ class RegistryPeer:
         if metadata is None or len(data) != metadata.size_bytes or digest != metadata.sha256:
             raise errors.DataLoss(
                 f"{REGISTRY_TITLE} sent {len(data)} bytes with SHA-256 {digest}, which do not "
-                "match the model's metadata"
+                "match the model's metadata",
+                reason="CHECKSUM_MISMATCH",
             )
         return data
 

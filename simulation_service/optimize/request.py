@@ -16,13 +16,11 @@ from glidepath.engine.run import SimulationSettings
 from glidepath.errors import FieldViolation, InvalidArgument
 from glidepath.household.canonical import household_hash
 from glidepath.household.model import Household
+from glidepath.models import DEFAULT_EPISODES, DEFAULT_MIN_EPISODES, MAX_EPISODES
 from glidepath.simulation.v1 import simulation_pb2 as pb
 from simulation_service import convert
 from simulation_service.config import SimulationServiceSettings
 
-DEFAULT_EPISODES = 1000
-MAX_EPISODES = 1_000_000
-DEFAULT_MIN_EPISODES = 500
 MAX_TRAINING_SEED = 2**32 - 1
 
 

@@ -43,16 +43,41 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     ERROR_REASON_DISK_FULL: _ErrorReason.ValueType  # 9
     """The model directory's disk is full."""
     ERROR_REASON_UNAUTHENTICATED: _ErrorReason.ValueType  # 10
-    """A mutating call came without the registry's bearer token."""
+    """The call needs a credential and came without one, or with one nobody holds."""
     ERROR_REASON_JOB_NOT_FOUND: _ErrorReason.ValueType  # 11
     """The training job id is unknown (never existed, or pruned from the history)."""
     ERROR_REASON_QUEUE_FULL: _ErrorReason.ValueType  # 12
     """The service is at capacity (running and queued work); retry later."""
+    ERROR_REASON_PERMISSION_DENIED: _ErrorReason.ValueType  # 13
+    """The caller is known but may not do this (it belongs to another user)."""
+    ERROR_REASON_NOT_FOUND: _ErrorReason.ValueType  # 14
+    """Generic reasons, one per status code, for errors no more specific reason names."""
+    ERROR_REASON_ALREADY_EXISTS: _ErrorReason.ValueType  # 15
+    ERROR_REASON_RESOURCE_EXHAUSTED: _ErrorReason.ValueType  # 16
+    ERROR_REASON_DATA_LOSS: _ErrorReason.ValueType  # 17
+    ERROR_REASON_FAILED_PRECONDITION: _ErrorReason.ValueType  # 18
+    ERROR_REASON_UNAVAILABLE: _ErrorReason.ValueType  # 19
+    ERROR_REASON_CANCELLED: _ErrorReason.ValueType  # 20
+    ERROR_REASON_INVALID_MODEL: _ErrorReason.ValueType  # 21
+    """A model's weights cannot be used: another policy layout, non-finite weights, or
+    non-finite actions on sample observations.
+    """
+    ERROR_REASON_MODEL_QUARANTINED: _ErrorReason.ValueType  # 22
+    """The model was quarantined after it failed when used; it is kept and listed, never
+    served or ranked again.
+    """
+    ERROR_REASON_USER_LIMIT: _ErrorReason.ValueType  # 23
+    """One user's share of the service is used up (queued jobs, queued episodes, open
+    watches); other users are not affected. Retry when some of your work has finished.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
-    """Machine-readable reason attached to an error status as google.rpc.ErrorInfo
-    (domain "glidepath", reason = the enum value's name). Field-level input errors also
-    carry google.rpc.BadRequest with one field violation per bad field.
+    """Machine-readable reason attached to an error status as google.rpc.ErrorInfo.
+    On the wire ErrorInfo.domain is "glidepath" and ErrorInfo.reason is the value's name
+    without the ERROR_REASON_ prefix (ERROR_REASON_NO_MODEL_FOR_HASH travels as
+    "NO_MODEL_FOR_HASH"), as google.rpc.ErrorInfo asks for UPPER_SNAKE_CASE reasons of at
+    most 63 characters. Field-level input errors also carry google.rpc.BadRequest with one
+    field violation per bad field. Every reason a service sends is one of these values.
     """
 
 ERROR_REASON_UNSPECIFIED: ErrorReason.ValueType  # 0
@@ -76,9 +101,31 @@ ERROR_REASON_TOO_LARGE: ErrorReason.ValueType  # 8
 ERROR_REASON_DISK_FULL: ErrorReason.ValueType  # 9
 """The model directory's disk is full."""
 ERROR_REASON_UNAUTHENTICATED: ErrorReason.ValueType  # 10
-"""A mutating call came without the registry's bearer token."""
+"""The call needs a credential and came without one, or with one nobody holds."""
 ERROR_REASON_JOB_NOT_FOUND: ErrorReason.ValueType  # 11
 """The training job id is unknown (never existed, or pruned from the history)."""
 ERROR_REASON_QUEUE_FULL: ErrorReason.ValueType  # 12
 """The service is at capacity (running and queued work); retry later."""
+ERROR_REASON_PERMISSION_DENIED: ErrorReason.ValueType  # 13
+"""The caller is known but may not do this (it belongs to another user)."""
+ERROR_REASON_NOT_FOUND: ErrorReason.ValueType  # 14
+"""Generic reasons, one per status code, for errors no more specific reason names."""
+ERROR_REASON_ALREADY_EXISTS: ErrorReason.ValueType  # 15
+ERROR_REASON_RESOURCE_EXHAUSTED: ErrorReason.ValueType  # 16
+ERROR_REASON_DATA_LOSS: ErrorReason.ValueType  # 17
+ERROR_REASON_FAILED_PRECONDITION: ErrorReason.ValueType  # 18
+ERROR_REASON_UNAVAILABLE: ErrorReason.ValueType  # 19
+ERROR_REASON_CANCELLED: ErrorReason.ValueType  # 20
+ERROR_REASON_INVALID_MODEL: ErrorReason.ValueType  # 21
+"""A model's weights cannot be used: another policy layout, non-finite weights, or
+non-finite actions on sample observations.
+"""
+ERROR_REASON_MODEL_QUARANTINED: ErrorReason.ValueType  # 22
+"""The model was quarantined after it failed when used; it is kept and listed, never
+served or ranked again.
+"""
+ERROR_REASON_USER_LIMIT: ErrorReason.ValueType  # 23
+"""One user's share of the service is used up (queued jobs, queued episodes, open
+watches); other users are not affected. Retry when some of your work has finished.
+"""
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fglidepath/common/v1/model.proto\x12\x13glidepath.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"0\n\x08ModelRef\x12\x12\n\nmodel_hash\x18\x01 \x01(\t\x12\x10\n\x08\x65pisodes\x18\x02 \x01(\r\"\xcd\x01\n\rStrategyScore\x12\x10\n\x08strategy\x18\x01 \x01(\t\x12\x16\n\x0e\x63\x65_consumption\x18\x02 \x01(\x01\x12\x19\n\x11\x63\x65_standard_error\x18\x03 \x01(\x01\x12 \n\x13\x63\x65_share_of_optimum\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x1b\n\x13success_probability\x18\x05 \x01(\x01\x12 \n\x18\x63\x61pital_goal_probability\x18\x06 \x01(\x01\x42\x16\n\x14_ce_share_of_optimum\"\x95\x02\n\x0fModelEvaluation\x12\r\n\x05score\x18\x01 \x01(\x01\x12\x16\n\x0eheld_out_lives\x18\x02 \x01(\r\x12\x15\n\rbest_baseline\x18\x03 \x01(\t\x12\x13\n\x0bimprovement\x18\x04 \x01(\x01\x12\"\n\x1aimprovement_standard_error\x18\x05 \x01(\x01\x12\x13\n\x0bpassed_gate\x18\x06 \x01(\x08\x12#\n\x16optimum_ce_consumption\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12\x36\n\nstrategies\x18\x08 \x03(\x0b\x32\".glidepath.common.v1.StrategyScoreB\x19\n\x17_optimum_ce_consumption\"\xc9\x04\n\rModelMetadata\x12*\n\x03ref\x18\x01 \x01(\x0b\x32\x1d.glidepath.common.v1.ModelRef\x12\x11\n\tfile_name\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x04\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\talgorithm\x18\x06 \x01(\t\x12Q\n\x10library_versions\x18\x07 \x03(\x0b\x32\x37.glidepath.common.v1.ModelMetadata.LibraryVersionsEntry\x12\x38\n\nevaluation\x18\x08 \x01(\x0b\x32$.glidepath.common.v1.ModelEvaluation\x12!\n\x19\x63\x61nonical_parameters_json\x18\t \x01(\t\x12-\n\x06parent\x18\n \x01(\x0b\x32\x1d.glidepath.common.v1.ModelRef\x12\x11\n\ttimesteps\x18\x0b \x01(\x04\x12\x1c\n\x14hyperparameters_json\x18\x0c \x01(\t\x12\x18\n\x10training_seconds\x18\r \x01(\x01\x12\x30\n\x06origin\x18\x0e \x01(\x0e\x32 .glidepath.common.v1.ModelOrigin\x1a\x36\n\x14LibraryVersionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*`\n\x0bModelOrigin\x12\x1c\n\x18MODEL_ORIGIN_UNSPECIFIED\x10\x00\x12\x19\n\x15MODEL_ORIGIN_UPLOADED\x10\x01\x12\x18\n\x14MODEL_ORIGIN_ADOPTED\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fglidepath/common/v1/model.proto\x12\x13glidepath.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"0\n\x08ModelRef\x12\x12\n\nmodel_hash\x18\x01 \x01(\t\x12\x10\n\x08\x65pisodes\x18\x02 \x01(\r\"\xcd\x01\n\rStrategyScore\x12\x10\n\x08strategy\x18\x01 \x01(\t\x12\x16\n\x0e\x63\x65_consumption\x18\x02 \x01(\x01\x12\x19\n\x11\x63\x65_standard_error\x18\x03 \x01(\x01\x12 \n\x13\x63\x65_share_of_optimum\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x1b\n\x13success_probability\x18\x05 \x01(\x01\x12 \n\x18\x63\x61pital_goal_probability\x18\x06 \x01(\x01\x42\x16\n\x14_ce_share_of_optimum\"\xa3\x02\n\x0fModelEvaluation\x12\r\n\x05score\x18\x01 \x01(\x01\x12\x16\n\x0eheld_out_lives\x18\x02 \x01(\r\x12\x15\n\rbest_baseline\x18\x03 \x01(\t\x12\x13\n\x0bimprovement\x18\x04 \x01(\x01\x12\"\n\x1aimprovement_standard_error\x18\x05 \x01(\x01\x12\x13\n\x0bpassed_gate\x18\x06 \x01(\x08\x12#\n\x16optimum_ce_consumption\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12\x36\n\nstrategies\x18\x08 \x03(\x0b\x32\".glidepath.common.v1.StrategyScore\x12\x0c\n\x04seed\x18\t \x01(\x04\x42\x19\n\x17_optimum_ce_consumption\"\xa4\x06\n\rModelMetadata\x12*\n\x03ref\x18\x01 \x01(\x0b\x32\x1d.glidepath.common.v1.ModelRef\x12\x11\n\tfile_name\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x04\x12\x0e\n\x06sha256\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\talgorithm\x18\x06 \x01(\t\x12Q\n\x10library_versions\x18\x07 \x03(\x0b\x32\x37.glidepath.common.v1.ModelMetadata.LibraryVersionsEntry\x12\x38\n\nevaluation\x18\x08 \x01(\x0b\x32$.glidepath.common.v1.ModelEvaluation\x12!\n\x19\x63\x61nonical_parameters_json\x18\t \x01(\t\x12-\n\x06parent\x18\n \x01(\x0b\x32\x1d.glidepath.common.v1.ModelRef\x12\x11\n\ttimesteps\x18\x0b \x01(\x04\x12\x1c\n\x14hyperparameters_json\x18\x0c \x01(\t\x12\x18\n\x10training_seconds\x18\r \x01(\x01\x12\x30\n\x06origin\x18\x0e \x01(\x0e\x32 .glidepath.common.v1.ModelOrigin\x12\r\n\x05owner\x18\x0f \x01(\t\x12\x38\n\nvisibility\x18\x10 \x01(\x0e\x32$.glidepath.common.v1.ModelVisibility\x12\x41\n\x13\x64\x65\x63lared_evaluation\x18\x11 \x01(\x0b\x32$.glidepath.common.v1.ModelEvaluation\x12\x19\n\x11quarantine_reason\x18\x12 \x01(\t\x12\x32\n\x0equarantined_at\x18\x13 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a\x36\n\x14LibraryVersionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01*n\n\x0fModelVisibility\x12 \n\x1cMODEL_VISIBILITY_UNSPECIFIED\x10\x00\x12\x1c\n\x18MODEL_VISIBILITY_PRIVATE\x10\x01\x12\x1b\n\x17MODEL_VISIBILITY_SHARED\x10\x02*`\n\x0bModelOrigin\x12\x1c\n\x18MODEL_ORIGIN_UNSPECIFIED\x10\x00\x12\x19\n\x15MODEL_ORIGIN_UPLOADED\x10\x01\x12\x18\n\x14MODEL_ORIGIN_ADOPTED\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,16 +34,18 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MODELMETADATA_LIBRARYVERSIONSENTRY']._loaded_options = None
   _globals['_MODELMETADATA_LIBRARYVERSIONSENTRY']._serialized_options = b'8\001'
-  _globals['_MODELORIGIN']._serialized_start=1215
-  _globals['_MODELORIGIN']._serialized_end=1311
+  _globals['_MODELVISIBILITY']._serialized_start=1448
+  _globals['_MODELVISIBILITY']._serialized_end=1558
+  _globals['_MODELORIGIN']._serialized_start=1560
+  _globals['_MODELORIGIN']._serialized_end=1656
   _globals['_MODELREF']._serialized_start=89
   _globals['_MODELREF']._serialized_end=137
   _globals['_STRATEGYSCORE']._serialized_start=140
   _globals['_STRATEGYSCORE']._serialized_end=345
   _globals['_MODELEVALUATION']._serialized_start=348
-  _globals['_MODELEVALUATION']._serialized_end=625
-  _globals['_MODELMETADATA']._serialized_start=628
-  _globals['_MODELMETADATA']._serialized_end=1213
-  _globals['_MODELMETADATA_LIBRARYVERSIONSENTRY']._serialized_start=1159
-  _globals['_MODELMETADATA_LIBRARYVERSIONSENTRY']._serialized_end=1213
+  _globals['_MODELEVALUATION']._serialized_end=639
+  _globals['_MODELMETADATA']._serialized_start=642
+  _globals['_MODELMETADATA']._serialized_end=1446
+  _globals['_MODELMETADATA_LIBRARYVERSIONSENTRY']._serialized_start=1392
+  _globals['_MODELMETADATA_LIBRARYVERSIONSENTRY']._serialized_end=1446
 # @@protoc_insertion_point(module_scope)

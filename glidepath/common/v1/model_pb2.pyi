@@ -20,6 +20,34 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _ModelVisibility:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ModelVisibilityEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ModelVisibility.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MODEL_VISIBILITY_UNSPECIFIED: _ModelVisibility.ValueType  # 0
+    """Not set: an upload without a choice is SHARED."""
+    MODEL_VISIBILITY_PRIVATE: _ModelVisibility.ValueType  # 1
+    """Only the owner (and administrators) can find, read or be served by it."""
+    MODEL_VISIBILITY_SHARED: _ModelVisibility.ValueType  # 2
+    """Everyone can find and download it, and it serves everyone's option B; its canonical
+    parameters stay the owner's alone.
+    """
+
+class ModelVisibility(_ModelVisibility, metaclass=_ModelVisibilityEnumTypeWrapper):
+    """Who may read a model and be served by it."""
+
+MODEL_VISIBILITY_UNSPECIFIED: ModelVisibility.ValueType  # 0
+"""Not set: an upload without a choice is SHARED."""
+MODEL_VISIBILITY_PRIVATE: ModelVisibility.ValueType  # 1
+"""Only the owner (and administrators) can find, read or be served by it."""
+MODEL_VISIBILITY_SHARED: ModelVisibility.ValueType  # 2
+"""Everyone can find and download it, and it serves everyone's option B; its canonical
+parameters stay the owner's alone.
+"""
+Global___ModelVisibility: _TypeAlias = ModelVisibility  # noqa: Y015
+
 class _ModelOrigin:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -139,6 +167,7 @@ class ModelEvaluation(_message.Message):
     PASSED_GATE_FIELD_NUMBER: _builtins.int
     OPTIMUM_CE_CONSUMPTION_FIELD_NUMBER: _builtins.int
     STRATEGIES_FIELD_NUMBER: _builtins.int
+    SEED_FIELD_NUMBER: _builtins.int
     score: _builtins.float
     """Ranking score, higher is better, comparable between models of one hash: the
     policy's certainty-equivalent consumption, annual, in today's money.
@@ -161,6 +190,11 @@ class ModelEvaluation(_message.Message):
     """The optimum's certainty-equivalent consumption (annual, today's money); absent when
     no optimum can be computed for the household.
     """
+    seed: _builtins.int
+    """Seed of the held-out lives. For a verified evaluation it is derived from the model's
+    hash (glidepath.rl.evaluation.evaluation_seed), so every model of one hash is scored
+    on the same lives and scores compare on common random numbers.
+    """
     @_builtins.property
     def strategies(self) -> _containers.RepeatedCompositeFieldContainer[Global___StrategyScore]:
         """Every strategy evaluated, the policy included."""
@@ -176,10 +210,11 @@ class ModelEvaluation(_message.Message):
         passed_gate: _builtins.bool = ...,
         optimum_ce_consumption: _builtins.float | None = ...,
         strategies: _abc.Iterable[Global___StrategyScore] | None = ...,
+        seed: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_optimum_ce_consumption", b"_optimum_ce_consumption", "optimum_ce_consumption", b"optimum_ce_consumption"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_optimum_ce_consumption", b"_optimum_ce_consumption", "best_baseline", b"best_baseline", "held_out_lives", b"held_out_lives", "improvement", b"improvement", "improvement_standard_error", b"improvement_standard_error", "optimum_ce_consumption", b"optimum_ce_consumption", "passed_gate", b"passed_gate", "score", b"score", "strategies", b"strategies"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_optimum_ce_consumption", b"_optimum_ce_consumption", "best_baseline", b"best_baseline", "held_out_lives", b"held_out_lives", "improvement", b"improvement", "improvement_standard_error", b"improvement_standard_error", "optimum_ce_consumption", b"optimum_ce_consumption", "passed_gate", b"passed_gate", "score", b"score", "seed", b"seed", "strategies", b"strategies"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__optimum_ce_consumption: _TypeAlias = _typing.Literal["optimum_ce_consumption"]  # noqa: Y015
     _WhichOneofArgType__optimum_ce_consumption: _TypeAlias = _typing.Literal["_optimum_ce_consumption", b"_optimum_ce_consumption"]  # noqa: Y015
@@ -227,6 +262,11 @@ class ModelMetadata(_message.Message):
     HYPERPARAMETERS_JSON_FIELD_NUMBER: _builtins.int
     TRAINING_SECONDS_FIELD_NUMBER: _builtins.int
     ORIGIN_FIELD_NUMBER: _builtins.int
+    OWNER_FIELD_NUMBER: _builtins.int
+    VISIBILITY_FIELD_NUMBER: _builtins.int
+    DECLARED_EVALUATION_FIELD_NUMBER: _builtins.int
+    QUARANTINE_REASON_FIELD_NUMBER: _builtins.int
+    QUARANTINED_AT_FIELD_NUMBER: _builtins.int
     file_name: _builtins.str
     """File name in the model directory: rl_model_{model_hash}_{episodes}ep.zip."""
     size_bytes: _builtins.int
@@ -237,7 +277,8 @@ class ModelMetadata(_message.Message):
     """Training algorithm, e.g. "PPO"; empty when unknown (a hand-dropped file)."""
     canonical_parameters_json: _builtins.str
     """The canonical parameters the hash was computed from, as canonical JSON (sorted keys);
-    empty when unknown (a hand-dropped file).
+    empty when unknown (a hand-dropped file) and for any caller other than the model's
+    owner or an administrator (they are personal data: ages, incomes, balances).
     """
     timesteps: _builtins.int
     """Environment steps (simulated years) trained."""
@@ -247,6 +288,17 @@ class ModelMetadata(_message.Message):
     """Wall-clock training time in seconds."""
     origin: Global___ModelOrigin.ValueType
     """How the model reached the registry."""
+    owner: _builtins.str
+    """The user who stored the model (for a model a service trained, the user it trained
+    for); empty for a file adopted from the directory.
+    """
+    visibility: Global___ModelVisibility.ValueType
+    """Who may read the model and be served by it."""
+    quarantine_reason: _builtins.str
+    """Why the model was quarantined (it failed when used: damaged, or weights that give no
+    usable actions); empty when it is not. A quarantined model stays listed and is never
+    served or ranked again.
+    """
     @_builtins.property
     def ref(self) -> Global___ModelRef:
         """The model's key."""
@@ -261,11 +313,24 @@ class ModelMetadata(_message.Message):
 
     @_builtins.property
     def evaluation(self) -> Global___ModelEvaluation:
-        """Evaluation on held-out lives; absent when the model was never evaluated."""
+        """The verified evaluation: computed by glidepath itself (the training service, or the
+        simulation service scoring candidates for a request) on the evaluation lives of the
+        model's hash. Only this evaluation ranks. Absent when none was verified.
+        """
 
     @_builtins.property
     def parent(self) -> Global___ModelRef:
         """The model this one was fine-tuned from; absent when trained from scratch."""
+
+    @_builtins.property
+    def declared_evaluation(self) -> Global___ModelEvaluation:
+        """An evaluation the uploader declared without glidepath verifying it: kept and shown
+        as "declared", never used for ranking. Absent when none was declared.
+        """
+
+    @_builtins.property
+    def quarantined_at(self) -> _timestamp_pb2.Timestamp:
+        """When the model was quarantined, UTC; absent when it is not."""
 
     def __init__(
         self,
@@ -284,10 +349,15 @@ class ModelMetadata(_message.Message):
         hyperparameters_json: _builtins.str = ...,
         training_seconds: _builtins.float = ...,
         origin: Global___ModelOrigin.ValueType = ...,
+        owner: _builtins.str = ...,
+        visibility: Global___ModelVisibility.ValueType = ...,
+        declared_evaluation: Global___ModelEvaluation | None = ...,
+        quarantine_reason: _builtins.str = ...,
+        quarantined_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "evaluation", b"evaluation", "parent", b"parent", "ref", b"ref"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "declared_evaluation", b"declared_evaluation", "evaluation", b"evaluation", "parent", b"parent", "quarantined_at", b"quarantined_at", "ref", b"ref"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "canonical_parameters_json", b"canonical_parameters_json", "created_at", b"created_at", "evaluation", b"evaluation", "file_name", b"file_name", "hyperparameters_json", b"hyperparameters_json", "library_versions", b"library_versions", "origin", b"origin", "parent", b"parent", "ref", b"ref", "sha256", b"sha256", "size_bytes", b"size_bytes", "timesteps", b"timesteps", "training_seconds", b"training_seconds"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "canonical_parameters_json", b"canonical_parameters_json", "created_at", b"created_at", "declared_evaluation", b"declared_evaluation", "evaluation", b"evaluation", "file_name", b"file_name", "hyperparameters_json", b"hyperparameters_json", "library_versions", b"library_versions", "origin", b"origin", "owner", b"owner", "parent", b"parent", "quarantine_reason", b"quarantine_reason", "quarantined_at", b"quarantined_at", "ref", b"ref", "sha256", b"sha256", "size_bytes", b"size_bytes", "timesteps", b"timesteps", "training_seconds", b"training_seconds", "visibility", b"visibility"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from glidepath.common.v1 import model_pb2 as glidepath_dot_common_dot_v1_dot_model__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$glidepath/registry/v1/registry.proto\x12\x15glidepath.registry.v1\x1a\x1fglidepath/common/v1/model.proto\"\xe2\x03\n\x13UploadModelMetadata\x12*\n\x03ref\x18\x01 \x01(\x0b\x32\x1d.glidepath.common.v1.ModelRef\x12\x12\n\nsize_bytes\x18\x02 \x01(\x04\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12\x11\n\talgorithm\x18\x04 \x01(\t\x12Y\n\x10library_versions\x18\x05 \x03(\x0b\x32?.glidepath.registry.v1.UploadModelMetadata.LibraryVersionsEntry\x12\x38\n\nevaluation\x18\x06 \x01(\x0b\x32$.glidepath.common.v1.ModelEvaluation\x12!\n\x19\x63\x61nonical_parameters_json\x18\x07 \x01(\t\x12-\n\x06parent\x18\x08 \x01(\x0b\x32\x1d.glidepath.common.v1.ModelRef\x12\x11\n\ttimesteps\x18\t \x01(\x04\x12\x1c\n\x14hyperparameters_json\x18\n \x01(\t\x12\x18\n\x10training_seconds\x18\x0b \x01(\x01\x1a\x36\n\x14LibraryVersionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"p\n\x12UploadModelRequest\x12>\n\x08metadata\x18\x01 \x01(\x0b\x32*.glidepath.registry.v1.UploadModelMetadataH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\t\n\x07\x63ontent\"Y\n\x13UploadModelResponse\x12\x31\n\x05model\x18\x01 \x01(\x0b\x32\".glidepath.common.v1.ModelMetadata\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"B\n\x14\x44ownloadModelRequest\x12*\n\x03ref\x18\x01 \x01(\x0b\x32\x1d.glidepath.common.v1.ModelRef\"k\n\x15\x44ownloadModelResponse\x12\x36\n\x08metadata\x18\x01 \x01(\x0b\x32\".glidepath.common.v1.ModelMetadataH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\t\n\x07\x63ontent\"\\\n\x1a\x46indCompatibleModelRequest\x12\x12\n\nmodel_hash\x18\x01 \x01(\t\x12\x19\n\x0cmin_episodes\x18\x02 \x01(\rH\x00\x88\x01\x01\x42\x0f\n\r_min_episodes\"P\n\x1b\x46indCompatibleModelResponse\x12\x31\n\x05model\x18\x01 \x01(\x0b\x32\".glidepath.common.v1.ModelMetadata\"=\n\x0fGetModelRequest\x12*\n\x03ref\x18\x01 \x01(\x0b\x32\x1d.glidepath.common.v1.ModelRef\"E\n\x10GetModelResponse\x12\x31\n\x05model\x18\x01 \x01(\x0b\x32\".glidepath.common.v1.ModelMetadata\"N\n\x11ListModelsRequest\x12\x12\n\nmodel_hash\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"a\n\x12ListModelsResponse\x12\x32\n\x06models\x18\x01 \x03(\x0b\x32\".glidepath.common.v1.ModelMetadata\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"@\n\x12\x44\x65leteModelRequest\x12*\n\x03ref\x18\x01 \x01(\x0b\x32\x1d.glidepath.common.v1.ModelRef\"H\n\x13\x44\x65leteModelResponse\x12\x31\n\x05model\x18\x01 \x01(\x0b\x32\".glidepath.common.v1.ModelMetadata\"=\n\x14\x43leanupModelsRequest\x12\x14\n\x0cmax_age_days\x18\x01 \x01(\r\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"]\n\x15\x43leanupModelsResponse\x12-\n\x06models\x18\x01 \x03(\x0b\x32\x1d.glidepath.common.v1.ModelRef\x12\x15\n\rdeleted_count\x18\x02 \x01(\r2\xf5\x05\n\rModelRegistry\x12\x66\n\x0bUploadModel\x12).glidepath.registry.v1.UploadModelRequest\x1a*.glidepath.registry.v1.UploadModelResponse(\x01\x12l\n\rDownloadModel\x12+.glidepath.registry.v1.DownloadModelRequest\x1a,.glidepath.registry.v1.DownloadModelResponse0\x01\x12|\n\x13\x46indCompatibleModel\x12\x31.glidepath.registry.v1.FindCompatibleModelRequest\x1a\x32.glidepath.registry.v1.FindCompatibleModelResponse\x12[\n\x08GetModel\x12&.glidepath.registry.v1.GetModelRequest\x1a\'.glidepath.registry.v1.GetModelResponse\x12\x61\n\nListModels\x12(.glidepath.registry.v1.ListModelsRequest\x1a).glidepath.registry.v1.ListModelsResponse\x12\x64\n\x0b\x44\x65leteModel\x12).glidepath.registry.v1.DeleteModelRequest\x1a*.glidepath.registry.v1.DeleteModelResponse\x12j\n\rCleanupModels\x12+.glidepath.registry.v1.CleanupModelsRequest\x1a,.glidepath.registry.v1.CleanupModelsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$glidepath/registry/v1/registry.proto\x12\x15glidepath.registry.v1\x1a\x1fglidepath/common/v1/model.proto\"\x9c\x04\n\x13UploadModelMetadata\x12*\n\x03ref\x18\x01 \x01(\x0b\x32\x1d.glidepath.common.v1.ModelRef\x12\x12\n\nsize_bytes\x18\x02 \x01(\x04\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12\x11\n\talgorithm\x18\x04 \x01(\t\x12Y\n\x10library_versions\x18\x05 \x03(\x0b\x32?.glidepath.registry.v1.UploadModelMetadata.LibraryVersionsEntry\x12\x38\n\nevaluation\x18\x06 \x01(\x0b\x32$.glidepath.common.v1.ModelEvaluation\x12!\n\x19\x63\x61nonical_parameters_json\x18\x07 \x01(\t\x12-\n\x06parent\x18\x08 \x01(\x0b\x32\x1d.glidepath.common.v1.ModelRef\x12\x11\n\ttimesteps\x18\t \x01(\x04\x12\x1c\n\x14hyperparameters_json\x18\n \x01(\t\x12\x18\n\x10training_seconds\x18\x0b \x01(\x01\x12\x38\n\nvisibility\x18\x0c \x01(\x0e\x32$.glidepath.common.v1.ModelVisibility\x1a\x36\n\x14LibraryVersionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"p\n\x12UploadModelRequest\x12>\n\x08metadata\x18\x01 \x01(\x0b\x32*.glidepath.registry.v1.UploadModelMetadataH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\t\n\x07\x63ontent\"Y\n\x13UploadModelResponse\x12\x31\n\x05model\x18\x01 \x01(\x0b\x32\".glidepath.common.v1.ModelMetadata\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"B\n\x14\x44ownloadModelRequest\x12*\n\x03ref\x18\x01 \x01(\x0b\x32\x1d.glidepath.common.v1.ModelRef\"k\n\x15\x44ownloadModelResponse\x12\x36\n\x08metadata\x18\x01 \x01(\x0b\x32\".glidepath.common.v1.ModelMetadataH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\t\n\x07\x63ontent\"t\n\x1a\x46indCompatibleModelRequest\x12\x12\n\nmodel_hash\x18\x01 \x01(\t\x12\x19\n\x0cmin_episodes\x18\x02 \x01(\rH\x00\x88\x01\x01\x12\x16\n\x0emax_candidates\x18\x03 \x01(\rB\x0f\n\r_min_episodes\"\x88\x01\n\x1b\x46indCompatibleModelResponse\x12\x31\n\x05model\x18\x01 \x01(\x0b\x32\".glidepath.common.v1.ModelMetadata\x12\x36\n\ncandidates\x18\x02 \x03(\x0b\x32\".glidepath.common.v1.ModelMetadata\"=\n\x0fGetModelRequest\x12*\n\x03ref\x18\x01 \x01(\x0b\x32\x1d.glidepath.common.v1.ModelRef\"E\n\x10GetModelResponse\x12\x31\n\x05model\x18\x01 \x01(\x0b\x32\".glidepath.common.v1.ModelMetadata\"N\n\x11ListModelsRequest\x12\x12\n\nmodel_hash\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\r\x12\x12\n\npage_token\x18\x03 \x01(\t\"a\n\x12ListModelsResponse\x12\x32\n\x06models\x18\x01 \x03(\x0b\x32\".glidepath.common.v1.ModelMetadata\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"@\n\x12\x44\x65leteModelRequest\x12*\n\x03ref\x18\x01 \x01(\x0b\x32\x1d.glidepath.common.v1.ModelRef\"H\n\x13\x44\x65leteModelResponse\x12\x31\n\x05model\x18\x01 \x01(\x0b\x32\".glidepath.common.v1.ModelMetadata\"=\n\x14\x43leanupModelsRequest\x12\x14\n\x0cmax_age_days\x18\x01 \x01(\r\x12\x0f\n\x07\x64ry_run\x18\x02 \x01(\x08\"]\n\x15\x43leanupModelsResponse\x12-\n\x06models\x18\x01 \x03(\x0b\x32\x1d.glidepath.common.v1.ModelRef\x12\x15\n\rdeleted_count\x18\x02 \x01(\r\"d\n\x16QuarantineModelRequest\x12*\n\x03ref\x18\x01 \x01(\x0b\x32\x1d.glidepath.common.v1.ModelRef\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"L\n\x17QuarantineModelResponse\x12\x31\n\x05model\x18\x01 \x01(\x0b\x32\".glidepath.common.v1.ModelMetadata\"\x8f\x01\n\x17RecordEvaluationRequest\x12*\n\x03ref\x18\x01 \x01(\x0b\x32\x1d.glidepath.common.v1.ModelRef\x12\x0e\n\x06sha256\x18\x02 \x01(\t\x12\x38\n\nevaluation\x18\x03 \x01(\x0b\x32$.glidepath.common.v1.ModelEvaluation\"M\n\x18RecordEvaluationResponse\x12\x31\n\x05model\x18\x01 \x01(\x0b\x32\".glidepath.common.v1.ModelMetadata\"\x81\x01\n\x19SetModelVisibilityRequest\x12*\n\x03ref\x18\x01 \x01(\x0b\x32\x1d.glidepath.common.v1.ModelRef\x12\x38\n\nvisibility\x18\x02 \x01(\x0e\x32$.glidepath.common.v1.ModelVisibility\"O\n\x1aSetModelVisibilityResponse\x12\x31\n\x05model\x18\x01 \x01(\x0b\x32\".glidepath.common.v1.ModelMetadata2\xd7\x08\n\rModelRegistry\x12\x66\n\x0bUploadModel\x12).glidepath.registry.v1.UploadModelRequest\x1a*.glidepath.registry.v1.UploadModelResponse(\x01\x12l\n\rDownloadModel\x12+.glidepath.registry.v1.DownloadModelRequest\x1a,.glidepath.registry.v1.DownloadModelResponse0\x01\x12|\n\x13\x46indCompatibleModel\x12\x31.glidepath.registry.v1.FindCompatibleModelRequest\x1a\x32.glidepath.registry.v1.FindCompatibleModelResponse\x12[\n\x08GetModel\x12&.glidepath.registry.v1.GetModelRequest\x1a\'.glidepath.registry.v1.GetModelResponse\x12\x61\n\nListModels\x12(.glidepath.registry.v1.ListModelsRequest\x1a).glidepath.registry.v1.ListModelsResponse\x12\x64\n\x0b\x44\x65leteModel\x12).glidepath.registry.v1.DeleteModelRequest\x1a*.glidepath.registry.v1.DeleteModelResponse\x12j\n\rCleanupModels\x12+.glidepath.registry.v1.CleanupModelsRequest\x1a,.glidepath.registry.v1.CleanupModelsResponse\x12p\n\x0fQuarantineModel\x12-.glidepath.registry.v1.QuarantineModelRequest\x1a..glidepath.registry.v1.QuarantineModelResponse\x12s\n\x10RecordEvaluation\x12..glidepath.registry.v1.RecordEvaluationRequest\x1a/.glidepath.registry.v1.RecordEvaluationResponse\x12y\n\x12SetModelVisibility\x12\x30.glidepath.registry.v1.SetModelVisibilityRequest\x1a\x31.glidepath.registry.v1.SetModelVisibilityResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,37 +35,49 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_UPLOADMODELMETADATA_LIBRARYVERSIONSENTRY']._loaded_options = None
   _globals['_UPLOADMODELMETADATA_LIBRARYVERSIONSENTRY']._serialized_options = b'8\001'
   _globals['_UPLOADMODELMETADATA']._serialized_start=97
-  _globals['_UPLOADMODELMETADATA']._serialized_end=579
-  _globals['_UPLOADMODELMETADATA_LIBRARYVERSIONSENTRY']._serialized_start=525
-  _globals['_UPLOADMODELMETADATA_LIBRARYVERSIONSENTRY']._serialized_end=579
-  _globals['_UPLOADMODELREQUEST']._serialized_start=581
-  _globals['_UPLOADMODELREQUEST']._serialized_end=693
-  _globals['_UPLOADMODELRESPONSE']._serialized_start=695
-  _globals['_UPLOADMODELRESPONSE']._serialized_end=784
-  _globals['_DOWNLOADMODELREQUEST']._serialized_start=786
-  _globals['_DOWNLOADMODELREQUEST']._serialized_end=852
-  _globals['_DOWNLOADMODELRESPONSE']._serialized_start=854
-  _globals['_DOWNLOADMODELRESPONSE']._serialized_end=961
-  _globals['_FINDCOMPATIBLEMODELREQUEST']._serialized_start=963
-  _globals['_FINDCOMPATIBLEMODELREQUEST']._serialized_end=1055
-  _globals['_FINDCOMPATIBLEMODELRESPONSE']._serialized_start=1057
-  _globals['_FINDCOMPATIBLEMODELRESPONSE']._serialized_end=1137
-  _globals['_GETMODELREQUEST']._serialized_start=1139
-  _globals['_GETMODELREQUEST']._serialized_end=1200
-  _globals['_GETMODELRESPONSE']._serialized_start=1202
-  _globals['_GETMODELRESPONSE']._serialized_end=1271
-  _globals['_LISTMODELSREQUEST']._serialized_start=1273
-  _globals['_LISTMODELSREQUEST']._serialized_end=1351
-  _globals['_LISTMODELSRESPONSE']._serialized_start=1353
-  _globals['_LISTMODELSRESPONSE']._serialized_end=1450
-  _globals['_DELETEMODELREQUEST']._serialized_start=1452
-  _globals['_DELETEMODELREQUEST']._serialized_end=1516
-  _globals['_DELETEMODELRESPONSE']._serialized_start=1518
-  _globals['_DELETEMODELRESPONSE']._serialized_end=1590
-  _globals['_CLEANUPMODELSREQUEST']._serialized_start=1592
-  _globals['_CLEANUPMODELSREQUEST']._serialized_end=1653
-  _globals['_CLEANUPMODELSRESPONSE']._serialized_start=1655
-  _globals['_CLEANUPMODELSRESPONSE']._serialized_end=1748
-  _globals['_MODELREGISTRY']._serialized_start=1751
-  _globals['_MODELREGISTRY']._serialized_end=2508
+  _globals['_UPLOADMODELMETADATA']._serialized_end=637
+  _globals['_UPLOADMODELMETADATA_LIBRARYVERSIONSENTRY']._serialized_start=583
+  _globals['_UPLOADMODELMETADATA_LIBRARYVERSIONSENTRY']._serialized_end=637
+  _globals['_UPLOADMODELREQUEST']._serialized_start=639
+  _globals['_UPLOADMODELREQUEST']._serialized_end=751
+  _globals['_UPLOADMODELRESPONSE']._serialized_start=753
+  _globals['_UPLOADMODELRESPONSE']._serialized_end=842
+  _globals['_DOWNLOADMODELREQUEST']._serialized_start=844
+  _globals['_DOWNLOADMODELREQUEST']._serialized_end=910
+  _globals['_DOWNLOADMODELRESPONSE']._serialized_start=912
+  _globals['_DOWNLOADMODELRESPONSE']._serialized_end=1019
+  _globals['_FINDCOMPATIBLEMODELREQUEST']._serialized_start=1021
+  _globals['_FINDCOMPATIBLEMODELREQUEST']._serialized_end=1137
+  _globals['_FINDCOMPATIBLEMODELRESPONSE']._serialized_start=1140
+  _globals['_FINDCOMPATIBLEMODELRESPONSE']._serialized_end=1276
+  _globals['_GETMODELREQUEST']._serialized_start=1278
+  _globals['_GETMODELREQUEST']._serialized_end=1339
+  _globals['_GETMODELRESPONSE']._serialized_start=1341
+  _globals['_GETMODELRESPONSE']._serialized_end=1410
+  _globals['_LISTMODELSREQUEST']._serialized_start=1412
+  _globals['_LISTMODELSREQUEST']._serialized_end=1490
+  _globals['_LISTMODELSRESPONSE']._serialized_start=1492
+  _globals['_LISTMODELSRESPONSE']._serialized_end=1589
+  _globals['_DELETEMODELREQUEST']._serialized_start=1591
+  _globals['_DELETEMODELREQUEST']._serialized_end=1655
+  _globals['_DELETEMODELRESPONSE']._serialized_start=1657
+  _globals['_DELETEMODELRESPONSE']._serialized_end=1729
+  _globals['_CLEANUPMODELSREQUEST']._serialized_start=1731
+  _globals['_CLEANUPMODELSREQUEST']._serialized_end=1792
+  _globals['_CLEANUPMODELSRESPONSE']._serialized_start=1794
+  _globals['_CLEANUPMODELSRESPONSE']._serialized_end=1887
+  _globals['_QUARANTINEMODELREQUEST']._serialized_start=1889
+  _globals['_QUARANTINEMODELREQUEST']._serialized_end=1989
+  _globals['_QUARANTINEMODELRESPONSE']._serialized_start=1991
+  _globals['_QUARANTINEMODELRESPONSE']._serialized_end=2067
+  _globals['_RECORDEVALUATIONREQUEST']._serialized_start=2070
+  _globals['_RECORDEVALUATIONREQUEST']._serialized_end=2213
+  _globals['_RECORDEVALUATIONRESPONSE']._serialized_start=2215
+  _globals['_RECORDEVALUATIONRESPONSE']._serialized_end=2292
+  _globals['_SETMODELVISIBILITYREQUEST']._serialized_start=2295
+  _globals['_SETMODELVISIBILITYREQUEST']._serialized_end=2424
+  _globals['_SETMODELVISIBILITYRESPONSE']._serialized_start=2426
+  _globals['_SETMODELVISIBILITYRESPONSE']._serialized_end=2505
+  _globals['_MODELREGISTRY']._serialized_start=2508
+  _globals['_MODELREGISTRY']._serialized_end=3619
 # @@protoc_insertion_point(module_scope)

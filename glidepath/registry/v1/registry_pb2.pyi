@@ -56,6 +56,7 @@ class UploadModelMetadata(_message.Message):
     TIMESTEPS_FIELD_NUMBER: _builtins.int
     HYPERPARAMETERS_JSON_FIELD_NUMBER: _builtins.int
     TRAINING_SECONDS_FIELD_NUMBER: _builtins.int
+    VISIBILITY_FIELD_NUMBER: _builtins.int
     size_bytes: _builtins.int
     """Exact size of the file in bytes; the upload fails if the bytes received differ."""
     sha256: _builtins.str
@@ -70,6 +71,8 @@ class UploadModelMetadata(_message.Message):
     """Algorithm hyperparameters as canonical JSON."""
     training_seconds: _builtins.float
     """Wall-clock training time in seconds."""
+    visibility: _model_pb2.ModelVisibility.ValueType
+    """Who may read the model; unspecified means SHARED."""
     @_builtins.property
     def ref(self) -> _model_pb2.ModelRef:
         """The model's key; see glidepath.common.v1.ModelRef for the rules."""
@@ -100,10 +103,11 @@ class UploadModelMetadata(_message.Message):
         timesteps: _builtins.int = ...,
         hyperparameters_json: _builtins.str = ...,
         training_seconds: _builtins.float = ...,
+        visibility: _model_pb2.ModelVisibility.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["evaluation", b"evaluation", "parent", b"parent", "ref", b"ref"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "canonical_parameters_json", b"canonical_parameters_json", "evaluation", b"evaluation", "hyperparameters_json", b"hyperparameters_json", "library_versions", b"library_versions", "parent", b"parent", "ref", b"ref", "sha256", b"sha256", "size_bytes", b"size_bytes", "timesteps", b"timesteps", "training_seconds", b"training_seconds"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "canonical_parameters_json", b"canonical_parameters_json", "evaluation", b"evaluation", "hyperparameters_json", b"hyperparameters_json", "library_versions", b"library_versions", "parent", b"parent", "ref", b"ref", "sha256", b"sha256", "size_bytes", b"size_bytes", "timesteps", b"timesteps", "training_seconds", b"training_seconds", "visibility", b"visibility"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -229,21 +233,25 @@ class FindCompatibleModelRequest(_message.Message):
 
     MODEL_HASH_FIELD_NUMBER: _builtins.int
     MIN_EPISODES_FIELD_NUMBER: _builtins.int
+    MAX_CANDIDATES_FIELD_NUMBER: _builtins.int
     model_hash: _builtins.str
     """Canonical hash of the household parameters; ^[0-9a-f]{16}$."""
     min_episodes: _builtins.int
     """Fewest episodes a compatible model may have been trained on; when unset, the
     registry's default (RL_MIN_EPISODES, 500). Must be >= 1 when set.
     """
+    max_candidates: _builtins.int
+    """Most candidates to return in rank order: 0 or 1 returns the best only; at most 16."""
     def __init__(
         self,
         *,
         model_hash: _builtins.str = ...,
         min_episodes: _builtins.int | None = ...,
+        max_candidates: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_min_episodes", b"_min_episodes", "min_episodes", b"min_episodes"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_min_episodes", b"_min_episodes", "min_episodes", b"min_episodes", "model_hash", b"model_hash"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_min_episodes", b"_min_episodes", "max_candidates", b"max_candidates", "min_episodes", b"min_episodes", "model_hash", b"model_hash"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__min_episodes: _TypeAlias = _typing.Literal["min_episodes"]  # noqa: Y015
     _WhichOneofArgType__min_episodes: _TypeAlias = _typing.Literal["_min_episodes", b"_min_episodes"]  # noqa: Y015
@@ -258,18 +266,26 @@ class FindCompatibleModelResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     MODEL_FIELD_NUMBER: _builtins.int
+    CANDIDATES_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def model(self) -> _model_pb2.ModelMetadata:
         """Its metadata."""
+
+    @_builtins.property
+    def candidates(self) -> _containers.RepeatedCompositeFieldContainer[_model_pb2.ModelMetadata]:
+        """The compatible models in rank order, best first (model is the first), at most
+        max_candidates; quarantined models are never among them.
+        """
 
     def __init__(
         self,
         *,
         model: _model_pb2.ModelMetadata | None = ...,
+        candidates: _abc.Iterable[_model_pb2.ModelMetadata] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["model", b"model"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["model", b"model"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidates", b"candidates", "model", b"model"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -482,3 +498,171 @@ class CleanupModelsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CleanupModelsResponse: _TypeAlias = CleanupModelsResponse  # noqa: Y015
+
+@_typing.final
+class QuarantineModelRequest(_message.Message):
+    """Which model to quarantine, and why."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REF_FIELD_NUMBER: _builtins.int
+    SHA256_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    sha256: _builtins.str
+    """SHA-256 of the bytes that failed (64 lowercase hexadecimal characters): a model
+    stored again with other bytes is not quarantined by an old report.
+    """
+    reason: _builtins.str
+    """Why, in one line a person can read (at most 500 characters)."""
+    @_builtins.property
+    def ref(self) -> _model_pb2.ModelRef:
+        """The model's key."""
+
+    def __init__(
+        self,
+        *,
+        ref: _model_pb2.ModelRef | None = ...,
+        sha256: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ref", b"ref"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "ref", b"ref", "sha256", b"sha256"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QuarantineModelRequest: _TypeAlias = QuarantineModelRequest  # noqa: Y015
+
+@_typing.final
+class QuarantineModelResponse(_message.Message):
+    """The outcome of a quarantine."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def model(self) -> _model_pb2.ModelMetadata:
+        """The model's metadata, quarantine_reason set."""
+
+    def __init__(
+        self,
+        *,
+        model: _model_pb2.ModelMetadata | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["model", b"model"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["model", b"model"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QuarantineModelResponse: _TypeAlias = QuarantineModelResponse  # noqa: Y015
+
+@_typing.final
+class RecordEvaluationRequest(_message.Message):
+    """A verified evaluation to record."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REF_FIELD_NUMBER: _builtins.int
+    SHA256_FIELD_NUMBER: _builtins.int
+    EVALUATION_FIELD_NUMBER: _builtins.int
+    sha256: _builtins.str
+    """SHA-256 of the bytes that were evaluated."""
+    @_builtins.property
+    def ref(self) -> _model_pb2.ModelRef:
+        """The model's key."""
+
+    @_builtins.property
+    def evaluation(self) -> _model_pb2.ModelEvaluation:
+        """The evaluation, on the evaluation lives of the model's hash."""
+
+    def __init__(
+        self,
+        *,
+        ref: _model_pb2.ModelRef | None = ...,
+        sha256: _builtins.str = ...,
+        evaluation: _model_pb2.ModelEvaluation | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["evaluation", b"evaluation", "ref", b"ref"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["evaluation", b"evaluation", "ref", b"ref", "sha256", b"sha256"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordEvaluationRequest: _TypeAlias = RecordEvaluationRequest  # noqa: Y015
+
+@_typing.final
+class RecordEvaluationResponse(_message.Message):
+    """The outcome of recording an evaluation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def model(self) -> _model_pb2.ModelMetadata:
+        """The model's metadata, evaluation set."""
+
+    def __init__(
+        self,
+        *,
+        model: _model_pb2.ModelMetadata | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["model", b"model"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["model", b"model"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RecordEvaluationResponse: _TypeAlias = RecordEvaluationResponse  # noqa: Y015
+
+@_typing.final
+class SetModelVisibilityRequest(_message.Message):
+    """A model's new visibility."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REF_FIELD_NUMBER: _builtins.int
+    VISIBILITY_FIELD_NUMBER: _builtins.int
+    visibility: _model_pb2.ModelVisibility.ValueType
+    """PRIVATE or SHARED."""
+    @_builtins.property
+    def ref(self) -> _model_pb2.ModelRef:
+        """The model's key."""
+
+    def __init__(
+        self,
+        *,
+        ref: _model_pb2.ModelRef | None = ...,
+        visibility: _model_pb2.ModelVisibility.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ref", b"ref"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ref", b"ref", "visibility", b"visibility"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetModelVisibilityRequest: _TypeAlias = SetModelVisibilityRequest  # noqa: Y015
+
+@_typing.final
+class SetModelVisibilityResponse(_message.Message):
+    """The outcome of a visibility change."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def model(self) -> _model_pb2.ModelMetadata:
+        """The model's metadata."""
+
+    def __init__(
+        self,
+        *,
+        model: _model_pb2.ModelMetadata | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["model", b"model"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["model", b"model"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetModelVisibilityResponse: _TypeAlias = SetModelVisibilityResponse  # noqa: Y015

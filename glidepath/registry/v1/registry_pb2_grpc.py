@@ -34,9 +34,12 @@ class ModelRegistryStub:
     adopted (origin ADOPTED), a file removed by hand disappears from every answer, and a
     stray or malformed file is ignored. Nothing stored is ever unpickled.
 
-    Reads are open. Mutating calls (UploadModel, DeleteModel, CleanupModels) require the
-    metadata "authorization: Bearer <token>" when the registry runs with REGISTRY_TOKEN
-    set; without it they fail with UNAUTHENTICATED.
+    Users and credentials: a credential travels as metadata "authorization: Bearer <token>"
+    (glidepath.auth: a users file, one token, or no credentials for a local stack). Every
+    call that changes something needs one (UNAUTHENTICATED without it); a credential
+    nobody holds is refused on every call. Each model has an owner and a visibility:
+    reads show a caller the shared models and their own; canonical parameters only to the
+    owner and administrators. Changing another user's model is PERMISSION_DENIED.
 
     Errors carry google.rpc.ErrorInfo (reason: glidepath.common.v1.ErrorReason) and, for
     bad fields, google.rpc.BadRequest naming the field.
@@ -83,6 +86,21 @@ class ModelRegistryStub:
                 request_serializer=glidepath_dot_registry_dot_v1_dot_registry__pb2.CleanupModelsRequest.SerializeToString,
                 response_deserializer=glidepath_dot_registry_dot_v1_dot_registry__pb2.CleanupModelsResponse.FromString,
                 _registered_method=True)
+        self.QuarantineModel = channel.unary_unary(
+                '/glidepath.registry.v1.ModelRegistry/QuarantineModel',
+                request_serializer=glidepath_dot_registry_dot_v1_dot_registry__pb2.QuarantineModelRequest.SerializeToString,
+                response_deserializer=glidepath_dot_registry_dot_v1_dot_registry__pb2.QuarantineModelResponse.FromString,
+                _registered_method=True)
+        self.RecordEvaluation = channel.unary_unary(
+                '/glidepath.registry.v1.ModelRegistry/RecordEvaluation',
+                request_serializer=glidepath_dot_registry_dot_v1_dot_registry__pb2.RecordEvaluationRequest.SerializeToString,
+                response_deserializer=glidepath_dot_registry_dot_v1_dot_registry__pb2.RecordEvaluationResponse.FromString,
+                _registered_method=True)
+        self.SetModelVisibility = channel.unary_unary(
+                '/glidepath.registry.v1.ModelRegistry/SetModelVisibility',
+                request_serializer=glidepath_dot_registry_dot_v1_dot_registry__pb2.SetModelVisibilityRequest.SerializeToString,
+                response_deserializer=glidepath_dot_registry_dot_v1_dot_registry__pb2.SetModelVisibilityResponse.FromString,
+                _registered_method=True)
 
 
 class ModelRegistryServicer:
@@ -94,9 +112,12 @@ class ModelRegistryServicer:
     adopted (origin ADOPTED), a file removed by hand disappears from every answer, and a
     stray or malformed file is ignored. Nothing stored is ever unpickled.
 
-    Reads are open. Mutating calls (UploadModel, DeleteModel, CleanupModels) require the
-    metadata "authorization: Bearer <token>" when the registry runs with REGISTRY_TOKEN
-    set; without it they fail with UNAUTHENTICATED.
+    Users and credentials: a credential travels as metadata "authorization: Bearer <token>"
+    (glidepath.auth: a users file, one token, or no credentials for a local stack). Every
+    call that changes something needs one (UNAUTHENTICATED without it); a credential
+    nobody holds is refused on every call. Each model has an owner and a visibility:
+    reads show a caller the shared models and their own; canonical parameters only to the
+    owner and administrators. Changing another user's model is PERMISSION_DENIED.
 
     Errors carry google.rpc.ErrorInfo (reason: glidepath.common.v1.ErrorReason) and, for
     bad fields, google.rpc.BadRequest naming the field.
@@ -180,6 +201,35 @@ class ModelRegistryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def QuarantineModel(self, request, context):
+        """Marks a stored model unusable: it failed when a service loaded or ran it (damaged
+        after it was stored, written by hand, or weights that give non-finite actions). The
+        model is kept and listed with its reason, and never served or ranked again. Only a
+        glidepath service or an administrator may call it (PERMISSION_DENIED otherwise).
+        Quarantining a quarantined model keeps its first reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordEvaluation(self, request, context):
+        """Records the verified evaluation of a stored model, computed by the caller on the
+        evaluation lives of the model's hash. Only a glidepath service may call it
+        (PERMISSION_DENIED otherwise). The sha256 must be the stored file's
+        (FAILED_PRECONDITION otherwise), so a score never attaches to other bytes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetModelVisibility(self, request, context):
+        """Makes a model private or shared. Only its owner or an administrator may
+        (PERMISSION_DENIED otherwise).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ModelRegistryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -218,6 +268,21 @@ def add_ModelRegistryServicer_to_server(servicer, server):
                     request_deserializer=glidepath_dot_registry_dot_v1_dot_registry__pb2.CleanupModelsRequest.FromString,
                     response_serializer=glidepath_dot_registry_dot_v1_dot_registry__pb2.CleanupModelsResponse.SerializeToString,
             ),
+            'QuarantineModel': grpc.unary_unary_rpc_method_handler(
+                    servicer.QuarantineModel,
+                    request_deserializer=glidepath_dot_registry_dot_v1_dot_registry__pb2.QuarantineModelRequest.FromString,
+                    response_serializer=glidepath_dot_registry_dot_v1_dot_registry__pb2.QuarantineModelResponse.SerializeToString,
+            ),
+            'RecordEvaluation': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordEvaluation,
+                    request_deserializer=glidepath_dot_registry_dot_v1_dot_registry__pb2.RecordEvaluationRequest.FromString,
+                    response_serializer=glidepath_dot_registry_dot_v1_dot_registry__pb2.RecordEvaluationResponse.SerializeToString,
+            ),
+            'SetModelVisibility': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetModelVisibility,
+                    request_deserializer=glidepath_dot_registry_dot_v1_dot_registry__pb2.SetModelVisibilityRequest.FromString,
+                    response_serializer=glidepath_dot_registry_dot_v1_dot_registry__pb2.SetModelVisibilityResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'glidepath.registry.v1.ModelRegistry', rpc_method_handlers)
@@ -235,9 +300,12 @@ class ModelRegistry:
     adopted (origin ADOPTED), a file removed by hand disappears from every answer, and a
     stray or malformed file is ignored. Nothing stored is ever unpickled.
 
-    Reads are open. Mutating calls (UploadModel, DeleteModel, CleanupModels) require the
-    metadata "authorization: Bearer <token>" when the registry runs with REGISTRY_TOKEN
-    set; without it they fail with UNAUTHENTICATED.
+    Users and credentials: a credential travels as metadata "authorization: Bearer <token>"
+    (glidepath.auth: a users file, one token, or no credentials for a local stack). Every
+    call that changes something needs one (UNAUTHENTICATED without it); a credential
+    nobody holds is refused on every call. Each model has an owner and a visibility:
+    reads show a caller the shared models and their own; canonical parameters only to the
+    owner and administrators. Changing another user's model is PERMISSION_DENIED.
 
     Errors carry google.rpc.ErrorInfo (reason: glidepath.common.v1.ErrorReason) and, for
     bad fields, google.rpc.BadRequest naming the field.
@@ -422,6 +490,87 @@ class ModelRegistry:
             '/glidepath.registry.v1.ModelRegistry/CleanupModels',
             glidepath_dot_registry_dot_v1_dot_registry__pb2.CleanupModelsRequest.SerializeToString,
             glidepath_dot_registry_dot_v1_dot_registry__pb2.CleanupModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def QuarantineModel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/glidepath.registry.v1.ModelRegistry/QuarantineModel',
+            glidepath_dot_registry_dot_v1_dot_registry__pb2.QuarantineModelRequest.SerializeToString,
+            glidepath_dot_registry_dot_v1_dot_registry__pb2.QuarantineModelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordEvaluation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/glidepath.registry.v1.ModelRegistry/RecordEvaluation',
+            glidepath_dot_registry_dot_v1_dot_registry__pb2.RecordEvaluationRequest.SerializeToString,
+            glidepath_dot_registry_dot_v1_dot_registry__pb2.RecordEvaluationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetModelVisibility(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/glidepath.registry.v1.ModelRegistry/SetModelVisibility',
+            glidepath_dot_registry_dot_v1_dot_registry__pb2.SetModelVisibilityRequest.SerializeToString,
+            glidepath_dot_registry_dot_v1_dot_registry__pb2.SetModelVisibilityResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -35,9 +35,12 @@ class ModelRegistryStub:
     adopted (origin ADOPTED), a file removed by hand disappears from every answer, and a
     stray or malformed file is ignored. Nothing stored is ever unpickled.
 
-    Reads are open. Mutating calls (UploadModel, DeleteModel, CleanupModels) require the
-    metadata "authorization: Bearer <token>" when the registry runs with REGISTRY_TOKEN
-    set; without it they fail with UNAUTHENTICATED.
+    Users and credentials: a credential travels as metadata "authorization: Bearer <token>"
+    (glidepath.auth: a users file, one token, or no credentials for a local stack). Every
+    call that changes something needs one (UNAUTHENTICATED without it); a credential
+    nobody holds is refused on every call. Each model has an owner and a visibility:
+    reads show a caller the shared models and their own; canonical parameters only to the
+    owner and administrators. Changing another user's model is PERMISSION_DENIED.
 
     Errors carry google.rpc.ErrorInfo (reason: glidepath.common.v1.ErrorReason) and, for
     bad fields, google.rpc.BadRequest naming the field.
@@ -96,6 +99,23 @@ class ModelRegistryStub:
     adopted file its modification time. The registry also runs this periodically
     (RL_MODELS_MAX_AGE_DAYS, default 30; 0 turns it off).
     """
+    QuarantineModel: _grpc.UnaryUnaryMultiCallable[_registry_pb2.QuarantineModelRequest, _registry_pb2.QuarantineModelResponse]
+    """Marks a stored model unusable: it failed when a service loaded or ran it (damaged
+    after it was stored, written by hand, or weights that give non-finite actions). The
+    model is kept and listed with its reason, and never served or ranked again. Only a
+    glidepath service or an administrator may call it (PERMISSION_DENIED otherwise).
+    Quarantining a quarantined model keeps its first reason.
+    """
+    RecordEvaluation: _grpc.UnaryUnaryMultiCallable[_registry_pb2.RecordEvaluationRequest, _registry_pb2.RecordEvaluationResponse]
+    """Records the verified evaluation of a stored model, computed by the caller on the
+    evaluation lives of the model's hash. Only a glidepath service may call it
+    (PERMISSION_DENIED otherwise). The sha256 must be the stored file's
+    (FAILED_PRECONDITION otherwise), so a score never attaches to other bytes.
+    """
+    SetModelVisibility: _grpc.UnaryUnaryMultiCallable[_registry_pb2.SetModelVisibilityRequest, _registry_pb2.SetModelVisibilityResponse]
+    """Makes a model private or shared. Only its owner or an administrator may
+    (PERMISSION_DENIED otherwise).
+    """
 
 @_typing.type_check_only
 class ModelRegistryAsyncStub(ModelRegistryStub):
@@ -107,9 +127,12 @@ class ModelRegistryAsyncStub(ModelRegistryStub):
     adopted (origin ADOPTED), a file removed by hand disappears from every answer, and a
     stray or malformed file is ignored. Nothing stored is ever unpickled.
 
-    Reads are open. Mutating calls (UploadModel, DeleteModel, CleanupModels) require the
-    metadata "authorization: Bearer <token>" when the registry runs with REGISTRY_TOKEN
-    set; without it they fail with UNAUTHENTICATED.
+    Users and credentials: a credential travels as metadata "authorization: Bearer <token>"
+    (glidepath.auth: a users file, one token, or no credentials for a local stack). Every
+    call that changes something needs one (UNAUTHENTICATED without it); a credential
+    nobody holds is refused on every call. Each model has an owner and a visibility:
+    reads show a caller the shared models and their own; canonical parameters only to the
+    owner and administrators. Changing another user's model is PERMISSION_DENIED.
 
     Errors carry google.rpc.ErrorInfo (reason: glidepath.common.v1.ErrorReason) and, for
     bad fields, google.rpc.BadRequest naming the field.
@@ -165,6 +188,23 @@ class ModelRegistryAsyncStub(ModelRegistryStub):
     adopted file its modification time. The registry also runs this periodically
     (RL_MODELS_MAX_AGE_DAYS, default 30; 0 turns it off).
     """
+    QuarantineModel: _aio.UnaryUnaryMultiCallable[_registry_pb2.QuarantineModelRequest, _registry_pb2.QuarantineModelResponse]  # type: ignore[assignment]
+    """Marks a stored model unusable: it failed when a service loaded or ran it (damaged
+    after it was stored, written by hand, or weights that give non-finite actions). The
+    model is kept and listed with its reason, and never served or ranked again. Only a
+    glidepath service or an administrator may call it (PERMISSION_DENIED otherwise).
+    Quarantining a quarantined model keeps its first reason.
+    """
+    RecordEvaluation: _aio.UnaryUnaryMultiCallable[_registry_pb2.RecordEvaluationRequest, _registry_pb2.RecordEvaluationResponse]  # type: ignore[assignment]
+    """Records the verified evaluation of a stored model, computed by the caller on the
+    evaluation lives of the model's hash. Only a glidepath service may call it
+    (PERMISSION_DENIED otherwise). The sha256 must be the stored file's
+    (FAILED_PRECONDITION otherwise), so a score never attaches to other bytes.
+    """
+    SetModelVisibility: _aio.UnaryUnaryMultiCallable[_registry_pb2.SetModelVisibilityRequest, _registry_pb2.SetModelVisibilityResponse]  # type: ignore[assignment]
+    """Makes a model private or shared. Only its owner or an administrator may
+    (PERMISSION_DENIED otherwise).
+    """
 
 class ModelRegistryServicer(metaclass=_abc_1.ABCMeta):
     """The model registry owns the mapping from a household's canonical parameter hash to
@@ -175,9 +215,12 @@ class ModelRegistryServicer(metaclass=_abc_1.ABCMeta):
     adopted (origin ADOPTED), a file removed by hand disappears from every answer, and a
     stray or malformed file is ignored. Nothing stored is ever unpickled.
 
-    Reads are open. Mutating calls (UploadModel, DeleteModel, CleanupModels) require the
-    metadata "authorization: Bearer <token>" when the registry runs with REGISTRY_TOKEN
-    set; without it they fail with UNAUTHENTICATED.
+    Users and credentials: a credential travels as metadata "authorization: Bearer <token>"
+    (glidepath.auth: a users file, one token, or no credentials for a local stack). Every
+    call that changes something needs one (UNAUTHENTICATED without it); a credential
+    nobody holds is refused on every call. Each model has an owner and a visibility:
+    reads show a caller the shared models and their own; canonical parameters only to the
+    owner and administrators. Changing another user's model is PERMISSION_DENIED.
 
     Errors carry google.rpc.ErrorInfo (reason: glidepath.common.v1.ErrorReason) and, for
     bad fields, google.rpc.BadRequest naming the field.
@@ -272,6 +315,41 @@ class ModelRegistryServicer(metaclass=_abc_1.ABCMeta):
         only reports which ones would go. Age counts from created_at: the upload, or for an
         adopted file its modification time. The registry also runs this periodically
         (RL_MODELS_MAX_AGE_DAYS, default 30; 0 turns it off).
+        """
+
+    @_abc_1.abstractmethod
+    def QuarantineModel(
+        self,
+        request: _registry_pb2.QuarantineModelRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_registry_pb2.QuarantineModelResponse, _abc.Awaitable[_registry_pb2.QuarantineModelResponse]]:
+        """Marks a stored model unusable: it failed when a service loaded or ran it (damaged
+        after it was stored, written by hand, or weights that give non-finite actions). The
+        model is kept and listed with its reason, and never served or ranked again. Only a
+        glidepath service or an administrator may call it (PERMISSION_DENIED otherwise).
+        Quarantining a quarantined model keeps its first reason.
+        """
+
+    @_abc_1.abstractmethod
+    def RecordEvaluation(
+        self,
+        request: _registry_pb2.RecordEvaluationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_registry_pb2.RecordEvaluationResponse, _abc.Awaitable[_registry_pb2.RecordEvaluationResponse]]:
+        """Records the verified evaluation of a stored model, computed by the caller on the
+        evaluation lives of the model's hash. Only a glidepath service may call it
+        (PERMISSION_DENIED otherwise). The sha256 must be the stored file's
+        (FAILED_PRECONDITION otherwise), so a score never attaches to other bytes.
+        """
+
+    @_abc_1.abstractmethod
+    def SetModelVisibility(
+        self,
+        request: _registry_pb2.SetModelVisibilityRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_registry_pb2.SetModelVisibilityResponse, _abc.Awaitable[_registry_pb2.SetModelVisibilityResponse]]:
+        """Makes a model private or shared. Only its owner or an administrator may
+        (PERMISSION_DENIED otherwise).
         """
 
 def add_ModelRegistryServicer_to_server(servicer: ModelRegistryServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
