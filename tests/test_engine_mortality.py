@@ -16,6 +16,7 @@ from glidepath.engine.mortality import (
     MAX_AGE,
     MORTALITY_SPAWN_KEY,
     LifeTable,
+    birthdays_reached,
     calibrate_makeham_b,
     constant_hazard_table,
     death_ages,
@@ -143,6 +144,8 @@ def test_a_shorter_maximum_age_lowers_the_ceiling() -> None:
     assert ceiling(65, max_age=100) < 100.5 < ceiling(65)
     with pytest.raises(InvalidArgument, match="maximum age 100"):
         table_for_life_expectancy(65, 100.5, max_age=100)
+    with pytest.raises(ValueError, match="max_age"):
+        calibrate_makeham_b(65, 85, max_age=MAX_AGE + 1)
 
 
 # -- explicit tables ------------------------------------------------------------------------
@@ -335,6 +338,37 @@ def test_death_ages_invert_the_survival_curve() -> None:
     # Survival 1, 0.5, 0.375, 0: alive at 101 iff u < 0.5, at 102 iff u < 0.375.
     u = np.array([0.0, 0.374, 0.375, 0.499, 0.5, 0.9999])
     assert death_ages(table, 100, u).tolist() == [102, 102, 101, 101, 100, 100]
+
+
+def test_the_cell_lookup_inverts_exactly_as_a_binary_search() -> None:
+    """Random draws, draws on the survival values themselves and on the cells' ends."""
+    rng = np.random.default_rng(0)
+    tables = [
+        table_for_life_expectancy(65, 85),
+        table_for_life_expectancy(30, 60),
+        LifeTable(100, np.array([0.5, 0.25, 1.0])),
+        LifeTable(90, np.array([0.0, 0.0, 0.5, 1.0])),
+        constant_hazard_table(1e-9, 20, 110),  # many survival values inside one cell
+        LifeTable(110, np.array([1.0])),
+    ]
+    for table in tables:
+        survival = survival_curve(table, table.first_age)[1:]
+        inside = survival[(survival >= 0.0) & (survival < 1.0)]
+        edges = np.arange(4097) / 4096
+        u = np.concatenate(
+            [
+                rng.random(50_000),
+                inside,
+                np.nextafter(inside, 0.0),
+                np.nextafter(inside, 1.0),
+                edges[:-1],
+                np.nextafter(edges[1:], 0.0),
+                [0.0, np.nextafter(1.0, 0.0)],
+            ]
+        )
+        u = u[(u >= 0.0) & (u < 1.0)]
+        expected = (survival[None, :] > u[:, None]).sum(axis=1)
+        assert np.array_equal(birthdays_reached(survival, u), expected)
 
 
 def test_one_or_two_adults_only() -> None:
