@@ -13,7 +13,7 @@ from glidepath.engine.mortality import (
     DRAWS_PER_PATH,
     GOMPERTZ_C,
     MAKEHAM_A,
-    MAX_AGE,
+    MAX_LIFE_AGE,
     MORTALITY_SPAWN_KEY,
     LifeTable,
     birthdays_reached,
@@ -36,7 +36,7 @@ from glidepath.household.model import MarketAssumptions
 N_DRAWS = 1_000_000
 
 
-def ceiling(age: int, max_age: int = MAX_AGE) -> float:
+def ceiling(age: int, max_age: int = MAX_LIFE_AGE) -> float:
     """The longest life expectancy the law reaches at ``age`` (B = 0, Makeham alone)."""
     k = np.arange(1, max_age - age + 1)
     return age + 0.5 + float(np.exp(-MAKEHAM_A * k).sum())
@@ -46,7 +46,7 @@ def ceiling(age: int, max_age: int = MAX_AGE) -> float:
 
 
 def test_calibration_hits_the_target_life_expectancy_at_many_ages_and_targets() -> None:
-    ages = np.arange(0, MAX_AGE)  # at MAX_AGE every life ends within the year
+    ages = np.arange(0, MAX_LIFE_AGE)  # at MAX_LIFE_AGE every life ends within the year
     fractions = np.array([1e-6, 0.01, 0.1, 0.3, 0.5, 0.7, 0.9, 0.99, 1 - 1e-6])
     grid_age, grid_fraction = np.meshgrid(ages, fractions)
     low = grid_age + 0.5
@@ -67,7 +67,7 @@ def test_the_households_integer_life_expectancies_calibrate() -> None:
     pairs = [
         (age, life)
         for age in range(20, 101, 4)
-        for life in range(age + 1, min(math.ceil(ceiling(age)), MAX_AGE + 1))
+        for life in range(age + 1, min(math.ceil(ceiling(age)), MAX_LIFE_AGE + 1))
     ]
     ages, lives = (np.array(column) for column in zip(*pairs, strict=True))
     levels = calibrate_makeham_b(ages, lives)
@@ -75,7 +75,7 @@ def test_the_households_integer_life_expectancies_calibrate() -> None:
         table = makeham_table(level, age)
         assert abs(expected_remaining_lifetime(table, age) - (life - age)) < 1e-9
     table = table_for_life_expectancy(65, 85)
-    assert table.first_age == 65 and table.max_age == MAX_AGE
+    assert table.first_age == 65 and table.max_age == MAX_LIFE_AGE
     assert abs(expected_age_at_death(table, 65) - 85) < 1e-9
 
 
@@ -95,13 +95,22 @@ def test_default_law_q_increases_with_age_and_is_a_probability() -> None:
         assert np.all((table.q >= 0.0) & (table.q <= 1.0))
         assert np.all(np.diff(table.q) > 0.0), (age, life)
         assert table.q[-1] == 1.0
-        assert table.max_age == MAX_AGE
+        assert table.max_age == MAX_LIFE_AGE
     # The law itself, in closed form: q = 1 - exp(-(A + B e^{cx} (e^c - 1) / c)).
     b = 3e-5
     expected = 1.0 - math.exp(
         -(MAKEHAM_A + b * math.exp(GOMPERTZ_C * 70) * math.expm1(GOMPERTZ_C) / GOMPERTZ_C)
     )
     assert abs(float(makeham_q(70, b)) - expected) < 1e-15
+
+
+def test_the_module_docstrings_example_figures() -> None:
+    """At 65 with a life expectancy of 85: B = 3.4e-5, q_65 = 0.0126, q_85 = 0.072, ..."""
+    b = float(calibrate_makeham_b(65, 85))
+    assert abs(b - 3.4e-5) < 0.05e-5
+    table = makeham_table(b, 65)
+    assert [round(float(table.q[age - 65]), 4) for age in (65, 85)] == [0.0126, 0.0717]
+    assert abs(float(table.q[100 - 65]) - 0.25) < 0.005
 
 
 def test_a_longer_life_expectancy_means_a_lower_hazard() -> None:
@@ -145,7 +154,7 @@ def test_a_shorter_maximum_age_lowers_the_ceiling() -> None:
     with pytest.raises(InvalidArgument, match="maximum age 100"):
         table_for_life_expectancy(65, 100.5, max_age=100)
     with pytest.raises(ValueError, match="max_age"):
-        calibrate_makeham_b(65, 85, max_age=MAX_AGE + 1)
+        calibrate_makeham_b(65, 85, max_age=MAX_LIFE_AGE + 1)
 
 
 # -- explicit tables ------------------------------------------------------------------------
@@ -182,7 +191,7 @@ def test_a_table_is_kept_as_a_read_only_copy() -> None:
         (60, [0.1, 0.2], ["t.q[1]"]),
         (60, [0.1, 1.0, 0.5, 1.0], ["t.q[1]"]),
         (-1, [1.0], ["t.first_age"]),
-        (MAX_AGE, [0.5, 1.0], ["t.q"]),
+        (MAX_LIFE_AGE, [0.5, 1.0], ["t.q"]),
         (60, [math.inf], ["t.q[0]"]),
     ],
 )
@@ -199,8 +208,8 @@ def test_the_violation_messages_say_what_to_do() -> None:
     assert "must be 1 at the table's last age 61" in last.description
     [early] = table_violations(60, [1.0, 0.5, 1.0])
     assert "end the table at age 60" in early.description
-    [past] = table_violations(MAX_AGE - 1, [0.5, 0.5, 1.0])
-    assert f"end it at {MAX_AGE}" in past.description
+    [past] = table_violations(MAX_LIFE_AGE - 1, [0.5, 0.5, 1.0])
+    assert f"end it at {MAX_LIFE_AGE}" in past.description
 
 
 def test_an_age_outside_the_table_is_refused() -> None:

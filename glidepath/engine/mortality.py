@@ -3,7 +3,7 @@
 Conventions (every function here):
 - Ages are whole years. ``q[x]`` is the probability that someone alive at exact age x
   dies before exact age x + 1 (in "the year of age x").
-- A plan runs to a maximum age ``omega`` (``MAX_AGE`` = 110 unless an explicit table
+- A plan runs to a maximum age omega (``MAX_LIFE_AGE`` = 110 unless an explicit table
   ends earlier): the year of age omega is the last one anyone lives, so q at omega is 1.
 - **Life expectancy** at age x is the expected age at death of someone alive at exact
   age x, with deaths in the middle of their year of age (a death in the year of age y
@@ -68,7 +68,7 @@ FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 #: The last age anyone lives (q = 1 there): the plan's end when no table ends earlier.
-MAX_AGE = 110
+MAX_LIFE_AGE = 110
 #: Makeham's age-independent hazard A, per year (typical of adult fits; see above).
 MAKEHAM_A = 0.0005
 #: Gompertz's rate of increase of the hazard with age c, per year (typical; see above).
@@ -128,7 +128,7 @@ def table_violations(
     """Every reason ``q`` (ages ``first_age`` on) is not a table a plan can run on.
 
     A table must hold at least one age, start at an age >= 0, end at or before
-    ``MAX_AGE``, hold probabilities (0 <= q <= 1, finite), and end with q = 1 at its
+    ``MAX_LIFE_AGE``, hold probabilities (0 <= q <= 1, finite), and end with q = 1 at its
     last age and nowhere before it (the ages after a 1 could never be reached, so they
     would change nothing).
     """
@@ -139,12 +139,12 @@ def table_violations(
     if first_age < 0:
         out.append(FieldViolation(f"{field}.first_age", f"must be >= 0, got {first_age}"))
     last = first_age + values.size - 1
-    if last > MAX_AGE:
+    if last > MAX_LIFE_AGE:
         out.append(
             FieldViolation(
                 f"{field}.q",
-                f"ends at age {last}, past the maximum age {MAX_AGE}: end it at "
-                f"{MAX_AGE} with q = 1",
+                f"ends at age {last}, past the maximum age {MAX_LIFE_AGE}: end it at "
+                f"{MAX_LIFE_AGE} with q = 1",
             )
         )
     bad = ~np.isfinite(values) | (values < 0.0) | (values > 1.0)
@@ -217,7 +217,7 @@ def makeham_q(
     return np.asarray(-np.expm1(-integral), dtype=np.float64)
 
 
-def makeham_table(b: float, first_age: int, max_age: int = MAX_AGE) -> LifeTable:
+def makeham_table(b: float, first_age: int, max_age: int = MAX_LIFE_AGE) -> LifeTable:
     """The law with Gompertz level ``b`` for ages ``first_age .. max_age`` (q = 1 last).
 
     Where a very large ``b`` rounds q to 1 before ``max_age``, the table ends there: the
@@ -281,7 +281,7 @@ def _checked_targets(
 def calibrate_makeham_b(
     current_ages: ArrayLike,
     life_expectancies: ArrayLike,
-    max_age: int = MAX_AGE,
+    max_age: int = MAX_LIFE_AGE,
     field: str = "life_expectancy",
 ) -> FloatArray:
     """B for each (age, life expectancy) pair: e(age) under the law equals the target.
@@ -293,8 +293,8 @@ def calibrate_makeham_b(
     Raises ``InvalidArgument`` (naming ``field``) for a target at or below age + 1/2 or
     at or above the ceiling (lives cannot average that long before ``max_age``).
     """
-    if not 0 <= max_age <= MAX_AGE:
-        raise ValueError(f"max_age must be in [0, {MAX_AGE}], got {max_age}")
+    if not 0 <= max_age <= MAX_LIFE_AGE:
+        raise ValueError(f"max_age must be in [0, {MAX_LIFE_AGE}], got {max_age}")
     shape = np.broadcast_shapes(np.shape(current_ages), np.shape(life_expectancies))
     ages = np.broadcast_to(np.asarray(current_ages, dtype=np.int64), shape).ravel()
     targets = np.broadcast_to(np.asarray(life_expectancies, dtype=np.float64), shape).ravel()
@@ -324,7 +324,7 @@ def calibrate_makeham_b(
 def table_for_life_expectancy(
     current_age: int,
     life_expectancy: float,
-    max_age: int = MAX_AGE,
+    max_age: int = MAX_LIFE_AGE,
     field: str = "life_expectancy",
 ) -> LifeTable:
     """The default law calibrated to ``life_expectancy`` at ``current_age``, from that age."""
