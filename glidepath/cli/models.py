@@ -1,15 +1,14 @@
 """``glidepath models list|show|delete|cleanup``: the model management interface.
 
 The user's note asked for a way to list the saved models and clean up old ones; these
-commands are that interface, over the registry's RPCs (REGISTRY_ADDR). Reads are open;
-``delete`` and ``cleanup`` send the registry's bearer token from REGISTRY_TOKEN when set
-(the registry only demands it when it runs with a token itself).
+commands are that interface, over the registry's RPCs (REGISTRY_ADDR). Every call
+carries the user's credential (``glidepath.cli.credentials``); the registry decides which
+calls need it (``delete`` and ``cleanup`` do whenever it runs with credentials).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 
 from glidepath.cli.arguments import positive_int
 from glidepath.cli.channels import PeerConnection, connect
@@ -18,7 +17,7 @@ from glidepath.cli.peers import REGISTRY
 from glidepath.cli.render import cleanup_report, model_details, models_table, to_json
 from glidepath.common.v1 import model_pb2
 from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
-from glidepath.rpc.channel import SHORT_DEADLINE, bearer
+from glidepath.rpc.channel import SHORT_DEADLINE
 
 # The most models one ListModels page may hold; ``list`` follows the pages to the end.
 PAGE_SIZE = 1000
@@ -69,10 +68,6 @@ def _ref(args: argparse.Namespace) -> model_pb2.ModelRef:
     return model_pb2.ModelRef(model_hash=args.hash, episodes=args.episodes)
 
 
-def _token() -> tuple[tuple[str, str], ...]:
-    return bearer(os.environ.get("REGISTRY_TOKEN") or None)
-
-
 def list_all(peer: PeerConnection, model_hash: str) -> registry_pb2.ListModelsResponse:
     """Every page of ListModels, gathered into one response (next_page_token empty)."""
     stub = registry_pb2_grpc.ModelRegistryStub(peer.channel)
@@ -83,7 +78,7 @@ def list_all(peer: PeerConnection, model_hash: str) -> registry_pb2.ListModelsRe
             model_hash=model_hash, page_size=PAGE_SIZE, page_token=token
         )
         with peer.guard(SHORT_DEADLINE):
-            page = stub.ListModels(request, timeout=SHORT_DEADLINE)
+            page = stub.ListModels(request, timeout=SHORT_DEADLINE, metadata=peer.metadata)
         gathered.models.extend(page.models)
         token = page.next_page_token
         if not token:
@@ -101,7 +96,7 @@ def run_show(args: argparse.Namespace) -> int:
     with connect(REGISTRY) as peer, peer.guard(SHORT_DEADLINE):
         stub = registry_pb2_grpc.ModelRegistryStub(peer.channel)
         request = registry_pb2.GetModelRequest(ref=_ref(args))
-        response = stub.GetModel(request, timeout=SHORT_DEADLINE)
+        response = stub.GetModel(request, timeout=SHORT_DEADLINE, metadata=peer.metadata)
     print(to_json(response) if args.json else model_details(response.model))
     return EXIT_OK
 
@@ -110,7 +105,7 @@ def run_delete(args: argparse.Namespace) -> int:
     with connect(REGISTRY) as peer, peer.guard(SHORT_DEADLINE):
         stub = registry_pb2_grpc.ModelRegistryStub(peer.channel)
         request = registry_pb2.DeleteModelRequest(ref=_ref(args))
-        response = stub.DeleteModel(request, timeout=SHORT_DEADLINE, metadata=_token())
+        response = stub.DeleteModel(request, timeout=SHORT_DEADLINE, metadata=peer.metadata)
     print(to_json(response) if args.json else f"Deleted {response.model.file_name}.")
     return EXIT_OK
 
@@ -121,7 +116,7 @@ def run_cleanup(args: argparse.Namespace) -> int:
         request = registry_pb2.CleanupModelsRequest(
             max_age_days=args.max_age_days, dry_run=args.dry_run
         )
-        response = stub.CleanupModels(request, timeout=SHORT_DEADLINE, metadata=_token())
+        response = stub.CleanupModels(request, timeout=SHORT_DEADLINE, metadata=peer.metadata)
     if args.json:
         print(to_json(response))
     else:

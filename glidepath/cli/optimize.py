@@ -99,7 +99,8 @@ def run_optimize(args: argparse.Namespace) -> int:
     request = build_request(args, household)
     with connect(SIMULATION) as peer, peer.guard(OPTIMIZE_DEADLINE):
         stub = simulation_pb2_grpc.SimulationServiceStub(peer.channel)
-        result = stream_result(stub.Optimize(request, timeout=OPTIMIZE_DEADLINE), ProgressBar())
+        responses = stub.Optimize(request, timeout=OPTIMIZE_DEADLINE, metadata=peer.metadata)
+        result = stream_result(responses, ProgressBar())
     print(to_json(result) if args.json else optimize_report(result))
     if args.plot is not None:
         write_plot(result, household, args.plot)

@@ -95,7 +95,9 @@ def run_simulate(args: argparse.Namespace) -> int:
     )
     with connect(SIMULATION) as peer, peer.guard(SIMULATION_DEADLINE):
         stub = simulation_pb2_grpc.SimulationServiceStub(peer.channel)
-        response: sim.SimulateResponse = stub.Simulate(request, timeout=SIMULATION_DEADLINE)
+        response: sim.SimulateResponse = stub.Simulate(
+            request, timeout=SIMULATION_DEADLINE, metadata=peer.metadata
+        )
     print(to_json(response) if args.json else simulate_report(response))
     if args.plot is not None:
         write_plot(response.result, household, args.plot)
@@ -109,7 +111,9 @@ def run_compare(args: argparse.Namespace) -> int:
     )
     with connect(SIMULATION) as peer, peer.guard(SIMULATION_DEADLINE):
         stub = simulation_pb2_grpc.SimulationServiceStub(peer.channel)
-        response: sim.CompareResponse = stub.Compare(request, timeout=SIMULATION_DEADLINE)
+        response: sim.CompareResponse = stub.Compare(
+            request, timeout=SIMULATION_DEADLINE, metadata=peer.metadata
+        )
     print(to_json(response) if args.json else compare_report(response))
     if args.plot is not None and response.results:
         write_plot(plotted_result(response, args.plot_strategy), household, args.plot)
