@@ -150,10 +150,11 @@ def test_every_call_to_every_service_carries_the_bearer_credential(
         "DeleteModel",
         "CleanupModels",
         "CleanupModels",
+        "CleanupModels",
     ]
     assert simulation_proxy.methods() == ["Simulate", "Optimize"]
     sent = [*registry_proxy.authorization_headers(), *simulation_proxy.authorization_headers()]
-    assert sent == [f"Bearer {TOKEN}"] * 7
+    assert sent == [f"Bearer {TOKEN}"] * 8
 
 
 def test_a_denied_call_is_one_line_saying_which_variable_to_set(simulation: str) -> None:
