@@ -159,3 +159,35 @@ def test_an_unreadable_tls_ca_is_one_line_naming_the_variable_and_exit_2(tmp_pat
     env = {"GLIDEPATH_TLS_CA": str(missing), "REGISTRY_ADDR": "127.0.0.1:9"}
     line = one_error_line(run_cli("models", "list", env=env), 2)
     assert line.startswith("glidepath: GLIDEPATH_TLS_CA: cannot read") and str(missing) in line
+
+
+def test_a_file_name_with_a_newline_is_still_one_line(tmp_path: Path) -> None:
+    missing = tmp_path / "first\nsecond.json"
+    line = one_error_line(
+        run_cli("simulate", str(missing), env={"SIMULATION_ADDR": "127.0.0.1:9"}), 2
+    )
+    assert line.startswith("glidepath: cannot read household file ") and "first second.json" in line
+
+
+@pytest.mark.parametrize(
+    ("variables", "origin"),
+    [({}, "--data-dir"), ({"RL_MODELS_DIR": "/proc/glidepath-models"}, "RL_MODELS_DIR")],
+    ids=["data-dir", "models-dir"],
+)
+def test_up_with_a_directory_it_cannot_create_is_one_line_and_exit_2(
+    tmp_path: Path, variables: dict[str, str], origin: str
+) -> None:
+    occupied = tmp_path / "a-file"
+    occupied.write_text("not a directory")
+    data_dir = occupied if origin == "--data-dir" else tmp_path / "var"
+    result = subprocess.run(
+        [sys.executable, "-m", "glidepath.cli", "up", "--data-dir", str(data_dir)],
+        env={**cli_env({}), **variables},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+        check=False,
+    )
+    line = one_error_line(result, 2)
+    assert line.startswith(f"glidepath: {origin}") and ": cannot create " in line

@@ -37,8 +37,10 @@ ENVIRONMENT_HELP = "\n".join(
         "2 bad input, 130 Ctrl-C",
     ]
 )
-# An unexpected exception's message is echoed up to this many characters.
+# An unexpected exception's message is echoed up to this many characters; our own lines
+# are longer (they echo a path and a server's message of up to MESSAGE_LIMIT).
 INTERNAL_MESSAGE_LIMIT = 200
+CLI_ERROR_LIMIT = 2000
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,7 +64,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
         return code
     except CliError as error:
-        print(f"glidepath: {error.message}", file=sys.stderr)
+        # One line even when it echoes a file name with a newline in it.
+        print(f"glidepath: {one_line(error.message, CLI_ERROR_LIMIT)}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("glidepath: interrupted", file=sys.stderr)
