@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from glidepath.cli.arguments import non_negative_int
+from glidepath.cli.arguments import port_number
 from glidepath.cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
 from glidepath.cli.peers import LOOPBACK, START_ORDER
 from glidepath.cli.stack import (
@@ -49,7 +49,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     for peer in START_ORDER:
         up.add_argument(
             f"--{peer.key}-port",
-            type=non_negative_int,
+            type=port_number,
             default=peer.default_port,
             metavar="PORT",
             help=f"{peer.title} port (default {peer.default_port}; 0 picks a free one)",
