@@ -148,3 +148,18 @@ def test_too_many_paths_times_strategies_is_resource_exhausted(
     error = compare_error(stub, request)
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert "8,000,000" in error.details()
+
+
+def test_a_missing_required_household_field_is_named_not_read_as_zero(
+    stub: simulation_pb2_grpc.SimulationServiceStub,
+) -> None:
+    """An adult without current_age used to be simulated from age 0."""
+    request = pb.SimulateRequest(household=example_household())
+    request.household.adults[0].ClearField("current_age")
+    request.household.accounts[0].ClearField("balance")
+    error = simulate_error(stub, request)
+    assert invalid(error) == ["household.adults[0].current_age", "household.accounts[0].balance"]
+    assert "household.adults[0].current_age: is required" in (error.details() or "")
+    working = pb.SimulateRequest(household=example_household())
+    working.household.adults[0].ClearField("net_income")  # retires at 65, aged 40
+    assert invalid(simulate_error(stub, working)) == ["household.adults[0].net_income"]
