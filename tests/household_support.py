@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
-from glidepath.household import validation
+from glidepath.household import rounding, validation
 from glidepath.household.convert import household_from_json
 from glidepath.household.model import (
     Account,
@@ -233,6 +233,7 @@ def households(draw: st.DrawFn) -> Household:
         market=draw(st.one_of(st.just(MarketAssumptions()), markets())),
         name=draw(labels),
     )
+    household = _affordable_contributions(household)
     has_resources = any(a.balance > 0 or a.monthly_contribution > 0 for a in household.accounts)
     has_resources |= any(a.net_income > 0 for a in people) or any(
         i.amount > 0 for i in household.incomes
@@ -240,6 +241,20 @@ def households(draw: st.DrawFn) -> Household:
     if not has_resources:
         household = replace(household, accounts=(*household.accounts, Account(10000.0)))
     return household
+
+
+def _affordable_contributions(household: Household) -> Household:
+    """``household`` without contributions when they exceed what a year leaves to save
+    (validation refuses those: they would change nothing)."""
+    if not any(a.monthly_contribution for a in household.accounts):
+        return household
+    most = validation.largest_yearly_saving(household)
+    if 12 * sum(a.monthly_contribution for a in household.accounts) <= most:
+        return household
+    return replace(
+        household,
+        accounts=tuple(replace(a, monthly_contribution=0.0) for a in household.accounts),
+    )
 
 
 # --------------------------------------------------------------------------- at the bounds
@@ -351,6 +366,11 @@ def bound_households(draw: st.DrawFn) -> Household:
         risk_aversion=draw(_RISK_AVERSIONS),
         market=draw(bound_markets()),
     )
+    if any(a.retirement_age > a.current_age for a in people) and draw(st.booleans()):
+        # Save (nearly) the most a year leaves: the cap validation enforces.
+        most = validation.largest_yearly_saving(household)
+        monthly = rounding.round_money(min(most / 12 * 0.99, validation.MAX_MONEY / 2))
+        household = replace(household, accounts=(replace(account, monthly_contribution=monthly),))
     pays = bool(household.incomes) and income.amount > 0
     if not (account.balance or pays or any(a.net_income for a in people)):
         household = replace(household, accounts=(replace(account, balance=1.0),))

@@ -163,3 +163,13 @@ def test_a_missing_required_household_field_is_named_not_read_as_zero(
     working = pb.SimulateRequest(household=example_household())
     working.household.adults[0].ClearField("net_income")  # retires at 65, aged 40
     assert invalid(simulate_error(stub, working)) == ["household.adults[0].net_income"]
+
+
+def test_a_contribution_that_would_change_nothing_is_refused_naming_it(
+    stub: simulation_pb2_grpc.SimulationServiceStub,
+) -> None:
+    request = pb.SimulateRequest(household=example_household())
+    request.household.accounts[0].monthly_contribution = 60_000  # the yearly salary
+    error = simulate_error(stub, request)
+    assert invalid(error) == ["household.accounts[0].monthly_contribution"]
+    assert "would change nothing" in (error.details() or "")

@@ -7,12 +7,14 @@ file all point at the same field.
 
 Decisions worth knowing:
 - ``retirement_age == current_age`` means "retires now" and is how an adult who has
-  already retired is entered; ``retirement_age < current_age`` is rejected (DESIGN §4)
+  already retired is entered; ``retirement_age < current_age`` is rejected
   because it would be ambiguous (and silently ignored). An adult retiring now has no
   earned years left, so a positive ``net_income`` would be ignored: it is rejected.
-- Inputs that would be silently ignored are rejected (DESIGN §2): monthly contributions
-  when every adult retires now, incomes and charges that end before they could be paid,
-  a spending phase that starts after the plan ends.
+- Inputs that would be silently ignored are rejected: monthly contributions when every
+  adult retires now, or larger than anything a year before retirement leaves (the
+  engine saves at most income - charges, so 800 or 5,000 a month with no income gave
+  the same answer; see :func:`largest_yearly_saving`), incomes and charges that end
+  before they could be paid, a spending phase that starts after the plan ends.
 - There must be something to live on (a balance, a contribution, earned income or an
   income) and a spending target (``goals.retirement_spending`` or a spending phase above
   zero): the household's own plan spends that target, and success is measured against it.
@@ -142,8 +144,64 @@ def validate(household: Household) -> None:
         )
     _market(check, household.market)
     _purpose(check, household)
+    if not check.violations:  # the rule below needs the cash flows of a sane household
+        _contributions(check, household)
     if check.violations:
         raise InvalidArgument(check.violations)
+
+
+def largest_yearly_saving(household: Household) -> float:
+    """The most that any year before retirement leaves to save (income - charges, >= 0).
+
+    Read from the engine's own schedule of the rounded household (the one the hash
+    describes): salary, incomes and charges in today's money, amounts fixed in nominal
+    terms at their value today. Contributions are saved out of this, never beyond it.
+    """
+    from glidepath.engine.cashflows import build_schedule  # the engine imports the model
+    from glidepath.household.canonical import rounded  # canonical imports this module
+
+    schedule = build_schedule(rounded(household))
+    years = schedule.retirement_year
+    if years == 0:
+        return 0.0
+    left = schedule.real_net_income[:years] + schedule.nominal_net_income[:years]
+    return max(float(left.max()), 0.0)
+
+
+def _contributions(check: _Checker, household: Household) -> None:
+    """12 x the monthly contributions beyond what any year leaves would change nothing.
+
+    Checked on the rounded household (contributions merged and rounded as the hash
+    does), so that a valid household's canonical form passes too.
+    """
+    from glidepath.household.canonical import merge_accounts, rounded
+
+    merged = merge_accounts(rounded(household).accounts)
+    if merged is None or merged.monthly_contribution <= 0:
+        return
+    yearly = 12.0 * merged.monthly_contribution
+    most = largest_yearly_saving(household)
+    if yearly <= most * (1.0 + 1e-12):
+        return
+    paying = [i for i, a in enumerate(household.accounts) if _positive(a.monthly_contribution)]
+    path = f"{ROOT}.accounts"
+    if len(paying) == 1:
+        path = f"{ROOT}.accounts[{paying[0]}].monthly_contribution"
+    if most <= 0:
+        check.fail(
+            path,
+            f"12 x the monthly contributions is {yearly:,.0f} a year, but income minus charges "
+            "leaves nothing to save in any year before retirement: it would change nothing "
+            "(enter 0, or the income that pays for it)",
+        )
+        return
+    check.fail(
+        path,
+        f"12 x the monthly contributions is {yearly:,.0f} a year, more than income minus "
+        f"charges leaves in any year before retirement (at most {most:,.0f}): savings are "
+        f"capped there, so a larger amount would change nothing (at most {most / 12:,.2f} "
+        "a month; is it a yearly amount?)",
+    )
 
 
 @dataclass(frozen=True)
