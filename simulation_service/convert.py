@@ -27,6 +27,7 @@ from glidepath.engine.strategies import STRATEGIES
 from glidepath.errors import FieldViolation, InvalidArgument
 from glidepath.household.convert import household_from_proto
 from glidepath.household.model import Household
+from glidepath.household.plausibility import warnings
 from glidepath.simulation.v1 import simulation_pb2 as pb
 from simulation_service.config import SimulationServiceSettings
 
@@ -317,6 +318,11 @@ def optimum_info(result: ComparisonResult) -> pb.OptimumInfo:
     return message
 
 
+def field_warnings(household: Household) -> list[pb.FieldWarning]:
+    """The household's legal but implausible values (``glidepath.household.plausibility``)."""
+    return [pb.FieldWarning(field=w.field, message=w.message) for w in warnings(household)]
+
+
 def simulate_response(
     result: ComparisonResult, job: Job, household_hash: str
 ) -> pb.SimulateResponse:
@@ -326,6 +332,7 @@ def simulate_response(
         result=strategy_result(metrics, result),
         run=run_info(result, job.settings),
         optimum=optimum_info(result),
+        warnings=field_warnings(job.household),
     )
 
 
@@ -336,4 +343,5 @@ def compare_response(result: ComparisonResult, job: Job, household_hash: str) ->
         run=run_info(result, job.settings),
         optimum=optimum_info(result),
         skipped=[pb.SkippedStrategy(strategy=n, reason=r) for n, r in result.skipped.items()],
+        warnings=field_warnings(job.household),
     )
