@@ -28,7 +28,9 @@ from glidepath.errors import FieldViolation, InvalidArgument
 from glidepath.household.convert import household_from_proto
 from glidepath.household.model import Household
 from glidepath.household.plausibility import warnings
+from glidepath.household.validation import listed
 from glidepath.simulation.v1 import simulation_pb2 as pb
+from glidepath.text import clip
 from simulation_service.config import SimulationServiceSettings
 
 OWN_PLAN = "own_plan"
@@ -110,7 +112,7 @@ def strategy_problems(names: Sequence[str]) -> list[FieldViolation]:
         if name not in STRATEGIES:
             problems.append(FieldViolation(f"strategies[{i}]", _unknown(name)))
         elif name in seen:
-            problems.append(FieldViolation(f"strategies[{i}]", f"{name!r} is listed twice"))
+            problems.append(FieldViolation(f"strategies[{i}]", f"{clip(name)!r} is listed twice"))
         seen.add(name)
     if len(names) > MAX_STRATEGIES:
         problems.append(
@@ -221,12 +223,12 @@ def _household_or_collect(
 
 
 def _unknown(name: str) -> str:
-    return f"unknown strategy {name!r}; known: {', '.join(STRATEGIES)}"
+    return f"unknown strategy {clip(name)!r}; known: {', '.join(STRATEGIES)}"
 
 
 def _raise_if(problems: list[FieldViolation]) -> None:
     if problems:
-        raise InvalidArgument(problems)
+        raise InvalidArgument(listed(problems))
 
 
 # --------------------------------------------------------------------------- results

@@ -285,3 +285,12 @@ def test_a_missing_field_on_the_wire_is_named_by_its_proto_path() -> None:
         "household.adults[0].current_age",
         "household.accounts[0].balance",
     ]
+
+
+def test_a_huge_unknown_key_is_clipped_in_the_error() -> None:
+    key = "k" * 100_000
+    with pytest.raises(InvalidArgument) as error:
+        household_from_json(json.dumps({key: 1}))
+    (violation,) = error.value.violations
+    assert violation.field.endswith("(100000 characters)") and len(violation.field) < 300
+    assert len(violation.description) < 400

@@ -22,6 +22,7 @@ import numpy as np
 
 from glidepath.errors import InvalidArgument
 from glidepath.household.model import Household
+from glidepath.text import clip
 
 from .cashflows import FloatArray, Schedule, build_schedule
 from .logmath import exp_or_inf
@@ -262,6 +263,6 @@ def make_strategy(name: str, household: Household) -> Strategy:
     factory = STRATEGIES.get(name)
     if factory is None:
         raise InvalidArgument.field(
-            "strategies", f"unknown strategy {name!r}; known: {', '.join(STRATEGIES)}"
+            "strategies", f"unknown strategy {clip(name)!r}; known: {', '.join(STRATEGIES)}"
         )
     return factory(household)

@@ -53,7 +53,8 @@ from glidepath.household.model import (
     ReturnModel,
     SpendingPhase,
 )
-from glidepath.household.validation import validate
+from glidepath.household.validation import listed, validate
+from glidepath.text import clip
 
 ROOT = "household"
 
@@ -116,7 +117,7 @@ def household_from_proto(message: pb.Household, *, validated: bool = True) -> Ho
         name=message.name,
     )
     if problems:
-        raise InvalidArgument(problems)
+        raise InvalidArgument(listed(problems))
     if validated:
         validate(household)
     return household
@@ -367,8 +368,9 @@ def household_from_json(text: str, *, validated: bool = True) -> Household:
     try:
         json_format.Parse(text, message)
     except json_format.ParseError as error:
-        field = file_field(_parse_error_field(str(error)), spelling)
-        raise InvalidArgument.field(field, str(error)) from error
+        # The parser quotes the document (a key, a value): both are clipped.
+        field = clip(file_field(_parse_error_field(str(error)), spelling))
+        raise InvalidArgument.field(field, clip(str(error), 300)) from error
     try:
         return household_from_proto(message, validated=validated)
     except InvalidArgument as error:

@@ -22,7 +22,12 @@ Decisions worth knowing:
   correlation matrix is checked both as given and as rounded, so the canonical
   (rounded) household of a valid household is valid too.
 - Sizes are bounded (32 items per collection, 256 characters per label) so a request
-  cannot make the engine or the hash arbitrarily expensive.
+  cannot make the engine or the hash arbitrarily expensive; so is the answer: at most
+  ``MAX_VIOLATIONS`` violations are listed (:func:`listed`), the last saying how many
+  more there are, and echoed values are clipped (``glidepath.text.clip``). A gRPC error
+  travels in metadata, which the client refuses above 8-16 KiB (a household wrong in
+  each of its 32 incomes, charges and phases made 26 KB): the caller would get
+  RESOURCE_EXHAUSTED instead of the fields to fix.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from glidepath.household.model import (
     MarketAssumptions,
     SpendingPhase,
 )
+from glidepath.text import clip
 
 ROOT = "household"
 MAX_ADULTS = 2
@@ -64,8 +70,14 @@ MAX_RISK_AVERSION = 20.0
 # that close to risk-neutral in practice).
 MIN_RISK_AVERSION = 0.1
 DEGREES_OF_FREEDOM_BOUNDS = (2.1, 1000.0)
+MAX_VIOLATIONS = 12
 CORRELATION_TOLERANCE = 1e-9
 EIGENVALUE_TOLERANCE = -1e-10
+
+
+def _shown(value: object) -> str:
+    """A rejected value as echoed back: its repr, clipped (it may be a hostile string)."""
+    return clip(repr(value))
 
 
 class _Checker:
@@ -79,10 +91,10 @@ class _Checker:
 
     def number(self, path: str, value: object) -> float | None:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            self.fail(path, f"must be a number, got {value!r}")
+            self.fail(path, f"must be a number, got {_shown(value)}")
             return None
         if not math.isfinite(value):
-            self.fail(path, f"must be a finite number, got {value!r}")
+            self.fail(path, f"must be a finite number, got {_shown(value)}")
             return None
         return float(value)
 
@@ -91,7 +103,7 @@ class _Checker:
         if amount is None:
             return None
         if not 0.0 <= amount <= MAX_MONEY:
-            self.fail(path, f"must be an amount in [0, {MAX_MONEY:g}], got {amount!r}")
+            self.fail(path, f"must be an amount in [0, {MAX_MONEY:g}], got {_shown(amount)}")
             return None
         return amount
 
@@ -100,13 +112,13 @@ class _Checker:
         if x is None:
             return None
         if not low <= x <= high:
-            self.fail(path, f"must be {what} in [{low:g}, {high:g}], got {x!r}")
+            self.fail(path, f"must be {what} in [{low:g}, {high:g}], got {_shown(x)}")
             return None
         return x
 
     def age(self, path: str, value: object) -> int | None:
         if isinstance(value, bool) or not isinstance(value, int):
-            self.fail(path, f"must be a whole number of years, got {value!r}")
+            self.fail(path, f"must be a whole number of years, got {_shown(value)}")
             return None
         if not 0 <= value <= MAX_AGE:
             self.fail(path, f"must be an age in [0, {MAX_AGE}], got {value}")
@@ -115,7 +127,7 @@ class _Checker:
 
     def label(self, path: str, value: object) -> None:
         if not isinstance(value, str):
-            self.fail(path, f"must be text, got {value!r}")
+            self.fail(path, f"must be text, got {_shown(value)}")
         elif len(value) > MAX_LABEL_CHARS:
             self.fail(path, f"must be at most {MAX_LABEL_CHARS} characters, got {len(value)}")
 
@@ -140,14 +152,31 @@ def validate(household: Household) -> None:
     if ra is not None and not MIN_RISK_AVERSION <= ra <= MAX_RISK_AVERSION:
         check.fail(
             f"{ROOT}.risk_aversion",
-            f"must be in [{MIN_RISK_AVERSION:g}, {MAX_RISK_AVERSION:g}], got {ra!r}",
+            f"must be in [{MIN_RISK_AVERSION:g}, {MAX_RISK_AVERSION:g}], got {_shown(ra)}",
         )
     _market(check, household.market)
     _purpose(check, household)
     if not check.violations:  # the rule below needs the cash flows of a sane household
         _contributions(check, household)
     if check.violations:
-        raise InvalidArgument(check.violations)
+        raise InvalidArgument(listed(check.violations))
+
+
+def listed(violations: Sequence[FieldViolation]) -> list[FieldViolation]:
+    """The first ``MAX_VIOLATIONS`` violations, the last replaced by a count when cut.
+
+    Fields are reported in the request's order, so the first mistakes come first and a
+    caller fixing them all in one go gets the rest on the next answer.
+    """
+    if len(violations) <= MAX_VIOLATIONS:
+        return list(violations)
+    kept = list(violations[: MAX_VIOLATIONS - 1])
+    more = len(violations) - len(kept)
+    last = violations[len(kept)]
+    kept.append(
+        FieldViolation(last.field, f"and {more} more problems, from here on: fix these first")
+    )
+    return kept
 
 
 def largest_yearly_saving(household: Household) -> float:
@@ -295,7 +324,9 @@ def _shares(check: _Checker, path: str, account: Account) -> None:
         return
     total = math.fsum(s for s in shares if s is not None)
     if abs(total - 1.0) > SHARE_TOLERANCE:
-        check.fail(path, f"stock_share + bond_share + cash_share must sum to 1, got {total!r}")
+        check.fail(
+            path, f"stock_share + bond_share + cash_share must sum to 1, got {_shown(total)}"
+        )
 
 
 def _incomes(check: _Checker, household: Household, timeline: _Timeline | None) -> None:
@@ -317,7 +348,9 @@ def _income(
     adult = income.adult
     if isinstance(adult, bool) or not isinstance(adult, int) or not 0 <= adult < adults:
         if adults:
-            check.fail(f"{path}.adult", f"must index an adult (0 to {adults - 1}), got {adult!r}")
+            check.fail(
+                f"{path}.adult", f"must index an adult (0 to {adults - 1}), got {_shown(adult)}"
+            )
         return
     if timeline is not None:
         _within_plan(check, path, start, end, timeline, adult, f"adult {adult}'s")
