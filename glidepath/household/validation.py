@@ -65,9 +65,9 @@ GROWTH_BOUNDS = (-0.5, 0.5)
 RETURN_BOUNDS = (-0.5, 1.0)
 VOLATILITY_BOUNDS = (0.0, 2.0)
 MAX_RISK_AVERSION = 20.0
-# Below about 0.02 the Merton rule's b = E[R^(1-g)]^(1/g) overflows a float for the most
-# optimistic markets validation allows; 0.1 keeps a wide margin (and no household is
-# that close to risk-neutral in practice).
+# No household is that close to risk-neutral in practice. (The Merton rule's
+# b = E[R^(1-g)]^(1/g), about 1e16 here in the most optimistic markets allowed, and the
+# powers it is raised to are computed through logs: glidepath/engine/logmath.py.)
 MIN_RISK_AVERSION = 0.1
 DEGREES_OF_FREEDOM_BOUNDS = (2.1, 1000.0)
 MAX_VIOLATIONS = 12
