@@ -36,6 +36,9 @@ class Adult:
 
 
 class IncomeKind(Enum):
+    """What an income is, for people to read: every kind is paid alike, and the canonical
+    hash ignores it (a pension and an annuity of the same amount pose the same problem)."""
+
     PENSION = "pension"
     OTHER = "other"
 
