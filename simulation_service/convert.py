@@ -16,7 +16,7 @@ from glidepath.common.v1 import household_pb2
 from glidepath.engine.market import BLOCK_PATHS
 from glidepath.engine.metrics import DEFAULT_PERCENTILES, Estimate, PercentileBands
 from glidepath.engine.metrics import StrategyMetrics as EngineMetrics
-from glidepath.engine.optimum import optimum_available
+from glidepath.engine.strategies import optimum_applies as optimum_available
 from glidepath.engine.run import (
     DEFAULT_BATCH_PATHS,
     MAX_STRATEGIES,
