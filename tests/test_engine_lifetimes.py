@@ -246,3 +246,22 @@ def test_the_optimum_is_unavailable_where_the_dynamic_programme_does_not_solve_l
         else:
             assert "optimum" in result.skipped and not result.optimum_available
             assert [s.name for s in result.strategies] == ["merton"]
+
+
+def test_floor_and_upside_secures_the_floor_and_is_merton_without_one() -> None:
+    names = ["merton", "floor_upside"]
+    plain = simulate(single(), names, SimulationSettings(paths=4096, seed=2))
+    a, b = plain.strategies
+    assert a.certainty_equivalent == b.certainty_equivalent  # no floor: the Merton rule
+    poorer = single(
+        accounts=(Account(350_000.0, 0.0, 0.5, 0.5, 0.0),),
+        goals=dataclasses.replace(single().goals, essential_fraction=0.7),
+    )
+    for household in (poorer, dataclasses.replace(poorer, lifetimes=Lifetimes.FIXED_HORIZON)):
+        merton, floor = simulate(
+            household, names, SimulationSettings(paths=4096, seed=2)
+        ).strategies
+        assert merton.lifetimes is not None and floor.lifetimes is not None
+        assert floor.lifetimes.years_below_floor is not None
+        assert merton.lifetimes.years_below_floor is not None
+        assert floor.lifetimes.years_below_floor.value < merton.lifetimes.years_below_floor.value
