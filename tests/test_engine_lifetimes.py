@@ -265,3 +265,16 @@ def test_floor_and_upside_secures_the_floor_and_is_merton_without_one() -> None:
         assert floor.lifetimes.years_below_floor is not None
         assert merton.lifetimes.years_below_floor is not None
         assert floor.lifetimes.years_below_floor.value < merton.lifetimes.years_below_floor.value
+
+
+def test_a_rollout_replays_the_same_lives_and_utilities_as_simulate() -> None:
+    from glidepath.engine import rollout
+
+    household = pair(goals=dataclasses.replace(pair().goals, essential_fraction=0.6))
+    summary = simulate(
+        household, ["guardrails"], SimulationSettings(paths=1500, seed=12, keep_path_utilities=True)
+    )
+    paths = rollout(household, "guardrails", 1500, seed=12)
+    kept = summary.by_name("guardrails").path_utilities
+    assert kept is not None
+    assert np.allclose(paths.utility, kept, rtol=1e-10, atol=0)

@@ -289,21 +289,15 @@ class MetricsAccumulator:
         if outcome.floor is not None:
             self.floor = True
             year = spending + self.objective.floor_penalty(spending, outcome.floor)
-            below = (outcome.floor > 0) & (outcome.consumption < outcome.floor - tol)
-            self._batch_life[2] += below if lived is None else below & lived
+            # A path that is over has no floor (its target is 0): no mask needed.
+            self._batch_life[2] += (outcome.floor > 0) & (outcome.consumption < outcome.floor - tol)
         cut = outcome.cut > tol
         broke = cut | (self._batch_broke & (outcome.wealth_start <= tol))
-        if lived is None:
-            self._batch_utility += year
-            self._batch_life[0] += 1.0
-            self._batch_life[1] += broke
-            self._batch_life[3] += spending
-        else:
-            self._batch_utility += np.where(lived, year, 0.0)
-            self._batch_life[0] += lived
-            broke &= lived
-            self._batch_life[1] += broke
-            self._batch_life[3] += np.where(lived, spending, 0.0)
+        # A path that is over consumes 0 with no floor: its year adds u(f) exactly, taken
+        # out again at the end of the batch (``end_batch``), so no mask is needed here.
+        self._batch_utility += year
+        self._batch_life[3] += spending
+        self._batch_life[1] += broke if lived is None else broke & lived
         self._batch_broke |= cut
         if retired:
             self._batch_shortfall += outcome.shortfall
@@ -311,16 +305,23 @@ class MetricsAccumulator:
 
     def end_batch(self, final: YearState) -> None:
         assert self._batch_utility is not None and self._batch_shortfall is not None
-        assert self._batch_ok is not None
+        assert self._batch_ok is not None and self._batch_life is not None
         wealth = final.wealth
         self.wealth.add(final.t, wealth)
+        self._batch_life[0] = final.t
+        if final.death_year is not None:  # years lived, and the years after them undone
+            lived = np.minimum(final.death_year.max(axis=0) + 1, final.t).astype(np.float64)
+            self._batch_life[0] = lived
+            after = final.t - lived
+            u_over = float(self.objective.year_utility(np.zeros(1))[0])
+            self._batch_utility -= u_over * after
+            self._batch_life[3] -= u_over * after
         self._utility.append(self._batch_utility + self.objective.terminal_utility(wealth))
         self._terminal.append(wealth)
         self._terminal_nominal.append(wealth * final.price_index)
         self._shortfall.append(self._batch_shortfall)
         self._success.append(self._batch_ok & ~final.ruined)
         self._ruined.append(final.ruined)
-        assert self._batch_life is not None
         self._life.append(self._batch_life)
         if final.death_year is not None:
             current = final.schedule.adult_ages[:, 0]

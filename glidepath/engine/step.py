@@ -159,6 +159,12 @@ def step(
     schedule, t = state.schedule, state.t
     share = np.clip(decision.stock_share, 0.0, 1.0)
     requested = np.maximum(decision.consumption, 0.0)
+    lived = None if state.life_code is None else state.life_code > 0
+    everyone = lived is None or bool(lived.all())
+    if (
+        lived is not None and not everyone
+    ):  # nobody left to spend; the flows of such a path are 0 already
+        requested = np.where(lived, requested, 0.0)
     gross = returns.stocks - returns.nonstock
     gross *= share
     gross += returns.nonstock
@@ -167,6 +173,10 @@ def step(
     net_flow = disposable - requested
     wealth = state.wealth * gross
     wealth += net_flow * factor
+    if (
+        lived is not None and not everyone
+    ):  # a path nobody lives on stays as it was: no returns, never a cut
+        wealth = np.where(lived, wealth, state.wealth)
     consumption = requested
     cut_mask = wealth < 0.0
     ruined = state.ruined
@@ -177,15 +187,6 @@ def step(
         wealth = np.where(cut_mask, 0.0, wealth)
         if t < schedule.horizon - 1:
             ruined = ruined | cut_mask
-    lived = None
-    if state.life_code is not None:
-        lived = state.life_code > 0
-    if lived is not None and not lived.all():  # a path nobody lives on stays as it was
-        requested = np.where(lived, requested, 0.0)
-        consumption = np.where(lived, consumption, 0.0)
-        net_flow = np.where(lived, net_flow, 0.0)
-        wealth = np.where(lived, wealth, state.wealth)
-        ruined = state.ruined | (ruined & lived)
     cut = requested - consumption
     floor = None
     if schedule.retired[t]:
