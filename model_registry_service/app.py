@@ -11,6 +11,7 @@ import grpc
 from glidepath.auth import build_authenticator
 from glidepath.registry.v1 import registry_pb2_grpc
 from glidepath.rpc.server import ServiceSpec
+from model_registry_service import weights
 from model_registry_service.cleanup import PeriodicCleanup
 from model_registry_service.config import DEFAULT_PORT, RegistrySettings
 from model_registry_service.service import SERVICE_NAME, RegistryServicer
@@ -45,6 +46,7 @@ def build_spec(settings: RegistrySettings) -> ServiceSpec:
 
     def register(server: grpc.Server) -> None:
         registry_pb2_grpc.add_ModelRegistryServicer_to_server(servicer, server)
+        weights.warm_up()  # torch's import, so that the first upload's check does not wait
         if periodic is not None:
             periodic.start()
 

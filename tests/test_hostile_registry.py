@@ -38,6 +38,7 @@ from registry_support import (
     ref,
     rpc_error,
     sha256_hex,
+    stored_files,
     upload,
     upload_metadata,
     upload_stream,
@@ -90,12 +91,7 @@ class Target:
         wait_until_serving(self.channel, SERVICE_NAME, timeout=5)
         _, body = download_bytes(self.stub, HASH_A, 1000)
         assert body == KEPT
-        leftovers = [
-            p.name
-            for p in self.directory.iterdir()
-            if not p.name.startswith(".index") and p.name != f"rl_model_{HASH_A}_1000ep.zip"
-        ]
-        assert leftovers == []
+        assert stored_files(self.directory) == [f"rl_model_{HASH_A}_1000ep.zip"]
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import RegistrySb3Model
-from registry_support import HASH_A, HASH_B, model_zip, sha256_hex
+from registry_support import HASH_A, HASH_B, model_zip, sha256_hex, stored_files
 
 from glidepath.errors import AlreadyExists, NotFound, ResourceExhausted
 from model_registry_service import model_storage, storage
@@ -44,7 +44,7 @@ def _put(
 
 
 def _files(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.iterdir() if not p.name.startswith(".index"))
+    return stored_files(directory)
 
 
 def _age(store: ModelStore, key: ModelKey, days: float) -> None:
