@@ -46,7 +46,7 @@ def build_spec(settings: RegistrySettings) -> ServiceSpec:
 
     def register(server: grpc.Server) -> None:
         registry_pb2_grpc.add_ModelRegistryServicer_to_server(servicer, server)
-        weights.warm_up()  # torch's import, so that the first upload's check does not wait
+        weights.warm_up()  # torch's import, before serving: no upload's check waits for it
         if periodic is not None:
             periodic.start()
 

@@ -385,11 +385,15 @@ class ModelStore:
             return
         path = self.directory / name
         existing = self.index.get(key)
+        described: ModelRecord | None = None
         try:
             digest = sha256_of(path)
             if existing is None or existing.sha256 != digest:
                 zipcheck.validate_model_zip(path, self.max_bytes)
-                if self._check_model is not None:
+                described = sidecar.read(self.directory, key, digest)
+                # A sidecar naming these very bytes was written when they passed the
+                # consumer check on upload: a rebuild need not run thousands again.
+                if described is None and self._check_model is not None:
                     self._check_model(path)
         except GlidepathError as exc:
             self._reject(key, file_stamp, exc.message)
@@ -407,7 +411,7 @@ class ModelStore:
             if existing is not None and existing.sha256 == digest:
                 self.index.update_stamp(key, file_stamp)
             else:
-                record = sidecar.read(self.directory, key, digest) or ModelRecord(
+                record = described or ModelRecord(
                     key=key,
                     size_bytes=file_stamp.size,
                     sha256=digest,

@@ -8,14 +8,15 @@ container checks and still fails every household it is served to. So the registr
 the consumer's own check (``model_io.check_model``) on every upload and every file it
 adopts, and refuses what fails with INVALID_ARGUMENT, reason INVALID_MODEL, one line.
 
-torch costs seconds to import: :func:`warm_up` does it on a background thread when the
-service starts. Each server thread keeps one policy of the trusted layout to load
+torch costs seconds to import: :func:`warm_up` does it when the service starts, before
+it serves. Each server thread keeps one policy of the trusted layout to load
 weights into, so a check costs a load and a forward pass, not a network's construction.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -60,15 +61,9 @@ def check_model_file(path: Path) -> None:
     check_model_bytes(path.read_bytes())
 
 
-def warm_up() -> threading.Thread:
-    """Import torch and build this thread's policy in the background; the thread."""
-
-    def run() -> None:
-        try:
-            _policy()
-        except Exception as exc:  # the first real check will report it
-            log.event("weights_warm_up_failed", level="warning", error=repr(exc)[:200])
-
-    thread = threading.Thread(target=run, name="registry-weights-warm-up", daemon=True)
-    thread.start()
-    return thread
+def warm_up() -> None:
+    """Import torch and build this thread's policy now, before the service serves: an
+    upload that arrives first must not wait seconds for torch within its deadline."""
+    started = time.monotonic()
+    _policy()
+    log.event("weights_check_ready", seconds=round(time.monotonic() - started, 2))
