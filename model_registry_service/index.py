@@ -282,6 +282,11 @@ class ModelIndex:
                 (to_micros(created_at), key.model_hash, key.episodes),
             )
 
+    def all(self) -> list[ModelRecord]:
+        with self._locked() as db:
+            rows = db.execute(f"SELECT * FROM models {_NEWEST_FIRST}").fetchall()
+        return [_record(r) for r in rows]
+
     def for_hash(self, model_hash: str) -> list[ModelRecord]:
         with self._locked() as db:
             rows = db.execute(

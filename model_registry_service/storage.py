@@ -434,6 +434,25 @@ class ModelStore:
                 self.index.delete(key)
                 del self._known[key.file_name]
 
+    def backfill_sidecars(self) -> int:
+        """Write the sidecar of every indexed model that lacks one (models stored before
+        sidecars existed), so that a later loss of the index loses nothing; how many."""
+        written = 0
+        for record in self.index.all():
+            path = self.directory / sidecar.sidecar_name(record.key)
+            if path.exists():
+                continue
+            with self._lock:
+                current = self.index.get(record.key)
+                if current is None or record.file_name not in self._known or path.exists():
+                    continue  # deleted, not confirmed on disk, or written meanwhile
+                sidecar.write(self.directory, current)
+                written += 1
+        if written:
+            _fsync_dir(self.directory)
+            log.event("sidecars_written", models=written)
+        return written
+
     # -- reads ------------------------------------------------------------------------
     # ``viewer`` None is the store itself (cleanup, the module functions); a user sees the
     # shared models and their own, and a model they may not read is simply not there.
@@ -778,6 +797,10 @@ class Adopter:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        try:
+            self._store.backfill_sidecars()
+        except Exception as exc:  # retried at the next start
+            log.event("sidecar_backfill_failed", level="error", error=clip(repr(exc)))
         while not self._stop.is_set():
             self._wake.wait()
             self._wake.clear()

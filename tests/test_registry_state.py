@@ -74,7 +74,7 @@ def test_an_index_of_schema_version_1_opens_and_keeps_its_rows(tmp_path: Path) -
     db.commit()
     db.close()
 
-    store = ModelStore(directory, max_bytes=MAX_BYTES)
+    store = ModelStore(directory, max_bytes=MAX_BYTES, owner=True)
     try:
         record = store.get(key)
         assert (record.owner, record.visibility) == ("", Visibility.SHARED)
@@ -82,6 +82,9 @@ def test_an_index_of_schema_version_1_opens_and_keeps_its_rows(tmp_path: Path) -
         assert record.details.evaluation_score == 42.0
         assert record.details.canonical_parameters_json == '{"age": 40}'
         assert record.quarantine is None and record.details.declared_score is None
+        # The old model gets the sidecar it lacked (the owner's adopter does it at start).
+        store.backfill_sidecars()
+        assert sidecar.read(directory, key, sha256_hex(data)) == record
     finally:
         store.close()
     db = sqlite3.connect(directory / INDEX_FILE_NAME)
