@@ -474,13 +474,22 @@ class ModelStore:
             raise _not_found(key)
         return record
 
+    def _indexed(self, key: ModelKey, viewer: User | None = None) -> ModelRecord:
+        """:meth:`get` without looking at the directory, for use under the lock (after a
+        :meth:`_current`): waiting for an adoption there could deadlock with its thread,
+        which needs the lock to finish."""
+        record = self._visible(self.index.get(key), viewer)
+        if record is None:
+            raise _not_found(key)
+        return record
+
     def open(self, key: ModelKey, viewer: User | None = None) -> tuple[ModelRecord, BinaryIO]:
         """The record and an open handle: a later delete cannot cut a started download.
 
         A quarantined model is never served (FAILED_PRECONDITION, MODEL_QUARANTINED)."""
         self._current(key)
         with self._lock:
-            record = self.get(key, viewer)
+            record = self._indexed(key, viewer)
             if record.quarantine is not None:
                 raise _quarantined(record)
             try:
@@ -549,7 +558,7 @@ class ModelStore:
         """Remove a model and its sidecar; ``user`` must own it or be an administrator."""
         self._current(key)
         with self._lock:
-            record = self.get(key, user)
+            record = self._indexed(key, user)
             if user is not None:
                 user.require_owner(record.owner, key.file_name)
             with contextlib.suppress(FileNotFoundError):
@@ -658,37 +667,44 @@ class ModelStore:
             if exc.errno in _DISK_FULL:
                 raise _disk_full(self.directory) from None
             raise
+        taken = False
         try:
             with self._lock:
-                if final.exists():
-                    return self._existing_answer(declaration, user)
-                try:
-                    sidecar.install(self.directory, prepared, key)
-                    self._link(temp, final)
-                except FileExistsError:  # dropped in by hand this very moment
-                    sidecar.remove(self.directory, key)
-                    return self._existing_answer(declaration, user)
-                except OSError as exc:
-                    sidecar.remove(self.directory, key)
-                    if exc.errno in _DISK_FULL:
-                        raise _disk_full(self.directory) from None
-                    raise
-                try:
-                    file_stamp = _stamp(os.stat(final))
-                    _fsync_dir(self.directory)
-                    self.index.upsert(record, file_stamp)
-                except BaseException as exc:
-                    _unlink_quietly(final)
-                    sidecar.remove(self.directory, key)
-                    self.index.delete(key)
-                    if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
-                        raise _disk_full(self.directory) from None
-                    raise
-                self._known[key.file_name] = file_stamp
+                taken = final.exists() or self._install(temp, final, prepared, record)
         finally:
             _unlink_quietly(prepared)
+        if taken:  # answered outside the lock: it may wait for that file's adoption
+            return self._existing_answer(declaration, user)
         log.event("model_stored", file=key.file_name, size_bytes=record.size_bytes)
         return PutResult(record, created=True)
+
+    def _install(self, temp: Path, final: Path, prepared: Path, record: ModelRecord) -> bool:
+        """Under the lock: sidecar, zip, index row; True when the name was taken."""
+        key = record.key
+        try:
+            sidecar.install(self.directory, prepared, key)
+            self._link(temp, final)
+        except FileExistsError:  # dropped in by hand this very moment
+            sidecar.remove(self.directory, key)
+            return True
+        except OSError as exc:
+            sidecar.remove(self.directory, key)
+            if exc.errno in _DISK_FULL:
+                raise _disk_full(self.directory) from None
+            raise
+        try:
+            file_stamp = _stamp(os.stat(final))
+            _fsync_dir(self.directory)
+            self.index.upsert(record, file_stamp)
+        except BaseException as exc:
+            _unlink_quietly(final)
+            sidecar.remove(self.directory, key)
+            self.index.delete(key)
+            if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
+                raise _disk_full(self.directory) from None
+            raise
+        self._known[key.file_name] = file_stamp
+        return False
 
     @staticmethod
     def _link(temp: Path, final: Path) -> None:
@@ -720,7 +736,7 @@ class ModelStore:
         (atomically) before the index row, so the sidecar is never behind the index."""
         self._current(key)
         with self._lock:
-            record = self.get(key)
+            record = self._indexed(key)
             updated = change(record)
             if updated != record:
                 stamp = self._known.get(key.file_name)
