@@ -302,10 +302,6 @@ class ModelStore:
         if self._rejected:
             self._rejected = {n: s for n, s in self._rejected.items() if n in seen}
 
-    def pending_count(self) -> int:
-        with self._lock:
-            return sum(len(names) for names in self._pending.values())
-
     def settle(self, model_hash: str | None = None, name: str | None = None) -> int:
         """Adopt the pending files of one file name, one hash, or (both None) all; how
         many this call adopted or rejected. Hashing and validating happen outside the
