@@ -27,7 +27,7 @@ from registry_support import (
     upload_stream,
 )
 
-from glidepath.auth import ON_BEHALF_OF_METADATA, Role, add_user
+from glidepath.auth import ON_BEHALF_OF_METADATA, Role, User, add_user
 from glidepath.common.v1 import model_pb2
 from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
 from glidepath.rpc.channel import bearer
@@ -135,6 +135,9 @@ def test_a_sidecar_is_written_with_the_model_rewritten_with_it_and_removed_with_
         assert json.loads(path.read_text())["evaluation_score"] == 20.0
         store.quarantine(key, sha256_hex(data), "actions are NaN")
         assert json.loads(path.read_text())["quarantine"]["reason"] == "actions are NaN"
+        store.set_visibility(key, Visibility.SHARED, User("alice"))
+        assert json.loads(path.read_text())["visibility"] == "SHARED"
+        assert sidecar.read(directory, key, sha256_hex(data)) == store.get(key)
         assert sorted(p.name for p in directory.iterdir() if p.name.startswith(".upload")) == []
         store.delete(key)
         assert not path.exists()
