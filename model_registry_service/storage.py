@@ -17,8 +17,9 @@ dropped. Pending files are adopted outside the lock: hashed, validated like an u
 and described by their sidecar when it names their bytes (a model whose index was lost
 comes back whole), else as a hand-dropped file (origin ADOPTED, no owner, shared,
 created_at from its mtime). A lookup adopts only the pending files of its own hash (a
-listing of everything, all of them); the owner's background ``Adopter`` does the rest, so
-thousands of files dropped in at once never make a lookup of another model wait. A file
+listing of everything at most ``SETTLE_IN_CALL``); the owner's background ``Adopter`` does
+the rest, so thousands of files dropped in at once never make a lookup of another model
+wait, nor a listing wait past its client's deadline. A file
 that fails is remembered by (size, mtime), logged once and skipped until it changes.
 
 To keep a lookup cheap with thousands of files, the scan is skipped while the
@@ -95,6 +96,8 @@ RACY_SECONDS_COARSE = 2.0
 RESCAN_SECONDS = 5.0
 # Temp files older than this belong to an upload that died, even with a service running.
 STALE_TEMP_SECONDS = 3600.0
+# Pending files a listing of every hash (or a cleanup) adopts itself before answering.
+SETTLE_IN_CALL = 64
 _HASH_BLOCK = 1024 * 1024
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -302,13 +305,15 @@ class ModelStore:
         if self._rejected:
             self._rejected = {n: s for n, s in self._rejected.items() if n in seen}
 
-    def settle(self, model_hash: str | None = None, name: str | None = None) -> int:
-        """Adopt the pending files of one file name, one hash, or (both None) all; how
-        many this call adopted or rejected. Hashing and validating happen outside the
-        store's lock, so lookups of other models go on meanwhile; a file another thread
-        is adopting is waited for, never adopted twice."""
+    def settle(
+        self, model_hash: str | None = None, name: str | None = None, limit: int | None = None
+    ) -> int:
+        """Adopt the pending files of one file name, one hash, or (both None) all, at most
+        ``limit`` of them; how many this call adopted or rejected. Hashing and validating
+        happen outside the store's lock, so lookups of other models go on meanwhile; a
+        file another thread is adopting is waited for, never adopted twice."""
         done = 0
-        while True:
+        while limit is None or done < limit:
             claim = self._claim(model_hash, name)
             if claim is None:
                 return done
@@ -322,6 +327,15 @@ class ModelStore:
             finally:
                 with self._lock:
                     self._adopting.pop(file_name).set()
+        return done
+
+    def _settle_for_listing(self, model_hash: str | None) -> None:
+        """A listing of one hash adopts its pending files; one of every hash (or a
+        cleanup) adopts at most ``SETTLE_IN_CALL`` itself when the owner's adopter is
+        there to do the rest: an answer within the client's deadline, complete once the
+        adoption is done, rather than none after thousands of files."""
+        limit = SETTLE_IN_CALL if model_hash is None and self._adopter is not None else None
+        self.settle(model_hash, limit=limit)
 
     def settle_one(self) -> int:
         """Adopt one pending file (the adopter's step, so it can stop between files);
@@ -521,14 +535,14 @@ class ModelStore:
         viewer: User | None = None,
     ) -> Page:
         """Newest first; the token is a keyset cursor, so pages never repeat or skip a
-        model that stays stored while the client pages. A listing of every hash waits
-        for the files still being adopted (it must be complete)."""
+        model that stays stored while the client pages. Files still being adopted in
+        the background appear once adopted (``_settle_for_listing``)."""
         if model_hash is not None:
             validation.check_hash(model_hash)
         limit = validation.check_page_size(page_size)
         after = decode_page_token(page_token, model_hash) if page_token else None
         self.refresh()
-        self.settle(model_hash)
+        self._settle_for_listing(model_hash)
         rows = self.index.page(model_hash, after, limit + 1, reader=_reader(viewer))
         if len(rows) <= limit:
             return Page(rows, "")
@@ -541,7 +555,7 @@ class ModelStore:
         administrator (or the store itself), a user's own, and for an anonymous caller
         (a dry run) the shared ones."""
         self.refresh()
-        self.settle()
+        self._settle_for_listing(None)
         if user is None or user.is_admin:
             return self.index.created_before(cutoff)
         if user.anonymous:

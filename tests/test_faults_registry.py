@@ -283,8 +283,9 @@ def _adopted_lines(log: str) -> int:
 
 def test_lookups_answer_while_thousands_of_dropped_files_are_adopted(tmp_path: Path) -> None:
     """Adoption (hashing, the consumer check) runs outside the store's lock: a lookup of a
-    known model answers while the others are still being adopted, which the log shows
-    (fewer adopted than dropped, no ``adoption_finished`` yet, when it answered)."""
+    known model, and a listing of everything, answer while the others are still being
+    adopted, which the log shows (fewer adopted than dropped, no ``adoption_finished``
+    yet, when they answered)."""
     directory = tmp_path / "rl"
     registry = ServiceProcess(
         "model_registry_service",
@@ -307,9 +308,14 @@ def test_lookups_answer_while_thousands_of_dropped_files_are_adopted(tmp_path: P
             found = stub.FindCompatibleModel(
                 registry_pb2.FindCompatibleModelRequest(model_hash=HASH_A), timeout=TIMEOUT
             )
+            # A listing of everything answers too, with what is adopted so far.
+            listing = stub.ListModels(
+                registry_pb2.ListModelsRequest(page_size=1000), timeout=TIMEOUT
+            )
             log = registry.log()
             assert '"event":"adoption_finished"' not in log
             answered_at.append(_adopted_lines(log))
+            assert HASH_A in {m.ref.model_hash for m in listing.models}
             assert got.model.sha256 == found.model.sha256 == hashlib.sha256(known).hexdigest()
         assert answered_at[-1] < DROPPED
         # A dropped file asked for by name is adopted for that lookup, at once.

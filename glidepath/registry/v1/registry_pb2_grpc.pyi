@@ -114,7 +114,10 @@ class ModelRegistryStub:
     """Lists the stored models the caller may read (shared ones and their own; every model
     for a service or an administrator), optionally for one hash, newest first (ties by
     hash, then episodes), a page at a time. Quarantined models are listed, with their
-    reason. A page_token only works with the model_hash filter it
+    reason. Files just dropped into the directory by hand appear once adopted: a
+    listing of one hash adopts them first; with thousands dropped at once, a listing of
+    every hash answers with those adopted so far while the rest are adopted in the
+    background. A page_token only works with the model_hash filter it
     was returned for (INVALID_ARGUMENT naming page_token otherwise).
     """
     DeleteModel: _grpc.UnaryUnaryMultiCallable[_registry_pb2.DeleteModelRequest, _registry_pb2.DeleteModelResponse]
@@ -237,7 +240,10 @@ class ModelRegistryAsyncStub(ModelRegistryStub):
     """Lists the stored models the caller may read (shared ones and their own; every model
     for a service or an administrator), optionally for one hash, newest first (ties by
     hash, then episodes), a page at a time. Quarantined models are listed, with their
-    reason. A page_token only works with the model_hash filter it
+    reason. Files just dropped into the directory by hand appear once adopted: a
+    listing of one hash adopts them first; with thousands dropped at once, a listing of
+    every hash answers with those adopted so far while the rest are adopted in the
+    background. A page_token only works with the model_hash filter it
     was returned for (INVALID_ARGUMENT naming page_token otherwise).
     """
     DeleteModel: _aio.UnaryUnaryMultiCallable[_registry_pb2.DeleteModelRequest, _registry_pb2.DeleteModelResponse]  # type: ignore[assignment]
@@ -387,7 +393,10 @@ class ModelRegistryServicer(metaclass=_abc_1.ABCMeta):
         """Lists the stored models the caller may read (shared ones and their own; every model
         for a service or an administrator), optionally for one hash, newest first (ties by
         hash, then episodes), a page at a time. Quarantined models are listed, with their
-        reason. A page_token only works with the model_hash filter it
+        reason. Files just dropped into the directory by hand appear once adopted: a
+        listing of one hash adopts them first; with thousands dropped at once, a listing of
+        every hash answers with those adopted so far while the rest are adopted in the
+        background. A page_token only works with the model_hash filter it
         was returned for (INVALID_ARGUMENT naming page_token otherwise).
         """
 
