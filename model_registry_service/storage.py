@@ -410,6 +410,9 @@ class ModelStore:
             return
         except FileNotFoundError:
             return
+        except OSError as exc:  # unreadable (permissions, I/O error): skipped like a bad file
+            self._reject(key, file_stamp, f"cannot be read: {clip(str(exc), 120)}")
+            return
         with self._lock:
             try:
                 if _stamp(os.stat(path)) != file_stamp:
