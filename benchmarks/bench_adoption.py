@@ -2,11 +2,12 @@
 adopted. Prints, never asserts.
 
 A real ``python -m model_registry_service`` process holds one uploaded model; then N
-copies of a valid model (default 5,000) are dropped into its directory under other
-hashes, and the known model is looked up (GetModel, then FindCompatibleModel) every
-20 ms until the registry logs ``adoption_finished``. Adoption hashes and runs the
-consumer check on each file outside the store's lock, so the lookups should not wait
-for it (before, adoption held the lock for 5 s and a lookup waited 4.96 s).
+valid models (default 5,000, each with other weights, so each is hashed and checked) are
+dropped into its directory under other hashes, and the known model is looked up
+(GetModel, then FindCompatibleModel) every 20 ms until the registry logs
+``adoption_finished``. Adoption hashes and runs the consumer check on each file outside
+the store's lock, so the lookups should not wait for it (before, adoption held the lock
+for 5 s and a lookup waited 4.96 s).
 
     PYTHONPATH=. python benchmarks/bench_adoption.py [--files 5000]
 """
@@ -60,9 +61,9 @@ def main() -> None:
             stub = registry_pb2_grpc.ModelRegistryStub(registry.channel)
             known = model_zip("known")
             upload(stub, KNOWN_HASH, 1000, known)
-            data = model_zip("dropped")
+            files = [model_zip(f"dropped {i}") for i in range(args.files)]  # all different
             began = time.monotonic()
-            for i in range(args.files):
+            for i, data in enumerate(files):
                 (directory / f"rl_model_{i:016x}_700ep.zip").write_bytes(data)
             dropped_s = time.monotonic() - began
             waits: list[float] = []

@@ -17,9 +17,9 @@ dropped. Pending files are adopted outside the lock: hashed, validated like an u
 and described by their sidecar when it names their bytes (a model whose index was lost
 comes back whole), else as a hand-dropped file (origin ADOPTED, no owner, shared,
 created_at from its mtime). A lookup adopts only the pending files of its own hash (a
-listing of everything at most ``SETTLE_IN_CALL``); the owner's background ``Adopter`` does
-the rest, so thousands of files dropped in at once never make a lookup of another model
-wait, nor a listing wait past its client's deadline. A file
+listing of every hash, or a cleanup, all of them: they must be complete); the owner's
+background ``Adopter`` does the rest, so thousands of files dropped in at once never make
+a lookup of another model wait. A file
 that fails is remembered by (size, mtime), logged once and skipped until it changes.
 
 To keep a lookup cheap with thousands of files, the scan is skipped while the
@@ -96,8 +96,8 @@ RACY_SECONDS_COARSE = 2.0
 RESCAN_SECONDS = 5.0
 # Temp files older than this belong to an upload that died, even with a service running.
 STALE_TEMP_SECONDS = 3600.0
-# Pending files a listing of every hash (or a cleanup) adopts itself before answering.
-SETTLE_IN_CALL = 64
+# How many passed checks are remembered (64 bytes each) before the memory starts over.
+MAX_REMEMBERED_PASSES = 100_000
 _HASH_BLOCK = 1024 * 1024
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
@@ -195,6 +195,9 @@ class ModelStore:
         self.max_bytes = max_bytes
         self._clock = clock
         self._check_model = check_model
+        # SHA-256 of bytes that passed the consumer check: the same bytes always give the
+        # same verdict, so copies (an operator's hard links) are checked once.
+        self._passed: set[str] = set()
         directory.mkdir(parents=True, exist_ok=True)
         self.index = open_index(directory / INDEX_FILE_NAME, rebuild=owner)
         self._lock = threading.RLock()
@@ -305,15 +308,13 @@ class ModelStore:
         if self._rejected:
             self._rejected = {n: s for n, s in self._rejected.items() if n in seen}
 
-    def settle(
-        self, model_hash: str | None = None, name: str | None = None, limit: int | None = None
-    ) -> int:
-        """Adopt the pending files of one file name, one hash, or (both None) all, at most
-        ``limit`` of them; how many this call adopted or rejected. Hashing and validating
-        happen outside the store's lock, so lookups of other models go on meanwhile; a
-        file another thread is adopting is waited for, never adopted twice."""
+    def settle(self, model_hash: str | None = None, name: str | None = None) -> int:
+        """Adopt the pending files of one file name, one hash, or (both None) all; how
+        many this call adopted or rejected. Hashing and validating happen outside the
+        store's lock, so lookups of other models go on meanwhile; a file another thread
+        is adopting is waited for, never adopted twice."""
         done = 0
-        while limit is None or done < limit:
+        while True:
             claim = self._claim(model_hash, name)
             if claim is None:
                 return done
@@ -327,15 +328,6 @@ class ModelStore:
             finally:
                 with self._lock:
                     self._adopting.pop(file_name).set()
-        return done
-
-    def _settle_for_listing(self, model_hash: str | None) -> None:
-        """A listing of one hash adopts its pending files; one of every hash (or a
-        cleanup) adopts at most ``SETTLE_IN_CALL`` itself when the owner's adopter is
-        there to do the rest: an answer within the client's deadline, complete once the
-        adoption is done, rather than none after thousands of files."""
-        limit = SETTLE_IN_CALL if model_hash is None and self._adopter is not None else None
-        self.settle(model_hash, limit=limit)
 
     def settle_one(self) -> int:
         """Adopt one pending file (the adopter's step, so it can stop between files);
@@ -403,8 +395,8 @@ class ModelStore:
                 described = sidecar.read(self.directory, key, digest)
                 # A sidecar naming these very bytes was written when they passed the
                 # consumer check on upload: a rebuild need not run thousands again.
-                if described is None and self._check_model is not None:
-                    self._check_model(path)
+                if described is None:
+                    self._run_check(path, digest)
         except GlidepathError as exc:
             self._reject(key, file_stamp, exc.message)
             return
@@ -437,6 +429,16 @@ class ModelStore:
                     "model_restored" if restored else "model_adopted", file=name, sha256=digest
                 )
             self._known[name] = file_stamp
+
+    def _run_check(self, path: Path, digest: str) -> None:
+        """The consumer check of ``path`` (whose SHA-256 is ``digest``), once per bytes."""
+        if self._check_model is None or digest in self._passed:
+            return
+        self._check_model(path)
+        with self._lock:
+            if len(self._passed) >= MAX_REMEMBERED_PASSES:
+                self._passed.clear()
+            self._passed.add(digest)
 
     def _reject(self, key: ModelKey, file_stamp: FileStamp, why: str) -> None:
         """A file that is not a usable model: skipped (logged once) until it changes."""
@@ -538,14 +540,15 @@ class ModelStore:
         viewer: User | None = None,
     ) -> Page:
         """Newest first; the token is a keyset cursor, so pages never repeat or skip a
-        model that stays stored while the client pages. Files still being adopted in
-        the background appear once adopted (``_settle_for_listing``)."""
+        model that stays stored while the client pages. A listing of every hash
+        adopts every pending file first: it must be complete (and a client may rely on
+        it: after one listing, every file dropped in is adopted)."""
         if model_hash is not None:
             validation.check_hash(model_hash)
         limit = validation.check_page_size(page_size)
         after = decode_page_token(page_token, model_hash) if page_token else None
         self.refresh()
-        self._settle_for_listing(model_hash)
+        self.settle(model_hash)
         rows = self.index.page(model_hash, after, limit + 1, reader=_reader(viewer))
         if len(rows) <= limit:
             return Page(rows, "")
@@ -558,7 +561,7 @@ class ModelStore:
         administrator (or the store itself), a user's own, and for an anonymous caller
         (a dry run) the shared ones."""
         self.refresh()
-        self._settle_for_listing(None)
+        self.settle()
         if user is None or user.is_admin:
             return self.index.created_before(cutoff)
         if user.anonymous:
@@ -600,8 +603,7 @@ class ModelStore:
         temp = self._receive(declaration, chunks)
         try:
             zipcheck.validate_model_zip(temp, self.max_bytes)
-            if self._check_model is not None:
-                self._check_model(temp)
+            self._run_check(temp, declaration.sha256)
             return self._commit(temp, declaration, user)
         finally:
             _unlink_quietly(temp)

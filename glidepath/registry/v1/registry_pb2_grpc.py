@@ -208,10 +208,9 @@ class ModelRegistryServicer:
         """Lists the stored models the caller may read (shared ones and their own; every model
         for a service or an administrator), optionally for one hash, newest first (ties by
         hash, then episodes), a page at a time. Quarantined models are listed, with their
-        reason. Files just dropped into the directory by hand appear once adopted: a
-        listing of one hash adopts them first; with thousands dropped at once, a listing of
-        every hash answers with those adopted so far while the rest are adopted in the
-        background. A page_token only works with the model_hash filter it
+        reason. A listing adopts the files just dropped into the directory first, so it is
+        complete; with thousands dropped at once it takes as long as their adoption, while
+        lookups by hash or by name answer at once. A page_token only works with the model_hash filter it
         was returned for (INVALID_ARGUMENT naming page_token otherwise).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
