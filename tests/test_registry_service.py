@@ -582,3 +582,15 @@ def test_mutations_need_the_token_and_reads_do_not(registry_start: Start) -> Non
     lines = captured.getvalue()
     assert '"code":"UNAUTHENTICATED"' in lines
     assert token not in lines
+
+
+def test_the_consumer_check_is_off_only_when_code_says_so(registry_start: Start) -> None:
+    """Tests whose stand-in trainer is not a glidepath policy (CartPole) start their
+    registry with check_models=False; no environment variable can turn the check off."""
+    from registry_support import other_layout_zip
+
+    from model_registry_service.config import RegistrySettings
+
+    assert RegistrySettings.from_env().check_models
+    lenient = registry_start(check_models=False)
+    assert upload(lenient.stub, HASH_A, 1000, other_layout_zip()).created
