@@ -212,7 +212,7 @@ class _Value:
         self.transformed = np.asarray(np.exp(log_tau), dtype=np.float64)
 
     def log_tau(self, x: FloatArray) -> FloatArray:
-        y = np.maximum(_interp_extrapolate(x, self.grid, self.transformed), 1e-300)
+        y = np.maximum(_interp_lattice(x, self.grid, self.transformed), 1e-300)
         return np.asarray(np.log(y), dtype=np.float64)
 
 
@@ -347,12 +347,15 @@ def solve(household: Household, settings: OptimumSettings = OptimumSettings()) -
     )
     bequest = _bequest(g, s_grid)
     savings_returns = s_grid[:, None, None] * rp_levels[None, :, :]
+    bequest_lattice: _Lattice = {}  # the same every year: computed once
     ahead: list[_Successor | None] = [None] * n_states  # year t + 1 of each state
     grids = [[np.empty(0)] * horizon for _ in range(n_states)]
     cons = [[np.empty(0)] * horizon for _ in range(n_states)]
     shares = [[np.empty(0)] * horizon for _ in range(n_states)]
     for t in range(horizon - 1, -1, -1):
-        lattice = _successor_lattices(t, prob, ahead, bequest, savings_returns, excess, w)
+        lattice = _successor_lattices(
+            t, prob, ahead, bequest, savings_returns, excess, w, bequest_lattice
+        )
         year: list[_Successor | None] = [None] * n_states
         for s in range(n_states):
             succ = _weighted_successors(t, s, prob, ahead, bequest)
@@ -421,6 +424,7 @@ def _successor_lattices(
     savings_returns: FloatArray,
     excess: FloatArray,
     w: FloatArray,
+    bequest_lattice: _Lattice,
 ) -> _Lattice:
     """Per successor reached from some state in year t (key S = the bequest): the row
     maxima M (G,) of ln V'(X') and E[e^(ln V' - M) (R_s - R_ns)] at each share level (G, K).
@@ -434,6 +438,9 @@ def _successor_lattices(
         used.append(n_states)
     out: _Lattice = {}
     for k in used:
+        if k in bequest_lattice:
+            out[k] = bequest_lattice[k]
+            continue
         nxt = bequest if k == n_states else ahead[k]
         assert nxt is not None
         tops, focs = [], []
@@ -443,6 +450,8 @@ def _successor_lattices(
             tops.append(top)
             focs.append(foc)
         out[k] = (np.concatenate(tops), np.concatenate(focs))  # (G,), (G, K)
+        if k == n_states:
+            bequest_lattice[k] = out[k]
     return out
 
 
@@ -468,12 +477,23 @@ def _lattice_block(
         floor = nxt.floor
     below = marg < floor if floor > 0 else None
     np.maximum(marg, FLOOR_FRACTION, out=marg)
+    # Each savings point's FOC divided by its largest term: the root in s is the
+    # same, and u'(c) no longer underflows to 0 for consumption far above scale.
+    if prob.gamma == 3.0:
+        # The default risk aversion: (c / c_min)^-3 by multiplies, no log and exp.
+        low = marg.min(axis=(1, 2))
+        marg /= low[:, None, None]
+        cube = marg * marg
+        cube *= marg
+        np.reciprocal(cube, out=cube)
+        if below is not None:
+            cube *= 1.0 + FLOOR_PENALTY * below
+        cube *= excess
+        return -3.0 * np.log(low), cube @ w
     np.log(marg, out=marg)
     marg *= -prob.gamma
     if below is not None:
         marg += math.log1p(FLOOR_PENALTY) * below
-    # Each savings point's FOC divided by its largest term: the root in s is the
-    # same, and u'(c) no longer underflows to 0 for consumption far above scale.
     top = marg.max(axis=(1, 2))
     marg -= top[:, None, None]
     np.exp(marg, out=marg)
@@ -546,7 +566,7 @@ def _solve_year(
     for _, weight, nxt in succ:
         x_star = s_grid[:, None] * rp + nxt.income
         flat = x_star.ravel()
-        c_star = _interp_extrapolate(flat, nxt.grid, nxt.consumption).reshape(x_star.shape)
+        c_star = _interp_lattice(flat, nxt.grid, nxt.consumption).reshape(x_star.shape)
         # ln 1 = 0 exactly: one certain successor reproduces the plan without mortality.
         marginals.append(
             _log_marginal(c_star, gamma, nxt.floor) + log_rp + log_w + math.log(weight)
