@@ -201,6 +201,9 @@ def test_the_couple_optimum_depends_on_who_is_alive() -> None:
     decision = OptimumStrategy(solution).decide(cast(YearState, state))
     np.testing.assert_allclose(decision.consumption[:3], c)
     assert decision.consumption[3] == 0.0
+    # Past the DP's horizon (the latest table end) nobody is alive: nothing is spent.
+    late = SimpleNamespace(t=solution.horizon, cash_on_hand=np.full(4, 8e5), alive=alive)
+    assert np.all(OptimumStrategy(solution).decide(cast(YearState, late)).consumption == 0.0)
     with pytest.raises(ValueError, match="alive"):
         OptimumStrategy(solution).decide(cast(YearState, SimpleNamespace(t=t, cash_on_hand=x)))
 

@@ -632,6 +632,10 @@ class OptimumStrategy:
     name: str = "optimum"
 
     def decide(self, state: YearState) -> Decision:
+        if state.t >= self.solution.horizon:
+            # Past every table's end nobody is alive: nothing to consume or invest.
+            zero = np.zeros_like(state.cash_on_hand)
+            return Decision(zero, zero.copy())
         who: IntArray | None = None
         if self.solution.state_path is None:
             alive = getattr(state, "alive", None)
