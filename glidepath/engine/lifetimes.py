@@ -72,14 +72,17 @@ class Lives:
         return (1 << len(self.tables)) - 1
 
 
-def life_table(adult: Adult) -> mortality.LifeTable:
-    """The adult's table from their current age: explicit, or the calibrated default law."""
+def life_table(adult: Adult, index: int = 0) -> mortality.LifeTable:
+    """The adult's table from their current age: explicit, or the calibrated default law
+    (an unreachable life expectancy named as ``household.adults[index].life_expectancy``)."""
     if adult.mortality_table is not None:
         t = adult.mortality_table
         q = np.asarray(t.q, dtype=np.float64)[adult.current_age - t.first_age :]
         return mortality.LifeTable(adult.current_age, q)
     return mortality.table_for_life_expectancy(
-        adult.current_age, adult.life_expectancy, field="life_expectancy"
+        adult.current_age,
+        adult.life_expectancy,
+        field=f"household.adults[{index}].life_expectancy",
     )
 
 
@@ -188,6 +191,6 @@ def build_lives(
         hc_nominal=np.stack([pv(nominal_net[c], discount * infl) for c in range(CODES)]),
         has_nominal=bool(np.any(nominal_net != 0.0)),
     )
-    tables = tuple(life_table(a) for a in adults)
+    tables = tuple(life_table(a, j) for j, a in enumerate(adults))
     ages = tuple(a.current_age for a in adults)
     return Lives(tables, ages, flows, expected_years_lived(tables, ages))

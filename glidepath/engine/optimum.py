@@ -1,22 +1,40 @@
 """The optimum by dynamic programming, where one can be computed.
 
-Problem: cash flows deterministic in real terms, iid lognormal returns; each year choose
-consumption c and the stock share s (the rest in the household's fixed bond:cash mix)
-to maximise the objective of ``objective`` (CRRA utility of consumption, floored, plus
-the capital-goal term): exactly the engine's objective.
+Problem: cash flows deterministic in real terms given who is alive, iid lognormal
+returns; each year choose consumption c and the stock share s (the rest in the
+household's fixed bond:cash mix) to maximise the objective of ``objective``: CRRA
+utility of consumption, floored, over the years lived, the essential-spending penalty
+K min(0, u(c) - u(F)) below the floor F, and the capital-goal term on the wealth left
+when the last adult dies (the bequest). Who is alive is part of the state (``lives``):
+one life state for a single adult, three for a couple (both, only adult 0, only adult
+1), nobody alive = the bequest. Under FIXED_HORIZON deaths are certain (the plan ends
+at the latest life expectancy, as before).
 
-Method: backward induction on cash on hand X = W + d (wealth plus this year's disposable
-income), in units of the consumption scale. Savings S = X - c are invested, and
-X' = S R_p(s) + d_{t+1}. For every savings level on a fixed log-spaced grid, the share
-solves the first-order condition E[u'(c'(X')) (R_stock - R_nonstock)] = 0 (evaluated on
-``share_levels`` levels, the root interpolated between them, clipped to [0, 1]);
-consumption then follows from the Euler equation by the endogenous grid method
-(Carroll 2006): u'(c) = E[u'(c'(X')) R_p], X = S + c; below the first endogenous point
-the constraint binds (c = X). Expectations use Gauss-Hermite nodes on the real
-(stock, bond, cash) log returns (``quadrature``). The value function is carried in the
-transformed space ((1 - gamma) V)^(1 / (1 - gamma)) (exp(V / A) at gamma = 1), where it
-is near-linear in X, and interpolated linearly (extrapolated linearly above the grid).
-Marginal utility uses max(c, floor) so the floored objective stays concave.
+Method: backward induction on cash on hand X = W + d (wealth plus this year's
+disposable income of the life state), in units of the consumption scale. Savings
+S = X - c are invested, and in life state s' next year X' = S R_p(share) + d_{s'}
+(the bequest: W' = S R_p). With beta the time-preference factor (1 in the engine's
+objective) and pi(s -> s') the survival transitions,
+
+    V_t^s(X) = max_c u(c) + K min(0, u(c) - u(F_t^s))
+               + beta E[ sum_{s'} pi(s -> s') V_{t+1}^{s'}(X') + pi(s -> none) B(S R_p) ].
+
+For every savings level on a fixed log-spaced grid, the share solves the first-order
+condition E[sum pi V'(X') (R_stock - R_nonstock)] = 0 (evaluated on ``share_levels``
+levels, the root interpolated between them, clipped to [0, 1]); consumption then
+follows from the Euler equation by the endogenous grid method (Carroll 2006):
+u'(c) (1 + K 1{c < F}) = beta E[sum pi V'(X') R_p], X = S + c (the floor's kink: c = F
+over a range of S); below the first endogenous point the constraint binds (c = X). The
+successors' marginal values on the (savings x share level x node) lattice depend only
+on the successor state, so they are computed once per year and state and mixed by
+each origin's pi (a couple costs three lattices a year, not nine). Expectations use
+Gauss-Hermite nodes on the real (stock, bond, cash) log returns (``quadrature``). The
+value function is carried in the transformed space ((1 - gamma) V)^(1 / (1 - gamma))
+(exp(V / A) at gamma = 1), where it is near-linear in X, and interpolated linearly
+(extrapolated linearly above the grid); the floor's penalty, which is not of that
+form, is carried beside it as a plain expected sum. Marginal utility uses max(c, f)
+(f the objective's floor fraction) so the floored objective stays concave; the
+penalty too reads u(max(c, f)).
 
 Timing: the DP assumes the year's net flow meets the portfolio at the start of the year
 (``FlowTiming.START_OF_YEAR``), the textbook timing of the closed forms. It is exact
@@ -31,20 +49,27 @@ is only exact for the household it was solved for.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
+import math
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from glidepath.household.model import Household, ReturnModel
+from glidepath.household.model import Household, Lifetimes, ReturnModel
 
-from .cashflows import FloatArray, Schedule, build_schedule
+from . import lives
+from .cashflows import FloatArray, IntArray, build_schedule
 from .logmath import log_power_mean, logsumexp
-from .objective import FLOOR_FRACTION, Objective, crra
+from .objective import FLOOR_FRACTION, crra, crra_inverse
 from .quadrature import DEFAULT_NODES, ReturnNodes, return_nodes
 from .state import Decision, YearState
+
+#: Weight K of the essential-spending penalty K min(0, u(c) - u(F)) (a unit of utility
+#: lost below the floor counts 1 + K times). The objective's; kept equal by a test.
+FLOOR_PENALTY = 10.0
 
 
 @dataclass(frozen=True)
@@ -54,33 +79,82 @@ class OptimumSettings:
     nodes: tuple[int, ...] = DEFAULT_NODES
     # Smallest positive savings grid point, in units of the consumption scale.
     min_savings: float = 1e-3
+    # Time-preference factor beta on every later year. The engine's objective does not
+    # discount (1); other values serve the check that a constant death probability
+    # lambda is the same problem as beta = 1 - lambda without mortality.
+    time_preference: float = 1.0
+
+
+@dataclass(frozen=True)
+class StatePolicy:
+    """The optimal policy of one life state, in money (real), by year t = 0..T-1."""
+
+    cash_grids: tuple[FloatArray, ...]  # X grid of year t (money)
+    consumption: tuple[FloatArray, ...]  # c on that grid
+    shares: tuple[FloatArray, ...]  # optimal stock share on the savings grid
 
 
 @dataclass(frozen=True)
 class OptimumSolution:
-    """The optimal policy, in money (real), by year t = 0..T-1."""
+    """The optimal policy of every life state (``lives.life_states`` order)."""
 
     horizon: int
     scale: float
-    cash_grids: tuple[FloatArray, ...]  # X grid of year t (money)
-    consumption: tuple[FloatArray, ...]  # c on that grid
+    states: tuple[tuple[int, ...], ...]
+    by_state: tuple[StatePolicy, ...]
+    # FIXED_HORIZON: the (certain) life state of each year; None under mortality, where
+    # the caller says who is alive.
+    state_path: IntArray | None
     savings_grid: FloatArray  # S grid (money), shared by all years
-    shares: tuple[FloatArray, ...]  # optimal stock share on the S grid
     value: float  # V_0(X_0): expected lifetime utility (objective units)
     certainty_equivalent: float  # CE of ``value`` (money per year)
+    # A_0: utility terms ahead, E[years lived] + g at beta = 1 (the CE's normaliser).
+    utility_terms: float
     seconds: float
 
-    def policy(self, t: int, cash_on_hand: FloatArray) -> tuple[FloatArray, FloatArray]:
-        """(consumption, stock share) of year t for cash on hand X (money, per path)."""
+    @property
+    def cash_grids(self) -> tuple[FloatArray, ...]:
+        """The first life state's (everybody alive) cash grids, by year."""
+        return self.by_state[0].cash_grids
+
+    @property
+    def consumption(self) -> tuple[FloatArray, ...]:
+        return self.by_state[0].consumption
+
+    @property
+    def shares(self) -> tuple[FloatArray, ...]:
+        return self.by_state[0].shares
+
+    def policy(
+        self, t: int, cash_on_hand: FloatArray, state: IntArray | None = None
+    ) -> tuple[FloatArray, FloatArray]:
+        """(consumption, stock share) of year t for cash on hand X (money, per path).
+
+        ``state``: each path's life state (``lives.state_of_paths``; -1 = nobody alive,
+        which consumes nothing). None: the certain state of a FIXED_HORIZON year.
+        """
         x = np.maximum(cash_on_hand, 0.0)
-        c = _interp_extrapolate(x, self.cash_grids[t], self.consumption[t])
+        if state is None:
+            s = 0 if self.state_path is None else int(self.state_path[t])
+            return self._policy_of(s, t, x)
+        c = np.zeros_like(x)
+        share = np.zeros_like(x)
+        for s in range(len(self.states)):
+            rows = state == s
+            if rows.any():
+                c[rows], share[rows] = self._policy_of(s, t, x[rows])
+        return c, share
+
+    def _policy_of(self, s: int, t: int, x: FloatArray) -> tuple[FloatArray, FloatArray]:
+        p = self.by_state[s]
+        c = _interp_extrapolate(x, p.cash_grids[t], p.consumption[t])
         c = np.clip(c, 0.0, x)
-        share = np.interp(x - c, self.savings_grid, self.shares[t])
+        share = np.interp(x - c, self.savings_grid, p.shares[t])
         return c, np.asarray(share, dtype=np.float64)
 
 
-def optimum_available(household: Household) -> tuple[bool, str]:
-    """Whether the DP applies, and if not, why in plain words."""
+def dp_applies(household: Household) -> tuple[bool, str]:
+    """Whether the DP's assumptions hold for the household, and if not, why."""
     market = household.market
     if market.return_model is not ReturnModel.LOGNORMAL:
         return False, "no optimum: the DP assumes lognormal returns (the household uses Student-t)"
@@ -93,6 +167,25 @@ def optimum_available(household: Household) -> tuple[bool, str]:
     return True, ""
 
 
+def engine_tracks_lives() -> bool:
+    """Whether the simulator's year state says who is alive (``YearState.alive``)."""
+    names = {f.name for f in dataclasses.fields(YearState)}
+    return "alive" in names or hasattr(YearState, "alive")
+
+
+def optimum_available(household: Household) -> tuple[bool, str]:
+    """Whether the optimum can be solved and replayed in the simulator; if not, why."""
+    ok, reason = dp_applies(household)
+    if not ok:
+        return ok, reason
+    if household.lifetimes is Lifetimes.MORTALITY and not engine_tracks_lives():
+        return False, (
+            "no optimum: the simulator does not yet say who is alive on each path, so the "
+            "optimum's policy for lives with mortality cannot be replayed"
+        )
+    return True, ""
+
+
 def _interp_extrapolate(x: FloatArray, xp: FloatArray, fp: FloatArray) -> FloatArray:
     """np.interp, but linear extrapolation above the last point (clamped below)."""
     y = np.interp(x, xp, fp)
@@ -101,13 +194,6 @@ def _interp_extrapolate(x: FloatArray, xp: FloatArray, fp: FloatArray) -> FloatA
     if above.any():
         y = np.where(above, fp[-1] + slope * (x - xp[-1]), y)
     return np.asarray(y, dtype=np.float64)
-
-
-def _real_net_income(schedule: Schedule) -> FloatArray:
-    deflate = 1.0 / schedule.expected_price_index()
-    return np.asarray(
-        schedule.real_net_income + schedule.nominal_net_income * deflate, dtype=np.float64
-    )
 
 
 class _Value:
@@ -126,16 +212,15 @@ class _Value:
         self.transformed = np.asarray(np.exp(log_tau), dtype=np.float64)
 
     def log_tau(self, x: FloatArray) -> FloatArray:
-        y = np.maximum(_interp_extrapolate(x, self.grid, self.transformed), 1e-300)
+        y = np.maximum(_interp_lattice(x, self.grid, self.transformed), 1e-300)
         return np.asarray(np.log(y), dtype=np.float64)
 
 
-def _terminal(objective: Objective, grid: FloatArray) -> tuple[FloatArray, _Value | None]:
-    """Pseudo-consumption c_T (u'(c_T) = B'(W)) and V_T on ``grid`` (scale units).
+def _terminal(g: float, grid: FloatArray) -> tuple[FloatArray, _Value | None]:
+    """Pseudo-consumption c_T (u'(c_T) = B'(W)) and V_T = B on ``grid`` (scale units).
 
-    V_T = g u(max(W / g, f)) with g the goal's weight, so its tau is max(W / g, f).
+    B(W) = g u(max(W / g, f)) with g the goal's weight, so its tau is max(W / g, f).
     """
-    g = objective.goal_weight
     if g <= 0:
         return np.zeros_like(grid), None
     x = np.maximum(grid / g, FLOOR_FRACTION)
@@ -162,100 +247,359 @@ def _share_from_foc(foc: FloatArray, levels: FloatArray) -> FloatArray:
     return share
 
 
+@dataclass
+class _Successor:
+    """Year t + 1 of one life state (or the bequest) as the year t solve reads it."""
+
+    grid: FloatArray  # cash grid (scale units)
+    consumption: FloatArray  # c on it (the bequest: the pseudo-consumption W / g)
+    value: _Value
+    penalty: FloatArray | None  # expected floor penalty on ``grid`` (None: none ahead)
+    floor: float  # the active floor F of that year (0: none), scale units
+    income: float  # d of that year, scale units (the bequest: 0)
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """The household's DP, in scale units."""
+
+    gamma: float
+    beta: float
+    goal_weight: float
+    income: FloatArray  # (S, T + 1)
+    floors: FloatArray  # (S, T): active floors (0 where none or below the utility floor)
+    to_state: FloatArray  # (T, S, S)
+    to_none: FloatArray  # (T, S)
+    has_floor: bool
+
+
+def _problem(household: Household, scale: float, gamma: float, beta: float) -> _Problem:
+    states = lives.life_states(household)
+    p = lives.survival(household)
+    horizon = p.shape[1]
+    to_state, to_none = lives.transitions(states, p)
+    flows = lives.state_flows(household, horizon)
+    floors = flows.floor / scale
+    floors = np.where(floors > FLOOR_FRACTION, floors, 0.0)
+    goal = household.goals.capital_goal
+    return _Problem(
+        gamma=gamma,
+        beta=beta,
+        goal_weight=goal / scale if goal > 0 else 0.0,
+        income=flows.net_income / scale,
+        floors=floors,
+        to_state=to_state,
+        to_none=to_none,
+        has_floor=bool(floors.max() > 0),
+    )
+
+
+def _log_marginal(c: FloatArray, gamma: float, floor: float) -> FloatArray:
+    """ln of the marginal value u'(max(c, f)) (1 + K 1{c < F}) of a successor."""
+    out = -gamma * np.log(np.maximum(c, FLOOR_FRACTION))
+    if floor > 0:
+        out = out + np.where(c < floor, math.log1p(FLOOR_PENALTY), 0.0)
+    return np.asarray(out, dtype=np.float64)
+
+
+def _invert_marginal(log_m: FloatArray, gamma: float, floor: float) -> FloatArray:
+    """c with u'(c) (1 + K 1{c < F}) = e^log_m; c = F over the kink's range."""
+    c = np.exp(-log_m / gamma)
+    if floor <= 0:
+        return np.asarray(c, dtype=np.float64)
+    below = c * math.exp(math.log1p(FLOOR_PENALTY) / gamma)  # the penalised branch
+    return np.asarray(np.where(c >= floor, c, np.minimum(below, floor)), dtype=np.float64)
+
+
+def _penalty_now(c: FloatArray, gamma: float, floor: float) -> FloatArray:
+    """min(0, u(max(c, f)) - u(F)) on a grid (0 without a floor)."""
+    if floor <= 0:
+        return np.zeros_like(c)
+    with np.errstate(over="ignore"):
+        gap = crra(np.maximum(c, FLOOR_FRACTION), gamma) - crra(np.array([floor]), gamma)[0]
+    return np.asarray(np.minimum(gap, 0.0), dtype=np.float64)
+
+
 def solve(household: Household, settings: OptimumSettings = OptimumSettings()) -> OptimumSolution:
-    """Solve the DP for ``household`` (raises ValueError when ``optimum_available`` says no)."""
-    ok, reason = optimum_available(household)
+    """Solve the DP for ``household`` (raises ValueError when ``dp_applies`` says no)."""
+    ok, reason = dp_applies(household)
     if not ok:
         raise ValueError(reason)
     began = time.perf_counter()
     schedule = build_schedule(household)
     scale = schedule.consumption_scale
-    objective = Objective(schedule.horizon, scale, schedule.capital_goal, schedule.risk_aversion)
-    gamma, horizon = objective.gamma, schedule.horizon
-    d = _real_net_income(schedule) / scale  # length T + 1, d[T] = 0
+    gamma = schedule.risk_aversion
+    prob = _problem(household, scale, gamma, settings.time_preference)
+    states = lives.life_states(household)
+    n_states, horizon = len(states), prob.to_none.shape[0]
+    g = prob.goal_weight
     nodes: ReturnNodes = return_nodes(schedule.market, settings.nodes)
     w = nodes.weights
+    log_w = np.log(w)
     excess = nodes.stocks - nodes.nonstock
     levels = np.linspace(0.0, 1.0, settings.share_levels)
     rp_levels = nodes.portfolio(levels)  # (K, Q)
     wealth0 = schedule.initial_wealth / scale
-    top = 30.0 * (wealth0 + float(np.maximum(d, 0.0).sum()) + float(objective.goal_weight)) + 50.0
+    income_sum = float(np.maximum(prob.income, 0.0).sum(axis=1).max())
+    top = 30.0 * (wealth0 + income_sum + float(g)) + 50.0
     s_grid = np.concatenate(
         [[0.0], np.geomspace(settings.min_savings, top, settings.savings_points - 1)]
     )
-    floor = FLOOR_FRACTION
-
-    # Successor (year t + 1) as: consumption function and value function on a cash grid.
-    term_grid = s_grid.copy()
-    next_c, next_v = _terminal(objective, term_grid)
-    next_grid = term_grid
-    cash_grids: list[FloatArray] = [np.empty(0)] * horizon
-    cons: list[FloatArray] = [np.empty(0)] * horizon
-    shares: list[FloatArray] = [np.empty(0)] * horizon
-    log_w = np.log(w)
+    bequest = _bequest(g, s_grid)
+    savings_returns = s_grid[:, None, None] * rp_levels[None, :, :]
+    bequest_lattice: _Lattice = {}  # the same every year: computed once
+    ahead: list[_Successor | None] = [None] * n_states  # year t + 1 of each state
+    grids = [[np.empty(0)] * horizon for _ in range(n_states)]
+    cons = [[np.empty(0)] * horizon for _ in range(n_states)]
+    shares = [[np.empty(0)] * horizon for _ in range(n_states)]
     for t in range(horizon - 1, -1, -1):
-        terms = float(horizon - t) + objective.goal_weight  # utility terms left
-        if next_v is None:
-            # Last year, no goal: consume everything.
-            grid = s_grid.copy()
-            c_t = grid.copy()
-            share_t = np.ones_like(s_grid)
-            log_tau = np.log(np.maximum(grid, floor))
-        else:
-            x_next = s_grid[:, None, None] * rp_levels[None, :, :] + d[t + 1]
-            c_next = _interp_extrapolate(x_next.ravel(), next_grid, next_c).reshape(x_next.shape)
-            log_marg = -gamma * np.log(np.maximum(c_next, floor))
-            # Each savings point's FOC divided by its largest term: the root in s is the
-            # same, and u'(c) no longer underflows to 0 for consumption far above scale.
-            scaled = np.exp(log_marg - log_marg.max(axis=(1, 2), keepdims=True))
-            foc = (scaled * excess) @ w  # (G, K)
-            share_t = _share_from_foc(foc, levels)
-            share_t[0] = share_t[1] if len(share_t) > 1 else 1.0
-            rp = nodes.nonstock[None, :] + share_t[:, None] * excess[None, :]  # (G, Q)
-            x_star = s_grid[:, None] * rp + d[t + 1]
-            c_star = _interp_extrapolate(x_star.ravel(), next_grid, next_c).reshape(x_star.shape)
-            # Euler: c = E[u'(c') R_p]^(-1/gamma), the expectation as a log-sum-exp.
-            log_emarg = logsumexp(
-                -gamma * np.log(np.maximum(c_star, floor)) + np.log(rp) + log_w, axis=1
+        lattice = _successor_lattices(
+            t, prob, ahead, bequest, savings_returns, excess, w, bequest_lattice
+        )
+        year: list[_Successor | None] = [None] * n_states
+        for s in range(n_states):
+            succ = _weighted_successors(t, s, prob, ahead, bequest)
+            grid, c_t, share_t, v_t, penalty = _solve_year(
+                t, s, prob, succ, lattice, s_grid, nodes, levels, log_w
             )
-            c_s = np.exp(-log_emarg / gamma)
-            log_tau_next = next_v.log_tau(x_star.ravel()).reshape(x_star.shape)
-            x_s = s_grid + c_s
-            grid = np.concatenate([[0.0], x_s])
-            c_t = np.concatenate([[0.0], c_s])
-            grid = np.maximum.accumulate(grid)
-            keep = np.concatenate([[True], np.diff(grid) > 0])
-            grid, c_t = grid[keep], c_t[keep]
-            # V_t = u(c) + E[V_{t+1}]: tau_t is the power mean (p = 1 - gamma) of this
-            # year's consumption (weight 1 / A_t) and next year's tau at each node
-            # (weights A_{t+1} w_q / A_t). The X = 0 point has the savings-0 successor.
-            successors = np.concatenate([log_tau_next[:1], log_tau_next])[keep]
-            log_c = np.log(np.maximum(c_t, floor))[:, None]
-            weights = np.concatenate([[1.0 / terms], (next_v.terms / terms) * w])
-            log_tau = log_power_mean(
-                np.concatenate([log_c, successors], axis=1), weights[None, :], 1.0 - gamma
+            grids[s][t], cons[s][t], shares[s][t] = grid * scale, c_t * scale, share_t
+            year[s] = _Successor(
+                grid, c_t, v_t, penalty, float(prob.floors[s, t]), float(prob.income[s, t])
             )
-        cash_grids[t], cons[t], shares[t] = grid * scale, c_t * scale, share_t
-        next_grid, next_c = grid, c_t
-        next_v = _Value(grid, log_tau, terms)
-    assert next_v is not None
-    x0 = wealth0 + d[0]
-    tau0 = float(np.exp(next_v.log_tau(np.array([max(x0, 0.0)]))[0]))
-    # V_0 = A_0 u(tau_0) with A_0 = T + g: the CE is tau_0 itself, in money.
+        ahead = year
+    start = (
+        0
+        if household.lifetimes is Lifetimes.MORTALITY
+        else int(lives.fixed_state_path(household)[0])
+    )
+    first = ahead[start]
+    assert first is not None
+    x0 = np.array([max(wealth0 + float(prob.income[start, 0]), 0.0)])
+    tau0 = float(np.exp(first.value.log_tau(x0)[0]))
+    terms = first.value.terms
+    # V_0 = A_0 u(tau_0) (+ K x the expected penalty): without a floor the CE is tau_0.
     with np.errstate(over="ignore", under="ignore", divide="ignore"):
-        value = float(next_v.terms * crra(np.array([tau0]), gamma)[0])
+        value = float(terms * crra(np.array([tau0]), gamma)[0])
     ce = scale * tau0
+    if first.penalty is not None:
+        value += FLOOR_PENALTY * float(np.interp(x0, first.grid, first.penalty)[0])
+        ce = scale * crra_inverse(value / terms, gamma)
     return OptimumSolution(
         horizon=horizon,
         scale=scale,
-        cash_grids=tuple(cash_grids),
-        consumption=tuple(cons),
+        states=states,
+        by_state=tuple(
+            StatePolicy(tuple(grids[s]), tuple(cons[s]), tuple(shares[s])) for s in range(n_states)
+        ),
+        state_path=(
+            None
+            if household.lifetimes is Lifetimes.MORTALITY
+            else lives.fixed_state_path(household)
+        ),
         savings_grid=s_grid * scale,
-        shares=tuple(shares),
         value=value,
         certainty_equivalent=ce,
+        utility_terms=terms,
         seconds=time.perf_counter() - began,
     )
+
+
+def _bequest(g: float, s_grid: FloatArray) -> _Successor | None:
+    """The bequest as a successor: pseudo-consumption W / g (u'(W / g) = B'(W)), V = B."""
+    c_t, v_t = _terminal(g, s_grid.copy())
+    if v_t is None:
+        return None
+    return _Successor(s_grid.copy(), c_t, v_t, None, 0.0, 0.0)
+
+
+#: A successor's (savings x share level x node) FOC terms, scaled by their row maximum.
+_Lattice = dict[int, tuple[FloatArray, FloatArray]]
+
+
+def _successor_lattices(
+    t: int,
+    prob: _Problem,
+    ahead: list[_Successor | None],
+    bequest: _Successor | None,
+    savings_returns: FloatArray,
+    excess: FloatArray,
+    w: FloatArray,
+    bequest_lattice: _Lattice,
+) -> _Lattice:
+    """Per successor reached from some state in year t (key S = the bequest): the row
+    maxima M (G,) of ln V'(X') and E[e^(ln V' - M) (R_s - R_ns)] at each share level (G, K).
+
+    ``savings_returns`` is S R_p on the (savings, share level, node) lattice. The work
+    is done in place on one buffer: this is the DP's hot loop.
+    """
+    n_states = len(ahead)
+    used = [k for k in range(n_states) if prob.to_state[t, :, k].max() > 0]
+    if bequest is not None and prob.to_none[t].max() > 0:
+        used.append(n_states)
+    out: _Lattice = {}
+    for k in used:
+        if k in bequest_lattice:
+            out[k] = bequest_lattice[k]
+            continue
+        nxt = bequest if k == n_states else ahead[k]
+        assert nxt is not None
+        tops, focs = [], []
+        for rows in range(0, savings_returns.shape[0], _LATTICE_ROWS):
+            block = savings_returns[rows : rows + _LATTICE_ROWS]
+            top, foc = _lattice_block(block, k == n_states, nxt, prob, excess, w)
+            tops.append(top)
+            focs.append(foc)
+        out[k] = (np.concatenate(tops), np.concatenate(focs))  # (G,), (G, K)
+        if k == n_states:
+            bequest_lattice[k] = out[k]
+    return out
+
+
+#: Savings rows per block of the lattice: a block's arrays stay in the CPU cache.
+_LATTICE_ROWS = 8
+
+
+def _lattice_block(
+    block: FloatArray,
+    is_bequest: bool,
+    nxt: _Successor,
+    prob: _Problem,
+    excess: FloatArray,
+    w: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """``_successor_lattices`` for a block of savings rows, in place on one buffer."""
+    if is_bequest:
+        # The bequest's pseudo-consumption is W / g exactly (no interpolation).
+        marg = np.divide(block, prob.goal_weight)
+        floor = 0.0
+    else:
+        marg = _interp_lattice(np.add(block, nxt.income), nxt.grid, nxt.consumption)
+        floor = nxt.floor
+    below = marg < floor if floor > 0 else None
+    np.maximum(marg, FLOOR_FRACTION, out=marg)
+    # Each savings point's FOC divided by its largest term: the root in s is the
+    # same, and u'(c) no longer underflows to 0 for consumption far above scale.
+    if prob.gamma == 3.0:
+        # The default risk aversion: (c / c_min)^-3 by multiplies, no log and exp.
+        low = marg.min(axis=(1, 2))
+        marg /= low[:, None, None]
+        cube = marg * marg
+        cube *= marg
+        np.reciprocal(cube, out=cube)
+        if below is not None:
+            cube *= 1.0 + FLOOR_PENALTY * below
+        cube *= excess
+        return -3.0 * np.log(low), cube @ w
+    np.log(marg, out=marg)
+    marg *= -prob.gamma
+    if below is not None:
+        marg += math.log1p(FLOOR_PENALTY) * below
+    top = marg.max(axis=(1, 2))
+    marg -= top[:, None, None]
+    np.exp(marg, out=marg)
+    marg *= excess
+    return top, marg @ w
+
+
+def _interp_lattice(x: FloatArray, xp: FloatArray, fp: FloatArray) -> FloatArray:
+    """``_interp_extrapolate`` in one np.interp call: the last segment's line is
+    appended as a point at the largest x, so values above the grid extrapolate."""
+    x_max = float(x.max())
+    if x_max > xp[-1]:
+        slope = (fp[-1] - fp[-2]) / (xp[-1] - xp[-2])
+        xp = np.append(xp, x_max)
+        fp = np.append(fp, fp[-1] + slope * (x_max - xp[-2]))
+    return np.asarray(np.interp(x, xp, fp), dtype=np.float64)
+
+
+def _weighted_successors(
+    t: int, s: int, prob: _Problem, ahead: list[_Successor | None], bequest: _Successor | None
+) -> list[tuple[int, float, _Successor]]:
+    """(key, beta x pi, successor) of every successor state s reaches with pi > 0."""
+    n_states = len(ahead)
+    out: list[tuple[int, float, _Successor]] = []
+    for k in range(n_states):
+        pi = float(prob.to_state[t, s, k])
+        if pi > 0:
+            nxt = ahead[k]
+            assert nxt is not None
+            out.append((k, prob.beta * pi, nxt))
+    pi_none = float(prob.to_none[t, s])
+    if bequest is not None and pi_none > 0:
+        out.append((n_states, prob.beta * pi_none, bequest))
+    return out
+
+
+def _solve_year(
+    t: int,
+    s: int,
+    prob: _Problem,
+    succ: list[tuple[int, float, _Successor]],
+    lattice: _Lattice,
+    s_grid: FloatArray,
+    nodes: ReturnNodes,
+    levels: FloatArray,
+    log_w: FloatArray,
+) -> tuple[FloatArray, FloatArray, FloatArray, _Value, FloatArray | None]:
+    """(cash grid, consumption, shares, value, expected penalty) of state s in year t."""
+    gamma, floor = prob.gamma, float(prob.floors[s, t])
+    w = nodes.weights
+    if not succ:
+        # Nothing ahead (the last year, or no goal and certain death): consume everything.
+        grid = s_grid.copy()
+        log_tau = np.log(np.maximum(grid, FLOOR_FRACTION))
+        penalty = _penalty_now(grid, gamma, floor) if prob.has_floor else None
+        return grid, grid.copy(), np.ones_like(s_grid), _Value(grid, log_tau, 1.0), penalty
+    top = np.max([lattice[k][0] for k, _, _ in succ], axis=0)
+    foc = sum(
+        (weight * np.exp(lattice[k][0] - top))[:, None] * lattice[k][1] for k, weight, _ in succ
+    )
+    share_t = _share_from_foc(np.asarray(foc, dtype=np.float64), levels)
+    share_t[0] = share_t[1] if len(share_t) > 1 else 1.0
+    excess = nodes.stocks - nodes.nonstock
+    rp = nodes.nonstock[None, :] + share_t[:, None] * excess[None, :]  # (G, Q)
+    log_rp = np.log(rp)
+    marginals, taus, weights, pens = [], [], [], []
+    terms = 1.0
+    for _, weight, nxt in succ:
+        terms += weight * nxt.value.terms
+    for _, weight, nxt in succ:
+        x_star = s_grid[:, None] * rp + nxt.income
+        flat = x_star.ravel()
+        c_star = _interp_lattice(flat, nxt.grid, nxt.consumption).reshape(x_star.shape)
+        # ln 1 = 0 exactly: one certain successor reproduces the plan without mortality.
+        marginals.append(
+            _log_marginal(c_star, gamma, nxt.floor) + log_rp + log_w + math.log(weight)
+        )
+        taus.append(nxt.value.log_tau(flat).reshape(x_star.shape))
+        weights.append((weight * nxt.value.terms / terms) * w)
+        if nxt.penalty is not None:
+            pens.append(weight * (np.interp(flat, nxt.grid, nxt.penalty).reshape(x_star.shape) @ w))
+    # Euler: u'(c) (1 + K 1{c < F}) = beta E[sum pi V'(X') R_p], as a log-sum-exp.
+    log_emarg = logsumexp(np.concatenate(marginals, axis=1), axis=1)
+    c_s = _invert_marginal(log_emarg, gamma, floor)
+    x_s = s_grid + c_s
+    grid = np.concatenate([[0.0], x_s])
+    c_t = np.concatenate([[0.0], c_s])
+    grid = np.maximum.accumulate(grid)
+    keep = np.concatenate([[True], np.diff(grid) > 0])
+    grid, c_t = grid[keep], c_t[keep]
+    # V_t = u(c) + beta E[sum pi V_{t+1}]: tau_t is the power mean (p = 1 - gamma) of
+    # this year's consumption (weight 1 / A_t) and each successor's tau at each node
+    # (weights beta pi A_{t+1} w_q / A_t). The X = 0 point has the savings-0 successor.
+    log_tau_next = np.concatenate(taus, axis=1)
+    successors = np.concatenate([log_tau_next[:1], log_tau_next])[keep]
+    log_c = np.log(np.maximum(c_t, FLOOR_FRACTION))[:, None]
+    all_weights = np.concatenate([[1.0 / terms], *weights])
+    log_tau = log_power_mean(
+        np.concatenate([log_c, successors], axis=1), all_weights[None, :], 1.0 - gamma
+    )
+    penalty = None
+    if prob.has_floor:
+        later = np.asarray(sum(pens), dtype=np.float64) if pens else np.zeros_like(s_grid)
+        later = np.broadcast_to(later, s_grid.shape)
+        penalty = _penalty_now(c_t, gamma, floor) + np.concatenate([later[:1], later])[keep]
+    return grid, c_t, share_t, _Value(grid, log_tau, terms), penalty
 
 
 def household_key(household: Household) -> str:
@@ -278,13 +622,27 @@ def solve_optimum(
 
 @dataclass(frozen=True)
 class OptimumStrategy:
-    """Applies the DP policy per path by interpolation on cash on hand X = W + d."""
+    """Applies the DP policy per path by interpolation on cash on hand X = W + d.
+
+    Under mortality the life state of each path comes from the year state's ``alive``
+    (adults, n) mask (``lives.state_of_paths``); under FIXED_HORIZON it is certain.
+    """
 
     solution: OptimumSolution
     name: str = "optimum"
 
     def decide(self, state: YearState) -> Decision:
-        c, share = self.solution.policy(state.t, state.cash_on_hand)
+        if state.t >= self.solution.horizon:
+            # Past every table's end nobody is alive: nothing to consume or invest.
+            zero = np.zeros_like(state.cash_on_hand)
+            return Decision(zero, zero.copy())
+        who: IntArray | None = None
+        if self.solution.state_path is None:
+            alive = getattr(state, "alive", None)
+            if alive is None:
+                raise ValueError("the optimum of lives with mortality needs the year's alive mask")
+            who = lives.state_of_paths(np.asarray(alive, dtype=np.bool_))
+        c, share = self.solution.policy(state.t, state.cash_on_hand, who)
         return Decision(share, c)
 
 

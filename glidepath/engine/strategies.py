@@ -237,8 +237,8 @@ class FloorAndUpside:
         free = s - self.reserve[state.t]
         stocks = np.clip(self.merton.pi_star * (free + state.human_capital), 0.0, None)
         stocks = np.minimum(stocks, np.maximum(free, 0.0))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            share = np.where(s > 0, stocks / s, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):  # nothing saved: Merton's mix
+            share = np.where(s > 0, stocks / s, base.stock_share)
         return Decision(np.clip(share, 0.0, 1.0), c)
 
     @classmethod

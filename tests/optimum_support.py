@@ -1,0 +1,105 @@
+"""Households for the DP optimum's tests and benchmark (lifetimes, couples, the floor)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+from engine_support import example_household
+
+from glidepath.engine import lives, mortality
+from glidepath.engine.cashflows import FloatArray, build_schedule
+from glidepath.engine.objective import FLOOR_FRACTION, Objective, crra
+from glidepath.engine.optimum import FLOOR_PENALTY, OptimumSolution
+from glidepath.engine.quadrature import return_nodes
+from glidepath.household.model import (
+    Account,
+    Adult,
+    Charge,
+    Goals,
+    Household,
+    Income,
+    Lifetimes,
+)
+
+
+def example_single() -> Household:
+    """The product's example household with mortality (the default law)."""
+    return replace(example_household(), lifetimes=Lifetimes.MORTALITY)
+
+
+def example_couple(lifetimes: Lifetimes = Lifetimes.MORTALITY) -> Household:
+    """A couple with a mortgage, two accounts and two pensions (one reversionary)."""
+    return Household(
+        adults=(
+            Adult(45, 65, 88, 70_000.0, 0.01, name="Sam"),
+            Adult(43, 64, 91, 45_000.0, 0.01, name="Robin"),
+        ),
+        incomes=(
+            Income(24_000.0, 65, adult=0, label="pension Sam", survivor_fraction=0.6),
+            Income(16_000.0, 64, adult=1, label="pension Robin"),
+        ),
+        charges=(Charge(18_000.0, 60, label="mortgage"),),
+        accounts=(
+            Account(150_000.0, 900.0, 0.7, 0.3, 0.0, label="brokerage"),
+            Account(60_000.0, 300.0, 0.4, 0.5, 0.1, label="retirement"),
+        ),
+        goals=Goals(capital_goal=150_000.0, retirement_spending=60_000.0, essential_fraction=0.6),
+        risk_aversion=3.0,
+        lifetimes=lifetimes,
+    )
+
+
+def replay_utility(
+    household: Household,
+    solution: OptimumSolution,
+    paths: int,
+    seed: int,
+) -> FloatArray:
+    """Lifetime utility (objective units) of the DP's own policy, path by path.
+
+    An independent reading of the problem the DP solves: deaths drawn from the
+    household's tables (``mortality.draw_death_ages``, FIXED_HORIZON: at the end of the
+    year before the life expectancy), returns drawn from the DP's own quadrature nodes
+    (so its expectations are exact for them), flows at the start of the year, each
+    year's utility u(max(c, f)) + K min(0, u(max(c, f)) - u(F)) while someone is alive
+    and the bequest term on the wealth left at the last death.
+    """
+    schedule = build_schedule(household)
+    scale, gamma = schedule.consumption_scale, schedule.risk_aversion
+    objective = Objective.for_schedule(schedule)
+    nodes = return_nodes(schedule.market)
+    rng = np.random.default_rng(seed)
+    horizon = solution.horizon
+    flows = lives.state_flows(household, horizon)
+    adults = household.adults
+    if household.lifetimes is Lifetimes.MORTALITY:
+        tables = [(lives.life_table(household, j), a.current_age) for j, a in enumerate(adults)]
+        death = mortality.draw_death_ages(tables, seed, 0, paths)
+    else:
+        death = np.array([np.full(paths, a.life_expectancy - 1) for a in adults])
+    wealth = np.full(paths, schedule.initial_wealth)
+    total = np.zeros(paths)
+    done = np.zeros(paths, dtype=bool)
+    for t in range(horizon):
+        ages = np.array([a.current_age + t for a in adults])[:, None]
+        alive = ages <= death
+        state = lives.state_of_paths(alive)
+        living = state >= 0
+        d = np.where(living, flows.net_income[np.maximum(state, 0), t], 0.0)
+        floor = np.where(living, flows.floor[np.maximum(state, 0), t], 0.0)
+        x = wealth + d
+        c, share = solution.policy(t, x, state)
+        y = np.maximum(c / scale, FLOOR_FRACTION)
+        u = crra(y, gamma)
+        active = floor / scale > FLOOR_FRACTION
+        gap = np.minimum(u - crra(np.where(active, floor / scale, 1.0), gamma), 0.0)
+        penalty = np.where(active, gap, 0.0)
+        total += np.where(living, u + FLOOR_PENALTY * penalty, 0.0)
+        q = rng.choice(len(nodes.weights), size=paths, p=nodes.weights)
+        gross = nodes.nonstock[q] + share * (nodes.stocks[q] - nodes.nonstock[q])
+        wealth = np.where(living, (x - c) * gross, wealth)
+        last = living & ~((ages + 1) <= death).any(axis=0)
+        total += np.where(last & ~done, objective.terminal_utility(wealth), 0.0)
+        done |= last
+    return total
