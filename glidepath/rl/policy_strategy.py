@@ -10,6 +10,14 @@ construction — about 3x faster than torch's per-call overhead for one forward 
 10,000 paths, and the policy runs once per simulated year. Only the architecture the
 recipe builds (Linear/Tanh layers, then the action head) is accepted; anything else
 falls back to torch.
+
+Finite actions only: weights that are each finite can still give NaN or infinite actions
+(weights near float32's largest value overflow in the first layer). Such numbers would
+reach the engine's metrics and fail there, far from their cause, so every batch of
+actions is checked and a non-finite one raises :class:`UnusablePolicy`, a server-side
+problem (FAILED_PRECONDITION, reason INVALID_MODEL) that a caller can act on: skip the
+model, quarantine it, try another. :func:`check_sample_actions` runs the same check on
+fixed sample observations, before a policy is used at all.
 """
 
 from __future__ import annotations
@@ -22,12 +30,23 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from glidepath.engine.cashflows import Schedule
 from glidepath.engine.state import Decision, YearState
 from glidepath.engine.strategies import MertonRule
+from glidepath.errors import FailedPrecondition
 
 from .actions import decode
-from .observations import observe
+from .observations import OBS_DIM, OBS_HIGH, OBS_LOW, observe
 
 POLICY_STRATEGY_NAME = "rl_policy"
 Layers = list[tuple[NDArray[np.float32], NDArray[np.float32]]]
+# Observations every policy must answer with finite actions before it is used: spread
+# uniformly over the observation bounds, the same rows in every process.
+SAMPLE_OBSERVATIONS = 256
+_SAMPLE_SEED = 0
+
+
+class UnusablePolicy(FailedPrecondition):
+    """The policy gives NaN or infinite actions: the model behind it cannot be used."""
+
+    reason = "INVALID_MODEL"
 
 
 def mean_actions(policy: ActorCriticPolicy, obs: NDArray[np.float32]) -> NDArray[np.float64]:
@@ -81,10 +100,38 @@ class PolicyStrategy:
         return self._name
 
     def actions(self, obs: NDArray[np.float32]) -> NDArray[np.float64]:
-        if self._layers is not None:
-            return numpy_actions(self._layers, obs)
-        return mean_actions(self.policy, obs)
+        """The mean actions for ``obs``; UnusablePolicy when any is not finite."""
+        return finite_actions(self.policy, self._layers, obs, "during the evaluation")
 
     def decide(self, state: YearState) -> Decision:
         base = self.rule.decide(state)
         return decode(self.actions(observe(state, base)), base, state.cash_on_hand)
+
+
+def finite_actions(
+    policy: ActorCriticPolicy, layers: Layers | None, obs: NDArray[np.float32], where: str
+) -> NDArray[np.float64]:
+    """The mean actions (numpy when ``layers`` is given); UnusablePolicy if any is not finite."""
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is what is checked for
+        actions = numpy_actions(layers, obs) if layers is not None else mean_actions(policy, obs)
+    finite = np.isfinite(actions).all(axis=-1)
+    if not finite.all():
+        bad = int(np.count_nonzero(~finite))
+        raise UnusablePolicy(
+            f"the policy's actions are NaN or infinite {where} "
+            f"({bad:,} of {len(actions):,} observations)"
+        )
+    return actions
+
+
+def sample_observations() -> NDArray[np.float32]:
+    """Fixed observations spread over the observation bounds, the same in every process."""
+    rng = np.random.default_rng(_SAMPLE_SEED)
+    unit = rng.random((SAMPLE_OBSERVATIONS, OBS_DIM))
+    return (OBS_LOW + unit * (OBS_HIGH - OBS_LOW)).astype(np.float32)
+
+
+def check_sample_actions(policy: ActorCriticPolicy) -> None:
+    """UnusablePolicy unless ``policy`` gives finite actions on the sample observations,
+    computed the way the evaluation computes them."""
+    finite_actions(policy, actor_layers(policy), sample_observations(), "on sample observations")
