@@ -40,6 +40,7 @@ class FakeRegistry:
     """Models by rank; a model whose sha256 starts with "bad" downloads as unusable bytes."""
 
     address = "registry.test:1"
+    max_model_bytes = 1000
 
     def __init__(self, *stored: model_pb2.ModelMetadata, reason: str = "") -> None:
         self.stored = list(stored)

@@ -42,7 +42,7 @@ from glidepath.text import one_line
 from glidepath.training.v1 import training_pb2
 from simulation_service.optimize.interrupt import Interrupt
 from simulation_service.optimize.judge import Judgement
-from simulation_service.optimize.peers import StartedJob
+from simulation_service.optimize.peers import StartedJob, too_large
 from simulation_service.optimize.policies import PolicyCache, UnusableModel
 from simulation_service.optimize.request import OptimizeJob
 
@@ -75,6 +75,7 @@ _FINAL = {
 
 class Registry(Protocol):
     address: str
+    max_model_bytes: int
 
     def find(
         self,
@@ -403,6 +404,11 @@ class Optimizer:
         known = self._policies.rejected(metadata.sha256)
         if known is not None:
             yield from self._unusable(call, metadata, UnusableModel(known), then)
+            return None
+        limit = self._registry.max_model_bytes
+        if metadata.size_bytes > limit:
+            oversized = too_large(metadata, metadata.size_bytes, limit)
+            yield from self._unusable(call, metadata, oversized, then, report=False)
             return None
         cached = self._policies.get(metadata.sha256)
         if cached is not None:
