@@ -19,7 +19,7 @@ from glidepath.common.v1 import model_pb2
 from glidepath.rpc.server import ServiceSpec
 from glidepath.simulation.v1 import simulation_pb2_grpc
 from simulation_service.config import DEFAULT_PORT, SimulationServiceSettings
-from simulation_service.optimize.flow import Evaluate, Optimizer, Score
+from simulation_service.optimize.flow import Evaluate, Optimizer, Score, Scored
 from simulation_service.optimize.interrupt import Interrupt
 from simulation_service.optimize.judge import Judgement, judge
 from simulation_service.optimize.memo import JudgementCache, ScoreCache, judgement_key, score_key
@@ -135,19 +135,19 @@ def _scorer(pool: WorkPool, settings: SimulationServiceSettings) -> Score:
         model: model_pb2.ModelMetadata,
         policy: ActorCriticPolicy,
         interrupt: Interrupt,
-    ) -> model_pb2.ModelEvaluation:
+    ) -> Scored:
         from glidepath.rl.evaluation import evaluation_seed_for_hash
 
         seed = evaluation_seed_for_hash(job.household_hash)
         key = score_key(model.sha256, job.household_hash, settings.score_lives, seed)
         found = cache.get(key)
         if found is not None:
-            return found
+            return Scored(found, cached=True)
         evaluation = pool.run(
             lambda stop: score_policy(job.household, policy, settings.score_lives, seed),
             interrupt.token,
         )
         cache.put(key, evaluation)
-        return evaluation
+        return Scored(evaluation)
 
     return score

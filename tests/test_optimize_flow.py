@@ -17,7 +17,7 @@ from glidepath.rl.policy_strategy import UnusablePolicy
 from glidepath.simulation.v1 import simulation_pb2 as pb
 from glidepath.training.v1 import training_pb2
 from simulation_service.config import SimulationServiceSettings
-from simulation_service.optimize.flow import Optimizer
+from simulation_service.optimize.flow import Optimizer, Scored
 from simulation_service.optimize.interrupt import Interrupt
 from simulation_service.optimize.judge import Judgement
 from simulation_service.optimize.memo import JudgementCache, judgement_key
@@ -140,9 +140,10 @@ def fake_evaluate(
 
 def fake_score(
     job: OptimizeJob, model: model_pb2.ModelMetadata, policy: Any, interrupt: Interrupt
-) -> model_pb2.ModelEvaluation:
+) -> Scored:
     """Scores by the sha256's first byte: "ff..." beats "ab..."."""
-    return model_pb2.ModelEvaluation(score=float(int(model.sha256[:2], 16)), held_out_lives=9)
+    score = float(int(model.sha256[:2], 16))
+    return Scored(model_pb2.ModelEvaluation(score=score, held_out_lives=9))
 
 
 def make_optimizer(registry: FakeRegistry, training: FakeTraining) -> Optimizer:

@@ -54,12 +54,18 @@ Messages = Generator[pb.OptimizeResponse, None, None]
 Evaluate = Callable[
     [OptimizeJob, model_pb2.ModelMetadata, "ActorCriticPolicy", Interrupt], Judgement
 ]
-# The model's evaluation on the household's evaluation lives; UnusablePolicy (or
-# UnusableModel) when its actions are not finite there.
-Score = Callable[
-    [OptimizeJob, model_pb2.ModelMetadata, "ActorCriticPolicy", Interrupt],
-    model_pb2.ModelEvaluation,
-]
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A model's evaluation on the household's evaluation lives; cached: nothing was run."""
+
+    evaluation: model_pb2.ModelEvaluation
+    cached: bool = False
+
+
+# Scores a model; UnusablePolicy when its actions are not finite on those lives.
+Score = Callable[[OptimizeJob, model_pb2.ModelMetadata, "ActorCriticPolicy", Interrupt], Scored]
 # Compatible models asked for and checked per call (the registry returns at most 16).
 DEFAULT_CANDIDATES = 4
 _NEXT = "trying the next compatible model"
@@ -229,19 +235,23 @@ class Optimizer:
         )
         began = time.perf_counter()
         scored: list[tuple[float, int, Ready, model_pb2.ModelEvaluation]] = []
+        cached = True
         for index, ready in enumerate(usable):
             try:
-                evaluation = self._score(call.job, ready.metadata, ready.policy, call.interrupt)
+                outcome = self._score(call.job, ready.metadata, ready.policy, call.interrupt)
             except errors.FailedPrecondition as bad:
                 if bad.reason != "INVALID_MODEL":
                     raise
                 then = _NEXT if index < len(usable) - 1 or scored else call.after_the_last()
                 yield from self._unusable(call, ready.metadata, bad, then)
                 continue
+            cached = cached and outcome.cached
+            evaluation = outcome.evaluation
             scored.append((evaluation.score, index, ready, evaluation))
         scored.sort(key=lambda item: (-item[0], item[1]))
         recorded = [self._record(r.metadata, e, call) for _, _, r, e in scored]
-        call.timings.append(("scoring", time.perf_counter() - began))
+        suffix = " (cached)" if cached else ""
+        call.timings.append(("scoring" + suffix, time.perf_counter() - began))
         if scored:
             lives = scored[0][3].held_out_lives
             ranking = "; then ".join(
@@ -293,6 +303,12 @@ class Optimizer:
             yield call.event(
                 Stage.OPTIMIZE_STAGE_NO_COMPATIBLE_MODEL, f"{why}; fallback_to_training is off"
             )
+            if missing is not None and missing.reason == "MODEL_QUARANTINED":
+                raise errors.FailedPrecondition(
+                    f"no usable pre-trained model: {missing.message} "
+                    "(fallback_to_training is off; turn it on, or run option A)",
+                    reason=missing.reason,
+                )
             if missing is not None:
                 raise errors.NotFound(
                     f"no compatible pre-trained model: {missing.message} "
