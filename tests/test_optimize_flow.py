@@ -46,17 +46,22 @@ class FakeRegistry:
         self.stored = list(stored)
         self.reason = reason or "NO_MODEL_FOR_HASH"
         self.downloads = 0
-        self.quarantined: list[str] = []
+        self.quarantined_shas: list[str] = []
         self.recorded: list[str] = []
 
     def find(
         self, model_hash: str, min_episodes: int, most: int, caller: User, i: Interrupt
     ) -> list[model_pb2.ModelMetadata]:
         found = [m for m in self.stored if m.ref.episodes >= min_episodes]
-        found = [m for m in found if m.sha256 not in self.quarantined]
+        found = [m for m in found if m.sha256 not in self.quarantined_shas]
         if not found:
             raise errors.NotFound(f"no model for hash {model_hash}", reason=self.reason)
         return found[:most]
+
+    def quarantined(
+        self, model_hash: str, min_episodes: int, caller: User, i: Interrupt
+    ) -> list[model_pb2.ModelMetadata]:
+        return [m for m in self.stored if m.sha256 in self.quarantined_shas]
 
     def get(self, ref: model_pb2.ModelRef, caller: User, i: Interrupt) -> model_pb2.ModelMetadata:
         return next(m for m in self.stored if m.ref == ref)
@@ -66,7 +71,7 @@ class FakeRegistry:
         return model.sha256.encode()
 
     def quarantine(self, model: model_pb2.ModelMetadata, why: str, i: Interrupt) -> Any:
-        self.quarantined.append(model.sha256)
+        self.quarantined_shas.append(model.sha256)
         return model
 
     def record_evaluation(
@@ -392,7 +397,7 @@ def test_an_unusable_candidate_is_quarantined_and_the_best_usable_one_served() -
     assert "quarantined in the registry" in unusable[0]
     assert unusable[0].endswith("trying the next compatible model")
     assert "\n" not in unusable[0] and "\x1b" not in unusable[0]
-    assert registry.quarantined == [bad.sha256]
+    assert registry.quarantined_shas == [bad.sha256]
     assert len(named(pb.OPTIMIZE_STAGE_SCORING, found)) == 2
     assert result is not None and result.model.sha256 == high.sha256
     assert registry.recorded == [low.sha256]
@@ -434,7 +439,7 @@ def test_option_a_with_an_unusable_stored_model_trains() -> None:
     stages, result = run(make_optimizer(registry, training), j)
     assert stages[:2] == ["HASHED", "ALREADY_TRAINED"]
     assert "MODEL_UNUSABLE" in stages and "TRAINING_STARTED" in stages
-    assert registry.quarantined == ["bad" + "3" * 61]
+    assert registry.quarantined_shas == ["bad" + "3" * 61]
     assert result is not None and result.source == pb.MODEL_SOURCE_TRAINED_NOW
 
 
@@ -464,7 +469,7 @@ def test_actions_that_turn_non_finite_in_the_evaluation_move_on() -> None:
     training = FakeTraining(training_pb2.TRAINING_STATE_SUCCEEDED)
     optimizer = Optimizer(registry, training, FakePolicies(), judged, fake_score)
     found, result = events(optimizer, j)
-    assert registry.quarantined == [first.sha256]
+    assert registry.quarantined_shas == [first.sha256]
     assert result is not None and result.model.sha256 == second.sha256
     assert [e.stage for e in found][-3:] == [
         pb.OPTIMIZE_STAGE_EVALUATING,

@@ -40,7 +40,10 @@ from process_support import ServiceProcess
 
 from glidepath.cli.peers import REGISTRY, SIMULATION, TRAINING
 from glidepath.cli.stack import LocalStack, local_stack
+from glidepath.common.v1 import model_pb2
+from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
 from glidepath.rl.policy_strategy import sample_observations
+from glidepath.rpc.channel import open_channel
 from glidepath.rpc.status import error_reason
 from glidepath.simulation.v1 import simulation_pb2 as pb
 from simulation_service.service import SERVICE_NAME
@@ -76,6 +79,16 @@ def unusable_events(stream: Stream) -> list[str]:
 def assert_one_clean_line(text: str) -> None:
     assert text and "\n" not in text and "\x1b" not in text and "Traceback" not in text
     assert len(text) < 700
+
+
+def stored_model(stack: LocalStack, ref: model_pb2.ModelRef) -> model_pb2.ModelMetadata:
+    channel = open_channel(stack.address(REGISTRY))
+    try:
+        stub = registry_pb2_grpc.ModelRegistryStub(channel)
+        reply = stub.GetModel(registry_pb2.GetModelRequest(ref=ref), timeout=10)
+        return reply.model  # type: ignore[no-any-return]
+    finally:
+        channel.close()
 
 
 def unhandled(stack: LocalStack) -> list[str]:
@@ -120,12 +133,25 @@ def test_a_hostile_model_never_blocks_option_b(stack: LocalStack, kind: str) -> 
     assert said.startswith(f"model {hostile.file_name} is unusable (")
     assert_one_clean_line(said)
 
+    # Quarantined: kept and listed with its reason, never offered again.
+    kept = stored_model(stack, hostile.ref)
+    assert kept.sha256 == hostile.sha256 and kept.quarantine_reason
+    assert_one_clean_line(kept.quarantine_reason)
+
     # With fallback: it trains, and serves the new model instead.
     trained = optimize(stack.address(SIMULATION), quick(request(message, pretrained=True)))
     answer = trained.answer()
-    assert "MODEL_UNUSABLE" in trained.stages and "TRAINING_STARTED" in trained.stages
+    assert trained.stages[:4] == ["HASHED", "LOOKING_UP", "NO_COMPATIBLE_MODEL", "TRAINING_STARTED"]
+    assert "quarantined" in trained.events[2].message
     assert answer.source == pb.MODEL_SOURCE_TRAINED_NOW
     assert answer.model.sha256 != hostile.sha256
+
+    # And the household is served by option B from now on.
+    found = optimize(
+        stack.address(SIMULATION), quick(request(message, pretrained=True, fallback=False))
+    )
+    assert found.answer().model.sha256 == answer.model.sha256
+    assert found.answer().source == pb.MODEL_SOURCE_PRETRAINED
     assert unhandled(stack) == []
 
 

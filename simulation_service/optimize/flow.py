@@ -92,6 +92,10 @@ class Registry(Protocol):
         interrupt: Interrupt,
     ) -> list[model_pb2.ModelMetadata]: ...
 
+    def quarantined(
+        self, model_hash: str, min_episodes: int, caller: User, interrupt: Interrupt
+    ) -> list[model_pb2.ModelMetadata]: ...
+
     def get(
         self, ref: model_pb2.ModelRef, caller: User, interrupt: Interrupt
     ) -> model_pb2.ModelMetadata: ...
@@ -303,13 +307,8 @@ class Optimizer:
             yield call.event(
                 Stage.OPTIMIZE_STAGE_NO_COMPATIBLE_MODEL, f"{why}; fallback_to_training is off"
             )
-            if missing is not None and missing.reason == "MODEL_QUARANTINED":
-                raise errors.FailedPrecondition(
-                    f"no usable pre-trained model: {missing.message} "
-                    "(fallback_to_training is off; turn it on, or run option A)",
-                    reason=missing.reason,
-                )
             if missing is not None:
+                self._raise_if_quarantined(call)
                 raise errors.NotFound(
                     f"no compatible pre-trained model: {missing.message} "
                     "(fallback_to_training is off; turn it on, or run option A)",
@@ -320,6 +319,30 @@ class Optimizer:
             Stage.OPTIMIZE_STAGE_NO_COMPATIBLE_MODEL,
             f"{why}; training a new model ({job.episodes} episodes) instead",
         )
+
+    def _raise_if_quarantined(self, call: _Call) -> None:
+        """No compatible model because the ones there are quarantined: a server-side
+        problem (FAILED_PRECONDITION, MODEL_QUARANTINED), not a missing model."""
+        job = call.job
+        try:
+            held = self._registry.quarantined(
+                job.household_hash, job.min_episodes, call.caller, call.interrupt
+            )
+        except errors.Cancelled:
+            raise
+        except errors.GlidepathError:
+            return  # the registry's NOT_FOUND stands
+        if held:
+            raise errors.FailedPrecondition(
+                one_line(
+                    f"no usable pre-trained model: {held[0].file_name} is quarantined "
+                    f"({held[0].quarantine_reason})"
+                    + (f" and {len(held) - 1} more" if len(held) > 1 else "")
+                    + " (fallback_to_training is off; turn it on, or run option A)",
+                    400,
+                ),
+                reason="MODEL_QUARANTINED",
+            )
 
     # ------------------------------------------------------------------ training
 
@@ -444,7 +467,12 @@ class Optimizer:
         try:
             data = self._registry.download(metadata, call.caller, call.interrupt)
         except (errors.FailedPrecondition, errors.NotFound) as absent:
-            if absent.reason not in ("TOO_LARGE", "MODEL_NOT_FOUND", "NOT_FOUND"):
+            if absent.reason not in (
+                "TOO_LARGE",
+                "MODEL_QUARANTINED",
+                "MODEL_NOT_FOUND",
+                "NOT_FOUND",
+            ):
                 raise
             yield from self._unusable(call, metadata, absent, then, report=False)
             return None

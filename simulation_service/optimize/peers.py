@@ -156,6 +156,20 @@ class RegistryPeer:
             raise self._error(error) from None
         return list(reply.candidates) or [reply.model]
 
+    def quarantined(
+        self, model_hash: str, min_episodes: int, caller: User, interrupt: Interrupt
+    ) -> list[model_pb2.ModelMetadata]:
+        """The caller's quarantined models of the hash with enough episodes (first page)."""
+        try:
+            reply = self._stub.ListModels(
+                registry_pb2.ListModelsRequest(model_hash=model_hash, page_size=100),
+                timeout=interrupt.timeout(self._deadlines.call),
+                metadata=self._credentials.acting_for(caller),
+            )
+        except grpc.RpcError as error:
+            raise self._error(error) from None
+        return [m for m in reply.models if m.quarantine_reason and m.ref.episodes >= min_episodes]
+
     def get(
         self, ref: model_pb2.ModelRef, caller: User, interrupt: Interrupt
     ) -> model_pb2.ModelMetadata:
