@@ -17,11 +17,22 @@ from typing import Any
 import grpc
 import pytest
 from cli_support import EPHEMERAL_PORTS
-from e2e_support import failure, household, optimize, request
+from e2e_support import (
+    failure,
+    household,
+    household_hash_of,
+    optimize,
+    policy_zip,
+    request,
+    zero_weights,
+)
+from registry_support import sha256_hex, upload_metadata, upload_stream
 
 from glidepath.auth import Role, add_user
 from glidepath.cli.peers import REGISTRY, SIMULATION, TRAINING, Peer
 from glidepath.cli.stack import LocalStack, local_stack
+from glidepath.common.v1 import model_pb2
+from glidepath.registry.v1 import registry_pb2_grpc
 from glidepath.rpc.channel import bearer, open_channel
 from glidepath.rpc.status import error_reason
 from glidepath.simulation.v1 import simulation_pb2 as pb
@@ -136,3 +147,25 @@ def test_the_peers_act_for_the_caller(users: Users) -> None:
     assert found.model.sha256 == answer.model.sha256
     lookups = requests_logged(users.stack, REGISTRY, "/FindCompatibleModel")
     assert ("bob", "svc") in [(r.get("user"), r.get("via")) for r in lookups]
+
+
+def test_a_private_model_serves_only_its_owner(users: Users) -> None:
+    """alice's private model: found for alice, never for bob (the registry sees bob)."""
+    message = household(risk_aversion=9.5)
+    data = policy_zip(zero_weights())
+    meta = upload_metadata(household_hash_of(message), 40, data)
+    meta.visibility = model_pb2.MODEL_VISIBILITY_PRIVATE
+    channel = open_channel(users.stack.address(REGISTRY))
+    try:
+        stub = registry_pb2_grpc.ModelRegistryStub(channel)
+        stub.UploadModel(upload_stream(meta, data), timeout=30, metadata=bearer(users.alice))
+    finally:
+        channel.close()
+    lookup = request(message, pretrained=True, episodes=40, fallback=False)
+    lookup.min_episodes = 10
+    served = optimize(simulation(users), lookup, token=users.alice).answer()
+    assert served.model.sha256 == sha256_hex(data) and served.model.owner == "alice"
+    for token in (users.bob, None):
+        error, _ = failure(simulation(users), lookup, token=token)
+        assert error.code() == grpc.StatusCode.NOT_FOUND, error.details()
+        assert error_reason(error) == "NO_MODEL_FOR_HASH"
