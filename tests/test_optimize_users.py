@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -26,6 +27,7 @@ from e2e_support import (
     request,
     zero_weights,
 )
+from process_support import ServiceProcess
 from registry_support import sha256_hex, upload_metadata, upload_stream
 
 from glidepath.auth import Role, add_user
@@ -37,6 +39,7 @@ from glidepath.rpc.channel import bearer, open_channel
 from glidepath.rpc.status import error_reason
 from glidepath.simulation.v1 import simulation_pb2 as pb
 from glidepath.simulation.v1 import simulation_pb2_grpc
+from simulation_service.service import SERVICE_NAME
 
 pytestmark = pytest.mark.slow
 
@@ -44,6 +47,7 @@ pytestmark = pytest.mark.slow
 @dataclass
 class Users:
     stack: LocalStack
+    users_file: Path
     alice: str
     bob: str
     svc: str
@@ -64,7 +68,7 @@ def users(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Users]:
         "OPTIMIZE_PROFILE_PATHS": "200",
     }
     with local_stack(data / "stack", ports=EPHEMERAL_PORTS, env=env) as stack:
-        yield Users(stack, alice, bob, svc)
+        yield Users(stack, users_file, alice, bob, svc)
 
 
 def simulation(users: Users) -> str:
@@ -169,3 +173,35 @@ def test_a_private_model_serves_only_its_owner(users: Users) -> None:
         error, _ = failure(simulation(users), lookup, token=token)
         assert error.code() == grpc.StatusCode.NOT_FOUND, error.details()
         assert error_reason(error) == "NO_MODEL_FOR_HASH"
+
+
+def test_a_peer_that_refuses_the_service_credential_is_named_in_one_line(
+    users: Users, tmp_path: Path
+) -> None:
+    """A simulation service given a wrong GLIDEPATH_SERVICE_TOKEN: the operator is told."""
+    misconfigured = ServiceProcess(
+        "simulation_service",
+        tmp_path,
+        {
+            "REGISTRY_ADDR": users.stack.address(REGISTRY),
+            "TRAINING_ADDR": users.stack.address(TRAINING),
+            "GLIDEPATH_USERS_FILE": str(users.users_file),
+            "GLIDEPATH_SERVICE_TOKEN": "not-the-service-token",
+        },
+        service_name=SERVICE_NAME,
+        timeout=60,
+    )
+    try:
+        error, stream = failure(
+            misconfigured.address,
+            request(household(), pretrained=True, fallback=False),
+            token=users.alice,
+        )
+    finally:
+        misconfigured.stop()
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION, error.details()
+    assert error_reason(error) == "PEER_REFUSED_CREDENTIAL"
+    details = error.details() or ""
+    assert "model registry" in details and "GLIDEPATH_SERVICE_TOKEN" in details
+    assert "\n" not in details
+    assert stream.stages == ["HASHED", "LOOKING_UP"]
