@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Protocol
 from glidepath import errors, log
 from glidepath.auth import LOCAL, User
 from glidepath.common.v1 import household_pb2, model_pb2
+from glidepath.models import model_file_name
 from glidepath.simulation.v1 import simulation_pb2 as pb
 from glidepath.text import one_line
 from glidepath.training.v1 import training_pb2
@@ -415,7 +416,14 @@ class Optimizer:
             "nothing is trained",
             model=ref,
         )
-        metadata = self._registry.get(ref, call.caller, call.interrupt)
+        try:
+            metadata = self._registry.get(ref, call.caller, call.interrupt)
+        except errors.NotFound as hidden:  # another user's private model holds the name
+            unnamed = model_pb2.ModelMetadata(
+                ref=ref, file_name=model_file_name(ref.model_hash, ref.episodes)
+            )
+            yield from self._unusable(call, unnamed, hidden, _TRAIN, report=False)
+            return None
         return (
             yield from self._prepare(
                 call, metadata, pb.MODEL_SOURCE_ALREADY_IN_REGISTRY, "", _TRAIN
