@@ -236,3 +236,26 @@ def test_the_stream_and_the_log_say_the_same_of_an_unusable_model(stack: LocalSt
     mine = [line for line in lines if line.get("model") == bad.file_name]
     assert mine and mine[0]["sha256"] == bad.sha256
     assert len(mine) == 1 and "NaN" in mine[0]["detail"]
+
+
+def test_a_model_damaged_after_it_was_stored_is_data_loss_and_quarantined(
+    stack: LocalStack,
+) -> None:
+    """The file changes on disk behind the registry's back (a bad disk, a careless hand)."""
+    message = household(risk_aversion=2.35)
+    good = upload_model(
+        stack.address(REGISTRY), household_hash_of(message), 900, policy_zip(zero_weights())
+    ).model
+    path = stack.layout.models / good.file_name
+    damaged = bytearray(path.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    path.write_bytes(bytes(damaged))
+    error, stream = failure(
+        stack.address(SIMULATION), quick(request(message, pretrained=True, fallback=False))
+    )
+    assert error.code() == grpc.StatusCode.DATA_LOSS, error.details()
+    assert_one_clean_line(error.details() or "")
+    [said] = unusable_events(stream)
+    assert good.file_name in said and "quarantined in the registry" in said
+    assert stored_model(stack, good.ref).quarantine_reason
+    assert unhandled(stack) == []
