@@ -11,7 +11,7 @@ import pytest
 from simulation_support import example_household
 
 from glidepath import errors
-from glidepath.auth import User
+from glidepath.auth import ANONYMOUS, User
 from glidepath.common.v1 import household_pb2, model_pb2
 from glidepath.rl.policy_strategy import UnusablePolicy
 from glidepath.simulation.v1 import simulation_pb2 as pb
@@ -21,7 +21,7 @@ from simulation_service.optimize.flow import Optimizer, Scored
 from simulation_service.optimize.interrupt import Interrupt
 from simulation_service.optimize.judge import Judgement
 from simulation_service.optimize.memo import JudgementCache, judgement_key
-from simulation_service.optimize.peers import StartedJob, peer_error
+from simulation_service.optimize.peers import Credentials, StartedJob, peer_error
 from simulation_service.optimize.policies import PolicyCache
 from simulation_service.optimize.request import OptimizeJob, optimize_job
 from simulation_service.work import StopToken
@@ -476,3 +476,25 @@ def test_actions_that_turn_non_finite_in_the_evaluation_move_on() -> None:
         pb.OPTIMIZE_STAGE_MODEL_UNUSABLE,
         pb.OPTIMIZE_STAGE_EVALUATING,
     ]
+
+
+def test_peer_calls_carry_the_service_token_and_the_caller() -> None:
+    credentials = Credentials("svc-token")
+    assert credentials.acting_for(User("alice")) == (
+        ("authorization", "Bearer svc-token"),
+        ("glidepath-on-behalf-of", "alice"),
+    )
+    assert credentials.acting_for(ANONYMOUS) == ()  # reads what everyone may read
+    assert credentials.own() == (("authorization", "Bearer svc-token"),)
+    assert Credentials(None).acting_for(User("alice")) == (("glidepath-on-behalf-of", "alice"),)
+
+
+@pytest.mark.parametrize(
+    "code", [grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED]
+)
+def test_a_peer_refusing_the_credential_names_the_setting(code: grpc.StatusCode) -> None:
+    mapped = peer_error(FakeRpcError(code, "no\n\x1b[1mway\x1b[0m"), "the training service", "t:1")
+    assert isinstance(mapped, errors.FailedPrecondition)
+    assert mapped.reason == "PEER_REFUSED_CREDENTIAL"
+    assert "GLIDEPATH_SERVICE_TOKEN" in mapped.message and "\n" not in mapped.message
+    assert "\x1b" not in mapped.message
