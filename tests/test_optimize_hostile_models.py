@@ -33,6 +33,7 @@ from e2e_support import (
     optimize,
     policy_zip,
     request,
+    trusted_weights,
     upload_model,
     zero_weights,
 )
@@ -243,9 +244,8 @@ def test_a_model_damaged_after_it_was_stored_is_data_loss_and_quarantined(
 ) -> None:
     """The file changes on disk behind the registry's back (a bad disk, a careless hand)."""
     message = household(risk_aversion=2.35)
-    good = upload_model(
-        stack.address(REGISTRY), household_hash_of(message), 900, policy_zip(zero_weights())
-    ).model
+    data = policy_zip(trusted_weights(seed=11))  # bytes no other test loaded (no cache)
+    good = upload_model(stack.address(REGISTRY), household_hash_of(message), 900, data).model
     path = stack.layout.models / good.file_name
     damaged = bytearray(path.read_bytes())
     damaged[len(damaged) // 2] ^= 0xFF
