@@ -1,7 +1,8 @@
 """Several compatible models: Optimize scores them on common lives and serves the best.
 
-Over three real processes. A household's registry holds a hostile model declaring 1e300,
-a poor usable one declaring 1e300 as well, and a plain one with no score. Optimize asks
+Over three real processes. A household's registry holds a hostile model scored 1e300 (put
+there by hand: the registry refuses it on upload), a poor usable one declaring 1e300 as
+well, and a plain one with no score. Optimize asks
 for the top few, quarantines the hostile one, scores the other two on the household's
 evaluation lives (``evaluation_seed_for_hash``: the same lives for every model of the
 hash) and serves the better one, whatever they declared. The score it computed is
@@ -24,6 +25,7 @@ from e2e_support import (
     optimize,
     policy_zip,
     request,
+    store_by_hand,
     upload_model,
     wild_weights,
     zero_weights,
@@ -80,7 +82,9 @@ def test_the_best_model_on_common_lives_is_served_whatever_was_declared(
     model_hash = household_hash_of(message)
     registry = stack.address(REGISTRY)
     wild_zip, plain_zip = policy_zip(wild_weights()), policy_zip(zero_weights())
-    hostile = upload_model(registry, model_hash, 1000, policy_zip(nan_weights()), score=1e300)
+    hostile = store_by_hand(
+        stack.layout.models, model_hash, 1000, policy_zip(nan_weights()), score=1e300
+    )
     wild = upload_model(registry, model_hash, 900, wild_zip, score=1e300).model
     plain = upload_model(registry, model_hash, 800, plain_zip).model
 
@@ -111,7 +115,7 @@ def test_the_best_model_on_common_lives_is_served_whatever_was_declared(
     assert recorded.seed == seed and recorded.held_out_lives == SCORE_LIVES
     assert recorded.score == pytest.approx(truth[plain.sha256], rel=1e-12)
     # The hostile model is kept, listed with its reason, never offered again.
-    assert stored(stack, hostile.model.ref).quarantine_reason
+    assert stored(stack, hostile.ref).quarantine_reason
 
     again = optimize(
         stack.address(SIMULATION), quick(request(message, pretrained=True, fallback=False))
@@ -125,9 +129,7 @@ def test_without_fallback_a_quarantined_model_is_failed_precondition(
     stack: LocalStack,
 ) -> None:
     message = household(risk_aversion=2.9)
-    upload_model(
-        stack.address(REGISTRY), household_hash_of(message), 900, policy_zip(nan_weights())
-    )
+    store_by_hand(stack.layout.models, household_hash_of(message), 900, policy_zip(nan_weights()))
     reasons = []
     for _ in range(2):  # the first call quarantines it, the second finds only that
         error, _ = failure(

@@ -1,9 +1,12 @@
 """Hostile and broken models never block a household: Optimize over three real processes.
 
-Each test stores a model the way an attacker or a damaged disk would leave it (another
-layout, NaN weights, finite weights of +-3.4e38 whose actions are NaN, actions that turn
-infinite late in life, a file over the size limit) under a household's hash, declaring a
-score of 1e300, and then asks the simulation service for that household. The answer is
+Each test leaves a model under a household's hash the way a careless hand or a damaged
+disk would (another layout, NaN weights, finite weights of +-3.4e38 whose actions are NaN,
+a pickled object, actions that turn infinite late in life, bytes changed on disk, a file
+over the size limit), most with a score of 1e300, and then asks the simulation service
+for that household. The registry refuses such files on upload, so they are put in its
+directory by hand with a sidecar naming their bytes (a restored backup), which it adopts
+without checking them again: the consumer must not trust the store. The answer is
 never INTERNAL nor INVALID_ARGUMENT: the stream names the unusable model in one event, the
 registry is told to quarantine it, and Optimize moves on to the next model or to
 training; without fallback the call fails with FAILED_PRECONDITION and a reason from
@@ -33,6 +36,7 @@ from e2e_support import (
     optimize,
     policy_zip,
     request,
+    store_by_hand,
     trusted_weights,
     upload_model,
     zero_weights,
@@ -43,7 +47,7 @@ from glidepath.cli.peers import REGISTRY, SIMULATION, TRAINING
 from glidepath.cli.stack import LocalStack, local_stack
 from glidepath.common.v1 import model_pb2
 from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
-from glidepath.rl.policy_strategy import sample_observations
+from glidepath.rl.model_io import sample_observations
 from glidepath.rpc.channel import open_channel
 from glidepath.rpc.status import error_reason
 from glidepath.simulation.v1 import simulation_pb2 as pb
@@ -114,13 +118,9 @@ HOSTILE: dict[str, Callable[[], Weights]] = {
 def test_a_hostile_model_never_blocks_option_b(stack: LocalStack, kind: str) -> None:
     message = household(risk_aversion=1.5 + list(HOSTILE).index(kind) / 10)
     model_hash = household_hash_of(message)
-    hostile = upload_model(
-        stack.address(REGISTRY),
-        model_hash,
-        900,
-        policy_zip(HOSTILE[kind]()),
-        score=DECLARED,
-    ).model
+    hostile = store_by_hand(
+        stack.layout.models, model_hash, 900, policy_zip(HOSTILE[kind]()), score=DECLARED
+    )
 
     # Without fallback: FAILED_PRECONDITION with a reason a client can act on.
     error, stream = failure(
@@ -164,13 +164,9 @@ def test_actions_that_turn_infinite_during_the_evaluation_are_an_unusable_model(
     observations = sample_observations()
     assert not ((observations[:, 0] > 0.975) & (observations[:, 1] < 0.001)).any()
     message = household(risk_aversion=1.9)
-    trap = upload_model(
-        stack.address(REGISTRY),
-        household_hash_of(message),
-        900,
-        policy_zip(weights),
-        score=DECLARED,
-    ).model
+    trap = store_by_hand(
+        stack.layout.models, household_hash_of(message), 900, policy_zip(weights), score=DECLARED
+    )
     error, stream = failure(
         stack.address(SIMULATION), quick(request(message, pretrained=True, fallback=False))
     )
@@ -225,9 +221,9 @@ def test_a_model_over_the_size_limit_is_failed_precondition_before_any_download(
 def test_the_stream_and_the_log_say_the_same_of_an_unusable_model(stack: LocalStack) -> None:
     """The simulation service logs each unusable model once, with its SHA-256."""
     message = household(risk_aversion=2.3)
-    bad = upload_model(
-        stack.address(REGISTRY), household_hash_of(message), 900, policy_zip(nan_weights())
-    ).model
+    bad = store_by_hand(
+        stack.layout.models, household_hash_of(message), 900, policy_zip(nan_weights())
+    )
     failure(stack.address(SIMULATION), quick(request(message, pretrained=True, fallback=False)))
     lines = [
         json.loads(line)

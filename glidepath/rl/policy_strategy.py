@@ -16,8 +16,8 @@ Finite actions only: weights that are each finite can still give NaN or infinite
 reach the engine's metrics and fail there, far from their cause, so every batch of
 actions is checked and a non-finite one raises :class:`UnusablePolicy`, a server-side
 problem (FAILED_PRECONDITION, reason INVALID_MODEL) that a caller can act on: skip the
-model, quarantine it, try another. :func:`check_sample_actions` runs the same check on
-fixed sample observations, before a policy is used at all.
+model, quarantine it, try another. ``glidepath.rl.model_io.check_model`` runs the same
+forward pass on fixed sample observations before a policy is used at all.
 """
 
 from __future__ import annotations
@@ -33,14 +33,10 @@ from glidepath.engine.strategies import MertonRule
 from glidepath.errors import FailedPrecondition
 
 from .actions import decode
-from .observations import OBS_DIM, OBS_HIGH, OBS_LOW, observe
+from .observations import observe
 
 POLICY_STRATEGY_NAME = "rl_policy"
 Layers = list[tuple[NDArray[np.float32], NDArray[np.float32]]]
-# Observations every policy must answer with finite actions before it is used: spread
-# uniformly over the observation bounds, the same rows in every process.
-SAMPLE_OBSERVATIONS = 256
-_SAMPLE_SEED = 0
 
 
 class UnusablePolicy(FailedPrecondition):
@@ -101,37 +97,19 @@ class PolicyStrategy:
 
     def actions(self, obs: NDArray[np.float32]) -> NDArray[np.float64]:
         """The mean actions for ``obs``; UnusablePolicy when any is not finite."""
-        return finite_actions(self.policy, self._layers, obs, "during the evaluation")
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is what is checked
+            if self._layers is not None:
+                actions = numpy_actions(self._layers, obs)
+            else:
+                actions = mean_actions(self.policy, obs)
+        finite = np.isfinite(actions).all(axis=-1)
+        if not finite.all():
+            raise UnusablePolicy(
+                "the policy's actions are NaN or infinite during the evaluation "
+                f"({int(np.count_nonzero(~finite)):,} of {len(actions):,} observations)"
+            )
+        return actions
 
     def decide(self, state: YearState) -> Decision:
         base = self.rule.decide(state)
         return decode(self.actions(observe(state, base)), base, state.cash_on_hand)
-
-
-def finite_actions(
-    policy: ActorCriticPolicy, layers: Layers | None, obs: NDArray[np.float32], where: str
-) -> NDArray[np.float64]:
-    """The mean actions (numpy when ``layers`` is given); UnusablePolicy if any is not finite."""
-    with np.errstate(over="ignore", invalid="ignore"):  # overflow is what is checked for
-        actions = numpy_actions(layers, obs) if layers is not None else mean_actions(policy, obs)
-    finite = np.isfinite(actions).all(axis=-1)
-    if not finite.all():
-        bad = int(np.count_nonzero(~finite))
-        raise UnusablePolicy(
-            f"the policy's actions are NaN or infinite {where} "
-            f"({bad:,} of {len(actions):,} observations)"
-        )
-    return actions
-
-
-def sample_observations() -> NDArray[np.float32]:
-    """Fixed observations spread over the observation bounds, the same in every process."""
-    rng = np.random.default_rng(_SAMPLE_SEED)
-    unit = rng.random((SAMPLE_OBSERVATIONS, OBS_DIM))
-    return (OBS_LOW + unit * (OBS_HIGH - OBS_LOW)).astype(np.float32)
-
-
-def check_sample_actions(policy: ActorCriticPolicy) -> None:
-    """UnusablePolicy unless ``policy`` gives finite actions on the sample observations,
-    computed the way the evaluation computes them."""
-    finite_actions(policy, actor_layers(policy), sample_observations(), "on sample observations")

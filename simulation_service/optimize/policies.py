@@ -7,9 +7,10 @@ same bytes always give the same weights, so the cache can never serve a stale po
 Bounded (least recently used goes first), thread-safe. Loading never unpickles
 (``glidepath.rl.model_io.load_policy``).
 
-A policy is kept only once it is known usable: its weights load into the trusted layout,
-every tensor is finite, and its actions on sample observations are finite
-(``glidepath.rl.policy_strategy.check_sample_actions``). Bytes that fail are remembered by
+A policy is kept only once it is known usable, by the very check the registry runs on
+every upload (``glidepath.rl.model_io.check_model``): its weights load into the trusted
+layout, every tensor is finite, and its actions and values on the sample observations are
+finite. Bytes that fail are remembered by
 their SHA-256 with the reason (bounded as well), so that a model the registry could not
 quarantine is not downloaded and loaded again on every call.
 
@@ -95,12 +96,11 @@ class PolicyCache:
         return policy
 
     def _build(self, model_zip: bytes) -> ActorCriticPolicy:
-        """The checked policy; a GlidepathError (InvalidArgument, UnusablePolicy) if unusable."""
-        from glidepath.rl.model_io import load_policy
-        from glidepath.rl.policy_strategy import check_sample_actions
+        """The checked policy; InvalidArgument (reason INVALID_MODEL) if unusable."""
+        from glidepath.rl.model_io import build_policy, check_model
 
-        policy = load_policy(model_zip)
-        check_sample_actions(policy)
+        policy = build_policy()
+        check_model(model_zip, policy)
         return policy
 
     def __len__(self) -> int:
