@@ -102,12 +102,15 @@ def test_finished_jobs_beyond_the_history_are_forgotten_everywhere(tmp_path: Pat
     """A manager whose workers never start: jobs stay queued until cancelled."""
     from training_support import CARTPOLE_RUNNER, example_household_proto
 
+    from glidepath.auth import LOCAL
     from glidepath.common.v1 import model_pb2
     from glidepath.registry.v1 import registry_pb2
     from glidepath.training.v1 import training_pb2 as pb
     from training_service.manager import JobManager
 
-    def never(path: Path, metadata: registry_pb2.UploadModelMetadata) -> model_pb2.ModelMetadata:
+    def never(
+        path: Path, metadata: registry_pb2.UploadModelMetadata, owner: str
+    ) -> model_pb2.ModelMetadata:
         raise AssertionError("nothing is uploaded in this test")
 
     settings = TrainingSettings(data_dir=tmp_path, max_queued=10, job_history=2)
@@ -118,10 +121,10 @@ def test_finished_jobs_beyond_the_history_are_forgotten_everywhere(tmp_path: Pat
             household=example_household_proto(30000.0 + 1000 * i), episodes=10
         )
         request = convert.start_request(message, lambda ref: b"")
-        ids.append(manager.submit(request)[0].job_id)
+        ids.append(manager.submit(request, LOCAL)[0].job_id)
     for job_id in ids:
-        assert manager.cancel(job_id).state == JobState.CANCELLED
-    kept = [r.job_id for r in manager.list()[0]]
+        assert manager.cancel(job_id, LOCAL)[0].state == JobState.CANCELLED
+    kept = [r.job_id for r in manager.list(LOCAL)[0]]
     assert kept == ids[:1:-1]  # the two newest, newest first
     manager.shutdown()
     assert [r.job_id for r in JobStore(tmp_path / "jobs.sqlite3").load_all()] == ids[2:]

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import grpc
 
+from glidepath.auth import build_authenticator
 from glidepath.rpc.server import ServiceSpec
 from glidepath.training.v1 import training_pb2_grpc
 from training_service.config import DEFAULT_PORT, TrainingSettings
@@ -25,6 +26,11 @@ from training_service.workers import JobRunner
 # other threads are always free for the unary calls and the health checks.
 SERVER_THREADS = 32
 MAX_WATCHERS = SERVER_THREADS - 8
+
+# The calls that change something need a credential (UNAUTHENTICATED without one).
+WRITE_METHODS = frozenset(
+    f"/{SERVICE_NAME}/{method}" for method in ("StartTraining", "CancelTraining")
+)
 
 
 @dataclass
@@ -42,11 +48,17 @@ def build_app(
     warm_up: Callable[[], None] | None = rl_warm_up,
 ) -> TrainingApp:
     """Build the service; the workers start (and warm up) when the server registers."""
+    authenticator = build_authenticator(settings.token, settings.users_file)
     registry = RegistryClient(
-        settings.registry_addr, settings.registry_token, settings.registry_deadline_seconds
+        settings.registry_addr,
+        settings.service_token,
+        settings.registry_deadline_seconds,
+        max_model_bytes=settings.max_model_bytes,
     )
     manager = JobManager(settings, runner or TrainAndEvaluate(), registry.upload, warm_up=warm_up)
-    servicer = TrainingServicer(manager, registry, MAX_WATCHERS)
+    servicer = TrainingServicer(
+        manager, registry, MAX_WATCHERS, min(settings.max_watches_per_user, MAX_WATCHERS)
+    )
 
     def register(server: grpc.Server) -> None:
         training_pb2_grpc.add_TrainingServiceServicer_to_server(servicer, server)
@@ -61,6 +73,8 @@ def build_app(
         default_port=DEFAULT_PORT,
         register=register,
         service_names=(SERVICE_NAME,),
+        authenticator=authenticator,
+        write_methods=WRITE_METHODS,
         max_workers=SERVER_THREADS,
         on_stop=on_stop,
     )

@@ -18,6 +18,10 @@ Episode accounting: one rollout is one batch of ``n_envs`` lives from start to h
 picks n_envs among the divisors of ``episodes`` near the recipe's lives per update; when
 no divisor is close enough (e.g. a prime count) training runs in two phases, the second
 with the remainder as its batch, continuing the same weights and optimizer state.
+
+Fine-tuning parents are checked before any training (:func:`check_parent`): weights of
+another layout, non-finite weights, or weights whose actions or values come out
+non-finite on sample observations would otherwise train for seconds and then fail.
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ from glidepath.household.model import Household
 from glidepath.models import MAX_EPISODES, SUPPORTED_ALGORITHMS
 
 from .actions import CONSUMPTION_RANGE, SHARE_RANGE
-from .model_io import load_weights_into
+from .model_io import build_policy, load_weights_into
+from .observations import OBS_HIGH, OBS_LOW
 from .recipe import POLICY_LAYOUT_VERSION, RECIPE, Recipe
 from .vec_env import LivesVecEnv
 
@@ -55,6 +60,36 @@ def _preload_optimizer() -> None:
 
 
 _preload_optimizer()
+
+
+# Sample observations a parent's policy must answer finitely: spread over the whole
+# observation box, seeded so the check is the same in every process.
+PARENT_CHECK_OBSERVATIONS = 256
+PARENT_CHECK_SEED = 20_24
+
+
+def check_parent(model_zip: bytes, recipe: Recipe = RECIPE) -> None:
+    """Raise InvalidArgument (reason INVALID_MODEL) unless ``model_zip`` can be trained on.
+
+    Its weights must load into the trusted layout (read without unpickling) and be
+    finite, and a forward pass on sample observations must give finite action means and
+    values: weights of about 3.4e38 are finite yet give NaN actions.
+    """
+    policy = build_policy(recipe)
+    load_weights_into(policy, model_zip)
+    rng = np.random.default_rng(PARENT_CHECK_SEED)
+    observations = rng.uniform(OBS_LOW, OBS_HIGH, size=(PARENT_CHECK_OBSERVATIONS, OBS_LOW.size))
+    with torch.no_grad():
+        tensor = torch.as_tensor(observations, dtype=torch.float32)
+        actions = policy.get_distribution(tensor).mode()  # the mean, before any clipping
+        values = policy.predict_values(tensor)
+    for what, output in (("actions", actions), ("values", values)):
+        if not bool(torch.isfinite(output).all()):
+            raise InvalidArgument.field(
+                "model",
+                f"its policy gives non-finite {what} on sample observations",
+                reason="INVALID_MODEL",
+            )
 
 
 @dataclass(frozen=True)
