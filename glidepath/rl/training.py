@@ -81,7 +81,10 @@ def check_parent(model_zip: bytes, recipe: Recipe = RECIPE) -> None:
     observations = rng.uniform(OBS_LOW, OBS_HIGH, size=(PARENT_CHECK_OBSERVATIONS, OBS_LOW.size))
     with torch.no_grad():
         tensor = torch.as_tensor(observations, dtype=torch.float32)
-        actions = policy.get_distribution(tensor).mode()  # the mean, before any clipping
+        # The action means, as SB3's get_distribution computes them (which itself refuses
+        # NaN with a ValueError), before any clipping to the action space.
+        features = policy.extract_features(tensor, policy.pi_features_extractor)
+        actions = policy.action_net(policy.mlp_extractor.forward_actor(features))
         values = policy.predict_values(tensor)
     for what, output in (("actions", actions), ("values", values)):
         if not bool(torch.isfinite(output).all()):
