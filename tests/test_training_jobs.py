@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,13 @@ def test_finished_jobs_beyond_the_history_are_forgotten_everywhere(tmp_path: Pat
     assert kept == ids[:1:-1]  # the two newest, newest first
     manager.shutdown()
     assert [r.job_id for r in JobStore(tmp_path / "jobs.sqlite3").load_all()] == ids[2:]
+
+
+def test_a_record_from_before_owners_keeps_its_request_count_and_has_no_owner() -> None:
+    old = record("c" * 32, JobState.SUCCEEDED)
+    data = json.loads(old.to_json())
+    del data["requesters"]
+    data["requests"] = 3
+    loaded = JobRecord.from_json(json.dumps(data))
+    assert loaded.requests == 3 and loaded.owner == ""
+    assert loaded.requesters == ["", "", ""]

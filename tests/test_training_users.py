@@ -97,9 +97,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     registry.stop(grace=1.0)
 
 
-def rpc_error(call: Any, request: Any, metadata: Any) -> grpc.RpcError:
+def rpc_error(call: Any, request: Any, metadata: Any, timeout: float = TIMEOUT) -> grpc.RpcError:
     try:
-        call(request, timeout=TIMEOUT, metadata=metadata)
+        call(request, timeout=timeout, metadata=metadata)
     except grpc.RpcError as exc:
         return exc
     raise AssertionError("the call succeeded but should have failed")
@@ -113,7 +113,7 @@ def start(stack: Stack, who: str, spending: float, episodes: int, **kw: Any) -> 
 
 
 def get(stack: Stack, who: str | None, job_id: str, for_user: str | None = None) -> pb.TrainingJob:
-    reply = stack.training.GetTraining(
+    reply: pb.GetTrainingResponse = stack.training.GetTraining(
         pb.GetTrainingRequest(job_id=job_id), timeout=TIMEOUT, metadata=stack.as_(who, for_user)
     )
     return reply.job
@@ -134,7 +134,7 @@ def cancel(stack: Stack, who: str, job_id: str) -> pb.CancelTrainingResponse:
 
 
 def watch_to_the_end(stack: Stack, who: str, job_id: str) -> pb.TrainingJob:
-    last = None
+    last: pb.TrainingJob | None = None
     for message in stack.training.WatchTraining(
         pb.WatchTrainingRequest(job_id=job_id), timeout=180, metadata=stack.as_(who)
     ):
@@ -328,6 +328,7 @@ def test_unusable_or_oversized_parents_are_refused_before_any_training(
                 parent=model_pb2.ModelRef(model_hash=parent_hash, episodes=episodes),
             ),
             stack.as_("alice"),
+            timeout=60.0,  # the first parent check may wait for torch's import to finish
         )
         assert refused.code() == grpc.StatusCode.FAILED_PRECONDITION, refused.details()
         assert error_reason(refused) == "INVALID_MODEL"

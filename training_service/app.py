@@ -19,7 +19,7 @@ from training_service.config import DEFAULT_PORT, TrainingSettings
 from training_service.manager import JobManager
 from training_service.pipeline import TrainAndEvaluate, rl_warm_up
 from training_service.registry import RegistryClient
-from training_service.service import SERVICE_NAME, TrainingServicer
+from training_service.service import SERVICE_NAME, TrainingServicer, preload_parent_check
 from training_service.workers import JobRunner
 
 # Watch streams hold a server thread each; at most MAX_WATCHERS of them, so that the
@@ -63,6 +63,7 @@ def build_app(
     def register(server: grpc.Server) -> None:
         training_pb2_grpc.add_TrainingServiceServicer_to_server(servicer, server)
         manager.start()
+        preload_parent_check()
 
     def on_stop() -> None:
         manager.shutdown()

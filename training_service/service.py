@@ -24,6 +24,7 @@ cannot take every place.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from collections.abc import Iterator
 
@@ -201,8 +202,23 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):  # type: igno
 
 
 def _check_parent(model_zip: bytes) -> None:
-    """The RL library's parent check, imported on first use: torch is heavy, and only a
-    fine-tuning request needs it in the service process."""
+    """The RL library's parent check (torch is imported by :func:`preload_parent_check`;
+    a call that comes first waits for that import to finish)."""
     from glidepath.rl.training import check_parent
 
     check_parent(model_zip)
+
+
+def preload_parent_check() -> threading.Thread:
+    """Import the RL library in the background at start-up: torch takes seconds to import,
+    which the first fine-tuning request would otherwise spend inside its deadline. Costs
+    the service process torch's memory; everything else it does stays light."""
+
+    def load() -> None:
+        import glidepath.rl.training  # noqa: F401
+
+        log.event("parent_check_ready")
+
+    thread = threading.Thread(target=load, name="rl-import", daemon=True)
+    thread.start()
+    return thread

@@ -84,6 +84,7 @@ def check_parent(model_zip: bytes, recipe: Recipe = RECIPE) -> None:
         # The action means, as SB3's get_distribution computes them (which itself refuses
         # NaN with a ValueError), before any clipping to the action space.
         features = policy.extract_features(tensor, policy.pi_features_extractor)
+        assert isinstance(features, torch.Tensor)  # one extractor: the trusted layout's
         actions = policy.action_net(policy.mlp_extractor.forward_actor(features))
         values = policy.predict_values(tensor)
     for what, output in (("actions", actions), ("values", values)):
