@@ -15,12 +15,23 @@ from pathlib import Path
 
 import grpc
 
+from glidepath.auth import ON_BEHALF_OF_METADATA
 from glidepath.common.v1 import model_pb2
 from glidepath.errors import DataLoss
 from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
 from glidepath.rpc.channel import LONG_DEADLINE, SHORT_DEADLINE, bearer
 
 UPLOAD_CHUNK_BYTES = 256 * 1024
+
+
+def call_metadata(
+    token: str | None = None, on_behalf_of: str | None = None
+) -> tuple[tuple[str, str], ...]:
+    """The credential, and the user a service acts for (honoured from services only)."""
+    metadata = bearer(token)
+    if on_behalf_of:
+        metadata += ((ON_BEHALF_OF_METADATA, on_behalf_of),)
+    return metadata
 
 
 def file_sha256(path: Path) -> str:
@@ -47,15 +58,19 @@ def upload_model(
     *,
     token: str | None = None,
     timeout: float = LONG_DEADLINE,
+    on_behalf_of: str | None = None,
 ) -> registry_pb2.UploadModelResponse:
-    """Upload ``path``; size_bytes and sha256 are filled in from the file itself."""
+    """Upload ``path``; size_bytes and sha256 are filled in from the file itself. The
+    model's owner is the caller, or ``on_behalf_of`` when the caller is a service."""
     declared = registry_pb2.UploadModelMetadata()
     declared.CopyFrom(metadata)
     declared.size_bytes = path.stat().st_size
     declared.sha256 = file_sha256(path)
     stub = registry_pb2_grpc.ModelRegistryStub(channel)
     response: registry_pb2.UploadModelResponse = stub.UploadModel(
-        _upload_requests(path, declared), timeout=timeout, metadata=bearer(token)
+        _upload_requests(path, declared),
+        timeout=timeout,
+        metadata=call_metadata(token, on_behalf_of),
     )
     return response
 
@@ -66,6 +81,8 @@ def download_model(
     destination: Path,
     *,
     timeout: float = LONG_DEADLINE,
+    token: str | None = None,
+    on_behalf_of: str | None = None,
 ) -> model_pb2.ModelMetadata:
     """Download a model to ``destination`` (atomically) and verify it; its metadata."""
     stub = registry_pb2_grpc.ModelRegistryStub(channel)
@@ -76,7 +93,9 @@ def download_model(
     try:
         with temp.open("wb") as out:
             for message in stub.DownloadModel(
-                registry_pb2.DownloadModelRequest(ref=ref), timeout=timeout
+                registry_pb2.DownloadModelRequest(ref=ref),
+                timeout=timeout,
+                metadata=call_metadata(token, on_behalf_of),
             ):
                 if message.WhichOneof("content") == "metadata":
                     metadata = message.metadata
@@ -106,13 +125,77 @@ def find_compatible_model(
     min_episodes: int | None = None,
     *,
     timeout: float = SHORT_DEADLINE,
+    token: str | None = None,
+    on_behalf_of: str | None = None,
 ) -> model_pb2.ModelMetadata:
     """The registry's best model for the hash; grpc.RpcError NOT_FOUND says why not."""
+    return find_candidates(
+        channel,
+        model_hash,
+        min_episodes,
+        1,
+        timeout=timeout,
+        token=token,
+        on_behalf_of=on_behalf_of,
+    )[0]
+
+
+def find_candidates(
+    channel: grpc.Channel,
+    model_hash: str,
+    min_episodes: int | None = None,
+    max_candidates: int = 1,
+    *,
+    timeout: float = SHORT_DEADLINE,
+    token: str | None = None,
+    on_behalf_of: str | None = None,
+) -> list[model_pb2.ModelMetadata]:
+    """Up to ``max_candidates`` (at most 16) compatible models the caller (or the user a
+    service acts for) may read, best first, never a quarantined one; never empty
+    (grpc.RpcError NOT_FOUND says why none)."""
     stub = registry_pb2_grpc.ModelRegistryStub(channel)
-    request = registry_pb2.FindCompatibleModelRequest(model_hash=model_hash)
+    request = registry_pb2.FindCompatibleModelRequest(
+        model_hash=model_hash, max_candidates=max_candidates
+    )
     if min_episodes is not None:
         request.min_episodes = min_episodes
     response: registry_pb2.FindCompatibleModelResponse = stub.FindCompatibleModel(
-        request, timeout=timeout
+        request, timeout=timeout, metadata=call_metadata(token, on_behalf_of)
+    )
+    return list(response.candidates) or [response.model]
+
+
+def quarantine_model(
+    channel: grpc.Channel,
+    model: model_pb2.ModelMetadata,
+    reason: str,
+    *,
+    token: str | None,
+    timeout: float = SHORT_DEADLINE,
+) -> model_pb2.ModelMetadata:
+    """Mark ``model`` (those very bytes: its sha256) unusable; services and admins only."""
+    stub = registry_pb2_grpc.ModelRegistryStub(channel)
+    request = registry_pb2.QuarantineModelRequest(ref=model.ref, sha256=model.sha256, reason=reason)
+    response: registry_pb2.QuarantineModelResponse = stub.QuarantineModel(
+        request, timeout=timeout, metadata=bearer(token)
+    )
+    return response.model
+
+
+def record_evaluation(
+    channel: grpc.Channel,
+    model: model_pb2.ModelMetadata,
+    evaluation: model_pb2.ModelEvaluation,
+    *,
+    token: str | None,
+    timeout: float = SHORT_DEADLINE,
+) -> model_pb2.ModelMetadata:
+    """Record the verified evaluation of ``model``'s bytes; glidepath services only."""
+    stub = registry_pb2_grpc.ModelRegistryStub(channel)
+    request = registry_pb2.RecordEvaluationRequest(
+        ref=model.ref, sha256=model.sha256, evaluation=evaluation
+    )
+    response: registry_pb2.RecordEvaluationResponse = stub.RecordEvaluation(
+        request, timeout=timeout, metadata=bearer(token)
     )
     return response.model

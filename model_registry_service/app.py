@@ -20,8 +20,17 @@ from model_registry_service.storage import ModelStore
 # servicer's defaults: 8 and 16) so that these threads always leave room for the rest.
 SERVER_THREADS = 32
 
+# Calls refused to an anonymous caller by the interceptor. CleanupModels is not among them
+# because a dry run changes nothing: the servicer asks for a credential when it deletes.
 WRITE_METHODS = frozenset(
-    f"/{SERVICE_NAME}/{method}" for method in ("UploadModel", "DeleteModel", "CleanupModels")
+    f"/{SERVICE_NAME}/{method}"
+    for method in (
+        "UploadModel",
+        "DeleteModel",
+        "QuarantineModel",
+        "RecordEvaluation",
+        "SetModelVisibility",
+    )
 )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from glidepath import log
+from glidepath.auth import User
 from glidepath.errors import NotFound
 from model_registry_service import validation
 from model_registry_service.records import ModelRecord
@@ -27,21 +28,27 @@ class CleanupReport:
 
 
 def cleanup_models(
-    store: ModelStore, max_age_days: int, *, dry_run: bool = False, now: datetime | None = None
+    store: ModelStore,
+    max_age_days: int,
+    *,
+    dry_run: bool = False,
+    now: datetime | None = None,
+    user: User | None = None,
 ) -> CleanupReport:
-    """Delete (or with ``dry_run`` only list) every model stored more than max_age_days ago."""
+    """Delete (or with ``dry_run`` only list) every model stored more than max_age_days
+    ago that ``user``'s cleanup covers (``ModelStore.created_before``; None: every model)."""
     validation.check_max_age_days(max_age_days)
     try:
         cutoff = (now or utc_now()) - timedelta(days=max_age_days)
     except OverflowError:  # before year 1: no model can be that old
         selected = []
     else:
-        selected = store.created_before(cutoff)
+        selected = store.created_before(cutoff, user)
     deleted = 0
     if not dry_run:
         for record in selected:
             try:
-                store.delete(record.key)
+                store.delete(record.key, user)
                 deleted += 1
             except NotFound:
                 pass  # removed meanwhile (by hand or another call): already gone

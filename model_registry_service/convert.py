@@ -9,10 +9,18 @@ from __future__ import annotations
 
 from google.protobuf import json_format
 
+from glidepath.auth import User
 from glidepath.common.v1 import model_pb2
+from glidepath.errors import InvalidArgument
 from glidepath.registry.v1 import registry_pb2
 from model_registry_service.naming import ModelKey
-from model_registry_service.records import ModelDetails, ModelRecord, Origin, UploadDeclaration
+from model_registry_service.records import (
+    ModelDetails,
+    ModelRecord,
+    Origin,
+    UploadDeclaration,
+    Visibility,
+)
 
 _ORIGINS = {
     Origin.UPLOADED: model_pb2.MODEL_ORIGIN_UPLOADED,
@@ -28,14 +36,37 @@ def ref_from_key(key: ModelKey) -> model_pb2.ModelRef:
     return model_pb2.ModelRef(model_hash=key.model_hash, episodes=key.episodes)
 
 
-def declaration_from_proto(meta: registry_pb2.UploadModelMetadata) -> UploadDeclaration:
+_VISIBILITIES = {
+    Visibility.PRIVATE: model_pb2.MODEL_VISIBILITY_PRIVATE,
+    Visibility.SHARED: model_pb2.MODEL_VISIBILITY_SHARED,
+}
+
+
+def visibility_from_proto(value: int, field: str, *, default: bool) -> Visibility:
+    """PRIVATE or SHARED; unspecified is SHARED where ``default`` allows it."""
+    for visibility, number in _VISIBILITIES.items():
+        if value == number:
+            return visibility
+    if default and value == model_pb2.MODEL_VISIBILITY_UNSPECIFIED:
+        return Visibility.SHARED
+    raise InvalidArgument.field(field, f"must be MODEL_VISIBILITY_PRIVATE or _SHARED, got {value}")
+
+
+def evaluation_json(evaluation: model_pb2.ModelEvaluation) -> str:
+    return json_format.MessageToJson(
+        evaluation, preserving_proto_field_name=True, sort_keys=True, indent=None
+    )
+
+
+def declaration_from_proto(meta: registry_pb2.UploadModelMetadata, user: User) -> UploadDeclaration:
+    """The upload's declaration; its evaluation counts as verified only when ``user`` is
+    (glidepath itself computed it), else it is kept as declared and never ranks."""
     score: float | None = None
-    evaluation_json = ""
+    text = ""
     if meta.HasField("evaluation"):
         score = meta.evaluation.score
-        evaluation_json = json_format.MessageToJson(
-            meta.evaluation, preserving_proto_field_name=True, sort_keys=True, indent=None
-        )
+        text = evaluation_json(meta.evaluation)
+    verified = user.verified
     return UploadDeclaration(
         key=key_from_ref(meta.ref),
         size_bytes=meta.size_bytes,
@@ -43,18 +74,28 @@ def declaration_from_proto(meta: registry_pb2.UploadModelMetadata) -> UploadDecl
         details=ModelDetails(
             algorithm=meta.algorithm,
             library_versions=dict(meta.library_versions),
-            evaluation_score=score,
-            evaluation_json=evaluation_json,
+            evaluation_score=score if verified else None,
+            evaluation_json=text if verified else "",
+            declared_score=None if verified else score,
+            declared_json="" if verified else text,
             canonical_parameters_json=meta.canonical_parameters_json,
             parent=key_from_ref(meta.parent) if meta.HasField("parent") else None,
             timesteps=meta.timesteps,
             hyperparameters_json=meta.hyperparameters_json,
             training_seconds=meta.training_seconds,
         ),
+        owner=user.name,
+        visibility=visibility_from_proto(meta.visibility, "metadata.visibility", default=True),
     )
 
 
-def metadata_to_proto(record: ModelRecord) -> model_pb2.ModelMetadata:
+def sees_parameters(record: ModelRecord, viewer: User) -> bool:
+    """Canonical parameters are personal data: the owner's and administrators' only."""
+    return viewer.is_admin or (bool(record.owner) and record.owner == viewer.name)
+
+
+def metadata_to_proto(record: ModelRecord, viewer: User) -> model_pb2.ModelMetadata:
+    """The record as ``viewer`` may see it (canonical parameters blank for others)."""
     d = record.details
     message = model_pb2.ModelMetadata(
         ref=ref_from_key(record.key),
@@ -63,15 +104,24 @@ def metadata_to_proto(record: ModelRecord) -> model_pb2.ModelMetadata:
         sha256=record.sha256,
         algorithm=d.algorithm,
         library_versions=d.library_versions,
-        canonical_parameters_json=d.canonical_parameters_json,
+        canonical_parameters_json=d.canonical_parameters_json
+        if sees_parameters(record, viewer)
+        else "",
         timesteps=d.timesteps,
         hyperparameters_json=d.hyperparameters_json,
         training_seconds=d.training_seconds,
         origin=_ORIGINS[record.origin],
+        owner=record.owner,
+        visibility=_VISIBILITIES[record.visibility],
     )
     message.created_at.FromDatetime(record.created_at)
     if d.evaluation_json:
         json_format.Parse(d.evaluation_json, message.evaluation)
+    if d.declared_json:
+        json_format.Parse(d.declared_json, message.declared_evaluation)
+    if record.quarantine is not None:
+        message.quarantine_reason = record.quarantine.reason
+        message.quarantined_at.FromDatetime(record.quarantine.at)
     if d.parent is not None:
         message.parent.CopyFrom(ref_from_key(d.parent))
     return message

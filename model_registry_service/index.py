@@ -25,9 +25,17 @@ from pathlib import Path
 from typing import Any
 
 from model_registry_service.naming import ModelKey
-from model_registry_service.records import ModelDetails, ModelRecord, Origin
+from model_registry_service.records import (
+    ModelDetails,
+    ModelRecord,
+    Origin,
+    Quarantine,
+    Visibility,
+)
 
-SCHEMA_VERSION = 1
+# Version 2 added owner, visibility, the declared evaluation and the quarantine; an
+# index of version 1 is migrated in place when opened (its rows: owner "", SHARED).
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS models (
@@ -48,18 +56,36 @@ CREATE TABLE IF NOT EXISTS models (
     timesteps INTEGER NOT NULL,
     hyperparameters_json TEXT NOT NULL,
     training_seconds REAL NOT NULL,
+    owner TEXT NOT NULL DEFAULT '',
+    visibility TEXT NOT NULL DEFAULT 'SHARED',
+    declared_score REAL,
+    declared_json TEXT NOT NULL DEFAULT '',
+    quarantine_reason TEXT NOT NULL DEFAULT '',
+    quarantined_at_us INTEGER,
     PRIMARY KEY (model_hash, episodes)
 );
 CREATE INDEX IF NOT EXISTS models_newest_first
     ON models (created_at_us DESC, model_hash, episodes);
 """
+# Columns added after version 1, with the definition ALTER TABLE gives them.
+_ADDED_COLUMNS = (
+    ("owner", "TEXT NOT NULL DEFAULT ''"),
+    ("visibility", "TEXT NOT NULL DEFAULT 'SHARED'"),
+    ("declared_score", "REAL"),
+    ("declared_json", "TEXT NOT NULL DEFAULT ''"),
+    ("quarantine_reason", "TEXT NOT NULL DEFAULT ''"),
+    ("quarantined_at_us", "INTEGER"),
+)
 
 _COLUMNS = (
     "model_hash, episodes, size_bytes, sha256, mtime_ns, created_at_us, origin, algorithm, "
     "library_versions_json, evaluation_score, evaluation_json, canonical_parameters_json, "
-    "parent_hash, parent_episodes, timesteps, hyperparameters_json, training_seconds"
+    "parent_hash, parent_episodes, timesteps, hyperparameters_json, training_seconds, "
+    "owner, visibility, declared_score, declared_json, quarantine_reason, quarantined_at_us"
 )
 _NEWEST_FIRST = "ORDER BY created_at_us DESC, model_hash ASC, episodes ASC"
+# The rows one user may read: shared ones and their own (an empty owner is nobody's).
+_READABLE = "(visibility = 'SHARED' OR (owner != '' AND owner = ?))"
 
 
 @dataclass(frozen=True)
@@ -106,6 +132,12 @@ def _row_values(record: ModelRecord, stamp: FileStamp) -> tuple[Any, ...]:
         d.timesteps,
         d.hyperparameters_json,
         d.training_seconds,
+        record.owner,
+        record.visibility.value,
+        d.declared_score,
+        d.declared_json,
+        record.quarantine.reason if record.quarantine else "",
+        to_micros(record.quarantine.at) if record.quarantine else None,
     )
 
 
@@ -113,6 +145,9 @@ def _record(row: sqlite3.Row) -> ModelRecord:
     parent = None
     if row["parent_hash"] is not None:
         parent = ModelKey(row["parent_hash"], row["parent_episodes"])
+    quarantine = None
+    if row["quarantine_reason"]:
+        quarantine = Quarantine(row["quarantine_reason"], from_micros(row["quarantined_at_us"]))
     return ModelRecord(
         key=ModelKey(row["model_hash"], row["episodes"]),
         size_bytes=row["size_bytes"],
@@ -124,12 +159,17 @@ def _record(row: sqlite3.Row) -> ModelRecord:
             library_versions=json.loads(row["library_versions_json"]),
             evaluation_score=row["evaluation_score"],
             evaluation_json=row["evaluation_json"],
+            declared_score=row["declared_score"],
+            declared_json=row["declared_json"],
             canonical_parameters_json=row["canonical_parameters_json"],
             parent=parent,
             timesteps=row["timesteps"],
             hyperparameters_json=row["hyperparameters_json"],
             training_seconds=row["training_seconds"],
         ),
+        owner=row["owner"],
+        visibility=Visibility(row["visibility"]),
+        quarantine=quarantine,
     )
 
 
@@ -146,13 +186,29 @@ class ModelIndex:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, SCHEMA_VERSION):
+        if version > SCHEMA_VERSION:
             raise RuntimeError(
                 f"{path}: index schema version {version} is newer than this registry "
                 f"understands ({SCHEMA_VERSION})"
             )
         self._db.executescript(_SCHEMA)
-        self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        if version != SCHEMA_VERSION:
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Add the columns an older index lacks (its rows get their defaults), in one
+        transaction with the new version number: a crash leaves the old index whole."""
+        present = {row["name"] for row in self._db.execute("PRAGMA table_info(models)")}
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            for name, definition in _ADDED_COLUMNS:
+                if name not in present:
+                    self._db.execute(f"ALTER TABLE models ADD COLUMN {name} {definition}")
+            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     @contextmanager
     def _locked(self) -> Iterator[sqlite3.Connection]:
@@ -214,10 +270,16 @@ class ModelIndex:
             ).fetchall()
         return [_record(r) for r in rows]
 
-    def page(self, model_hash: str | None, after: Cursor | None, limit: int) -> list[ModelRecord]:
-        """Up to ``limit`` rows newest first, strictly after ``after`` in that order."""
+    def page(
+        self, model_hash: str | None, after: Cursor | None, limit: int, reader: str | None = None
+    ) -> list[ModelRecord]:
+        """Up to ``limit`` rows newest first, strictly after ``after`` in that order; with a
+        ``reader``, only the shared rows and that user's own."""
         clauses: list[str] = []
         params: list[object] = []
+        if reader is not None:
+            clauses.append(_READABLE)
+            params.append(reader)
         if model_hash is not None:
             clauses.append("model_hash = ?")
             params.append(model_hash)
@@ -234,10 +296,20 @@ class ModelIndex:
             ).fetchall()
         return [_record(r) for r in rows]
 
-    def created_before(self, cutoff: datetime) -> list[ModelRecord]:
+    def created_before(
+        self, cutoff: datetime, *, reader: str | None = None, owner: str | None = None
+    ) -> list[ModelRecord]:
+        """Rows older than ``cutoff``: all, those ``reader`` may read, or ``owner``'s."""
+        where = "created_at_us < ?"
+        params: list[object] = [to_micros(cutoff)]
+        if reader is not None:
+            where += f" AND {_READABLE}"
+            params.append(reader)
+        if owner is not None:
+            where += " AND owner = ?"
+            params.append(owner)
         with self._locked() as db:
             rows = db.execute(
-                f"SELECT * FROM models WHERE created_at_us < ? {_NEWEST_FIRST}",
-                (to_micros(cutoff),),
+                f"SELECT * FROM models WHERE {where} {_NEWEST_FIRST}", params
             ).fetchall()
         return [_record(r) for r in rows]

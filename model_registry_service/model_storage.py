@@ -55,7 +55,8 @@ def find_compatible_model(
 ) -> ModelRecord:
     """The best model for ``model_hash`` with at least ``min_episodes``; NotFound says why.
 
-    Ranking (``ranking.best_compatible``): evaluation score, then episodes, then newest.
+    Ranking (``ranking.best_compatible``): verified evaluation score, then episodes, then
+    newest; quarantined models never. Run beside the directory, it sees every model.
     """
     if store is not None:
         return store.find_compatible(model_hash, min_episodes)

@@ -1,8 +1,10 @@
 """Which stored model is "the best available" for a hash (the note's promise), and why none.
 
-Compatible: the same hash and at least ``min_episodes`` episodes. Best: the highest
-evaluation score, a model with an evaluation ranking above every model without one
-(a measured policy beats an unmeasured one); then the most episodes; then the newest.
+Compatible: the same hash, at least ``min_episodes`` episodes, and not quarantined. Best:
+the highest verified evaluation score (computed by glidepath itself on the hash's
+evaluation lives), a model with one ranking above every model without (a measured policy
+beats an unmeasured one); then the most episodes; then the newest. A score an uploader
+merely declared never ranks: anyone could declare 1e300.
 """
 
 from __future__ import annotations
@@ -30,9 +32,24 @@ def best_compatible(
     model_hash: str, records: Sequence[ModelRecord], min_episodes: int
 ) -> ModelRecord:
     """The best compatible record among ``records`` (all of ``model_hash``), or NotFound."""
-    candidates = [r for r in records if r.key.episodes >= min_episodes]
+    return ranked_compatible(model_hash, records, min_episodes)[0]
+
+
+def ranked_compatible(
+    model_hash: str, records: Sequence[ModelRecord], min_episodes: int
+) -> list[ModelRecord]:
+    """Every compatible record, best first (never empty), or NotFound saying why none."""
+    usable = [r for r in records if r.quarantine is None]
+    candidates = [r for r in usable if r.key.episodes >= min_episodes]
     if candidates:
-        return max(candidates, key=rank_key)
+        return sorted(candidates, key=rank_key, reverse=True)
+    if records and not usable:
+        raise NotFound(
+            f"every model stored for hash {model_hash} ({len(records)}) is quarantined: "
+            f"train one (option A)",
+            reason="NO_MODEL_FOR_HASH",
+        )
+    records = usable
     if not records:
         raise NotFound(
             f"no model is stored for hash {model_hash}: train one (option A)",

@@ -15,6 +15,13 @@ from datetime import datetime
 from model_registry_service.naming import ModelKey
 
 
+class Visibility(enum.Enum):
+    """Who may read a model (names match ``glidepath.common.v1.ModelVisibility``)."""
+
+    PRIVATE = "PRIVATE"
+    SHARED = "SHARED"
+
+
 class Origin(enum.Enum):
     """How a model reached the registry (names match ``glidepath.common.v1.ModelOrigin``)."""
 
@@ -24,12 +31,18 @@ class Origin(enum.Enum):
 
 @dataclass(frozen=True)
 class ModelDetails:
-    """What the trainer knows about a model; empty for a file adopted from the directory."""
+    """What the trainer knows about a model; empty for a file adopted from the directory.
+
+    ``evaluation_*`` is the verified evaluation (computed by glidepath itself), the only
+    one that ranks; ``declared_*`` what an unverified uploader claimed, kept to be shown.
+    """
 
     algorithm: str = ""
     library_versions: dict[str, str] = field(default_factory=dict)
     evaluation_score: float | None = None
     evaluation_json: str = ""
+    declared_score: float | None = None
+    declared_json: str = ""
     canonical_parameters_json: str = ""
     parent: ModelKey | None = None
     timesteps: int = 0
@@ -38,13 +51,25 @@ class ModelDetails:
 
 
 @dataclass(frozen=True)
+class Quarantine:
+    """Why and when a model was found unusable; it stays stored and listed, never served."""
+
+    reason: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class UploadDeclaration:
-    """What an upload promises before its bytes arrive; the bytes are checked against it."""
+    """What an upload promises before its bytes arrive; the bytes are checked against it.
+
+    ``owner`` is the calling user (set by the servicer, never by the message)."""
 
     key: ModelKey
     size_bytes: int
     sha256: str
     details: ModelDetails = field(default_factory=ModelDetails)
+    owner: str = ""
+    visibility: Visibility = Visibility.SHARED
 
 
 @dataclass(frozen=True)
@@ -57,10 +82,17 @@ class ModelRecord:
     created_at: datetime
     origin: Origin
     details: ModelDetails = field(default_factory=ModelDetails)
+    owner: str = ""
+    visibility: Visibility = Visibility.SHARED
+    quarantine: Quarantine | None = None
 
     @property
     def file_name(self) -> str:
         return self.key.file_name
+
+    @property
+    def shared(self) -> bool:
+        return self.visibility is Visibility.SHARED
 
 
 @dataclass(frozen=True)

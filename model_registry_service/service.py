@@ -13,19 +13,24 @@ thread, and health checks and lookups would wait behind them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import grpc
 
-from glidepath.errors import FailedPrecondition, InvalidArgument
+from glidepath.auth import ANONYMOUS, User
+from glidepath.errors import InvalidArgument, PermissionDenied
 from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
 from glidepath.rpc.bounds import Bound
-from model_registry_service import model_storage, validation
+from glidepath.rpc.interceptors import takes_user
+from model_registry_service import validation
 from model_registry_service.cleanup import cleanup_models
 from model_registry_service.convert import (
     declaration_from_proto,
+    evaluation_json,
     metadata_to_proto,
     ref_from_key,
+    visibility_from_proto,
 )
 from model_registry_service.storage import ModelStore
 
@@ -57,7 +62,12 @@ def _upload_parts(
 
 
 class RegistryServicer(registry_pb2_grpc.ModelRegistryServicer):
-    """``glidepath.registry.v1.ModelRegistry`` over one ``ModelStore``."""
+    """``glidepath.registry.v1.ModelRegistry`` over one ``ModelStore``.
+
+    Every method receives the caller (``glidepath.auth.User``) from the interceptor: reads
+    show the shared models and the caller's own, canonical parameters go to the owner and
+    administrators only, and changes are the owner's (or an administrator's).
+    """
 
     def __init__(
         self,
@@ -78,85 +88,161 @@ class RegistryServicer(registry_pb2_grpc.ModelRegistryServicer):
             f"the registry already runs {max_downloads} downloads at once; retry in a few seconds",
         )
 
+    @takes_user
     def UploadModel(
         self,
         request_iterator: Iterator[registry_pb2.UploadModelRequest],
         context: grpc.ServicerContext,
+        user: User = ANONYMOUS,
     ) -> registry_pb2.UploadModelResponse:
         with self._uploads.taken():
             metadata, chunks = _upload_parts(request_iterator)
-            result = self._store.put(declaration_from_proto(metadata), chunks)
+            result = self._store.put(declaration_from_proto(metadata, user), chunks, user)
         return registry_pb2.UploadModelResponse(
-            model=metadata_to_proto(result.record), created=result.created
+            model=metadata_to_proto(result.record, user), created=result.created
         )
 
+    @takes_user
     def DownloadModel(
-        self, request: registry_pb2.DownloadModelRequest, context: grpc.ServicerContext
+        self,
+        request: registry_pb2.DownloadModelRequest,
+        context: grpc.ServicerContext,
+        user: User = ANONYMOUS,
     ) -> Iterator[registry_pb2.DownloadModelResponse]:
         key = validation.check_key(request.ref.model_hash, request.ref.episodes)
         with self._downloads.taken():
-            record, handle = self._store.open(key)
+            record, handle = self._store.open(key, user)
             with handle:  # closed even when the client goes away after the metadata
-                yield registry_pb2.DownloadModelResponse(metadata=metadata_to_proto(record))
+                yield registry_pb2.DownloadModelResponse(metadata=metadata_to_proto(record, user))
                 while block := handle.read(CHUNK_BYTES):
                     yield registry_pb2.DownloadModelResponse(chunk=block)
 
+    @takes_user
     def FindCompatibleModel(
-        self, request: registry_pb2.FindCompatibleModelRequest, context: grpc.ServicerContext
+        self,
+        request: registry_pb2.FindCompatibleModelRequest,
+        context: grpc.ServicerContext,
+        user: User = ANONYMOUS,
     ) -> registry_pb2.FindCompatibleModelResponse:
         min_episodes = (
             request.min_episodes if request.HasField("min_episodes") else self._default_min_episodes
         )
-        record = model_storage.find_compatible_model(
-            request.model_hash, min_episodes, store=self._store
-        )
-        return registry_pb2.FindCompatibleModelResponse(model=metadata_to_proto(record))
+        wanted = validation.check_max_candidates(request.max_candidates)
+        records = self._store.compatible(request.model_hash, min_episodes, user, wanted)
+        candidates = [metadata_to_proto(r, user) for r in records]
+        return registry_pb2.FindCompatibleModelResponse(model=candidates[0], candidates=candidates)
 
+    @takes_user
     def GetModel(
-        self, request: registry_pb2.GetModelRequest, context: grpc.ServicerContext
+        self,
+        request: registry_pb2.GetModelRequest,
+        context: grpc.ServicerContext,
+        user: User = ANONYMOUS,
     ) -> registry_pb2.GetModelResponse:
         key = validation.check_key(request.ref.model_hash, request.ref.episodes)
-        return registry_pb2.GetModelResponse(model=metadata_to_proto(self._store.get(key)))
+        return registry_pb2.GetModelResponse(
+            model=metadata_to_proto(self._store.get(key, user), user)
+        )
 
+    @takes_user
     def ListModels(
-        self, request: registry_pb2.ListModelsRequest, context: grpc.ServicerContext
+        self,
+        request: registry_pb2.ListModelsRequest,
+        context: grpc.ServicerContext,
+        user: User = ANONYMOUS,
     ) -> registry_pb2.ListModelsResponse:
         page = self._store.list_page(
-            request.model_hash or None, request.page_size, request.page_token
+            request.model_hash or None, request.page_size, request.page_token, user
         )
         return registry_pb2.ListModelsResponse(
-            models=[metadata_to_proto(r) for r in page.records],
+            models=[metadata_to_proto(r, user) for r in page.records],
             next_page_token=page.next_page_token,
         )
 
+    @takes_user
     def DeleteModel(
-        self, request: registry_pb2.DeleteModelRequest, context: grpc.ServicerContext
+        self,
+        request: registry_pb2.DeleteModelRequest,
+        context: grpc.ServicerContext,
+        user: User = ANONYMOUS,
     ) -> registry_pb2.DeleteModelResponse:
         key = validation.check_key(request.ref.model_hash, request.ref.episodes)
-        return registry_pb2.DeleteModelResponse(model=metadata_to_proto(self._store.delete(key)))
+        user.require_credential("DeleteModel")
+        return registry_pb2.DeleteModelResponse(
+            model=metadata_to_proto(self._store.delete(key, user), user)
+        )
 
+    @takes_user
     def CleanupModels(
-        self, request: registry_pb2.CleanupModelsRequest, context: grpc.ServicerContext
+        self,
+        request: registry_pb2.CleanupModelsRequest,
+        context: grpc.ServicerContext,
+        user: User = ANONYMOUS,
     ) -> registry_pb2.CleanupModelsResponse:
-        report = cleanup_models(self._store, request.max_age_days, dry_run=request.dry_run)
+        """An administrator cleans up every model, a user their own; a dry run needs no
+        credential and lists what the caller's cleanup would delete (for an anonymous
+        caller: the shared models that old)."""
+        if not request.dry_run:
+            user.require_credential("CleanupModels")
+        report = cleanup_models(
+            self._store, request.max_age_days, dry_run=request.dry_run, user=user
+        )
         return registry_pb2.CleanupModelsResponse(
             models=[ref_from_key(r.key) for r in report.selected],
             deleted_count=report.deleted_count,
         )
 
-    # The three calls below are declared in the contract and built next: until then they
-    # answer FAILED_PRECONDITION rather than the UNIMPLEMENTED a missing method would.
+    @takes_user
     def QuarantineModel(
-        self, request: registry_pb2.QuarantineModelRequest, context: grpc.ServicerContext
+        self,
+        request: registry_pb2.QuarantineModelRequest,
+        context: grpc.ServicerContext,
+        user: User = ANONYMOUS,
     ) -> registry_pb2.QuarantineModelResponse:
-        raise FailedPrecondition("QuarantineModel is not available in this registry yet")
+        key = validation.check_key(request.ref.model_hash, request.ref.episodes)
+        sha256 = validation.check_sha256(request.sha256)
+        reason = validation.quarantine_reason(request.reason)
+        _require_service(user, "QuarantineModel")
+        record = self._store.quarantine(key, sha256, reason)
+        return registry_pb2.QuarantineModelResponse(model=metadata_to_proto(record, user))
 
+    @takes_user
     def RecordEvaluation(
-        self, request: registry_pb2.RecordEvaluationRequest, context: grpc.ServicerContext
+        self,
+        request: registry_pb2.RecordEvaluationRequest,
+        context: grpc.ServicerContext,
+        user: User = ANONYMOUS,
     ) -> registry_pb2.RecordEvaluationResponse:
-        raise FailedPrecondition("RecordEvaluation is not available in this registry yet")
+        key = validation.check_key(request.ref.model_hash, request.ref.episodes)
+        sha256 = validation.check_sha256(request.sha256)
+        if not request.HasField("evaluation"):
+            raise InvalidArgument.field("evaluation", "is required")
+        if not math.isfinite(request.evaluation.score):
+            raise InvalidArgument.field("evaluation.score", "must be a finite number")
+        _require_service(user, "RecordEvaluation")
+        record = self._store.record_evaluation(
+            key, sha256, request.evaluation.score, evaluation_json(request.evaluation)
+        )
+        return registry_pb2.RecordEvaluationResponse(model=metadata_to_proto(record, user))
 
+    @takes_user
     def SetModelVisibility(
-        self, request: registry_pb2.SetModelVisibilityRequest, context: grpc.ServicerContext
+        self,
+        request: registry_pb2.SetModelVisibilityRequest,
+        context: grpc.ServicerContext,
+        user: User = ANONYMOUS,
     ) -> registry_pb2.SetModelVisibilityResponse:
-        raise FailedPrecondition("SetModelVisibility is not available in this registry yet")
+        key = validation.check_key(request.ref.model_hash, request.ref.episodes)
+        visibility = visibility_from_proto(request.visibility, "visibility", default=False)
+        user.require_credential("SetModelVisibility")
+        record = self._store.set_visibility(key, visibility, user)
+        return registry_pb2.SetModelVisibilityResponse(model=metadata_to_proto(record, user))
+
+
+def _require_service(user: User, action: str) -> None:
+    """Quarantines and verified scores come from glidepath's services (or the operator)."""
+    user.require_credential(action)
+    if not user.verified:
+        raise PermissionDenied(
+            f"{action} is for glidepath's services and administrators; {user.name!r} is neither"
+        )

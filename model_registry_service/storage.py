@@ -31,6 +31,7 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import dataclasses
 import errno
 import hashlib
 import json
@@ -45,14 +46,17 @@ from pathlib import Path
 from typing import BinaryIO
 
 from glidepath import log
+from glidepath.auth import User
 from glidepath.errors import (
     AlreadyExists,
     DataLoss,
+    FailedPrecondition,
     GlidepathError,
     InvalidArgument,
     NotFound,
     ResourceExhausted,
 )
+from glidepath.text import clip
 from model_registry_service import ranking, validation, zipcheck
 from model_registry_service.index import Cursor, FileStamp, ModelIndex, from_micros, to_micros
 from model_registry_service.naming import (
@@ -67,7 +71,9 @@ from model_registry_service.records import (
     Origin,
     Page,
     PutResult,
+    Quarantine,
     UploadDeclaration,
+    Visibility,
 )
 
 # A directory mtime this much older than our last scan can be trusted not to hide a
@@ -292,36 +298,60 @@ class ModelStore:
         self._known[key.file_name] = file_stamp
 
     # -- reads ------------------------------------------------------------------------
+    # ``viewer`` None is the store itself (cleanup, the module functions); a user sees the
+    # shared models and their own, and a model they may not read is simply not there.
 
-    def get(self, key: ModelKey) -> ModelRecord:
+    def _visible(self, record: ModelRecord | None, viewer: User | None) -> ModelRecord | None:
+        if record is None or viewer is None or viewer.may_read(record.owner, record.shared):
+            return record
+        return None
+
+    def get(self, key: ModelKey, viewer: User | None = None) -> ModelRecord:
         self.refresh()
-        record = self.index.get(key)
+        record = self._visible(self.index.get(key), viewer)
         if record is None:
-            raise NotFound(f"no model {key.file_name} is stored", reason="MODEL_NOT_FOUND")
+            raise _not_found(key)
         return record
 
-    def open(self, key: ModelKey) -> tuple[ModelRecord, BinaryIO]:
-        """The record and an open handle: a later delete cannot cut a started download."""
+    def open(self, key: ModelKey, viewer: User | None = None) -> tuple[ModelRecord, BinaryIO]:
+        """The record and an open handle: a later delete cannot cut a started download.
+
+        A quarantined model is never served (FAILED_PRECONDITION, MODEL_QUARANTINED)."""
         with self._lock:
-            record = self.get(key)
+            record = self.get(key, viewer)
+            if record.quarantine is not None:
+                raise _quarantined(record)
             try:
                 handle = (self.directory / key.file_name).open("rb")
             except FileNotFoundError:
-                raise NotFound(
-                    f"no model {key.file_name} is stored", reason="MODEL_NOT_FOUND"
-                ) from None
+                raise _not_found(key) from None
         return record, handle
 
-    def for_hash(self, model_hash: str) -> list[ModelRecord]:
+    def for_hash(self, model_hash: str, viewer: User | None = None) -> list[ModelRecord]:
         self.refresh()
-        return self.index.for_hash(model_hash)
+        return [r for r in self.index.for_hash(model_hash) if self._visible(r, viewer) is not None]
 
-    def find_compatible(self, model_hash: str, min_episodes: int) -> ModelRecord:
+    def find_compatible(
+        self, model_hash: str, min_episodes: int, viewer: User | None = None
+    ) -> ModelRecord:
+        return self.compatible(model_hash, min_episodes, viewer, 1)[0]
+
+    def compatible(
+        self, model_hash: str, min_episodes: int, viewer: User | None, max_candidates: int
+    ) -> list[ModelRecord]:
+        """Up to ``max_candidates`` compatible models ``viewer`` may read, best first."""
         validation.check_hash(model_hash)
         validation.check_min_episodes(min_episodes)
-        return ranking.best_compatible(model_hash, self.for_hash(model_hash), min_episodes)
+        records = self.for_hash(model_hash, viewer)
+        return ranking.ranked_compatible(model_hash, records, min_episodes)[:max_candidates]
 
-    def list_page(self, model_hash: str | None, page_size: int, page_token: str = "") -> Page:
+    def list_page(
+        self,
+        model_hash: str | None,
+        page_size: int,
+        page_token: str = "",
+        viewer: User | None = None,
+    ) -> Page:
         """Newest first; the token is a keyset cursor, so pages never repeat or skip a
         model that stays stored while the client pages."""
         if model_hash is not None:
@@ -329,22 +359,32 @@ class ModelStore:
         limit = validation.check_page_size(page_size)
         after = decode_page_token(page_token, model_hash) if page_token else None
         self.refresh()
-        rows = self.index.page(model_hash, after, limit + 1)
+        rows = self.index.page(model_hash, after, limit + 1, reader=_reader(viewer))
         if len(rows) <= limit:
             return Page(rows, "")
         last = rows[limit - 1]
         token = encode_page_token(model_hash, Cursor(to_micros(last.created_at), last.key))
         return Page(rows[:limit], token)
 
-    def created_before(self, cutoff: datetime) -> list[ModelRecord]:
+    def created_before(self, cutoff: datetime, user: User | None = None) -> list[ModelRecord]:
+        """Models older than ``cutoff`` that ``user``'s cleanup covers: every model for an
+        administrator (or the store itself), a user's own, and for an anonymous caller
+        (a dry run) the shared ones."""
         self.refresh()
-        return self.index.created_before(cutoff)
+        if user is None or user.is_admin:
+            return self.index.created_before(cutoff)
+        if user.anonymous:
+            return self.index.created_before(cutoff, reader="")
+        return self.index.created_before(cutoff, owner=user.name)
 
     # -- writes -----------------------------------------------------------------------
 
-    def delete(self, key: ModelKey) -> ModelRecord:
+    def delete(self, key: ModelKey, user: User | None = None) -> ModelRecord:
+        """Remove a model; ``user`` must own it or be an administrator."""
         with self._lock:
-            record = self.get(key)
+            record = self.get(key, user)
+            if user is not None:
+                user.require_owner(record.owner, key.file_name)
             with contextlib.suppress(FileNotFoundError):
                 (self.directory / key.file_name).unlink()
             self.index.delete(key)
@@ -353,18 +393,25 @@ class ModelStore:
         log.event("model_deleted", file=key.file_name)
         return record
 
-    def put(self, declaration: UploadDeclaration, chunks: Iterable[bytes]) -> PutResult:
-        """Store the streamed bytes under the declared name, atomically and checked."""
+    def put(
+        self, declaration: UploadDeclaration, chunks: Iterable[bytes], user: User | None = None
+    ) -> PutResult:
+        """Store the streamed bytes under the declared name, atomically and checked.
+
+        A name is never overwritten, whoever holds it; a model ``user`` may not read is
+        reported as a conflict without showing it."""
         validation.check_declaration(declaration, self.max_bytes)
         key = declaration.key
         self.refresh()
         existing = self.index.get(key)
-        if existing is not None and existing.sha256 != declaration.sha256:
+        if existing is not None and (
+            existing.sha256 != declaration.sha256 or self._visible(existing, user) is None
+        ):
             raise self._conflict(key)
         temp = self._receive(declaration, chunks)
         try:
             zipcheck.validate_model_zip(temp, self.max_bytes)
-            return self._commit(temp, declaration)
+            return self._commit(temp, declaration, user)
         finally:
             _unlink_quietly(temp)
 
@@ -420,14 +467,14 @@ class ModelStore:
             raise
         return temp
 
-    def _commit(self, temp: Path, declaration: UploadDeclaration) -> PutResult:
+    def _commit(self, temp: Path, declaration: UploadDeclaration, user: User | None) -> PutResult:
         key = declaration.key
         final = self.directory / key.file_name
         with self._lock:
             try:
                 self._link(temp, final)
             except FileExistsError:
-                return self._existing_answer(declaration)
+                return self._existing_answer(declaration, user)
             except OSError as exc:
                 if exc.errno in _DISK_FULL:
                     raise _disk_full(self.directory) from None
@@ -439,6 +486,8 @@ class ModelStore:
                 created_at=self._clock(),
                 origin=Origin.UPLOADED,
                 details=declaration.details,
+                owner=declaration.owner,
+                visibility=declaration.visibility,
             )
             try:
                 file_stamp = _stamp(os.stat(final))
@@ -467,11 +516,92 @@ class ModelStore:
                 raise FileExistsError(errno.EEXIST, "exists", str(final)) from None
             os.replace(temp, final)
 
-    def _existing_answer(self, declaration: UploadDeclaration) -> PutResult:
+    def _existing_answer(self, declaration: UploadDeclaration, user: User | None) -> PutResult:
         """The name was taken meanwhile: idempotent success for the same bytes, else conflict."""
         key = declaration.key
         self.refresh(force=True)
-        existing = self.index.get(key)
+        existing = self._visible(self.index.get(key), user)
         if existing is not None and existing.sha256 == declaration.sha256:
             return PutResult(existing, created=False)
         raise self._conflict(key)
+
+    # -- changes to a stored model's record ---------------------------------------------
+
+    def _change(self, key: ModelKey, change: Callable[[ModelRecord], ModelRecord]) -> ModelRecord:
+        """Apply ``change`` to the stored record under the lock and write it back."""
+        with self._lock:
+            record = self.get(key)
+            updated = change(record)
+            if updated != record:
+                stamp = self._known.get(key.file_name)
+                if stamp is None:
+                    stamp = _stamp(os.stat(self.directory / key.file_name))
+                self.index.upsert(updated, stamp)
+            return updated
+
+    def quarantine(self, key: ModelKey, sha256: str, reason: str) -> ModelRecord:
+        """Mark the model unusable (kept, listed, never served or ranked); the first
+        reason stays. ``sha256`` must be the stored bytes' (FAILED_PRECONDITION)."""
+
+        def change(record: ModelRecord) -> ModelRecord:
+            _require_bytes(record, sha256)
+            if record.quarantine is not None:
+                return record
+            return dataclasses.replace(record, quarantine=Quarantine(reason, self._clock()))
+
+        record = self._change(key, change)
+        log.event("model_quarantined", file=key.file_name, why=reason)
+        return record
+
+    def record_evaluation(
+        self, key: ModelKey, sha256: str, score: float, evaluation_json: str
+    ) -> ModelRecord:
+        """Set the verified evaluation of the stored bytes ``sha256``."""
+
+        def change(record: ModelRecord) -> ModelRecord:
+            _require_bytes(record, sha256)
+            details = dataclasses.replace(
+                record.details, evaluation_score=score, evaluation_json=evaluation_json
+            )
+            return dataclasses.replace(record, details=details)
+
+        record = self._change(key, change)
+        log.event("evaluation_recorded", file=key.file_name, score=score)
+        return record
+
+    def set_visibility(self, key: ModelKey, visibility: Visibility, user: User) -> ModelRecord:
+        """Make a model private or shared; only its owner or an administrator may."""
+        self.get(key, user)  # a model the user cannot read is not there for them
+
+        def change(record: ModelRecord) -> ModelRecord:
+            user.require_owner(record.owner, key.file_name)
+            return dataclasses.replace(record, visibility=visibility)
+
+        return self._change(key, change)
+
+
+def _reader(viewer: User | None) -> str | None:
+    """The owner whose private models ``viewer`` may list besides the shared ones; None
+    when every model is visible to them."""
+    if viewer is None or viewer.may_read("", shared=False):
+        return None
+    return viewer.name
+
+
+def _not_found(key: ModelKey) -> NotFound:
+    return NotFound(f"no model {key.file_name} is stored", reason="MODEL_NOT_FOUND")
+
+
+def _quarantined(record: ModelRecord) -> FailedPrecondition:
+    why = record.quarantine.reason if record.quarantine else ""
+    return FailedPrecondition(
+        f"{record.file_name} is quarantined and never served: {why}", reason="MODEL_QUARANTINED"
+    )
+
+
+def _require_bytes(record: ModelRecord, sha256: str) -> None:
+    if sha256 != record.sha256:
+        raise FailedPrecondition(
+            f"{record.file_name} is stored with SHA-256 {record.sha256}, not the "
+            f"{clip(sha256, 64)} reported: the report is about other bytes"
+        )

@@ -11,7 +11,8 @@ import json
 import math
 import re
 
-from glidepath.errors import FieldViolation, InvalidArgument, ResourceExhausted
+from glidepath.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from glidepath.text import clip, clip_repr
 from model_registry_service.naming import ModelKey, is_model_hash
 from model_registry_service.records import UploadDeclaration
 
@@ -27,7 +28,7 @@ def key_violations(model_hash: str, episodes: int, prefix: str) -> list[FieldVio
         violations.append(
             FieldViolation(
                 f"{prefix}model_hash",
-                f"must be 16 lowercase hexadecimal characters, got {model_hash!r}",
+                f"must be 16 lowercase hexadecimal characters, got {clip_repr(model_hash, 40)}",
             )
         )
     if episodes < 1:
@@ -46,7 +47,7 @@ def check_key(model_hash: str, episodes: int, prefix: str = "ref.") -> ModelKey:
 def check_hash(model_hash: str, field: str = "model_hash") -> str:
     if not is_model_hash(model_hash):
         raise InvalidArgument.field(
-            field, f"must be 16 lowercase hexadecimal characters, got {model_hash!r}"
+            field, f"must be 16 lowercase hexadecimal characters, got {clip_repr(model_hash, 40)}"
         )
     return model_hash
 
@@ -78,15 +79,17 @@ def _json_violation(text: str, field: str) -> FieldViolation | None:
     try:
         json.loads(text)
     except ValueError as exc:
-        return FieldViolation(field, f"must be JSON text: {exc}")
+        return FieldViolation(field, f"must be JSON text: {clip(str(exc), 120)}")
     return None
 
 
 def check_declaration(declaration: UploadDeclaration, max_bytes: int) -> None:
     """Everything an upload's metadata must satisfy before its bytes are accepted.
 
-    A declared size above the cap is RESOURCE_EXHAUSTED rather than INVALID_ARGUMENT: the
-    request is well formed, this registry just does not take files that large.
+    A declared size above the cap is FAILED_PRECONDITION (reason TOO_LARGE) rather than
+    INVALID_ARGUMENT: the request is well formed, this registry just does not take files
+    that large; and not RESOURCE_EXHAUSTED, which tells a client to retry later, while
+    this refusal is permanent for as long as RL_MODELS_MAX_BYTES stays.
     """
     key, details = declaration.key, declaration.details
     violations = key_violations(key.model_hash, key.episodes, "metadata.ref.")
@@ -98,11 +101,15 @@ def check_declaration(declaration: UploadDeclaration, max_bytes: int) -> None:
         violations.append(
             FieldViolation(
                 "metadata.sha256",
-                f"must be 64 lowercase hexadecimal characters, got {declaration.sha256!r}",
+                f"must be 64 lowercase hexadecimal characters, got "
+                f"{clip_repr(declaration.sha256, 80)}",
             )
         )
-    if details.evaluation_score is not None and not math.isfinite(details.evaluation_score):
-        violations.append(FieldViolation("metadata.evaluation.score", "must be a finite number"))
+    for score in (details.evaluation_score, details.declared_score):
+        if score is not None and not math.isfinite(score):
+            violations.append(
+                FieldViolation("metadata.evaluation.score", "must be a finite number")
+            )
     if details.parent is not None:
         violations += key_violations(
             details.parent.model_hash, details.parent.episodes, "metadata.parent."
@@ -121,8 +128,44 @@ def check_declaration(declaration: UploadDeclaration, max_bytes: int) -> None:
     if violations:
         raise InvalidArgument(violations)
     if declaration.size_bytes > max_bytes:
-        raise ResourceExhausted(
+        raise too_large(
             f"metadata.size_bytes: {declaration.size_bytes} bytes is over this registry's "
-            f"limit of {max_bytes} bytes (RL_MODELS_MAX_BYTES)",
-            reason="TOO_LARGE",
+            f"limit of {max_bytes} bytes (RL_MODELS_MAX_BYTES)"
         )
+
+
+def too_large(message: str) -> FailedPrecondition:
+    """A model over the one size limit (``glidepath.models``): permanent, not retryable."""
+    return FailedPrecondition(message, reason="TOO_LARGE")
+
+
+MAX_CANDIDATES = 16
+MAX_QUARANTINE_REASON = 500
+
+
+def check_max_candidates(value: int, field: str = "max_candidates") -> int:
+    """0 and 1 both mean the best only."""
+    if value > MAX_CANDIDATES:
+        raise InvalidArgument.field(field, f"must be 0 to {MAX_CANDIDATES}, got {value}")
+    return max(value, 1)
+
+
+def check_sha256(value: str, field: str = "sha256") -> str:
+    if not SHA256_PATTERN.fullmatch(value):
+        raise InvalidArgument.field(
+            field, f"must be 64 lowercase hexadecimal characters, got {clip_repr(value, 80)}"
+        )
+    return value
+
+
+def quarantine_reason(text: str, field: str = "reason") -> str:
+    """The reason as one clean line of at most MAX_QUARANTINE_REASON characters: control
+    characters and ANSI codes (a torch error's colours) become spaces, runs of blanks
+    one; longer text is clipped rather than refused, since the model must be quarantined."""
+    line = " ".join(_CONTROL.sub(" ", text).split())
+    if not line:
+        raise InvalidArgument.field(field, "must say why the model is unusable")
+    return line if len(line) <= MAX_QUARANTINE_REASON else line[: MAX_QUARANTINE_REASON - 1] + "…"
+
+
+_CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x1f\x7f]")

@@ -26,7 +26,8 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from glidepath.errors import InvalidArgument, ResourceExhausted
+from glidepath.errors import FailedPrecondition, InvalidArgument
+from glidepath.text import clip_repr
 
 REQUIRED_MEMBERS = ("data", "policy.pth")
 # Real SB3 saves are stored uncompressed; deflate gets a few x on weights. Anything far
@@ -48,8 +49,14 @@ def invalid(message: str) -> InvalidArgument:
     return InvalidArgument.field("chunk", message, reason="INVALID_MODEL_FILE")
 
 
-def _too_large(message: str) -> ResourceExhausted:
-    return ResourceExhausted(message, reason="TOO_LARGE")
+def _quoted(name: str) -> str:
+    """A member name as messages quote it: a hostile zip may carry a name of 64 KiB."""
+    return clip_repr(name, 80)
+
+
+def _too_large(message: str) -> FailedPrecondition:
+    """Permanent while RL_MODELS_MAX_BYTES stays (not RESOURCE_EXHAUSTED: retrying won't help)."""
+    return FailedPrecondition(message, reason="TOO_LARGE")
 
 
 def _unsafe_name(name: str) -> str | None:
@@ -71,14 +78,14 @@ def _check_entries(infos: list[zipfile.ZipInfo], max_bytes: int) -> None:
     for info in infos:
         why = _unsafe_name(info.filename)
         if why is not None:
-            raise invalid(f"zip member {info.filename!r} is unsafe: {why}")
+            raise invalid(f"zip member {_quoted(info.filename)} is unsafe: {why}")
         if info.filename in seen:
-            raise invalid(f"zip member {info.filename!r} appears twice")
+            raise invalid(f"zip member {_quoted(info.filename)} appears twice")
         seen.add(info.filename)
         if info.flag_bits & 0x1:
-            raise invalid(f"zip member {info.filename!r} is encrypted")
+            raise invalid(f"zip member {_quoted(info.filename)} is encrypted")
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise invalid(f"zip member {info.filename!r} uses an unsupported compression")
+            raise invalid(f"zip member {_quoted(info.filename)} uses an unsupported compression")
         total += info.file_size
         if total > max_bytes:
             raise _too_large(
@@ -89,7 +96,8 @@ def _check_entries(infos: list[zipfile.ZipInfo], max_bytes: int) -> None:
         ):
             ratio = info.file_size // max(info.compress_size, 1)
             raise _too_large(
-                f"zip member {info.filename!r} expands {ratio}x: refused as a possible zip bomb"
+                f"zip member {_quoted(info.filename)} expands {ratio}x: refused as a possible "
+                f"zip bomb"
             )
     missing = [name for name in REQUIRED_MEMBERS if name not in seen]
     if missing:
@@ -106,7 +114,7 @@ def _read_capped(stream: IO[bytes], limit: int, name: str, keep: bool) -> bytes:
     while block := stream.read(_READ_BLOCK):
         count += len(block)
         if count > limit:
-            raise _too_large(f"zip member {name!r} expands beyond its declared size")
+            raise _too_large(f"zip member {_quoted(name)} expands beyond its declared size")
         if keep:
             kept += block
     return bytes(kept)
@@ -143,7 +151,7 @@ def _check_end_record(path: Path) -> None:
 
 
 def validate_model_zip(path: Path, max_bytes: int) -> None:
-    """Raise InvalidArgument (INVALID_MODEL_FILE) or ResourceExhausted (TOO_LARGE), or pass."""
+    """Raise InvalidArgument (INVALID_MODEL_FILE) or FailedPrecondition (TOO_LARGE), or pass."""
     _check_end_record(path)
     try:
         archive = zipfile.ZipFile(path)
@@ -162,7 +170,7 @@ def validate_model_zip(path: Path, max_bytes: int) -> None:
                         member, info.file_size, info.filename, info.filename == "data"
                     )
             except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
-                raise invalid(f"zip member {info.filename!r} is corrupt ({exc})") from None
+                raise invalid(f"zip member {_quoted(info.filename)} is corrupt ({exc})") from None
             if info.filename == "data":
                 data = body
     try:

@@ -143,7 +143,7 @@ def test_a_highly_compressed_member_is_refused_as_a_bomb(
     """Under the size cap (100 MiB by default) but 1000x compressed: a bomb, not a model."""
     bomb = raw_zip([*sb3_members(), ("zeros", b"\0" * (8 * 1024 * 1024))], deflate=True)
     assert len(bomb) < 64 * 1024
-    error = _rejected(registry_server, bomb, grpc.StatusCode.RESOURCE_EXHAUSTED, "TOO_LARGE")
+    error = _rejected(registry_server, bomb, grpc.StatusCode.FAILED_PRECONDITION, "TOO_LARGE")
     assert "zip bomb" in str(error.details())
 
 

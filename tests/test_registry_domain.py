@@ -9,7 +9,7 @@ import pytest
 from conftest import RegistrySb3Model
 from registry_support import HASH_A, model_zip, raw_zip, sb3_members
 
-from glidepath.errors import InvalidArgument, NotFound, ResourceExhausted
+from glidepath.errors import FailedPrecondition, InvalidArgument, NotFound
 from model_registry_service import ranking, validation, zipcheck
 from model_registry_service.naming import (
     MODEL_GLOB,
@@ -97,8 +97,8 @@ def test_declaration_errors_name_the_field(declaration: UploadDeclaration, field
     assert caught.value.reason == "INVALID_FIELD"
 
 
-def test_declared_size_over_the_cap_is_resource_exhausted() -> None:
-    with pytest.raises(ResourceExhausted) as caught:
+def test_declared_size_over_the_cap_is_a_permanent_failed_precondition() -> None:
+    with pytest.raises(FailedPrecondition) as caught:
         validation.check_declaration(_declaration(size_bytes=1001), max_bytes=1000)
     assert caught.value.reason == "TOO_LARGE"
     assert "RL_MODELS_MAX_BYTES" in caught.value.message
@@ -170,7 +170,7 @@ def test_corrupted_member_bytes_fail_their_crc(tmp_path: Path) -> None:
 
 def test_members_expanding_past_the_cap_are_too_large(tmp_path: Path) -> None:
     data = raw_zip(sb3_members(policy_bytes=64 * 1024))
-    with pytest.raises(ResourceExhausted) as caught:
+    with pytest.raises(FailedPrecondition) as caught:
         zipcheck.validate_model_zip(_write(tmp_path, data), max_bytes=32 * 1024)
     assert caught.value.reason == "TOO_LARGE"
 
@@ -178,7 +178,7 @@ def test_members_expanding_past_the_cap_are_too_large(tmp_path: Path) -> None:
 def test_a_zip_bomb_is_refused_by_its_compression_ratio(tmp_path: Path) -> None:
     bomb = raw_zip([*sb3_members(), ("padding.bin", b"\0" * (8 * 1024 * 1024))], deflate=True)
     assert len(bomb) < 100 * 1024
-    with pytest.raises(ResourceExhausted) as caught:
+    with pytest.raises(FailedPrecondition) as caught:
         zipcheck.validate_model_zip(_write(tmp_path, bomb), max_bytes=64 * 1024 * 1024)
     assert "zip bomb" in caught.value.message
 

@@ -306,17 +306,17 @@ def test_invalid_model_files_are_refused(
     assert _model_files(registry_server.directory) == []
 
 
-def test_too_large_uploads_are_resource_exhausted(registry_start: Start) -> None:
+def test_too_large_uploads_are_a_failed_precondition(registry_start: Start) -> None:
     registry = registry_start(max_bytes=64 * 1024)
     big = model_zip("big", policy_bytes=100 * 1024)
     error = rpc_error(upload, registry.stub, HASH_A, 1000, big)
-    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert error_reason(error) == "TOO_LARGE"
     # Small on the wire, large once expanded: the members' sizes count too.
     bomb = raw_zip([*sb3_members(), ("zeros", b"\0" * (1024 * 1024))], deflate=True)
     assert len(bomb) < 64 * 1024
     error = rpc_error(upload, registry.stub, HASH_A, 1000, bomb)
-    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert error_reason(error) == "TOO_LARGE"
     assert _model_files(registry.directory) == []
 

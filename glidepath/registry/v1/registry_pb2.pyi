@@ -513,7 +513,9 @@ class QuarantineModelRequest(_message.Message):
     stored again with other bytes is not quarantined by an old report.
     """
     reason: _builtins.str
-    """Why, in one line a person can read (at most 500 characters)."""
+    """Why, in one line a person can read: required; control characters and ANSI codes
+    become spaces, and text beyond 500 characters is cut.
+    """
     @_builtins.property
     def ref(self) -> _model_pb2.ModelRef:
         """The model's key."""

@@ -132,16 +132,23 @@ class ModelRegistryServicer:
         file must be a zip with the members a stable-baselines3 save has ("data",
         "policy.pth", ...), no absolute or ".." member names, and its size and its members'
         uncompressed sizes within RL_MODELS_MAX_BYTES (INVALID_ARGUMENT, or
-        RESOURCE_EXHAUSTED when too large). The write is atomic: on any failure no file is
-        left behind. Uploading the same bytes again is idempotent (created = false);
-        different bytes under an existing name fail with ALREADY_EXISTS. A full disk gives
-        RESOURCE_EXHAUSTED (reason DISK_FULL) and leaves existing models intact.
+        FAILED_PRECONDITION reason TOO_LARGE when too large: a permanent refusal, retrying
+        does not help). The write is atomic: on any failure no file is left behind.
+        Uploading the same bytes again is idempotent (created = false); different bytes
+        under an existing name fail with ALREADY_EXISTS (a name is never overwritten, and a
+        model the caller may not read is not shown). A full disk gives RESOURCE_EXHAUSTED
+        (reason DISK_FULL) and leaves existing models intact.
+
+        Owner and scores: the owner is the calling user (for a service acting for a user,
+        that user); visibility unspecified means SHARED. The evaluation is stored as the
+        verified evaluation only when the caller is a glidepath service (or relayed by one,
+        or the operator); from anyone else it is kept as declared_evaluation and never ranks.
 
         Stream shape: a stream that is empty, starts with a chunk, or sends metadata twice
         fails with INVALID_ARGUMENT naming `metadata`; one that carries no bytes, fewer or
         more than size_bytes, or bytes of another SHA-256 fails with DATA_LOSS (reason
         CHECKSUM_MISMATCH). An invalid file is INVALID_ARGUMENT with reason
-        INVALID_MODEL_FILE; too large is RESOURCE_EXHAUSTED with reason TOO_LARGE.
+        INVALID_MODEL_FILE; too large is FAILED_PRECONDITION with reason TOO_LARGE.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -149,34 +156,42 @@ class ModelRegistryServicer:
 
     def DownloadModel(self, request, context):
         """Streams one model: the first message carries `metadata`, the following ones the
-        file's bytes in order. NOT_FOUND when no such model is stored. The client should
-        check the received bytes against metadata.sha256.
+        file's bytes in order. NOT_FOUND when no such model is stored (or it is another
+        user's private model); FAILED_PRECONDITION (reason MODEL_QUARANTINED) for a
+        quarantined model, which is never served. The client should check the received
+        bytes against metadata.sha256.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def FindCompatibleModel(self, request, context):
-        """Returns the best model compatible with a hash. Compatible: the same model_hash and
-        episodes >= min_episodes. Best: the highest evaluation score (models with an
-        evaluation rank above those without), then the most episodes, then the newest.
-        NOT_FOUND says why: no model for this hash (reason NO_MODEL_FOR_HASH), or only
-        models under min_episodes (reason BELOW_MIN_EPISODES, naming the largest found).
+        """Returns the best model compatible with a hash, and with max_candidates the next
+        ones in rank order. Compatible: the same model_hash, episodes >= min_episodes, not
+        quarantined, and readable by the caller (shared, or their own). Best: the highest
+        verified evaluation score (models with one rank above those without; a declared
+        score never ranks), then the most episodes, then the newest. NOT_FOUND says why: no
+        usable model for this hash (reason NO_MODEL_FOR_HASH; the message says when all
+        are quarantined), or only models under min_episodes (reason BELOW_MIN_EPISODES,
+        naming the largest found). max_candidates above 16 is INVALID_ARGUMENT.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetModel(self, request, context):
-        """Returns one model's metadata. NOT_FOUND when no such model is stored.
+        """Returns one model's metadata. NOT_FOUND when no such model is stored, or it is
+        another user's private model.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListModels(self, request, context):
-        """Lists stored models, optionally for one hash, newest first (ties by hash, then
-        episodes), a page at a time. A page_token only works with the model_hash filter it
+        """Lists the stored models the caller may read (shared ones and their own; every model
+        for a service or an administrator), optionally for one hash, newest first (ties by
+        hash, then episodes), a page at a time. Quarantined models are listed, with their
+        reason. A page_token only works with the model_hash filter it
         was returned for (INVALID_ARGUMENT naming page_token otherwise).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -184,8 +199,10 @@ class ModelRegistryServicer:
         raise NotImplementedError('Method not implemented!')
 
     def DeleteModel(self, request, context):
-        """Deletes one model (file and metadata). NOT_FOUND when no such model is stored. A
-        download already streaming when the delete lands either completes or fails cleanly.
+        """Deletes one model (file and metadata). Only its owner or an administrator may
+        (PERMISSION_DENIED otherwise; a model adopted from the directory has no owner, so
+        only an administrator). NOT_FOUND when no such model is stored. A download already
+        streaming when the delete lands either completes or fails cleanly.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -194,8 +211,11 @@ class ModelRegistryServicer:
     def CleanupModels(self, request, context):
         """Deletes every model older than max_age_days (file and metadata), or with dry_run
         only reports which ones would go. Age counts from created_at: the upload, or for an
-        adopted file its modification time. The registry also runs this periodically
-        (RL_MODELS_MAX_AGE_DAYS, default 30; 0 turns it off).
+        adopted file its modification time. An administrator's cleanup covers every model,
+        a user's their own. Deleting needs a credential (UNAUTHENTICATED); a dry run does
+        not, and for an anonymous caller lists the shared models that old. The registry
+        also runs this periodically over every model (RL_MODELS_MAX_AGE_DAYS, default 30;
+        0 turns it off).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -206,7 +226,8 @@ class ModelRegistryServicer:
         after it was stored, written by hand, or weights that give non-finite actions). The
         model is kept and listed with its reason, and never served or ranked again. Only a
         glidepath service or an administrator may call it (PERMISSION_DENIED otherwise).
-        Quarantining a quarantined model keeps its first reason.
+        The sha256 must be the stored file's (FAILED_PRECONDITION otherwise). Quarantining a
+        quarantined model keeps its first reason.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
