@@ -21,6 +21,7 @@ from training_support import example_household_proto
 from glidepath import log
 from glidepath.auth import ON_BEHALF_OF_METADATA, Role, add_user
 from glidepath.common.v1 import model_pb2
+from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
 from glidepath.rpc.channel import open_channel, wait_until_serving
 from glidepath.rpc.server import RunningServer, start_server
 from glidepath.rpc.status import error_reason
@@ -45,6 +46,16 @@ class Stack:
     registry_channel: grpc.Channel
     models_dir: Path
     tokens: dict[str, str]
+
+    @property
+    def registry(self) -> registry_pb2_grpc.ModelRegistryStub:
+        return registry_pb2_grpc.ModelRegistryStub(self.registry_channel)
+
+    def stored(self, who: str, ref: model_pb2.ModelRef) -> model_pb2.ModelMetadata:
+        reply: registry_pb2.GetModelResponse = self.registry.GetModel(
+            registry_pb2.GetModelRequest(ref=ref), timeout=TIMEOUT, metadata=self.as_(who)
+        )
+        return reply.model
 
     def as_(self, who: str | None, for_user: str | None = None) -> tuple[tuple[str, str], ...]:
         """Call metadata for ``who`` (None: no credential), acting for ``for_user``."""
@@ -334,6 +345,10 @@ def test_unusable_or_oversized_parents_are_refused_before_any_training(
         assert error_reason(refused) == "INVALID_MODEL"
         details = refused.details() or ""
         assert problem in details and "\n" not in details and len(details) < 500, details
+        # Reported with the service's credential: the registry keeps it, quarantined.
+        assert "the registry quarantines it" in details
+        held = stack.stored("root", model_pb2.ModelRef(model_hash=parent_hash, episodes=episodes))
+        assert held.quarantine_reason and held.HasField("quarantined_at")
 
     requests = io.StringIO()  # both servers' request lines, from here on
     monkeypatch.setattr(log, "_stream", requests)
@@ -374,6 +389,11 @@ def test_models_reach_the_registry_for_their_owner_scored_on_the_lives_of_their_
     for final in finals:
         assert final.evaluation.seed == expected
         assert final.registered_model.evaluation.seed == expected
+        # The registry recorded alice as the owner, and the score as verified (it ranks).
+        stored = stack.stored("alice", final.model)
+        assert stored.owner == "alice" and final.registered_model.owner == "alice"
+        assert stored.evaluation == final.evaluation
+        assert not stored.HasField("declared_evaluation")
     uploads = [
         line
         for line in requests.getvalue().splitlines()
@@ -381,3 +401,71 @@ def test_models_reach_the_registry_for_their_owner_scored_on_the_lives_of_their_
     ]
     assert len(uploads) == 2
     assert all('"user":"alice"' in line and '"via":"trainer"' in line for line in uploads)
+
+
+def test_a_private_parent_is_its_owners_alone(stack: Stack) -> None:
+    job = start(stack, "alice", 60000, 32, seed=3).job
+    final = watch_to_the_end(stack, "alice", job.job_id)
+    assert final.state == pb.TRAINING_STATE_SUCCEEDED, final.message
+    stack.registry.SetModelVisibility(
+        registry_pb2.SetModelVisibilityRequest(
+            ref=final.model, visibility=model_pb2.MODEL_VISIBILITY_PRIVATE
+        ),
+        timeout=TIMEOUT,
+        metadata=stack.as_("alice"),
+    )
+    hidden = rpc_error(
+        stack.training.StartTraining,
+        pb.StartTrainingRequest(
+            household=example_household_proto(60000), episodes=64, parent=final.model
+        ),
+        stack.as_("bob"),
+        timeout=60.0,
+    )
+    assert hidden.code() == grpc.StatusCode.NOT_FOUND and error_reason(hidden) == "MODEL_NOT_FOUND"
+    mine = stack.training.StartTraining(
+        pb.StartTrainingRequest(
+            household=example_household_proto(60000), episodes=64, parent=final.model
+        ),
+        timeout=60.0,
+        metadata=stack.as_("alice"),
+    ).job
+    assert mine.parent == final.model
+    cancel(stack, "alice", mine.job_id)
+
+
+def test_a_name_held_by_a_quarantined_model_trains_one_more_episode_per_taken_name(
+    stack: Stack,
+) -> None:
+    """The registry never overwrites a model; the quarantined one stays, listed."""
+    trained = []
+    for episodes in (32, 33):
+        job = start(stack, "alice", 61000, episodes, seed=episodes).job
+        final = watch_to_the_end(stack, "alice", job.job_id)
+        assert final.state == pb.TRAINING_STATE_SUCCEEDED, final.message
+        trained.append(final)
+    bad = trained[0].registered_model
+    stack.registry.QuarantineModel(
+        registry_pb2.QuarantineModelRequest(
+            ref=bad.ref, sha256=bad.sha256, reason="test: unusable"
+        ),
+        timeout=TIMEOUT,
+        metadata=stack.as_("trainer"),
+    )
+    # A usable model's name is still refused ...
+    taken = rpc_error(
+        stack.training.StartTraining,
+        pb.StartTrainingRequest(household=example_household_proto(61000), episodes=33),
+        stack.as_("bob"),
+    )
+    assert taken.code() == grpc.StatusCode.ALREADY_EXISTS
+    # ... a quarantined one's is skipped, with the usable 33 after it: 34 episodes.
+    again = start(stack, "bob", 61000, 32, seed=9).job
+    assert again.episodes_total == 34 and again.model.episodes == 34
+    final = watch_to_the_end(stack, "bob", again.job_id)
+    assert final.state == pb.TRAINING_STATE_SUCCEEDED, final.message
+    assert final.episodes_done == 34
+    assert final.registered_model.file_name.endswith("_34ep.zip")
+    assert final.registered_model.owner == "bob"
+    kept = stack.stored("root", bad.ref)
+    assert kept.sha256 == bad.sha256 and kept.quarantine_reason
