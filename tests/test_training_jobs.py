@@ -75,6 +75,14 @@ def test_settings_defaults_and_errors_naming_the_variable(
         "TRAINING_EVAL_LIVES",
         "TRAINING_SPOOL_RETRY_INITIAL_SECONDS",
         "TRAINING_SPOOL_RETRY_MAX_SECONDS",
+        "TRAINING_MAX_QUEUED_PER_USER",
+        "TRAINING_MAX_EPISODES_PER_USER",
+        "TRAINING_MAX_WATCHES_PER_USER",
+        "RL_MODELS_MAX_BYTES",
+        "GLIDEPATH_TOKEN",
+        "REGISTRY_TOKEN",
+        "GLIDEPATH_SERVICE_TOKEN",
+        "GLIDEPATH_USERS_FILE",
     ]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("TRAINING_DATA_DIR", str(tmp_path))
@@ -83,6 +91,20 @@ def test_settings_defaults_and_errors_naming_the_variable(
     assert settings.max_concurrent == 2 and settings.workers == 2  # workers follow
     assert settings.max_queued == 8 and settings.eval_lives == 10_000
     assert settings.spool_dir == tmp_path / "spool"
+    assert (settings.max_queued_per_user, settings.max_episodes_per_user) == (2, 2_000_000)
+    assert settings.max_watches_per_user == 8 and settings.max_model_bytes == 100 * 1024 * 1024
+    assert settings.token is None and settings.users_file is None
+    assert settings.service_token is None
+    monkeypatch.setenv("REGISTRY_TOKEN", "legacy")  # the single token, presented to peers too
+    assert TrainingSettings.from_env().service_token == "legacy"
+    monkeypatch.setenv("GLIDEPATH_SERVICE_TOKEN", "own")
+    assert TrainingSettings.from_env().service_token == "own"
+    assert TrainingSettings.from_env().token == "legacy"
+    for name in ("TRAINING_MAX_EPISODES_PER_USER", "TRAINING_MAX_WATCHES_PER_USER"):
+        monkeypatch.setenv(name, "0")
+        with pytest.raises(ConfigError, match=name):
+            TrainingSettings.from_env()
+        monkeypatch.delenv(name)
 
     monkeypatch.setenv("TRAINING_MAX_QUEUED", "many")
     with pytest.raises(ConfigError, match="TRAINING_MAX_QUEUED"):

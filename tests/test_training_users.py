@@ -280,7 +280,13 @@ def test_one_user_cannot_hold_the_queue_the_episodes_or_the_watches(stack: Stack
     finally:
         for call in calls:
             call.cancel()
-    for who, job_id in (("bob", bobs.job_id), ("alice", waiting.job_id), ("alice", running.job_id)):
+    # Joining adds no work and is never refused: alice (at her bounds) joins bob's job.
+    joined = start(stack, "alice", 56000, 100)
+    assert joined.joined and joined.job.job_id == bobs.job_id and joined.job.requests == 2
+    # An administrator's cancel stops a job for everyone who asked for it.
+    stopped = cancel(stack, "root", bobs.job_id)
+    assert not stopped.detached and stopped.job.state == pb.TRAINING_STATE_CANCELLED
+    for who, job_id in (("alice", waiting.job_id), ("alice", running.job_id)):
         cancel(stack, who, job_id)
     assert watch_to_the_end(stack, "alice", running.job_id).state == pb.TRAINING_STATE_CANCELLED
 
