@@ -298,20 +298,30 @@ class WorkerPool:
                 slot.process.join(timeout=5)
                 code = slot.process.exitcode
                 log.event("worker_lost", level="warning", worker=i, exit_code=code, job=slot.job_id)
-                untouched = slot.job_id is not None and not slot.started and not overdue
-                if slot.job_id is not None and not untouched:
-                    if overdue:
-                        lost.append(JobEnded(i, slot.job_id, cancelled=True))
-                    else:
-                        message = f"training worker process died (exit code {code})"
-                        lost.append(JobEnded(i, slot.job_id, message=message))
+                lost_job = self._lost_job(slot, overdue, code)
+                if lost_job is not None:
+                    lost.append(lost_job)
                 slot.events.close()
                 self._slots[i] = self._spawn(i)
-                if untouched and slot.job_id is not None:  # it never ran: the new worker runs it
+                if slot.job_id is not None and lost_job is None:  # it never ran: rerun it
                     log.event("job_reassigned", worker=i, job=slot.job_id)
                     self._give(self._slots[i], slot.job_id, slot.payload)
         for event in lost:
             self._deliver(event)
+
+    @staticmethod
+    def _lost_job(slot: _Slot, overdue: bool, code: int | None) -> JobEnded | None:
+        """How the job of a dead worker ends; None when the worker never took it (and no
+        cancel was asked), so that it goes to the replacement instead."""
+        if slot.job_id is None:
+            return None
+        if overdue or (slot.cancel_deadline is not None and not slot.started):
+            return JobEnded(slot.index, slot.job_id, cancelled=True)
+        if not slot.started:
+            return None
+        return JobEnded(
+            slot.index, slot.job_id, message=f"training worker process died (exit code {code})"
+        )
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop every worker: ask, then kill those still running after ``timeout``."""
