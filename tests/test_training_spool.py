@@ -100,7 +100,7 @@ def test_the_spool_retries_while_the_registry_is_down_and_resumes_after_a_restar
     outcomes = Outcomes()
     spool = outcomes.spool(tmp_path / "spool", f"127.0.0.1:{port}")
     spool.start()
-    spool.put("job", model_zip("down"), metadata(30))
+    spool.put("job", model_zip("down"), metadata(30), owner="alice")
     message = outcomes.wait(outcomes.waiting, "job")
     assert "registry unreachable, model kept in spool, retrying" in message
     spool.stop()  # the service stops; the model stays on disk
@@ -113,6 +113,7 @@ def test_the_spool_retries_while_the_registry_is_down_and_resumes_after_a_restar
     try:
         stored = resumed.wait(resumed.landed, "job")
         assert stored.ref.episodes == 30
+        assert stored.owner == "alice"  # the owner waited beside the model, across the restart
         deadline = time.monotonic() + 10
         while again.job_ids() and time.monotonic() < deadline:
             time.sleep(0.05)

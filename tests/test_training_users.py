@@ -8,6 +8,7 @@ training service presents to the registry). Each test uses its own households.
 from __future__ import annotations
 
 import io
+import time
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -280,6 +281,21 @@ def test_one_user_cannot_hold_the_queue_the_episodes_or_the_watches(stack: Stack
     finally:
         for call in calls:
             call.cancel()
+    # The watches ended: alice's places come back (the server notices within moments).
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            again = stack.training.WatchTraining(
+                pb.WatchTrainingRequest(job_id=running.job_id),
+                timeout=TIMEOUT,
+                metadata=stack.as_("alice"),
+            )
+            assert next(again).job.job_id == running.job_id
+            again.cancel()
+            break
+        except grpc.RpcError as exc:
+            assert error_reason(exc) == "USER_LIMIT" and time.monotonic() < deadline, exc
+            time.sleep(0.1)
     # Joining adds no work and is never refused: alice (at her bounds) joins bob's job.
     joined = start(stack, "alice", 56000, 100)
     assert joined.joined and joined.job.job_id == bobs.job_id and joined.job.requests == 2

@@ -7,6 +7,7 @@ small stand-in trainer; the service always runs the RL library's trainer.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -26,6 +27,9 @@ from training_service.workers import JobRunner
 # other threads are always free for the unary calls and the health checks.
 SERVER_THREADS = 32
 MAX_WATCHERS = SERVER_THREADS - 8
+
+# Seconds a stopping service waits for the background import of the RL library.
+PRELOAD_JOIN_SECONDS = 60.0
 
 # The calls that change something need a credential (UNAUTHENTICATED without one).
 WRITE_METHODS = frozenset(
@@ -60,14 +64,18 @@ def build_app(
         manager, registry, MAX_WATCHERS, min(settings.max_watches_per_user, MAX_WATCHERS)
     )
 
+    preloads: list[threading.Thread] = []
+
     def register(server: grpc.Server) -> None:
         training_pb2_grpc.add_TrainingServiceServicer_to_server(servicer, server)
         manager.start()
-        preload_parent_check()
+        preloads.append(preload_parent_check())
 
     def on_stop() -> None:
         manager.shutdown()
         registry.close()
+        for thread in preloads:  # an interpreter that exits mid-import of torch aborts
+            thread.join(timeout=PRELOAD_JOIN_SECONDS)
 
     spec = ServiceSpec(
         name="training_service",
