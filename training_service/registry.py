@@ -43,6 +43,10 @@ TRANSIENT_CODES = frozenset(
         grpc.StatusCode.CANCELLED,
     }
 )
+# An upload the registry refuses for the service's credential waits in the spool too: it is
+# the service's configuration (GLIDEPATH_SERVICE_TOKEN) that is wrong, not the model, and
+# a restart with the right credential resumes the spool.
+CREDENTIAL_CODES = frozenset({grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED})
 
 
 # Seconds: a quick question asked while a client waits for StartTraining to answer.
@@ -170,11 +174,11 @@ class RegistryClient:
 
     def _failure(self, exc: grpc.RpcError) -> UploadFailed:
         code = exc.code()
-        transient = code in TRANSIENT_CODES or (
+        transient = code in TRANSIENT_CODES | CREDENTIAL_CODES or (
             code == grpc.StatusCode.RESOURCE_EXHAUSTED
             and error_reason(exc) in ("DISK_FULL", "QUEUE_FULL")
         )
-        detail = exc.details() or code.name
+        detail = clip(exc.details() or code.name)
         return UploadFailed(f"registry {self.address}: {code.name}: {detail}", transient=transient)
 
     def stored_model(self, ref: model_pb2.ModelRef) -> model_pb2.ModelMetadata | None:
