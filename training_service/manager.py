@@ -224,7 +224,10 @@ class JobManager:
 
     def _check_user_bounds(self, user: User, episodes: int, must_wait: bool) -> None:
         """ResourceExhausted USER_LIMIT when one more job would take ``user`` over a bound."""
-        mine = [r for r in self._jobs.values() if user.name in r.requesters]
+        # A job being cancelled no longer holds anything of its user's share.
+        mine = [
+            r for r in self._jobs.values() if user.name in r.requesters and not r.cancel_requested
+        ]
         queued = sum(1 for r in mine if r.state == JobState.QUEUED)
         limit = self._settings.max_queued_per_user
         if must_wait and queued >= limit:
