@@ -13,7 +13,14 @@ EXAMPLE = ROOT / "examples" / "household.json"
 # Every service on a free port, so that the suite never meets another stack's ports.
 EPHEMERAL_PORTS = {"registry": 0, "training": 0, "simulation": 0}
 # Variables the client reads; the tests set them explicitly, never inherit them.
-CLIENT_VARIABLES = ("SIMULATION_ADDR", "TRAINING_ADDR", "REGISTRY_ADDR", "REGISTRY_TOKEN")
+CLIENT_VARIABLES = (
+    "SIMULATION_ADDR",
+    "TRAINING_ADDR",
+    "REGISTRY_ADDR",
+    "GLIDEPATH_TOKEN",
+    "REGISTRY_TOKEN",
+    "GLIDEPATH_TLS_CA",
+)
 CLI_TIMEOUT = 120.0
 
 

@@ -56,12 +56,23 @@ def test_a_missing_or_malformed_file_is_exit_2(tmp_path: Path) -> None:
         ["models", "cleanup", "--max-age-days", "-3"],
         ["models", "show", "0123456789abcdef"],
         ["frobnicate"],
+        # Past what the wire carries (uint32 counts, uint64 seeds, TCP ports).
+        ["models", "show", "0123456789abcdef", "4294967296"],
+        ["models", "cleanup", "--max-age-days", "99999999999"],
+        ["simulate", str(EXAMPLE), "--paths", "4294967296"],
+        ["simulate", str(EXAMPLE), "--seed", "18446744073709551616"],
+        ["optimize", str(EXAMPLE), "--episodes", "99999999999"],
+        ["optimize", str(EXAMPLE), "--min-episodes", "99999999999"],
+        ["compare", str(EXAMPLE), "--seed", "9" * 5000],
+        # (a data directory that cannot exist: were the port let through, nothing starts)
+        ["up", "--registry-port", "65536", "--data-dir", "/proc/glidepath"],
     ],
 )
 def test_a_bad_command_line_is_exit_2_without_a_traceback(argv: list[str]) -> None:
     result = run_cli(*argv, env=NOWHERE)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "usage: glidepath" in result.stderr
+    assert result.stderr.splitlines()[-1].startswith("glidepath") and len(result.stderr) < 2000
 
 
 def test_the_default_addresses_are_the_services_default_ports() -> None:

@@ -167,7 +167,7 @@ def test_delete_without_the_token_is_refused_in_one_line_then_deletes_with_it(
     dropped = drop_model_file(stack, stored_model, "0c0c0c0c0c0c0c0c", 700, age_days=1)
     refused = run_cli("models", "delete", "0c0c0c0c0c0c0c0c", "700", env=stack.client_env())
     line = one_error_line(refused, 1)
-    assert "refused" in line and "REGISTRY_TOKEN" in line
+    assert "refused" in line and "set GLIDEPATH_TOKEN to your token" in line
     assert dropped.exists()
     env = {**stack.client_env(), "REGISTRY_TOKEN": TOKEN}
     deleted = run_cli("models", "delete", "0c0c0c0c0c0c0c0c", "700", env=env)

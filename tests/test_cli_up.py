@@ -2,7 +2,7 @@
 
 ``up`` is run through the installed console script, stopped with SIGTERM as a supervisor
 (or Ctrl-C) would, and must leave nothing listening: the next client call gets the clear
-"unavailable" line, not a traceback.
+"cannot connect" line, not a traceback.
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def test_up_serves_the_client_then_stops_cleanly_and_leaves_nothing_listening(
     assert (tmp_path / "var" / "models" / "rl").is_dir()
     after = run_cli("models", "list", env=env)
     line = one_error_line(after, 1)
-    assert line.startswith(f"glidepath: registry at {addresses['registry']} is unavailable")
+    assert line.startswith(f"glidepath: cannot connect to the registry at {addresses['registry']}")
     assert "`glidepath up`" in line
 
 

@@ -1,8 +1,9 @@
 """A channel to one peer, closed after use, whose failures become one clear line.
 
 Every command follows the shape of grpc's small Python clients: open a channel, make the
-call with an explicit deadline, close the channel. ``PeerConnection.guard`` wraps the call
-(or the iteration of a stream) so that a failure names the peer and its address.
+call with an explicit deadline and the user's credential (``PeerConnection.metadata``),
+close the channel. ``PeerConnection.guard`` wraps the call (or the iteration of a
+stream) so that a failure names the peer and its address.
 """
 
 from __future__ import annotations
@@ -13,30 +14,42 @@ from dataclasses import dataclass
 
 import grpc
 
-from glidepath.cli.errors import rpc_errors
+from glidepath.cli.credentials import Credential, credential_from_env
+from glidepath.cli.errors import EXIT_USAGE, CliError, rpc_errors
 from glidepath.cli.peers import Peer
+from glidepath.config import ConfigError
 from glidepath.rpc.channel import open_channel
 
 
 @dataclass(frozen=True)
 class PeerConnection:
-    """An open channel to ``peer`` at ``address``."""
+    """An open channel to ``peer`` at ``address``, and who the calls speak for."""
 
     peer: Peer
     address: str
     channel: grpc.Channel
+    credential: Credential
+
+    @property
+    def metadata(self) -> tuple[tuple[str, str], ...]:
+        """Metadata for every call on this channel: the bearer credential, when set."""
+        return self.credential.metadata
 
     def guard(self, deadline: float) -> AbstractContextManager[None]:
         """Turn a failed call made with ``deadline`` into a CliError naming this peer."""
-        return rpc_errors(self.peer, self.address, deadline)
+        return rpc_errors(self.peer, self.address, deadline, self.credential)
 
 
 @contextmanager
 def connect(peer: Peer) -> Iterator[PeerConnection]:
     """A channel to the peer's address (from its environment variable or the default)."""
+    credential = credential_from_env()
     address = peer.address()
-    channel = open_channel(address)
     try:
-        yield PeerConnection(peer, address, channel)
+        channel = open_channel(address)
+    except ConfigError as error:  # GLIDEPATH_TLS_CA unreadable or not a PEM file
+        raise CliError(str(error), EXIT_USAGE) from None
+    try:
+        yield PeerConnection(peer, address, channel, credential)
     finally:
         channel.close()

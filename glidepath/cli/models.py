@@ -1,28 +1,40 @@
 """``glidepath models list|show|delete|cleanup``: the model management interface.
 
 The user's note asked for a way to list the saved models and clean up old ones; these
-commands are that interface, over the registry's RPCs (REGISTRY_ADDR). Reads are open;
-``delete`` and ``cleanup`` send the registry's bearer token from REGISTRY_TOKEN when set
-(the registry only demands it when it runs with a token itself).
+commands are that interface, over the registry's RPCs (REGISTRY_ADDR). Every call
+carries the user's credential (``glidepath.cli.credentials``); the registry decides which
+calls need it (``delete`` and ``cleanup`` do whenever it runs with credentials).
+
+``cleanup`` first asks which models would go (a dry run), so that its deadline can grow
+with their number, and, should the deadline pass anyway, tells how many were deleted.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+
+import grpc
 
 from glidepath.cli.arguments import positive_int
 from glidepath.cli.channels import PeerConnection, connect
-from glidepath.cli.errors import EXIT_OK
+from glidepath.cli.errors import EXIT_OK, CliError
 from glidepath.cli.peers import REGISTRY
 from glidepath.cli.render import cleanup_report, model_details, models_table, to_json
 from glidepath.common.v1 import model_pb2
 from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
-from glidepath.rpc.channel import SHORT_DEADLINE, bearer
+from glidepath.rpc.channel import SHORT_DEADLINE
 
 # The most models one ListModels page may hold; ``list`` follows the pages to the end.
 PAGE_SIZE = 1000
 DEFAULT_MAX_AGE_DAYS = 30
+# Deleting a model removes its file and its index row, each made durable with an fsync:
+# about 1.7 ms a model on the development machine's disk (3,000 models in 5.3 s, which
+# cut a fixed 5 s deadline short while the registry went on deleting). A cleanup's
+# deadline grows by this much per model, a margin of about 30 for slow disks.
+SECONDS_PER_DELETED_MODEL = 0.05
+# A dry run only lists, but lists every old model; the registry may first have to adopt
+# files dropped into its directory. Longer than a quick call, short of a hung peer.
+PLAN_DEADLINE = 30.0
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -69,10 +81,6 @@ def _ref(args: argparse.Namespace) -> model_pb2.ModelRef:
     return model_pb2.ModelRef(model_hash=args.hash, episodes=args.episodes)
 
 
-def _token() -> tuple[tuple[str, str], ...]:
-    return bearer(os.environ.get("REGISTRY_TOKEN") or None)
-
-
 def list_all(peer: PeerConnection, model_hash: str) -> registry_pb2.ListModelsResponse:
     """Every page of ListModels, gathered into one response (next_page_token empty)."""
     stub = registry_pb2_grpc.ModelRegistryStub(peer.channel)
@@ -83,7 +91,7 @@ def list_all(peer: PeerConnection, model_hash: str) -> registry_pb2.ListModelsRe
             model_hash=model_hash, page_size=PAGE_SIZE, page_token=token
         )
         with peer.guard(SHORT_DEADLINE):
-            page = stub.ListModels(request, timeout=SHORT_DEADLINE)
+            page = stub.ListModels(request, timeout=SHORT_DEADLINE, metadata=peer.metadata)
         gathered.models.extend(page.models)
         token = page.next_page_token
         if not token:
@@ -101,7 +109,7 @@ def run_show(args: argparse.Namespace) -> int:
     with connect(REGISTRY) as peer, peer.guard(SHORT_DEADLINE):
         stub = registry_pb2_grpc.ModelRegistryStub(peer.channel)
         request = registry_pb2.GetModelRequest(ref=_ref(args))
-        response = stub.GetModel(request, timeout=SHORT_DEADLINE)
+        response = stub.GetModel(request, timeout=SHORT_DEADLINE, metadata=peer.metadata)
     print(to_json(response) if args.json else model_details(response.model))
     return EXIT_OK
 
@@ -110,20 +118,85 @@ def run_delete(args: argparse.Namespace) -> int:
     with connect(REGISTRY) as peer, peer.guard(SHORT_DEADLINE):
         stub = registry_pb2_grpc.ModelRegistryStub(peer.channel)
         request = registry_pb2.DeleteModelRequest(ref=_ref(args))
-        response = stub.DeleteModel(request, timeout=SHORT_DEADLINE, metadata=_token())
+        response = stub.DeleteModel(request, timeout=SHORT_DEADLINE, metadata=peer.metadata)
     print(to_json(response) if args.json else f"Deleted {response.model.file_name}.")
     return EXIT_OK
 
 
 def run_cleanup(args: argparse.Namespace) -> int:
-    with connect(REGISTRY) as peer, peer.guard(SHORT_DEADLINE):
-        stub = registry_pb2_grpc.ModelRegistryStub(peer.channel)
-        request = registry_pb2.CleanupModelsRequest(
-            max_age_days=args.max_age_days, dry_run=args.dry_run
-        )
-        response = stub.CleanupModels(request, timeout=SHORT_DEADLINE, metadata=_token())
+    with connect(REGISTRY) as peer:
+        planned = cleanup(peer, args.max_age_days, dry_run=True, deadline=PLAN_DEADLINE)
+        response = planned if args.dry_run else delete_old(peer, args.max_age_days, planned)
     if args.json:
         print(to_json(response))
     else:
         print(cleanup_report(response, args.dry_run, args.max_age_days))
     return EXIT_OK
+
+
+def cleanup(
+    peer: PeerConnection, max_age_days: int, *, dry_run: bool, deadline: float
+) -> registry_pb2.CleanupModelsResponse:
+    """One CleanupModels call; a failure (deadline included) is a CliError naming the peer."""
+    with peer.guard(deadline):
+        return _cleanup_call(peer, max_age_days, dry_run, deadline)
+
+
+def cleanup_deadline(models: int) -> float:
+    """Seconds allowed to delete ``models`` models: a quick call plus a share per model."""
+    return SHORT_DEADLINE + SECONDS_PER_DELETED_MODEL * models
+
+
+def delete_old(
+    peer: PeerConnection, max_age_days: int, planned: registry_pb2.CleanupModelsResponse
+) -> registry_pb2.CleanupModelsResponse:
+    """Delete what the dry run ``planned``; past the deadline, report what was done.
+
+    The registry goes on deleting after the client stops waiting, so a deadline says
+    nothing about the outcome: the client then asks which of the planned models are
+    still there, and reports success only when none is.
+    """
+    deadline = cleanup_deadline(len(planned.models))
+    with peer.guard(deadline):
+        try:
+            return _cleanup_call(peer, max_age_days, False, deadline)
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+                raise
+    return done_so_far(peer, max_age_days, planned, deadline)
+
+
+def done_so_far(
+    peer: PeerConnection,
+    max_age_days: int,
+    planned: registry_pb2.CleanupModelsResponse,
+    deadline: float,
+) -> registry_pb2.CleanupModelsResponse:
+    """The planned models that are gone, as a cleanup's answer; CliError if any is left."""
+    left = cleanup(peer, max_age_days, dry_run=True, deadline=PLAN_DEADLINE)
+    still_stored = {_key(ref) for ref in left.models}
+    gone = [ref for ref in planned.models if _key(ref) not in still_stored]
+    remaining = len(planned.models) - len(gone)
+    if remaining:
+        raise CliError(
+            f"the {REGISTRY.title} at {peer.address} did not finish the cleanup within "
+            f"{deadline:g} s: {len(gone)} of {len(planned.models)} models older than "
+            f"{max_age_days} days deleted so far, {remaining} still stored (it may still be "
+            "deleting; run `glidepath models cleanup` again)"
+        )
+    return registry_pb2.CleanupModelsResponse(models=gone, deleted_count=len(gone))
+
+
+def _cleanup_call(
+    peer: PeerConnection, max_age_days: int, dry_run: bool, deadline: float
+) -> registry_pb2.CleanupModelsResponse:
+    stub = registry_pb2_grpc.ModelRegistryStub(peer.channel)
+    request = registry_pb2.CleanupModelsRequest(max_age_days=max_age_days, dry_run=dry_run)
+    response: registry_pb2.CleanupModelsResponse = stub.CleanupModels(
+        request, timeout=deadline, metadata=peer.metadata
+    )
+    return response
+
+
+def _key(ref: model_pb2.ModelRef) -> tuple[str, int]:
+    return ref.model_hash, ref.episodes

@@ -22,6 +22,7 @@ from glidepath.cli.channels import connect
 from glidepath.cli.errors import EXIT_OK, CliError
 from glidepath.cli.inputs import HouseholdInput, load_household
 from glidepath.cli.peers import SIMULATION
+from glidepath.cli.plot_target import PLOT_HELP, plot_target
 from glidepath.cli.progress import Progress, ProgressBar, follow
 from glidepath.cli.render import (
     AGE_STEP,
@@ -74,7 +75,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("--paths", type=positive_int, default=None, help="evaluation lives")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="evaluation seed")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
-    parser.add_argument("--plot", type=Path, default=None, metavar="PNG", help="write a chart")
+    parser.add_argument("--plot", type=Path, default=None, metavar="PATH", help=PLOT_HELP)
     parser.set_defaults(run=run_optimize)
 
 
@@ -95,14 +96,16 @@ def build_request(args: argparse.Namespace, household: HouseholdInput) -> sim.Op
 
 
 def run_optimize(args: argparse.Namespace) -> int:
+    plot = None if args.plot is None else plot_target(args.plot, args.file, "optimize")
     household = load_household(args.file)
     request = build_request(args, household)
     with connect(SIMULATION) as peer, peer.guard(OPTIMIZE_DEADLINE):
         stub = simulation_pb2_grpc.SimulationServiceStub(peer.channel)
-        result = stream_result(stub.Optimize(request, timeout=OPTIMIZE_DEADLINE), ProgressBar())
+        responses = stub.Optimize(request, timeout=OPTIMIZE_DEADLINE, metadata=peer.metadata)
+        result = stream_result(responses, ProgressBar())
     print(to_json(result) if args.json else optimize_report(result))
-    if args.plot is not None:
-        write_plot(result, household, args.plot)
+    if plot is not None:
+        write_plot(result, household, plot)
     return EXIT_OK
 
 

@@ -11,16 +11,19 @@ spending target, which is what a person checks next ("can we spend what we plann
 
 The chart takes plain data (``Chart``), not a response message, so that the optimisation
 result can be drawn by the same code. matplotlib is imported only when a plot is asked
-for, with the Agg backend (no display needed).
+for, with the Agg backend (no display needed). Where the chart goes, and in which
+format, is ``glidepath.cli.plot_target``'s business.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from glidepath.cli.plot_target import plot_format
 from glidepath.simulation.v1 import simulation_pb2 as sim
 
 WEALTH_COLOUR = "#1f5fa8"
@@ -87,7 +90,12 @@ def chart_for_result(
 
 
 def write_chart(chart: Chart, path: Path) -> None:
-    """Draw ``chart`` into a PNG at ``path``."""
+    """Draw ``chart`` into ``path``, in the format its extension names (``plot_format``).
+
+    The picture goes to a temporary file beside ``path`` and is moved into place, so a
+    failure never leaves half a chart under the name asked for.
+    """
+    file_format = plot_format(path)
     import matplotlib
 
     matplotlib.use("Agg")
@@ -142,8 +150,13 @@ def write_chart(chart: Chart, path: Path) -> None:
     axes[-1][0].set_xlabel("Age")
     axes[-1][0].set_xlim(min(chart.wealth.ages), max(chart.wealth.ages))
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        figure.savefig(temporary, dpi=110, format=file_format)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+        plt.close(figure)
 
 
 def _fan(axis: Any, profile: Profile, colour: str, name: str) -> None:

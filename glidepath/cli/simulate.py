@@ -2,7 +2,7 @@
 
 Both read the household file, check it locally (a bad file fails before any call), ask the
 simulation service (SIMULATION_ADDR) with a deadline, and print a table, the response as
-JSON (``--json``), and/or a fan chart (``--plot out.png``).
+JSON (``--json``), and/or a fan chart (``--plot out.png``, checked before the call).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from glidepath.cli.channels import connect
 from glidepath.cli.errors import EXIT_OK, EXIT_USAGE, CliError
 from glidepath.cli.inputs import HouseholdInput, load_household
 from glidepath.cli.peers import SIMULATION
+from glidepath.cli.plot_target import PLOT_HELP, plot_target
 from glidepath.cli.render import compare_report, simulate_report, to_json
 from glidepath.rpc.channel import LONG_DEADLINE
 from glidepath.simulation.v1 import simulation_pb2 as sim
@@ -70,7 +71,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
         "--seed", type=non_negative_int, default=0, help="seed of the scenarios (default 0)"
     )
     parser.add_argument("--json", action="store_true", help="print the response as JSON")
-    parser.add_argument("--plot", type=Path, default=None, metavar="PNG", help="write a fan chart")
+    parser.add_argument("--plot", type=Path, default=None, metavar="PATH", help=PLOT_HELP)
 
 
 def strategy_list(text: str) -> list[str]:
@@ -89,30 +90,36 @@ def settings(args: argparse.Namespace) -> sim.SimulationSettings:
 
 
 def run_simulate(args: argparse.Namespace) -> int:
+    plot = None if args.plot is None else plot_target(args.plot, args.file, "simulate")
     household = load_household(args.file)
     request = sim.SimulateRequest(
         household=household.message, strategy=args.strategy, settings=settings(args)
     )
     with connect(SIMULATION) as peer, peer.guard(SIMULATION_DEADLINE):
         stub = simulation_pb2_grpc.SimulationServiceStub(peer.channel)
-        response: sim.SimulateResponse = stub.Simulate(request, timeout=SIMULATION_DEADLINE)
+        response: sim.SimulateResponse = stub.Simulate(
+            request, timeout=SIMULATION_DEADLINE, metadata=peer.metadata
+        )
     print(to_json(response) if args.json else simulate_report(response))
-    if args.plot is not None:
-        write_plot(response.result, household, args.plot)
+    if plot is not None:
+        write_plot(response.result, household, plot)
     return EXIT_OK
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    plot = None if args.plot is None else plot_target(args.plot, args.file, "compare")
     household = load_household(args.file)
     request = sim.CompareRequest(
         household=household.message, strategies=args.strategies, settings=settings(args)
     )
     with connect(SIMULATION) as peer, peer.guard(SIMULATION_DEADLINE):
         stub = simulation_pb2_grpc.SimulationServiceStub(peer.channel)
-        response: sim.CompareResponse = stub.Compare(request, timeout=SIMULATION_DEADLINE)
+        response: sim.CompareResponse = stub.Compare(
+            request, timeout=SIMULATION_DEADLINE, metadata=peer.metadata
+        )
     print(to_json(response) if args.json else compare_report(response))
-    if args.plot is not None and response.results:
-        write_plot(plotted_result(response, args.plot_strategy), household, args.plot)
+    if plot is not None and response.results:
+        write_plot(plotted_result(response, args.plot_strategy), household, plot)
     return EXIT_OK
 
 

@@ -16,14 +16,15 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from glidepath.cli.arguments import non_negative_int
-from glidepath.cli.errors import EXIT_FAILURE, EXIT_OK, CliError
+from glidepath.cli.arguments import port_number
+from glidepath.cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
 from glidepath.cli.peers import LOOPBACK, START_ORDER
 from glidepath.cli.stack import (
     DEFAULT_DATA_DIR,
     LocalStack,
     RunningService,
     StackError,
+    StackLayout,
     local_stack,
 )
 
@@ -48,7 +49,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     for peer in START_ORDER:
         up.add_argument(
             f"--{peer.key}-port",
-            type=non_negative_int,
+            type=port_number,
             default=peer.default_port,
             metavar="PORT",
             help=f"{peer.title} port (default {peer.default_port}; 0 picks a free one)",
@@ -61,6 +62,7 @@ def run_up(args: argparse.Namespace) -> int:
         signal.signal(signum, _interrupt)
     ports = {peer.key: getattr(args, f"{peer.key}_port") for peer in START_ORDER}
     models_dir = Path(os.environ["RL_MODELS_DIR"]) if os.environ.get("RL_MODELS_DIR") else None
+    prepare_directories(StackLayout(args.data_dir, models_dir))
     print(f"Starting the glidepath services (data in {args.data_dir.resolve()}) ...", flush=True)
     try:
         with local_stack(
@@ -77,6 +79,20 @@ def run_up(args: argparse.Namespace) -> int:
         names = ", ".join(service.peer.title for service in died)
         raise CliError(f"{names} stopped unexpectedly; see {stack.layout.logs}")
     return EXIT_OK if all(code == 0 for code in stack.exit_codes.values()) else EXIT_FAILURE
+
+
+def prepare_directories(layout: StackLayout) -> None:
+    """Create the stack's directories up front: one that cannot be made (under a file, on
+    a read-only file system) is one line naming it and where it came from, exit 2."""
+    for directory in (layout.models, layout.training, layout.logs, layout.run):
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            given = layout.models_dir is not None and directory == layout.models
+            origin = "RL_MODELS_DIR" if given else f"--data-dir {layout.data_dir}"
+            reason = error.strerror or str(error)
+            message = f"{origin}: cannot create {directory}: {reason}"
+            raise CliError(message, EXIT_USAGE) from None
 
 
 def _interrupt(signum: int, _frame: FrameType | None) -> None:
