@@ -15,7 +15,7 @@ def clip(text: str, limit: int = DEFAULT_LIMIT) -> str:
     """``text`` when short; else its first ``limit`` characters and the full length."""
     if len(text) <= limit:
         return text
-    return f"{text[:limit]}… ({len(text):,} characters)"
+    return f"{text[:limit]}… ({len(text)} characters)"
 
 
 def clip_repr(value: object, limit: int = DEFAULT_LIMIT) -> str:

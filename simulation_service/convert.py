@@ -27,7 +27,10 @@ from glidepath.engine.strategies import STRATEGIES
 from glidepath.errors import FieldViolation, InvalidArgument
 from glidepath.household.convert import household_from_proto
 from glidepath.household.model import Household
+from glidepath.household.plausibility import warnings
+from glidepath.household.validation import listed
 from glidepath.simulation.v1 import simulation_pb2 as pb
+from glidepath.text import clip
 from simulation_service.config import SimulationServiceSettings
 
 OWN_PLAN = "own_plan"
@@ -109,7 +112,7 @@ def strategy_problems(names: Sequence[str]) -> list[FieldViolation]:
         if name not in STRATEGIES:
             problems.append(FieldViolation(f"strategies[{i}]", _unknown(name)))
         elif name in seen:
-            problems.append(FieldViolation(f"strategies[{i}]", f"{name!r} is listed twice"))
+            problems.append(FieldViolation(f"strategies[{i}]", f"{clip(name)!r} is listed twice"))
         seen.add(name)
     if len(names) > MAX_STRATEGIES:
         problems.append(
@@ -220,12 +223,12 @@ def _household_or_collect(
 
 
 def _unknown(name: str) -> str:
-    return f"unknown strategy {name!r}; known: {', '.join(STRATEGIES)}"
+    return f"unknown strategy {clip(name)!r}; known: {', '.join(STRATEGIES)}"
 
 
 def _raise_if(problems: list[FieldViolation]) -> None:
     if problems:
-        raise InvalidArgument(problems)
+        raise InvalidArgument(listed(problems))
 
 
 # --------------------------------------------------------------------------- results
@@ -317,6 +320,11 @@ def optimum_info(result: ComparisonResult) -> pb.OptimumInfo:
     return message
 
 
+def field_warnings(household: Household) -> list[pb.FieldWarning]:
+    """The household's legal but implausible values (``glidepath.household.plausibility``)."""
+    return [pb.FieldWarning(field=w.field, message=w.message) for w in warnings(household)]
+
+
 def simulate_response(
     result: ComparisonResult, job: Job, household_hash: str
 ) -> pb.SimulateResponse:
@@ -326,6 +334,7 @@ def simulate_response(
         result=strategy_result(metrics, result),
         run=run_info(result, job.settings),
         optimum=optimum_info(result),
+        warnings=field_warnings(job.household),
     )
 
 
@@ -336,4 +345,5 @@ def compare_response(result: ComparisonResult, job: Job, household_hash: str) ->
         run=run_info(result, job.settings),
         optimum=optimum_info(result),
         skipped=[pb.SkippedStrategy(strategy=n, reason=r) for n, r in result.skipped.items()],
+        warnings=field_warnings(job.household),
     )

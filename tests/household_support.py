@@ -7,6 +7,7 @@ from pathlib import Path
 
 from hypothesis import strategies as st
 
+from glidepath.household import rounding, validation
 from glidepath.household.convert import household_from_json
 from glidepath.household.model import (
     Account,
@@ -232,10 +233,145 @@ def households(draw: st.DrawFn) -> Household:
         market=draw(st.one_of(st.just(MarketAssumptions()), markets())),
         name=draw(labels),
     )
+    household = _affordable_contributions(household)
     has_resources = any(a.balance > 0 or a.monthly_contribution > 0 for a in household.accounts)
     has_resources |= any(a.net_income > 0 for a in people) or any(
         i.amount > 0 for i in household.incomes
     )
     if not has_resources:
         household = replace(household, accounts=(*household.accounts, Account(10000.0)))
+    return household
+
+
+def _affordable_contributions(household: Household) -> Household:
+    """``household`` without contributions when they exceed what a year leaves to save
+    (validation refuses those: they would change nothing)."""
+    if not any(a.monthly_contribution for a in household.accounts):
+        return household
+    most = validation.largest_yearly_saving(household)
+    if 12 * sum(a.monthly_contribution for a in household.accounts) <= most:
+        return household
+    return replace(
+        household,
+        accounts=tuple(replace(a, monthly_contribution=0.0) for a in household.accounts),
+    )
+
+
+# --------------------------------------------------------------------------- at the bounds
+# Households whose every number sits at, or next to, a bound of ``validation`` (or at a
+# value where a formula changes form: risk aversion 1, a volatility of 0), with a
+# typical value mixed in, so that the engine meets the corners of what it accepts.
+
+
+def _edges(low: float, high: float, typical: float) -> st.SearchStrategy[float]:
+    span = high - low
+    return st.sampled_from([low, high, low + 1e-4 * span, high - 1e-4 * span, typical])
+
+
+def _money_edges(typical: float) -> st.SearchStrategy[float]:
+    return st.sampled_from([0.0, 1.0, validation.MAX_MONEY, typical])
+
+
+def _positive_money_edges(typical: float) -> st.SearchStrategy[float]:
+    return st.sampled_from([1.0, validation.MAX_MONEY / 32, typical])
+
+
+_RATES = _edges(*validation.RETURN_BOUNDS, 0.05)
+_VOLATILITIES = st.sampled_from([*validation.VOLATILITY_BOUNDS, 1e-4, 1.9999, 0.15])
+_GROWTHS = _edges(*validation.GROWTH_BOUNDS, 0.01)
+_RISK_AVERSIONS = st.sampled_from(
+    [validation.MIN_RISK_AVERSION, 0.1001, 0.9999, 1.0, 1.0001, 3.0, 19.99, 20.0]
+)
+_CORRELATIONS = st.sampled_from(
+    [
+        DEFAULT_CORRELATIONS,
+        IDENTITY,
+        tuple(tuple(1.0 for _ in range(4)) for _ in range(4)),  # singular: one factor
+    ]
+)
+
+
+@st.composite
+def bound_adults(draw: st.DrawFn) -> Adult:
+    current = draw(st.sampled_from([0, 1, 40, 64, validation.MAX_AGE - 1]))
+    longest = min(validation.MAX_AGE, current + validation.MAX_HORIZON_YEARS)
+    life = draw(st.sampled_from(sorted({current + 1, min(current + 2, longest), longest})))
+    retirement = draw(st.sampled_from(sorted({current, life - 1, (current + life) // 2})))
+    working = retirement > current
+    return Adult(
+        current_age=current,
+        retirement_age=retirement,
+        life_expectancy=life,
+        net_income=draw(_money_edges(60_000.0)) if working else 0.0,
+        income_growth=draw(_GROWTHS),
+    )
+
+
+@st.composite
+def bound_markets(draw: st.DrawFn) -> MarketAssumptions:
+    def asset() -> AssetClass:
+        return AssetClass(draw(_RATES), draw(_VOLATILITIES))
+
+    return MarketAssumptions(
+        stocks=asset(),
+        bonds=asset(),
+        cash=asset(),
+        inflation_mean=draw(_RATES),
+        inflation_volatility=draw(_VOLATILITIES),
+        correlations=draw(_CORRELATIONS),
+        return_model=draw(st.sampled_from(ReturnModel)),
+        degrees_of_freedom=draw(st.sampled_from([*validation.DEGREES_OF_FREEDOM_BOUNDS, 5.0])),
+    )
+
+
+@st.composite
+def bound_households(draw: st.DrawFn) -> Household:
+    """A valid household with every number at or near a bound (or typical)."""
+    people = tuple(draw(st.lists(bound_adults(), min_size=1, max_size=2)))
+    first = people[0]
+    horizon = max(a.life_expectancy - a.current_age for a in people)
+    last = min(first.current_age + horizon - 1, validation.MAX_AGE - 1)
+    shares = draw(
+        st.sampled_from([(1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0), (0.6, 0.4, 0.0)])
+    )
+    account = Account(
+        balance=draw(_money_edges(100_000.0)),
+        monthly_contribution=0.0,
+        stock_share=shares[0],
+        bond_share=shares[1],
+        cash_share=shares[2],
+    )
+    income = Income(
+        amount=draw(_money_edges(20_000.0)),
+        start_age=draw(st.sampled_from(sorted({first.current_age, last}))),
+        end_age=None,
+        adult=0,
+        indexed_to_inflation=draw(st.booleans()),
+        growth=draw(_GROWTHS),
+    )
+    charge = Charge(
+        amount=draw(_money_edges(12_000.0)),
+        end_age=None,
+        indexed_to_inflation=draw(st.booleans()),
+    )
+    household = Household(
+        adults=people,
+        accounts=(account,),
+        incomes=(income,) if draw(st.booleans()) else (),
+        charges=(charge,) if draw(st.booleans()) else (),
+        goals=Goals(
+            capital_goal=draw(_money_edges(200_000.0)),
+            retirement_spending=draw(_positive_money_edges(40_000.0)),
+        ),
+        risk_aversion=draw(_RISK_AVERSIONS),
+        market=draw(bound_markets()),
+    )
+    if any(a.retirement_age > a.current_age for a in people) and draw(st.booleans()):
+        # Save (nearly) the most a year leaves: the cap validation enforces.
+        most = validation.largest_yearly_saving(household)
+        monthly = rounding.round_money(min(most / 12 * 0.99, validation.MAX_MONEY / 2))
+        household = replace(household, accounts=(replace(account, monthly_contribution=monthly),))
+    pays = bool(household.incomes) and income.amount > 0
+    if not (account.balance or pays or any(a.net_income for a in people)):
+        household = replace(household, accounts=(replace(account, balance=1.0),))
     return household

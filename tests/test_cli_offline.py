@@ -35,7 +35,15 @@ def test_an_invalid_household_file_is_one_line_naming_the_field_and_exit_2(
     text = EXAMPLE.read_text().replace('"retirementAge": 65', '"retirementAge": 30')
     bad.write_text(text)
     line = one_error_line(run_cli("simulate", str(bad), env=NOWHERE), 2)
-    assert str(bad) in line and "household.adults[0].retirement_age" in line
+    assert str(bad) in line and "adults[0].retirementAge" in line
+
+
+def test_a_household_file_without_current_age_is_refused_naming_it(tmp_path: Path) -> None:
+    """It used to simulate a life from age 0 and exit 0."""
+    bad = tmp_path / "household.json"
+    bad.write_text(EXAMPLE.read_text().replace('"currentAge": 40,', ""))
+    line = one_error_line(run_cli("simulate", str(bad), env=NOWHERE), 2)
+    assert "adults[0].currentAge: is required" in line
 
 
 def test_a_missing_or_malformed_file_is_exit_2(tmp_path: Path) -> None:
@@ -44,7 +52,7 @@ def test_a_missing_or_malformed_file_is_exit_2(tmp_path: Path) -> None:
     broken = tmp_path / "broken.json"
     broken.write_text('{"adults": [ {"currentAge": "forty"} ]}')
     line = one_error_line(run_cli("simulate", str(broken), env=NOWHERE), 2)
-    assert "is not a valid household" in line and "current_age" in line
+    assert "is not a valid household" in line and "currentAge" in line
 
 
 @pytest.mark.parametrize(

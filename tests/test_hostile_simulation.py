@@ -89,9 +89,24 @@ def hostile_households(draw: st.DrawFn, name: str) -> Request:
     return request
 
 
+@st.composite
+def hostile_settings(draw: st.DrawFn, name: str) -> Request:
+    """The valid request with random settings merged in: the household stays valid, so
+    many of these run (a random household rarely passes validation, which now also asks
+    for every required field and refuses contributions no year could pay)."""
+    request = _valid(name)
+    request.settings.MergeFrom(draw(messages(pb.SimulationSettings, presence=0.25)))
+    return request
+
+
 def _requests(name: str) -> st.SearchStrategy[Request]:
     message_type = REQUESTS[name]
-    return st.one_of(messages(message_type), near_valid(_valid(name)), hostile_households(name))
+    return st.one_of(
+        messages(message_type),
+        near_valid(_valid(name)),
+        hostile_households(name),
+        hostile_settings(name),
+    )
 
 
 def _check_still_serving(harness: SimulationHarness) -> None:

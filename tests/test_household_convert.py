@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 from household_support import EXAMPLE_JSON, example, households, retiree, rich
@@ -171,19 +173,19 @@ def test_conversion_validates_unless_told_not_to() -> None:
     text = with_fields(riskAversion=-1)
     with pytest.raises(InvalidArgument) as error:
         household_from_json(text)
-    assert violated_fields(error) == ["household.risk_aversion"]
+    assert violated_fields(error) == ["riskAversion"]
     assert household_from_json(text, validated=False).risk_aversion == -1
 
 
 @pytest.mark.parametrize(
     ("text", "field"),
     [
-        ('{"adults": [{"currentAge": "forty"}]}', "household.adults.current_age"),
-        ('{"adults": [{"age": 40}]}', "household.adults[0].age"),
-        ('{"market": {"stocks": {"volatility": "high"}}}', "household.market.stocks.volatility"),
-        ('{"incomes": [{}, {"kind": "SALARY"}]}', "household.incomes[1].kind"),
-        ('{"adults": [{"current_age": 40.5}]}', "household.adults[0].current_age"),
-        ('{"goals": {"capitalGoal": 1}, "nmae": "x"}', "household.nmae"),
+        ('{"adults": [{"currentAge": "forty"}]}', "adults.currentAge"),
+        ('{"adults": [{"age": 40}]}', "adults[0].age"),
+        ('{"market": {"stocks": {"volatility": "high"}}}', "market.stocks.volatility"),
+        ('{"incomes": [{}, {"kind": "SALARY"}]}', "incomes[1].kind"),
+        ('{"adults": [{"current_age": 40.5}]}', "adults[0].current_age"),
+        ('{"goals": {"capitalGoal": 1}, "nmae": "x"}', "nmae"),
         ("not json", "household"),
     ],
 )
@@ -196,4 +198,99 @@ def test_json_parse_errors_name_the_field(text: str, field: str) -> None:
 def test_json_nan_parses_then_fails_validation() -> None:
     with pytest.raises(InvalidArgument) as error:
         household_from_json(with_fields(goals={"retirementSpending": "NaN"}))
-    assert violated_fields(error) == ["household.goals.retirement_spending"]
+    assert violated_fields(error) == ["goals.retirementSpending"]
+
+
+def _without(document: Mapping[str, object], path: str) -> Any:
+    """A deep copy of ``document`` without the key at dotted ``path`` (``adults.0.netIncome``)."""
+    copy = json.loads(json.dumps(document))
+    *parents, last = path.split(".")
+    node = copy
+    for part in parents:
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    del node[last]
+    return copy
+
+
+FULL = {
+    **MINIMAL,
+    "accounts": [{"balance": 1000, "monthlyContribution": 10}],
+    "incomes": [{"amount": 5000, "startAge": 67}],
+    "charges": [{"amount": 100, "endAge": 60}],
+    "spendingPhases": [{"startAge": 70, "annualSpending": 25000}],
+}
+
+
+@pytest.mark.parametrize(
+    ("missing", "field"),
+    [
+        ("adults.0.currentAge", "adults[0].currentAge"),
+        ("adults.0.retirementAge", "adults[0].retirementAge"),
+        ("adults.0.lifeExpectancy", "adults[0].lifeExpectancy"),
+        ("adults.0.netIncome", "adults[0].netIncome"),
+        ("accounts.0.balance", "accounts[0].balance"),
+        ("incomes.0.amount", "incomes[0].amount"),
+        ("incomes.0.startAge", "incomes[0].startAge"),
+        ("charges.0.amount", "charges[0].amount"),
+        ("spendingPhases.0.startAge", "spendingPhases[0].startAge"),
+        ("spendingPhases.0.annualSpending", "spendingPhases[0].annualSpending"),
+    ],
+)
+def test_a_missing_required_field_is_named_as_the_file_writes_it(missing: str, field: str) -> None:
+    household_from_json(json.dumps(FULL))  # complete, it is valid
+    with pytest.raises(InvalidArgument) as error:
+        household_from_json(json.dumps(_without(FULL, missing)))
+    assert violated_fields(error) == [field]
+    assert "required" in error.value.violations[0].description
+
+
+def test_a_missing_field_in_a_file_of_original_names_keeps_that_spelling() -> None:
+    text = '{"adults": [{"retirement_age": 65, "life_expectancy": 90, "net_income": 1}]}'
+    with pytest.raises(InvalidArgument) as error:
+        household_from_json(text)
+    assert violated_fields(error) == ["adults[0].current_age"]
+
+
+def test_every_missing_field_is_reported_at_once() -> None:
+    text = json.dumps({"adults": [{"retirementAge": 65}], "accounts": [{"stockShare": 1}]})
+    with pytest.raises(InvalidArgument) as error:
+        household_from_json(text)
+    assert violated_fields(error) == [
+        "adults[0].currentAge",
+        "adults[0].lifeExpectancy",
+        "accounts[0].balance",
+    ]
+
+
+def test_net_income_defaults_to_zero_only_for_an_adult_retiring_now() -> None:
+    retired = {"adults": [{"currentAge": 70, "retirementAge": 70, "lifeExpectancy": 95}]}
+    household = household_from_json(
+        json.dumps({**retired, "accounts": [{"balance": 1e5}], "goals": MINIMAL["goals"]})
+    )
+    assert household.adults[0].net_income == 0.0
+    # A working adult with no earned income says so explicitly, and is accepted.
+    zero = json.loads(json.dumps(FULL))
+    zero["adults"][0]["netIncome"] = 0
+    del zero["accounts"][0]["monthlyContribution"]  # nothing left to pay it from
+    assert household_from_json(json.dumps(zero)).adults[0].net_income == 0.0
+
+
+def test_a_missing_field_on_the_wire_is_named_by_its_proto_path() -> None:
+    message = household_to_proto(example())
+    message.adults[0].ClearField("current_age")
+    message.accounts[0].ClearField("balance")
+    with pytest.raises(InvalidArgument) as error:
+        household_from_proto(message)
+    assert violated_fields(error) == [
+        "household.adults[0].current_age",
+        "household.accounts[0].balance",
+    ]
+
+
+def test_a_huge_unknown_key_is_clipped_in_the_error() -> None:
+    key = "k" * 100_000
+    with pytest.raises(InvalidArgument) as error:
+        household_from_json(json.dumps({key: 1}))
+    (violation,) = error.value.violations
+    assert violation.field.endswith("(100000 characters)") and len(violation.field) < 300
+    assert len(violation.description) < 400

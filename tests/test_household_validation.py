@@ -305,3 +305,48 @@ def test_violations_become_a_bad_request_status() -> None:
         "household.incomes[0].amount",
         "household.risk_aversion",
     ]
+
+
+# --------------------------------------------------------------------------- contributions
+
+
+def test_a_contribution_with_no_income_to_pay_it_is_refused() -> None:
+    """With no income, 800 or 5,000 a month used to give the same answer: both are refused."""
+    no_income = adult(net_income=0.0)(example())
+    no_income = replace(no_income, charges=())
+    for monthly in (800.0, 5_000.0):
+        household = account(monthly_contribution=monthly)(no_income)
+        with pytest.raises(InvalidArgument) as error:
+            validate(household)
+        (violation,) = error.value.violations
+        assert violation.field == "household.accounts[0].monthly_contribution"
+        assert "would change nothing" in violation.description
+    validate(account(monthly_contribution=0.0)(no_income))
+
+
+def test_contributions_up_to_what_a_year_leaves_are_accepted_beyond_refused() -> None:
+    from glidepath.household.validation import largest_yearly_saving
+
+    household = example()
+    most = largest_yearly_saving(household)
+    # 60,000 growing 1 % a year for 25 years, the mortgage (12,000) ended at 55.
+    assert most == pytest.approx(60_000 * 1.01**24, rel=1e-3)
+    validate(account(monthly_contribution=math.floor(most / 12 / 10) * 10)(household))
+    yearly_typed_as_monthly = account(monthly_contribution=most)(household)
+    (violation,) = error_of(yearly_typed_as_monthly).violations
+    assert violation.field == "household.accounts[0].monthly_contribution"
+    assert "is it a yearly amount?" in violation.description
+    two = replace(
+        household,
+        accounts=(
+            replace(household.accounts[0], monthly_contribution=most / 12),
+            Account(1_000.0, most / 12),
+        ),
+    )
+    assert [v.field for v in error_of(two).violations] == ["household.accounts"]
+
+
+def error_of(household: Household) -> InvalidArgument:
+    with pytest.raises(InvalidArgument) as error:
+        validate(household)
+    return error.value

@@ -91,7 +91,7 @@ def test_a_trained_policy_is_evaluated_in_the_engine_like_any_baseline() -> None
 def test_the_rule_as_candidate_ties_with_itself_and_does_not_pass() -> None:
     household = small_household()
     merton = MertonRule.for_schedule(build_schedule(household))
-    renamed = MertonRule(merton.pi_star, merton.b, merton.goal_weight, name="candidate")
+    renamed = MertonRule(merton.pi_star, merton.log_b, merton.goal_weight, name="candidate")
     result = evaluate_strategy(household, renamed, lives=2048, seed=1, include_optimum=False)
     assert result.versus_rule.difference == pytest.approx(0.0, abs=1e-9)
     assert not result.passed_gate or result.best_baseline != "merton"

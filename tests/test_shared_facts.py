@@ -11,7 +11,6 @@ from glidepath import models
 from glidepath.common.v1 import errors_pb2
 from glidepath.errors import ResourceExhausted
 from glidepath.rpc.bounds import Bound
-from glidepath.text import clip
 
 ROOT = Path(__file__).resolve().parents[1]
 CODE = ["glidepath", "model_registry_service", "simulation_service", "training_service"]
@@ -69,12 +68,6 @@ def test_every_reason_raised_is_a_value_of_the_error_reason_enum() -> None:
     raised = _reasons_raised()
     assert "NO_MODEL_FOR_HASH" in raised  # the scan sees the code
     assert raised - names == set()
-
-
-def test_clip_keeps_short_text_and_says_how_long_the_rest_was() -> None:
-    assert clip("short") == "short"
-    clipped = clip("x" * 5000)
-    assert len(clipped) < 300 and "5,000 characters" in clipped
 
 
 def test_a_bound_refuses_beyond_its_places_and_frees_them() -> None:

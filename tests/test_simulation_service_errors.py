@@ -10,6 +10,7 @@ import pytest
 from simulation_support import example_household, simulation_server
 
 from glidepath.common.v1 import household_pb2
+from glidepath.household.validation import MAX_VIOLATIONS
 from glidepath.rpc.status import bad_fields, error_reason
 from glidepath.simulation.v1 import simulation_pb2 as pb
 from glidepath.simulation.v1 import simulation_pb2_grpc
@@ -148,3 +149,62 @@ def test_too_many_paths_times_strategies_is_resource_exhausted(
     error = compare_error(stub, request)
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert "8,000,000" in error.details()
+
+
+def test_a_missing_required_household_field_is_named_not_read_as_zero(
+    stub: simulation_pb2_grpc.SimulationServiceStub,
+) -> None:
+    """An adult without current_age used to be simulated from age 0."""
+    request = pb.SimulateRequest(household=example_household())
+    request.household.adults[0].ClearField("current_age")
+    request.household.accounts[0].ClearField("balance")
+    error = simulate_error(stub, request)
+    assert invalid(error) == ["household.adults[0].current_age", "household.accounts[0].balance"]
+    assert "household.adults[0].current_age: is required" in (error.details() or "")
+    working = pb.SimulateRequest(household=example_household())
+    working.household.adults[0].ClearField("net_income")  # retires at 65, aged 40
+    assert invalid(simulate_error(stub, working)) == ["household.adults[0].net_income"]
+
+
+def test_a_contribution_that_would_change_nothing_is_refused_naming_it(
+    stub: simulation_pb2_grpc.SimulationServiceStub,
+) -> None:
+    request = pb.SimulateRequest(household=example_household())
+    request.household.accounts[0].monthly_contribution = 60_000  # the yearly salary
+    error = simulate_error(stub, request)
+    assert invalid(error) == ["household.accounts[0].monthly_contribution"]
+    assert "would change nothing" in (error.details() or "")
+
+
+def test_a_huge_strategy_name_is_refused_with_a_short_message(
+    stub: simulation_pb2_grpc.SimulationServiceStub,
+) -> None:
+    """A 3.9 MB name used to be echoed whole (and a long one overflows the metadata:
+    RESOURCE_EXHAUSTED instead of INVALID_ARGUMENT)."""
+    name = "x" * 3_900_000
+    request = pb.SimulateRequest(household=example_household(), strategy=name)
+    error = simulate_error(stub, request)
+    assert invalid(error) == ["strategy"]
+    details = error.details() or ""
+    assert "(3900000 characters)" in details and len(details) < 1_000
+    compare = pb.CompareRequest(household=example_household(), strategies=[name, "merton"])
+    assert invalid(compare_error(stub, compare)) == ["strategies[0]"]
+
+
+def test_every_field_of_the_largest_household_wrong_still_fits_the_answer(
+    stub: simulation_pb2_grpc.SimulationServiceStub,
+) -> None:
+    """32 incomes, charges and phases, each wrong in every field: INVALID_ARGUMENT, not a
+    metadata overflow."""
+    household = example_household()
+    bad_income = household_pb2.Income(amount=-1, start_age=999, end_age=-5, adult=7, growth=9)
+    bad_charge = household_pb2.Charge(amount=-1, start_age=999, end_age=-5)
+    bad_phase = household_pb2.SpendingPhase(start_age=999, annual_spending=-1, label="l" * 300)
+    household.incomes.extend([bad_income] * 31)  # the example has one of each already
+    household.charges.extend([bad_charge] * 31)
+    household.spending_phases.extend([bad_phase] * 32)
+    error = simulate_error(stub, pb.SimulateRequest(household=household))
+    fields = invalid(error)
+    assert len(fields) == MAX_VIOLATIONS
+    assert fields[0] == "household.incomes[1].amount"
+    assert "more problems" in (error.details() or "")

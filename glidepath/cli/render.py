@@ -16,6 +16,7 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from glidepath.common.v1 import model_pb2
+from glidepath.household.convert import file_field
 from glidepath.registry.v1 import registry_pb2
 from glidepath.simulation.v1 import simulation_pb2 as sim
 
@@ -109,6 +110,13 @@ def run_line(household_hash: str, run: sim.RunInfo, strategies: str) -> str:
     )
 
 
+def warning_lines(warnings: Sequence[sim.FieldWarning]) -> list[str]:
+    """One line per implausible value (the field as a household file writes it), then a
+    blank line; nothing when there are none."""
+    lines = [f"warning: {file_field(w.field)}: {w.message}" for w in warnings]
+    return [*lines, ""] if lines else []
+
+
 def simulate_report(response: sim.SimulateResponse) -> str:
     """The metrics of one strategy, then its wealth by age."""
     result = response.result
@@ -134,6 +142,7 @@ def simulate_report(response: sim.SimulateResponse) -> str:
         figures.append(("Share of the optimum's CE", percent_estimate(result.share_of_optimum)))
     return "\n".join(
         [
+            *warning_lines(response.warnings),
             run_line(response.household_hash, response.run, f"strategy {result.strategy}"),
             "",
             key_values(figures),
@@ -219,6 +228,7 @@ def compare_report(response: sim.CompareResponse) -> str:
         row.append(_median_terminal(result.terminal_wealth))
         rows.append(row)
     lines = [
+        *warning_lines(response.warnings),
         run_line(response.household_hash, response.run, f"{len(results)} strategies"),
         "",
         table(headers, rows),

@@ -163,11 +163,15 @@ class Histograms:
 
     def add(self, row: int, values: FloatArray) -> None:
         # float32 is ample for a bin index (log steps of 2e-3, float32 log error ~1e-6)
-        # and halves the memory traffic of the hottest metric.
-        y = values.astype(np.float32)
-        y *= np.float32(1.0 / self.low)
+        # and halves the memory traffic of the hottest metric. The log comes before the
+        # shift by ln(low): values / low leaves float32 for a scale below about 1e-34
+        # (0 x inf then gives NaN), and values beyond float32 (wealth compounding at the
+        # bounds of validation) become inf, which the clip puts in the top bin.
+        with np.errstate(over="ignore"):
+            y = values.astype(np.float32)
         with np.errstate(divide="ignore"):
             np.log(y, out=y)
+        y -= np.float32(math.log(self.low))
         y *= np.float32(1.0 / _LOG_RATIO)
         y += np.float32(1.0)
         np.clip(y, np.float32(0.0), np.float32(_N_BINS + 1), out=y)

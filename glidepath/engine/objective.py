@@ -39,6 +39,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .cashflows import Schedule
+from .logmath import exp_or_inf
 
 FloatArray = NDArray[np.float64]
 
@@ -116,13 +117,25 @@ class Objective:
         """CE (money per year, real) of an expected lifetime utility."""
         return self.scale * crra_inverse(mean_utility / self.utility_terms, self.gamma)
 
-    def ce_standard_error(self, ce: float, utility_standard_error: float) -> float:
-        """Delta-method SE of the CE from the SE of the mean lifetime utility."""
+    def log_ce_derivative(self, ce: float) -> float:
+        """ln dCE/dE[U] = ln(s (CE / s)^gamma / (T + g)); nan when the CE is not positive.
+
+        In logs because (CE / s)^gamma leaves the floats (CE 1e16 times the scale at
+        gamma = 20) while the standard error it scales stays modest.
+        """
         if not math.isfinite(ce) or ce <= 0:
             return math.nan
-        return float(
-            self.scale
-            * (ce / self.scale) ** self.gamma
-            / self.utility_terms
-            * utility_standard_error
+        return (
+            math.log(self.scale)
+            + self.gamma * math.log(ce / self.scale)
+            - math.log(self.utility_terms)
         )
+
+    def ce_standard_error(self, ce: float, utility_standard_error: float) -> float:
+        """Delta-method SE of the CE from the SE of the mean lifetime utility."""
+        log_k = self.log_ce_derivative(ce)
+        if math.isnan(log_k) or not utility_standard_error >= 0:
+            return math.nan
+        if utility_standard_error == 0:
+            return 0.0
+        return exp_or_inf(log_k + math.log(utility_standard_error))

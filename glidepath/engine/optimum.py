@@ -41,6 +41,7 @@ import numpy as np
 from glidepath.household.model import Household, ReturnModel
 
 from .cashflows import FloatArray, Schedule, build_schedule
+from .logmath import log_power_mean, logsumexp
 from .objective import FLOOR_FRACTION, Objective, crra
 from .quadrature import DEFAULT_NODES, ReturnNodes, return_nodes
 from .state import Decision, YearState
@@ -110,32 +111,35 @@ def _real_net_income(schedule: Schedule) -> FloatArray:
 
 
 class _Value:
-    """V_t on a cash grid, stored transformed (near-linear in X)."""
+    """V_t on a cash grid, stored as its certainty equivalent tau (near-linear in X).
 
-    def __init__(self, grid: FloatArray, value: FloatArray, gamma: float, weight: float) -> None:
-        self.grid, self.gamma, self.weight = grid, gamma, weight
-        self.transformed = self._forward(value)
+    tau = ((1 - gamma) V / A)^(1 / (1 - gamma)) (exp(V / A) at gamma = 1), A the utility
+    terms left (years plus the goal's weight): the steady consumption, in scale units,
+    worth V over the rest of the plan. It has the size of X whatever gamma is, where
+    ((1 - gamma) V)^(1 / (1 - gamma)) carries a factor A^(1 / (1 - gamma)) that
+    overflows as gamma nears 1, and V itself underflows to 0 for rich households at
+    gamma = 20. The recursion is a power mean of logs (``log_power_mean``).
+    """
 
-    def _forward(self, v: FloatArray) -> FloatArray:
-        if self.gamma == 1.0:
-            return np.asarray(np.exp(v / self.weight), dtype=np.float64)
-        return np.asarray(((1.0 - self.gamma) * v) ** (1.0 / (1.0 - self.gamma)), dtype=np.float64)
+    def __init__(self, grid: FloatArray, log_tau: FloatArray, terms: float) -> None:
+        self.grid, self.terms = grid, terms
+        self.transformed = np.asarray(np.exp(log_tau), dtype=np.float64)
 
-    def __call__(self, x: FloatArray) -> FloatArray:
+    def log_tau(self, x: FloatArray) -> FloatArray:
         y = np.maximum(_interp_extrapolate(x, self.grid, self.transformed), 1e-300)
-        if self.gamma == 1.0:
-            return np.asarray(self.weight * np.log(y), dtype=np.float64)
-        return np.asarray(y ** (1.0 - self.gamma) / (1.0 - self.gamma), dtype=np.float64)
+        return np.asarray(np.log(y), dtype=np.float64)
 
 
 def _terminal(objective: Objective, grid: FloatArray) -> tuple[FloatArray, _Value | None]:
-    """Pseudo-consumption c_T (u'(c_T) = B'(W)) and V_T on ``grid`` (scale units)."""
+    """Pseudo-consumption c_T (u'(c_T) = B'(W)) and V_T on ``grid`` (scale units).
+
+    V_T = g u(max(W / g, f)) with g the goal's weight, so its tau is max(W / g, f).
+    """
     g = objective.goal_weight
     if g <= 0:
         return np.zeros_like(grid), None
     x = np.maximum(grid / g, FLOOR_FRACTION)
-    value = g * crra(x, objective.gamma)
-    return grid / g, _Value(grid, value, objective.gamma, g)
+    return grid / g, _Value(grid, np.log(x), g)
 
 
 def _share_from_foc(foc: FloatArray, levels: FloatArray) -> FloatArray:
@@ -188,43 +192,59 @@ def solve(household: Household, settings: OptimumSettings = OptimumSettings()) -
     cash_grids: list[FloatArray] = [np.empty(0)] * horizon
     cons: list[FloatArray] = [np.empty(0)] * horizon
     shares: list[FloatArray] = [np.empty(0)] * horizon
-    ev0 = 0.0
+    log_w = np.log(w)
     for t in range(horizon - 1, -1, -1):
-        weight = float(horizon - t) + objective.goal_weight  # utility terms left (log case)
+        terms = float(horizon - t) + objective.goal_weight  # utility terms left
         if next_v is None:
             # Last year, no goal: consume everything.
             grid = s_grid.copy()
             c_t = grid.copy()
             share_t = np.ones_like(s_grid)
-            v_t = crra(np.maximum(grid, floor), gamma)
+            log_tau = np.log(np.maximum(grid, floor))
         else:
             x_next = s_grid[:, None, None] * rp_levels[None, :, :] + d[t + 1]
             c_next = _interp_extrapolate(x_next.ravel(), next_grid, next_c).reshape(x_next.shape)
-            marg = np.maximum(c_next, floor) ** (-gamma)
-            foc = (marg * excess) @ w  # (G, K)
+            log_marg = -gamma * np.log(np.maximum(c_next, floor))
+            # Each savings point's FOC divided by its largest term: the root in s is the
+            # same, and u'(c) no longer underflows to 0 for consumption far above scale.
+            scaled = np.exp(log_marg - log_marg.max(axis=(1, 2), keepdims=True))
+            foc = (scaled * excess) @ w  # (G, K)
             share_t = _share_from_foc(foc, levels)
             share_t[0] = share_t[1] if len(share_t) > 1 else 1.0
             rp = nodes.nonstock[None, :] + share_t[:, None] * excess[None, :]  # (G, Q)
             x_star = s_grid[:, None] * rp + d[t + 1]
             c_star = _interp_extrapolate(x_star.ravel(), next_grid, next_c).reshape(x_star.shape)
-            emarg = (np.maximum(c_star, floor) ** (-gamma) * rp) @ w
-            ev = next_v(x_star.ravel()).reshape(x_star.shape) @ w
-            c_s = emarg ** (-1.0 / gamma)
+            # Euler: c = E[u'(c') R_p]^(-1/gamma), the expectation as a log-sum-exp.
+            log_emarg = logsumexp(
+                -gamma * np.log(np.maximum(c_star, floor)) + np.log(rp) + log_w, axis=1
+            )
+            c_s = np.exp(-log_emarg / gamma)
+            log_tau_next = next_v.log_tau(x_star.ravel()).reshape(x_star.shape)
             x_s = s_grid + c_s
             grid = np.concatenate([[0.0], x_s])
             c_t = np.concatenate([[0.0], c_s])
             grid = np.maximum.accumulate(grid)
             keep = np.concatenate([[True], np.diff(grid) > 0])
             grid, c_t = grid[keep], c_t[keep]
-            ev0 = float(ev[0])
-            v_t = crra(np.maximum(c_t, floor), gamma) + np.concatenate([[ev0], ev])[keep]
+            # V_t = u(c) + E[V_{t+1}]: tau_t is the power mean (p = 1 - gamma) of this
+            # year's consumption (weight 1 / A_t) and next year's tau at each node
+            # (weights A_{t+1} w_q / A_t). The X = 0 point has the savings-0 successor.
+            successors = np.concatenate([log_tau_next[:1], log_tau_next])[keep]
+            log_c = np.log(np.maximum(c_t, floor))[:, None]
+            weights = np.concatenate([[1.0 / terms], (next_v.terms / terms) * w])
+            log_tau = log_power_mean(
+                np.concatenate([log_c, successors], axis=1), weights[None, :], 1.0 - gamma
+            )
         cash_grids[t], cons[t], shares[t] = grid * scale, c_t * scale, share_t
         next_grid, next_c = grid, c_t
-        next_v = _Value(grid, v_t, gamma, weight)
+        next_v = _Value(grid, log_tau, terms)
     assert next_v is not None
     x0 = wealth0 + d[0]
-    value = float(next_v(np.array([max(x0, 0.0)]))[0])
-    ce = objective.certainty_equivalent(value)
+    tau0 = float(np.exp(next_v.log_tau(np.array([max(x0, 0.0)]))[0]))
+    # V_0 = A_0 u(tau_0) with A_0 = T + g: the CE is tau_0 itself, in money.
+    with np.errstate(over="ignore", under="ignore", divide="ignore"):
+        value = float(next_v.terms * crra(np.array([tau0]), gamma)[0])
+    ce = scale * tau0
     return OptimumSolution(
         horizon=horizon,
         scale=scale,

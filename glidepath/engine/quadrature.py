@@ -18,6 +18,7 @@ import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 
 from .cashflows import FloatArray
+from .logmath import logsumexp
 from .market import BONDS, CASH, STOCKS, MarketModel
 
 #: Nodes along the principal axes, largest first.
@@ -73,19 +74,22 @@ def return_nodes(model: MarketModel, nodes: tuple[int, ...] = DEFAULT_NODES) -> 
     return ReturnNodes(stocks, nonstock, wts / wts.sum())
 
 
-def expected_power(nodes: ReturnNodes, share: FloatArray, gamma: float) -> FloatArray:
-    """E[R_p^(1-gamma)] (E[ln R_p] at gamma = 1) for each share in ``share``."""
+def log_expected_power(nodes: ReturnNodes, share: FloatArray, gamma: float) -> FloatArray:
+    """ln E[R_p^(1-gamma)] for each share (E[ln R_p] at gamma = 1), as a log-sum-exp.
+
+    Finite wherever the returns are, although E[R_p^(1-gamma)] itself overflows for risk
+    aversion near 0.1 in the most optimistic markets validation allows.
+    """
     rp = nodes.portfolio(share)
     if gamma == 1.0:
         return np.asarray(np.log(rp) @ nodes.weights, dtype=np.float64)
-    return np.asarray(rp ** (1.0 - gamma) @ nodes.weights, dtype=np.float64)
+    return logsumexp((1.0 - gamma) * np.log(rp) + np.log(nodes.weights)[None, :], axis=1)
 
 
 def samuelson_share(nodes: ReturnNodes, gamma: float) -> float:
     """The constant stock share in [0, 1] maximising E[u(R_p)] (Samuelson's discrete optimum)."""
     grid = np.linspace(0.0, 1.0, 1001)
-    values = expected_power(nodes, grid, gamma)
-    objective = np.log(np.abs(values)) if gamma != 1.0 else values
+    objective = log_expected_power(nodes, grid, gamma)
     # maximise E[R^(1-g)]/(1-g): for g > 1 minimise E[R^(1-g)], for g < 1 maximise it.
     score = -objective if gamma > 1.0 else objective
     k = int(np.argmax(score))
@@ -97,9 +101,12 @@ def samuelson_share(nodes: ReturnNodes, gamma: float) -> float:
     return float(grid[k])
 
 
-def samuelson_b(nodes: ReturnNodes, share: float, gamma: float) -> float:
-    """b = E[R_p^(1-gamma)]^(1/gamma): c_n / W = (1 - b) / (1 - b^n) with n decisions left."""
+def samuelson_log_b(nodes: ReturnNodes, share: float, gamma: float) -> float:
+    """ln b, b = E[R_p^(1-gamma)]^(1/gamma): c_n / W = (1 - b) / (1 - b^n), n decisions left.
+
+    Returned as a logarithm: b itself reaches about 1e16 at risk aversion 0.1 in an
+    optimistic market, and b^n then overflows long before the consumption it sets does.
+    """
     if gamma == 1.0:
-        return 1.0
-    e = float(expected_power(nodes, np.array([share]), gamma)[0])
-    return float(e ** (1.0 / gamma))
+        return 0.0
+    return float(log_expected_power(nodes, np.array([share]), gamma)[0]) / gamma

@@ -27,6 +27,7 @@ from glidepath.errors import Cancelled, InvalidArgument, ResourceExhausted
 from glidepath.household.model import Household
 
 from .cashflows import FloatArray, Schedule, build_schedule
+from .logmath import exp_or_inf
 from .market import BLOCK_PATHS, Scenarios
 from .metrics import DEFAULT_PERCENTILES, Estimate, MetricsAccumulator, StrategyMetrics
 from .objective import Objective
@@ -223,10 +224,16 @@ def _worst_se(accumulators: Sequence[MetricsAccumulator], metric: str) -> float:
 def _paired(
     accumulators: Sequence[MetricsAccumulator], objective: Objective, baseline: int
 ) -> tuple[PairedDifference, ...]:
+    """Each strategy against the baseline; delta-method SEs of paired linearised utilities.
+
+    The derivatives dCE/dE[U] are carried as logs: at the bounds (gamma 20, consumption
+    far above the scale) each overflows a float while their products with the
+    utilities, and the SEs, stay modest.
+    """
     base = accumulators[baseline]
     ub = base.path_utilities()
     ce_b = objective.certainty_equivalent(float(ub.mean()))
-    kb = objective.ce_standard_error(ce_b, 1.0)  # dCE/dE[U]
+    log_kb = objective.log_ce_derivative(ce_b)
     out = []
     for k, acc in enumerate(accumulators):
         if k == baseline:
@@ -234,20 +241,21 @@ def _paired(
         ua = acc.path_utilities()
         n = int(ua.shape[0])
         ce_a = objective.certainty_equivalent(float(ua.mean()))
-        ka = objective.ce_standard_error(ce_a, 1.0)
-        lin = ka * ua - kb * ub
-        diff = Estimate(ce_a - ce_b, _standard_error(lin), n)
-        ratio = ce_a / ce_b
-        lin_r = (ka * ua - ratio * kb * ub) / ce_b
-        out.append(
-            PairedDifference(
-                acc.name,
-                base.name,
-                diff,
-                Estimate(ratio, _standard_error(lin_r), n),
-            )
-        )
+        log_ka = objective.log_ce_derivative(ce_a)
+        diff = Estimate(ce_a - ce_b, _linear_se(log_ka, ua, log_kb, ub, 1.0), n)
+        ratio = ce_a / ce_b if ce_b > 0 else math.nan
+        ratio_se = _linear_se(log_ka, ua, log_kb, ub, ratio) / ce_b if ce_b > 0 else math.nan
+        out.append(PairedDifference(acc.name, base.name, diff, Estimate(ratio, ratio_se, n)))
     return tuple(out)
+
+
+def _linear_se(log_ka: float, ua: FloatArray, log_kb: float, ub: FloatArray, c: float) -> float:
+    """SE of the mean of ka ua - c kb ub, both factors scaled by the larger, then restored."""
+    top = max(log_ka, log_kb)
+    if not math.isfinite(top) or not math.isfinite(c):
+        return math.nan
+    se = _standard_error(math.exp(log_ka - top) * ua - c * math.exp(log_kb - top) * ub)
+    return exp_or_inf(top + math.log(se)) if se > 0 else se
 
 
 def _standard_error(x: FloatArray) -> float:

@@ -13,6 +13,7 @@ The Merton rule and the optimum choose consumption in every year.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -21,9 +22,11 @@ import numpy as np
 
 from glidepath.errors import InvalidArgument
 from glidepath.household.model import Household
+from glidepath.text import clip
 
 from .cashflows import FloatArray, Schedule, build_schedule
-from .quadrature import return_nodes, samuelson_b, samuelson_share
+from .logmath import exp_or_inf
+from .quadrature import return_nodes, samuelson_log_b, samuelson_share
 from .state import Decision, YearState
 
 
@@ -156,22 +159,39 @@ class MertonRule:
     c = (X + H) / f_n with n years left and f_n = sum_{k<n} b^k + b^n g (g = goal / scale,
     b = E[R_p*^(1-gamma)]^(1/gamma)): exactly Samuelson's optimum, bequest included, when
     there is no income. Stock share of savings S = X - c: clip(pi* (S + H) / S, 0, 1).
+
+    b is held as ln b and f_n computed through logs (:meth:`log_consumption_factor`): at
+    risk aversion 0.1 in an optimistic market b is about 1e16, so b^n overflows a float
+    within 20 years while the rate 1 / f_n it gives is merely tiny.
     """
 
     pi_star: float
-    b: float
+    log_b: float
     goal_weight: float
     name: str = "merton"
 
+    def log_consumption_factor(self, years_left: int) -> float:
+        """ln f_n, f_n = sum_{k<n} b^k + b^n g: the annuity in closed form, through logs."""
+        n, log_b = years_left, self.log_b
+        if log_b == 0.0:
+            log_annuity = math.log(n)
+        elif log_b > 0.0:  # (b^n - 1) / (b - 1)
+            log_annuity = n * log_b + math.log(-math.expm1(-n * log_b)) - _log_expm1(log_b)
+        else:  # (1 - b^n) / (1 - b)
+            log_annuity = math.log(-math.expm1(n * log_b)) - math.log(-math.expm1(log_b))
+        if self.goal_weight <= 0.0:
+            return log_annuity
+        return float(np.logaddexp(log_annuity, n * log_b + math.log(self.goal_weight)))
+
     def consumption_factor(self, years_left: int) -> float:
-        b, n = self.b, years_left
-        annuity = float(n) if b == 1.0 else (1.0 - b**n) / (1.0 - b)
-        return annuity + b**n * self.goal_weight
+        """f_n itself (inf where it leaves the floats: the rate 1 / f_n is then 0)."""
+        return exp_or_inf(self.log_consumption_factor(years_left))
 
     def decide(self, state: YearState) -> Decision:
         x = state.cash_on_hand
         h = state.human_capital
-        c = np.maximum((x + h) / self.consumption_factor(state.years_left), 0.0)
+        rate = math.exp(-self.log_consumption_factor(state.years_left))
+        c = np.maximum((x + h) * rate, 0.0)
         c = np.minimum(c, np.maximum(x, 0.0))
         s = x - c
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -184,7 +204,12 @@ class MertonRule:
         gamma = schedule.risk_aversion
         pi = samuelson_share(nodes, gamma)
         goal_weight = schedule.capital_goal / schedule.consumption_scale
-        return cls(pi, samuelson_b(nodes, pi, gamma), goal_weight)
+        return cls(pi, samuelson_log_b(nodes, pi, gamma), goal_weight)
+
+
+def _log_expm1(x: float) -> float:
+    """ln(e^x - 1) for x > 0, without overflow for large x."""
+    return x + math.log(-math.expm1(-x)) if x > 1.0 else math.log(math.expm1(x))
 
 
 StrategyFactory = Callable[[Household], Strategy]
@@ -238,6 +263,6 @@ def make_strategy(name: str, household: Household) -> Strategy:
     factory = STRATEGIES.get(name)
     if factory is None:
         raise InvalidArgument.field(
-            "strategies", f"unknown strategy {name!r}; known: {', '.join(STRATEGIES)}"
+            "strategies", f"unknown strategy {clip(name)!r}; known: {', '.join(STRATEGIES)}"
         )
     return factory(household)

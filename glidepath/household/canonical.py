@@ -1,11 +1,14 @@
-"""The canonical form and hash of a household: the model registry's key (DESIGN §4).
+"""The canonical form and hash of a household: the model registry's key.
 
 Two households share a hash exactly when they pose the same planning problem, so that a
 model trained for one is the right model for the other. Hence:
 - **covered**: every input that changes the environment or the reward: ages, incomes,
   charges, spending targets, the portfolio, goals, risk aversion, market assumptions;
-- **not covered**: names and labels; episodes, seeds and path counts are not part of a
-  household at all, so they cannot reach the hash;
+- **not covered**: names and labels, and the kind of an income (pension or other): the
+  engine pays every kind alike, so the kind is normalised to ``PENSION`` (the field stays
+  in the form, so hashes computed before this rule keep their value for pensions);
+  episodes, seeds and path counts are not part of a household at all, so they cannot
+  reach the hash;
 - **defaults filled in**: the form is built from the domain object, where every default
   is explicit, so an omitted field and its default written out hash alike;
 - **rounded** (:mod:`glidepath.household.rounding`): money to 3 significant figures,
@@ -55,6 +58,7 @@ from glidepath.household.model import (
     Goals,
     Household,
     Income,
+    IncomeKind,
     MarketAssumptions,
     ReturnModel,
     SpendingPhase,
@@ -105,6 +109,16 @@ def canonicalize(household: Household) -> Household:
     Validates first; the result is valid too, and canonicalizing it again changes nothing.
     """
     validate(household)
+    return rounded(household)
+
+
+def rounded(household: Household) -> Household:
+    """:func:`canonicalize` without the validation, for a household known to be sane.
+
+    Validation itself needs it: a rule that depends on several amounts at once (the
+    contributions against what is left of the income) is checked on the rounded
+    household, so that the canonical form of a valid household is valid too.
+    """
     adults = tuple(_adult(a) for a in household.adults)
     merged = merge_accounts(household.accounts)
     return Household(
@@ -200,7 +214,7 @@ def _income(income: Income, adults: Sequence[Adult]) -> Income:
         start_age=max(income.start_age, adults[income.adult].current_age),
         end_age=income.end_age,
         adult=income.adult,
-        kind=income.kind,
+        kind=IncomeKind.PENSION,  # a label for people: no kind changes a simulated figure
         indexed_to_inflation=income.indexed_to_inflation,
         growth=rounding.round_rate(income.growth),
     )

@@ -6,13 +6,36 @@ field was left unset; domain to proto writes every field explicitly, so that
 represent (an unknown enum number, a correlation list that is not 4x4) is reported as
 an :class:`InvalidArgument` naming the field, like any other bad input; by default the
 result is also validated, so a caller holding a domain ``Household`` holds a sane one.
+
+Required fields and defaults. A field whose absence would silently mean something
+nobody intended is required, and an unset one is reported as missing (never read as
+0, which would simulate a life from age 0, or a salary or balance of nothing):
+- ``adults[i]``: ``current_age``, ``retirement_age``, ``life_expectancy``, and
+  ``net_income`` while the adult still works (retirement_age > current_age; for an
+  adult retiring now it must be 0 and defaults to 0);
+- ``accounts[i].balance``; ``incomes[i].amount`` and ``start_age``;
+  ``charges[i].amount``; ``spending_phases[i].start_age`` and ``annual_spending``.
+Everything else has a default, documented in ``household.proto``: growth rates 0,
+monthly contributions 0, the 60/40/0 split when no share is given (once one is given the
+others are 0), ``income.adult`` 0 (the first adult), an income or charge indexed to
+inflation and paid for life, a charge from now, no capital goal, risk aversion 3, the
+market of :class:`~glidepath.household.model.MarketAssumptions`. Presence travels on the
+wire through proto3 ``optional`` (wire compatible with the plain fields it replaced).
+
+Names in errors. A gRPC caller reads proto paths (``household.adults[0].current_age``);
+:func:`household_from_json` names each field as a household file spells it
+(``adults[0].currentAge``, or ``adults[0].current_age`` in a file written with the
+original names, which the JSON mapping accepts too).
 """
 
 from __future__ import annotations
 
+import json
 import re
+from typing import TypeVar
 
 from google.protobuf import json_format
+from google.protobuf.message import Message
 
 from glidepath.common.v1 import household_pb2 as pb
 from glidepath.errors import FieldViolation, InvalidArgument
@@ -30,7 +53,8 @@ from glidepath.household.model import (
     ReturnModel,
     SpendingPhase,
 )
-from glidepath.household.validation import validate
+from glidepath.household.validation import listed, validate
+from glidepath.text import clip
 
 ROOT = "household"
 
@@ -52,6 +76,7 @@ _RETURN_MODEL_TO_PB = {
     ReturnModel.LOGNORMAL: pb.RETURN_MODEL_LOGNORMAL,
     ReturnModel.STUDENT_T: pb.RETURN_MODEL_STUDENT_T,
 }
+_T = TypeVar("_T", int, float)
 _DEFAULT_ACCOUNT = Account(balance=0.0)
 _DEFAULT_MARKET = MarketAssumptions()
 _DEFAULT_RISK_AVERSION = Household(adults=()).risk_aversion
@@ -68,14 +93,21 @@ def household_from_proto(message: pb.Household, *, validated: bool = True) -> Ho
     """
     problems: list[FieldViolation] = []
     household = Household(
-        adults=tuple(_adult(a) for a in message.adults),
-        accounts=tuple(_account(a) for a in message.accounts),
+        adults=tuple(
+            _adult(m, f"{ROOT}.adults[{i}]", problems) for i, m in enumerate(message.adults)
+        ),
+        accounts=tuple(
+            _account(m, f"{ROOT}.accounts[{i}]", problems) for i, m in enumerate(message.accounts)
+        ),
         incomes=tuple(
             _income(m, f"{ROOT}.incomes[{i}]", problems) for i, m in enumerate(message.incomes)
         ),
-        charges=tuple(_charge(c) for c in message.charges),
+        charges=tuple(
+            _charge(m, f"{ROOT}.charges[{i}]", problems) for i, m in enumerate(message.charges)
+        ),
         spending_phases=tuple(
-            SpendingPhase(p.start_age, p.annual_spending, p.label) for p in message.spending_phases
+            _phase(m, f"{ROOT}.spending_phases[{i}]", problems)
+            for i, m in enumerate(message.spending_phases)
         ),
         goals=Goals(message.goals.capital_goal, message.goals.retirement_spending),
         risk_aversion=(
@@ -85,20 +117,44 @@ def household_from_proto(message: pb.Household, *, validated: bool = True) -> Ho
         name=message.name,
     )
     if problems:
-        raise InvalidArgument(problems)
+        raise InvalidArgument(listed(problems))
     if validated:
         validate(household)
     return household
 
 
-def _adult(m: pb.Adult) -> Adult:
+def _required(m: Message, name: str, path: str, problems: list[FieldViolation], blank: _T) -> _T:
+    """The value of required field ``name``; when unset, a violation and ``blank``."""
+    if m.HasField(name):
+        value: _T = getattr(m, name)
+        return value
+    problems.append(FieldViolation(f"{path}.{name}", "is required (missing)"))
+    return blank
+
+
+def _adult(m: pb.Adult, path: str, problems: list[FieldViolation]) -> Adult:
+    current = _required(m, "current_age", path, problems, 0)
+    retirement = _required(m, "retirement_age", path, problems, 0)
+    working = m.HasField("current_age") and m.HasField("retirement_age") and retirement > current
+    if working or m.HasField("net_income"):
+        income = _required(m, "net_income", path, problems, 0.0)
+    else:
+        income = 0.0  # retiring now: no earned years, and validation wants exactly 0
     return Adult(
-        current_age=m.current_age,
-        retirement_age=m.retirement_age,
-        life_expectancy=m.life_expectancy,
-        net_income=m.net_income,
+        current_age=current,
+        retirement_age=retirement,
+        life_expectancy=_required(m, "life_expectancy", path, problems, 0),
+        net_income=income,
         income_growth=m.income_growth,
         name=m.name,
+    )
+
+
+def _phase(m: pb.SpendingPhase, path: str, problems: list[FieldViolation]) -> SpendingPhase:
+    return SpendingPhase(
+        start_age=_required(m, "start_age", path, problems, 0),
+        annual_spending=_required(m, "annual_spending", path, problems, 0.0),
+        label=m.label,
     )
 
 
@@ -108,8 +164,8 @@ def _income(m: pb.Income, path: str, problems: list[FieldViolation]) -> Income:
         problems.append(FieldViolation(f"{path}.kind", f"unknown income kind {m.kind}"))
         kind = IncomeKind.PENSION
     return Income(
-        amount=m.amount,
-        start_age=m.start_age,
+        amount=_required(m, "amount", path, problems, 0.0),
+        start_age=_required(m, "start_age", path, problems, 0),
         end_age=m.end_age if m.HasField("end_age") else None,
         adult=m.adult,
         kind=kind,
@@ -121,9 +177,9 @@ def _income(m: pb.Income, path: str, problems: list[FieldViolation]) -> Income:
     )
 
 
-def _charge(m: pb.Charge) -> Charge:
+def _charge(m: pb.Charge, path: str, problems: list[FieldViolation]) -> Charge:
     return Charge(
-        amount=m.amount,
+        amount=_required(m, "amount", path, problems, 0.0),
         end_age=m.end_age if m.HasField("end_age") else None,
         start_age=m.start_age if m.HasField("start_age") else None,
         indexed_to_inflation=(
@@ -133,7 +189,7 @@ def _charge(m: pb.Charge) -> Charge:
     )
 
 
-def _account(m: pb.Account) -> Account:
+def _account(m: pb.Account, path: str, problems: list[FieldViolation]) -> Account:
     """Shares: all unset means the default split; once one is set, unset ones are 0."""
     shares_given = any(m.HasField(f) for f in ("stock_share", "bond_share", "cash_share"))
     if not shares_given:
@@ -145,7 +201,7 @@ def _account(m: pb.Account) -> Account:
     else:
         stock, bond, cash = m.stock_share, m.bond_share, m.cash_share
     return Account(
-        balance=m.balance,
+        balance=_required(m, "balance", path, problems, 0.0),
         monthly_contribution=m.monthly_contribution,
         stock_share=stock,
         bond_share=bond,
@@ -308,11 +364,54 @@ def household_from_json(text: str, *, validated: bool = True) -> Household:
     parser says which, so a JSON file gets the same field-level errors as a gRPC call.
     """
     message = pb.Household()
+    spelling = _spelling(text)
     try:
         json_format.Parse(text, message)
     except json_format.ParseError as error:
-        raise InvalidArgument.field(_parse_error_field(str(error)), str(error)) from error
-    return household_from_proto(message, validated=validated)
+        # The parser quotes the document (a key, a value): both are clipped.
+        field = clip(file_field(_parse_error_field(str(error)), spelling))
+        raise InvalidArgument.field(field, clip(str(error), 300)) from error
+    try:
+        return household_from_proto(message, validated=validated)
+    except InvalidArgument as error:
+        raise InvalidArgument(
+            [
+                FieldViolation(file_field(v.field, spelling), v.description)
+                for v in error.violations
+            ],
+            reason=error.reason,
+        ) from None
+
+
+def file_field(path: str, spelling: str = "camel") -> str:
+    """A proto path as a household file names it: ``household.adults[0].current_age`` is
+    ``adults[0].currentAge`` (``spelling="snake"``: ``adults[0].current_age``); the
+    household itself stays ``household``."""
+    if path == ROOT or not path.startswith(f"{ROOT}."):
+        return path
+    rest = path[len(ROOT) + 1 :]
+    if spelling == "snake":
+        return rest
+    return re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), rest)
+
+
+def _spelling(text: str) -> str:
+    """ "snake" when the document's keys use the proto's original names, else "camel"."""
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return "camel"
+    return "snake" if any("_" in key for key in _keys(document)) else "camel"
+
+
+def _keys(value: object) -> list[str]:
+    if isinstance(value, dict):
+        return [k for k in value if isinstance(k, str)] + [
+            key for v in value.values() for key in _keys(v)
+        ]
+    if isinstance(value, list):
+        return [key for v in value for key in _keys(v)]
+    return []
 
 
 def household_to_json(household: Household) -> str:

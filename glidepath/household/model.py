@@ -20,22 +20,51 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 
+class Lifetimes(Enum):
+    """How long the simulated lives last.
+
+    MORTALITY: each adult survives each year with the probability of a life table (the
+    adult's ``mortality_table``, else a Gompertz-Makeham law calibrated so that the
+    expected age at death is ``life_expectancy``); the plan runs to ``MAX_LIFE_AGE``.
+    FIXED_HORIZON: every life ends at ``life_expectancy`` (closed-form checks, comparison).
+    """
+
+    MORTALITY = "mortality"
+    FIXED_HORIZON = "fixed_horizon"
+
+
+@dataclass(frozen=True)
+class MortalityTable:
+    """One-year death probabilities q_x for ages first_age, first_age + 1, ...; the last
+    is 1 (nobody outlives the table)."""
+
+    first_age: int
+    q: tuple[float, ...]
+
+
 @dataclass(frozen=True)
 class Adult:
-    """One adult of the household; the plan runs until the later life expectancy."""
+    """One adult of the household; see ``Lifetimes`` for how long their life lasts."""
 
     current_age: int
     retirement_age: int
+    # Expected age at death (MORTALITY: the calibration target of the default law; deaths
+    # counted at mid-year), or the age the life ends at (FIXED_HORIZON).
     life_expectancy: int
     # Net (after-tax) earned income until retirement: annual, today's money.
     net_income: float = 0.0
     # Real growth of that income per year (fraction): 0.01 = 1 % above inflation.
     income_growth: float = 0.0
+    # An explicit life table; None: the default law calibrated to life_expectancy.
+    mortality_table: MortalityTable | None = None
     # A label for people to read; never changes a result or the hash.
     name: str = ""
 
 
 class IncomeKind(Enum):
+    """What an income is, for people to read: every kind is paid alike, and the canonical
+    hash ignores it (a pension and an annuity of the same amount pose the same problem)."""
+
     PENSION = "pension"
     OTHER = "other"
 
@@ -57,6 +86,9 @@ class Income:
     # Real growth per year (fraction) on top of indexation, e.g. rent rises.
     growth: float = 0.0
     label: str = ""
+    # Fraction of the amount still paid after ``adult`` has died while the other adult
+    # lives (a reversionary pension: 0.5 to 0.6 is common); 0 = it stops at death.
+    survivor_fraction: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -156,6 +188,10 @@ class Goals:
     # Spending target in retirement: annual, today's money. Spending phases override it
     # from their start ages on.
     retirement_spending: float = 0.0
+    # Essential spending (the floor) as a fraction of the spending target in force (the
+    # target or the current phase's): years below it count as hardship in the objective
+    # and are reported. 0 = no floor.
+    essential_fraction: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -171,6 +207,9 @@ class Household:
     # CRRA relative risk aversion (gamma > 0; 1 = log utility).
     risk_aversion: float = 3.0
     market: MarketAssumptions = field(default_factory=MarketAssumptions)
+    lifetimes: Lifetimes = Lifetimes.FIXED_HORIZON
+    # A lone survivor's spending need (target and floor) as a fraction of the couple's.
+    survivor_spending_fraction: float = 0.7
     name: str = ""
 
     @property

@@ -7,12 +7,14 @@ file all point at the same field.
 
 Decisions worth knowing:
 - ``retirement_age == current_age`` means "retires now" and is how an adult who has
-  already retired is entered; ``retirement_age < current_age`` is rejected (DESIGN §4)
+  already retired is entered; ``retirement_age < current_age`` is rejected
   because it would be ambiguous (and silently ignored). An adult retiring now has no
   earned years left, so a positive ``net_income`` would be ignored: it is rejected.
-- Inputs that would be silently ignored are rejected (DESIGN §2): monthly contributions
-  when every adult retires now, incomes and charges that end before they could be paid,
-  a spending phase that starts after the plan ends.
+- Inputs that would be silently ignored are rejected: monthly contributions when every
+  adult retires now, or larger than anything a year before retirement leaves (the
+  engine saves at most income - charges, so 800 or 5,000 a month with no income gave
+  the same answer; see :func:`largest_yearly_saving`), incomes and charges that end
+  before they could be paid, a spending phase that starts after the plan ends.
 - There must be something to live on (a balance, a contribution, earned income or an
   income) and a spending target (``goals.retirement_spending`` or a spending phase above
   zero): the household's own plan spends that target, and success is measured against it.
@@ -20,7 +22,12 @@ Decisions worth knowing:
   correlation matrix is checked both as given and as rounded, so the canonical
   (rounded) household of a valid household is valid too.
 - Sizes are bounded (32 items per collection, 256 characters per label) so a request
-  cannot make the engine or the hash arbitrarily expensive.
+  cannot make the engine or the hash arbitrarily expensive; so is the answer: at most
+  ``MAX_VIOLATIONS`` violations are listed (:func:`listed`), the last saying how many
+  more there are, and echoed values are clipped (``glidepath.text.clip``). A gRPC error
+  travels in metadata, which the client refuses above 8-16 KiB (a household wrong in
+  each of its 32 incomes, charges and phases made 26 KB): the caller would get
+  RESOURCE_EXHAUSTED instead of the fields to fix.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ from glidepath.household.model import (
     MarketAssumptions,
     SpendingPhase,
 )
+from glidepath.text import clip
 
 ROOT = "household"
 MAX_ADULTS = 2
@@ -57,13 +65,19 @@ GROWTH_BOUNDS = (-0.5, 0.5)
 RETURN_BOUNDS = (-0.5, 1.0)
 VOLATILITY_BOUNDS = (0.0, 2.0)
 MAX_RISK_AVERSION = 20.0
-# Below about 0.02 the Merton rule's b = E[R^(1-g)]^(1/g) overflows a float for the most
-# optimistic markets validation allows; 0.1 keeps a wide margin (and no household is
-# that close to risk-neutral in practice).
+# No household is that close to risk-neutral in practice. (The Merton rule's
+# b = E[R^(1-g)]^(1/g), about 1e16 here in the most optimistic markets allowed, and the
+# powers it is raised to are computed through logs: glidepath/engine/logmath.py.)
 MIN_RISK_AVERSION = 0.1
 DEGREES_OF_FREEDOM_BOUNDS = (2.1, 1000.0)
+MAX_VIOLATIONS = 12
 CORRELATION_TOLERANCE = 1e-9
 EIGENVALUE_TOLERANCE = -1e-10
+
+
+def _shown(value: object) -> str:
+    """A rejected value as echoed back: its repr, clipped (it may be a hostile string)."""
+    return clip(repr(value))
 
 
 class _Checker:
@@ -77,10 +91,10 @@ class _Checker:
 
     def number(self, path: str, value: object) -> float | None:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            self.fail(path, f"must be a number, got {value!r}")
+            self.fail(path, f"must be a number, got {_shown(value)}")
             return None
         if not math.isfinite(value):
-            self.fail(path, f"must be a finite number, got {value!r}")
+            self.fail(path, f"must be a finite number, got {_shown(value)}")
             return None
         return float(value)
 
@@ -89,7 +103,7 @@ class _Checker:
         if amount is None:
             return None
         if not 0.0 <= amount <= MAX_MONEY:
-            self.fail(path, f"must be an amount in [0, {MAX_MONEY:g}], got {amount!r}")
+            self.fail(path, f"must be an amount in [0, {MAX_MONEY:g}], got {_shown(amount)}")
             return None
         return amount
 
@@ -98,13 +112,13 @@ class _Checker:
         if x is None:
             return None
         if not low <= x <= high:
-            self.fail(path, f"must be {what} in [{low:g}, {high:g}], got {x!r}")
+            self.fail(path, f"must be {what} in [{low:g}, {high:g}], got {_shown(x)}")
             return None
         return x
 
     def age(self, path: str, value: object) -> int | None:
         if isinstance(value, bool) or not isinstance(value, int):
-            self.fail(path, f"must be a whole number of years, got {value!r}")
+            self.fail(path, f"must be a whole number of years, got {_shown(value)}")
             return None
         if not 0 <= value <= MAX_AGE:
             self.fail(path, f"must be an age in [0, {MAX_AGE}], got {value}")
@@ -113,7 +127,7 @@ class _Checker:
 
     def label(self, path: str, value: object) -> None:
         if not isinstance(value, str):
-            self.fail(path, f"must be text, got {value!r}")
+            self.fail(path, f"must be text, got {_shown(value)}")
         elif len(value) > MAX_LABEL_CHARS:
             self.fail(path, f"must be at most {MAX_LABEL_CHARS} characters, got {len(value)}")
 
@@ -138,12 +152,85 @@ def validate(household: Household) -> None:
     if ra is not None and not MIN_RISK_AVERSION <= ra <= MAX_RISK_AVERSION:
         check.fail(
             f"{ROOT}.risk_aversion",
-            f"must be in [{MIN_RISK_AVERSION:g}, {MAX_RISK_AVERSION:g}], got {ra!r}",
+            f"must be in [{MIN_RISK_AVERSION:g}, {MAX_RISK_AVERSION:g}], got {_shown(ra)}",
         )
     _market(check, household.market)
     _purpose(check, household)
+    if not check.violations:  # the rule below needs the cash flows of a sane household
+        _contributions(check, household)
     if check.violations:
-        raise InvalidArgument(check.violations)
+        raise InvalidArgument(listed(check.violations))
+
+
+def listed(violations: Sequence[FieldViolation]) -> list[FieldViolation]:
+    """The first ``MAX_VIOLATIONS`` violations, the last replaced by a count when cut.
+
+    Fields are reported in the request's order, so the first mistakes come first and a
+    caller fixing them all in one go gets the rest on the next answer.
+    """
+    if len(violations) <= MAX_VIOLATIONS:
+        return list(violations)
+    kept = list(violations[: MAX_VIOLATIONS - 1])
+    more = len(violations) - len(kept)
+    last = violations[len(kept)]
+    kept.append(
+        FieldViolation(last.field, f"and {more} more problems, from here on: fix these first")
+    )
+    return kept
+
+
+def largest_yearly_saving(household: Household) -> float:
+    """The most that any year before retirement leaves to save (income - charges, >= 0).
+
+    Read from the engine's own schedule of the rounded household (the one the hash
+    describes): salary, incomes and charges in today's money, amounts fixed in nominal
+    terms at their value today. Contributions are saved out of this, never beyond it.
+    """
+    from glidepath.engine.cashflows import build_schedule  # the engine imports the model
+    from glidepath.household.canonical import rounded  # canonical imports this module
+
+    schedule = build_schedule(rounded(household))
+    years = schedule.retirement_year
+    if years == 0:
+        return 0.0
+    left = schedule.real_net_income[:years] + schedule.nominal_net_income[:years]
+    return max(float(left.max()), 0.0)
+
+
+def _contributions(check: _Checker, household: Household) -> None:
+    """12 x the monthly contributions beyond what any year leaves would change nothing.
+
+    Checked on the rounded household (contributions merged and rounded as the hash
+    does), so that a valid household's canonical form passes too.
+    """
+    from glidepath.household.canonical import merge_accounts, rounded
+
+    merged = merge_accounts(rounded(household).accounts)
+    if merged is None or merged.monthly_contribution <= 0:
+        return
+    yearly = 12.0 * merged.monthly_contribution
+    most = largest_yearly_saving(household)
+    if yearly <= most * (1.0 + 1e-12):
+        return
+    paying = [i for i, a in enumerate(household.accounts) if _positive(a.monthly_contribution)]
+    path = f"{ROOT}.accounts"
+    if len(paying) == 1:
+        path = f"{ROOT}.accounts[{paying[0]}].monthly_contribution"
+    if most <= 0:
+        check.fail(
+            path,
+            f"12 x the monthly contributions is {yearly:,.0f} a year, but income minus charges "
+            "leaves nothing to save in any year before retirement: it would change nothing "
+            "(enter 0, or the income that pays for it)",
+        )
+        return
+    check.fail(
+        path,
+        f"12 x the monthly contributions is {yearly:,.0f} a year, more than income minus "
+        f"charges leaves in any year before retirement (at most {most:,.0f}): savings are "
+        f"capped there, so a larger amount would change nothing (at most {most / 12:,.2f} "
+        "a month; is it a yearly amount?)",
+    )
 
 
 @dataclass(frozen=True)
@@ -237,7 +324,9 @@ def _shares(check: _Checker, path: str, account: Account) -> None:
         return
     total = math.fsum(s for s in shares if s is not None)
     if abs(total - 1.0) > SHARE_TOLERANCE:
-        check.fail(path, f"stock_share + bond_share + cash_share must sum to 1, got {total!r}")
+        check.fail(
+            path, f"stock_share + bond_share + cash_share must sum to 1, got {_shown(total)}"
+        )
 
 
 def _incomes(check: _Checker, household: Household, timeline: _Timeline | None) -> None:
@@ -259,7 +348,9 @@ def _income(
     adult = income.adult
     if isinstance(adult, bool) or not isinstance(adult, int) or not 0 <= adult < adults:
         if adults:
-            check.fail(f"{path}.adult", f"must index an adult (0 to {adults - 1}), got {adult!r}")
+            check.fail(
+                f"{path}.adult", f"must index an adult (0 to {adults - 1}), got {_shown(adult)}"
+            )
         return
     if timeline is not None:
         _within_plan(check, path, start, end, timeline, adult, f"adult {adult}'s")

@@ -61,6 +61,12 @@ FloatArray = NDArray[np.float64]
 
 #: Spawn key of the training's market streams ("TRAN"): disjoint from the evaluation's.
 TRAINING_SPAWN_KEY = 0x5452414E
+#: Bound on |reward| (objective units). A reward is a difference of utilities of the scale,
+#: of the order of 1 for any household near its spending target; with risk aversion
+#: below 1 utility is unbounded above, and at the bounds of validation (consumption 1e60
+#: times the scale) a reward leaves float32, the type SB3 keeps rewards in, and its squares
+#: overflow PPO's losses. Clipped there, it keeps its sign and order of magnitude.
+REWARD_LIMIT = 1e9
 
 
 class Reward(Enum):
@@ -73,6 +79,11 @@ def episode_seed(seed: int, episode: int) -> int:
     """The market seed of episode ``episode`` of a batch seeded ``seed``."""
     sequence = np.random.SeedSequence(seed, spawn_key=(TRAINING_SPAWN_KEY, episode))
     return int(sequence.generate_state(1, dtype=np.uint32)[0])
+
+
+def _bounded(reward: FloatArray) -> FloatArray:
+    """``reward`` clipped to +-REWARD_LIMIT."""
+    return np.clip(reward, -REWARD_LIMIT, REWARD_LIMIT)
 
 
 def _tile_state(state: YearState, k: int) -> YearState:
@@ -216,7 +227,7 @@ class Lives:
         if open_.done:
             utility += self.objective.terminal_utility(open_.wealth)
             by_year = utility.reshape(self.horizon, 2, self.n)
-            self.deferred_rewards = by_year[:, 0, :] - by_year[:, 1, :]
+            self.deferred_rewards = _bounded(by_year[:, 0, :] - by_year[:, 1, :])
             self.returns = self.deferred_rewards.sum(axis=0)
             self._open, self._open_utility = None, np.zeros(0)
         else:
@@ -253,7 +264,7 @@ class Lives:
             self.returns += reward
         return StepResult(
             observation=self._observe(),
-            reward=reward.astype(np.float32),
+            reward=_bounded(reward).astype(np.float32),
             done=nxt.done,
             consumption=outcome.consumption,
             stock_share=outcome.stock_share,

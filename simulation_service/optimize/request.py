@@ -16,6 +16,7 @@ from glidepath.engine.run import SimulationSettings
 from glidepath.errors import FieldViolation, InvalidArgument
 from glidepath.household.canonical import household_hash
 from glidepath.household.model import Household
+from glidepath.household.validation import listed
 from glidepath.models import DEFAULT_EPISODES, DEFAULT_MIN_EPISODES, MAX_EPISODES
 from glidepath.simulation.v1 import simulation_pb2 as pb
 from simulation_service import convert
@@ -58,7 +59,7 @@ def optimize_job(request: pb.OptimizeRequest, limits: SimulationServiceSettings)
         problems.append(FieldViolation("training_seed", f"at most {MAX_TRAINING_SEED}"))
     settings = convert._settings(request.settings, limits, problems)
     if problems:
-        raise InvalidArgument(problems)
+        raise InvalidArgument(listed(problems))
     assert household is not None and settings is not None
     return OptimizeJob(
         household_message=request.household,

@@ -33,8 +33,9 @@ class _IncomeKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_IncomeKind
     """Any other income: annuity, rent received, part-time work..."""
 
 class IncomeKind(_IncomeKind, metaclass=_IncomeKindEnumTypeWrapper):
-    """What kind of income an Income is; part of the canonical hash (the engine may treat
-    pensions and other incomes differently).
+    """What kind of income an Income is: a label for people. The engine treats every kind
+    alike (paid while its adult is in the age range), so the kind is not part of the
+    canonical hash: a pension and an annuity of the same amount pose the same problem.
     """
 
 INCOME_KIND_UNSPECIFIED: IncomeKind.ValueType  # 0
@@ -82,10 +83,15 @@ class Household(_message.Message):
       person turns start_age and stops before the year they turn end_age;
     - "the household's age" is the first adult's age: spending phases and charges are
       placed on that clock, incomes on their own adult's clock;
-    - an `optional` field left unset takes the documented default, which may differ from
-      zero; an enum left at *_UNSPECIFIED takes the documented default.
-    The canonical hash (the model registry's key) covers every field here except names
-    and labels; see the README's "Household input format".
+    - a field marked REQUIRED must be set (an explicit 0 counts as set): unset, it is
+      INVALID_ARGUMENT naming the field ("household.adults[0].current_age is required"),
+      never a silent 0. Those fields are proto3 `optional` only so that presence is on the
+      wire;
+    - any other `optional` field left unset takes the documented default, which may differ
+      from zero; a plain field left unset is 0 (or empty), and its comment says what that
+      means; an enum left at *_UNSPECIFIED takes the documented default.
+    The canonical hash (the model registry's key) covers every field here except names,
+    labels and Income.kind; see the README's "Household input format".
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -173,39 +179,57 @@ class Adult(_message.Message):
     INCOME_GROWTH_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
     current_age: _builtins.int
-    """Age now, whole years, in [0, 120]."""
+    """REQUIRED. Age now, whole years, in [0, 120]."""
     retirement_age: _builtins.int
-    """Age at which earned income stops and contributions end, whole years, in [0, 120],
-    >= current_age. Equal to current_age means "retires now" (an adult already retired
-    enters their current age); then net_income must be 0.
+    """REQUIRED. Age at which earned income stops and contributions end, whole years, in
+    [0, 120], >= current_age. Equal to current_age means "retires now" (an adult
+    already retired enters their current age); then net_income must be 0.
     """
     life_expectancy: _builtins.int
-    """Age the plan runs to for this adult, whole years, > current_age and
+    """REQUIRED. Age the plan runs to for this adult, whole years, > current_age and
     > retirement_age, <= 120, and at most 100 years from now.
     """
     net_income: _builtins.float
-    """Net (after-tax) earned income until retirement: ANNUAL, TODAY'S money, >= 0."""
+    """Net (after-tax) earned income until retirement: ANNUAL, TODAY'S money, >= 0.
+    REQUIRED for an adult who still works (retirement_age > current_age; 0 is a valid
+    answer, but it must be given); unset for an adult retiring now means 0.
+    """
     income_growth: _builtins.float
     """Real growth of net_income per year: a fraction above inflation (0.01 = 1 %), in
-    [-0.5, 0.5].
+    [-0.5, 0.5]. Unset: 0.
     """
     name: _builtins.str
     """A label for people to read; never changes a result or the hash."""
     def __init__(
         self,
         *,
-        current_age: _builtins.int = ...,
-        retirement_age: _builtins.int = ...,
-        life_expectancy: _builtins.int = ...,
-        net_income: _builtins.float = ...,
+        current_age: _builtins.int | None = ...,
+        retirement_age: _builtins.int | None = ...,
+        life_expectancy: _builtins.int | None = ...,
+        net_income: _builtins.float | None = ...,
         income_growth: _builtins.float = ...,
         name: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_current_age", b"_current_age", "_life_expectancy", b"_life_expectancy", "_net_income", b"_net_income", "_retirement_age", b"_retirement_age", "current_age", b"current_age", "life_expectancy", b"life_expectancy", "net_income", b"net_income", "retirement_age", b"retirement_age"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["current_age", b"current_age", "income_growth", b"income_growth", "life_expectancy", b"life_expectancy", "name", b"name", "net_income", b"net_income", "retirement_age", b"retirement_age"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_current_age", b"_current_age", "_life_expectancy", b"_life_expectancy", "_net_income", b"_net_income", "_retirement_age", b"_retirement_age", "current_age", b"current_age", "income_growth", b"income_growth", "life_expectancy", b"life_expectancy", "name", b"name", "net_income", b"net_income", "retirement_age", b"retirement_age"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__current_age: _TypeAlias = _typing.Literal["current_age"]  # noqa: Y015
+    _WhichOneofArgType__current_age: _TypeAlias = _typing.Literal["_current_age", b"_current_age"]  # noqa: Y015
+    _WhichOneofReturnType__life_expectancy: _TypeAlias = _typing.Literal["life_expectancy"]  # noqa: Y015
+    _WhichOneofArgType__life_expectancy: _TypeAlias = _typing.Literal["_life_expectancy", b"_life_expectancy"]  # noqa: Y015
+    _WhichOneofReturnType__net_income: _TypeAlias = _typing.Literal["net_income"]  # noqa: Y015
+    _WhichOneofArgType__net_income: _TypeAlias = _typing.Literal["_net_income", b"_net_income"]  # noqa: Y015
+    _WhichOneofReturnType__retirement_age: _TypeAlias = _typing.Literal["retirement_age"]  # noqa: Y015
+    _WhichOneofArgType__retirement_age: _TypeAlias = _typing.Literal["_retirement_age", b"_retirement_age"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__current_age) -> _WhichOneofReturnType__current_age | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__life_expectancy) -> _WhichOneofReturnType__life_expectancy | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__net_income) -> _WhichOneofReturnType__net_income | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__retirement_age) -> _WhichOneofReturnType__retirement_age | None: ...
 
 Global___Adult: _TypeAlias = Adult  # noqa: Y015
 
@@ -224,32 +248,36 @@ class Income(_message.Message):
     GROWTH_FIELD_NUMBER: _builtins.int
     LABEL_FIELD_NUMBER: _builtins.int
     amount: _builtins.float
-    """ANNUAL amount, >= 0: in TODAY'S money when indexed_to_inflation, else in NOMINAL
-    money fixed today.
+    """REQUIRED. ANNUAL amount, >= 0: in TODAY'S money when indexed_to_inflation, else in
+    NOMINAL money fixed today.
     """
     start_age: _builtins.int
-    """First age (of adult `adult`) at which it is paid, whole years, in [0, 120]."""
+    """REQUIRED. First age (of adult `adult`) at which it is paid, whole years, in
+    [0, 120]; an age already passed means "from now".
+    """
     end_age: _builtins.int
     """Exclusive end age (of adult `adult`), > start_age, <= 120; unset: paid for life."""
     adult: _builtins.int
-    """Index (0 or 1) into Household.adults of the adult whose age places this income."""
+    """Index (0 or 1) into Household.adults of the adult whose age places this income.
+    Unset: 0, the first adult.
+    """
     kind: Global___IncomeKind.ValueType
-    """Kind of income; unset: pension."""
+    """Kind of income, for people to read (see IncomeKind); unset: pension."""
     indexed_to_inflation: _builtins.bool
     """True: keeps pace with inflation (amount is real). False: fixed in nominal terms.
     Unset: true.
     """
     growth: _builtins.float
     """Real growth per year on top of indexation, a fraction in [-0.5, 0.5] (e.g. rent
-    that rises 1 % above inflation: 0.01).
+    that rises 1 % above inflation: 0.01). Unset: 0.
     """
     label: _builtins.str
     """A label for people to read; never changes a result or the hash."""
     def __init__(
         self,
         *,
-        amount: _builtins.float = ...,
-        start_age: _builtins.int = ...,
+        amount: _builtins.float | None = ...,
+        start_age: _builtins.int | None = ...,
         end_age: _builtins.int | None = ...,
         adult: _builtins.int = ...,
         kind: Global___IncomeKind.ValueType = ...,
@@ -257,18 +285,26 @@ class Income(_message.Message):
         growth: _builtins.float = ...,
         label: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_end_age", b"_end_age", "_indexed_to_inflation", b"_indexed_to_inflation", "end_age", b"end_age", "indexed_to_inflation", b"indexed_to_inflation"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_amount", b"_amount", "_end_age", b"_end_age", "_indexed_to_inflation", b"_indexed_to_inflation", "_start_age", b"_start_age", "amount", b"amount", "end_age", b"end_age", "indexed_to_inflation", b"indexed_to_inflation", "start_age", b"start_age"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_end_age", b"_end_age", "_indexed_to_inflation", b"_indexed_to_inflation", "adult", b"adult", "amount", b"amount", "end_age", b"end_age", "growth", b"growth", "indexed_to_inflation", b"indexed_to_inflation", "kind", b"kind", "label", b"label", "start_age", b"start_age"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_amount", b"_amount", "_end_age", b"_end_age", "_indexed_to_inflation", b"_indexed_to_inflation", "_start_age", b"_start_age", "adult", b"adult", "amount", b"amount", "end_age", b"end_age", "growth", b"growth", "indexed_to_inflation", b"indexed_to_inflation", "kind", b"kind", "label", b"label", "start_age", b"start_age"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__amount: _TypeAlias = _typing.Literal["amount"]  # noqa: Y015
+    _WhichOneofArgType__amount: _TypeAlias = _typing.Literal["_amount", b"_amount"]  # noqa: Y015
     _WhichOneofReturnType__end_age: _TypeAlias = _typing.Literal["end_age"]  # noqa: Y015
     _WhichOneofArgType__end_age: _TypeAlias = _typing.Literal["_end_age", b"_end_age"]  # noqa: Y015
     _WhichOneofReturnType__indexed_to_inflation: _TypeAlias = _typing.Literal["indexed_to_inflation"]  # noqa: Y015
     _WhichOneofArgType__indexed_to_inflation: _TypeAlias = _typing.Literal["_indexed_to_inflation", b"_indexed_to_inflation"]  # noqa: Y015
+    _WhichOneofReturnType__start_age: _TypeAlias = _typing.Literal["start_age"]  # noqa: Y015
+    _WhichOneofArgType__start_age: _TypeAlias = _typing.Literal["_start_age", b"_start_age"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__amount) -> _WhichOneofReturnType__amount | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__end_age) -> _WhichOneofReturnType__end_age | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__indexed_to_inflation) -> _WhichOneofReturnType__indexed_to_inflation | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__start_age) -> _WhichOneofReturnType__start_age | None: ...
 
 Global___Income: _TypeAlias = Income  # noqa: Y015
 
@@ -286,8 +322,8 @@ class Charge(_message.Message):
     INDEXED_TO_INFLATION_FIELD_NUMBER: _builtins.int
     LABEL_FIELD_NUMBER: _builtins.int
     amount: _builtins.float
-    """ANNUAL amount, >= 0: in TODAY'S money when indexed_to_inflation, else in NOMINAL
-    money fixed today (e.g. a fixed-rate mortgage payment).
+    """REQUIRED. ANNUAL amount, >= 0: in TODAY'S money when indexed_to_inflation, else in
+    NOMINAL money fixed today (e.g. a fixed-rate mortgage payment).
     """
     end_age: _builtins.int
     """Exclusive end on the household's age, whole years, <= 120; unset: for life."""
@@ -302,22 +338,26 @@ class Charge(_message.Message):
     def __init__(
         self,
         *,
-        amount: _builtins.float = ...,
+        amount: _builtins.float | None = ...,
         end_age: _builtins.int | None = ...,
         start_age: _builtins.int | None = ...,
         indexed_to_inflation: _builtins.bool | None = ...,
         label: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_end_age", b"_end_age", "_indexed_to_inflation", b"_indexed_to_inflation", "_start_age", b"_start_age", "end_age", b"end_age", "indexed_to_inflation", b"indexed_to_inflation", "start_age", b"start_age"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_amount", b"_amount", "_end_age", b"_end_age", "_indexed_to_inflation", b"_indexed_to_inflation", "_start_age", b"_start_age", "amount", b"amount", "end_age", b"end_age", "indexed_to_inflation", b"indexed_to_inflation", "start_age", b"start_age"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_end_age", b"_end_age", "_indexed_to_inflation", b"_indexed_to_inflation", "_start_age", b"_start_age", "amount", b"amount", "end_age", b"end_age", "indexed_to_inflation", b"indexed_to_inflation", "label", b"label", "start_age", b"start_age"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_amount", b"_amount", "_end_age", b"_end_age", "_indexed_to_inflation", b"_indexed_to_inflation", "_start_age", b"_start_age", "amount", b"amount", "end_age", b"end_age", "indexed_to_inflation", b"indexed_to_inflation", "label", b"label", "start_age", b"start_age"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__amount: _TypeAlias = _typing.Literal["amount"]  # noqa: Y015
+    _WhichOneofArgType__amount: _TypeAlias = _typing.Literal["_amount", b"_amount"]  # noqa: Y015
     _WhichOneofReturnType__end_age: _TypeAlias = _typing.Literal["end_age"]  # noqa: Y015
     _WhichOneofArgType__end_age: _TypeAlias = _typing.Literal["_end_age", b"_end_age"]  # noqa: Y015
     _WhichOneofReturnType__indexed_to_inflation: _TypeAlias = _typing.Literal["indexed_to_inflation"]  # noqa: Y015
     _WhichOneofArgType__indexed_to_inflation: _TypeAlias = _typing.Literal["_indexed_to_inflation", b"_indexed_to_inflation"]  # noqa: Y015
     _WhichOneofReturnType__start_age: _TypeAlias = _typing.Literal["start_age"]  # noqa: Y015
     _WhichOneofArgType__start_age: _TypeAlias = _typing.Literal["_start_age", b"_start_age"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__amount) -> _WhichOneofReturnType__amount | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__end_age) -> _WhichOneofReturnType__end_age | None: ...
     @_typing.overload
@@ -339,23 +379,30 @@ class SpendingPhase(_message.Message):
     ANNUAL_SPENDING_FIELD_NUMBER: _builtins.int
     LABEL_FIELD_NUMBER: _builtins.int
     start_age: _builtins.int
-    """Household age at which the phase starts, whole years, in [0, 120]."""
+    """REQUIRED. Household age at which the phase starts, whole years, in [0, 120]."""
     annual_spending: _builtins.float
-    """Spending target: ANNUAL, TODAY'S money, >= 0."""
+    """REQUIRED. Spending target: ANNUAL, TODAY'S money, >= 0."""
     label: _builtins.str
     """A label for people to read; never changes a result or the hash."""
     def __init__(
         self,
         *,
-        start_age: _builtins.int = ...,
-        annual_spending: _builtins.float = ...,
+        start_age: _builtins.int | None = ...,
+        annual_spending: _builtins.float | None = ...,
         label: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_annual_spending", b"_annual_spending", "_start_age", b"_start_age", "annual_spending", b"annual_spending", "start_age", b"start_age"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["annual_spending", b"annual_spending", "label", b"label", "start_age", b"start_age"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_annual_spending", b"_annual_spending", "_start_age", b"_start_age", "annual_spending", b"annual_spending", "label", b"label", "start_age", b"start_age"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__annual_spending: _TypeAlias = _typing.Literal["annual_spending"]  # noqa: Y015
+    _WhichOneofArgType__annual_spending: _TypeAlias = _typing.Literal["_annual_spending", b"_annual_spending"]  # noqa: Y015
+    _WhichOneofReturnType__start_age: _TypeAlias = _typing.Literal["start_age"]  # noqa: Y015
+    _WhichOneofArgType__start_age: _TypeAlias = _typing.Literal["_start_age", b"_start_age"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__annual_spending) -> _WhichOneofReturnType__annual_spending | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__start_age) -> _WhichOneofReturnType__start_age | None: ...
 
 Global___SpendingPhase: _TypeAlias = SpendingPhase  # noqa: Y015
 
@@ -377,9 +424,14 @@ class Account(_message.Message):
     CASH_SHARE_FIELD_NUMBER: _builtins.int
     LABEL_FIELD_NUMBER: _builtins.int
     balance: _builtins.float
-    """Current balance: TODAY'S money, >= 0."""
+    """REQUIRED. Current balance: TODAY'S money, >= 0 (0 for an account only paid into)."""
     monthly_contribution: _builtins.float
-    """Amount added every month until retirement: MONTHLY, TODAY'S money, >= 0."""
+    """Amount added every month until retirement: MONTHLY, TODAY'S money, >= 0. Unset: 0.
+    Contributions come out of what the household has left (income - charges); 12 times
+    the accounts' total must not exceed the most that any year before retirement leaves
+    (amounts fixed in nominal terms taken at their value today), since the engine caps
+    contributions there and any larger amount would change nothing (INVALID_ARGUMENT).
+    """
     stock_share: _builtins.float
     """Fraction invested in stocks, in [0, 1]."""
     bond_share: _builtins.float
@@ -391,23 +443,27 @@ class Account(_message.Message):
     def __init__(
         self,
         *,
-        balance: _builtins.float = ...,
+        balance: _builtins.float | None = ...,
         monthly_contribution: _builtins.float = ...,
         stock_share: _builtins.float | None = ...,
         bond_share: _builtins.float | None = ...,
         cash_share: _builtins.float | None = ...,
         label: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_bond_share", b"_bond_share", "_cash_share", b"_cash_share", "_stock_share", b"_stock_share", "bond_share", b"bond_share", "cash_share", b"cash_share", "stock_share", b"stock_share"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_balance", b"_balance", "_bond_share", b"_bond_share", "_cash_share", b"_cash_share", "_stock_share", b"_stock_share", "balance", b"balance", "bond_share", b"bond_share", "cash_share", b"cash_share", "stock_share", b"stock_share"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_bond_share", b"_bond_share", "_cash_share", b"_cash_share", "_stock_share", b"_stock_share", "balance", b"balance", "bond_share", b"bond_share", "cash_share", b"cash_share", "label", b"label", "monthly_contribution", b"monthly_contribution", "stock_share", b"stock_share"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_balance", b"_balance", "_bond_share", b"_bond_share", "_cash_share", b"_cash_share", "_stock_share", b"_stock_share", "balance", b"balance", "bond_share", b"bond_share", "cash_share", b"cash_share", "label", b"label", "monthly_contribution", b"monthly_contribution", "stock_share", b"stock_share"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__balance: _TypeAlias = _typing.Literal["balance"]  # noqa: Y015
+    _WhichOneofArgType__balance: _TypeAlias = _typing.Literal["_balance", b"_balance"]  # noqa: Y015
     _WhichOneofReturnType__bond_share: _TypeAlias = _typing.Literal["bond_share"]  # noqa: Y015
     _WhichOneofArgType__bond_share: _TypeAlias = _typing.Literal["_bond_share", b"_bond_share"]  # noqa: Y015
     _WhichOneofReturnType__cash_share: _TypeAlias = _typing.Literal["cash_share"]  # noqa: Y015
     _WhichOneofArgType__cash_share: _TypeAlias = _typing.Literal["_cash_share", b"_cash_share"]  # noqa: Y015
     _WhichOneofReturnType__stock_share: _TypeAlias = _typing.Literal["stock_share"]  # noqa: Y015
     _WhichOneofArgType__stock_share: _TypeAlias = _typing.Literal["_stock_share", b"_stock_share"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__balance) -> _WhichOneofReturnType__balance | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__bond_share) -> _WhichOneofReturnType__bond_share | None: ...
     @_typing.overload
@@ -546,11 +602,12 @@ class Goals(_message.Message):
     RETIREMENT_SPENDING_FIELD_NUMBER: _builtins.int
     capital_goal: _builtins.float
     """Wealth wanted at the end of the plan (bequest, safety margin): TODAY'S money, >= 0;
-    0 = no capital goal.
+    unset or 0 = no capital goal.
     """
     retirement_spending: _builtins.float
     """Spending target in retirement: ANNUAL, TODAY'S money, >= 0. Spending phases
-    replace it from their start ages on.
+    replace it from their start ages on. Unset or 0 is accepted only when a spending
+    phase sets a target above 0.
     """
     def __init__(
         self,

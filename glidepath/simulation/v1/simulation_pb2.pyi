@@ -277,6 +277,7 @@ class SimulateResponse(_message.Message):
     RESULT_FIELD_NUMBER: _builtins.int
     RUN_FIELD_NUMBER: _builtins.int
     OPTIMUM_FIELD_NUMBER: _builtins.int
+    WARNINGS_FIELD_NUMBER: _builtins.int
     household_hash: _builtins.str
     """The household's canonical hash (16 lowercase hex characters): the key under which
     the model registry stores policies trained for it.
@@ -293,6 +294,13 @@ class SimulateResponse(_message.Message):
     def optimum(self) -> Global___OptimumInfo:
         """Whether an optimum can be computed for this household, and why not."""
 
+    @_builtins.property
+    def warnings(self) -> _containers.RepeatedCompositeFieldContainer[Global___FieldWarning]:
+        """Values that are legal but implausible (an expected return of 0.7 for 7 %, a yearly
+        amount in a monthly field...), each naming its field; empty when nothing looks odd.
+        The figures above are computed from the household as sent.
+        """
+
     def __init__(
         self,
         *,
@@ -300,10 +308,11 @@ class SimulateResponse(_message.Message):
         result: Global___StrategyResult | None = ...,
         run: Global___RunInfo | None = ...,
         optimum: Global___OptimumInfo | None = ...,
+        warnings: _abc.Iterable[Global___FieldWarning] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["optimum", b"optimum", "result", b"result", "run", b"run"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["household_hash", b"household_hash", "optimum", b"optimum", "result", b"result", "run", b"run"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["household_hash", b"household_hash", "optimum", b"optimum", "result", b"result", "run", b"run", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -358,6 +367,7 @@ class CompareResponse(_message.Message):
     RUN_FIELD_NUMBER: _builtins.int
     OPTIMUM_FIELD_NUMBER: _builtins.int
     SKIPPED_FIELD_NUMBER: _builtins.int
+    WARNINGS_FIELD_NUMBER: _builtins.int
     household_hash: _builtins.str
     """The household's canonical hash (16 lowercase hex characters), as in SimulateResponse."""
     @_builtins.property
@@ -378,6 +388,10 @@ class CompareResponse(_message.Message):
     def skipped(self) -> _containers.RepeatedCompositeFieldContainer[Global___SkippedStrategy]:
         """Strategies asked for but not run, with the reason (only "optimum" today)."""
 
+    @_builtins.property
+    def warnings(self) -> _containers.RepeatedCompositeFieldContainer[Global___FieldWarning]:
+        """Legal but implausible values of the household, as in SimulateResponse.warnings."""
+
     def __init__(
         self,
         *,
@@ -386,14 +400,44 @@ class CompareResponse(_message.Message):
         run: Global___RunInfo | None = ...,
         optimum: Global___OptimumInfo | None = ...,
         skipped: _abc.Iterable[Global___SkippedStrategy] | None = ...,
+        warnings: _abc.Iterable[Global___FieldWarning] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["optimum", b"optimum", "run", b"run"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["household_hash", b"household_hash", "optimum", b"optimum", "results", b"results", "run", b"run", "skipped", b"skipped"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["household_hash", b"household_hash", "optimum", b"optimum", "results", b"results", "run", b"run", "skipped", b"skipped", "warnings", b"warnings"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CompareResponse: _TypeAlias = CompareResponse  # noqa: Y015
+
+@_typing.final
+class FieldWarning(_message.Message):
+    """A value that is legal but looks like a slip (a percent typed as a fraction, a yearly
+    amount typed as monthly); the request still runs. Thresholds: the README's "Household
+    input format" and glidepath/household/plausibility.py.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIELD_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    field: _builtins.str
+    """The field, as a proto path: "household.market.stocks.expected_return"."""
+    message: _builtins.str
+    """One line for people: what looks wrong and what was probably meant."""
+    def __init__(
+        self,
+        *,
+        field: _builtins.str = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["field", b"field", "message", b"message"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FieldWarning: _TypeAlias = FieldWarning  # noqa: Y015
 
 @_typing.final
 class Estimate(_message.Message):
@@ -1298,7 +1342,8 @@ class OptimizeResult(_message.Message):
     def comparison(self) -> Global___CompareResponse:
         """The policy ("rl_policy"), every baseline and the optimum (where one exists) on the
         same scenarios: CE and its share of the optimum, success and capital-goal
-        probabilities, percentile bands; as Compare answers it.
+        probabilities, percentile bands; as Compare answers it, the household's
+        warnings (legal but implausible values) included in comparison.warnings.
         """
 
     @_builtins.property
