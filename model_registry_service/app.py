@@ -11,6 +11,7 @@ import grpc
 from glidepath.auth import build_authenticator
 from glidepath.registry.v1 import registry_pb2_grpc
 from glidepath.rpc.server import ServiceSpec
+from model_registry_service import weights
 from model_registry_service.cleanup import PeriodicCleanup
 from model_registry_service.config import DEFAULT_PORT, RegistrySettings
 from model_registry_service.service import SERVICE_NAME, RegistryServicer
@@ -37,7 +38,12 @@ WRITE_METHODS = frozenset(
 def build_spec(settings: RegistrySettings) -> ServiceSpec:
     """A ServiceSpec whose on_stop stops the periodic cleanup and closes the index."""
     # The service owns its directory: at start-up it removes every dead upload's temp file.
-    store = ModelStore(settings.models_dir, max_bytes=settings.max_bytes, owner=True)
+    store = ModelStore(
+        settings.models_dir,
+        max_bytes=settings.max_bytes,
+        owner=True,
+        check_model=weights.check_model_file if settings.check_models else None,
+    )
     servicer = RegistryServicer(store, default_min_episodes=settings.min_episodes)
     periodic: PeriodicCleanup | None = None
     if settings.max_age_days > 0:
@@ -45,6 +51,8 @@ def build_spec(settings: RegistrySettings) -> ServiceSpec:
 
     def register(server: grpc.Server) -> None:
         registry_pb2_grpc.add_ModelRegistryServicer_to_server(servicer, server)
+        if settings.check_models:
+            weights.warm_up()  # torch's import, before serving: no upload's check waits for it
         if periodic is not None:
             periodic.start()
 

@@ -46,6 +46,9 @@ class RegistrySettings:
     token: str | None = None
     users_file: Path | None = None
     grace_seconds: float = DEFAULT_GRACE_SECONDS
+    # Run the consumer check (``weights``) on uploads and adopted files. No variable turns
+    # it off: only code can, for tests whose stand-in trainer is not a glidepath policy.
+    check_models: bool = True
 
     @classmethod
     def from_env(cls) -> RegistrySettings:

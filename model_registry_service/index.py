@@ -15,6 +15,7 @@ like when its checksum was taken, so a file changed by hand is noticed.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -24,6 +25,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from glidepath import log
+from glidepath.errors import DataLoss
+from glidepath.text import clip
 from model_registry_service.naming import ModelKey
 from model_registry_service.records import (
     ModelDetails,
@@ -182,6 +186,14 @@ class ModelIndex:
         self._db = sqlite3.connect(
             str(path), check_same_thread=False, isolation_level=None, timeout=10.0
         )
+        try:
+            self._prepare()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _prepare(self) -> None:
+        path = self.path
         self._db.row_factory = sqlite3.Row
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
@@ -209,6 +221,13 @@ class ModelIndex:
             self._db.execute("ROLLBACK")
             raise
         self._db.execute("COMMIT")
+
+    def check(self) -> None:
+        """sqlite3.DatabaseError unless SQLite finds every page of the index sound."""
+        rows = [row[0] for row in self._db.execute("PRAGMA quick_check").fetchall()]
+        if rows != ["ok"]:
+            raise sqlite3.DatabaseError(f"quick_check: {'; '.join(map(str, rows[:3]))}")
+        self._db.execute("SELECT count(*) FROM models").fetchone()
 
     @contextmanager
     def _locked(self) -> Iterator[sqlite3.Connection]:
@@ -263,6 +282,11 @@ class ModelIndex:
                 (to_micros(created_at), key.model_hash, key.episodes),
             )
 
+    def all(self) -> list[ModelRecord]:
+        with self._locked() as db:
+            rows = db.execute(f"SELECT * FROM models {_NEWEST_FIRST}").fetchall()
+        return [_record(r) for r in rows]
+
     def for_hash(self, model_hash: str) -> list[ModelRecord]:
         with self._locked() as db:
             rows = db.execute(
@@ -313,3 +337,47 @@ class ModelIndex:
                 f"SELECT * FROM models WHERE {where} {_NEWEST_FIRST}", params
             ).fetchall()
         return [_record(r) for r in rows]
+
+
+def open_index(path: Path, *, rebuild: bool) -> ModelIndex:
+    """The index at ``path``, checked page by page. A damaged one (garbage, half a file, a
+    bad page) no longer stops the service: with ``rebuild`` (the service that owns the
+    directory) it is moved aside under a timestamped name, kept for a post-mortem, and
+    a fresh index is started, which the store fills again from the model files and
+    their sidecars; without, it is DATA_LOSS naming the fix."""
+    try:
+        index = ModelIndex(path)
+        try:
+            index.check()
+        except BaseException:
+            index.close()
+            raise
+        return index
+    except sqlite3.DatabaseError as exc:
+        why = clip(" ".join(str(exc).split()), 160)
+        if not rebuild:
+            raise DataLoss(
+                f"the model index {path} is damaged ({why}); start the registry service, "
+                f"which rebuilds it from the model files"
+            ) from None
+        moved = _move_aside(path)
+        log.event(
+            "index_damaged",
+            level="error",
+            index=str(path),
+            moved_to=moved.name,
+            why=why,
+            action="moved aside; rebuilding from the model files and their sidecars",
+        )
+        return ModelIndex(path)
+
+
+def _move_aside(path: Path) -> Path:
+    """Rename the index (and its WAL and shared-memory files) to ``*.damaged-<UTC time>``."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    moved = path.with_name(f"{path.name}.damaged-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        source = path.with_name(path.name + suffix)
+        if source.exists():
+            os.replace(source, moved.with_name(moved.name + suffix))
+    return moved

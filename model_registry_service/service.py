@@ -8,7 +8,8 @@ open file survives its unlink on POSIX), and the bound on streams: an upload or 
 holds a server thread for as long as its client takes, so at most ``max_uploads`` and
 ``max_downloads`` run at once and the next is refused at once with RESOURCE_EXHAUSTED
 (``QUEUE_FULL``). Without it, a few clients that open streams and go quiet would take every
-thread, and health checks and lookups would wait behind them.
+thread, and health checks and lookups would wait behind them. One user may hold at most
+half the upload places (``shares``: RESOURCE_EXHAUSTED, reason USER_LIMIT beyond).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from model_registry_service.convert import (
     ref_from_key,
     visibility_from_proto,
 )
+from model_registry_service.shares import UserShares
 from model_registry_service.storage import ModelStore
 
 CHUNK_BYTES = 128 * 1024
@@ -83,6 +85,8 @@ class RegistryServicer(registry_pb2_grpc.ModelRegistryServicer):
             max_uploads,
             f"the registry already runs {max_uploads} uploads at once; retry in a few seconds",
         )
+        # One user holds at most half the upload places (``shares``).
+        self._user_uploads = UserShares(max(1, max_uploads // 2), "uploads")
         self._downloads = Bound(
             max_downloads,
             f"the registry already runs {max_downloads} downloads at once; retry in a few seconds",
@@ -95,7 +99,7 @@ class RegistryServicer(registry_pb2_grpc.ModelRegistryServicer):
         context: grpc.ServicerContext,
         user: User = ANONYMOUS,
     ) -> registry_pb2.UploadModelResponse:
-        with self._uploads.taken():
+        with self._user_uploads.taken(user), self._uploads.taken():
             metadata, chunks = _upload_parts(request_iterator)
             result = self._store.put(declaration_from_proto(metadata, user), chunks, user)
         return registry_pb2.UploadModelResponse(

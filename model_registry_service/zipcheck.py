@@ -140,6 +140,11 @@ def _check_end_record(path: Path) -> None:
         at = tail.rfind(_END_RECORD)
     if at < 0 or at + _END_RECORD_SIZE > len(tail):
         return
+    (comment_bytes,) = struct.unpack_from("<H", tail, at + 20)
+    if at + _END_RECORD_SIZE + comment_bytes != len(tail):
+        # Not the archive's own end record (its comment would reach the end of the file):
+        # one inside a member, such as torch's policy.pth, exposed by a truncated file.
+        raise invalid("not a zip file (truncated: its end-of-central-directory record is missing)")
     if at >= 20 and tail[at - 20 : at - 16] == _ZIP64_LOCATOR:
         raise invalid("ZIP64 archives are not accepted (a stable-baselines3 save never needs one)")
     (entries, directory_bytes) = struct.unpack_from("<HI", tail, at + 10)

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-import numpy as np
 import pytest
 from hypothesis import settings
 
@@ -43,15 +42,18 @@ class RegistrySb3Model:
 
 @pytest.fixture(scope="session")
 def registry_sb3_model(tmp_path_factory: pytest.TempPathFactory) -> RegistrySb3Model:
-    """Train a tiny PPO on CartPole for a few hundred steps (seconds), once per session."""
-    from registry_support import build_ppo
+    """A real PPO of the layout glidepath trains (64 lives, about a second), saved by
+    stable-baselines3 once per session: the registry refuses any other layout."""
+    from rl_support import tiny_model
 
-    model = build_ppo(seed=7)
-    model.learn(total_timesteps=256)
+    from glidepath.rl.model_io import load_policy, sample_observations
+    from glidepath.rl.policy_strategy import mean_actions
+
+    model = tiny_model()
     path = tmp_path_factory.mktemp("registry_sb3") / "trained.zip"
-    model.save(path)
-    observations = np.random.default_rng(0).uniform(-0.2, 0.2, size=(64, 4)).astype(np.float32)
-    actions, _ = model.predict(observations, deterministic=True)
+    path.write_bytes(model.model_zip)
+    observations = sample_observations()
+    actions = mean_actions(load_policy(model.model_zip), observations)
     return RegistrySb3Model(path, path.read_bytes(), observations, actions)
 
 

@@ -270,3 +270,59 @@ def test_cleanup_racing_downloads_and_uploads(registry_start: Start) -> None:
             registry_pb2.ListModelsRequest(page_size=1000), timeout=TIMEOUT
         ).models
     ]
+
+
+# -- thousands of files dropped in by hand ------------------------------------------------
+
+DROPPED = 1000
+
+
+def _adopted_lines(log: str) -> int:
+    return log.count('"event":"model_adopted"')
+
+
+def test_lookups_answer_while_thousands_of_dropped_files_are_adopted(tmp_path: Path) -> None:
+    """Adoption (hashing, the consumer check) runs outside the store's lock: a lookup of a
+    known model answers while the others are still being adopted, which the log shows
+    (fewer adopted than dropped, no ``adoption_finished`` yet, when it answered)."""
+    directory = tmp_path / "rl"
+    registry = ServiceProcess(
+        "model_registry_service",
+        tmp_path,
+        {"RL_MODELS_DIR": str(directory), "RL_MIN_EPISODES": "1"},
+        service_name=SERVICE_NAME,
+    )
+    try:
+        stub = registry_pb2_grpc.ModelRegistryStub(registry.channel)
+        known = model_zip("known")
+        upload(stub, HASH_A, 1000, known)
+        for i in range(DROPPED):  # other bytes each: each is hashed and checked
+            (directory / f"rl_model_{i:016x}_700ep.zip").write_bytes(model_zip(f"dropped {i}"))
+        answered_at: list[int] = []
+        for _ in range(5):
+            got = stub.GetModel(
+                registry_pb2.GetModelRequest(ref=ref(HASH_A, 1000)), timeout=TIMEOUT
+            )
+            found = stub.FindCompatibleModel(
+                registry_pb2.FindCompatibleModelRequest(model_hash=HASH_A), timeout=TIMEOUT
+            )
+            log = registry.log()
+            assert '"event":"adoption_finished"' not in log
+            answered_at.append(_adopted_lines(log))
+            assert got.model.sha256 == found.model.sha256 == hashlib.sha256(known).hexdigest()
+        assert answered_at[-1] < DROPPED
+        # A dropped file asked for by name is adopted for that lookup, at once.
+        asked = stub.GetModel(
+            registry_pb2.GetModelRequest(ref=ref(f"{DROPPED - 1:016x}", 700)), timeout=TIMEOUT
+        )
+        assert asked.model.ref.episodes == 700
+        deadline = time.monotonic() + 600
+        while '"event":"adoption_finished"' not in registry.log():
+            assert time.monotonic() < deadline, "adoption never finished"
+            time.sleep(0.2)
+        log = registry.log()
+        assert _adopted_lines(log) == DROPPED and "model_file_ignored" not in log
+        listed = stub.ListModels(registry_pb2.ListModelsRequest(page_size=1000), timeout=TIMEOUT)
+        assert len(listed.models) == 1000 and listed.next_page_token  # all 1,001 there
+    finally:
+        registry.stop()

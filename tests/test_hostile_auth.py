@@ -19,6 +19,7 @@ from registry_support import (
     download_bytes,
     model_zip,
     ref,
+    stored_files,
     upload_metadata,
     upload_stream,
 )
@@ -82,7 +83,7 @@ def _mutations(
 
 
 def _stored(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.iterdir() if not p.name.startswith(".index"))
+    return stored_files(directory)
 
 
 @pytest.mark.parametrize("how", sorted(NOT_THE_TOKEN))

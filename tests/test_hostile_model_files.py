@@ -35,7 +35,7 @@ from registry_support import (
     ref,
     rpc_error,
     sb3_members,
-    sha256_hex,
+    stored_files,
     upload,
     upload_metadata,
     upload_stream,
@@ -54,7 +54,7 @@ from model_registry_service.zipcheck import MAX_MEMBERS
 
 def _leftovers(directory: Path) -> list[str]:
     """Everything but the index: models and any temp file."""
-    return sorted(p.name for p in directory.iterdir() if not p.name.startswith(".index"))
+    return stored_files(directory)
 
 
 def _rejected(
@@ -108,23 +108,21 @@ def test_a_pickle_payload_never_runs(registry_server: RegistryHarness, tmp_path:
     canary = tmp_path / "canary"
     evil = _evil_model(canary)
     stub = registry_server.stub
-    # The container is well formed, so the registry stores it: as bytes, never loaded.
-    assert upload(stub, HASH_A, 1000, evil).created
-    assert find_compatible_model(registry_server.channel, HASH_A, timeout=TIMEOUT).sha256 == (
-        sha256_hex(evil)
-    )
-    stub.GetModel(registry_pb2.GetModelRequest(ref=ref(HASH_A, 1000)), timeout=TIMEOUT)
-    stub.ListModels(registry_pb2.ListModelsRequest(), timeout=TIMEOUT)
-    _, body = download_bytes(stub, HASH_A, 1000)
-    assert body == evil
-    # A copy dropped in by hand is adopted (validated by the registry) without loading it.
+    # The container is well formed, but the registry loads weights as a consumer does
+    # (weights_only): the payload is refused, never run, and nothing is stored.
+    error = rpc_error(upload, stub, HASH_A, 1000, evil)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_reason(error) == "INVALID_MODEL"
+    assert "policy.pth" in str(error.details()) and "\n" not in str(error.details())
+    assert _leftovers(registry_server.directory) == []
+    # A copy dropped in by hand is checked the same way, and not adopted.
     (registry_server.directory / f"rl_model_{HASH_B}_1000ep.zip").write_bytes(evil)
-    assert find_compatible_model(registry_server.channel, HASH_B, timeout=TIMEOUT).sha256 == (
-        sha256_hex(evil)
-    )
+    missing = rpc_error(find_compatible_model, registry_server.channel, HASH_B, timeout=TIMEOUT)
+    assert missing.code() == grpc.StatusCode.NOT_FOUND
+    stub.ListModels(registry_pb2.ListModelsRequest(), timeout=TIMEOUT)
     # The services read weights with torch.load(weights_only=True): refused, not run.
     with pytest.raises(InvalidArgument):
-        read_policy_weights(body)
+        read_policy_weights(evil)
     assert not canary.exists()
     # The payload is live: plain unpickling would have run it (so this test can fail).
     control = tmp_path / "control"

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from conftest import RegistryHarness
 from google.protobuf.message import Message
 from hostile_support import (
     CLEAR_CODES,
@@ -31,13 +32,16 @@ from hostile_support import (
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from process_support import ServiceProcess
 from registry_support import (
     HASH_A,
+    TIMEOUT,
     download_bytes,
     model_zip,
     ref,
     rpc_error,
     sha256_hex,
+    stored_files,
     upload,
     upload_metadata,
     upload_stream,
@@ -46,6 +50,7 @@ from registry_support import (
 from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
 from glidepath.rpc.channel import open_channel, wait_until_serving
 from glidepath.rpc.server import RunningServer, start_server
+from glidepath.rpc.status import bad_fields
 from model_registry_service.app import build_spec
 from model_registry_service.config import RegistrySettings
 from model_registry_service.service import SERVICE_NAME
@@ -90,12 +95,7 @@ class Target:
         wait_until_serving(self.channel, SERVICE_NAME, timeout=5)
         _, body = download_bytes(self.stub, HASH_A, 1000)
         assert body == KEPT
-        leftovers = [
-            p.name
-            for p in self.directory.iterdir()
-            if not p.name.startswith(".index") and p.name != f"rl_model_{HASH_A}_1000ep.zip"
-        ]
-        assert leftovers == []
+        assert stored_files(self.directory) == [f"rl_model_{HASH_A}_1000ep.zip"]
 
 
 @pytest.fixture(scope="module")
@@ -323,3 +323,105 @@ def test_what_fuzzing_found_is_answered_clearly(target: Target) -> None:
     )
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     target.check_intact()
+
+
+# -- huge strings and names matched whole, against a real process ------------------------
+
+HUGE = "a" * (3_900_000)  # a 3.9 MB "hash"
+
+
+def test_a_huge_hash_is_invalid_argument_with_a_short_message_and_log_line(
+    tmp_path: Path,
+) -> None:
+    """Echoed whole, a 3.9 MB hash grew the log by 3.9 MB per request and, past gRPC's
+    metadata limit, came back as RESOURCE_EXHAUSTED. Clipped, it is INVALID_ARGUMENT
+    naming the field, and 25 such requests leave the log a few kilobytes longer."""
+    process = ServiceProcess(
+        "model_registry_service",
+        tmp_path,
+        {"RL_MODELS_DIR": str(tmp_path / "rl")},
+        service_name=SERVICE_NAME,
+    )
+    channel = grpc.insecure_channel(process.address, options=[("grpc.max_send_message_length", -1)])
+    try:
+        stub = registry_pb2_grpc.ModelRegistryStub(channel)
+        data = model_zip("huge hash")
+        huge_meta = upload_metadata(HASH_A, 1000, data)
+        huge_meta.ref.model_hash = HUGE[:3_800_000]  # the whole message stays under 4 MiB
+        calls = {
+            "ref.model_hash": [
+                lambda: stub.GetModel(
+                    registry_pb2.GetModelRequest(ref=ref(HUGE, 1)), timeout=TIMEOUT
+                ),
+                lambda: list(
+                    stub.DownloadModel(
+                        registry_pb2.DownloadModelRequest(ref=ref(HUGE, 1)), timeout=TIMEOUT
+                    )
+                ),
+                lambda: stub.DeleteModel(
+                    registry_pb2.DeleteModelRequest(ref=ref(HUGE, 1)), timeout=TIMEOUT
+                ),
+            ],
+            "model_hash": [
+                lambda: stub.FindCompatibleModel(
+                    registry_pb2.FindCompatibleModelRequest(model_hash=HUGE), timeout=TIMEOUT
+                ),
+                lambda: stub.ListModels(
+                    registry_pb2.ListModelsRequest(model_hash=HUGE), timeout=TIMEOUT
+                ),
+            ],
+            "metadata.ref.model_hash": [
+                lambda: stub.UploadModel(upload_stream(huge_meta, data), timeout=TIMEOUT)
+            ],
+            "sha256": [
+                lambda: stub.QuarantineModel(
+                    registry_pb2.QuarantineModelRequest(
+                        ref=ref(HASH_A, 1), sha256=HUGE, reason="x"
+                    ),
+                    timeout=TIMEOUT,
+                )
+            ],
+        }
+        before = process.log_path.stat().st_size
+        count = 0
+        while count < 25:
+            for field, field_calls in calls.items():
+                for call in field_calls:
+                    error = rpc_error(call)
+                    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+                    assert bad_fields(error) == [field]
+                    assert len(str(error.details())) < 300
+                    count += 1
+        log = process.log()
+    finally:
+        channel.close()
+        process.stop()
+    grown = len(log.encode()) - before
+    assert grown < 25 * 2000, grown
+    assert max(len(line) for line in log.splitlines()) < 2000
+    assert '"code":"INVALID_ARGUMENT"' in log
+
+
+@pytest.mark.parametrize(
+    "bad", [f"{HASH_A}\n", f"\n{HASH_A}", f"{HASH_A[:-1]}\n", f"{HASH_A} ", HASH_A.upper()]
+)
+def test_hashes_are_matched_whole(registry_server: RegistryHarness, bad: str) -> None:
+    """``re.match`` with ``$`` lets a trailing newline through; every check is whole."""
+    data = model_zip("whole")
+    meta = upload_metadata(bad, 777, data)
+    error = rpc_error(registry_server.stub.UploadModel, upload_stream(meta, data), timeout=TIMEOUT)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert bad_fields(error) == ["metadata.ref.model_hash"]
+    for call, request in (
+        (registry_server.stub.GetModel, registry_pb2.GetModelRequest(ref=ref(bad, 777))),
+        (
+            registry_server.stub.FindCompatibleModel,
+            registry_pb2.FindCompatibleModelRequest(model_hash=bad),
+        ),
+    ):
+        assert rpc_error(call, request, timeout=TIMEOUT).code() == grpc.StatusCode.INVALID_ARGUMENT
+    # A file named with the newline is a stray: never adopted, never listed.
+    (registry_server.directory / f"rl_model_{bad}_777ep.zip").write_bytes(data)
+    listed = registry_server.stub.ListModels(registry_pb2.ListModelsRequest(), timeout=TIMEOUT)
+    assert list(listed.models) == []
+    assert stored_files(registry_server.directory) == [f"rl_model_{bad}_777ep.zip"]

@@ -6,7 +6,6 @@ import io
 import sys
 import threading
 import time
-import zipfile
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +27,7 @@ from registry_support import (
     rpc_error,
     sb3_members,
     sha256_hex,
+    stored_files,
     upload,
     upload_metadata,
     upload_stream,
@@ -37,6 +37,8 @@ from glidepath import log
 from glidepath.common.v1 import model_pb2
 from glidepath.registry.v1 import registry_pb2
 from glidepath.registry_client import download_model, find_compatible_model, upload_model
+from glidepath.rl.model_io import build_policy, load_policy
+from glidepath.rl.policy_strategy import mean_actions
 from glidepath.rpc.channel import bearer
 from glidepath.rpc.status import bad_fields, error_reason
 from model_registry_service.naming import ModelKey
@@ -46,7 +48,7 @@ Start = Callable[..., RegistryHarness]
 
 def _model_files(directory: Path) -> list[str]:
     """Everything in the directory except the index: models and any leftover temp file."""
-    return sorted(p.name for p in directory.iterdir() if not p.name.startswith(".index"))
+    return stored_files(directory)
 
 
 def _find(
@@ -103,20 +105,32 @@ def test_round_trip_with_a_real_sb3_model(
     assert downloaded == found
     assert target.read_bytes() == registry_sb3_model.data
 
-    # Load only the weights, never the pickled parts: a fresh PPO from the same config.
-    fresh = build_ppo(seed=99)
-    before, _ = fresh.predict(registry_sb3_model.observations, deterministic=True)
-    with zipfile.ZipFile(target) as archive:
-        state = torch.load(
-            io.BytesIO(archive.read("policy.pth")), weights_only=True, map_location="cpu"
-        )
+    # Load only the weights, never the pickled parts, into the trusted layout.
+    fresh = build_policy()
+    before = mean_actions(fresh, registry_sb3_model.observations)
+    loaded = load_policy(target.read_bytes())
     assert any(
-        not torch.equal(state[name], value) for name, value in fresh.policy.state_dict().items()
+        not torch.equal(loaded.state_dict()[name], value)
+        for name, value in fresh.state_dict().items()
     ), "a fresh policy should start from other weights"
-    fresh.policy.load_state_dict(state)
-    after, _ = fresh.predict(registry_sb3_model.observations, deterministic=True)
+    after = mean_actions(loaded, registry_sb3_model.observations)
     np.testing.assert_array_equal(after, registry_sb3_model.actions)
     assert before.shape == after.shape
+
+
+def test_a_save_of_another_layout_is_refused(
+    registry_server: RegistryHarness, tmp_path: Path
+) -> None:
+    """A genuine stable-baselines3 save (CartPole, a 32x32 network) is a valid zip of
+    another layout: no household could use it, so it is not stored."""
+    model = build_ppo(seed=7)
+    model.save(tmp_path / "cartpole.zip")
+    data = (tmp_path / "cartpole.zip").read_bytes()
+    error = rpc_error(upload, registry_server.stub, HASH_A, 1000, data)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_reason(error) == "INVALID_MODEL"
+    assert "another policy layout" in str(error.details())
+    assert _model_files(registry_server.directory) == []
 
 
 # -- ranking and the 500-episode rule -------------------------------------------------
@@ -568,3 +582,15 @@ def test_mutations_need_the_token_and_reads_do_not(registry_start: Start) -> Non
     lines = captured.getvalue()
     assert '"code":"UNAUTHENTICATED"' in lines
     assert token not in lines
+
+
+def test_the_consumer_check_is_off_only_when_code_says_so(registry_start: Start) -> None:
+    """Tests whose stand-in trainer is not a glidepath policy (CartPole) start their
+    registry with check_models=False; no environment variable can turn the check off."""
+    from registry_support import other_layout_zip
+
+    from model_registry_service.config import RegistrySettings
+
+    assert RegistrySettings.from_env().check_models
+    lenient = registry_start(check_models=False)
+    assert upload(lenient.stub, HASH_A, 1000, other_layout_zip()).created

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import RegistrySb3Model
-from registry_support import HASH_A, HASH_B, model_zip, sha256_hex
+from registry_support import HASH_A, HASH_B, model_zip, sha256_hex, stored_files
 
 from glidepath.errors import AlreadyExists, NotFound, ResourceExhausted
 from model_registry_service import model_storage, storage
@@ -44,7 +45,7 @@ def _put(
 
 
 def _files(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.iterdir() if not p.name.startswith(".index"))
+    return stored_files(directory)
 
 
 def _age(store: ModelStore, key: ModelKey, days: float) -> None:
@@ -207,3 +208,51 @@ def test_periodic_cleanup_runs_and_stops(registry_store: ModelStore) -> None:
     periodic.stop()
     assert _files(registry_store.directory) == []
     assert not periodic.running
+
+
+def test_an_upload_meeting_an_adoption_of_its_name_waits_for_it_without_deadlock(
+    tmp_path: Path,
+) -> None:
+    """The name an upload is about to take is dropped in by hand with the same bytes and
+    is being adopted: the upload waits for that adoption (outside the store's lock, which
+    the adoption needs to finish) and answers as an idempotent retry."""
+    upload_checking, upload_may_go = threading.Event(), threading.Event()
+    adoption_checking, adoption_may_go = threading.Event(), threading.Event()
+
+    def check(path: Path) -> None:  # the consumer check, held at a point of our choosing
+        if path.name.startswith(".upload-"):
+            upload_checking.set()
+            assert upload_may_go.wait(30)
+        else:
+            adoption_checking.set()
+            assert adoption_may_go.wait(30)
+
+    store = ModelStore(tmp_path / "rl", max_bytes=MAX_BYTES, check_model=check)
+    data = model_zip("raced")
+    results: list[PutResult] = []
+    uploading = threading.Thread(
+        target=lambda: results.append(_put(store, HASH_A, 1000, data)), daemon=True
+    )
+    uploading.start()
+    try:
+        assert upload_checking.wait(30)
+        key = ModelKey(HASH_A, 1000)
+        (store.directory / key.file_name).write_bytes(data)
+        store.refresh(force=True)
+        adopting = threading.Thread(target=lambda: store.settle(name=key.file_name), daemon=True)
+        adopting.start()
+        assert adoption_checking.wait(30)
+        upload_may_go.set()
+        uploading.join(0.5)
+        assert uploading.is_alive()  # waiting for the adoption, not done without it
+        adoption_may_go.set()
+        adopting.join(30)
+        uploading.join(30)
+        assert not adopting.is_alive() and not uploading.is_alive(), "deadlocked"
+        assert len(results) == 1 and not results[0].created
+        assert results[0].record.origin is Origin.ADOPTED
+        assert _files(store.directory) == [key.file_name]
+    finally:
+        upload_may_go.set()
+        adoption_may_go.set()
+        store.close()

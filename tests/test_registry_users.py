@@ -3,7 +3,9 @@ with a users file (two users, a service, an administrator), called over gRPC."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,8 +27,8 @@ from registry_support import (
 
 from glidepath.auth import ON_BEHALF_OF_METADATA, Role, add_user
 from glidepath.common.v1 import model_pb2
-from glidepath.registry.v1 import registry_pb2
-from glidepath.rpc.channel import bearer
+from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
+from glidepath.rpc.channel import bearer, open_channel
 from glidepath.rpc.status import error_reason
 from model_registry_service.naming import ModelKey
 
@@ -335,3 +337,57 @@ def test_a_quarantined_model_is_listed_never_served_nor_ranked(users: Users) -> 
     error = rpc_error(users.find, None, HASH_A)
     assert _code(error) == grpc.StatusCode.NOT_FOUND
     assert error_reason(error) == "NO_MODEL_FOR_HASH" and "quarantined" in str(error.details())
+
+
+# -- one user's share of the upload places --------------------------------------------------
+
+
+def test_one_user_holds_at_most_half_the_upload_places(users: Users) -> None:
+    """Alice's uploads that go quiet after their metadata hold 4 of the 8 places; her
+    next is refused (USER_LIMIT) while bob and the training service still upload."""
+    quiet = threading.Event()
+    calls: list[Any] = []
+    channels: list[grpc.Channel] = []
+
+    def goes_quiet(episodes: int) -> Iterator[registry_pb2.UploadModelRequest]:
+        data = model_zip(f"quiet {episodes}")
+        yield registry_pb2.UploadModelRequest(metadata=upload_metadata(HASH_B, episodes, data))
+        quiet.wait(60)
+
+    def lands(who: str, episodes: int) -> bool:
+        try:
+            users.upload(who, HASH_A, episodes)
+        except grpc.RpcError as error:
+            assert _code(error) == grpc.StatusCode.RESOURCE_EXHAUSTED, error.details()
+            assert error_reason(error) == "USER_LIMIT"
+            assert "alice" in str(error.details())
+            return False
+        return True
+
+    try:
+        for episodes in range(1, 5):
+            channel = open_channel(users.registry.address)
+            channels.append(channel)
+            stub = registry_pb2_grpc.ModelRegistryStub(channel)
+            calls.append(
+                stub.UploadModel.future(
+                    goes_quiet(episodes), timeout=60, metadata=users.md("alice")
+                )
+            )
+        # Every quiet upload has reached the server once one of alice's probes is refused.
+        probes = iter(range(100, 400))
+        deadline = time.monotonic() + 30
+        while lands("alice", next(probes)):
+            assert time.monotonic() < deadline, "alice's quiet uploads never held a place"
+        assert not lands("alice", 999)
+        assert lands("bob", 998)
+        assert lands("trainer", 997)  # a service relays many users: not counted
+        assert lands("root", 996)
+    finally:
+        quiet.set()
+        for channel in channels:
+            channel.close()
+    deadline = time.monotonic() + 30
+    while not lands("alice", 995):  # her places come back as her streams end
+        assert time.monotonic() < deadline
+        time.sleep(0.1)

@@ -10,28 +10,45 @@ class): ``PPO.load`` on a file from the registry or the network could run code. 
   plain containers only, no code objects), and every tensor's name, dtype and shape must
   match the trusted policy's before ``load_state_dict(strict=True)``;
 - anything else (not a zip, no ``policy.pth``, an oversized member, a foreign layout) is
-  rejected with :class:`glidepath.errors.InvalidArgument`.
+  rejected with :class:`glidepath.errors.InvalidArgument` (reason ``INVALID_MODEL``).
+
+:func:`check_model` goes one step further, as every consumer will: the weights must be
+finite, and so must the actions (and values) of a forward pass on a fixed, seeded batch
+of observations within the observation bounds: finite weights of 3.4e38 overflow to
+NaN actions, which would end a simulation in an error. The registry runs it on every
+upload and every file it adopts. Rejection messages are one line without control
+characters (a torch error can span pages), clipped.
 """
 
 from __future__ import annotations
 
 import io
+import pickle
+import re
 import zipfile
 from collections.abc import Mapping
 
+import numpy as np
 import torch
 from stable_baselines3.common.policies import ActorCriticPolicy
 
 from glidepath.errors import InvalidArgument
 from glidepath.household.model import Household
+from glidepath.text import clip
 
 from .actions import ACTION_SPACE
-from .observations import OBSERVATION_SPACE
+from .observations import OBS_HIGH, OBS_LOW, OBSERVATION_SPACE
+from .policy_strategy import actor_layers, mean_actions, numpy_actions
 from .recipe import RECIPE, Recipe
 
 #: Members larger than this are refused before decompression (a zip bomb guard).
 MAX_POLICY_BYTES = 32 * 1024 * 1024
 POLICY_MEMBER = "policy.pth"
+#: The sample observations of :func:`check_model`: the corners of the observation box
+#: and this many seeded uniform draws inside it (the same batch for every model).
+SAMPLE_OBSERVATIONS = 256
+SAMPLE_SEED = 20_240_917
+_CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x1f\x7f]")
 
 
 def _constant_schedule(_: float) -> float:
@@ -51,8 +68,13 @@ def build_policy(recipe: Recipe = RECIPE) -> ActorCriticPolicy:
     return policy
 
 
+def one_line(text: str, limit: int = 200) -> str:
+    """``text`` as one clipped line: no newlines, no ANSI colour codes (torch's errors)."""
+    return clip(" ".join(_CONTROL.sub(" ", text).split()), limit)
+
+
 def _reject(description: str) -> InvalidArgument:
-    return InvalidArgument.field("model", description, reason="INVALID_MODEL")
+    return InvalidArgument.field("model", one_line(description, 300), reason="INVALID_MODEL")
 
 
 def read_policy_weights(model_zip: bytes) -> dict[str, torch.Tensor]:
@@ -60,7 +82,7 @@ def read_policy_weights(model_zip: bytes) -> dict[str, torch.Tensor]:
     try:
         archive = zipfile.ZipFile(io.BytesIO(model_zip))
     except (zipfile.BadZipFile, ValueError) as exc:
-        raise _reject(f"not a stable-baselines3 zip ({exc})") from None
+        raise _reject(f"not a stable-baselines3 zip ({one_line(str(exc), 120)})") from None
     with archive:
         infos = [i for i in archive.infolist() if i.filename == POLICY_MEMBER]
         if len(infos) != 1:
@@ -70,11 +92,19 @@ def read_policy_weights(model_zip: bytes) -> dict[str, torch.Tensor]:
         try:
             raw = archive.read(infos[0])
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
-            raise _reject(f"cannot read {POLICY_MEMBER} ({exc})") from None
+            raise _reject(f"cannot read {POLICY_MEMBER} ({one_line(str(exc), 120)})") from None
     try:
         loaded = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
-    except Exception as exc:  # weights_only raises UnpicklingError and others on bad input
-        raise _reject(f"{POLICY_MEMBER} is not a plain tensor dictionary ({exc})") from None
+    except pickle.UnpicklingError:  # weights_only met an object that is not a tensor
+        raise _reject(
+            f"{POLICY_MEMBER} is not a plain tensor dictionary: it holds pickled objects "
+            f"that weights_only loading refuses (nothing was run)"
+        ) from None
+    except Exception as exc:  # other damage: a broken archive, a truncated tensor
+        raise _reject(
+            f"{POLICY_MEMBER} is not a plain tensor dictionary "
+            f"({type(exc).__name__}: {one_line(str(exc), 120)})"
+        ) from None
     if not isinstance(loaded, Mapping) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in loaded.items()
     ):
@@ -89,15 +119,16 @@ def check_weights(policy: ActorCriticPolicy, weights: Mapping[str, torch.Tensor]
     extra = sorted(set(weights) - set(expected))
     if missing or extra:
         raise _reject(
-            f"weights do not match this policy layout (missing {missing[:5]}, "
-            f"unexpected {extra[:5]})"
+            f"weights of another policy layout than this glidepath trains (missing "
+            f"{clip(str(missing[:5]), 120)}, unexpected {clip(str(extra[:5]), 120)})"
         )
     for name, tensor in expected.items():
         got = weights[name]
         if got.shape != tensor.shape or got.dtype != tensor.dtype:
             raise _reject(
-                f"tensor {name} has shape {tuple(got.shape)} {got.dtype}, "
-                f"expected {tuple(tensor.shape)} {tensor.dtype}"
+                f"tensor {name} has shape {tuple(got.shape)} {got.dtype}, expected "
+                f"{tuple(tensor.shape)} {tensor.dtype}: another policy layout than this "
+                f"glidepath trains"
             )
         if not bool(torch.isfinite(got).all()):
             raise _reject(f"tensor {name} holds NaN or infinite values")
@@ -122,3 +153,42 @@ def load_policy(
     policy = build_policy(recipe)
     load_weights_into(policy, model_zip)
     return policy
+
+
+def sample_observations() -> np.ndarray:
+    """A fixed batch within the observation bounds: the box's two corners, its centre and
+    seeded uniform draws (float32, as the environment observes)."""
+    rng = np.random.default_rng(SAMPLE_SEED)
+    draws = rng.uniform(OBS_LOW, OBS_HIGH, size=(SAMPLE_OBSERVATIONS, OBS_LOW.shape[0]))
+    batch = np.vstack([OBS_LOW, OBS_HIGH, (OBS_LOW + OBS_HIGH) / 2, draws])
+    return batch.astype(np.float32)
+
+
+def check_forward_pass(policy: ActorCriticPolicy) -> None:
+    """Raise InvalidArgument unless the policy's actions and values on
+    :func:`sample_observations` are finite, computed as the consumers compute them (the
+    numpy actor of ``PolicyStrategy``, torch's value head for fine-tuning)."""
+    obs = sample_observations()
+    layers = actor_layers(policy)
+    with np.errstate(all="ignore"):
+        actions = numpy_actions(layers, obs) if layers is not None else mean_actions(policy, obs)
+    if not np.isfinite(actions).all():
+        bad = int((~np.isfinite(actions)).any(axis=1).sum())
+        raise _reject(
+            f"the weights are finite but give non-finite actions on {bad} of {len(obs)} "
+            f"sample observations"
+        )
+    with torch.inference_mode():
+        values = policy.predict_values(torch.as_tensor(obs)).numpy()
+    if not np.isfinite(values).all():
+        raise _reject("the weights give non-finite values on the sample observations")
+
+
+def check_model(model_zip: bytes, policy: ActorCriticPolicy | None = None) -> None:
+    """Raise InvalidArgument (INVALID_MODEL) unless ``model_zip`` is usable as consumers
+    use it: weights read without unpickling, of the trusted layout, all finite, and
+    finite actions and values on the sample observations. ``policy`` (of the trusted
+    layout, overwritten) saves building one per call."""
+    target = policy if policy is not None else build_policy()
+    load_weights_into(target, model_zip)
+    check_forward_pass(target)

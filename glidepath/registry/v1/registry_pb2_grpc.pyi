@@ -31,9 +31,14 @@ class ModelRegistryStub:
     stable-baselines3 model files, stored as rl_model_{hash}_{episodes}ep.zip directly in
     the model directory (RL_MODELS_DIR), with their metadata in an index beside them.
 
-    The directory is the truth: a correctly named, valid file dropped in by hand is
-    adopted (origin ADOPTED), a file removed by hand disappears from every answer, and a
-    stray or malformed file is ignored. Nothing stored is ever unpickled.
+    The directory is the truth: a correctly named, usable file dropped in by hand is
+    adopted (origin ADOPTED, no owner, SHARED, no verified score) after the same checks as
+    an upload, a file removed by hand disappears from every answer, and a stray, malformed
+    or unusable file is ignored (logged once). Beside each model a small JSON sidecar
+    (rl_model_{hash}_{episodes}ep.json) keeps what cannot be recomputed (owner,
+    visibility, scores, canonical parameters, lineage, quarantine), so a damaged index is
+    moved aside and rebuilt without loss when the service starts. Nothing stored is ever
+    unpickled.
 
     Users and credentials: a credential travels as metadata "authorization: Bearer <token>"
     (glidepath.auth: a users file, one token, or no credentials for a local stack). Every
@@ -60,11 +65,17 @@ class ModelRegistryStub:
     "policy.pth", ...), no absolute or ".." member names, and its size and its members'
     uncompressed sizes within RL_MODELS_MAX_BYTES (INVALID_ARGUMENT, or
     FAILED_PRECONDITION reason TOO_LARGE when too large: a permanent refusal, retrying
-    does not help). The write is atomic: on any failure no file is left behind.
+    does not help). The file is then checked as a consumer loads it: policy.pth loads
+    with weights_only into the policy layout glidepath trains, every tensor is finite,
+    and a forward pass on a fixed, seeded batch of observations within the observation
+    bounds gives finite actions and values (INVALID_ARGUMENT, reason INVALID_MODEL, a
+    one-line message). The write is atomic: on any failure no file is left behind.
     Uploading the same bytes again is idempotent (created = false); different bytes
     under an existing name fail with ALREADY_EXISTS (a name is never overwritten, and a
     model the caller may not read is not shown). A full disk gives RESOURCE_EXHAUSTED
-    (reason DISK_FULL) and leaves existing models intact.
+    (reason DISK_FULL) and leaves existing models intact. At most 8 uploads stream at
+    once (RESOURCE_EXHAUSTED, reason QUEUE_FULL beyond), and one user at most half of
+    them (reason USER_LIMIT; services and administrators are not counted).
 
     Owner and scores: the owner is the calling user (for a service acting for a user,
     that user); visibility unspecified means SHARED. The evaluation is stored as the
@@ -75,7 +86,8 @@ class ModelRegistryStub:
     fails with INVALID_ARGUMENT naming `metadata`; one that carries no bytes, fewer or
     more than size_bytes, or bytes of another SHA-256 fails with DATA_LOSS (reason
     CHECKSUM_MISMATCH). An invalid file is INVALID_ARGUMENT with reason
-    INVALID_MODEL_FILE; too large is FAILED_PRECONDITION with reason TOO_LARGE.
+    INVALID_MODEL_FILE, an unusable one reason INVALID_MODEL; too large is
+    FAILED_PRECONDITION with reason TOO_LARGE.
     """
     DownloadModel: _grpc.UnaryStreamMultiCallable[_registry_pb2.DownloadModelRequest, _registry_pb2.DownloadModelResponse]
     """Streams one model: the first message carries `metadata`, the following ones the
@@ -102,7 +114,9 @@ class ModelRegistryStub:
     """Lists the stored models the caller may read (shared ones and their own; every model
     for a service or an administrator), optionally for one hash, newest first (ties by
     hash, then episodes), a page at a time. Quarantined models are listed, with their
-    reason. A page_token only works with the model_hash filter it
+    reason. A listing adopts the files just dropped into the directory first, so it is
+    complete; with thousands dropped at once it takes as long as their adoption, while
+    lookups by hash or by name answer at once. A page_token only works with the model_hash filter it
     was returned for (INVALID_ARGUMENT naming page_token otherwise).
     """
     DeleteModel: _grpc.UnaryUnaryMultiCallable[_registry_pb2.DeleteModelRequest, _registry_pb2.DeleteModelResponse]
@@ -145,9 +159,14 @@ class ModelRegistryAsyncStub(ModelRegistryStub):
     stable-baselines3 model files, stored as rl_model_{hash}_{episodes}ep.zip directly in
     the model directory (RL_MODELS_DIR), with their metadata in an index beside them.
 
-    The directory is the truth: a correctly named, valid file dropped in by hand is
-    adopted (origin ADOPTED), a file removed by hand disappears from every answer, and a
-    stray or malformed file is ignored. Nothing stored is ever unpickled.
+    The directory is the truth: a correctly named, usable file dropped in by hand is
+    adopted (origin ADOPTED, no owner, SHARED, no verified score) after the same checks as
+    an upload, a file removed by hand disappears from every answer, and a stray, malformed
+    or unusable file is ignored (logged once). Beside each model a small JSON sidecar
+    (rl_model_{hash}_{episodes}ep.json) keeps what cannot be recomputed (owner,
+    visibility, scores, canonical parameters, lineage, quarantine), so a damaged index is
+    moved aside and rebuilt without loss when the service starts. Nothing stored is ever
+    unpickled.
 
     Users and credentials: a credential travels as metadata "authorization: Bearer <token>"
     (glidepath.auth: a users file, one token, or no credentials for a local stack). Every
@@ -171,11 +190,17 @@ class ModelRegistryAsyncStub(ModelRegistryStub):
     "policy.pth", ...), no absolute or ".." member names, and its size and its members'
     uncompressed sizes within RL_MODELS_MAX_BYTES (INVALID_ARGUMENT, or
     FAILED_PRECONDITION reason TOO_LARGE when too large: a permanent refusal, retrying
-    does not help). The write is atomic: on any failure no file is left behind.
+    does not help). The file is then checked as a consumer loads it: policy.pth loads
+    with weights_only into the policy layout glidepath trains, every tensor is finite,
+    and a forward pass on a fixed, seeded batch of observations within the observation
+    bounds gives finite actions and values (INVALID_ARGUMENT, reason INVALID_MODEL, a
+    one-line message). The write is atomic: on any failure no file is left behind.
     Uploading the same bytes again is idempotent (created = false); different bytes
     under an existing name fail with ALREADY_EXISTS (a name is never overwritten, and a
     model the caller may not read is not shown). A full disk gives RESOURCE_EXHAUSTED
-    (reason DISK_FULL) and leaves existing models intact.
+    (reason DISK_FULL) and leaves existing models intact. At most 8 uploads stream at
+    once (RESOURCE_EXHAUSTED, reason QUEUE_FULL beyond), and one user at most half of
+    them (reason USER_LIMIT; services and administrators are not counted).
 
     Owner and scores: the owner is the calling user (for a service acting for a user,
     that user); visibility unspecified means SHARED. The evaluation is stored as the
@@ -186,7 +211,8 @@ class ModelRegistryAsyncStub(ModelRegistryStub):
     fails with INVALID_ARGUMENT naming `metadata`; one that carries no bytes, fewer or
     more than size_bytes, or bytes of another SHA-256 fails with DATA_LOSS (reason
     CHECKSUM_MISMATCH). An invalid file is INVALID_ARGUMENT with reason
-    INVALID_MODEL_FILE; too large is FAILED_PRECONDITION with reason TOO_LARGE.
+    INVALID_MODEL_FILE, an unusable one reason INVALID_MODEL; too large is
+    FAILED_PRECONDITION with reason TOO_LARGE.
     """
     DownloadModel: _aio.UnaryStreamMultiCallable[_registry_pb2.DownloadModelRequest, _registry_pb2.DownloadModelResponse]  # type: ignore[assignment]
     """Streams one model: the first message carries `metadata`, the following ones the
@@ -213,7 +239,9 @@ class ModelRegistryAsyncStub(ModelRegistryStub):
     """Lists the stored models the caller may read (shared ones and their own; every model
     for a service or an administrator), optionally for one hash, newest first (ties by
     hash, then episodes), a page at a time. Quarantined models are listed, with their
-    reason. A page_token only works with the model_hash filter it
+    reason. A listing adopts the files just dropped into the directory first, so it is
+    complete; with thousands dropped at once it takes as long as their adoption, while
+    lookups by hash or by name answer at once. A page_token only works with the model_hash filter it
     was returned for (INVALID_ARGUMENT naming page_token otherwise).
     """
     DeleteModel: _aio.UnaryUnaryMultiCallable[_registry_pb2.DeleteModelRequest, _registry_pb2.DeleteModelResponse]  # type: ignore[assignment]
@@ -255,9 +283,14 @@ class ModelRegistryServicer(metaclass=_abc_1.ABCMeta):
     stable-baselines3 model files, stored as rl_model_{hash}_{episodes}ep.zip directly in
     the model directory (RL_MODELS_DIR), with their metadata in an index beside them.
 
-    The directory is the truth: a correctly named, valid file dropped in by hand is
-    adopted (origin ADOPTED), a file removed by hand disappears from every answer, and a
-    stray or malformed file is ignored. Nothing stored is ever unpickled.
+    The directory is the truth: a correctly named, usable file dropped in by hand is
+    adopted (origin ADOPTED, no owner, SHARED, no verified score) after the same checks as
+    an upload, a file removed by hand disappears from every answer, and a stray, malformed
+    or unusable file is ignored (logged once). Beside each model a small JSON sidecar
+    (rl_model_{hash}_{episodes}ep.json) keeps what cannot be recomputed (owner,
+    visibility, scores, canonical parameters, lineage, quarantine), so a damaged index is
+    moved aside and rebuilt without loss when the service starts. Nothing stored is ever
+    unpickled.
 
     Users and credentials: a credential travels as metadata "authorization: Bearer <token>"
     (glidepath.auth: a users file, one token, or no credentials for a local stack). Every
@@ -285,11 +318,17 @@ class ModelRegistryServicer(metaclass=_abc_1.ABCMeta):
         "policy.pth", ...), no absolute or ".." member names, and its size and its members'
         uncompressed sizes within RL_MODELS_MAX_BYTES (INVALID_ARGUMENT, or
         FAILED_PRECONDITION reason TOO_LARGE when too large: a permanent refusal, retrying
-        does not help). The write is atomic: on any failure no file is left behind.
+        does not help). The file is then checked as a consumer loads it: policy.pth loads
+        with weights_only into the policy layout glidepath trains, every tensor is finite,
+        and a forward pass on a fixed, seeded batch of observations within the observation
+        bounds gives finite actions and values (INVALID_ARGUMENT, reason INVALID_MODEL, a
+        one-line message). The write is atomic: on any failure no file is left behind.
         Uploading the same bytes again is idempotent (created = false); different bytes
         under an existing name fail with ALREADY_EXISTS (a name is never overwritten, and a
         model the caller may not read is not shown). A full disk gives RESOURCE_EXHAUSTED
-        (reason DISK_FULL) and leaves existing models intact.
+        (reason DISK_FULL) and leaves existing models intact. At most 8 uploads stream at
+        once (RESOURCE_EXHAUSTED, reason QUEUE_FULL beyond), and one user at most half of
+        them (reason USER_LIMIT; services and administrators are not counted).
 
         Owner and scores: the owner is the calling user (for a service acting for a user,
         that user); visibility unspecified means SHARED. The evaluation is stored as the
@@ -300,7 +339,8 @@ class ModelRegistryServicer(metaclass=_abc_1.ABCMeta):
         fails with INVALID_ARGUMENT naming `metadata`; one that carries no bytes, fewer or
         more than size_bytes, or bytes of another SHA-256 fails with DATA_LOSS (reason
         CHECKSUM_MISMATCH). An invalid file is INVALID_ARGUMENT with reason
-        INVALID_MODEL_FILE; too large is FAILED_PRECONDITION with reason TOO_LARGE.
+        INVALID_MODEL_FILE, an unusable one reason INVALID_MODEL; too large is
+        FAILED_PRECONDITION with reason TOO_LARGE.
         """
 
     @_abc_1.abstractmethod
@@ -351,7 +391,9 @@ class ModelRegistryServicer(metaclass=_abc_1.ABCMeta):
         """Lists the stored models the caller may read (shared ones and their own; every model
         for a service or an administrator), optionally for one hash, newest first (ties by
         hash, then episodes), a page at a time. Quarantined models are listed, with their
-        reason. A page_token only works with the model_hash filter it
+        reason. A listing adopts the files just dropped into the directory first, so it is
+        complete; with thousands dropped at once it takes as long as their adoption, while
+        lookups by hash or by name answer at once. A page_token only works with the model_hash filter it
         was returned for (INVALID_ARGUMENT naming page_token otherwise).
         """
 
