@@ -78,6 +78,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "root": add_user(users, "root", Role.ADMIN),
         "trainer": add_user(users, "trainer", Role.SERVICE),
     }
+    _store_unchecked_parents(root / "models")
     registry: RunningServer = start_server(
         build_spec(RegistrySettings(models_dir=root / "models", users_file=users))
     )
@@ -307,6 +308,41 @@ def test_one_user_cannot_hold_the_queue_the_episodes_or_the_watches(stack: Stack
     assert watch_to_the_end(stack, "alice", running.job_id).state == pb.TRAINING_STATE_CANCELLED
 
 
+PARENT_HASH = "5" * 16
+# episodes -> (doctored parent, what the refusal names)
+UNUSABLE = {101: ("scale", "non-finite actions"), 102: ("nan", "NaN"), 103: ("foreign", "layout")}
+OVERSIZED_EPISODES = 104
+
+
+def _store_unchecked_parents(models_dir: Path) -> None:
+    """Unusable parents stored as a registry from before the weights check stored them
+    (today's registry refuses them on upload and adoption): a store that does not check
+    adopts them into the index, and the registry started afterwards serves them."""
+    from glidepath.models import ModelKey
+    from model_registry_service.storage import ModelStore
+
+    models_dir.mkdir(parents=True, exist_ok=True)
+    kinds = {
+        "scale": _policy_zip(scale=3.4e38),
+        "nan": _policy_zip(nan=True),
+        "foreign": _policy_zip(foreign=True),
+    }
+    for episodes, (kind, _) in UNUSABLE.items():
+        (models_dir / f"rl_model_{PARENT_HASH}_{episodes}ep.zip").write_bytes(kinds[kind])
+    oversized = io.BytesIO()
+    with zipfile.ZipFile(oversized, "w") as archive:
+        archive.writestr("data", "{}")
+        archive.writestr("policy.pth", b"\0" * (MAX_MODEL_BYTES + 1))
+    name = f"rl_model_{PARENT_HASH}_{OVERSIZED_EPISODES}ep.zip"
+    (models_dir / name).write_bytes(oversized.getvalue())
+    store = ModelStore(models_dir, max_bytes=100 * 1024 * 1024, check_model=None)
+    try:
+        for episodes in [*UNUSABLE, OVERSIZED_EPISODES]:
+            store.get(ModelKey(PARENT_HASH, episodes))
+    finally:
+        store.close()
+
+
 def _policy_zip(scale: float | None = None, nan: bool = False, foreign: bool = False) -> bytes:
     """An SB3-shaped zip (``data`` and ``policy.pth``) of the trusted layout's weights,
     doctored: scaled (finite weights, non-finite actions), NaN, or of another layout."""
@@ -334,25 +370,12 @@ def _policy_zip(scale: float | None = None, nan: bool = False, foreign: bool = F
 def test_unusable_or_oversized_parents_are_refused_before_any_training(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Dropped by hand into the registry's directory (the registry adopts them): a parent
-    of huge finite weights used to train 9.5 s before failing."""
-    parent_hash = "5" * 16
-    cases = {
-        101: (_policy_zip(scale=3.4e38), "non-finite actions"),
-        102: (_policy_zip(nan=True), "NaN"),
-        103: (_policy_zip(foreign=True), "layout"),
-    }
-    stack.models_dir.mkdir(parents=True, exist_ok=True)
-    for episodes, (data, _) in cases.items():
-        (stack.models_dir / f"rl_model_{parent_hash}_{episodes}ep.zip").write_bytes(data)
-    oversized = io.BytesIO()
-    with zipfile.ZipFile(oversized, "w") as archive:
-        archive.writestr("data", "{}")
-        archive.writestr("policy.pth", b"\0" * (MAX_MODEL_BYTES + 1))
-    (stack.models_dir / f"rl_model_{parent_hash}_104ep.zip").write_bytes(oversized.getvalue())
+    """Parents stored before the registry checked weights (``_store_unchecked_parents``):
+    a parent of huge finite weights used to train 9.5 s before failing."""
+    parent_hash = PARENT_HASH
     before = listed(stack, "alice")
 
-    for episodes, (_, problem) in cases.items():
+    for episodes, (_, problem) in UNUSABLE.items():
         refused = rpc_error(
             stack.training.StartTraining,
             pb.StartTrainingRequest(
@@ -379,7 +402,7 @@ def test_unusable_or_oversized_parents_are_refused_before_any_training(
         pb.StartTrainingRequest(
             household=example_household_proto(57000),
             episodes=32,
-            parent=model_pb2.ModelRef(model_hash=parent_hash, episodes=104),
+            parent=model_pb2.ModelRef(model_hash=parent_hash, episodes=OVERSIZED_EPISODES),
         ),
         stack.as_("alice"),
     )

@@ -47,8 +47,7 @@ from glidepath.household.model import Household
 from glidepath.models import MAX_EPISODES, SUPPORTED_ALGORITHMS
 
 from .actions import CONSUMPTION_RANGE, SHARE_RANGE
-from .model_io import build_policy, load_weights_into
-from .observations import OBS_HIGH, OBS_LOW
+from .model_io import check_model, load_weights_into
 from .recipe import POLICY_LAYOUT_VERSION, RECIPE, Recipe
 from .vec_env import LivesVecEnv
 
@@ -62,38 +61,13 @@ def _preload_optimizer() -> None:
 _preload_optimizer()
 
 
-# Sample observations a parent's policy must answer finitely: spread over the whole
-# observation box, seeded so the check is the same in every process.
-PARENT_CHECK_OBSERVATIONS = 256
-PARENT_CHECK_SEED = 20_24
-
-
-def check_parent(model_zip: bytes, recipe: Recipe = RECIPE) -> None:
-    """Raise InvalidArgument (reason INVALID_MODEL) unless ``model_zip`` can be trained on.
-
-    Its weights must load into the trusted layout (read without unpickling) and be
-    finite, and a forward pass on sample observations must give finite action means and
-    values: weights of about 3.4e38 are finite yet give NaN actions.
+def check_parent(model_zip: bytes) -> None:
+    """Raise InvalidArgument (reason INVALID_MODEL) unless ``model_zip`` can be trained on:
+    the consumers' own check (:func:`glidepath.rl.model_io.check_model`: trusted layout,
+    finite weights, finite actions and values on sample observations). Weights of about
+    3.4e38 are finite yet give NaN actions, and would fail only after seconds of training.
     """
-    policy = build_policy(recipe)
-    load_weights_into(policy, model_zip)
-    rng = np.random.default_rng(PARENT_CHECK_SEED)
-    observations = rng.uniform(OBS_LOW, OBS_HIGH, size=(PARENT_CHECK_OBSERVATIONS, OBS_LOW.size))
-    with torch.no_grad():
-        tensor = torch.as_tensor(observations, dtype=torch.float32)
-        # The action means, as SB3's get_distribution computes them (which itself refuses
-        # NaN with a ValueError), before any clipping to the action space.
-        features = policy.extract_features(tensor, policy.pi_features_extractor)
-        assert isinstance(features, torch.Tensor)  # one extractor: the trusted layout's
-        actions = policy.action_net(policy.mlp_extractor.forward_actor(features))
-        values = policy.predict_values(tensor)
-    for what, output in (("actions", actions), ("values", values)):
-        if not bool(torch.isfinite(output).all()):
-            raise InvalidArgument.field(
-                "model",
-                f"its policy gives non-finite {what} on sample observations",
-                reason="INVALID_MODEL",
-            )
+    check_model(model_zip)
 
 
 @dataclass(frozen=True)
