@@ -250,7 +250,9 @@ def test_the_progress_bar_follows_a_real_training_to_its_end(stack: LocalStack) 
             metadata=bearer(TOKEN),
         )
         stream = stub.WatchTraining(
-            training_pb2.WatchTrainingRequest(job_id=started.job.job_id), timeout=120
+            training_pb2.WatchTrainingRequest(job_id=started.job.job_id),
+            timeout=120,
+            metadata=bearer(TOKEN),
         )
         shown = io.StringIO()
         last = follow((m.job for m in stream), training_progress, ProgressBar(shown))
