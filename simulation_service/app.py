@@ -1,7 +1,10 @@
 """Assemble the simulation service: settings -> work pool, servicer -> ServiceSpec.
 
 Shared by ``python -m simulation_service`` and the tests, so that what is tested is
-exactly what runs.
+exactly what runs. Callers are authenticated like every glidepath service
+(``glidepath.auth``: a users file, one token, or none for a local stack). No method is a
+write as such: Optimize needs a credential only when it may train and store a model,
+which the servicer decides from the request.
 """
 
 from __future__ import annotations
@@ -11,17 +14,24 @@ from typing import TYPE_CHECKING
 
 import grpc
 
+from glidepath.auth import build_authenticator
 from glidepath.common.v1 import model_pb2
 from glidepath.rpc.server import ServiceSpec
 from glidepath.simulation.v1 import simulation_pb2_grpc
 from simulation_service.config import DEFAULT_PORT, SimulationServiceSettings
-from simulation_service.optimize.flow import Evaluate, Optimizer
+from simulation_service.optimize.flow import Evaluate, Optimizer, Score, Scored
 from simulation_service.optimize.interrupt import Interrupt
 from simulation_service.optimize.judge import Judgement, judge
-from simulation_service.optimize.memo import JudgementCache, judgement_key
-from simulation_service.optimize.peers import PeerDeadlines, RegistryPeer, TrainingPeer
+from simulation_service.optimize.memo import JudgementCache, ScoreCache, judgement_key, score_key
+from simulation_service.optimize.peers import (
+    Credentials,
+    PeerDeadlines,
+    RegistryPeer,
+    TrainingPeer,
+)
 from simulation_service.optimize.policies import PolicyCache, warm_up
 from simulation_service.optimize.request import OptimizeJob
+from simulation_service.optimize.scoring import score_policy
 from simulation_service.service import SERVICE_NAME, SimulationServicer
 from simulation_service.work import WorkPool
 
@@ -40,12 +50,21 @@ class SimulationApp:
 
 def build_app(settings: SimulationServiceSettings) -> SimulationApp:
     """Build the service; the pool's threads and the peers' channels stop with the server."""
+    authenticator = build_authenticator(settings.token, settings.users_file)
     pool = WorkPool(settings.max_concurrent, settings.max_queued)
     deadlines = PeerDeadlines(settings.peer_deadline_seconds, settings.training_deadline_seconds)
-    registry = RegistryPeer(settings.registry_addr, deadlines)
-    training = TrainingPeer(settings.training_addr, deadlines)
+    credentials = Credentials(settings.service_token)
+    registry = RegistryPeer(
+        settings.registry_addr, deadlines, credentials, settings.max_model_bytes
+    )
+    training = TrainingPeer(settings.training_addr, deadlines, credentials)
     optimizer = Optimizer(
-        registry, training, PolicyCache(settings.policy_cache), _evaluator(pool, settings)
+        registry,
+        training,
+        PolicyCache(settings.policy_cache),
+        _evaluator(pool, settings),
+        _scorer(pool, settings),
+        candidates=settings.optimize_candidates,
     )
     servicer = SimulationServicer(settings, pool, optimizer)
     warm_up(settings.torch_threads)
@@ -63,6 +82,7 @@ def build_app(settings: SimulationServiceSettings) -> SimulationApp:
         default_port=DEFAULT_PORT,
         register=register,
         service_names=(SERVICE_NAME,),
+        authenticator=authenticator,
         max_workers=settings.server_threads,
         grace_seconds=settings.grace_seconds,
         on_stop=stop,
@@ -103,3 +123,31 @@ def _evaluator(pool: WorkPool, settings: SimulationServiceSettings) -> Evaluate:
         return judgement
 
     return evaluate
+
+
+def _scorer(pool: WorkPool, settings: SimulationServiceSettings) -> Score:
+    """Candidates are scored on the pool too, on the hash's evaluation lives; each score
+    is kept by the model's SHA-256, the hash and the lives (``memo``)."""
+    cache = ScoreCache()
+
+    def score(
+        job: OptimizeJob,
+        model: model_pb2.ModelMetadata,
+        policy: ActorCriticPolicy,
+        interrupt: Interrupt,
+    ) -> Scored:
+        from glidepath.rl.evaluation import evaluation_seed_for_hash
+
+        seed = evaluation_seed_for_hash(job.household_hash)
+        key = score_key(model.sha256, job.household_hash, settings.score_lives, seed)
+        found = cache.get(key)
+        if found is not None:
+            return Scored(found, cached=True)
+        evaluation = pool.run(
+            lambda stop: score_policy(job.household, policy, settings.score_lives, seed),
+            interrupt.token,
+        )
+        cache.put(key, evaluation)
+        return Scored(evaluation)
+
+    return score

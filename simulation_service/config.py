@@ -9,9 +9,12 @@ time (numpy releases the GIL in its array loops), a few wait, the rest are refus
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+from glidepath.auth import service_token_from_env, token_from_env, users_file_from_env
 from glidepath.config import ConfigError, env_float, env_int, env_str
 from glidepath.engine.run import MAX_PATHS as ENGINE_MAX_PATHS
+from glidepath.models import DEFAULT_MAX_MODEL_BYTES, max_model_bytes_from_env
 
 DEFAULT_PORT = 50051
 DEFAULT_MAX_CONCURRENT = 2
@@ -34,6 +37,13 @@ DEFAULT_POLICY_CACHE = 8
 DEFAULT_JUDGEMENT_CACHE = 32
 DEFAULT_PROFILE_PATHS = 2_000
 DEFAULT_TORCH_THREADS = 1
+# Optimize's candidates: compatible models asked for and checked per call (the registry
+# returns at most 16), and the evaluation lives each is scored on when several pass (the
+# training service's default, so that the scores compare with the ones it records).
+DEFAULT_OPTIMIZE_CANDIDATES = 4
+MAX_OPTIMIZE_CANDIDATES = 16
+DEFAULT_SCORE_LIVES = 10_000
+MAX_SCORE_LIVES = 200_000  # glidepath.rl.evaluation.MAX_LIVES (not imported: torch)
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,15 @@ class SimulationServiceSettings:
     judgement_cache: int = DEFAULT_JUDGEMENT_CACHE
     profile_paths: int = DEFAULT_PROFILE_PATHS
     torch_threads: int = DEFAULT_TORCH_THREADS
+    optimize_candidates: int = DEFAULT_OPTIMIZE_CANDIDATES
+    score_lives: int = DEFAULT_SCORE_LIVES
+    # The one model size limit every service shares (RL_MODELS_MAX_BYTES).
+    max_model_bytes: int = DEFAULT_MAX_MODEL_BYTES
+    # Who may call (glidepath.auth): a users file wins over a single token; neither is an
+    # open, single-user stack. service_token is what this service presents to its peers.
+    token: str | None = None
+    users_file: Path | None = None
+    service_token: str | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_paths <= ENGINE_MAX_PATHS:
@@ -65,6 +84,15 @@ class SimulationServiceSettings:
             raise ConfigError(
                 "SIMULATION_DEFAULT_PATHS must be in [1, SIMULATION_MAX_PATHS], "
                 f"got {self.default_paths} (limit {self.max_paths})"
+            )
+        if not 1 <= self.optimize_candidates <= MAX_OPTIMIZE_CANDIDATES:
+            raise ConfigError(
+                f"OPTIMIZE_CANDIDATES must be in [1, {MAX_OPTIMIZE_CANDIDATES}], "
+                f"got {self.optimize_candidates}"
+            )
+        if not 2 <= self.score_lives <= MAX_SCORE_LIVES:
+            raise ConfigError(
+                f"OPTIMIZE_SCORE_LIVES must be in [2, {MAX_SCORE_LIVES}], got {self.score_lives}"
             )
 
     @property
@@ -99,4 +127,12 @@ class SimulationServiceSettings:
             judgement_cache=env_int("OPTIMIZE_JUDGEMENT_CACHE", DEFAULT_JUDGEMENT_CACHE, minimum=0),
             profile_paths=env_int("OPTIMIZE_PROFILE_PATHS", DEFAULT_PROFILE_PATHS, minimum=1),
             torch_threads=env_int("OPTIMIZE_TORCH_THREADS", DEFAULT_TORCH_THREADS, minimum=1),
+            optimize_candidates=env_int(
+                "OPTIMIZE_CANDIDATES", DEFAULT_OPTIMIZE_CANDIDATES, minimum=1
+            ),
+            score_lives=env_int("OPTIMIZE_SCORE_LIVES", DEFAULT_SCORE_LIVES, minimum=2),
+            max_model_bytes=max_model_bytes_from_env(),
+            token=token_from_env(),
+            users_file=users_file_from_env(),
+            service_token=service_token_from_env(),
         )

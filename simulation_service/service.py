@@ -1,7 +1,10 @@
 """The gRPC servicer: translates messages, hands the run to the work pool, nothing more.
 
 Optimize's story lives in ``simulation_service.optimize``; here it is only wired to the
-call: the call's cancellation and deadline reach the optimisation's ``Interrupt``.
+call: the call's cancellation and deadline reach the optimisation's ``Interrupt``, and the
+caller (``glidepath.auth.User``) is who the peers act for. Simulate, Compare and an Optimize
+that only reads (option B without fallback) are open to anyone; an Optimize that may train
+and store a model (option A, or option B with fallback_to_training on) needs a credential.
 """
 
 from __future__ import annotations
@@ -11,10 +14,12 @@ from dataclasses import replace
 
 import grpc
 
+from glidepath.auth import ANONYMOUS, User
 from glidepath.engine.run import ComparisonResult, simulate
 from glidepath.errors import Cancelled
 from glidepath.household.canonical import household_hash
 from glidepath.rpc.bounds import Bound
+from glidepath.rpc.interceptors import takes_user
 from glidepath.simulation.v1 import simulation_pb2 as pb
 from glidepath.simulation.v1 import simulation_pb2_grpc
 from simulation_service import convert
@@ -54,15 +59,24 @@ class SimulationServicer(simulation_pb2_grpc.SimulationServiceServicer):  # type
         result = self._run(job, context)
         return convert.compare_response(result, job, household_hash(job.household))
 
+    @takes_user
     def Optimize(
-        self, request: pb.OptimizeRequest, context: grpc.ServicerContext
+        self,
+        request: pb.OptimizeRequest,
+        context: grpc.ServicerContext,
+        user: User = ANONYMOUS,
     ) -> Iterator[pb.OptimizeResponse]:
         job = optimize_job(request, self._settings)
+        if may_train(job):
+            user.require_credential(
+                "Optimize with option A, or option B with fallback_to_training on (it may "
+                "train and store a model for you)"
+            )
         with self._optimizations.taken():
-            yield from self._optimize(job, context)
+            yield from self._optimize(job, context, user)
 
     def _optimize(
-        self, job: OptimizeJob, context: grpc.ServicerContext
+        self, job: OptimizeJob, context: grpc.ServicerContext, user: User
     ) -> Iterator[pb.OptimizeResponse]:
         """The optimisation, its Interrupt wired to the call's cancellation and deadline."""
         token = self._pool.token(context.time_remaining())
@@ -70,7 +84,7 @@ class SimulationServicer(simulation_pb2_grpc.SimulationServiceServicer):  # type
         if not context.add_callback(interrupt.cancel):  # the call has already ended
             interrupt.cancel()
         try:
-            yield from self._optimizer.run(job, interrupt)
+            yield from self._optimizer.run(job, interrupt, user)
         except Cancelled:
             if token.expired():
                 context.abort(
@@ -95,6 +109,11 @@ class SimulationServicer(simulation_pb2_grpc.SimulationServiceServicer):  # type
                     "allow more time or ask for fewer paths",
                 )
             raise
+
+
+def may_train(job: OptimizeJob) -> bool:
+    """Whether the call may train and store a model: option A, or B with fallback on."""
+    return not job.use_pretrained or job.fallback_to_training
 
 
 def _simulate(job: convert.Job, stop: StopToken) -> ComparisonResult:

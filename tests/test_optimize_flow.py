@@ -11,15 +11,17 @@ import pytest
 from simulation_support import example_household
 
 from glidepath import errors
+from glidepath.auth import ANONYMOUS, User
 from glidepath.common.v1 import household_pb2, model_pb2
+from glidepath.rl.policy_strategy import UnusablePolicy
 from glidepath.simulation.v1 import simulation_pb2 as pb
 from glidepath.training.v1 import training_pb2
 from simulation_service.config import SimulationServiceSettings
-from simulation_service.optimize.flow import Optimizer
+from simulation_service.optimize.flow import Optimizer, Scored
 from simulation_service.optimize.interrupt import Interrupt
 from simulation_service.optimize.judge import Judgement
 from simulation_service.optimize.memo import JudgementCache, judgement_key
-from simulation_service.optimize.peers import StartedJob, peer_error
+from simulation_service.optimize.peers import Credentials, StartedJob, peer_error
 from simulation_service.optimize.policies import PolicyCache
 from simulation_service.optimize.request import OptimizeJob, optimize_job
 from simulation_service.work import StopToken
@@ -35,25 +37,48 @@ def metadata(model_hash: str, episodes: int, sha256: str = SHA) -> model_pb2.Mod
 
 
 class FakeRegistry:
-    address = "registry.test:1"
+    """Models by rank; a model whose sha256 starts with "bad" downloads as unusable bytes."""
 
-    def __init__(self, stored: model_pb2.ModelMetadata | None = None, reason: str = "") -> None:
-        self.stored = stored
+    address = "registry.test:1"
+    max_model_bytes = 1000
+
+    def __init__(self, *stored: model_pb2.ModelMetadata, reason: str = "") -> None:
+        self.stored = list(stored)
         self.reason = reason or "NO_MODEL_FOR_HASH"
         self.downloads = 0
+        self.quarantined_shas: list[str] = []
+        self.recorded: list[str] = []
 
-    def find(self, model_hash: str, min_episodes: int, interrupt: Interrupt) -> Any:
-        if self.stored is None or self.stored.ref.episodes < min_episodes:
+    def find(
+        self, model_hash: str, min_episodes: int, most: int, caller: User, i: Interrupt
+    ) -> list[model_pb2.ModelMetadata]:
+        found = [m for m in self.stored if m.ref.episodes >= min_episodes]
+        found = [m for m in found if m.sha256 not in self.quarantined_shas]
+        if not found:
             raise errors.NotFound(f"no model for hash {model_hash}", reason=self.reason)
-        return self.stored
+        return found[:most]
 
-    def get(self, ref: model_pb2.ModelRef, interrupt: Interrupt) -> model_pb2.ModelMetadata:
-        assert self.stored is not None
-        return self.stored
+    def quarantined(
+        self, model_hash: str, min_episodes: int, caller: User, i: Interrupt
+    ) -> list[model_pb2.ModelMetadata]:
+        return [m for m in self.stored if m.sha256 in self.quarantined_shas]
 
-    def download(self, ref: model_pb2.ModelRef, interrupt: Interrupt) -> bytes:
+    def get(self, ref: model_pb2.ModelRef, caller: User, i: Interrupt) -> model_pb2.ModelMetadata:
+        return next(m for m in self.stored if m.ref == ref)
+
+    def download(self, model: model_pb2.ModelMetadata, caller: User, i: Interrupt) -> bytes:
         self.downloads += 1
-        return b"zip"
+        return model.sha256.encode()
+
+    def quarantine(self, model: model_pb2.ModelMetadata, why: str, i: Interrupt) -> Any:
+        self.quarantined_shas.append(model.sha256)
+        return model
+
+    def record_evaluation(
+        self, model: model_pb2.ModelMetadata, evaluation: model_pb2.ModelEvaluation, i: Interrupt
+    ) -> Any:
+        self.recorded.append(model.sha256)
+        return model
 
 
 class FakeTraining:
@@ -66,14 +91,22 @@ class FakeTraining:
         self.started: list[int] = []
 
     def start(
-        self, household: household_pb2.Household, episodes: int, seed: int | None, i: Interrupt
+        self,
+        household: household_pb2.Household,
+        episodes: int,
+        seed: int | None,
+        caller: User,
+        i: Interrupt,
     ) -> StartedJob:
         if self.exists:
+            self.exists = False  # the next start trains under a free name
             raise errors.AlreadyExists("the registry already holds it")
         self.started.append(episodes)
         return StartedJob(self._job(training_pb2.TRAINING_STATE_QUEUED, episodes, 0), self.joined)
 
-    def watch(self, job_id: str, interrupt: Interrupt) -> Iterator[training_pb2.TrainingJob]:
+    def watch(
+        self, job_id: str, caller: User, interrupt: Interrupt
+    ) -> Iterator[training_pb2.TrainingJob]:
         total = self.started[-1]
         yield self._job(training_pb2.TRAINING_STATE_RUNNING, total, total // 2)
         final = self._job(self.final, total, total)
@@ -97,6 +130,8 @@ class FakeTraining:
 
 class FakePolicies(PolicyCache):
     def _build(self, model_zip: bytes) -> Any:
+        if model_zip.startswith(b"bad"):
+            raise UnusablePolicy("the policy's actions are NaN\n\x1b[31mon samples\x1b[0m")
         return object()
 
 
@@ -106,6 +141,18 @@ def fake_evaluate(
     gate = pb.GateVerdict(best_baseline="merton", standard_errors_required=2, lives=10)
     recommended = pb.RecommendedStrategy(strategy="merton", reason="the best baseline")
     return Judgement(pb.CompareResponse(), gate, recommended, 0.5, 0.1)
+
+
+def fake_score(
+    job: OptimizeJob, model: model_pb2.ModelMetadata, policy: Any, interrupt: Interrupt
+) -> Scored:
+    """Scores by the sha256's first byte: "ff..." beats "ab..."."""
+    score = float(int(model.sha256[:2], 16))
+    return Scored(model_pb2.ModelEvaluation(score=score, held_out_lives=9))
+
+
+def make_optimizer(registry: FakeRegistry, training: FakeTraining) -> Optimizer:
+    return Optimizer(registry, training, FakePolicies(), fake_evaluate, fake_score)
 
 
 def new_interrupt() -> Interrupt:
@@ -162,9 +209,7 @@ def test_a_missing_household_is_a_field_error() -> None:
 def test_option_b_with_a_loaded_policy_skips_the_download() -> None:
     j = job(use_pretrained=True)
     registry = FakeRegistry(metadata(j.household_hash, 1000))
-    optimizer = Optimizer(
-        registry, FakeTraining(training_pb2.TRAINING_STATE_SUCCEEDED), FakePolicies(), fake_evaluate
-    )
+    optimizer = make_optimizer(registry, FakeTraining(training_pb2.TRAINING_STATE_SUCCEEDED))
     stages, result = run(optimizer, j)
     assert stages == ["HASHED", "LOOKING_UP", "MODEL_FOUND", "DOWNLOADING", "LOADING", "EVALUATING"]
     assert result is not None and result.source == pb.MODEL_SOURCE_PRETRAINED
@@ -175,7 +220,7 @@ def test_option_b_with_a_loaded_policy_skips_the_download() -> None:
 
 def test_option_a_relays_progress_and_answers_with_the_trained_model() -> None:
     training = FakeTraining(training_pb2.TRAINING_STATE_SUCCEEDED)
-    optimizer = Optimizer(FakeRegistry(), training, FakePolicies(), fake_evaluate)
+    optimizer = make_optimizer(FakeRegistry(), training)
     stages, result = run(optimizer, job(episodes=700))
     assert stages[:4] == ["HASHED", "TRAINING_STARTED", "TRAINING_PROGRESS", "TRAINING_PROGRESS"]
     assert training.started == [700]
@@ -192,7 +237,7 @@ def test_option_a_relays_progress_and_answers_with_the_trained_model() -> None:
 
 def test_a_joined_job_is_named_as_such() -> None:
     training = FakeTraining(training_pb2.TRAINING_STATE_SUCCEEDED, joined=True)
-    stages, result = run(Optimizer(FakeRegistry(), training, FakePolicies(), fake_evaluate), job())
+    stages, result = run(make_optimizer(FakeRegistry(), training), job())
     assert "TRAINING_JOINED" in stages
     assert result is not None and result.source == pb.MODEL_SOURCE_JOINED_RUNNING_JOB
 
@@ -201,7 +246,7 @@ def test_option_a_on_a_stored_model_uses_it() -> None:
     j = job()
     registry = FakeRegistry(metadata(j.household_hash, 1000))
     training = FakeTraining(training_pb2.TRAINING_STATE_SUCCEEDED, exists=True)
-    stages, result = run(Optimizer(registry, training, FakePolicies(), fake_evaluate), j)
+    stages, result = run(make_optimizer(registry, training), j)
     assert stages[:2] == ["HASHED", "ALREADY_TRAINED"]
     assert result is not None and result.source == pb.MODEL_SOURCE_ALREADY_IN_REGISTRY
 
@@ -215,7 +260,7 @@ def test_option_a_on_a_stored_model_uses_it() -> None:
     ],
 )
 def test_a_training_that_does_not_succeed_is_a_clear_error(state: int, error: type) -> None:
-    optimizer = Optimizer(FakeRegistry(), FakeTraining(state), FakePolicies(), fake_evaluate)
+    optimizer = make_optimizer(FakeRegistry(), FakeTraining(state))
     with pytest.raises(error) as raised:
         run(optimizer, job())
     assert "f" * 32 in str(raised.value)
@@ -224,7 +269,7 @@ def test_a_training_that_does_not_succeed_is_a_clear_error(state: int, error: ty
 def test_without_fallback_not_found_keeps_the_registrys_reason() -> None:
     registry = FakeRegistry(reason="BELOW_MIN_EPISODES")
     training = FakeTraining(training_pb2.TRAINING_STATE_SUCCEEDED)
-    optimizer = Optimizer(registry, training, FakePolicies(), fake_evaluate)
+    optimizer = make_optimizer(registry, training)
     with pytest.raises(errors.NotFound) as raised:
         run(optimizer, job(use_pretrained=True, fallback_to_training=False))
     assert raised.value.reason == "BELOW_MIN_EPISODES"
@@ -317,3 +362,139 @@ def test_a_judgement_is_kept_by_model_household_and_settings() -> None:
     cache.put("a", judgement)
     cache.put("b", judgement)
     assert cache.get("a") is None and cache.get("b") is judgement
+
+
+# -- unusable candidates, scoring, quarantine ------------------------------------------
+
+
+def events(optimizer: Optimizer, j: OptimizeJob) -> tuple[list[pb.OptimizeEvent], Any]:
+    out: list[pb.OptimizeEvent] = []
+    result = None
+    for message in optimizer.run(j, new_interrupt()):
+        if message.WhichOneof("content") == "event":
+            out.append(message.event)
+        else:
+            result = message.result
+    return out, result
+
+
+def named(stage: int, found: list[pb.OptimizeEvent]) -> list[str]:
+    return [e.message for e in found if e.stage == stage]
+
+
+def test_an_unusable_candidate_is_quarantined_and_the_best_usable_one_served() -> None:
+    j = job(use_pretrained=True)
+    bad = metadata(j.household_hash, 3000, sha256="bad" + "0" * 61)
+    low = metadata(j.household_hash, 2000, sha256="ab" * 32)
+    high = metadata(j.household_hash, 1000, sha256="ff" * 32)
+    high.evaluation.score = 1.0  # already verified: scored, not recorded again
+    registry = FakeRegistry(bad, low, high)
+    training = FakeTraining(training_pb2.TRAINING_STATE_SUCCEEDED)
+    found, result = events(make_optimizer(registry, training), j)
+    unusable = named(pb.OPTIMIZE_STAGE_MODEL_UNUSABLE, found)
+    assert len(unusable) == 1
+    assert unusable[0].startswith(f"model {bad.file_name} is unusable (")
+    assert "quarantined in the registry" in unusable[0]
+    assert unusable[0].endswith("trying the next compatible model")
+    assert "\n" not in unusable[0] and "\x1b" not in unusable[0]
+    assert registry.quarantined_shas == [bad.sha256]
+    assert len(named(pb.OPTIMIZE_STAGE_SCORING, found)) == 2
+    assert result is not None and result.model.sha256 == high.sha256
+    assert registry.recorded == [low.sha256]
+    assert training.started == []
+
+
+def test_without_fallback_only_unusable_models_is_failed_precondition() -> None:
+    j = job(use_pretrained=True, fallback_to_training=False)
+    registry = FakeRegistry(metadata(j.household_hash, 1000, sha256="bad" + "1" * 61))
+    training = FakeTraining(training_pb2.TRAINING_STATE_SUCCEEDED)
+    with pytest.raises(errors.FailedPrecondition) as raised:
+        run(make_optimizer(registry, training), j)
+    assert raised.value.reason == "INVALID_MODEL"
+    assert "fallback_to_training is off" in raised.value.message
+    assert "\n" not in raised.value.message
+    assert training.started == []
+
+
+def test_with_fallback_only_unusable_models_trains() -> None:
+    j = job(use_pretrained=True)
+    registry = FakeRegistry(metadata(j.household_hash, 1000, sha256="bad" + "2" * 61))
+    training = FakeTraining(training_pb2.TRAINING_STATE_SUCCEEDED)
+    stages, result = run(make_optimizer(registry, training), j)
+    assert stages[:5] == [
+        "HASHED",
+        "LOOKING_UP",
+        "MODEL_FOUND",
+        "DOWNLOADING",
+        "LOADING",
+    ]
+    assert stages[5:8] == ["MODEL_UNUSABLE", "NO_COMPATIBLE_MODEL", "TRAINING_STARTED"]
+    assert result is not None and result.source == pb.MODEL_SOURCE_TRAINED_NOW
+
+
+def test_option_a_with_an_unusable_stored_model_trains() -> None:
+    j = job()
+    registry = FakeRegistry(metadata(j.household_hash, 1000, sha256="bad" + "3" * 61))
+    training = FakeTraining(training_pb2.TRAINING_STATE_SUCCEEDED, exists=True)
+    stages, result = run(make_optimizer(registry, training), j)
+    assert stages[:2] == ["HASHED", "ALREADY_TRAINED"]
+    assert "MODEL_UNUSABLE" in stages and "TRAINING_STARTED" in stages
+    assert registry.quarantined_shas == ["bad" + "3" * 61]
+    assert result is not None and result.source == pb.MODEL_SOURCE_TRAINED_NOW
+
+
+def test_option_a_with_a_quarantined_stored_model_trains_without_downloading() -> None:
+    j = job()
+    stored = metadata(j.household_hash, 1000)
+    stored.quarantine_reason = "actions are NaN"
+    registry = FakeRegistry(stored)
+    training = FakeTraining(training_pb2.TRAINING_STATE_SUCCEEDED, exists=True)
+    stages, result = run(make_optimizer(registry, training), j)
+    assert stages[:3] == ["HASHED", "ALREADY_TRAINED", "MODEL_UNUSABLE"]
+    assert registry.downloads == 1  # the trained model's, never the quarantined one
+    assert result is not None and result.source == pb.MODEL_SOURCE_TRAINED_NOW
+
+
+def test_actions_that_turn_non_finite_in_the_evaluation_move_on() -> None:
+    j = job(use_pretrained=True)
+    first = metadata(j.household_hash, 2000, sha256="ee" * 32)
+    second = metadata(j.household_hash, 1000, sha256="dd" * 32)
+    registry = FakeRegistry(first, second)
+
+    def judged(job_: OptimizeJob, model: Any, policy: Any, i: Interrupt) -> Judgement:
+        if model.sha256 == first.sha256:
+            raise UnusablePolicy("the policy's actions are NaN during the evaluation")
+        return fake_evaluate(job_, model, policy, i)
+
+    training = FakeTraining(training_pb2.TRAINING_STATE_SUCCEEDED)
+    optimizer = Optimizer(registry, training, FakePolicies(), judged, fake_score)
+    found, result = events(optimizer, j)
+    assert registry.quarantined_shas == [first.sha256]
+    assert result is not None and result.model.sha256 == second.sha256
+    assert [e.stage for e in found][-3:] == [
+        pb.OPTIMIZE_STAGE_EVALUATING,
+        pb.OPTIMIZE_STAGE_MODEL_UNUSABLE,
+        pb.OPTIMIZE_STAGE_EVALUATING,
+    ]
+
+
+def test_peer_calls_carry_the_service_token_and_the_caller() -> None:
+    credentials = Credentials("svc-token")
+    assert credentials.acting_for(User("alice")) == (
+        ("authorization", "Bearer svc-token"),
+        ("glidepath-on-behalf-of", "alice"),
+    )
+    assert credentials.acting_for(ANONYMOUS) == ()  # reads what everyone may read
+    assert credentials.own() == (("authorization", "Bearer svc-token"),)
+    assert Credentials(None).acting_for(User("alice")) == (("glidepath-on-behalf-of", "alice"),)
+
+
+@pytest.mark.parametrize(
+    "code", [grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED]
+)
+def test_a_peer_refusing_the_credential_names_the_setting(code: grpc.StatusCode) -> None:
+    mapped = peer_error(FakeRpcError(code, "no\n\x1b[1mway\x1b[0m"), "the training service", "t:1")
+    assert isinstance(mapped, errors.FailedPrecondition)
+    assert mapped.reason == "PEER_REFUSED_CREDENTIAL"
+    assert "GLIDEPATH_SERVICE_TOKEN" in mapped.message and "\n" not in mapped.message
+    assert "\x1b" not in mapped.message

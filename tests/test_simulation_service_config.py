@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from glidepath.config import ConfigError
-from simulation_service.config import SimulationServiceSettings
+from simulation_service.config import MAX_SCORE_LIVES, SimulationServiceSettings
 
 
 def test_defaults_without_variables(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -53,3 +55,45 @@ def test_bad_values_name_the_variable(
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=name):
         SimulationServiceSettings.from_env()
+
+
+def test_optimize_candidates_scoring_and_users_are_read(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    users = tmp_path / "users.json"
+    users.write_text('{"users": []}')
+    monkeypatch.setenv("OPTIMIZE_CANDIDATES", "7")
+    monkeypatch.setenv("OPTIMIZE_SCORE_LIVES", "2000")
+    monkeypatch.setenv("RL_MODELS_MAX_BYTES", "123456")
+    monkeypatch.setenv("GLIDEPATH_TOKEN", "operator-token")
+    monkeypatch.setenv("GLIDEPATH_USERS_FILE", str(users))
+    monkeypatch.setenv("GLIDEPATH_SERVICE_TOKEN", "service-token")
+    settings = SimulationServiceSettings.from_env()
+    assert (settings.optimize_candidates, settings.score_lives) == (7, 2000)
+    assert settings.max_model_bytes == 123456
+    assert settings.token == "operator-token" and settings.users_file == users
+    assert settings.service_token == "service-token"
+    monkeypatch.delenv("GLIDEPATH_SERVICE_TOKEN")
+    assert SimulationServiceSettings.from_env().service_token == "operator-token"
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("OPTIMIZE_CANDIDATES", "17"),
+        ("OPTIMIZE_SCORE_LIVES", "200001"),
+        ("RL_MODELS_MAX_BYTES", "0"),
+    ],
+)
+def test_bad_optimize_values_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=name):
+        SimulationServiceSettings.from_env()
+
+
+def test_the_scoring_bound_is_the_evaluations_own() -> None:
+    from glidepath.rl.evaluation import MAX_LIVES
+
+    assert MAX_SCORE_LIVES == MAX_LIVES

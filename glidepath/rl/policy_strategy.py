@@ -10,6 +10,14 @@ construction — about 3x faster than torch's per-call overhead for one forward 
 10,000 paths, and the policy runs once per simulated year. Only the architecture the
 recipe builds (Linear/Tanh layers, then the action head) is accepted; anything else
 falls back to torch.
+
+Finite actions only: weights that are each finite can still give NaN or infinite actions
+(weights near float32's largest value overflow in the first layer). Such numbers would
+reach the engine's metrics and fail there, far from their cause, so every batch of
+actions is checked and a non-finite one raises :class:`UnusablePolicy`, a server-side
+problem (FAILED_PRECONDITION, reason INVALID_MODEL) that a caller can act on: skip the
+model, quarantine it, try another. ``glidepath.rl.model_io.check_model`` runs the same
+forward pass on fixed sample observations before a policy is used at all.
 """
 
 from __future__ import annotations
@@ -22,12 +30,19 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from glidepath.engine.cashflows import Schedule
 from glidepath.engine.state import Decision, YearState
 from glidepath.engine.strategies import MertonRule
+from glidepath.errors import FailedPrecondition
 
 from .actions import decode
 from .observations import observe
 
 POLICY_STRATEGY_NAME = "rl_policy"
 Layers = list[tuple[NDArray[np.float32], NDArray[np.float32]]]
+
+
+class UnusablePolicy(FailedPrecondition):
+    """The policy gives NaN or infinite actions: the model behind it cannot be used."""
+
+    reason = "INVALID_MODEL"
 
 
 def mean_actions(policy: ActorCriticPolicy, obs: NDArray[np.float32]) -> NDArray[np.float64]:
@@ -81,9 +96,19 @@ class PolicyStrategy:
         return self._name
 
     def actions(self, obs: NDArray[np.float32]) -> NDArray[np.float64]:
-        if self._layers is not None:
-            return numpy_actions(self._layers, obs)
-        return mean_actions(self.policy, obs)
+        """The mean actions for ``obs``; UnusablePolicy when any is not finite."""
+        with np.errstate(over="ignore", invalid="ignore"):  # overflow is what is checked
+            if self._layers is not None:
+                actions = numpy_actions(self._layers, obs)
+            else:
+                actions = mean_actions(self.policy, obs)
+        finite = np.isfinite(actions).all(axis=-1)
+        if not finite.all():
+            raise UnusablePolicy(
+                "the policy's actions are NaN or infinite during the evaluation "
+                f"({int(np.count_nonzero(~finite)):,} of {len(actions):,} observations)"
+            )
+        return actions
 
     def decide(self, state: YearState) -> Decision:
         base = self.rule.decide(state)

@@ -1,33 +1,50 @@
-"""Optimize as a story: find or train a model, load it, judge it, answer.
+"""Optimize as a story: find or train a model, check it, judge it, answer.
 
-Plain Python over two small peer clients, a policy cache and an evaluation function, so
-that each step can be tested with fakes and the servicer stays a few lines. ``run`` is a
-generator of stream messages: one event per stage reached (and per training update), then
-exactly one result. A failure is raised as a domain error after the events already sent,
-so a client sees how far the call got and then a clear status.
+Plain Python over two small peer clients, a policy cache, an evaluation and a scoring
+function, so that each step can be tested with fakes and the servicer stays a few lines.
+``run`` is a generator of stream messages: one event per stage reached (and per training
+update), then exactly one result. A failure is raised as a domain error after the events
+already sent, so a client sees how far the call got and then a clear status.
 
-Option B looks the model up; without one it trains (fallback on) or fails with NOT_FOUND
-carrying the registry's reason (fallback off). Option A always trains; when the training
-service answers ALREADY_EXISTS (the registry already holds that very model: same hash and
-episodes, and it keeps one model per name) the stored model is used and the stream says
-so. Cancelling the call stops the waiting and the evaluation but never the training job,
-which other requests may have joined and whose model the registry will keep.
+Option B asks the registry for the top few compatible models (best first) and checks
+each before it is used: the size limit, the download's SHA-256, weights loaded into the
+trusted layout, every tensor finite, finite actions on sample observations. A model that
+fails is quarantined in the registry (it stays listed, and is never served or ranked
+again), the stream says so in one MODEL_UNUSABLE event, and the next one is tried. When
+several pass, each is scored on the household's evaluation lives (the same lives for
+every model of the hash) and the best is served; a score the registry did not have is
+recorded there as the model's verified evaluation, so its ranking improves. A policy
+whose actions turn non-finite while it is judged is treated the same way. With no usable
+model left, option B trains (fallback on) or fails: NOT_FOUND with the registry's reason
+when it had none, FAILED_PRECONDITION (or DATA_LOSS) with the first model's reason when
+it had only unusable ones.
+
+Option A always trains. When the training service answers ALREADY_EXISTS (the registry
+already holds that very model) the stored model is checked and used when usable; a
+quarantined or unusable one is quarantined and training is asked again, and the training
+service trains under a free name. Cancelling the call stops the waiting and the
+evaluation but never the training job, which other requests may have joined and whose
+model the registry will keep.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from glidepath import errors
+from glidepath import errors, log
+from glidepath.auth import LOCAL, User
 from glidepath.common.v1 import household_pb2, model_pb2
+from glidepath.models import model_file_name
 from glidepath.simulation.v1 import simulation_pb2 as pb
+from glidepath.text import one_line
 from glidepath.training.v1 import training_pb2
 from simulation_service.optimize.interrupt import Interrupt
 from simulation_service.optimize.judge import Judgement
-from simulation_service.optimize.peers import StartedJob
-from simulation_service.optimize.policies import PolicyCache
+from simulation_service.optimize.peers import StartedJob, too_large
+from simulation_service.optimize.policies import PolicyCache, UnusableModel
 from simulation_service.optimize.request import OptimizeJob
 
 if TYPE_CHECKING:
@@ -39,6 +56,23 @@ Evaluate = Callable[
     [OptimizeJob, model_pb2.ModelMetadata, "ActorCriticPolicy", Interrupt], Judgement
 ]
 
+
+@dataclass(frozen=True)
+class Scored:
+    """A model's evaluation on the household's evaluation lives; cached: nothing was run."""
+
+    evaluation: model_pb2.ModelEvaluation
+    cached: bool = False
+
+
+# Scores a model; UnusablePolicy when its actions are not finite on those lives.
+Score = Callable[[OptimizeJob, model_pb2.ModelMetadata, "ActorCriticPolicy", Interrupt], Scored]
+# Compatible models asked for and checked per call (the registry returns at most 16).
+DEFAULT_CANDIDATES = 4
+_NEXT = "trying the next compatible model"
+_TRAIN = "training a new model instead"
+_NONE_LEFT = "no other compatible model is left"
+
 _FINAL = {
     training_pb2.TRAINING_STATE_SUCCEEDED,
     training_pb2.TRAINING_STATE_FAILED,
@@ -48,14 +82,39 @@ _FINAL = {
 
 class Registry(Protocol):
     address: str
+    max_model_bytes: int
 
     def find(
-        self, model_hash: str, min_episodes: int, interrupt: Interrupt
+        self,
+        model_hash: str,
+        min_episodes: int,
+        max_candidates: int,
+        caller: User,
+        interrupt: Interrupt,
+    ) -> list[model_pb2.ModelMetadata]: ...
+
+    def quarantined(
+        self, model_hash: str, min_episodes: int, caller: User, interrupt: Interrupt
+    ) -> list[model_pb2.ModelMetadata]: ...
+
+    def get(
+        self, ref: model_pb2.ModelRef, caller: User, interrupt: Interrupt
     ) -> model_pb2.ModelMetadata: ...
 
-    def get(self, ref: model_pb2.ModelRef, interrupt: Interrupt) -> model_pb2.ModelMetadata: ...
+    def download(
+        self, model: model_pb2.ModelMetadata, caller: User, interrupt: Interrupt
+    ) -> bytes: ...
 
-    def download(self, ref: model_pb2.ModelRef, interrupt: Interrupt) -> bytes: ...
+    def quarantine(
+        self, model: model_pb2.ModelMetadata, why: str, interrupt: Interrupt
+    ) -> model_pb2.ModelMetadata: ...
+
+    def record_evaluation(
+        self,
+        model: model_pb2.ModelMetadata,
+        evaluation: model_pb2.ModelEvaluation,
+        interrupt: Interrupt,
+    ) -> model_pb2.ModelMetadata: ...
 
 
 class Training(Protocol):
@@ -66,10 +125,23 @@ class Training(Protocol):
         household: household_pb2.Household,
         episodes: int,
         seed: int | None,
+        caller: User,
         interrupt: Interrupt,
     ) -> StartedJob: ...
 
-    def watch(self, job_id: str, interrupt: Interrupt) -> Iterator[training_pb2.TrainingJob]: ...
+    def watch(
+        self, job_id: str, caller: User, interrupt: Interrupt
+    ) -> Iterator[training_pb2.TrainingJob]: ...
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A model that passed the checks, its loaded policy, and where it came from."""
+
+    metadata: model_pb2.ModelMetadata
+    policy: ActorCriticPolicy
+    source: pb.ModelSource.ValueType
+    job_id: str = ""
 
 
 class Optimizer:
@@ -81,37 +153,45 @@ class Optimizer:
         training: Training,
         policies: PolicyCache,
         evaluate: Evaluate,
+        score: Score,
+        *,
+        candidates: int = DEFAULT_CANDIDATES,
     ) -> None:
         self._registry = registry
         self._training = training
         self._policies = policies
         self._evaluate = evaluate
+        self._score = score
+        self._candidates = candidates
 
-    def run(self, job: OptimizeJob, interrupt: Interrupt) -> Messages:
+    def run(self, job: OptimizeJob, interrupt: Interrupt, caller: User = LOCAL) -> Messages:
         """The stream of one call: events, then the result."""
-        call = _Call(job)
+        call = _Call(job, caller, interrupt)
         yield call.event(Stage.OPTIMIZE_STAGE_HASHED, f"household hash {job.household_hash}")
-        metadata, source, job_id = None, pb.MODEL_SOURCE_PRETRAINED, ""
         if job.use_pretrained:
-            metadata = yield from self._look_up(call, interrupt)
-        if metadata is None:
-            metadata, source, job_id = yield from self._train(call, interrupt)
-        policy = yield from self._load(call, metadata, interrupt)
-        yield call.event(
-            Stage.OPTIMIZE_STAGE_EVALUATING,
-            f"evaluating the policy and every baseline on {job.settings.paths:,} lives "
-            f"(seed {job.settings.seed})",
-            model=metadata.ref,
-        )
-        judgement = self._evaluate(job, metadata, policy, interrupt)
-        suffix = " (cached)" if judgement.cached else ""
-        call.timings.append(("evaluation" + suffix, judgement.evaluation_seconds))
-        call.timings.append(("profile" + suffix, judgement.profile_seconds))
-        yield pb.OptimizeResponse(result=call.result(metadata, source, job_id, judgement))
+            ranked = yield from self._look_up(call)
+            for index, ready in enumerate(ranked):
+                then = _NEXT if index < len(ranked) - 1 else call.after_the_last()
+                result = yield from self._answer(call, ready, then)
+                if result is not None:
+                    yield result
+                    return
+            yield from self._nothing_usable(call)
+        for _ in range(2):  # a stored model that fails when judged is replaced once
+            ready = yield from self._train(call)
+            stored = ready.source == pb.MODEL_SOURCE_ALREADY_IN_REGISTRY
+            result = yield from self._answer(call, ready, _TRAIN if stored else "")
+            if result is not None:
+                yield result
+                return
+            if not stored:
+                break
+        raise call.unusable("the model trained for this request")
 
-    def _look_up(
-        self, call: _Call, interrupt: Interrupt
-    ) -> Generator[pb.OptimizeResponse, None, model_pb2.ModelMetadata | None]:
+    # ------------------------------------------------------------------ option B
+
+    def _look_up(self, call: _Call) -> Generator[pb.OptimizeResponse, None, list[Ready]]:
+        """The usable compatible models, best first ([] when there are none)."""
         job = call.job
         yield call.event(
             Stage.OPTIMIZE_STAGE_LOOKING_UP,
@@ -120,53 +200,174 @@ class Optimizer:
         )
         began = time.perf_counter()
         try:
-            metadata = self._registry.find(job.household_hash, job.min_episodes, interrupt)
+            found = self._registry.find(
+                job.household_hash,
+                job.min_episodes,
+                self._candidates,
+                call.caller,
+                call.interrupt,
+            )
         except errors.NotFound as missing:
             call.timings.append(("lookup", time.perf_counter() - began))
-            if not job.fallback_to_training:
-                yield call.event(
-                    Stage.OPTIMIZE_STAGE_NO_COMPATIBLE_MODEL,
-                    f"{missing.message}; fallback_to_training is off",
-                )
+            call.missing = missing
+            return []
+        call.timings.append(("lookup", time.perf_counter() - began))
+        best = found[0]
+        others = f" and {len(found) - 1} other compatible model(s)" if len(found) > 1 else ""
+        yield call.event(
+            Stage.OPTIMIZE_STAGE_MODEL_FOUND,
+            f"found {best.file_name} ({best.ref.episodes} episodes){others}",
+            model=best.ref,
+        )
+        usable: list[Ready] = []
+        for index, metadata in enumerate(found):
+            then = _NEXT if index < len(found) - 1 else call.after_the_last()
+            ready = yield from self._prepare(call, metadata, pb.MODEL_SOURCE_PRETRAINED, "", then)
+            if ready is not None:
+                usable.append(ready)
+        if len(usable) > 1:
+            usable = yield from self._rank(call, usable)
+        return usable
+
+    def _rank(
+        self, call: _Call, usable: list[Ready]
+    ) -> Generator[pb.OptimizeResponse, None, list[Ready]]:
+        """Score each usable model on the hash's evaluation lives; best first."""
+        yield call.event(
+            Stage.OPTIMIZE_STAGE_SCORING,
+            f"scoring {len(usable)} compatible models on the evaluation lives of hash "
+            f"{call.job.household_hash} (the same lives for each) to serve the best",
+        )
+        began = time.perf_counter()
+        scored: list[tuple[float, int, Ready, model_pb2.ModelEvaluation]] = []
+        cached = True
+        for index, ready in enumerate(usable):
+            try:
+                outcome = self._score(call.job, ready.metadata, ready.policy, call.interrupt)
+            except errors.FailedPrecondition as bad:
+                if bad.reason != "INVALID_MODEL":
+                    raise
+                then = _NEXT if index < len(usable) - 1 or scored else call.after_the_last()
+                yield from self._unusable(call, ready.metadata, bad, then)
+                continue
+            cached = cached and outcome.cached
+            evaluation = outcome.evaluation
+            scored.append((evaluation.score, index, ready, evaluation))
+        scored.sort(key=lambda item: (-item[0], item[1]))
+        recorded = [self._record(r.metadata, e, call) for _, _, r, e in scored]
+        suffix = " (cached)" if cached else ""
+        call.timings.append(("scoring" + suffix, time.perf_counter() - began))
+        if scored:
+            lives = scored[0][3].held_out_lives
+            ranking = "; then ".join(
+                f"{r.metadata.file_name} ({score:,.0f} a year)" for score, _, r, _ in scored
+            )
+            noted = [
+                r.metadata.file_name
+                for (_, _, r, _), done in zip(scored, recorded, strict=True)
+                if done
+            ]
+            also = f"; recorded as verified for {', '.join(noted)}" if noted else ""
+            yield call.event(
+                Stage.OPTIMIZE_STAGE_SCORING,
+                f"certainty-equivalent consumption on {lives:,} evaluation lives: serving "
+                f"{ranking}{also}",
+                model=scored[0][2].metadata.ref,
+            )
+        return [ready for _, _, ready, _ in scored]
+
+    def _record(
+        self, model: model_pb2.ModelMetadata, evaluation: model_pb2.ModelEvaluation, call: _Call
+    ) -> bool:
+        """RecordEvaluation when the model had no verified evaluation; True when recorded."""
+        if model.HasField("evaluation"):
+            return False
+        try:
+            self._registry.record_evaluation(model, evaluation, call.interrupt)
+        except errors.Cancelled:
+            raise
+        except errors.GlidepathError as refused:
+            log.event(
+                "evaluation_not_recorded",
+                level="warning",
+                model=model.file_name,
+                detail=one_line(refused.message),
+            )
+            return False
+        return True
+
+    def _nothing_usable(self, call: _Call) -> Generator[pb.OptimizeResponse, None, None]:
+        """Option B found no usable model: say so, then fail or go on to train."""
+        job = call.job
+        missing = call.missing
+        if missing is not None:
+            why = missing.message
+        else:
+            why = f"no usable compatible model ({len(call.failures)} found, none usable)"
+        if not job.fallback_to_training:
+            yield call.event(
+                Stage.OPTIMIZE_STAGE_NO_COMPATIBLE_MODEL, f"{why}; fallback_to_training is off"
+            )
+            if missing is not None:
+                self._raise_if_quarantined(call)
                 raise errors.NotFound(
                     f"no compatible pre-trained model: {missing.message} "
                     "(fallback_to_training is off; turn it on, or run option A)",
                     reason=missing.reason,
-                ) from None
-            yield call.event(
-                Stage.OPTIMIZE_STAGE_NO_COMPATIBLE_MODEL,
-                f"{missing.message}; training a new model ({job.episodes} episodes) instead",
-            )
-            return None
-        call.timings.append(("lookup", time.perf_counter() - began))
+                )
+            raise call.unusable("every compatible model", " (fallback_to_training is off)")
         yield call.event(
-            Stage.OPTIMIZE_STAGE_MODEL_FOUND,
-            f"found {metadata.file_name} ({metadata.ref.episodes} episodes)",
-            model=metadata.ref,
+            Stage.OPTIMIZE_STAGE_NO_COMPATIBLE_MODEL,
+            f"{why}; training a new model ({job.episodes} episodes) instead",
         )
-        return metadata
 
-    def _train(
-        self, call: _Call, interrupt: Interrupt
-    ) -> Generator[
-        pb.OptimizeResponse, None, tuple[model_pb2.ModelMetadata, pb.ModelSource.ValueType, str]
-    ]:
+    def _raise_if_quarantined(self, call: _Call) -> None:
+        """No compatible model because the ones there are quarantined: a server-side
+        problem (FAILED_PRECONDITION, MODEL_QUARANTINED), not a missing model."""
         job = call.job
-        ref = model_pb2.ModelRef(model_hash=job.household_hash, episodes=job.episodes)
+        try:
+            held = self._registry.quarantined(
+                job.household_hash, job.min_episodes, call.caller, call.interrupt
+            )
+        except errors.Cancelled:
+            raise
+        except errors.GlidepathError:
+            return  # the registry's NOT_FOUND stands
+        if held:
+            raise errors.FailedPrecondition(
+                one_line(
+                    f"no usable pre-trained model: {held[0].file_name} is quarantined "
+                    f"({held[0].quarantine_reason})"
+                    + (f" and {len(held) - 1} more" if len(held) > 1 else "")
+                    + " (fallback_to_training is off; turn it on, or run option A)",
+                    400,
+                ),
+                reason="MODEL_QUARANTINED",
+            )
+
+    # ------------------------------------------------------------------ training
+
+    def _train(self, call: _Call) -> Generator[pb.OptimizeResponse, None, Ready]:
+        """Train (or join a job, or use the stored model of that name when it is usable)."""
         began = time.perf_counter()
         try:
-            started = self._training.start(
-                job.household_message, job.episodes, job.training_seed, interrupt
-            )
+            started = self._start(call)
         except errors.AlreadyExists as stored:
-            yield call.event(
-                Stage.OPTIMIZE_STAGE_ALREADY_TRAINED,
-                f"{stored.message}; using the stored model, nothing is trained",
-                model=ref,
-            )
-            metadata = self._registry.get(ref, interrupt)
+            ready = yield from self._stored(call, stored)
             call.timings.append(("lookup", time.perf_counter() - began))
-            return metadata, pb.MODEL_SOURCE_ALREADY_IN_REGISTRY, ""
+            if ready is not None:
+                return ready
+            try:
+                started = self._start(call)
+            except errors.AlreadyExists as again:
+                raise errors.FailedPrecondition(
+                    one_line(
+                        f"the stored model of this request is unusable and the training "
+                        f"service did not train another ({again.message})",
+                        400,
+                    ),
+                    reason="MODEL_QUARANTINED",
+                ) from None
         job_id = started.job.job_id
         stage, source, verb = (
             (Stage.OPTIMIZE_STAGE_TRAINING_JOINED, pb.MODEL_SOURCE_JOINED_RUNNING_JOB, "joined")
@@ -182,7 +383,7 @@ class Optimizer:
             training=progress(started.job),
         )
         last = started.job
-        for update in self._training.watch(job_id, interrupt):
+        for update in self._training.watch(job_id, call.caller, call.interrupt):
             last = update
             yield call.event(
                 Stage.OPTIMIZE_STAGE_TRAINING_PROGRESS,
@@ -192,11 +393,70 @@ class Optimizer:
                 training=progress(update),
             )
         call.timings.append(("training", time.perf_counter() - began))
-        return _trained_model(last), source, job_id
+        trained = yield from self._prepare(call, _trained_model(last), source, job_id, "")
+        if trained is None:
+            raise call.unusable("the model trained for this request")
+        return trained
 
-    def _load(
-        self, call: _Call, metadata: model_pb2.ModelMetadata, interrupt: Interrupt
-    ) -> Generator[pb.OptimizeResponse, None, ActorCriticPolicy]:
+    def _start(self, call: _Call) -> StartedJob:
+        job = call.job
+        return self._training.start(
+            job.household_message, job.episodes, job.training_seed, call.caller, call.interrupt
+        )
+
+    def _stored(
+        self, call: _Call, stored: errors.AlreadyExists
+    ) -> Generator[pb.OptimizeResponse, None, Ready | None]:
+        """Option A's model is already in the registry: checked, then used if usable."""
+        job = call.job
+        ref = model_pb2.ModelRef(model_hash=job.household_hash, episodes=job.episodes)
+        yield call.event(
+            Stage.OPTIMIZE_STAGE_ALREADY_TRAINED,
+            f"{stored.message}; using the stored model once it passes the checks, "
+            "nothing is trained",
+            model=ref,
+        )
+        try:
+            metadata = self._registry.get(ref, call.caller, call.interrupt)
+        except errors.NotFound as hidden:  # another user's private model holds the name
+            unnamed = model_pb2.ModelMetadata(
+                ref=ref, file_name=model_file_name(ref.model_hash, ref.episodes)
+            )
+            yield from self._unusable(call, unnamed, hidden, _TRAIN, report=False)
+            return None
+        return (
+            yield from self._prepare(
+                call, metadata, pb.MODEL_SOURCE_ALREADY_IN_REGISTRY, "", _TRAIN
+            )
+        )
+
+    # ------------------------------------------------------------------ checks
+
+    def _prepare(
+        self,
+        call: _Call,
+        metadata: model_pb2.ModelMetadata,
+        source: pb.ModelSource.ValueType,
+        job_id: str,
+        then: str,
+    ) -> Generator[pb.OptimizeResponse, None, Ready | None]:
+        """The model loaded and checked; None (MODEL_UNUSABLE sent) when it cannot be used."""
+        if metadata.quarantine_reason:
+            quarantined = errors.FailedPrecondition(
+                f"quarantined: {one_line(metadata.quarantine_reason)}",
+                reason="MODEL_QUARANTINED",
+            )
+            yield from self._unusable(call, metadata, quarantined, then, report=False)
+            return None
+        known = self._policies.rejected(metadata.sha256)
+        if known is not None:
+            yield from self._unusable(call, metadata, UnusableModel(known), then)
+            return None
+        limit = self._registry.max_model_bytes
+        if metadata.size_bytes > limit:
+            oversized = too_large(metadata, metadata.size_bytes, limit)
+            yield from self._unusable(call, metadata, oversized, then, report=False)
+            return None
         cached = self._policies.get(metadata.sha256)
         if cached is not None:
             yield call.event(
@@ -205,33 +465,134 @@ class Optimizer:
                 model=metadata.ref,
             )
             call.timings.append(("load", 0.0))
-            return cached
+            return Ready(metadata, cached, source, job_id)
         yield call.event(
             Stage.OPTIMIZE_STAGE_DOWNLOADING,
             f"downloading {metadata.file_name} ({metadata.size_bytes:,} bytes)",
             model=metadata.ref,
         )
         began = time.perf_counter()
-        data = self._registry.download(metadata.ref, interrupt)
+        try:
+            data = self._registry.download(metadata, call.caller, call.interrupt)
+        except (errors.FailedPrecondition, errors.NotFound) as absent:
+            if absent.reason not in (
+                "TOO_LARGE",
+                "MODEL_QUARANTINED",
+                "MODEL_NOT_FOUND",
+                "NOT_FOUND",
+            ):
+                raise
+            yield from self._unusable(call, metadata, absent, then, report=False)
+            return None
+        except errors.DataLoss as damaged:
+            yield from self._unusable(call, metadata, damaged, then)
+            return None
         call.timings.append(("download", time.perf_counter() - began))
         yield call.event(
             Stage.OPTIMIZE_STAGE_LOADING,
-            "loading the policy's weights (rebuilt from trusted configuration, nothing unpickled)",
+            "loading the policy's weights (rebuilt from trusted configuration, nothing "
+            "unpickled) and checking them",
             model=metadata.ref,
         )
         began = time.perf_counter()
-        policy = self._policies.load(metadata.sha256, data)
+        try:
+            policy = self._policies.load(metadata.sha256, data)
+        except UnusableModel as unusable:
+            yield from self._unusable(call, metadata, unusable, then)
+            return None
         call.timings.append(("load", time.perf_counter() - began))
-        return policy
+        return Ready(metadata, policy, source, job_id)
+
+    def _answer(
+        self, call: _Call, ready: Ready, then: str
+    ) -> Generator[pb.OptimizeResponse, None, pb.OptimizeResponse | None]:
+        """Judge the model; the result message, or None when its actions turned non-finite."""
+        job = call.job
+        yield call.event(
+            Stage.OPTIMIZE_STAGE_EVALUATING,
+            f"evaluating the policy and every baseline on {job.settings.paths:,} lives "
+            f"(seed {job.settings.seed})",
+            model=ready.metadata.ref,
+        )
+        try:
+            judgement = self._evaluate(job, ready.metadata, ready.policy, call.interrupt)
+        except errors.FailedPrecondition as bad:
+            if bad.reason != "INVALID_MODEL":
+                raise
+            yield from self._unusable(call, ready.metadata, bad, then)
+            return None
+        suffix = " (cached)" if judgement.cached else ""
+        call.timings.append(("evaluation" + suffix, judgement.evaluation_seconds))
+        call.timings.append(("profile" + suffix, judgement.profile_seconds))
+        return pb.OptimizeResponse(result=call.result(ready, judgement))
+
+    def _unusable(
+        self,
+        call: _Call,
+        metadata: model_pb2.ModelMetadata,
+        problem: errors.GlidepathError,
+        then: str,
+        *,
+        report: bool = True,
+    ) -> Generator[pb.OptimizeResponse, None, None]:
+        """One MODEL_UNUSABLE event; with ``report`` the bytes are quarantined first.
+
+        Quarantine is the registry's to keep: when it cannot be recorded (the registry
+        refuses or is down) the call goes on, and this service remembers the bytes."""
+        why = one_line(problem.message)
+        call.failures.append(problem)
+        note = why
+        if report:
+            self._policies.reject(metadata.sha256, why)
+            try:
+                self._registry.quarantine(metadata, why, call.interrupt)
+            except errors.Cancelled:
+                raise
+            except errors.GlidepathError as refused:
+                note = f"{why}; not quarantined: {one_line(refused.message, 120)}"
+            else:
+                note = f"{why}; quarantined in the registry"
+            log.event(
+                "model_unusable",
+                level="warning",
+                model=metadata.file_name,
+                sha256=metadata.sha256,
+                detail=note,
+            )
+        tail = f"; {then}" if then else ""
+        yield call.event(
+            Stage.OPTIMIZE_STAGE_MODEL_UNUSABLE,
+            f"model {metadata.file_name} is unusable ({note}){tail}",
+            model=metadata.ref,
+        )
 
 
+@dataclass
 class _Call:
-    """One call's clock, timings and message builders."""
+    """One call's request, caller, clock, timings, and what went wrong so far."""
 
-    def __init__(self, job: OptimizeJob) -> None:
-        self.job = job
-        self.began = time.perf_counter()
-        self.timings: list[tuple[str, float]] = []
+    job: OptimizeJob
+    caller: User
+    interrupt: Interrupt
+    began: float = field(default_factory=time.perf_counter)
+    timings: list[tuple[str, float]] = field(default_factory=list)
+    # The registry's NotFound when it had no compatible model at all.
+    missing: errors.NotFound | None = None
+    # Why each model tried was unusable, in order.
+    failures: list[errors.GlidepathError] = field(default_factory=list)
+
+    def after_the_last(self) -> str:
+        """What follows when the last compatible model of option B is unusable."""
+        return _TRAIN if self.job.fallback_to_training else _NONE_LEFT
+
+    def unusable(self, what: str, note: str = "") -> errors.GlidepathError:
+        """The error when no model could be used: the first problem's status and reason."""
+        first = self.failures[0] if self.failures else UnusableModel("unusable")
+        more = f" (and {len(self.failures) - 1} more)" if len(self.failures) > 1 else ""
+        message = one_line(f"{what} is unusable: {first.message}{more}{note}", 400)
+        if isinstance(first, errors.DataLoss):
+            return errors.DataLoss(message, reason=first.reason)
+        return errors.FailedPrecondition(message, reason=first.reason)
 
     def event(
         self,
@@ -255,18 +616,12 @@ class _Call:
             event.training.CopyFrom(training)
         return pb.OptimizeResponse(event=event)
 
-    def result(
-        self,
-        metadata: model_pb2.ModelMetadata,
-        source: pb.ModelSource.ValueType,
-        job_id: str,
-        judgement: Judgement,
-    ) -> pb.OptimizeResult:
+    def result(self, ready: Ready, judgement: Judgement) -> pb.OptimizeResult:
         return pb.OptimizeResult(
             household_hash=self.job.household_hash,
-            model=metadata,
-            source=source,
-            training_job_id=job_id,
+            model=ready.metadata,
+            source=ready.source,
+            training_job_id=ready.job_id,
             gate=judgement.gate,
             recommended=judgement.recommended,
             comparison=judgement.comparison,
@@ -303,7 +658,9 @@ def _trained_model(job: training_pb2.TrainingJob) -> model_pb2.ModelMetadata:
     if job.state == training_pb2.TRAINING_STATE_CANCELLED:
         raise errors.Cancelled(f"training job {job.job_id} was cancelled (CancelTraining)")
     if job.state == training_pb2.TRAINING_STATE_FAILED:
-        raise errors.FailedPrecondition(f"training job {job.job_id} failed: {job.message}")
+        raise errors.FailedPrecondition(
+            f"training job {job.job_id} failed: {one_line(job.message, 300)}"
+        )
     assert job.state not in _FINAL
     raise errors.Unavailable(
         f"the training service ended the watch of job {job.job_id} while it was "

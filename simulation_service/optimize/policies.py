@@ -7,6 +7,13 @@ same bytes always give the same weights, so the cache can never serve a stale po
 Bounded (least recently used goes first), thread-safe. Loading never unpickles
 (``glidepath.rl.model_io.load_policy``).
 
+A policy is kept only once it is known usable, by the very check the registry runs on
+every upload (``glidepath.rl.model_io.check_model``): its weights load into the trusted
+layout, every tensor is finite, and its actions and values on the sample observations are
+finite. Bytes that fail are remembered by
+their SHA-256 with the reason (bounded as well), so that a model the registry could not
+quarantine is not downloaded and loaded again on every call.
+
 torch and stable-baselines3 cost seconds to import, and the first policy built seconds
 more: ``warm_up`` does both on a background thread at start-up so that the first Optimize
 does not pay for them, and pins torch to few threads (the service runs several
@@ -20,10 +27,21 @@ import threading
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
+from glidepath import errors
+from glidepath.text import one_line
+
 if TYPE_CHECKING:
     from stable_baselines3.common.policies import ActorCriticPolicy
 
 DEFAULT_CAPACITY = 8
+# SHA-256s of model files found unusable, with why: 64 + ~200 bytes each.
+REJECTED_CAPACITY = 1024
+
+
+class UnusableModel(errors.FailedPrecondition):
+    """A model file that cannot be used: why, in one line (a server-side problem)."""
+
+    reason = "INVALID_MODEL"
 
 
 class PolicyCache:
@@ -35,6 +53,7 @@ class PolicyCache:
         self._capacity = capacity
         self._lock = threading.Lock()
         self._policies: OrderedDict[str, ActorCriticPolicy] = OrderedDict()
+        self._rejected: OrderedDict[str, str] = OrderedDict()
 
     def get(self, sha256: str) -> ActorCriticPolicy | None:
         with self._lock:
@@ -43,9 +62,32 @@ class PolicyCache:
                 self._policies.move_to_end(sha256)
             return policy
 
+    def rejected(self, sha256: str) -> str | None:
+        """Why the file with this SHA-256 was found unusable; None when it was not."""
+        with self._lock:
+            return self._rejected.get(sha256)
+
+    def reject(self, sha256: str, why: str) -> None:
+        """Forget the policy of ``sha256`` and remember why it cannot be used."""
+        with self._lock:
+            self._policies.pop(sha256, None)
+            self._rejected[sha256] = why
+            self._rejected.move_to_end(sha256)
+            while len(self._rejected) > REJECTED_CAPACITY:
+                self._rejected.popitem(last=False)
+
     def load(self, sha256: str, model_zip: bytes) -> ActorCriticPolicy:
-        """Rebuild the policy from trusted configuration, load its weights, keep it."""
-        policy = self._build(model_zip)
+        """Rebuild the policy from trusted configuration, load and check its weights, keep
+        it; UnusableModel (remembered) when the file cannot be used."""
+        try:
+            policy = self._build(model_zip)
+        except (errors.GlidepathError, RuntimeError, ValueError) as problem:
+            message = (
+                problem.message if isinstance(problem, errors.GlidepathError) else str(problem)
+            )
+            why = one_line(message.removeprefix("model: "))
+            self.reject(sha256, why)
+            raise UnusableModel(why) from None
         with self._lock:
             self._policies[sha256] = policy
             self._policies.move_to_end(sha256)
@@ -54,9 +96,12 @@ class PolicyCache:
         return policy
 
     def _build(self, model_zip: bytes) -> ActorCriticPolicy:
-        from glidepath.rl.model_io import load_policy
+        """The checked policy; InvalidArgument (reason INVALID_MODEL) if unusable."""
+        from glidepath.rl.model_io import build_policy, check_model
 
-        return load_policy(model_zip)
+        policy = build_policy()
+        check_model(model_zip, policy)
+        return policy
 
     def __len__(self) -> int:
         with self._lock:

@@ -70,6 +70,11 @@ class _ErrorReasonEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ErrorReas
     """One user's share of the service is used up (queued jobs, queued episodes, open
     watches); other users are not affected. Retry when some of your work has finished.
     """
+    ERROR_REASON_PEER_REFUSED_CREDENTIAL: _ErrorReason.ValueType  # 50
+    """A peer service refused the calling service's own credential (GLIDEPATH_SERVICE_TOKEN
+    missing, wrong, or not a user of role service in the peer's users file): a
+    deployment's configuration problem, for its operator to fix.
+    """
 
 class ErrorReason(_ErrorReason, metaclass=_ErrorReasonEnumTypeWrapper):
     """Machine-readable reason attached to an error status as google.rpc.ErrorInfo.
@@ -127,5 +132,10 @@ served or ranked again.
 ERROR_REASON_USER_LIMIT: ErrorReason.ValueType  # 23
 """One user's share of the service is used up (queued jobs, queued episodes, open
 watches); other users are not affected. Retry when some of your work has finished.
+"""
+ERROR_REASON_PEER_REFUSED_CREDENTIAL: ErrorReason.ValueType  # 50
+"""A peer service refused the calling service's own credential (GLIDEPATH_SERVICE_TOKEN
+missing, wrong, or not a user of role service in the peer's users file): a
+deployment's configuration problem, for its operator to fix.
 """
 Global___ErrorReason: _TypeAlias = ErrorReason  # noqa: Y015

@@ -88,6 +88,18 @@ class _OptimizeStageEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Optimiz
     """
     OPTIMIZE_STAGE_EVALUATING: _OptimizeStage.ValueType  # 11
     """Evaluating the policy and every baseline on the same scenarios."""
+    OPTIMIZE_STAGE_MODEL_UNUSABLE: _OptimizeStage.ValueType  # 12
+    """A model cannot be used (model set): it failed the checks when loaded (another policy
+    layout, non-finite weights, non-finite actions on sample observations or during the
+    evaluation), was damaged in the registry, is quarantined, or is larger than
+    RL_MODELS_MAX_BYTES. message says why and what comes next (the next candidate, or a
+    training); a model that failed the checks is quarantined in the registry.
+    """
+    OPTIMIZE_STAGE_SCORING: _OptimizeStage.ValueType  # 13
+    """Option B with several compatible models: each is scored on the household's
+    evaluation lives (the same lives for every model of the hash) and the best is served;
+    sent when scoring starts and again with the scores.
+    """
 
 class OptimizeStage(_OptimizeStage, metaclass=_OptimizeStageEnumTypeWrapper):
     """The stages an optimisation goes through, in the order they can occur."""
@@ -120,6 +132,18 @@ in-memory cache instead (same SHA-256).
 """
 OPTIMIZE_STAGE_EVALUATING: OptimizeStage.ValueType  # 11
 """Evaluating the policy and every baseline on the same scenarios."""
+OPTIMIZE_STAGE_MODEL_UNUSABLE: OptimizeStage.ValueType  # 12
+"""A model cannot be used (model set): it failed the checks when loaded (another policy
+layout, non-finite weights, non-finite actions on sample observations or during the
+evaluation), was damaged in the registry, is quarantined, or is larger than
+RL_MODELS_MAX_BYTES. message says why and what comes next (the next candidate, or a
+training); a model that failed the checks is quarantined in the registry.
+"""
+OPTIMIZE_STAGE_SCORING: OptimizeStage.ValueType  # 13
+"""Option B with several compatible models: each is scored on the household's
+evaluation lives (the same lives for every model of the hash) and the best is served;
+sent when scoring starts and again with the scores.
+"""
 Global___OptimizeStage: _TypeAlias = OptimizeStage  # noqa: Y015
 
 class _ModelSource:
