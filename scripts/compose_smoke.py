@@ -70,16 +70,19 @@ def all_serving(stack: Stack) -> str:
 
 
 def registry_round_trip(stack: Stack) -> str:
-    """Upload a tiny real stable-baselines3 model, find it, download it byte for byte."""
-    import gymnasium as gym
+    """Upload a tiny real stable-baselines3 model of the layout glidepath trains (the
+    registry refuses any other), find it, download it byte for byte."""
     import stable_baselines3
     import torch
-    from stable_baselines3 import PPO
 
-    model = PPO("MlpPolicy", gym.make("CartPole-v1"), n_steps=64, batch_size=64, seed=1)
-    model.learn(total_timesteps=64)
+    from glidepath.rl.training import TrainingSpec, train
+
+    household = canonicalize(household_from_json(EXAMPLE.read_text()))
+    trained = train(
+        TrainingSpec(household=household, episodes=8, seed=1), lambda _: None, lambda: False
+    )
     saved = stack.work / "smoke.zip"
-    model.save(saved)
+    saved.write_bytes(trained.model_zip)
     # A hash of no real household, so that this model never answers an Optimize.
     model_hash = secrets.token_hex(8)
     channel = stack.channels["registry"]
@@ -90,7 +93,7 @@ def registry_round_trip(stack: Stack) -> str:
             "stable_baselines3": stable_baselines3.__version__,
             "torch": torch.__version__,
         },
-        timesteps=64,
+        timesteps=trained.timesteps,
     )
     uploaded = upload_model(channel, saved, metadata, token=stack.token, timeout=60)
     found = find_compatible_model(channel, model_hash)

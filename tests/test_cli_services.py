@@ -27,7 +27,7 @@ from glidepath.cli.stack import LocalStack, local_stack
 from glidepath.common.v1 import model_pb2
 from glidepath.registry.v1 import registry_pb2
 from glidepath.registry_client import file_sha256, upload_model
-from glidepath.rpc.channel import open_channel
+from glidepath.rpc.channel import bearer, open_channel
 from glidepath.training.v1 import training_pb2, training_pb2_grpc
 
 pytestmark = pytest.mark.slow
@@ -247,6 +247,7 @@ def test_the_progress_bar_follows_a_real_training_to_its_end(stack: LocalStack) 
         started = stub.StartTraining(
             training_pb2.StartTrainingRequest(household=household.message, episodes=100, seed=3),
             timeout=10,
+            metadata=bearer(TOKEN),
         )
         stream = stub.WatchTraining(
             training_pb2.WatchTrainingRequest(job_id=started.job.job_id), timeout=120

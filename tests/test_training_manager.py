@@ -23,6 +23,7 @@ from training_support import (
 )
 
 from glidepath import errors
+from glidepath.auth import LOCAL
 from glidepath.common.v1 import model_pb2
 from glidepath.registry.v1 import registry_pb2
 from glidepath.rpc.server import start_server
@@ -58,11 +59,19 @@ def wait_for(
     """Watch until ``predicate`` holds; (that record, every record seen)."""
     deadline = time.monotonic() + timeout
     seen: list[JobRecord] = []
-    for record in manager.watch(job_id, lambda: time.monotonic() < deadline):
+    for record in manager.watch(job_id, LOCAL, lambda: time.monotonic() < deadline):
         seen.append(record)
         if predicate(record):
             return record, seen
     raise AssertionError(f"job {job_id} never matched; last seen: {seen[-1] if seen else None}")
+
+
+@pytest.fixture
+def registry_server(registry_start: Callable[..., Any]) -> Any:
+    """A registry that does not run the consumers' weights check: the CartPole stand-in
+    trainer's models are not glidepath policies (what these tests train is beside the
+    point; the job machinery is)."""
+    return registry_start(check_models=False)
 
 
 @pytest.fixture
@@ -96,7 +105,7 @@ def test_a_job_trains_evaluates_and_lands_in_the_registry(
 ) -> None:
     manager = make_manager(registry_server.address)
     request = start_request(episodes=12, seed=3)
-    record, joined = manager.submit(request)
+    record, joined = manager.submit(request, LOCAL)
     assert not joined
     assert record.state in (JobState.QUEUED, JobState.RUNNING)
     final, seen = wait_for(manager, record.job_id, lambda r: r.state.final)
@@ -127,55 +136,57 @@ def test_the_queue_is_bounded_duplicates_join_and_cancel_is_prompt(
 ) -> None:
     manager = make_manager(registry_server.address, max_queued=1)
     long_job = start_request(episodes=1_000_000, spending=40000.0)
-    first, _ = manager.submit(long_job)
+    first, _ = manager.submit(long_job, LOCAL)
     wait_for(manager, first.job_id, lambda r: r.episodes_done > 0)
 
-    again, joined = manager.submit(start_request(episodes=1_000_000, spending=40000.0, seed=9))
+    again, joined = manager.submit(
+        start_request(episodes=1_000_000, spending=40000.0, seed=9), LOCAL
+    )
     assert joined and again.job_id == first.job_id and again.requests == 2
 
-    queued, joined = manager.submit(start_request(episodes=1_000_000, spending=41000.0))
+    queued, joined = manager.submit(start_request(episodes=1_000_000, spending=41000.0), LOCAL)
     assert not joined and queued.state == JobState.QUEUED
 
     with pytest.raises(errors.ResourceExhausted, match="queue is full"):
-        manager.submit(start_request(episodes=10, spending=42000.0))
+        manager.submit(start_request(episodes=10, spending=42000.0), LOCAL)
 
-    cancelled = manager.cancel(queued.job_id)
+    cancelled, _ = manager.cancel(queued.job_id, LOCAL)
     assert cancelled.state == JobState.CANCELLED
-    assert manager.cancel(queued.job_id).state == JobState.CANCELLED  # idempotent
+    assert manager.cancel(queued.job_id, LOCAL)[0].state == JobState.CANCELLED  # idempotent
 
     asked = time.monotonic()
-    manager.cancel(first.job_id)
+    manager.cancel(first.job_id, LOCAL)
     final, _ = wait_for(manager, first.job_id, lambda r: r.state.final, timeout=60)
     took = time.monotonic() - asked
     assert final.state == JobState.CANCELLED
     assert took < 30, f"cancel took {took:.1f} s"
 
     # The worker is free again: a new job for the cancelled model starts afresh.
-    fresh, joined = manager.submit(start_request(episodes=5, spending=40000.0))
+    fresh, joined = manager.submit(start_request(episodes=5, spending=40000.0), LOCAL)
     assert not joined and fresh.job_id != first.job_id
     assert wait_for(manager, fresh.job_id, lambda r: r.state.final)[0].state == JobState.SUCCEEDED
     with pytest.raises(errors.FailedPrecondition, match="already trained"):
-        manager.cancel(fresh.job_id)
+        manager.cancel(fresh.job_id, LOCAL)
 
 
 def test_a_worker_that_dies_or_ignores_a_cancel_is_replaced(
     make_manager: Callable[..., JobManager], registry_server: Any
 ) -> None:
     manager = make_manager(registry_server.address, cancel_grace_seconds=1.0)
-    doomed, _ = manager.submit(start_request(episodes=10, seed=CRASH_SEED))
+    doomed, _ = manager.submit(start_request(episodes=10, seed=CRASH_SEED), LOCAL)
     final, _ = wait_for(manager, doomed.job_id, lambda r: r.state.final)
     assert final.state == JobState.FAILED
     assert "worker process died" in final.message
 
-    stubborn, _ = manager.submit(start_request(episodes=10, seed=STUBBORN_SEED))
+    stubborn, _ = manager.submit(start_request(episodes=10, seed=STUBBORN_SEED), LOCAL)
     wait_for(manager, stubborn.job_id, lambda r: r.episodes_done > 0)
     asked = time.monotonic()
-    manager.cancel(stubborn.job_id)
+    manager.cancel(stubborn.job_id, LOCAL)
     final, _ = wait_for(manager, stubborn.job_id, lambda r: r.state.final)
     assert final.state == JobState.CANCELLED
     assert time.monotonic() - asked < 30  # killed after the 1 s grace, not after 60 s
 
-    after, _ = manager.submit(start_request(episodes=5, spending=43000.0))
+    after, _ = manager.submit(start_request(episodes=5, spending=43000.0), LOCAL)
     final, _ = wait_for(manager, after.job_id, lambda r: r.state.final)
     assert final.state == JobState.SUCCEEDED, final.message
 
@@ -185,14 +196,16 @@ def test_a_model_waits_in_the_spool_until_the_registry_comes_up(
 ) -> None:
     port = free_port()
     manager = make_manager(f"127.0.0.1:{port}")
-    record, _ = manager.submit(start_request(episodes=5, seed=4))
+    record, _ = manager.submit(start_request(episodes=5, seed=4), LOCAL)
     waiting, _ = wait_for(manager, record.job_id, lambda r: "spool" in r.message)
     assert waiting.state == JobState.UPLOADING
     assert "registry unreachable" in waiting.message
     assert (tmp_path / "training" / "spool" / record.job_id / "model.zip").is_file()
 
     registry = start_server(
-        build_spec(RegistrySettings(models_dir=tmp_path / "models")), "127.0.0.1", port
+        build_spec(RegistrySettings(models_dir=tmp_path / "models", check_models=False)),
+        "127.0.0.1",
+        port,
     )
     try:
         final, _ = wait_for(manager, record.job_id, lambda r: r.state.final, timeout=30)
@@ -213,16 +226,65 @@ def test_list_is_newest_first_and_filters(
 ) -> None:
     manager = make_manager(registry_server.address, max_queued=4)
     ids = [
-        manager.submit(start_request(10**6, spending=50000.0 + 1000 * i))[0].job_id
+        manager.submit(start_request(10**6, spending=50000.0 + 1000 * i), LOCAL)[0].job_id
         for i in range(3)
     ]
-    page, following = manager.list(limit=2)
+    page, following = manager.list(LOCAL, limit=2)
     assert [r.job_id for r in page] == ids[::-1][:2] and following is not None
-    newer, _ = manager.submit(start_request(10**6, spending=60000.0))  # does not shift pages
-    rest, following = manager.list(after=following, limit=2)
+    newer, _ = manager.submit(start_request(10**6, spending=60000.0), LOCAL)  # does not shift pages
+    rest, following = manager.list(LOCAL, after=following, limit=2)
     assert [r.job_id for r in rest] == ids[:1] and following is None
     ids.append(newer.job_id)
-    queued, _ = manager.list(states=frozenset({JobState.QUEUED}))
+    queued, _ = manager.list(LOCAL, states=frozenset({JobState.QUEUED}))
     assert {r.job_id for r in queued} == set(ids[1:])
     for job_id in ids:
-        manager.cancel(job_id)
+        manager.cancel(job_id, LOCAL)
+
+
+def test_a_request_just_after_a_cancel_starts_a_new_job(
+    make_manager: Callable[..., JobManager], registry_server: Any
+) -> None:
+    """The job being cancelled keeps running until its worker stops (here: a trainer that
+    ignores the cancel for its whole grace); a request for its model in that moment used
+    to join it and end CANCELLED with it."""
+    manager = make_manager(registry_server.address, cancel_grace_seconds=60.0)
+    doomed, _ = manager.submit(start_request(episodes=10, seed=STUBBORN_SEED), LOCAL)
+    wait_for(manager, doomed.job_id, lambda r: r.episodes_done > 0)
+    stopping, detached = manager.cancel(doomed.job_id, LOCAL)
+    assert stopping.state == JobState.RUNNING and not detached  # still stopping
+
+    fresh, joined = manager.submit(start_request(episodes=10, seed=5), LOCAL)
+    assert not joined and fresh.job_id != doomed.job_id
+    assert fresh.requests == 1 and not fresh.cancel_requested
+    assert manager.get(doomed.job_id, LOCAL).state == JobState.RUNNING  # both exist at once
+    manager.cancel(fresh.job_id, LOCAL)  # queued behind the stubborn one: gone at once
+    assert manager.get(fresh.job_id, LOCAL).state == JobState.CANCELLED
+
+
+def test_a_job_given_to_a_worker_killed_while_idle_waits_for_its_replacement(
+    make_manager: Callable[..., JobManager], registry_server: Any
+) -> None:
+    """Real worker processes: an idle worker is killed, and a job arrives before the pool
+    has noticed. The event reader is held still (it waits for the manager's lock while it
+    delivers a busy worker's progress), so the job always arrives in that moment; it used
+    to be handed to the dead worker and fail at once with "worker process died"."""
+    manager = make_manager(
+        registry_server.address, workers=2, max_concurrent=2, cancel_grace_seconds=1.0
+    )
+    deadline = time.monotonic() + 120
+    while manager.ready_workers() < 2:
+        assert time.monotonic() < deadline, "the workers never warmed up"
+        time.sleep(0.1)
+    busy, _ = manager.submit(start_request(episodes=10, seed=STUBBORN_SEED), LOCAL)
+    wait_for(manager, busy.job_id, lambda r: r.episodes_done > 0)
+    pool = manager._pool
+    idle = next(slot for slot in pool._slots if slot.job_id is None)
+    with manager._cond:  # the reader blocks on its next progress delivery
+        time.sleep(1.0)  # the stubborn trainer reports every 0.1 s
+        idle.process.kill()
+        idle.process.join(timeout=10)
+        arrived, _ = manager.submit(start_request(episodes=5, spending=44000.0), LOCAL)
+    final, _ = wait_for(manager, arrived.job_id, lambda r: r.state.final, timeout=120)
+    assert final.state == JobState.SUCCEEDED, final.message
+    manager.cancel(busy.job_id, LOCAL)
+    wait_for(manager, busy.job_id, lambda r: r.state.final)

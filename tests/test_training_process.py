@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import grpc
 import pytest
 from training_support import example_household_proto, free_port
 
@@ -24,7 +25,7 @@ from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
 from glidepath.rpc.channel import open_channel, wait_until_serving
 from glidepath.training.v1 import training_pb2 as pb
 from glidepath.training.v1 import training_pb2_grpc
-from training_service.jobs import RESTARTED_MESSAGE
+from training_service.jobs import DAMAGED_SUFFIX, RESTARTED_MESSAGE, JobRecord, JobStore
 from training_service.manager import STOPPED_MESSAGE
 
 pytestmark = pytest.mark.slow
@@ -200,3 +201,55 @@ def test_a_spooled_model_survives_a_restart_and_lands_when_the_registry_starts(
     while entry.exists() and time.monotonic() < deadline:  # removed just after landing
         time.sleep(0.05)
     assert not entry.exists()
+
+
+def _damage(path: Path, how: str) -> None:
+    data = path.read_bytes()
+    if how == "garbage":
+        path.write_bytes(b"this is not a database\n" * 400)
+    elif how == "half a file":
+        path.write_bytes(data[: len(data) // 2])
+    else:  # a bad page: the jobs table's first page overwritten
+        path.write_bytes(data[:4096] + b"\xa5" * 4096 + data[8192:])
+
+
+@pytest.mark.parametrize("how", ["garbage", "half a file", "a bad page"])
+def test_a_damaged_job_store_is_set_aside_and_the_service_starts_fresh(
+    tmp_path: Path, services: list[Service], how: str
+) -> None:
+    """It used to stop the service with a raw sqlite3 traceback."""
+    data_dir = tmp_path / "training"
+    store = JobStore(data_dir / "jobs.sqlite3")
+    old_ids = [f"{i:032x}" for i in range(300)]  # several pages of records
+    for i, job_id in enumerate(old_ids):
+        store.save(JobRecord(job_id, "0123456789abcdef", 10, "PPO", 1, float(i)))
+    store.close()
+    _damage(data_dir / "jobs.sqlite3", how)
+    spooled = data_dir / "spool" / ("f" * 32)
+    spooled.mkdir(parents=True)
+    (spooled / "model.zip").write_bytes(b"a trained model waiting for the registry")
+    waiting = registry_pb2.UploadModelMetadata(algorithm="PPO")
+    (spooled / "metadata.binpb").write_bytes(waiting.SerializeToString())
+
+    log = tmp_path / "training.log"
+    service = Service("training_service", free_port(), training_env(tmp_path, free_port()), log)
+    services.append(service)
+    stub = training_pb2_grpc.TrainingServiceStub(service.channel)
+    with pytest.raises(grpc.RpcError) as lost:
+        stub.GetTraining(pb.GetTrainingRequest(job_id=old_ids[7]), timeout=TIMEOUT)
+    assert lost.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "history" in (lost.value.details() or "") and "lost" in (lost.value.details() or "")
+    assert stub.ListTrainings(pb.ListTrainingsRequest(), timeout=TIMEOUT).jobs == []
+    job = stub.StartTraining(
+        pb.StartTrainingRequest(household=example_household_proto(), episodes=10), timeout=TIMEOUT
+    ).job
+    assert stub.GetTraining(pb.GetTrainingRequest(job_id=job.job_id), timeout=TIMEOUT).job.job_id
+    stub.CancelTraining(pb.CancelTrainingRequest(job_id=job.job_id), timeout=TIMEOUT)
+
+    kept = sorted(p.name for p in data_dir.glob(f"jobs.sqlite3{DAMAGED_SUFFIX}*"))
+    assert len(kept) == 1, kept  # the damaged file, kept under a timestamped name
+    text = log.read_text()
+    damaged_lines = [line for line in text.splitlines() if "job_store_damaged" in line]
+    assert len(damaged_lines) == 1 and kept[0] in damaged_lines[0]
+    assert "Traceback" not in text
+    assert (spooled / "model.zip").read_bytes() == b"a trained model waiting for the registry"

@@ -34,6 +34,9 @@ from training_service.service import SERVICE_NAME
 pytestmark = pytest.mark.slow
 
 TIMEOUT = 10.0  # seconds: every unary call's deadline
+# A fine-tuning request checks its parent with torch, which the service imports in the
+# background at start-up: on a loaded machine the first one may wait for that import.
+PARENT_TIMEOUT = 60.0
 FINAL = {pb.TRAINING_STATE_SUCCEEDED, pb.TRAINING_STATE_FAILED, pb.TRAINING_STATE_CANCELLED}
 
 
@@ -223,7 +226,7 @@ def test_fine_tuning_from_a_registry_model_names_its_parent(stack: Stack) -> Non
         pb.StartTrainingRequest(
             household=household(45000), episodes=128, seed=2, parent=parent_final.model
         ),
-        timeout=TIMEOUT,
+        timeout=PARENT_TIMEOUT,
     ).job
     assert child.parent == parent_final.model
     final = watch_until(stack, child.job_id)[-1]
@@ -275,6 +278,38 @@ def test_unknown_and_malformed_job_ids(stack: Stack) -> None:
     assert bad_fields(error) == ["page_size"]
     error = rpc_error(stack.training.ListTrainings, pb.ListTrainingsRequest(page_token="junk"))
     assert bad_fields(error) == ["page_token"]
+
+
+def test_names_are_matched_whole_and_echoes_are_clipped(stack: Stack) -> None:
+    """A trailing newline passes ``re.match`` with ``$``; a 4 MB id echoed whole once made
+    the error too large for gRPC's metadata (RESOURCE_EXHAUSTED instead of the answer)."""
+    for job_id in ["0" * 32 + "\n", "0" * 32 + "0", "0" * 4_000_000]:
+        for call, request in [
+            (stack.training.GetTraining, pb.GetTrainingRequest(job_id=job_id)),
+            (stack.training.CancelTraining, pb.CancelTrainingRequest(job_id=job_id)),
+        ]:
+            error = rpc_error(call, request)
+            assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+            assert bad_fields(error) == ["job_id"] and len(error.details() or "") < 300
+    for model_hash in ["0" * 16 + "\n", "0" * 4_000_000]:
+        error = rpc_error(
+            stack.training.ListTrainings, pb.ListTrainingsRequest(model_hash=model_hash)
+        )
+        assert bad_fields(error) == ["model_hash"] and len(error.details() or "") < 300
+        parent = model_pb2.ModelRef(model_hash=model_hash, episodes=9)
+        error = rpc_error(
+            stack.training.StartTraining,
+            pb.StartTrainingRequest(household=household(40000), parent=parent),
+        )
+        assert bad_fields(error) == ["parent.model_hash"] and len(error.details() or "") < 300
+    token = "1.0/" + "0" * 32 + "\n"
+    error = rpc_error(stack.training.ListTrainings, pb.ListTrainingsRequest(page_token=token))
+    assert bad_fields(error) == ["page_token"]
+    error = rpc_error(
+        stack.training.StartTraining,
+        pb.StartTrainingRequest(household=household(40000), algorithm="X" * 4_000_000),
+    )
+    assert bad_fields(error) == ["algorithm"] and len(error.details() or "") < 300
 
 
 def test_listing_pages_newest_first(stack: Stack) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from registry_support import HASH_A, model_zip
 from training_support import free_port
 
+from glidepath.auth import Role, add_user
 from glidepath.common.v1 import model_pb2
 from glidepath.registry.v1 import registry_pb2
 from training_service.registry import RegistryClient
@@ -25,8 +26,8 @@ class Outcomes:
         self.rejected: dict[str, str] = {}
         self.changed = threading.Event()
 
-    def spool(self, directory: Path, address: str) -> Spool:
-        client = RegistryClient(address, deadline_seconds=5.0)
+    def spool(self, directory: Path, address: str, token: str | None = None) -> Spool:
+        client = RegistryClient(address, token, deadline_seconds=5.0)
         return Spool(
             directory,
             client.upload,
@@ -100,7 +101,7 @@ def test_the_spool_retries_while_the_registry_is_down_and_resumes_after_a_restar
     outcomes = Outcomes()
     spool = outcomes.spool(tmp_path / "spool", f"127.0.0.1:{port}")
     spool.start()
-    spool.put("job", model_zip("down"), metadata(30))
+    spool.put("job", model_zip("down"), metadata(30), owner="alice")
     message = outcomes.wait(outcomes.waiting, "job")
     assert "registry unreachable, model kept in spool, retrying" in message
     spool.stop()  # the service stops; the model stays on disk
@@ -113,6 +114,7 @@ def test_the_spool_retries_while_the_registry_is_down_and_resumes_after_a_restar
     try:
         stored = resumed.wait(resumed.landed, "job")
         assert stored.ref.episodes == 30
+        assert stored.owner == "alice"  # the owner waited beside the model, across the restart
         deadline = time.monotonic() + 10
         while again.job_ids() and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -129,3 +131,30 @@ def test_an_interrupted_write_is_swept_and_never_uploaded(tmp_path: Path) -> Non
     spool = Outcomes().spool(directory, "127.0.0.1:1")
     assert not partial.exists()
     assert spool.job_ids() == []
+
+
+def test_a_credential_the_registry_refuses_keeps_the_model_waiting(
+    tmp_path: Path, registry_start: Any
+) -> None:
+    """A misconfigured service credential is the service's problem, not the model's: the
+    model waits in the spool (it is not rejected) and lands once the credential is right."""
+    users = tmp_path / "users.json"
+    add_user(users, "alice")
+    service_token = add_user(users, "trainer", Role.SERVICE)
+    registry = registry_start(users_file=users)
+    outcomes = Outcomes()
+    spool = outcomes.spool(tmp_path / "spool", registry.address, token=None)
+    spool.start()
+    spool.put("job", model_zip("credential"), metadata(40), owner="alice")
+    message = outcomes.wait(outcomes.waiting, "job")
+    assert "UNAUTHENTICATED" in message and not outcomes.rejected
+    spool.stop()
+
+    fixed = Outcomes()
+    again = fixed.spool(tmp_path / "spool", registry.address, token=service_token)
+    again.start()
+    try:
+        stored = fixed.wait(fixed.landed, "job")
+        assert stored.owner == "alice" and stored.ref.episodes == 40
+    finally:
+        again.stop()

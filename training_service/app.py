@@ -7,24 +7,34 @@ small stand-in trainer; the service always runs the RL library's trainer.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
 
+from glidepath.auth import build_authenticator
 from glidepath.rpc.server import ServiceSpec
 from glidepath.training.v1 import training_pb2_grpc
 from training_service.config import DEFAULT_PORT, TrainingSettings
 from training_service.manager import JobManager
 from training_service.pipeline import TrainAndEvaluate, rl_warm_up
 from training_service.registry import RegistryClient
-from training_service.service import SERVICE_NAME, TrainingServicer
+from training_service.service import SERVICE_NAME, TrainingServicer, preload_parent_check
 from training_service.workers import JobRunner
 
 # Watch streams hold a server thread each; at most MAX_WATCHERS of them, so that the
 # other threads are always free for the unary calls and the health checks.
 SERVER_THREADS = 32
 MAX_WATCHERS = SERVER_THREADS - 8
+
+# Seconds a stopping service waits for the background import of the RL library.
+PRELOAD_JOIN_SECONDS = 60.0
+
+# The calls that change something need a credential (UNAUTHENTICATED without one).
+WRITE_METHODS = frozenset(
+    f"/{SERVICE_NAME}/{method}" for method in ("StartTraining", "CancelTraining")
+)
 
 
 @dataclass
@@ -42,25 +52,38 @@ def build_app(
     warm_up: Callable[[], None] | None = rl_warm_up,
 ) -> TrainingApp:
     """Build the service; the workers start (and warm up) when the server registers."""
+    authenticator = build_authenticator(settings.token, settings.users_file)
     registry = RegistryClient(
-        settings.registry_addr, settings.registry_token, settings.registry_deadline_seconds
+        settings.registry_addr,
+        settings.service_token,
+        settings.registry_deadline_seconds,
+        max_model_bytes=settings.max_model_bytes,
     )
     manager = JobManager(settings, runner or TrainAndEvaluate(), registry.upload, warm_up=warm_up)
-    servicer = TrainingServicer(manager, registry, MAX_WATCHERS)
+    servicer = TrainingServicer(
+        manager, registry, MAX_WATCHERS, min(settings.max_watches_per_user, MAX_WATCHERS)
+    )
+
+    preloads: list[threading.Thread] = []
 
     def register(server: grpc.Server) -> None:
         training_pb2_grpc.add_TrainingServiceServicer_to_server(servicer, server)
         manager.start()
+        preloads.append(preload_parent_check())
 
     def on_stop() -> None:
         manager.shutdown()
         registry.close()
+        for thread in preloads:  # an interpreter that exits mid-import of torch aborts
+            thread.join(timeout=PRELOAD_JOIN_SECONDS)
 
     spec = ServiceSpec(
         name="training_service",
         default_port=DEFAULT_PORT,
         register=register,
         service_names=(SERVICE_NAME,),
+        authenticator=authenticator,
+        write_methods=WRITE_METHODS,
         max_workers=SERVER_THREADS,
         on_stop=on_stop,
     )

@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from glidepath.config import ConfigError, env_float, env_int, env_optional, env_path, env_str
+from glidepath.auth import service_token_from_env, token_from_env, users_file_from_env
+from glidepath.config import ConfigError, env_float, env_int, env_path, env_str
+from glidepath.models import DEFAULT_MAX_MODEL_BYTES, max_model_bytes_from_env
 
 DEFAULT_PORT = 50052
 DEFAULT_REGISTRY_ADDR = "127.0.0.1:50053"
@@ -23,6 +25,12 @@ DEFAULT_SPOOL_RETRY_MAX_SECONDS = 60.0
 DEFAULT_REGISTRY_DEADLINE_SECONDS = 30.0
 DEFAULT_CANCEL_GRACE_SECONDS = 10.0
 DEFAULT_JOB_HISTORY = 1000
+# Per-user bounds (users only; administrators and services have the service-wide ones).
+# Two waiting jobs of the eight queue places; two million episodes is two of the largest
+# trainings (about 1.5 hours of one worker); eight of the 24 watch places.
+DEFAULT_MAX_QUEUED_PER_USER = 2
+DEFAULT_MAX_EPISODES_PER_USER = 2_000_000
+DEFAULT_MAX_WATCHES_PER_USER = 8
 
 
 def default_data_dir() -> Path:
@@ -39,7 +47,15 @@ class TrainingSettings:
     max_queued: int = DEFAULT_MAX_QUEUED
     workers: int = DEFAULT_MAX_CONCURRENT
     registry_addr: str = DEFAULT_REGISTRY_ADDR
-    registry_token: str | None = None
+    # What callers present (glidepath.auth): a users file wins over a single token.
+    token: str | None = None
+    users_file: Path | None = None
+    # What this service presents to the registry (GLIDEPATH_SERVICE_TOKEN, else the token).
+    service_token: str | None = None
+    max_queued_per_user: int = DEFAULT_MAX_QUEUED_PER_USER
+    max_episodes_per_user: int = DEFAULT_MAX_EPISODES_PER_USER
+    max_watches_per_user: int = DEFAULT_MAX_WATCHES_PER_USER
+    max_model_bytes: int = DEFAULT_MAX_MODEL_BYTES
     eval_lives: int = DEFAULT_EVAL_LIVES
     spool_retry_initial_seconds: float = DEFAULT_SPOOL_RETRY_INITIAL_SECONDS
     spool_retry_max_seconds: float = DEFAULT_SPOOL_RETRY_MAX_SECONDS
@@ -85,7 +101,19 @@ class TrainingSettings:
             max_queued=env_int("TRAINING_MAX_QUEUED", DEFAULT_MAX_QUEUED, minimum=0),
             workers=workers,
             registry_addr=env_str("REGISTRY_ADDR", DEFAULT_REGISTRY_ADDR),
-            registry_token=env_optional("REGISTRY_TOKEN"),
+            token=token_from_env(),
+            users_file=users_file_from_env(),
+            service_token=service_token_from_env(),
+            max_queued_per_user=env_int(
+                "TRAINING_MAX_QUEUED_PER_USER", DEFAULT_MAX_QUEUED_PER_USER, minimum=0
+            ),
+            max_episodes_per_user=env_int(
+                "TRAINING_MAX_EPISODES_PER_USER", DEFAULT_MAX_EPISODES_PER_USER, minimum=1
+            ),
+            max_watches_per_user=env_int(
+                "TRAINING_MAX_WATCHES_PER_USER", DEFAULT_MAX_WATCHES_PER_USER, minimum=1
+            ),
+            max_model_bytes=max_model_bytes_from_env(),
             eval_lives=env_int("TRAINING_EVAL_LIVES", DEFAULT_EVAL_LIVES, minimum=2),
             spool_retry_initial_seconds=initial,
             spool_retry_max_seconds=maximum,

@@ -1,7 +1,9 @@
 """Translation between the training contract's messages and the job manager's objects.
 
 Requests are checked here, each problem reported with the field it concerns, so the
-manager only ever sees a valid, canonical request with its defaults filled in.
+manager only ever sees a valid, canonical request with its defaults filled in. Patterns
+are matched whole (``fullmatch``: ``re.match`` with ``$`` would let a trailing newline
+through), and what a caller sent is echoed clipped (``glidepath.text.clip_repr``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from collections.abc import Callable
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from glidepath import errors
+from glidepath.auth import User
 from glidepath.common.v1 import model_pb2
 from glidepath.household.canonical import canonical_json, canonicalize, household_hash
 from glidepath.household.convert import household_from_proto
@@ -23,6 +26,7 @@ from glidepath.models import (
     ModelKey,
     is_model_hash,
 )
+from glidepath.text import clip_repr
 from glidepath.training.v1 import training_pb2 as pb
 from training_service.jobs import JobRecord, JobState
 from training_service.manager import ListCursor, StartRequest
@@ -59,7 +63,7 @@ def start_request(message: pb.StartTrainingRequest, fetch_parent: FetchParent) -
         problems.append(
             errors.FieldViolation(
                 "algorithm",
-                f"unsupported algorithm {message.algorithm!r}; supported: "
+                f"unsupported algorithm {clip_repr(message.algorithm, 40)}; supported: "
                 + ", ".join(SUPPORTED_ALGORITHMS),
             )
         )
@@ -98,7 +102,8 @@ def _parent(
     if not is_model_hash(ref.model_hash):
         problems.append(
             errors.FieldViolation(
-                "parent.model_hash", f"must be 16 lowercase hex characters, got {ref.model_hash!r}"
+                "parent.model_hash",
+                f"must be 16 lowercase hex characters, got {clip_repr(ref.model_hash, 40)}",
             )
         )
     if ref.episodes < 1:
@@ -112,7 +117,7 @@ def job_id(value: str) -> str:
         raise errors.InvalidArgument.field("job_id", "is required")
     if not _JOB_ID.fullmatch(value):
         raise errors.InvalidArgument.field(
-            "job_id", f"must be 32 lowercase hex characters, got {value[:64]!r}"
+            "job_id", f"must be 32 lowercase hex characters, got {clip_repr(value, 64)}"
         )
     return value
 
@@ -130,7 +135,8 @@ def list_query(
     if message.model_hash and not is_model_hash(message.model_hash):
         raise errors.InvalidArgument.field(
             "model_hash",
-            f"must be empty or 16 lowercase hex characters, got {message.model_hash!r}",
+            "must be empty or 16 lowercase hex characters, got "
+            f"{clip_repr(message.model_hash, 40)}",
         )
     states: set[JobState] = set()
     for i, value in enumerate(message.states):
@@ -163,7 +169,9 @@ def _timestamp(seconds: float) -> Timestamp:
     return stamp
 
 
-def job_to_proto(record: JobRecord, now: float) -> pb.TrainingJob:
+def job_to_proto(record: JobRecord, now: float, user: User) -> pb.TrainingJob:
+    """The job as ``user`` sees it: the owner's name only for the owner, administrators
+    and services (a user who joined another's job does not learn who that is)."""
     job = pb.TrainingJob(
         job_id=record.job_id,
         state=_STATE_TO_PB[record.state],
@@ -177,6 +185,7 @@ def job_to_proto(record: JobRecord, now: float) -> pb.TrainingJob:
         message=record.message,
         created_at=_timestamp(record.created_at),
         requests=record.requests,
+        owner=record.owner if user.is_service or user.name == record.owner else "",
     )
     if record.parent is not None:
         job.parent.CopyFrom(

@@ -6,21 +6,34 @@ previous or the new record, never half of one). Progress figures change many tim
 second and are kept in memory only; every state change is written through. On start-up
 the store turns the jobs that were QUEUED, RUNNING or EVALUATING when the service died
 into FAILED: their worker is gone, and saying so is better than a job that never ends.
+
+A store found damaged when the service starts (not a database, half a file, a bad page,
+a record that does not parse) does not stop the service: the file is moved aside under a
+timestamped name (kept for an operator), a fresh store starts, and the fresh store
+remembers that the history before it was lost, so that an unknown job id can say so.
+Models are never in the store (they live in the registry and the spool), so nothing
+trained is lost with it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import threading
+import time
 from dataclasses import asdict, dataclass, field, fields
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from glidepath import log
 from glidepath.models import ModelKey
 
 RESTARTED_MESSAGE = "training service restarted while the job ran; start the training again"
+# Suffix of a damaged store moved aside: jobs.sqlite3.damaged-20261201T221500Z.
+DAMAGED_SUFFIX = ".damaged-"
 
 
 class JobState(Enum):
@@ -72,13 +85,24 @@ class JobRecord:
     message: str = ""
     evaluation: bytes | None = None
     registered_model: bytes | None = None
-    requests: int = 1
+    # Who asked for the job, one name per request that started or joined it (a name twice
+    # when one user asked twice); a cancel detaches a user's requests while others remain.
+    requesters: list[str] = field(default_factory=list)
     cancel_requested: bool = False
 
     @property
     def key(self) -> tuple[str, int, str]:
         """What makes two requests the same model: they join one job (deduplication)."""
         return (self.model_hash, self.episodes, self.algorithm)
+
+    @property
+    def requests(self) -> int:
+        return len(self.requesters)
+
+    @property
+    def owner(self) -> str:
+        """The user the job trains for: its first requester still attached."""
+        return self.requesters[0] if self.requesters else ""
 
     def elapsed_seconds(self, now: float) -> float:
         """Wall-clock seconds since the job started running; frozen once final."""
@@ -100,6 +124,8 @@ class JobRecord:
     def from_json(cls, text: str) -> JobRecord:
         data = json.loads(text)
         known = {f.name for f in fields(cls)}
+        if "requesters" not in data:  # written before jobs had owners: one unnamed requester
+            data["requesters"] = [""] * int(data.get("requests", 1))
         data = {k: v for k, v in data.items() if k in known}
         data["state"] = JobState(data["state"])
         data["parent"] = ModelKey(**data["parent"]) if data.get("parent") else None
@@ -109,23 +135,103 @@ class JobRecord:
         return cls(**data)
 
 
+class StoreDamaged(Exception):
+    """The job store's file cannot be read as a store of job records."""
+
+
 @dataclass
 class JobStore:
-    """Job records in one SQLite file; thread-safe, one transaction per write."""
+    """Job records in one SQLite file; thread-safe, one transaction per write.
+
+    Opening checks the whole file (``PRAGMA quick_check`` and every record parsed); a
+    damaged file is moved aside and a fresh store started (:attr:`history_lost` then
+    says when, and :attr:`damaged_copy` where the old file went).
+    """
 
     path: Path
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _db: sqlite3.Connection | None = field(default=None, repr=False)
+    _records: list[JobRecord] = field(default_factory=list, repr=False)
+    damaged_copy: Path | None = None
+    history_lost: str = ""
 
     def __post_init__(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS jobs ("
-            " job_id TEXT PRIMARY KEY, created_at REAL NOT NULL, record TEXT NOT NULL)"
-        )
+        try:
+            self._db, self._records = self._open()
+        except StoreDamaged as exc:
+            self._close_quietly()
+            self.damaged_copy = self._move_aside()
+            log.event(
+                "job_store_damaged",
+                level="error",
+                message=(
+                    f"job store {self.path} is damaged ({exc}); moved it to "
+                    f"{self.damaged_copy} and started a fresh one: earlier jobs are unknown, "
+                    "trained models are in the registry and the spool"
+                ),
+            )
+            self._db, self._records = self._open()
+            self._set_meta("history_lost", _utc_stamp(time.time(), readable=True))
+        self.history_lost = self._meta("history_lost")
+
+    def _open(self) -> tuple[sqlite3.Connection, list[JobRecord]]:
+        """A connection to a sound store and its records; StoreDamaged otherwise."""
+        try:
+            db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
+        except sqlite3.DatabaseError as exc:
+            raise StoreDamaged(str(exc)) from None
+        self._db = db
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS jobs ("
+                " job_id TEXT PRIMARY KEY, created_at REAL NOT NULL, record TEXT NOT NULL)"
+            )
+            db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
+            check = db.execute("PRAGMA quick_check").fetchall()
+            if [tuple(row) for row in check] != [("ok",)]:
+                raise StoreDamaged(f"integrity check: {str(check[0][0])[:120]}")
+            rows = db.execute("SELECT record FROM jobs ORDER BY created_at, job_id").fetchall()
+            records = [JobRecord.from_json(row[0]) for row in rows]
+        except StoreDamaged:
+            raise
+        except (sqlite3.DatabaseError, ValueError, KeyError, TypeError) as exc:
+            raise StoreDamaged(f"{type(exc).__name__}: {str(exc)[:120]}") from None
+        return db, records
+
+    def _close_quietly(self) -> None:
+        if self._db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+            self._db = None
+
+    def _move_aside(self) -> Path:
+        """Rename the damaged file (and its WAL and shared-memory files) out of the way."""
+        stamp = _utc_stamp(time.time())
+        target = self.path.with_name(f"{self.path.name}{DAMAGED_SUFFIX}{stamp}")
+        number = 1
+        while target.exists():
+            number += 1
+            target = self.path.with_name(f"{self.path.name}{DAMAGED_SUFFIX}{stamp}-{number}")
+        for suffix in ("-wal", "-shm"):
+            companion = self.path.with_name(self.path.name + suffix)
+            if companion.exists():
+                os.replace(companion, target.with_name(target.name + suffix))
+        os.replace(self.path, target)
+        return target
+
+    def _meta(self, name: str) -> str:
+        with self._lock:
+            row = self.db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return str(row[0]) if row else ""
+
+    def _set_meta(self, name: str, value: str) -> None:
+        with self._lock:
+            self.db.execute(
+                "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value)
+            )
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -151,8 +257,9 @@ class JobStore:
         return [JobRecord.from_json(row[0]) for row in rows]
 
     def recover(self, now: float) -> list[JobRecord]:
-        """Load every record, failing those whose work died with the previous process."""
-        records = self.load_all()
+        """The records read at opening, failing those whose work died with the previous
+        process."""
+        records, self._records = self._records, []
         for record in records:
             if record.state in LOST_ON_RESTART:
                 record.state = JobState.FAILED
@@ -167,3 +274,8 @@ class JobStore:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+
+
+def _utc_stamp(seconds: float, *, readable: bool = False) -> str:
+    layout = "%Y-%m-%d %H:%M:%S UTC" if readable else "%Y%m%dT%H%M%SZ"
+    return time.strftime(layout, time.gmtime(seconds))

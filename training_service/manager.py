@@ -9,7 +9,13 @@ Rules:
 - at most ``max_concurrent`` jobs run at once; at most ``max_queued`` wait, beyond which
   a new job is refused (``ResourceExhausted``) rather than left to wait for ever;
 - a request for a model (household hash, episodes, algorithm) that an unfinished job will
-  already produce joins that job instead of training twice;
+  already produce joins that job instead of training twice; a job being cancelled is no
+  longer one to join: the next request for its model starts a new job;
+- every job has its requesters (user names); a user sees and cancels only jobs they asked
+  for, administrators and services every job. A user's cancel detaches their requests;
+  the job stops when nobody is left (or when an administrator or service cancels it);
+- per-user bounds (users only; administrators and services have the service-wide ones):
+  jobs waiting in the queue and episodes of unfinished trainings;
 - cancelling a queued job removes it at once; a running one is stopped by its worker at
   the trainer's next check (the pool kills a worker that ignores it);
 - a job's model is uploaded through the spool, so it survives a registry outage and a
@@ -28,15 +34,22 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from glidepath import errors, log
+from glidepath.auth import User
 from glidepath.common.v1 import model_pb2
 from glidepath.household.model import Household
 from glidepath.models import ModelKey
 from glidepath.registry.v1 import registry_pb2
+from glidepath.text import clip
 from training_service.config import TrainingSettings
 from training_service.jobs import JobRecord, JobState, JobStore
-from training_service.pipeline import ProgressReport, TrainingOutcome, TrainingTask
+from training_service.pipeline import (
+    PhaseChanged,
+    ProgressReport,
+    TrainingOutcome,
+    TrainingTask,
+)
 from training_service.spool import Spool, Upload
-from training_service.workers import JobRunner, WorkerEvent, WorkerPool
+from training_service.workers import JobRunner, JobUpdate, WorkerEvent, WorkerPool, WorkerReady
 
 LOST_BEFORE_SPOOL_MESSAGE = (
     "training service restarted before the trained model was saved; start the training again"
@@ -46,6 +59,18 @@ WATCH_POLL_SECONDS = 0.5
 
 # Where a page of ListTrainings ends: (created_at, job_id) of its last job.
 ListCursor = tuple[float, str]
+# States whose training is still to be done: what a user's episode bound counts.
+UNTRAINED = frozenset({JobState.QUEUED, JobState.RUNNING, JobState.EVALUATING})
+
+
+def bounded(user: User) -> bool:
+    """Whether the per-user bounds apply: to users, direct or relayed by a service."""
+    return not user.is_service
+
+
+def may_see(user: User, record: JobRecord) -> bool:
+    """Administrators and services see every job; a user the jobs they asked for."""
+    return user.is_service or (not user.anonymous and user.name in record.requesters)
 
 
 @dataclass(frozen=True)
@@ -60,6 +85,7 @@ class StartRequest:
     seed: int | None = None
     parent: ModelKey | None = None
     parent_model_zip: bytes | None = None
+    note: str = ""  # a sentence for the job's message while it waits (e.g. a taken name)
 
 
 @dataclass(frozen=True)
@@ -150,16 +176,17 @@ class JobManager:
 
     # ------------------------------------------------------------------ requests
 
-    def submit(self, request: StartRequest) -> tuple[JobRecord, bool]:
-        """Queue a job (or join the unfinished one for the same model): (job, joined)."""
+    def submit(self, request: StartRequest, user: User) -> tuple[JobRecord, bool]:
+        """Queue a job for ``user`` (or join the unfinished one for the same model):
+        (job, joined)."""
         key = (request.model_hash, request.episodes, request.algorithm)
         with self._cond:
             existing = self._active.get(key)
             if existing is not None:
                 record = self._jobs[existing]
-                record.requests += 1
+                record.requesters.append(user.name)
                 self._changed(record, persist=True)
-                log.event("job_joined", job=existing, requests=record.requests)
+                log.event("job_joined", job=existing, requests=record.requests, user=user.name)
                 return copy.copy(record), True
             running = self._pool.busy_workers()
             must_wait = running >= self._settings.max_concurrent or bool(self._queue)
@@ -170,7 +197,9 @@ class JobManager:
                     "when one finishes, or cancel a queued job",
                     reason="QUEUE_FULL",
                 )
-            record = self._new_record(request)
+            if bounded(user):
+                self._check_user_bounds(user, request.episodes, must_wait)
+            record = self._new_record(request, user)
             seed = record.seed
             self._pending[record.job_id] = _Pending(
                 task=TrainingTask(
@@ -180,6 +209,7 @@ class JobManager:
                     algorithm=request.algorithm,
                     eval_lives=self._settings.eval_lives,
                     parent_model_zip=request.parent_model_zip,
+                    model_hash=request.model_hash,
                 ),
                 canonical_json=request.canonical_json,
             )
@@ -188,11 +218,36 @@ class JobManager:
             self._active[key] = record.job_id
             self._queue.append(record.job_id)
             self._store.save(record)
-            log.event("job_queued", job=record.job_id, model_hash=record.model_hash)
+            log.event("job_queued", job=record.job_id, model_hash=record.model_hash, user=user.name)
             self._dispatch_locked()
             return copy.copy(record), False
 
-    def _new_record(self, request: StartRequest) -> JobRecord:
+    def _check_user_bounds(self, user: User, episodes: int, must_wait: bool) -> None:
+        """ResourceExhausted USER_LIMIT when one more job would take ``user`` over a bound."""
+        # A job being cancelled no longer holds anything of its user's share.
+        mine = [
+            r for r in self._jobs.values() if user.name in r.requesters and not r.cancel_requested
+        ]
+        queued = sum(1 for r in mine if r.state == JobState.QUEUED)
+        limit = self._settings.max_queued_per_user
+        if must_wait and queued >= limit:
+            raise errors.ResourceExhausted(
+                f"you already have {queued} training job(s) waiting in the queue "
+                f"(TRAINING_MAX_QUEUED_PER_USER={limit}); retry when one has started, or "
+                "cancel one",
+                reason="USER_LIMIT",
+            )
+        held = sum(r.episodes for r in mine if r.state in UNTRAINED)
+        most = self._settings.max_episodes_per_user
+        if held + episodes > most:
+            raise errors.ResourceExhausted(
+                f"your unfinished trainings hold {held:,} episodes and this one asks for "
+                f"{episodes:,}: more than TRAINING_MAX_EPISODES_PER_USER={most:,}; retry when "
+                "one has finished, or cancel one",
+                reason="USER_LIMIT",
+            )
+
+    def _new_record(self, request: StartRequest, user: User) -> JobRecord:
         return JobRecord(
             job_id=secrets.token_hex(16),
             model_hash=request.model_hash,
@@ -201,14 +256,17 @@ class JobManager:
             seed=request.seed if request.seed is not None else secrets.randbits(32),
             created_at=self._clock(),
             parent=request.parent,
+            requesters=[user.name],
+            message=request.note,
         )
 
-    def get(self, job_id: str) -> JobRecord:
+    def get(self, job_id: str, user: User) -> JobRecord:
         with self._cond:
-            return copy.copy(self._record(job_id))
+            return copy.copy(self._record(job_id, user))
 
     def list(
         self,
+        user: User,
         *,
         states: frozenset[JobState] = frozenset(),
         model_hash: str = "",
@@ -224,7 +282,8 @@ class JobManager:
             matching = [
                 r
                 for r in self._jobs.values()
-                if (not states or r.state in states)
+                if may_see(user, r)
+                and (not states or r.state in states)
                 and (not model_hash or r.model_hash == model_hash)
                 and (after is None or (r.created_at, r.job_id) < after)
             ]
@@ -233,18 +292,31 @@ class JobManager:
         more = len(matching) > limit
         return page, ((page[-1].created_at, page[-1].job_id) if more else None)
 
-    def cancel(self, job_id: str) -> JobRecord:
-        """Cancel for every requester; a queued job is gone at once."""
+    def cancel(self, job_id: str, user: User) -> tuple[JobRecord, bool]:
+        """Cancel ``user``'s part in a job: (the job, whether only ``user`` was detached).
+
+        A user whose job others asked for too is detached and the job goes on for them;
+        otherwise (nobody else left, or an administrator or service cancelling) the job is
+        cancelled for everyone: a queued job is gone at once, a running one stops soon.
+        """
         with self._cond:
-            record = self._record(job_id)
+            record = self._record(job_id, user)
             if record.state == JobState.CANCELLED:
-                return copy.copy(record)
+                return copy.copy(record), False
             if record.state.final or record.state == JobState.UPLOADING:
                 raise errors.FailedPrecondition(
                     f"job {job_id} is {record.state.value}: its model is already trained and "
                     "cannot be cancelled"
                 )
+            others = [name for name in record.requesters if name != user.name]
+            if others and not user.is_service:
+                record.requesters = others
+                self._changed(record, persist=True)
+                log.event("job_detached", job=job_id, user=user.name, requests=len(others))
+                return copy.copy(record), True
             record.cancel_requested = True
+            if self._active.get(record.key) == job_id:
+                del self._active[record.key]  # a new request for this model starts afresh
             if record.state == JobState.QUEUED:
                 self._queue.remove(job_id)
                 self._finish(record, JobState.CANCELLED, "cancelled while queued")
@@ -252,17 +324,17 @@ class JobManager:
                 record.message = "cancellation requested; stopping the worker"
                 self._changed(record, persist=True)
                 self._pool.cancel(job_id)
-            log.event("job_cancel", job=job_id, state=record.state.value)
-            return copy.copy(record)
+            log.event("job_cancel", job=job_id, state=record.state.value, user=user.name)
+            return copy.copy(record), False
 
     def watch(
-        self, job_id: str, still_wanted: Callable[[], bool] = lambda: True
+        self, job_id: str, user: User, still_wanted: Callable[[], bool] = lambda: True
     ) -> Iterator[JobRecord]:
         """The job now, then after every change, until a final state (or the caller leaves)."""
         seen = -1
         while True:
             with self._cond:
-                self._record(job_id)
+                self._record(job_id, user)
                 while self._versions.get(job_id, seen) == seen and still_wanted():
                     self._cond.wait(timeout=WATCH_POLL_SECONDS)
                 if not still_wanted() or job_id not in self._jobs:
@@ -275,10 +347,22 @@ class JobManager:
 
     # ------------------------------------------------------------------ internals
 
-    def _record(self, job_id: str) -> JobRecord:
+    def _record(self, job_id: str, user: User | None = None) -> JobRecord:
+        """The job, if it exists and ``user`` (when given) may see it; NotFound otherwise.
+
+        Another user's job answers exactly as an unknown id does: whether it exists, and
+        for which household, stays its requesters' business.
+        """
         record = self._jobs.get(job_id)
-        if record is None:
-            raise errors.NotFound(f"no training job with id {job_id!r}", reason="JOB_NOT_FOUND")
+        if record is None or (user is not None and not may_see(user, record)):
+            message = f"no training job with id {clip(job_id, 64)!r}"
+            if self._store.history_lost:
+                message += (
+                    f" (the job history before {self._store.history_lost} was lost: the job "
+                    "store was damaged and set aside; models trained before are in the "
+                    "registry)"
+                )
+            raise errors.NotFound(message, reason="JOB_NOT_FOUND")
         return record
 
     def _changed(self, record: JobRecord, *, persist: bool) -> None:
@@ -331,26 +415,31 @@ class JobManager:
             log.event("job_running", job=job_id)
 
     def _on_worker_event(self, event: WorkerEvent) -> None:
-        if event.job_id is None:
-            return
         with self._cond:
+            if isinstance(event, WorkerReady):  # a (replacement) worker can take a job
+                self._dispatch_locked()
+                return
             record = self._jobs.get(event.job_id)
             if record is None or record.state.final:
                 self._dispatch_locked()
                 return
-            if event.kind == "progress":
-                self._on_progress(record, event.data)
-            elif event.kind == "phase":
-                record.state = JobState(event.data)
-                record.estimated_seconds_left = None
-                self._changed(record, persist=True)
-            elif event.kind == "cancelled":
+            if isinstance(event, JobUpdate):
+                self._on_update(record, event.update)
+            elif isinstance(event.outcome, TrainingOutcome):
+                self._on_trained(record, event.outcome)
+            elif event.cancelled:
                 self._finish(record, JobState.CANCELLED, "cancelled")
-            elif event.kind == "failed":
-                self._finish(record, JobState.FAILED, str(event.data))
-            elif event.kind == "done":
-                self._on_trained(record, event.data)
+            else:
+                self._finish(record, JobState.FAILED, event.message or "training gave no model")
             self._dispatch_locked()
+
+    def _on_update(self, record: JobRecord, update: object) -> None:
+        if isinstance(update, ProgressReport):
+            self._on_progress(record, update)
+        elif isinstance(update, PhaseChanged):
+            record.state = JobState(update.state)
+            record.estimated_seconds_left = None
+            self._changed(record, persist=True)
 
     def _on_progress(self, record: JobRecord, progress: ProgressReport) -> None:
         record.episodes_done = progress.episodes_done
@@ -381,7 +470,10 @@ class JobManager:
         canonical_json = pending.canonical_json if pending else ""
         try:
             self._spool.put(
-                record.job_id, outcome.model_zip, _metadata(record, outcome, canonical_json)
+                record.job_id,
+                outcome.model_zip,
+                _metadata(record, outcome, canonical_json),
+                owner=record.owner,
             )
         except OSError as exc:
             self._finish(record, JobState.FAILED, f"could not keep the trained model: {exc}")

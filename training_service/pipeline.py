@@ -5,10 +5,11 @@ only strings them together, relays progress (throttled: a policy update can repo
 times a second, watchers need a few), checks for cancellation between the phases, and
 turns the result into plain, picklable data for the service process, which uploads it.
 
-Held-out lives: the evaluation's seed is derived from the training seed through its own
-``numpy.random.SeedSequence`` spawn key, so its scenarios are statistically independent
-of every stream the training drew from, and the same training seed always gives the same
-evaluation.
+Held-out lives: the evaluation that ranks a model is computed on the evaluation lives of
+its household hash (``glidepath.rl.evaluation.evaluation_seed_for_hash``): every model of
+one household is scored on the same lives (common random numbers), whichever seed trained
+it, and those lives come from a spawn key no training stream uses. The seed travels in
+the evaluation (``ModelEvaluation.seed``), so anyone can score another model on them.
 """
 
 from __future__ import annotations
@@ -18,14 +19,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import numpy as np
-
 from glidepath import errors
 from glidepath.common.v1 import model_pb2
 from glidepath.household.model import Household
 
-# Spawn key of the evaluation's seed ("EVAL" in ASCII): no stream of the training uses it.
-EVALUATION_SPAWN_KEY = 0x4556414C
 PROGRESS_INTERVAL_SECONDS = 0.2
 
 
@@ -34,11 +31,19 @@ class TrainingTask:
     """What a worker needs to run one job (picklable)."""
 
     household: Household
+    model_hash: str  # the household's hash: the evaluation lives of this hash score the model
     episodes: int
     seed: int
     algorithm: str
     eval_lives: int
     parent_model_zip: bytes | None = None
+
+
+@dataclass(frozen=True)
+class PhaseChanged:
+    """The job moved on to another phase (``JobState`` value, e.g. "EVALUATING")."""
+
+    state: str
 
 
 @dataclass(frozen=True)
@@ -164,14 +169,17 @@ def rl_warm_up() -> None:
         pass
 
 
-def evaluation_seed(training_seed: int) -> int:
-    """A seed for held-out lives, independent of every stream the training used."""
-    sequence = np.random.SeedSequence(training_seed, spawn_key=(EVALUATION_SPAWN_KEY,))
-    return int(sequence.generate_state(1, dtype=np.uint32)[0])
+def evaluation_seed(task: TrainingTask) -> int:
+    """The seed of the evaluation lives of the task's household hash (imported in the
+    worker: the RL library is heavy, the service process does without it)."""
+    from glidepath.rl.evaluation import evaluation_seed_for_hash
+
+    return evaluation_seed_for_hash(task.model_hash)
 
 
-def evaluation_to_proto(evaluation: EvaluationLike) -> model_pb2.ModelEvaluation:
+def evaluation_to_proto(evaluation: EvaluationLike, seed: int) -> model_pb2.ModelEvaluation:
     message = model_pb2.ModelEvaluation(
+        seed=seed,
         score=float(evaluation.score),
         held_out_lives=int(evaluation.held_out_lives),
         best_baseline=str(evaluation.best_baseline),
@@ -197,7 +205,7 @@ def evaluation_to_proto(evaluation: EvaluationLike) -> model_pb2.ModelEvaluation
 class _Throttle:
     """Forwards at most one progress report per interval, and always the latest on flush."""
 
-    def __init__(self, emit: Callable[[str, Any], None]) -> None:
+    def __init__(self, emit: Callable[[object], None]) -> None:
         self._emit = emit
         self._last_sent = 0.0
         self._pending: ProgressReport | None = None
@@ -217,7 +225,7 @@ class _Throttle:
 
     def flush(self) -> None:
         if self._pending is not None:
-            self._emit("progress", self._pending)
+            self._emit(self._pending)
             self._pending = None
 
 
@@ -229,18 +237,19 @@ class TrainAndEvaluate:
     evaluator: Evaluator = rl_evaluate
 
     def __call__(
-        self, payload: Any, emit: Callable[[str, Any], None], should_stop: Callable[[], bool]
+        self, payload: object, emit: Callable[[object], None], should_stop: Callable[[], bool]
     ) -> TrainingOutcome:
-        task: TrainingTask = payload
+        if not isinstance(payload, TrainingTask):
+            raise TypeError(f"expected a TrainingTask, got {type(payload).__name__}")
+        task = payload
         throttle = _Throttle(emit)
         trained = self.trainer(task, throttle, should_stop)
         throttle.flush()
         if should_stop():
             raise errors.Cancelled("training cancelled")
-        emit("phase", "EVALUATING")
-        evaluation = self.evaluator(
-            task.household, trained.model_zip, task.eval_lives, evaluation_seed(task.seed)
-        )
+        emit(PhaseChanged("EVALUATING"))
+        seed = evaluation_seed(task)
+        evaluation = self.evaluator(task.household, trained.model_zip, task.eval_lives, seed)
         if should_stop():
             raise errors.Cancelled("training cancelled during the evaluation")
         return TrainingOutcome(
@@ -249,5 +258,5 @@ class TrainAndEvaluate:
             hyperparameters=dict(trained.hyperparameters),
             library_versions={str(k): str(v) for k, v in trained.library_versions.items()},
             training_seconds=float(trained.training_seconds),
-            evaluation=evaluation_to_proto(evaluation).SerializeToString(deterministic=True),
+            evaluation=evaluation_to_proto(evaluation, seed).SerializeToString(deterministic=True),
         )

@@ -5,22 +5,33 @@ the very same bytes were already stored), transient (the registry is down, slow,
 disk is full: retry later) and permanent (the registry refused this model for good:
 retrying would fail the same way). Downloading a parent model returns its verified
 bytes; they are handed to the RL library's safe loader, never unpickled here.
+
+Credentials: every call presents the service's own credential (``service_token``). A
+call made for a user also names that user (``glidepath-on-behalf-of``): an upload, so
+that the registry records the job's owner as the model's owner and counts the
+evaluation as verified; a parent's metadata and bytes, so that a user fine-tunes only
+from a model they may read. A parent's size is read from its metadata and checked
+against the shared model size limit before a byte of it is downloaded.
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import grpc
 
-from glidepath import errors, models
+from glidepath import errors, log, models
+from glidepath.auth import ON_BEHALF_OF_METADATA
 from glidepath.common.v1 import model_pb2
 from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
 from glidepath.registry_client import download_model, file_sha256, upload_model
-from glidepath.rpc.channel import open_channel
+from glidepath.rpc.channel import bearer, open_channel
 from glidepath.rpc.status import error_reason
+from glidepath.text import clip
 
 TRANSIENT_CODES = frozenset(
     {
@@ -32,6 +43,10 @@ TRANSIENT_CODES = frozenset(
         grpc.StatusCode.CANCELLED,
     }
 )
+# An upload the registry refuses for the service's credential waits in the spool too: it is
+# the service's configuration (GLIDEPATH_SERVICE_TOKEN) that is wrong, not the model, and
+# a restart with the right credential resumes the spool.
+CREDENTIAL_CODES = frozenset({grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED})
 
 
 # Seconds: a quick question asked while a client waits for StartTraining to answer.
@@ -51,6 +66,52 @@ def model_file_name(ref: model_pb2.ModelRef) -> str:
     return models.model_file_name(ref.model_hash, ref.episodes)
 
 
+class _CallDetails(NamedTuple):
+    method: str
+    timeout: float | None
+    metadata: Any
+    credentials: Any
+    wait_for_ready: Any
+    compression: Any
+
+
+class _WithMetadata(
+    grpc.UnaryUnaryClientInterceptor,  # type: ignore[misc]
+    grpc.UnaryStreamClientInterceptor,  # type: ignore[misc]
+    grpc.StreamUnaryClientInterceptor,  # type: ignore[misc]
+):
+    """Adds fixed metadata (credential, on-behalf-of) to every call of a channel, so that
+    the shared client helpers carry them without knowing about users."""
+
+    def __init__(self, pairs: tuple[tuple[str, str], ...]) -> None:
+        self._pairs = pairs
+
+    def _details(self, details: Any) -> _CallDetails:
+        return _CallDetails(
+            details.method,
+            details.timeout,
+            tuple(details.metadata or ()) + self._pairs,
+            details.credentials,
+            details.wait_for_ready,
+            details.compression,
+        )
+
+    def intercept_unary_unary(
+        self, continuation: Callable[..., Any], details: Any, request: Any
+    ) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_unary_stream(
+        self, continuation: Callable[..., Any], details: Any, request: Any
+    ) -> Any:
+        return continuation(self._details(details), request)
+
+    def intercept_stream_unary(
+        self, continuation: Callable[..., Any], details: Any, requests: Any
+    ) -> Any:
+        return continuation(self._details(details), requests)
+
+
 @dataclass
 class RegistryClient:
     """One channel to the registry, reused by every call (thread-safe)."""
@@ -58,6 +119,7 @@ class RegistryClient:
     address: str
     token: str | None = None
     deadline_seconds: float = 30.0
+    max_model_bytes: int = models.DEFAULT_MAX_MODEL_BYTES
     _channel: grpc.Channel | None = field(default=None, repr=False)
 
     @property
@@ -66,13 +128,25 @@ class RegistryClient:
             self._channel = open_channel(self.address)
         return self._channel
 
+    def _acting(self, user_name: str = "") -> grpc.Channel:
+        """The channel, each call carrying the service's credential (and the user it acts
+        for, when named)."""
+        pairs = bearer(self.token)
+        if user_name:
+            pairs = (*pairs, (ON_BEHALF_OF_METADATA, user_name))
+        return grpc.intercept_channel(self.channel, _WithMetadata(pairs))
+
+    def _stub(self, user_name: str = "") -> registry_pb2_grpc.ModelRegistryStub:
+        return registry_pb2_grpc.ModelRegistryStub(self._acting(user_name))
+
     def upload(
-        self, path: Path, metadata: registry_pb2.UploadModelMetadata
+        self, path: Path, metadata: registry_pb2.UploadModelMetadata, owner: str = ""
     ) -> model_pb2.ModelMetadata:
-        """Store the file at ``path``; its registry metadata, or UploadFailed."""
+        """Store the file at ``path`` for ``owner`` (empty: the service itself); its
+        registry metadata, or UploadFailed."""
         try:
             response = upload_model(
-                self.channel, path, metadata, token=self.token, timeout=self.deadline_seconds
+                self._acting(owner), path, metadata, timeout=self.deadline_seconds
             )
             return response.model
         except grpc.RpcError as exc:
@@ -82,7 +156,7 @@ class RegistryClient:
 
     def _already_stored(self, path: Path, ref: model_pb2.ModelRef) -> model_pb2.ModelMetadata:
         """ALREADY_EXISTS: landed if the stored bytes are ours, a conflict otherwise."""
-        stub = registry_pb2_grpc.ModelRegistryStub(self.channel)
+        stub = self._stub()
         try:
             reply: registry_pb2.GetModelResponse = stub.GetModel(
                 registry_pb2.GetModelRequest(ref=ref), timeout=self.deadline_seconds
@@ -100,20 +174,21 @@ class RegistryClient:
 
     def _failure(self, exc: grpc.RpcError) -> UploadFailed:
         code = exc.code()
-        transient = code in TRANSIENT_CODES or (
+        transient = code in TRANSIENT_CODES | CREDENTIAL_CODES or (
             code == grpc.StatusCode.RESOURCE_EXHAUSTED
             and error_reason(exc) in ("DISK_FULL", "QUEUE_FULL")
         )
-        detail = exc.details() or code.name
+        detail = clip(exc.details() or code.name)
         return UploadFailed(f"registry {self.address}: {code.name}: {detail}", transient=transient)
 
     def stored_model(self, ref: model_pb2.ModelRef) -> model_pb2.ModelMetadata | None:
         """The registry's model under ``ref``; None when absent or the registry is unreachable.
 
         A pre-flight check only: when the registry cannot answer, training goes ahead and
-        the spool deals with the registry later.
+        the spool deals with the registry later. Asked as the service: a name is taken
+        whoever may read the model holding it.
         """
-        stub = registry_pb2_grpc.ModelRegistryStub(self.channel)
+        stub = self._stub()
         try:
             reply: registry_pb2.GetModelResponse = stub.GetModel(
                 registry_pb2.GetModelRequest(ref=ref),
@@ -123,29 +198,91 @@ class RegistryClient:
             return None
         return reply.model
 
-    def download(self, ref: model_pb2.ModelRef) -> bytes:
-        """A stored model's verified bytes (a parent to fine-tune from)."""
+    def parent_metadata(self, ref: model_pb2.ModelRef, user_name: str) -> model_pb2.ModelMetadata:
+        """A parent's metadata as ``user_name`` may see it; NotFound, Unavailable or
+        FailedPrecondition (too large, quarantined) before any byte is downloaded."""
         name = model_file_name(ref)
+        try:
+            reply: registry_pb2.GetModelResponse = self._stub(user_name).GetModel(
+                registry_pb2.GetModelRequest(ref=ref), timeout=self.deadline_seconds
+            )
+        except grpc.RpcError as exc:
+            raise self._parent_error(name, exc) from None
+        model = reply.model
+        if model.size_bytes > self.max_model_bytes:
+            raise errors.FailedPrecondition(
+                f"parent model {name} is {model.size_bytes:,} bytes, more than the "
+                f"{self.max_model_bytes:,} bytes any glidepath service accepts "
+                f"({models.MAX_MODEL_BYTES_VARIABLE}); choose another parent",
+                reason="TOO_LARGE",
+            )
+        if model.quarantine_reason:
+            raise errors.FailedPrecondition(
+                f"parent model {name} is quarantined ({clip(model.quarantine_reason)}); "
+                "choose another parent",
+                reason="MODEL_QUARANTINED",
+            )
+        return model
+
+    def fetch_parent(
+        self, ref: model_pb2.ModelRef, user_name: str = ""
+    ) -> tuple[model_pb2.ModelMetadata, bytes]:
+        """A parent's metadata and verified bytes, fetched for ``user_name``; its size is
+        checked before the download (:meth:`parent_metadata`)."""
+        name = model_file_name(ref)
+        metadata = self.parent_metadata(ref, user_name)
         with tempfile.TemporaryDirectory(prefix="glidepath-parent-") as scratch:
             destination = Path(scratch) / name
             try:
-                download_model(self.channel, ref, destination, timeout=self.deadline_seconds)
+                stored = download_model(
+                    self._acting(user_name), ref, destination, timeout=self.deadline_seconds
+                )
             except grpc.RpcError as exc:
-                code = exc.code()
-                if code == grpc.StatusCode.NOT_FOUND:
-                    raise errors.NotFound(
-                        f"parent model {name} is not in the registry at {self.address}",
-                        reason="MODEL_NOT_FOUND",
-                    ) from None
-                if code in TRANSIENT_CODES:
-                    raise errors.Unavailable(
-                        f"cannot fetch parent model {name}: registry {self.address} answered "
-                        f"{code.name} ({exc.details()}); retry when it is back"
-                    ) from None
+                raise self._parent_error(name, exc) from None
+            if stored.size_bytes > self.max_model_bytes:  # replaced since the check
                 raise errors.FailedPrecondition(
-                    f"cannot fetch parent model {name}: {code.name}: {exc.details()}"
-                ) from None
-            return destination.read_bytes()
+                    f"parent model {name} is larger than {self.max_model_bytes:,} bytes",
+                    reason="TOO_LARGE",
+                )
+            return metadata, destination.read_bytes()
+
+    def _parent_error(self, name: str, exc: grpc.RpcError) -> errors.GlidepathError:
+        code = exc.code()
+        if code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.PERMISSION_DENIED):
+            return errors.NotFound(
+                f"parent model {name} is not in the registry at {self.address}, or not "
+                "yours to read",
+                reason="MODEL_NOT_FOUND",
+            )
+        detail = clip(exc.details() or code.name)
+        if code in TRANSIENT_CODES:
+            return errors.Unavailable(
+                f"cannot fetch parent model {name}: registry {self.address} answered "
+                f"{code.name} ({detail}); retry when it is back"
+            )
+        return errors.FailedPrecondition(f"cannot fetch parent model {name}: {code.name}: {detail}")
+
+    def quarantine(self, model: model_pb2.ModelMetadata, reason: str) -> bool:
+        """Report a stored model that cannot be used (service credential); whether the
+        registry took the report. Best effort: the caller's refusal stands either way."""
+        try:
+            self._stub().QuarantineModel(
+                registry_pb2.QuarantineModelRequest(
+                    ref=model.ref, sha256=model.sha256, reason=clip(reason, 400)
+                ),
+                timeout=min(PREFLIGHT_DEADLINE_SECONDS, self.deadline_seconds),
+            )
+        except grpc.RpcError as exc:
+            log.event(
+                "quarantine_report_failed",
+                level="warning",
+                file=model.file_name,
+                code=exc.code().name,
+                detail=clip(exc.details() or ""),
+            )
+            return False
+        log.event("quarantine_reported", file=model.file_name, reason=clip(reason))
+        return True
 
     def close(self) -> None:
         if self._channel is not None:

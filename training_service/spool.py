@@ -9,8 +9,11 @@ resumes every entry it finds. A model the registry refuses for good (a different
 already stored under its name, an invalid file) is moved to ``rejected/`` for an
 operator, never deleted.
 
-Layout: ``<dir>/<job_id>/model.zip`` and ``<dir>/<job_id>/metadata.binpb`` (a serialized
-``glidepath.registry.v1.UploadModelMetadata``); ``<dir>/rejected/<job_id>/`` likewise.
+Layout: ``<dir>/<job_id>/model.zip``, ``<dir>/<job_id>/metadata.binpb`` (a serialized
+``glidepath.registry.v1.UploadModelMetadata``) and ``<dir>/<job_id>/owner`` (the user the
+model is uploaded for, UTF-8; absent in entries written before jobs had owners: uploaded
+as the service itself); ``<dir>/rejected/<job_id>/`` likewise. The owner lives beside
+the model, not only in the job store, so a lost job store loses no model's owner.
 """
 
 from __future__ import annotations
@@ -32,10 +35,12 @@ from training_service.registry import UploadFailed
 
 MODEL_FILE = "model.zip"
 METADATA_FILE = "metadata.binpb"
+OWNER_FILE = "owner"
 REJECTED_DIR = "rejected"
 INCOMING_PREFIX = ".incoming-"
 
-Upload = Callable[[Path, registry_pb2.UploadModelMetadata], model_pb2.ModelMetadata]
+# (model file, its metadata, the owner it is uploaded for: "" = the service) -> stored.
+Upload = Callable[[Path, registry_pb2.UploadModelMetadata, str], model_pb2.ModelMetadata]
 
 
 def _write_synced(path: Path, data: bytes) -> None:
@@ -93,14 +98,22 @@ class Spool:
         return (self.directory / job_id / METADATA_FILE).is_file()
 
     def put(
-        self, job_id: str, model_zip: bytes, metadata: registry_pb2.UploadModelMetadata
+        self,
+        job_id: str,
+        model_zip: bytes,
+        metadata: registry_pb2.UploadModelMetadata,
+        *,
+        owner: str = "",
     ) -> None:
-        """Keep a trained model safely on disk, then have it uploaded as soon as possible."""
+        """Keep a trained model safely on disk, then have it uploaded for ``owner`` as soon
+        as possible."""
         scratch = self.directory / f"{INCOMING_PREFIX}{job_id}-{uuid.uuid4().hex[:8]}"
         scratch.mkdir()
         try:
             _write_synced(scratch / MODEL_FILE, model_zip)
             _write_synced(scratch / METADATA_FILE, metadata.SerializeToString(deterministic=True))
+            if owner:
+                _write_synced(scratch / OWNER_FILE, owner.encode())
             _fsync_dir(scratch)
             os.replace(scratch, self.directory / job_id)
             _fsync_dir(self.directory)
@@ -153,7 +166,9 @@ class Spool:
             metadata = registry_pb2.UploadModelMetadata.FromString(
                 (entry / METADATA_FILE).read_bytes()
             )
-            stored = self.upload(entry / MODEL_FILE, metadata)
+            owner_file = entry / OWNER_FILE
+            owner = owner_file.read_text(encoding="utf-8") if owner_file.is_file() else ""
+            stored = self.upload(entry / MODEL_FILE, metadata, owner)
         except UploadFailed as exc:
             if exc.transient:
                 self._back_off(job_id, exc.message)

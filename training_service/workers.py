@@ -11,11 +11,14 @@ Cancellation is a per-worker ``multiprocessing.Event`` the job's ``should_stop``
 If a worker does not stop within ``cancel_grace`` seconds it is killed and replaced, so
 a cancel is always prompt. A worker that dies mid-job (killed, out of memory, a crash in
 native code) is noticed within a fraction of a second: its job fails and a fresh worker
-takes its place. Workers also stop on their own when the service process disappears, so
+takes its place; a job the dead worker had not yet taken from its queue (it died idle,
+just as the job was given to it) goes to the replacement instead. Workers also stop on
+their own when the service process disappears, so
 a killed service leaves no orphan training.
 
-Only our own processes are on the other end of these queues (multiprocessing pickles
-between them); nothing from the network or the model directory is ever unpickled.
+Events are typed (:data:`WorkerEvent`); only our own processes are on the other end of
+these queues and pipes (multiprocessing pickles between them); nothing from the network
+or the model directory is ever unpickled.
 """
 
 from __future__ import annotations
@@ -30,42 +33,73 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
-from multiprocessing.context import SpawnProcess
+from multiprocessing.context import SpawnContext, SpawnProcess
 from multiprocessing.synchronize import Event as EventType
-from typing import Any, Protocol
+from typing import Protocol
 
 from glidepath import errors, log
 
-Emit = Callable[[str, Any], None]
+# What a runner reports while a job runs (the pipeline's progress and phase messages).
+Emit = Callable[[object], None]
 
 
 class JobRunner(Protocol):
     """Runs one job's payload in a worker; must be picklable (a top-level function/object).
 
-    ``emit(kind, data)`` sends an event (e.g. "progress", "phase") to the manager;
-    ``should_stop()`` turns true on cancellation; raise ``glidepath.errors.Cancelled``
-    then. The return value (picklable) is the job's outcome.
+    ``emit(update)`` sends an update (progress, a phase change) to the manager, delivered
+    as a :class:`JobUpdate`; ``should_stop()`` turns true on cancellation; raise
+    ``glidepath.errors.Cancelled`` then. The return value (picklable) is the job's outcome.
     """
 
-    def __call__(self, payload: Any, emit: Emit, should_stop: Callable[[], bool]) -> Any: ...
+    def __call__(self, payload: object, emit: Emit, should_stop: Callable[[], bool]) -> object: ...
 
 
 @dataclass(frozen=True)
-class WorkerEvent:
-    """One thing a worker said: ``kind`` is "ready", "progress", "phase", "done",
-    "failed" or "cancelled"; ``job_id`` is None for "ready"."""
+class WorkerReady:
+    """A worker finished warming up and can take a job."""
 
-    kind: str
     worker: int
-    job_id: str | None
-    data: Any = None
+
+
+@dataclass(frozen=True)
+class JobStarted:
+    """A worker took its job from its queue (kept by the pool, not delivered): a worker
+    that dies before saying so never ran the job, which goes to its replacement."""
+
+    worker: int
+    job_id: str
+
+
+@dataclass(frozen=True)
+class JobUpdate:
+    """Something the runner emitted while the job ran."""
+
+    worker: int
+    job_id: str
+    update: object
+
+
+@dataclass(frozen=True)
+class JobEnded:
+    """The job's end: ``outcome`` when it succeeded, else cancelled or failed (message)."""
+
+    worker: int
+    job_id: str
+    outcome: object | None = None
+    cancelled: bool = False
+    message: str = ""
+
+
+WorkerEvent = WorkerReady | JobUpdate | JobEnded
+_WireEvent = WorkerReady | JobStarted | JobUpdate | JobEnded
+Task = tuple[str, object]
 
 
 def _worker_main(
     index: int,
     runner: JobRunner,
     warm_up: Callable[[], None] | None,
-    tasks: multiprocessing.Queue[tuple[str, Any] | None],
+    tasks: multiprocessing.Queue[Task | None],
     events: Connection,
     cancel: EventType,
     parent_pid: int,
@@ -80,7 +114,7 @@ def _worker_main(
 
     if warm_up is not None:
         warm_up()
-    events.send(("ready", index, None, None))
+    events.send(WorkerReady(index))
     while not orphaned():
         try:
             task = tasks.get(timeout=1.0)
@@ -89,21 +123,23 @@ def _worker_main(
         if task is None:
             return
         job_id, payload = task
+        events.send(JobStarted(index, job_id))
 
-        def emit(kind: str, data: Any, job_id: str = job_id) -> None:
-            events.send((kind, index, job_id, data))
+        def emit(update: object, job_id: str = job_id) -> None:
+            events.send(JobUpdate(index, job_id, update))
 
         try:
             outcome = runner(payload, emit, lambda: cancel.is_set() or orphaned())
         except errors.Cancelled:
-            emit("cancelled", None)
+            events.send(JobEnded(index, job_id, cancelled=True))
         except errors.GlidepathError as exc:
-            emit("failed", exc.message)
+            events.send(JobEnded(index, job_id, message=exc.message))
         except Exception as exc:
             traceback.print_exc()
-            emit("failed", f"training error: {type(exc).__name__}: {exc}")
+            message = f"training error: {type(exc).__name__}: {exc}"
+            events.send(JobEnded(index, job_id, message=message))
         else:
-            emit("done", outcome)
+            events.send(JobEnded(index, job_id, outcome=outcome))
 
 
 @dataclass
@@ -112,10 +148,12 @@ class _Slot:
 
     index: int
     process: SpawnProcess
-    tasks: multiprocessing.Queue[tuple[str, Any] | None]
+    tasks: multiprocessing.Queue[Task | None]
     cancel: EventType
     events: Connection
     job_id: str | None = None
+    payload: object = None
+    started: bool = False  # the worker said it took the job (JobStarted)
     cancel_deadline: float | None = None
     ready: bool = False
 
@@ -129,7 +167,7 @@ class WorkerPool:
     on_event: Callable[[WorkerEvent], None]
     warm_up: Callable[[], None] | None = None
     cancel_grace: float = 10.0
-    _ctx: Any = field(default_factory=lambda: multiprocessing.get_context("spawn"))
+    _ctx: SpawnContext = field(default_factory=lambda: multiprocessing.get_context("spawn"))
     _slots: list[_Slot] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _stopping: threading.Event = field(default_factory=threading.Event)
@@ -168,17 +206,29 @@ class WorkerPool:
         with self._lock:
             return sum(1 for s in self._slots if s.ready)
 
-    def try_assign(self, job_id: str, payload: Any) -> bool:
-        """Give the job to an idle worker; False when every worker is busy."""
+    def try_assign(self, job_id: str, payload: object) -> bool:
+        """Give the job to an idle, living worker; False when there is none just now.
+
+        A worker that died while idle is skipped (its replacement takes the next job); if
+        one dies after this check but before taking the job, the job goes to its
+        replacement (see ``_check_slots``), so a job never fails for a death it did not
+        cause.
+        """
         with self._lock:
             for slot in self._slots:
-                if slot.job_id is None:
-                    slot.cancel.clear()
-                    slot.job_id = job_id
-                    slot.cancel_deadline = None
-                    slot.tasks.put((job_id, payload))
+                if slot.job_id is None and slot.process.is_alive():
+                    self._give(slot, job_id, payload)
                     return True
         return False
+
+    @staticmethod
+    def _give(slot: _Slot, job_id: str, payload: object) -> None:
+        slot.cancel.clear()
+        slot.job_id = job_id
+        slot.payload = payload
+        slot.started = False
+        slot.cancel_deadline = None
+        slot.tasks.put((job_id, payload))
 
     def cancel(self, job_id: str) -> bool:
         """Ask the worker running ``job_id`` to stop; killed if it takes over the grace."""
@@ -198,27 +248,31 @@ class WorkerPool:
             for ready in wait(list(readers), timeout=0.2):
                 assert isinstance(ready, Connection)
                 try:
-                    kind, index, job_id, data = ready.recv()
+                    event = ready.recv()
                 except (EOFError, OSError):
                     continue  # its worker died: _check_slots replaces it
-                event = WorkerEvent(kind=kind, worker=index, job_id=job_id, data=data)
-                if self._accept(event):
+                if isinstance(event, _WireEvent) and self._accept(event, readers[ready]):
+                    assert not isinstance(event, JobStarted)
                     self._deliver(event)
             self._check_slots()
 
-    def _accept(self, event: WorkerEvent) -> bool:
+    def _accept(self, event: _WireEvent, index: int) -> bool:
         """Track slot state; drop events from a job the slot no longer holds."""
         with self._lock:
-            if event.worker >= len(self._slots):
+            if index >= len(self._slots) or event.worker != index:
                 return False
-            slot = self._slots[event.worker]
-            if event.kind == "ready":
+            slot = self._slots[index]
+            if isinstance(event, WorkerReady):
                 slot.ready = True
                 return True
             if slot.job_id != event.job_id:
                 return False  # a late word from a job already killed or given up
-            if event.kind in ("done", "failed", "cancelled"):
+            if isinstance(event, JobStarted):
+                slot.started = True
+                return False
+            if isinstance(event, JobEnded):
                 slot.job_id = None
+                slot.payload = None
                 slot.cancel_deadline = None
             return True
 
@@ -244,16 +298,30 @@ class WorkerPool:
                 slot.process.join(timeout=5)
                 code = slot.process.exitcode
                 log.event("worker_lost", level="warning", worker=i, exit_code=code, job=slot.job_id)
-                if slot.job_id is not None:
-                    if overdue:
-                        lost.append(WorkerEvent("cancelled", i, slot.job_id))
-                    else:
-                        message = f"training worker process died (exit code {code})"
-                        lost.append(WorkerEvent("failed", i, slot.job_id, message))
+                lost_job = self._lost_job(slot, overdue, code)
+                if lost_job is not None:
+                    lost.append(lost_job)
                 slot.events.close()
                 self._slots[i] = self._spawn(i)
+                if slot.job_id is not None and lost_job is None:  # it never ran: rerun it
+                    log.event("job_reassigned", worker=i, job=slot.job_id)
+                    self._give(self._slots[i], slot.job_id, slot.payload)
         for event in lost:
             self._deliver(event)
+
+    @staticmethod
+    def _lost_job(slot: _Slot, overdue: bool, code: int | None) -> JobEnded | None:
+        """How the job of a dead worker ends; None when the worker never took it (and no
+        cancel was asked), so that it goes to the replacement instead."""
+        if slot.job_id is None:
+            return None
+        if overdue or (slot.cancel_deadline is not None and not slot.started):
+            return JobEnded(slot.index, slot.job_id, cancelled=True)
+        if not slot.started:
+            return None
+        return JobEnded(
+            slot.index, slot.job_id, message=f"training worker process died (exit code {code})"
+        )
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop every worker: ask, then kill those still running after ``timeout``."""

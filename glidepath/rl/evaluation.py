@@ -1,8 +1,9 @@
 """Judge a trained policy on held-out lives against every baseline: the gate.
 
-- Held-out lives: the scenarios of ``seed`` (callers derive it from the training seed
-  through its own SeedSequence spawn key; the training draws its markets under another
-  key, :data:`glidepath.rl.lives.TRAINING_SPAWN_KEY`), so no life was seen in training.
+- Held-out lives: the scenarios of ``seed``. A score that ranks uses the evaluation lives
+  of the household's hash, :func:`evaluation_seed_for_hash` (the same lives for every
+  model of the hash); the training draws its markets under another spawn key,
+  :data:`glidepath.rl.lives.TRAINING_SPAWN_KEY`, so no life was seen in training.
 - Common random numbers: the engine's ``simulate`` runs the policy, the six baselines
   (own plan, 4 % rule, glide path, VPW, guardrails, Merton-style rule) and the
   dynamic-programming optimum when it exists, year by year on the same draws.

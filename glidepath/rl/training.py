@@ -18,6 +18,10 @@ Episode accounting: one rollout is one batch of ``n_envs`` lives from start to h
 picks n_envs among the divisors of ``episodes`` near the recipe's lives per update; when
 no divisor is close enough (e.g. a prime count) training runs in two phases, the second
 with the remainder as its batch, continuing the same weights and optimizer state.
+
+Fine-tuning parents are checked before any training (:func:`check_parent`): weights of
+another layout, non-finite weights, or weights whose actions or values come out
+non-finite on sample observations would otherwise train for seconds and then fail.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ from glidepath.household.model import Household
 from glidepath.models import MAX_EPISODES, SUPPORTED_ALGORITHMS
 
 from .actions import CONSUMPTION_RANGE, SHARE_RANGE
-from .model_io import load_weights_into
+from .model_io import check_model, load_weights_into
 from .recipe import POLICY_LAYOUT_VERSION, RECIPE, Recipe
 from .vec_env import LivesVecEnv
 
@@ -55,6 +59,15 @@ def _preload_optimizer() -> None:
 
 
 _preload_optimizer()
+
+
+def check_parent(model_zip: bytes) -> None:
+    """Raise InvalidArgument (reason INVALID_MODEL) unless ``model_zip`` can be trained on:
+    the consumers' own check (:func:`glidepath.rl.model_io.check_model`: trusted layout,
+    finite weights, finite actions and values on sample observations). Weights of about
+    3.4e38 are finite yet give NaN actions, and would fail only after seconds of training.
+    """
+    check_model(model_zip)
 
 
 @dataclass(frozen=True)

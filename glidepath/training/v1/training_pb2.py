@@ -27,37 +27,37 @@ from glidepath.common.v1 import model_pb2 as glidepath_dot_common_dot_v1_dot_mod
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$glidepath/training/v1/training.proto\x12\x15glidepath.training.v1\x1a#glidepath/common/v1/household.proto\x1a\x1fglidepath/common/v1/model.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd1\x05\n\x0bTrainingJob\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x33\n\x05state\x18\x02 \x01(\x0e\x32$.glidepath.training.v1.TrainingState\x12,\n\x05model\x18\x03 \x01(\x0b\x32\x1d.glidepath.common.v1.ModelRef\x12\x11\n\talgorithm\x18\x04 \x01(\t\x12\x0c\n\x04seed\x18\x05 \x01(\x04\x12-\n\x06parent\x18\x06 \x01(\x0b\x32\x1d.glidepath.common.v1.ModelRef\x12\x15\n\repisodes_done\x18\x07 \x01(\r\x12\x16\n\x0e\x65pisodes_total\x18\x08 \x01(\r\x12\x11\n\ttimesteps\x18\t \x01(\x04\x12 \n\x13mean_episode_reward\x18\n \x01(\x01H\x00\x88\x01\x01\x12\x17\n\x0f\x65lapsed_seconds\x18\x0b \x01(\x01\x12#\n\x16\x65stimated_seconds_left\x18\x0c \x01(\x01H\x01\x88\x01\x01\x12\x0f\n\x07message\x18\r \x01(\t\x12<\n\x10registered_model\x18\x0e \x01(\x0b\x32\".glidepath.common.v1.ModelMetadata\x12\x38\n\nevaluation\x18\x0f \x01(\x0b\x32$.glidepath.common.v1.ModelEvaluation\x12.\n\ncreated_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstarted_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08requests\x18\x13 \x01(\rB\x16\n\x14_mean_episode_rewardB\x19\n\x17_estimated_seconds_left\"\xb9\x01\n\x14StartTrainingRequest\x12\x31\n\thousehold\x18\x01 \x01(\x0b\x32\x1e.glidepath.common.v1.Household\x12\x10\n\x08\x65pisodes\x18\x02 \x01(\r\x12\x11\n\talgorithm\x18\x03 \x01(\t\x12\x11\n\x04seed\x18\x04 \x01(\x04H\x00\x88\x01\x01\x12-\n\x06parent\x18\x05 \x01(\x0b\x32\x1d.glidepath.common.v1.ModelRefB\x07\n\x05_seed\"X\n\x15StartTrainingResponse\x12/\n\x03job\x18\x01 \x01(\x0b\x32\".glidepath.training.v1.TrainingJob\x12\x0e\n\x06joined\x18\x02 \x01(\x08\"&\n\x14WatchTrainingRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"H\n\x15WatchTrainingResponse\x12/\n\x03job\x18\x01 \x01(\x0b\x32\".glidepath.training.v1.TrainingJob\"$\n\x12GetTrainingRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"F\n\x13GetTrainingResponse\x12/\n\x03job\x18\x01 \x01(\x0b\x32\".glidepath.training.v1.TrainingJob\"\x87\x01\n\x14ListTrainingsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x34\n\x06states\x18\x03 \x03(\x0e\x32$.glidepath.training.v1.TrainingState\x12\x12\n\nmodel_hash\x18\x04 \x01(\t\"b\n\x15ListTrainingsResponse\x12\x30\n\x04jobs\x18\x01 \x03(\x0b\x32\".glidepath.training.v1.TrainingJob\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\'\n\x15\x43\x61ncelTrainingRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"I\n\x16\x43\x61ncelTrainingResponse\x12/\n\x03job\x18\x01 \x01(\x0b\x32\".glidepath.training.v1.TrainingJob*\xfa\x01\n\rTrainingState\x12\x1e\n\x1aTRAINING_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15TRAINING_STATE_QUEUED\x10\x01\x12\x1a\n\x16TRAINING_STATE_RUNNING\x10\x02\x12\x1d\n\x19TRAINING_STATE_EVALUATING\x10\x03\x12\x1c\n\x18TRAINING_STATE_UPLOADING\x10\x04\x12\x1c\n\x18TRAINING_STATE_SUCCEEDED\x10\x05\x12\x19\n\x15TRAINING_STATE_FAILED\x10\x06\x12\x1c\n\x18TRAINING_STATE_CANCELLED\x10\x07\x32\xac\x04\n\x0fTrainingService\x12j\n\rStartTraining\x12+.glidepath.training.v1.StartTrainingRequest\x1a,.glidepath.training.v1.StartTrainingResponse\x12l\n\rWatchTraining\x12+.glidepath.training.v1.WatchTrainingRequest\x1a,.glidepath.training.v1.WatchTrainingResponse0\x01\x12\x64\n\x0bGetTraining\x12).glidepath.training.v1.GetTrainingRequest\x1a*.glidepath.training.v1.GetTrainingResponse\x12j\n\rListTrainings\x12+.glidepath.training.v1.ListTrainingsRequest\x1a,.glidepath.training.v1.ListTrainingsResponse\x12m\n\x0e\x43\x61ncelTraining\x12,.glidepath.training.v1.CancelTrainingRequest\x1a-.glidepath.training.v1.CancelTrainingResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$glidepath/training/v1/training.proto\x12\x15glidepath.training.v1\x1a#glidepath/common/v1/household.proto\x1a\x1fglidepath/common/v1/model.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe0\x05\n\x0bTrainingJob\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x33\n\x05state\x18\x02 \x01(\x0e\x32$.glidepath.training.v1.TrainingState\x12,\n\x05model\x18\x03 \x01(\x0b\x32\x1d.glidepath.common.v1.ModelRef\x12\x11\n\talgorithm\x18\x04 \x01(\t\x12\x0c\n\x04seed\x18\x05 \x01(\x04\x12-\n\x06parent\x18\x06 \x01(\x0b\x32\x1d.glidepath.common.v1.ModelRef\x12\x15\n\repisodes_done\x18\x07 \x01(\r\x12\x16\n\x0e\x65pisodes_total\x18\x08 \x01(\r\x12\x11\n\ttimesteps\x18\t \x01(\x04\x12 \n\x13mean_episode_reward\x18\n \x01(\x01H\x00\x88\x01\x01\x12\x17\n\x0f\x65lapsed_seconds\x18\x0b \x01(\x01\x12#\n\x16\x65stimated_seconds_left\x18\x0c \x01(\x01H\x01\x88\x01\x01\x12\x0f\n\x07message\x18\r \x01(\t\x12<\n\x10registered_model\x18\x0e \x01(\x0b\x32\".glidepath.common.v1.ModelMetadata\x12\x38\n\nevaluation\x18\x0f \x01(\x0b\x32$.glidepath.common.v1.ModelEvaluation\x12.\n\ncreated_at\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstarted_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x12 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08requests\x18\x13 \x01(\r\x12\r\n\x05owner\x18\x14 \x01(\tB\x16\n\x14_mean_episode_rewardB\x19\n\x17_estimated_seconds_left\"\xb9\x01\n\x14StartTrainingRequest\x12\x31\n\thousehold\x18\x01 \x01(\x0b\x32\x1e.glidepath.common.v1.Household\x12\x10\n\x08\x65pisodes\x18\x02 \x01(\r\x12\x11\n\talgorithm\x18\x03 \x01(\t\x12\x11\n\x04seed\x18\x04 \x01(\x04H\x00\x88\x01\x01\x12-\n\x06parent\x18\x05 \x01(\x0b\x32\x1d.glidepath.common.v1.ModelRefB\x07\n\x05_seed\"X\n\x15StartTrainingResponse\x12/\n\x03job\x18\x01 \x01(\x0b\x32\".glidepath.training.v1.TrainingJob\x12\x0e\n\x06joined\x18\x02 \x01(\x08\"&\n\x14WatchTrainingRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"H\n\x15WatchTrainingResponse\x12/\n\x03job\x18\x01 \x01(\x0b\x32\".glidepath.training.v1.TrainingJob\"$\n\x12GetTrainingRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"F\n\x13GetTrainingResponse\x12/\n\x03job\x18\x01 \x01(\x0b\x32\".glidepath.training.v1.TrainingJob\"\x87\x01\n\x14ListTrainingsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\r\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x34\n\x06states\x18\x03 \x03(\x0e\x32$.glidepath.training.v1.TrainingState\x12\x12\n\nmodel_hash\x18\x04 \x01(\t\"b\n\x15ListTrainingsResponse\x12\x30\n\x04jobs\x18\x01 \x03(\x0b\x32\".glidepath.training.v1.TrainingJob\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\'\n\x15\x43\x61ncelTrainingRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"[\n\x16\x43\x61ncelTrainingResponse\x12/\n\x03job\x18\x01 \x01(\x0b\x32\".glidepath.training.v1.TrainingJob\x12\x10\n\x08\x64\x65tached\x18\x02 \x01(\x08*\xfa\x01\n\rTrainingState\x12\x1e\n\x1aTRAINING_STATE_UNSPECIFIED\x10\x00\x12\x19\n\x15TRAINING_STATE_QUEUED\x10\x01\x12\x1a\n\x16TRAINING_STATE_RUNNING\x10\x02\x12\x1d\n\x19TRAINING_STATE_EVALUATING\x10\x03\x12\x1c\n\x18TRAINING_STATE_UPLOADING\x10\x04\x12\x1c\n\x18TRAINING_STATE_SUCCEEDED\x10\x05\x12\x19\n\x15TRAINING_STATE_FAILED\x10\x06\x12\x1c\n\x18TRAINING_STATE_CANCELLED\x10\x07\x32\xac\x04\n\x0fTrainingService\x12j\n\rStartTraining\x12+.glidepath.training.v1.StartTrainingRequest\x1a,.glidepath.training.v1.StartTrainingResponse\x12l\n\rWatchTraining\x12+.glidepath.training.v1.WatchTrainingRequest\x1a,.glidepath.training.v1.WatchTrainingResponse0\x01\x12\x64\n\x0bGetTraining\x12).glidepath.training.v1.GetTrainingRequest\x1a*.glidepath.training.v1.GetTrainingResponse\x12j\n\rListTrainings\x12+.glidepath.training.v1.ListTrainingsRequest\x1a,.glidepath.training.v1.ListTrainingsResponse\x12m\n\x0e\x43\x61ncelTraining\x12,.glidepath.training.v1.CancelTrainingRequest\x1a-.glidepath.training.v1.CancelTrainingResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'glidepath.training.v1.training_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TRAININGSTATE']._serialized_start=1747
-  _globals['_TRAININGSTATE']._serialized_end=1997
+  _globals['_TRAININGSTATE']._serialized_start=1780
+  _globals['_TRAININGSTATE']._serialized_end=2030
   _globals['_TRAININGJOB']._serialized_start=167
-  _globals['_TRAININGJOB']._serialized_end=888
-  _globals['_STARTTRAININGREQUEST']._serialized_start=891
-  _globals['_STARTTRAININGREQUEST']._serialized_end=1076
-  _globals['_STARTTRAININGRESPONSE']._serialized_start=1078
-  _globals['_STARTTRAININGRESPONSE']._serialized_end=1166
-  _globals['_WATCHTRAININGREQUEST']._serialized_start=1168
-  _globals['_WATCHTRAININGREQUEST']._serialized_end=1206
-  _globals['_WATCHTRAININGRESPONSE']._serialized_start=1208
-  _globals['_WATCHTRAININGRESPONSE']._serialized_end=1280
-  _globals['_GETTRAININGREQUEST']._serialized_start=1282
-  _globals['_GETTRAININGREQUEST']._serialized_end=1318
-  _globals['_GETTRAININGRESPONSE']._serialized_start=1320
-  _globals['_GETTRAININGRESPONSE']._serialized_end=1390
-  _globals['_LISTTRAININGSREQUEST']._serialized_start=1393
-  _globals['_LISTTRAININGSREQUEST']._serialized_end=1528
-  _globals['_LISTTRAININGSRESPONSE']._serialized_start=1530
-  _globals['_LISTTRAININGSRESPONSE']._serialized_end=1628
-  _globals['_CANCELTRAININGREQUEST']._serialized_start=1630
-  _globals['_CANCELTRAININGREQUEST']._serialized_end=1669
-  _globals['_CANCELTRAININGRESPONSE']._serialized_start=1671
-  _globals['_CANCELTRAININGRESPONSE']._serialized_end=1744
-  _globals['_TRAININGSERVICE']._serialized_start=2000
-  _globals['_TRAININGSERVICE']._serialized_end=2556
+  _globals['_TRAININGJOB']._serialized_end=903
+  _globals['_STARTTRAININGREQUEST']._serialized_start=906
+  _globals['_STARTTRAININGREQUEST']._serialized_end=1091
+  _globals['_STARTTRAININGRESPONSE']._serialized_start=1093
+  _globals['_STARTTRAININGRESPONSE']._serialized_end=1181
+  _globals['_WATCHTRAININGREQUEST']._serialized_start=1183
+  _globals['_WATCHTRAININGREQUEST']._serialized_end=1221
+  _globals['_WATCHTRAININGRESPONSE']._serialized_start=1223
+  _globals['_WATCHTRAININGRESPONSE']._serialized_end=1295
+  _globals['_GETTRAININGREQUEST']._serialized_start=1297
+  _globals['_GETTRAININGREQUEST']._serialized_end=1333
+  _globals['_GETTRAININGRESPONSE']._serialized_start=1335
+  _globals['_GETTRAININGRESPONSE']._serialized_end=1405
+  _globals['_LISTTRAININGSREQUEST']._serialized_start=1408
+  _globals['_LISTTRAININGSREQUEST']._serialized_end=1543
+  _globals['_LISTTRAININGSRESPONSE']._serialized_start=1545
+  _globals['_LISTTRAININGSRESPONSE']._serialized_end=1643
+  _globals['_CANCELTRAININGREQUEST']._serialized_start=1645
+  _globals['_CANCELTRAININGREQUEST']._serialized_end=1684
+  _globals['_CANCELTRAININGRESPONSE']._serialized_start=1686
+  _globals['_CANCELTRAININGRESPONSE']._serialized_end=1777
+  _globals['_TRAININGSERVICE']._serialized_start=2033
+  _globals['_TRAININGSERVICE']._serialized_end=2589
 # @@protoc_insertion_point(module_scope)

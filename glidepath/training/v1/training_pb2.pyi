@@ -95,6 +95,7 @@ class TrainingJob(_message.Message):
     STARTED_AT_FIELD_NUMBER: _builtins.int
     FINISHED_AT_FIELD_NUMBER: _builtins.int
     REQUESTS_FIELD_NUMBER: _builtins.int
+    OWNER_FIELD_NUMBER: _builtins.int
     job_id: _builtins.str
     """Opaque job id (32 lowercase hexadecimal characters)."""
     state: Global___TrainingState.ValueType
@@ -129,7 +130,14 @@ class TrainingJob(_message.Message):
     there is nothing to say.
     """
     requests: _builtins.int
-    """How many StartTraining requests this job serves (1 + those that joined it)."""
+    """How many StartTraining requests this job serves (1 + those that joined it, less those
+    detached by a cancel).
+    """
+    owner: _builtins.str
+    """The user the job trains for (its model's owner in the registry): the first requester
+    still attached. Shown to that user, administrators and services; empty for the other
+    users who joined the job.
+    """
     @_builtins.property
     def model(self) -> _model_pb2.ModelRef:
         """The model this job produces: the household's canonical hash and the episode count.
@@ -182,10 +190,11 @@ class TrainingJob(_message.Message):
         started_at: _timestamp_pb2.Timestamp | None = ...,
         finished_at: _timestamp_pb2.Timestamp | None = ...,
         requests: _builtins.int = ...,
+        owner: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_estimated_seconds_left", b"_estimated_seconds_left", "_mean_episode_reward", b"_mean_episode_reward", "created_at", b"created_at", "estimated_seconds_left", b"estimated_seconds_left", "evaluation", b"evaluation", "finished_at", b"finished_at", "mean_episode_reward", b"mean_episode_reward", "model", b"model", "parent", b"parent", "registered_model", b"registered_model", "started_at", b"started_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_estimated_seconds_left", b"_estimated_seconds_left", "_mean_episode_reward", b"_mean_episode_reward", "algorithm", b"algorithm", "created_at", b"created_at", "elapsed_seconds", b"elapsed_seconds", "episodes_done", b"episodes_done", "episodes_total", b"episodes_total", "estimated_seconds_left", b"estimated_seconds_left", "evaluation", b"evaluation", "finished_at", b"finished_at", "job_id", b"job_id", "mean_episode_reward", b"mean_episode_reward", "message", b"message", "model", b"model", "parent", b"parent", "registered_model", b"registered_model", "requests", b"requests", "seed", b"seed", "started_at", b"started_at", "state", b"state", "timesteps", b"timesteps"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_estimated_seconds_left", b"_estimated_seconds_left", "_mean_episode_reward", b"_mean_episode_reward", "algorithm", b"algorithm", "created_at", b"created_at", "elapsed_seconds", b"elapsed_seconds", "episodes_done", b"episodes_done", "episodes_total", b"episodes_total", "estimated_seconds_left", b"estimated_seconds_left", "evaluation", b"evaluation", "finished_at", b"finished_at", "job_id", b"job_id", "mean_episode_reward", b"mean_episode_reward", "message", b"message", "model", b"model", "owner", b"owner", "parent", b"parent", "registered_model", b"registered_model", "requests", b"requests", "seed", b"seed", "started_at", b"started_at", "state", b"state", "timesteps", b"timesteps"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__estimated_seconds_left: _TypeAlias = _typing.Literal["estimated_seconds_left"]  # noqa: Y015
     _WhichOneofArgType__estimated_seconds_left: _TypeAlias = _typing.Literal["_estimated_seconds_left", b"_estimated_seconds_left"]  # noqa: Y015
@@ -217,8 +226,9 @@ class StartTrainingRequest(_message.Message):
     """
     seed: _builtins.int
     """Seed of the training, for reproducibility: 0 to 4,294,967,295; when unset the service
-    picks one and reports it in the job. The held-out evaluation uses lives derived from
-    it that the training never sees.
+    picks one and reports it in the job. It chooses the training's markets only: the
+    held-out evaluation uses the evaluation lives of the household's hash, which no
+    training draws.
     """
     @_builtins.property
     def household(self) -> _household_pb2.Household:
@@ -459,25 +469,32 @@ Global___CancelTrainingRequest: _TypeAlias = CancelTrainingRequest  # noqa: Y015
 
 @_typing.final
 class CancelTrainingResponse(_message.Message):
-    """The cancelled job."""
+    """The cancelled job, or the job the caller was detached from."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     JOB_FIELD_NUMBER: _builtins.int
+    DETACHED_FIELD_NUMBER: _builtins.int
+    detached: _builtins.bool
+    """True when only the caller's requests were detached and the job goes on for other
+    users who asked for it; false when the job itself was cancelled.
+    """
     @_builtins.property
     def job(self) -> Global___TrainingJob:
         """The job after the cancellation was requested: CANCELLED, or still RUNNING or
-        EVALUATING for the moment the worker takes to stop (watch it to see CANCELLED).
+        EVALUATING for the moment the worker takes to stop (watch it to see CANCELLED). When
+        detached is true, the job as it goes on for its other requesters.
         """
 
     def __init__(
         self,
         *,
         job: Global___TrainingJob | None = ...,
+        detached: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["job", b"job"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["job", b"job"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detached", b"detached", "job", b"job"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -46,6 +46,32 @@ class TrainingServiceStub:
 
     Errors carry google.rpc.ErrorInfo (domain "glidepath") and, for bad fields,
     google.rpc.BadRequest naming the field (e.g. "episodes", "household.adults[0].current_age").
+
+    Users: StartTraining and CancelTraining need a credential (UNAUTHENTICATED without one;
+    with no credentials configured at all every caller is the local operator). Every job
+    has an owner, the user who first asked for it; a service (the simulation service) asks
+    for a user by naming them in "glidepath-on-behalf-of" with its own credential. A user
+    sees (GetTraining, WatchTraining, ListTrainings) and cancels only the jobs they asked
+    for; another user's job answers NOT_FOUND, exactly as an unknown id does (its existence
+    and household stay private). Administrators and services see and cancel every job.
+
+    Per-user bounds (a user's own requests, relayed or direct; administrators and services
+    calling for themselves are bound by the service-wide limits only): at most
+    TRAINING_MAX_QUEUED_PER_USER (default 2) jobs of one user wait in the queue, their
+    unfinished jobs hold at most TRAINING_MAX_EPISODES_PER_USER (default 2,000,000)
+    episodes, and one user holds at most TRAINING_MAX_WATCHES_PER_USER (default 8) open
+    WatchTraining streams. Beyond: RESOURCE_EXHAUSTED, reason USER_LIMIT. Joining a job
+    under way adds no work and is never refused by these bounds.
+
+    The trained model reaches the registry under the service's own credential, acting for
+    the job's owner: the registry records that user as the model's owner, and the
+    evaluation counts as verified. The evaluation that ranks is computed on the evaluation
+    lives of the model's hash (the same lives for every model of a household; its seed is
+    ModelEvaluation.seed), never on lives chosen by the training seed.
+
+    If the service's job store is found damaged at start-up, it is moved aside (kept, with
+    a timestamped name), a fresh store starts, and the jobs from before answer NOT_FOUND
+    saying the history was lost; models already trained are in the registry or the spool.
     """
 
     @_typing.overload
@@ -68,8 +94,23 @@ class TrainingServiceStub:
     already QUEUED, RUNNING, EVALUATING or UPLOADING, the request joins it (joined = true)
     instead of training twice; seed and parent of the joining request are then ignored.
 
+    A request that arrives after a job for the same model was cancelled starts a new job;
+    it never joins the one that is stopping.
+
+    Names held by quarantined models: the registry never overwrites a model. When the
+    requested name is held by a quarantined model (its metadata has quarantine_reason),
+    the job trains one more episode per taken name (episodes + 1, + 2, ...) so that its
+    model's name is free and still tells the episodes trained; episodes_total says so.
+
+    A parent larger than RL_MODELS_MAX_BYTES (the registry's GetModel says) is refused
+    before it is downloaded (FAILED_PRECONDITION, reason TOO_LARGE); a parent whose
+    weights are unusable (another layout, non-finite weights, or non-finite actions on
+    sample observations) is refused before training with FAILED_PRECONDITION, reason
+    INVALID_MODEL, and reported to the registry to be quarantined. A parent the caller
+    may not read is NOT_FOUND.
+
     When max_queued jobs already wait, fails with RESOURCE_EXHAUSTED (retry later, or
-    cancel a queued job).
+    cancel a queued job); a per-user bound gives RESOURCE_EXHAUSTED reason USER_LIMIT.
     """
     WatchTraining: _grpc.UnaryStreamMultiCallable[_training_pb2.WatchTrainingRequest, _training_pb2.WatchTrainingResponse]
     """Follows one job: the first message is the job's current state, then one message per
@@ -85,8 +126,11 @@ class TrainingServiceStub:
     for one household hash. The service keeps the latest TRAINING_JOB_HISTORY jobs.
     """
     CancelTraining: _grpc.UnaryUnaryMultiCallable[_training_pb2.CancelTrainingRequest, _training_pb2.CancelTrainingResponse]
-    """Cancels a job for every requester that joined it. A QUEUED job is removed from the
-    queue at once; a RUNNING or EVALUATING job stops at the trainer's next check (between
+    """Cancels the caller's part in a job. When other users' requests joined the job, the
+    caller's requests are detached and the job goes on for the others (detached = true);
+    the job itself is cancelled when nobody who asked for it is left, or when an
+    administrator or a service (calling for itself) cancels it. A QUEUED job is removed
+    from the queue at once; a RUNNING or EVALUATING job stops at the trainer's next check (between
     rollouts, typically well under a second) and becomes CANCELLED. Cancelling a CANCELLED
     job is a no-op; a job that is UPLOADING or finished cannot be cancelled
     (FAILED_PRECONDITION: its model is already trained). NOT_FOUND for an unknown job id.
@@ -113,6 +157,32 @@ class TrainingServiceAsyncStub(TrainingServiceStub):
 
     Errors carry google.rpc.ErrorInfo (domain "glidepath") and, for bad fields,
     google.rpc.BadRequest naming the field (e.g. "episodes", "household.adults[0].current_age").
+
+    Users: StartTraining and CancelTraining need a credential (UNAUTHENTICATED without one;
+    with no credentials configured at all every caller is the local operator). Every job
+    has an owner, the user who first asked for it; a service (the simulation service) asks
+    for a user by naming them in "glidepath-on-behalf-of" with its own credential. A user
+    sees (GetTraining, WatchTraining, ListTrainings) and cancels only the jobs they asked
+    for; another user's job answers NOT_FOUND, exactly as an unknown id does (its existence
+    and household stay private). Administrators and services see and cancel every job.
+
+    Per-user bounds (a user's own requests, relayed or direct; administrators and services
+    calling for themselves are bound by the service-wide limits only): at most
+    TRAINING_MAX_QUEUED_PER_USER (default 2) jobs of one user wait in the queue, their
+    unfinished jobs hold at most TRAINING_MAX_EPISODES_PER_USER (default 2,000,000)
+    episodes, and one user holds at most TRAINING_MAX_WATCHES_PER_USER (default 8) open
+    WatchTraining streams. Beyond: RESOURCE_EXHAUSTED, reason USER_LIMIT. Joining a job
+    under way adds no work and is never refused by these bounds.
+
+    The trained model reaches the registry under the service's own credential, acting for
+    the job's owner: the registry records that user as the model's owner, and the
+    evaluation counts as verified. The evaluation that ranks is computed on the evaluation
+    lives of the model's hash (the same lives for every model of a household; its seed is
+    ModelEvaluation.seed), never on lives chosen by the training seed.
+
+    If the service's job store is found damaged at start-up, it is moved aside (kept, with
+    a timestamped name), a fresh store starts, and the jobs from before answer NOT_FOUND
+    saying the history was lost; models already trained are in the registry or the spool.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -132,8 +202,23 @@ class TrainingServiceAsyncStub(TrainingServiceStub):
     already QUEUED, RUNNING, EVALUATING or UPLOADING, the request joins it (joined = true)
     instead of training twice; seed and parent of the joining request are then ignored.
 
+    A request that arrives after a job for the same model was cancelled starts a new job;
+    it never joins the one that is stopping.
+
+    Names held by quarantined models: the registry never overwrites a model. When the
+    requested name is held by a quarantined model (its metadata has quarantine_reason),
+    the job trains one more episode per taken name (episodes + 1, + 2, ...) so that its
+    model's name is free and still tells the episodes trained; episodes_total says so.
+
+    A parent larger than RL_MODELS_MAX_BYTES (the registry's GetModel says) is refused
+    before it is downloaded (FAILED_PRECONDITION, reason TOO_LARGE); a parent whose
+    weights are unusable (another layout, non-finite weights, or non-finite actions on
+    sample observations) is refused before training with FAILED_PRECONDITION, reason
+    INVALID_MODEL, and reported to the registry to be quarantined. A parent the caller
+    may not read is NOT_FOUND.
+
     When max_queued jobs already wait, fails with RESOURCE_EXHAUSTED (retry later, or
-    cancel a queued job).
+    cancel a queued job); a per-user bound gives RESOURCE_EXHAUSTED reason USER_LIMIT.
     """
     WatchTraining: _aio.UnaryStreamMultiCallable[_training_pb2.WatchTrainingRequest, _training_pb2.WatchTrainingResponse]  # type: ignore[assignment]
     """Follows one job: the first message is the job's current state, then one message per
@@ -149,8 +234,11 @@ class TrainingServiceAsyncStub(TrainingServiceStub):
     for one household hash. The service keeps the latest TRAINING_JOB_HISTORY jobs.
     """
     CancelTraining: _aio.UnaryUnaryMultiCallable[_training_pb2.CancelTrainingRequest, _training_pb2.CancelTrainingResponse]  # type: ignore[assignment]
-    """Cancels a job for every requester that joined it. A QUEUED job is removed from the
-    queue at once; a RUNNING or EVALUATING job stops at the trainer's next check (between
+    """Cancels the caller's part in a job. When other users' requests joined the job, the
+    caller's requests are detached and the job goes on for the others (detached = true);
+    the job itself is cancelled when nobody who asked for it is left, or when an
+    administrator or a service (calling for itself) cancels it. A QUEUED job is removed
+    from the queue at once; a RUNNING or EVALUATING job stops at the trainer's next check (between
     rollouts, typically well under a second) and becomes CANCELLED. Cancelling a CANCELLED
     job is a no-op; a job that is UPLOADING or finished cannot be cancelled
     (FAILED_PRECONDITION: its model is already trained). NOT_FOUND for an unknown job id.
@@ -176,6 +264,32 @@ class TrainingServiceServicer(metaclass=_abc_1.ABCMeta):
 
     Errors carry google.rpc.ErrorInfo (domain "glidepath") and, for bad fields,
     google.rpc.BadRequest naming the field (e.g. "episodes", "household.adults[0].current_age").
+
+    Users: StartTraining and CancelTraining need a credential (UNAUTHENTICATED without one;
+    with no credentials configured at all every caller is the local operator). Every job
+    has an owner, the user who first asked for it; a service (the simulation service) asks
+    for a user by naming them in "glidepath-on-behalf-of" with its own credential. A user
+    sees (GetTraining, WatchTraining, ListTrainings) and cancels only the jobs they asked
+    for; another user's job answers NOT_FOUND, exactly as an unknown id does (its existence
+    and household stay private). Administrators and services see and cancel every job.
+
+    Per-user bounds (a user's own requests, relayed or direct; administrators and services
+    calling for themselves are bound by the service-wide limits only): at most
+    TRAINING_MAX_QUEUED_PER_USER (default 2) jobs of one user wait in the queue, their
+    unfinished jobs hold at most TRAINING_MAX_EPISODES_PER_USER (default 2,000,000)
+    episodes, and one user holds at most TRAINING_MAX_WATCHES_PER_USER (default 8) open
+    WatchTraining streams. Beyond: RESOURCE_EXHAUSTED, reason USER_LIMIT. Joining a job
+    under way adds no work and is never refused by these bounds.
+
+    The trained model reaches the registry under the service's own credential, acting for
+    the job's owner: the registry records that user as the model's owner, and the
+    evaluation counts as verified. The evaluation that ranks is computed on the evaluation
+    lives of the model's hash (the same lives for every model of a household; its seed is
+    ModelEvaluation.seed), never on lives chosen by the training seed.
+
+    If the service's job store is found damaged at start-up, it is moved aside (kept, with
+    a timestamped name), a fresh store starts, and the jobs from before answer NOT_FOUND
+    saying the history was lost; models already trained are in the registry or the spool.
     """
 
     @_abc_1.abstractmethod
@@ -199,8 +313,23 @@ class TrainingServiceServicer(metaclass=_abc_1.ABCMeta):
         already QUEUED, RUNNING, EVALUATING or UPLOADING, the request joins it (joined = true)
         instead of training twice; seed and parent of the joining request are then ignored.
 
+        A request that arrives after a job for the same model was cancelled starts a new job;
+        it never joins the one that is stopping.
+
+        Names held by quarantined models: the registry never overwrites a model. When the
+        requested name is held by a quarantined model (its metadata has quarantine_reason),
+        the job trains one more episode per taken name (episodes + 1, + 2, ...) so that its
+        model's name is free and still tells the episodes trained; episodes_total says so.
+
+        A parent larger than RL_MODELS_MAX_BYTES (the registry's GetModel says) is refused
+        before it is downloaded (FAILED_PRECONDITION, reason TOO_LARGE); a parent whose
+        weights are unusable (another layout, non-finite weights, or non-finite actions on
+        sample observations) is refused before training with FAILED_PRECONDITION, reason
+        INVALID_MODEL, and reported to the registry to be quarantined. A parent the caller
+        may not read is NOT_FOUND.
+
         When max_queued jobs already wait, fails with RESOURCE_EXHAUSTED (retry later, or
-        cancel a queued job).
+        cancel a queued job); a per-user bound gives RESOURCE_EXHAUSTED reason USER_LIMIT.
         """
 
     @_abc_1.abstractmethod
@@ -240,8 +369,11 @@ class TrainingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _training_pb2.CancelTrainingRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_training_pb2.CancelTrainingResponse, _abc.Awaitable[_training_pb2.CancelTrainingResponse]]:
-        """Cancels a job for every requester that joined it. A QUEUED job is removed from the
-        queue at once; a RUNNING or EVALUATING job stops at the trainer's next check (between
+        """Cancels the caller's part in a job. When other users' requests joined the job, the
+        caller's requests are detached and the job goes on for the others (detached = true);
+        the job itself is cancelled when nobody who asked for it is left, or when an
+        administrator or a service (calling for itself) cancels it. A QUEUED job is removed
+        from the queue at once; a RUNNING or EVALUATING job stops at the trainer's next check (between
         rollouts, typically well under a second) and becomes CANCELLED. Cancelling a CANCELLED
         job is a no-op; a job that is UPLOADING or finished cannot be cancelled
         (FAILED_PRECONDITION: its model is already trained). NOT_FOUND for an unknown job id.
