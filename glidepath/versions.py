@@ -7,7 +7,9 @@ not have to import the RL code (and torch) to know them.
 """
 
 #: The meaning of the household's fields to the engine (cash flows, market, objective).
-HOUSEHOLD_SCHEMA_VERSION = 1
+#: 2: lifetimes (mortality or a fixed horizon), explicit life tables, survivor fractions of
+#: incomes and of spending, the essential-spending floor.
+HOUSEHOLD_SCHEMA_VERSION = 2
 
 #: The policy's observation layout, action decoding and network (``glidepath.rl``).
 POLICY_LAYOUT_VERSION = 1

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 
 from glidepath.common.v1 import household_pb2
 from glidepath.engine.market import BLOCK_PATHS
-from glidepath.engine.metrics import DEFAULT_PERCENTILES, Estimate, PercentileBands
+from glidepath.engine.metrics import DEFAULT_PERCENTILES, Estimate, LifetimeStats, PercentileBands
 from glidepath.engine.metrics import StrategyMetrics as EngineMetrics
-from glidepath.engine.optimum import optimum_available
 from glidepath.engine.run import (
     DEFAULT_BATCH_PATHS,
     MAX_STRATEGIES,
@@ -24,6 +23,7 @@ from glidepath.engine.run import (
     SimulationSettings,
 )
 from glidepath.engine.strategies import STRATEGIES
+from glidepath.engine.strategies import optimum_applies as optimum_available
 from glidepath.errors import FieldViolation, InvalidArgument
 from glidepath.household.convert import household_from_proto
 from glidepath.household.model import Household
@@ -242,6 +242,7 @@ def profile(bands: PercentileBands) -> pb.AgeProfile:
     return pb.AgeProfile(
         ages=bands.ages,
         means=bands.means,
+        paths_by_age=bands.n_by_age,
         bands=[
             pb.PercentileBand(percentile=p, values=values, standard_errors=errors)
             for p, values, errors in zip(
@@ -280,6 +281,8 @@ def strategy_result(metrics: EngineMetrics, result: ComparisonResult) -> pb.Stra
         mean_utility=estimate(metrics.mean_utility),
         seconds=metrics.seconds,
     )
+    if metrics.lifetimes is not None:
+        message.lifetimes.CopyFrom(lifetime_outcomes(metrics.lifetimes))
     if metrics.goal_probability is not None:
         message.capital_goal_probability.CopyFrom(estimate(metrics.goal_probability))
     for paired in result.paired:
@@ -296,6 +299,27 @@ def strategy_result(metrics: EngineMetrics, result: ComparisonResult) -> pb.Stra
             message.share_of_optimum.CopyFrom(estimate(paired.ratio))
     if metrics.name == OPTIMUM:
         message.share_of_optimum.CopyFrom(pb.Estimate(value=1.0, standard_error=0.0))
+    return message
+
+
+def lifetime_outcomes(stats: LifetimeStats) -> pb.LifetimeOutcomes:
+    message = pb.LifetimeOutcomes(
+        years_lived=estimate(stats.years_lived),
+        years_without_money=estimate(stats.years_without_money),
+        spending_certainty_equivalent=estimate(stats.spending_ce),
+        per_adult=[
+            pb.AgeCounts(first_age=stats.first_death_age, paths_at_age=row)
+            for row in stats.death_ages
+        ],
+    )
+    if stats.last_death_ages:
+        message.last_death.CopyFrom(
+            pb.AgeCounts(first_age=stats.first_death_age, paths_at_age=stats.last_death_ages)
+        )
+    if stats.below_floor_probability is not None:
+        message.below_floor_probability.CopyFrom(estimate(stats.below_floor_probability))
+    if stats.years_below_floor is not None:
+        message.years_below_floor.CopyFrom(estimate(stats.years_below_floor))
     return message
 
 

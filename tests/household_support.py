@@ -18,7 +18,9 @@ from glidepath.household.model import (
     Household,
     Income,
     IncomeKind,
+    Lifetimes,
     MarketAssumptions,
+    MortalityTable,
     ReturnModel,
     SpendingPhase,
 )
@@ -26,6 +28,7 @@ from glidepath.household.model import (
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_JSON = ROOT / "examples" / "household.json"
 RETIREE_JSON = ROOT / "examples" / "retiree.json"
+COUPLE_JSON = ROOT / "examples" / "couple.json"
 
 # Float fields by how the canonical form rounds them (every float field of the model is
 # in exactly one set; test_household_canonical checks that).
@@ -42,7 +45,8 @@ MONEY_FIELDS = frozenset(
 )
 RATE_FIELDS = frozenset(
     {"income_growth", "growth", "expected_return", "volatility", "inflation_mean"}
-    | {"inflation_volatility"}
+    | {"inflation_volatility", "survivor_fraction", "survivor_spending_fraction"}
+    | {"essential_fraction"}
 )
 PARAMETER_FIELDS = frozenset({"risk_aversion", "degrees_of_freedom"})
 SHARE_FIELDS = ("stock_share", "bond_share", "cash_share")
@@ -62,6 +66,36 @@ def example() -> Household:
 
 def retiree() -> Household:
     return household_from_json(RETIREE_JSON.read_text())
+
+
+def couple() -> Household:
+    return household_from_json(COUPLE_JSON.read_text())
+
+
+# A short explicit life table: q from age 38 to the last age 100 (q = 1 there).
+# On the hash's rounding grid (4 significant figures).
+TABLE_Q = (*(rounding.round_parameter(min(0.0008 * 1.1 ** (k + 2), 0.6)) for k in range(62)), 1.0)
+
+
+def rich_lives() -> Household:
+    """``rich`` with mortality: every lifetimes field set away from its default, the second
+    adult on an explicit table (its life expectancy then is the table's)."""
+    base = rich()
+    table = MortalityTable(38, TABLE_Q)
+    second = replace(
+        base.adults[1],
+        mortality_table=table,
+        life_expectancy=validation.table_life_expectancy(table, base.adults[1].current_age),
+    )
+    return replace(
+        base,
+        adults=(base.adults[0], second),
+        incomes=(replace(base.incomes[0], survivor_fraction=0.6), *base.incomes[1:]),
+        goals=replace(base.goals, essential_fraction=0.55),
+        lifetimes=Lifetimes.MORTALITY,
+        survivor_spending_fraction=0.65,
+        name="rich lives",
+    )
 
 
 def rich() -> Household:

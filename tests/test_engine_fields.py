@@ -22,7 +22,9 @@ from glidepath.household.model import (
     Household,
     Income,
     IncomeKind,
+    Lifetimes,
     MarketAssumptions,
+    MortalityTable,
     ReturnModel,
     SpendingPhase,
 )
@@ -35,6 +37,9 @@ STUDENT_T_ONLY = {"degrees_of_freedom"}
 # summary for people); every kind is paid alike, so no simulated figure moves.
 DESCRIPTIVE = {"kind"}
 STRATEGIES = ["own_plan", "four_percent_rule", "glide_path", "vpw", "guardrails", "merton"]
+# Read only under lifetimes mortality (refused under the fixed horizon, where nobody is a
+# survivor): walked on the mortality variant of the base household.
+MORTALITY_ONLY = {"mortality_table", "survivor_fraction", "survivor_spending_fraction"}
 
 
 def base_household() -> Household:
@@ -62,6 +67,10 @@ def fingerprint(h: Household) -> tuple[Any, ...]:
     result = simulate(h, STRATEGIES, SimulationSettings(paths=256, seed=1))
     out: list[Any] = [dataclasses.astuple(result.schedule)]
     for s in result.strategies:
+        assert s.lifetimes is not None
+        out += [s.lifetimes.years_lived.value, s.lifetimes.years_without_money.value]
+        out += [s.lifetimes.spending_ce.value, s.lifetimes.last_death_ages]
+        out += [s.lifetimes.below_floor_probability, s.lifetimes.years_below_floor]
         out += [
             s.certainty_equivalent.value,
             s.success_probability.value,
@@ -93,6 +102,8 @@ def perturb(name: str, value: Any, owner: Any) -> Any:
     if value is None:
         if isinstance(owner, Income):
             return 84
+        if name == "mortality_table":  # a flat 2 % a year from the adult's age, 1 at 100
+            return MortalityTable(owner.current_age, (0.02,) * (99 - owner.current_age) + (1.0,))
         return 53
     if isinstance(value, str):
         return value + " (renamed)"
@@ -147,7 +158,17 @@ BASE = base_household()
 STUDENT = dataclasses.replace(
     BASE, market=dataclasses.replace(BASE.market, return_model=ReturnModel.STUDENT_T)
 )
-CASES = [(path, name, fn) for path, name, fn in walk(BASE)]
+MORTAL = dataclasses.replace(
+    BASE,
+    lifetimes=Lifetimes.MORTALITY,
+    survivor_spending_fraction=0.6,
+    incomes=(dataclasses.replace(BASE.incomes[0], survivor_fraction=0.5), *BASE.incomes[1:]),
+    goals=dataclasses.replace(BASE.goals, essential_fraction=0.6),
+)
+CASES = [(path, name, fn) for path, name, fn in walk(BASE) if name not in MORTALITY_ONLY]
+MORTAL_CASES = [
+    (path, name, fn) for path, name, fn in walk(MORTAL) if name not in LABELS | STUDENT_T_ONLY
+]
 
 
 def test_the_walk_covers_the_model() -> None:
@@ -161,7 +182,22 @@ def test_the_walk_covers_the_model() -> None:
 
 @pytest.fixture(scope="module")
 def base_prints() -> dict[str, tuple[Any, ...]]:
-    return {"lognormal": fingerprint(BASE), "student_t": fingerprint(STUDENT)}
+    return {
+        "lognormal": fingerprint(BASE),
+        "student_t": fingerprint(STUDENT),
+        "mortality": fingerprint(MORTAL),
+    }
+
+
+@pytest.mark.parametrize(("path", "name", "fn"), MORTAL_CASES, ids=[c[0] for c in MORTAL_CASES])
+def test_each_field_changes_some_output_under_mortality(
+    path: str, name: str, fn: Any, base_prints: dict[str, tuple[Any, ...]]
+) -> None:
+    perturbed = fingerprint(fn(None))
+    if name in DESCRIPTIVE:
+        assert perturbed[1:] == base_prints["mortality"][1:], path
+    else:
+        assert perturbed != base_prints["mortality"], path
 
 
 @pytest.mark.parametrize(("path", "name", "fn"), CASES, ids=[c[0] for c in CASES])

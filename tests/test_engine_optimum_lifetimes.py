@@ -36,6 +36,7 @@ from glidepath.engine.optimum import (
 from glidepath.engine.state import YearState
 from glidepath.errors import InvalidArgument
 from glidepath.household.model import Household, Lifetimes, MortalityTable
+from glidepath.household.validation import validate
 
 X_POINTS = np.array([5e4, 2e5, 6e5, 1e6, 2.5e6])
 
@@ -238,6 +239,10 @@ def test_the_optimum_with_mortality_solves_a_household_at_the_bounds(
         lifetimes=Lifetimes.MORTALITY,
         goals=replace(household.goals, essential_fraction=0.6),
     )
+    try:  # at the bounds of validation under mortality (ages 11 to 110, reachable lives)
+        validate(household)
+    except InvalidArgument:
+        return
     if not dp_applies(household)[0]:
         return
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import random
@@ -22,10 +23,13 @@ from household_support import (
     PARAMETER_FIELDS,
     RATE_FIELDS,
     SHARE_FIELDS,
+    TABLE_Q,
+    couple,
     example,
     households,
     retiree,
     rich,
+    rich_lives,
 )
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -52,23 +56,34 @@ from glidepath.household.model import (
     MarketAssumptions,
 )
 from glidepath.household.rounding import round_money, round_rate, round_shares
-from glidepath.household.validation import validate
+from glidepath.household.validation import table_life_expectancy, validate
 
 # Golden hashes. They pin the canonical form: if one of these changes, a model trained
 # before the change would be served for a different environment. Changing them is only
 # allowed together with bumping a version in glidepath/versions.py.
 GOLDEN = {
-    "example": "c2b3813891e9d924",
-    "retiree": "bf9820b0db5b6107",
-    "rich": "74cd5dc6aac672ce",
+    "example": "17ad8ba297d3b38c",
+    "retiree": "fdcd0c512068ff50",
+    "rich": "5995988e00469f11",
+    "rich_lives": "7da7478d4a8433b0",
+    "couple": "02d0bddb8a1c328e",
 }
-GOLDEN_SCHEMA = "glidepath.household/1+policy/1"
+# Schema 2 (lifetimes, life tables, survivor fractions, the floor) moved every hash: a
+# household from before keeps its meaning (fixed horizon, no survivor, no floor), its form
+# now spells those defaults out, and the schema it folds in is 2.
+GOLDEN_SCHEMA = "glidepath.household/2+policy/1"
 # Fields the hash leaves out on purpose besides labels (the engine pays every income kind
 # alike). Leaving the kind out moved only households with an INCOME_KIND_OTHER income
 # ("rich" was 0f0872ad0e373df2); each now shares the hash of its all-pension twin, the
 # same environment, so no model can be served for another one and no version was bumped.
 IGNORED_FIELDS = frozenset({"kind"})
-KNOWN = {"example": example, "retiree": retiree, "rich": rich}
+KNOWN = {
+    "example": example,
+    "retiree": retiree,
+    "rich": rich,
+    "rich_lives": rich_lives,
+    "couple": couple,
+}
 
 Path_ = tuple[str | int, ...]
 
@@ -88,6 +103,23 @@ def is_valid(household: Household) -> bool:
 def test_golden_hashes(name: str) -> None:
     assert SCHEMA == GOLDEN_SCHEMA, "schema bumped: recompute GOLDEN on purpose"
     assert household_hash(KNOWN[name]()) == GOLDEN[name]
+
+
+# Schema 1's golden hashes: a household from before the lifetimes fields keeps its form
+# (fixed horizon, no table, no survivor fractions, no floor are left out of it).
+GOLDEN_SCHEMA_1 = {
+    "example": "c2b3813891e9d924",
+    "retiree": "bf9820b0db5b6107",
+    "rich": "74cd5dc6aac672ce",
+}
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN_SCHEMA_1))
+def test_a_household_from_before_changed_only_its_schema(name: str) -> None:
+    form = canonical_form(KNOWN[name]())
+    form["schema"] = "glidepath.household/1+policy/1"
+    text = json.dumps(form, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    assert hashlib.sha256(text.encode("ascii")).hexdigest()[:16] == GOLDEN_SCHEMA_1[name]
 
 
 def test_hash_is_16_lowercase_hex_of_the_canonical_json() -> None:
@@ -242,13 +274,20 @@ def nudge(household: Household, rng: random.Random, scale: float) -> Household:
     """
     money, rate, parameter = 0.5e-3 / 1.0 * 0.8, 0.5e-4 * 0.8, 0.5e-4 * 0.8
 
+    fixed = household.lifetimes is model.Lifetimes.FIXED_HORIZON
+
     def number(name: str, value: float) -> float:
+        if fixed and name in {"survivor_fraction", "survivor_spending_fraction"}:
+            return value  # only a survivor under mortality has them: nudged, refused
+        if name == "q":  # a life table's one-year death probabilities; the last stays 1
+            return value if value == 1.0 else value * (1 + rng.uniform(-1, 1) * parameter / 10)
         if name in MONEY_FIELDS:
             # 3 significant figures: half a unit is at least 0.5/999 of the value.
             return value * (1 + rng.uniform(-1, 1) * money * scale)
         if name in RATE_FIELDS:
             step = rng.uniform(-1, 1) * rate * scale
-            return value + (abs(step) if value <= 0 and "volatility" in name else step)
+            bounded = "volatility" in name or name.endswith("fraction")
+            return value + (abs(step) if value <= 0 and bounded else step)
         if name in PARAMETER_FIELDS:
             return value * (1 + rng.uniform(-1, 1) * parameter / 10 * scale)
         raise AssertionError(f"unclassified number field {name}")
@@ -306,16 +345,27 @@ def test_inputs_within_the_rounding_share_the_hash(
     assert household_hash(nudged) == household_hash(household)
 
 
-def test_nudging_moves_every_number() -> None:
-    nudged = nudge(rich(), random.Random(7), scale=0.9)
-    assert household_hash(nudged) == household_hash(rich())
-    # Shares move in pairs (one of three stays), so they are checked by the sum only.
+@pytest.mark.parametrize("make", [rich, rich_lives])
+def test_nudging_moves_every_number(make: Any) -> None:
+    household = make()
+    nudged = nudge(household, random.Random(7), scale=0.9)
+    assert household_hash(nudged) == household_hash(household)
+    # Shares move in pairs (one of three stays), so they are checked by the sum only;
+    # under fixed_horizon the survivor fractions stay (any other value is refused).
+    fixed = {"survivor_fraction", "survivor_spending_fraction"}
+    if household.lifetimes is model.Lifetimes.MORTALITY:
+        fixed = set()
     numbers = [
         p
-        for p, _, name in leaves_of(rich())
-        if isinstance(get(rich(), p), float) and name not in SHARE_FIELDS
+        for p, _, name in leaves_of(household)
+        if isinstance(get(household, p), float) and name not in {*SHARE_FIELDS, *fixed}
     ]
-    assert numbers and [p for p in numbers if get(nudged, p) == get(rich(), p)] == []
+    assert numbers and [p for p in numbers if get(nudged, p) == get(household, p)] == []
+    table, moved_table = household.adults[1].mortality_table, nudged.adults[1].mortality_table
+    if table is not None:
+        assert moved_table is not None
+        q, moved = table.q, moved_table.q
+        assert all(a != b for a, b in zip(q[:-1], moved[:-1], strict=True))
 
 
 @settings(max_examples=60, deadline=None)
@@ -380,6 +430,7 @@ MODEL_CLASSES = (
     model.AssetClass,
     MarketAssumptions,
     model.Goals,
+    model.MortalityTable,
 )
 CLASS_NAMES = {cls.__name__ for cls in MODEL_CLASSES}
 
@@ -463,6 +514,18 @@ def beyond_rounding(household: Household, path: Path_) -> list[Household]:
                     )
                     out.append(put(household, path[:-1], moved))
         return out
+    if name == "q":  # an explicit table: a year of age deadlier, or the last one earlier
+        adult_path = path[:-2]
+        longer = (*(min(1.0, v * 1.5) for v in value[:-1]), 1.0)
+        shorter = (*value[:-2], 1.0)
+        return [_retabled(put(household, path, t), adult_path) for t in (longer, shorter)]
+    if name == "first_age":
+        adult_path = path[:-2]
+        return [_retabled(put(household, path, value + d), adult_path) for d in (1, -1, 2)]
+    if name == "mortality_table":
+        adult = get(household, path[:-1])
+        table = model.MortalityTable(adult.current_age, TABLE_Q[-(111 - adult.current_age) :])
+        return [_retabled(put(household, path, table), path[:-1])]
     if name == "correlations":
         out = []
         for step in (0.05, -0.05):
@@ -485,19 +548,47 @@ def beyond_rounding(household: Household, path: Path_) -> list[Household]:
     return [put(household, path, c) for c in candidates]
 
 
+# Refused under fixed_horizon (they would change nothing): changed in rich_lives only.
+MORTALITY_ONLY = {"mortality_table", "survivor_fraction", "survivor_spending_fraction"}
+
+
+def _retabled(household: Household, adult_path: Path_) -> Household:
+    """With a changed table, the adult's life expectancy follows it (the table sets it)."""
+    adult = get(household, adult_path)
+    try:
+        life = table_life_expectancy(adult.mortality_table, adult.current_age)
+    except (InvalidArgument, ValueError):
+        return household
+    moved: Household = put(household, (*adult_path, "life_expectancy"), life)
+    return moved
+
+
+def _derived(household: Household, path: Path_) -> bool:
+    """An adult's life expectancy beside a table is the table's, not an input."""
+    if path[-1] != "life_expectancy" or path[0] != "adults":
+        return False
+    return get(household, path[:-1]).mortality_table is not None
+
+
 def test_every_input_field_changes_the_hash() -> None:
-    household = rich()
-    base = household_hash(household)
     covered: set[tuple[str, str]] = set()
     unchanged = []
-    for path, cls_name, name in leaves_of(household):
-        valid = [h for h in beyond_rounding(household, path) if is_valid(h)]
-        assert valid, f"no valid change of {path} to test"
-        if household_hash(valid[0]) == base:
-            unchanged.append(path)
-        covered.add((cls_name, name))
+    for household in (rich(), rich_lives()):
+        base = household_hash(household)
+        fixed = household.lifetimes is model.Lifetimes.FIXED_HORIZON
+        for path, cls_name, name in leaves_of(household):
+            # (rich's lifetimes changes to mortality; rich_lives' could not go back alone)
+            skip = name in MORTALITY_ONLY if fixed else name == "lifetimes"
+            if _derived(household, path) or skip:
+                continue
+            valid = [h for h in beyond_rounding(household, path) if is_valid(h)]
+            assert valid, f"no valid change of {path} to test"
+            if household_hash(valid[0]) == base:
+                unchanged.append(path)
+            covered.add((cls_name, name))
     assert not unchanged, f"the hash ignores {unchanged}"
-    assert covered == leaf_fields()
+    # An absent table is a leaf too: giving one changes the hash.
+    assert covered == leaf_fields() | {("Adult", "mortality_table")}
 
 
 # --------------------------------------------------------------------------- rounding rules

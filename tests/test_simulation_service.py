@@ -27,7 +27,15 @@ from simulation_service.config import SimulationServiceSettings
 
 TIMEOUT = 60.0  # seconds: every call's deadline
 PATHS = 2048  # whole blocks of 1,024: adaptive mode then starts with exactly these
-BASELINES = ["own_plan", "four_percent_rule", "glide_path", "vpw", "guardrails", "merton"]
+BASELINES = [
+    "own_plan",
+    "four_percent_rule",
+    "glide_path",
+    "vpw",
+    "guardrails",
+    "merton",
+    "floor_upside",
+]
 
 
 @pytest.fixture(scope="module")

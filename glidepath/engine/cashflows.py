@@ -22,6 +22,11 @@ Conventions (the model module's, made precise):
   real return of the household's non-stock mix (the bond's when it holds only bonds).
   Non-indexed parts are deflated with the expected inflation: per path,
   H_t = hc_real[t] + hc_nominal[t] / P_t.
+- Lifetimes: under FIXED_HORIZON (above) every flow ends with its adult's life
+  expectancy. Under MORTALITY the plan runs to the last age anyone can live, "for life"
+  means until the drawn death, and ``lives`` (:mod:`glidepath.engine.lifetimes`) holds
+  the life tables and each alive state's flows; the arrays here are then those of the
+  state where every adult is alive.
 - The consumption scale s (utility normalisation and reporting): the retirement spending
   target when > 0, else the largest spending phase, else the mean positive real net
   income, else initial wealth spread over the horizon, else 1.
@@ -38,6 +43,7 @@ from numpy.typing import NDArray
 from glidepath.errors import InvalidArgument
 from glidepath.household.model import Household, IncomeKind
 
+from .lifetimes import Lives, build_lives
 from .market import MarketModel
 
 FloatArray = NDArray[np.float64]
@@ -79,6 +85,7 @@ class Schedule:
     risk_aversion: float
     discount_gross: float  # real gross rate used for H
     market: MarketModel
+    lives: Lives | None = None  # MORTALITY: life tables and each alive state's flows
 
     @property
     def real_net_income(self) -> FloatArray:
@@ -210,6 +217,16 @@ def build_schedule(household: Household) -> Schedule:
         streams[(IncomeKind.PENSION, 1)],
     )
     other_real, other_nominal = streams[(IncomeKind.OTHER, 0)], streams[(IncomeKind.OTHER, 1)]
+    lives = build_lives(household, adult_ages, live, hh_age, _present_values, discount)
+    if lives is not None:  # every adult alive: incomes "for life" until the drawn death
+        full, f = lives.full_code, lives.flows
+        salary, pension_real, pension_nominal = (
+            f.salary[full],
+            f.pension_real[full],
+            f.pension_nominal[full],
+        )
+        other_real, other_nominal = f.other_real[full], f.other_nominal[full]
+        charges_real, charges_nominal = f.charges_real[full], f.charges_nominal[full]
     real_net = salary + pension_real + other_real - charges_real
     nominal_net = pension_nominal + other_nominal - charges_nominal
     infl_gross = 1.0 + household.market.inflation_mean
@@ -242,4 +259,5 @@ def build_schedule(household: Household) -> Schedule:
         risk_aversion=float(household.risk_aversion),
         discount_gross=discount,
         market=market,
+        lives=lives,
     )

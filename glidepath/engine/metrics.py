@@ -13,6 +13,22 @@ What each metric means (all money real, today's money):
 - shortfall: the unmet part of the spending target, max(target - consumption, 0),
   summed over the retirement years of a path (``mean_total``) or per retirement year.
 
+Lifetimes (MORTALITY; under FIXED_HORIZON every path lives every year and these agree
+with the definitions above):
+- "success" is the spending target met in every retirement year lived, and "ruin" (ruin
+  while alive) money exhausted while someone was alive: a withdrawal cut in a year lived;
+- years without money: the years lived in which a withdrawal was cut, or that began
+  after ruin with nothing left (mean per path);
+- years lived: D per path (until the last death); ages at death: each adult's drawn age
+  at death (the age in the year of death) and the household's last death;
+- bands by age cover the lives still running: the paths on which someone is alive at
+  the start of that year (their count by age in ``n_by_age``); the end column holds
+  every path's bequest;
+- the floor (``essential_fraction``): the probability of ever spending below it in a
+  retirement year lived, and the expected number of such years;
+- spending CE: the certainty equivalent of consumption alone (``objective``), the
+  bequest reported apart (``terminal``: the wealth left at the last death).
+
 Every figure carries the number of paths and its standard error (binomial for
 probabilities; sd / sqrt(N) for means; for percentiles, half the spread between the
 quantiles at q +- sqrt(q (1 - q) / N): the order-statistic interval).
@@ -68,6 +84,8 @@ class PercentileBands:
     standard_errors: tuple[tuple[float, ...], ...]
     means: tuple[float, ...]
     n_paths: int
+    # The paths behind each age (lives still running); () when every path is behind each.
+    n_by_age: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -88,6 +106,20 @@ class ShortfallStats:
 
 
 @dataclass(frozen=True)
+class LifetimeStats:
+    """What a person asks about lifetimes (see the module docstring)."""
+
+    years_lived: Estimate  # D per path
+    years_without_money: Estimate  # years lived with no money left, per path
+    below_floor_probability: Estimate | None  # None without a floor
+    years_below_floor: Estimate | None
+    death_ages: tuple[tuple[int, ...], ...]  # per adult: count of paths by age at death
+    last_death_ages: tuple[int, ...]  # count of paths by the age of the last death
+    first_death_age: int  # the age of index 0 in the two count tuples above
+    spending_ce: Estimate  # CE of consumption alone
+
+
+@dataclass(frozen=True)
 class StrategyMetrics:
     name: str
     n_paths: int
@@ -102,6 +134,7 @@ class StrategyMetrics:
     terminal: TerminalWealth
     shortfall: ShortfallStats
     path_utilities: FloatArray | None = None
+    lifetimes: LifetimeStats | None = None
 
 
 def mean_estimate(x: FloatArray) -> Estimate:
@@ -161,7 +194,8 @@ class Histograms:
         self.counts = np.zeros((rows, _N_BINS + 2), dtype=np.int64)
         self.sums = np.zeros(rows)
 
-    def add(self, row: int, values: FloatArray) -> None:
+    def add(self, row: int, values: FloatArray, where: NDArray[np.bool_] | None = None) -> None:
+        """Count ``values`` (those ``where`` is True) in row ``row``."""
         # float32 is ample for a bin index (log steps of 2e-3, float32 log error ~1e-6)
         # and halves the memory traffic of the hottest metric. The log comes before the
         # shift by ln(low): values / low leaves float32 for a scale below about 1e-34
@@ -175,8 +209,14 @@ class Histograms:
         y *= np.float32(1.0 / _LOG_RATIO)
         y += np.float32(1.0)
         np.clip(y, np.float32(0.0), np.float32(_N_BINS + 1), out=y)
-        self.counts[row] += np.bincount(y.astype(np.intp), minlength=_N_BINS + 2)
-        self.sums[row] += float(values.sum())
+        if where is None:
+            self.counts[row] += np.bincount(y.astype(np.intp), minlength=_N_BINS + 2)
+            self.sums[row] += float(values.sum())
+            return
+        # The values left out go to one bin past the end, dropped: no compacting copy.
+        index = np.where(where, y.astype(np.intp), _N_BINS + 2)
+        self.counts[row] += np.bincount(index, minlength=_N_BINS + 3)[: _N_BINS + 2]
+        self.sums[row] += float(np.sum(values, where=where))
 
     def bands(self, ages: Sequence[int], percentiles: Sequence[float]) -> PercentileBands:
         n = int(self.counts[0].sum())
@@ -190,8 +230,10 @@ class Histograms:
         spread = 0.5 * (at[:, m : 2 * m] - at[:, 2 * m :])
         values = tuple(tuple(float(v) for v in at[:, j]) for j in range(m))
         errors = tuple(tuple(float(e) for e in spread[:, j]) for j in range(m))
-        means = tuple(float(s / n) for s in self.sums)
-        return PercentileBands(tuple(ages), tuple(percentiles), values, errors, means, n)
+        rows = self.counts.sum(axis=1)
+        means = tuple(float(s / r) if r else 0.0 for s, r in zip(self.sums, rows, strict=True))
+        by_age = () if bool((rows == n).all()) else tuple(int(r) for r in rows)
+        return PercentileBands(tuple(ages), tuple(percentiles), values, errors, means, n, by_age)
 
 
 class MetricsAccumulator:
@@ -215,36 +257,78 @@ class MetricsAccumulator:
         self._batch_ok: NDArray[np.bool_] | None = None
         self.retirement_years = 0
         self.seconds = 0.0
+        # Lifetimes and the floor, per path: (years lived, years without money, years
+        # below the floor, spending utility), and the batch's running ruin flag.
+        self._life: list[FloatArray] = []
+        self._batch_life: FloatArray | None = None
+        self._batch_broke: NDArray[np.bool_] | None = None
+        self._deaths: list[NDArray[np.int64]] = []
+        self._current_ages: tuple[int, ...] = ()
+        self.floor = False
 
     def start_batch(self, n: int) -> None:
         self._batch_utility = np.zeros(n)
         self._batch_shortfall = np.zeros(n)
         self._batch_ok = np.ones(n, dtype=bool)
+        self._batch_life = np.zeros((4, n))
+        self._batch_broke = np.zeros(n, dtype=bool)
 
     def add_year(self, outcome: YearOutcome, retired: bool) -> None:
         assert self._batch_utility is not None and self._batch_shortfall is not None
         assert self._batch_ok is not None
+        assert self._batch_life is not None and self._batch_broke is not None
         t = outcome.t
-        self.wealth.add(t, outcome.wealth_start)
-        self.consumption.add(t, outcome.consumption)
-        self._batch_utility += self.objective.year_utility(outcome.consumption)
+        lived = outcome.lived
+        if lived is not None and lived.all():
+            lived = None  # everyone alive this year: the fixed horizon's arithmetic
+        self.wealth.add(t, outcome.wealth_start, lived)
+        self.consumption.add(t, outcome.consumption, lived)
+        spending = self.objective.year_utility(outcome.consumption)
+        year = spending
+        tol = 1e-9 * self.objective.scale
+        if outcome.floor is not None:
+            self.floor = True
+            year = spending + self.objective.floor_penalty(spending, outcome.floor)
+            # A path that is over has no floor (its target is 0): no mask needed.
+            self._batch_life[2] += (outcome.floor > 0) & (outcome.consumption < outcome.floor - tol)
+        cut = outcome.cut > tol
+        broke = cut | (self._batch_broke & (outcome.wealth_start <= tol))
+        # A path that is over consumes 0 with no floor: its year adds u(f) exactly, taken
+        # out again at the end of the batch (``end_batch``), so no mask is needed here.
+        self._batch_utility += year
+        self._batch_life[3] += spending
+        self._batch_life[1] += broke if lived is None else broke & lived
+        self._batch_broke |= cut
         if retired:
             self._batch_shortfall += outcome.shortfall
-            tol = 1e-9 * self.objective.scale
             self._batch_ok &= outcome.shortfall <= tol
 
     def end_batch(self, final: YearState) -> None:
         assert self._batch_utility is not None and self._batch_shortfall is not None
-        assert self._batch_ok is not None
+        assert self._batch_ok is not None and self._batch_life is not None
         wealth = final.wealth
         self.wealth.add(final.t, wealth)
+        self._batch_life[0] = final.t
+        if final.death_year is not None:  # years lived, and the years after them undone
+            lived = np.minimum(final.death_year.max(axis=0) + 1, final.t).astype(np.float64)
+            self._batch_life[0] = lived
+            after = final.t - lived
+            u_over = float(self.objective.year_utility(np.zeros(1))[0])
+            self._batch_utility -= u_over * after
+            self._batch_life[3] -= u_over * after
         self._utility.append(self._batch_utility + self.objective.terminal_utility(wealth))
         self._terminal.append(wealth)
         self._terminal_nominal.append(wealth * final.price_index)
         self._shortfall.append(self._batch_shortfall)
         self._success.append(self._batch_ok & ~final.ruined)
         self._ruined.append(final.ruined)
+        self._life.append(self._batch_life)
+        if final.death_year is not None:
+            current = final.schedule.adult_ages[:, 0]
+            self._current_ages = tuple(int(a) for a in current)
+            self._deaths.append(np.asarray(current[:, None] + final.death_year, dtype=np.int64))
         self._batch_utility = self._batch_shortfall = self._batch_ok = None
+        self._batch_life = self._batch_broke = None
 
     @property
     def n_paths(self) -> int:
@@ -299,4 +383,39 @@ class MetricsAccumulator:
                 prob_any=probability_estimate(shortfall > 1e-9 * self.objective.scale),
             ),
             path_utilities=utility if keep_paths else None,
+            lifetimes=self._lifetime_stats(),
+        )
+
+    def _lifetime_stats(self) -> LifetimeStats:
+        life = np.concatenate(self._life, axis=1)
+        spending = mean_estimate(life[3])
+        ce = self.objective.spending_certainty_equivalent(spending.value)
+        se = self.objective.ce_standard_error(ce, spending.standard_error)
+        # The spending CE's derivative has E[D] (not E[D] + g) below: rescale.
+        se *= self.objective.utility_terms / self.objective.years
+        per_adult: tuple[tuple[int, ...], ...] = ()
+        last: tuple[int, ...] = ()
+        first = 0
+        if self._deaths:
+            ages = np.concatenate(self._deaths, axis=1)  # (adults, n): age at death
+            current = np.asarray(self._current_ages)[:, None]
+            # The adult who dies last (latest plan year; the first adult on a tie) and
+            # their age then.
+            last_one = np.argmax(ages - current, axis=0)
+            last_age = ages[last_one, np.arange(ages.shape[1])]
+            first = int(ages.min())
+            size = int(ages.max()) - first + 1
+            per_adult = tuple(
+                tuple(int(c) for c in np.bincount(row - first, minlength=size)) for row in ages
+            )
+            last = tuple(int(c) for c in np.bincount(last_age - first, minlength=size))
+        return LifetimeStats(
+            years_lived=mean_estimate(life[0]),
+            years_without_money=mean_estimate(life[1]),
+            below_floor_probability=probability_estimate(life[2] > 0) if self.floor else None,
+            years_below_floor=mean_estimate(life[2]) if self.floor else None,
+            death_ages=per_adult,
+            last_death_ages=last,
+            first_death_age=first,
+            spending_ce=Estimate(ce, se, spending.n_paths),
         )

@@ -62,13 +62,14 @@ from numpy.typing import ArrayLike, NDArray
 
 from glidepath.errors import FieldViolation, InvalidArgument
 
+# The last age anyone lives (q = 1 there): the plan's end when no table ends earlier.
+from glidepath.household.model import MAX_LIFE_AGE as MAX_LIFE_AGE
+
 from .market import BLOCK_PATHS
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
-#: The last age anyone lives (q = 1 there): the plan's end when no table ends earlier.
-MAX_LIFE_AGE = 110
 #: Makeham's age-independent hazard A, per year (typical of adult fits; see above).
 MAKEHAM_A = 0.0005
 #: Gompertz's rate of increase of the hazard with age c, per year (typical; see above).

@@ -28,6 +28,24 @@ bounded above, so a household likely to end well above its goal has E[U] > g u(1
 no such c exists; the proportional form always has a solution, is homogeneous (scaling
 every amount by k scales the CE by k) and coincides with the plain CE without a goal.
 Its standard error comes from the delta method: dCE/dE[U] = s (CE / s)^gamma / (T + g).
+
+Lifetimes and the floor (the simulator and the DP use exactly this):
+
+    U = sum_{t<D} [ u(max(c_t, f s) / s) + K min(0, u(max(c_t, f s) / s) - u(F_t / s)) ]
+        + [G > 0] g u(max(W_D, f G) / G)
+
+- D is the number of years the household lives (until the last adult's death; T under
+  FIXED_HORIZON) and W_D the wealth left then: the capital goal is the bequest at death,
+  in the same warm-glow form. The CE's T becomes E[D], the expected years lived
+  (``expected_years``, exact from the life tables): u(CE / s) = E[U] / (E[D] + g).
+- F_t, the floor: ``essential_fraction`` x the spending target in force in a retirement
+  year (times the survivor fraction for a lone survivor); the term is absent where
+  F_t = 0 (no floor, or before retirement). K = ``FLOOR_PENALTY`` = 10: a unit of
+  utility lost below the floor counts 11 times. The penalty is continuous, monotone and
+  concave in c (a kink at the floor, no jump), so the DP stays well behaved; a floor of
+  0 changes nothing. The same 5 % floor keeps it finite when c = 0.
+- The spending-alone CE uses the consumption terms only (no bequest, no penalty):
+  u(CE_spend / s) = E[sum_{t<D} u(max(c_t, f s) / s)] / E[D].
 """
 
 from __future__ import annotations
@@ -45,6 +63,8 @@ FloatArray = NDArray[np.float64]
 
 #: Consumption (and terminal wealth) floor, as a fraction of the scale (of the goal).
 FLOOR_FRACTION = 0.05
+#: K: how much more a unit of utility lost below the essential-spending floor weighs.
+FLOOR_PENALTY = 10.0
 
 
 def crra(x: FloatArray, gamma: float) -> FloatArray:
@@ -75,26 +95,46 @@ class Objective:
     scale: float
     capital_goal: float
     gamma: float
+    # E[D], the expected years lived (MORTALITY); None: every path lives ``horizon`` years.
+    expected_years: float | None = None
 
     @classmethod
     def for_schedule(cls, schedule: Schedule) -> Objective:
         """The objective of the household behind ``schedule``."""
+        lives = schedule.lives
         return cls(
             schedule.horizon,
             schedule.consumption_scale,
             schedule.capital_goal,
             schedule.risk_aversion,
+            None if lives is None else lives.expected_years,
         )
+
+    @property
+    def years(self) -> float:
+        """T, or E[D] under mortality: the years of consumption utility a life holds."""
+        return float(self.horizon) if self.expected_years is None else self.expected_years
 
     @property
     def goal_weight(self) -> float:
         """g = G / s (0 without a goal)."""
         return self.capital_goal / self.scale if self.capital_goal > 0 else 0.0
 
-    def year_utility(self, consumption: FloatArray) -> FloatArray:
-        """u of one year's consumption (money, real), floored; the RL reward per year."""
+    def year_utility(self, consumption: FloatArray, floor: FloatArray | None = None) -> FloatArray:
+        """u of one year's consumption (money, real), floored, with the penalty below the
+        essential-spending ``floor`` (money per path; None or 0: none); the RL reward."""
         x = np.maximum(consumption * (1.0 / self.scale), FLOOR_FRACTION)
-        return crra(x, self.gamma)
+        u = crra(x, self.gamma)
+        if floor is None:
+            return u
+        return u + self.floor_penalty(u, floor)
+
+    def floor_penalty(self, utility: FloatArray, floor: FloatArray) -> FloatArray:
+        """K min(0, u - u(F / s)) where F > 0, from the year's (floored) utility ``u``."""
+        with np.errstate(divide="ignore"):
+            u_floor = crra(np.maximum(floor * (1.0 / self.scale), FLOOR_FRACTION), self.gamma)
+        below = np.minimum(utility - u_floor, 0.0)
+        return np.asarray(np.where(floor > 0, FLOOR_PENALTY * below, 0.0), dtype=np.float64)
 
     def terminal_utility(self, wealth: FloatArray) -> FloatArray:
         """The capital-goal term of terminal real wealth (zeros without a goal)."""
@@ -110,8 +150,12 @@ class Objective:
 
     @property
     def utility_terms(self) -> float:
-        """T + g: how many 'years' of utility a lifetime holds, the goal counted as g."""
-        return self.horizon + self.goal_weight
+        """T + g (E[D] + g): how many 'years' of utility a lifetime holds, the goal as g."""
+        return self.years + self.goal_weight
+
+    def spending_certainty_equivalent(self, mean_spending_utility: float) -> float:
+        """CE of consumption alone: u(CE / s) = E[sum_t u(c_t / s)] / T (or E[D])."""
+        return self.scale * crra_inverse(mean_spending_utility / self.years, self.gamma)
 
     def certainty_equivalent(self, mean_utility: float) -> float:
         """CE (money per year, real) of an expected lifetime utility."""

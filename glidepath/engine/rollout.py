@@ -17,6 +17,7 @@ from glidepath.errors import InvalidArgument, ResourceExhausted
 from glidepath.household.model import Household
 
 from .cashflows import FloatArray, build_schedule
+from .lifetimes import draw_death_years
 from .market import Scenarios
 from .objective import Objective
 from .state import FlowTiming
@@ -72,7 +73,10 @@ def rollout(
     flow = np.empty((horizon, n_paths))
     shortfall = np.empty((horizon, n_paths))
     utility = np.zeros(n_paths)
-    state = initial_state(schedule, n_paths, timing=timing)
+    deaths = None
+    if schedule.lives is not None:  # the same lives as ``simulate`` draws for these paths
+        deaths = draw_death_years(schedule.lives, seed, first_path, n_paths)
+    state = initial_state(schedule, n_paths, timing=timing, death_year=deaths)
     for t in range(horizon):
         wealth[t], price[t] = state.wealth, state.price_index
         state, out = step(state, strategy.decide(state), scenarios.year(t))
@@ -82,7 +86,8 @@ def rollout(
             out.net_flow,
             out.shortfall,
         )
-        utility += objective.year_utility(out.consumption)
+        year = objective.year_utility(out.consumption, out.floor)
+        utility += year if out.lived is None else np.where(out.lived, year, 0.0)
     wealth[horizon], price[horizon] = state.wealth, state.price_index
     utility += objective.terminal_utility(state.wealth)
     return Rollout(

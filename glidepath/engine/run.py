@@ -27,13 +27,14 @@ from glidepath.errors import Cancelled, InvalidArgument, ResourceExhausted
 from glidepath.household.model import Household
 
 from .cashflows import FloatArray, Schedule, build_schedule
+from .lifetimes import draw_death_years
 from .logmath import exp_or_inf
 from .market import BLOCK_PATHS, Scenarios
 from .metrics import DEFAULT_PERCENTILES, Estimate, MetricsAccumulator, StrategyMetrics
 from .objective import Objective
 from .state import FlowTiming
 from .step import initial_state, step
-from .strategies import Strategy, make_strategy
+from .strategies import Strategy, make_strategy, optimum_applies
 
 MAX_PATHS = 2_000_000
 MAX_HORIZON = 100
@@ -165,11 +166,11 @@ def schedule_summary(schedule: Schedule) -> ScheduleSummary:
 def _resolve(
     household: Household, strategies: Sequence[Strategy | str]
 ) -> tuple[list[Strategy], dict[str, str], tuple[bool, str, float | None]]:
-    from .optimum import optimum_available, solve_optimum
+    from .optimum import solve_optimum
 
     resolved: list[Strategy] = []
     skipped: dict[str, str] = {}
-    ok, reason = optimum_available(household)
+    ok, reason = optimum_applies(household)
     value: float | None = None
     for s in strategies:
         if isinstance(s, str):
@@ -196,7 +197,13 @@ def _run_batch(
     n: int,
 ) -> None:
     scenarios = Scenarios(schedule.market, settings.seed, start, n)
-    states = [initial_state(schedule, n, timing=settings.timing) for _ in strategies]
+    # Deaths beside the market: the same paths, seed and block layout, their own streams.
+    deaths = None
+    if schedule.lives is not None:
+        deaths = draw_death_years(schedule.lives, settings.seed, start, n)
+    states = [
+        initial_state(schedule, n, timing=settings.timing, death_year=deaths) for _ in strategies
+    ]
     for acc in accumulators:
         acc.start_batch(n)
     for t in range(schedule.horizon):

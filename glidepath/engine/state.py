@@ -3,6 +3,10 @@
 Every per-path quantity is a float64 array of shape (n,); quantities the same on every
 path (ages, the retired flag, the spending target, planned contributions) are scalars.
 All money is real (today's money) unless the name says nominal.
+
+Under MORTALITY a state also says who is alive on each path (``alive``: a bit per adult,
+see :mod:`glidepath.engine.lifetimes`) and when each adult's life ends (``death_year``);
+under FIXED_HORIZON both are None and every path lives every year of the plan.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from .cashflows import Schedule
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
+IntArray = NDArray[np.int64]
 
 
 class FlowTiming(Enum):
@@ -47,7 +52,30 @@ class YearState:
     human_capital: FloatArray  # H_t: PV of net incomes of the years after t
     wealth_at_retirement: FloatArray  # wealth at the start of the retirement year (nan before)
     last_withdrawal: FloatArray  # last year's realised withdrawal (consumption - disposable)
-    ruined: BoolArray  # some earlier withdrawal was cut: wealth ran out
+    ruined: BoolArray  # some earlier withdrawal was cut while someone was alive
+    # MORTALITY: the last plan year each adult lives, (adults, n); None: FIXED_HORIZON.
+    death_year: IntArray | None = None
+    # MORTALITY: who is alive this year, (adults, n); None: everyone, every year.
+    alive: BoolArray | None = None
+    # MORTALITY: the same as a code per path, a bit per adult (0: the path is over).
+    life_code: IntArray | None = None
+
+    @property
+    def lived(self) -> BoolArray:
+        """The paths on which someone lives this year (all of them under FIXED_HORIZON)."""
+        if self.life_code is None:
+            return np.ones(self.n_paths, dtype=bool)
+        return np.asarray(self.life_code > 0)
+
+    @property
+    def path_target(self) -> FloatArray:
+        """This year's spending target per path: a lone survivor's is the survivor
+        fraction of the couple's; 0 once nobody is alive."""
+        lives = self.schedule.lives
+        if lives is None or self.life_code is None:
+            return np.full(self.n_paths, self.spending_target)
+        year = lives.flows.spending_target[:, self.t]
+        return np.asarray(year.take(self.life_code), dtype=np.float64)
 
     @property
     def n_paths(self) -> int:
@@ -123,6 +151,10 @@ class YearOutcome:
     portfolio_return: FloatArray  # real gross return of the portfolio
     wealth_start: FloatArray
     disposable: FloatArray
+    # The paths on which someone lived this year; None: every path (FIXED_HORIZON).
+    lived: BoolArray | None = None
+    # Retirement years: essential spending (the floor) per path; None: no floor.
+    floor: FloatArray | None = None
 
     @property
     def savings(self) -> FloatArray:

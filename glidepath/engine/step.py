@@ -22,6 +22,12 @@ A year, in order:
 4. The price index moves with the year's inflation; next year's income and charges
    follow the schedule (non-indexed ones deflated by the path's new price index).
 
+Under MORTALITY (``Schedule.lives``) the flows of each path are those of its alive state
+(:mod:`glidepath.engine.lifetimes`); a path on which nobody is alive any more is over:
+no flows, no consumption, no returns, its wealth kept as the bequest, and a cut there is
+no ruin. The floor (``Goals.essential_fraction`` x the path's spending target in a
+retirement year) travels in the outcome for the objective and the metrics.
+
 ``step`` never mutates its inputs and allocates fresh arrays for the next state.
 """
 
@@ -32,8 +38,9 @@ import numpy as np
 from glidepath.household.model import Household
 
 from .cashflows import FloatArray, Schedule, build_schedule
+from .lifetimes import alive_in_year
 from .market import YearReturns
-from .state import Decision, FlowTiming, YearOutcome, YearState
+from .state import Decision, FlowTiming, IntArray, YearOutcome, YearState
 
 
 def monthly_factor(gross: FloatArray) -> FloatArray:
@@ -61,9 +68,11 @@ def flow_factor(gross: FloatArray, timing: FlowTiming) -> FloatArray:
 
 
 def _year_flows(
-    schedule: Schedule, t: int, price_index: FloatArray
+    schedule: Schedule, t: int, price_index: FloatArray, alive: IntArray | None = None
 ) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
     """(income, pension, charges, human capital) of year t per path, real."""
+    if alive is not None:
+        return _alive_flows(schedule, t, price_index, alive)
     n = price_index.shape[0]
     pension = np.full(n, schedule.pension_real[t])
     other = schedule.salary[t] + schedule.other_income_real[t]
@@ -79,16 +88,47 @@ def _year_flows(
     return income, pension, charges, human
 
 
+def _alive_flows(
+    schedule: Schedule, t: int, price_index: FloatArray, alive: IntArray
+) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray]:
+    """MORTALITY: each path's flows gathered from its alive state's row."""
+    assert schedule.lives is not None
+    f = schedule.lives.flows
+
+    def at(table: FloatArray) -> FloatArray:  # a take from the year's 4 values: fast
+        return np.asarray(table[:, t].take(alive), dtype=np.float64)
+
+    pension = at(f.pension_real)
+    other = at(f.salary) + at(f.other_real)
+    charges = at(f.charges_real)
+    human = at(f.hc_real)
+    if f.has_nominal:
+        deflator = 1.0 / price_index
+        pension += at(f.pension_nominal) * deflator
+        other += at(f.other_nominal) * deflator
+        charges += at(f.charges_nominal) * deflator
+        human += at(f.hc_nominal) * deflator
+    return pension + other, pension, charges, human
+
+
 def initial_state(
     household: Household | Schedule,
     n_paths: int,
     *,
     timing: FlowTiming = FlowTiming.MONTHLY,
+    death_year: IntArray | None = None,
 ) -> YearState:
-    """n identical paths at t = 0 (wealth = the accounts' balances, P_0 = 1)."""
+    """n identical paths at t = 0 (wealth = the accounts' balances, P_0 = 1).
+
+    MORTALITY needs ``death_year`` (``lifetimes.draw_death_years``: each adult's last
+    plan year on each path); FIXED_HORIZON refuses one.
+    """
     schedule = household if isinstance(household, Schedule) else build_schedule(household)
+    if (schedule.lives is None) != (death_year is None):
+        raise ValueError("death years are drawn for a MORTALITY household, and only for one")
+    alive, code = (None, None) if death_year is None else alive_in_year(death_year, 0)
     price = np.ones(n_paths)
-    income, pension, charges, human = _year_flows(schedule, 0, price)
+    income, pension, charges, human = _year_flows(schedule, 0, price, code)
     wealth = np.full(n_paths, schedule.initial_wealth)
     at_retirement = wealth.copy() if schedule.retirement_year == 0 else np.full(n_paths, np.nan)
     return YearState(
@@ -104,6 +144,9 @@ def initial_state(
         wealth_at_retirement=at_retirement,
         last_withdrawal=np.zeros(n_paths),
         ruined=np.zeros(n_paths, dtype=bool),
+        death_year=death_year,
+        alive=alive,
+        life_code=code,
     )
 
 
@@ -116,6 +159,12 @@ def step(
     schedule, t = state.schedule, state.t
     share = np.clip(decision.stock_share, 0.0, 1.0)
     requested = np.maximum(decision.consumption, 0.0)
+    lived = None if state.life_code is None else state.life_code > 0
+    everyone = lived is None or bool(lived.all())
+    if (
+        lived is not None and not everyone
+    ):  # nobody left to spend; the flows of such a path are 0 already
+        requested = np.where(lived, requested, 0.0)
     gross = returns.stocks - returns.nonstock
     gross *= share
     gross += returns.nonstock
@@ -124,6 +173,10 @@ def step(
     net_flow = disposable - requested
     wealth = state.wealth * gross
     wealth += net_flow * factor
+    if (
+        lived is not None and not everyone
+    ):  # a path nobody lives on stays as it was: no returns, never a cut
+        wealth = np.where(lived, wealth, state.wealth)
     consumption = requested
     cut_mask = wealth < 0.0
     ruined = state.ruined
@@ -135,8 +188,15 @@ def step(
         if t < schedule.horizon - 1:
             ruined = ruined | cut_mask
     cut = requested - consumption
+    floor = None
     if schedule.retired[t]:
-        shortfall = np.maximum(schedule.spending_target[t] - consumption, 0.0)
+        target = state.path_target if lived is not None else schedule.spending_target[t]
+        shortfall = np.maximum(target - consumption, 0.0)
+        essential = schedule.household.goals.essential_fraction
+        if essential > 0:
+            floor = np.asarray(
+                np.broadcast_to(essential * target, consumption.shape), dtype=np.float64
+            )
     else:
         shortfall = np.zeros_like(consumption)
     outcome = YearOutcome(
@@ -150,10 +210,13 @@ def step(
         portfolio_return=gross,
         wealth_start=state.wealth,
         disposable=disposable,
+        lived=lived,
+        floor=floor,
     )
     price = state.price_index * returns.inflation
     nxt = t + 1
-    income, pension, charges, human = _year_flows(schedule, nxt, price)
+    alive, code = (None, None) if state.death_year is None else alive_in_year(state.death_year, nxt)
+    income, pension, charges, human = _year_flows(schedule, nxt, price, code)
     at_retirement = state.wealth_at_retirement
     if nxt == schedule.retirement_year:
         at_retirement = wealth.copy()
@@ -170,5 +233,8 @@ def step(
         wealth_at_retirement=at_retirement,
         last_withdrawal=-net_flow,
         ruined=ruined,
+        death_year=state.death_year,
+        alive=alive,
+        life_code=code,
     )
     return next_state, outcome

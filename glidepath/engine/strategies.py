@@ -8,7 +8,8 @@ Rules of thumb (4 % rule, glide path, VPW, guardrails) are decumulation rules: b
 retirement they save like the household's own plan (its monthly contributions, or all
 of the disposable income if that is less); they differ in retirement and in allocation.
 In retirement a withdrawal w means consumption = disposable + w (pensions - charges + w).
-The Merton rule and the optimum choose consumption in every year.
+The Merton rule and the optimum choose consumption in every year; "floor and upside"
+is the Merton rule with the essential-spending floor secured first.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from glidepath.errors import InvalidArgument
-from glidepath.household.model import Household
+from glidepath.household.model import Household, Lifetimes
 from glidepath.text import clip
 
 from .cashflows import FloatArray, Schedule, build_schedule
@@ -41,9 +42,10 @@ class Strategy(Protocol):
 
 
 def plan_consumption(state: YearState) -> FloatArray:
-    """Before retirement: disposable - planned contributions (>= 0). In retirement: target."""
+    """Before retirement: disposable - planned contributions (>= 0). In retirement: the
+    path's target (a lone survivor's is the survivor fraction of the couple's)."""
     if state.retired:
-        return np.full(state.n_paths, state.spending_target)
+        return state.path_target
     return np.maximum(state.disposable - state.planned_contributions, 0.0)
 
 
@@ -207,6 +209,53 @@ class MertonRule:
         return cls(pi, samuelson_log_b(nodes, pi, gamma), goal_weight)
 
 
+@dataclass(frozen=True)
+class FloorAndUpside:
+    """The essential-spending floor secured first, the rest invested by the Merton rule.
+
+    Consumption is the Merton rule's, but never below this year's floor (the path's
+    ``essential_fraction`` x target in a retirement year) while cash on hand allows. The
+    present value of the floor's spending in later years not covered by the household's
+    own incomes (``reserve``, precomputed at the expected non-stock return, the mix that
+    holds it) is kept out of stocks: stocks = clip(pi* (S - R + H), 0, S - R) of savings
+    S, the Merton share applied to the wealth above the reserve. Without a floor it is
+    the Merton rule.
+    """
+
+    merton: MertonRule
+    essential_fraction: float
+    reserve: tuple[float, ...]  # by year: PV at t of the uncovered floor of years > t
+    name: str = "floor_upside"
+
+    def decide(self, state: YearState) -> Decision:
+        base = self.merton.decide(state)
+        x = np.maximum(state.cash_on_hand, 0.0)
+        c = base.consumption
+        if state.retired and self.essential_fraction > 0:
+            c = np.maximum(c, np.minimum(self.essential_fraction * state.path_target, x))
+        s = state.cash_on_hand - c
+        free = s - self.reserve[state.t]
+        stocks = np.clip(self.merton.pi_star * (free + state.human_capital), 0.0, None)
+        stocks = np.minimum(stocks, np.maximum(free, 0.0))
+        with np.errstate(divide="ignore", invalid="ignore"):  # nothing saved: Merton's mix
+            share = np.where(s > 0, stocks / s, base.stock_share)
+        return Decision(np.clip(share, 0.0, 1.0), c)
+
+    @classmethod
+    def for_schedule(cls, schedule: Schedule) -> FloorAndUpside:
+        essential = schedule.household.goals.essential_fraction
+        deflate = 1.0 / schedule.expected_price_index()
+        disposable = schedule.real_net_income + schedule.nominal_net_income * deflate
+        floor = np.where(schedule.retired, essential * schedule.spending_target, 0.0)
+        uncovered = np.maximum(floor - disposable, 0.0)
+        reserve = np.zeros(schedule.horizon + 1)
+        acc = 0.0
+        for t in range(schedule.horizon - 1, -1, -1):  # once per household, not per path
+            acc = (acc + uncovered[t + 1]) / schedule.discount_gross
+            reserve[t] = acc
+        return cls(MertonRule.for_schedule(schedule), essential, tuple(float(r) for r in reserve))
+
+
 def _log_expm1(x: float) -> float:
     """ln(e^x - 1) for x > 0, without overflow for large x."""
     return x + math.log(-math.expm1(-x)) if x > 1.0 else math.log(math.expm1(x))
@@ -240,6 +289,32 @@ def _merton(h: Household) -> Strategy:
     return MertonRule.for_schedule(build_schedule(h))
 
 
+def optimum_applies(household: Household) -> tuple[bool, str]:
+    """Whether the DP optimum can be run for ``household``, and if not, why.
+
+    Never a wrong optimum: lives with mortality and the essential-spending floor change
+    the problem, and a DP that does not solve them (it says so by not reporting
+    ``engine_tracks_lives``, the function of the DP that solves lives) is unavailable
+    for such households.
+    """
+    from . import optimum
+
+    ok, reason = optimum.optimum_available(household)
+    if not ok:
+        return ok, reason
+    lifetimes = household.lifetimes is Lifetimes.MORTALITY or household.goals.essential_fraction > 0
+    if lifetimes and not hasattr(optimum, "engine_tracks_lives"):
+        return False, (
+            "no optimum: the dynamic programme does not yet solve lives with mortality or "
+            "an essential-spending floor"
+        )
+    return True, ""
+
+
+def _floor_upside(h: Household) -> Strategy:
+    return FloorAndUpside.for_schedule(build_schedule(h))
+
+
 def _optimum(h: Household) -> Strategy:
     from .optimum import optimum_strategy  # heavy solver, imported on demand
 
@@ -254,6 +329,7 @@ STRATEGIES: dict[str, StrategyFactory] = {
     "vpw": _vpw,
     "guardrails": _guard,
     "merton": _merton,
+    "floor_upside": _floor_upside,
     "optimum": _optimum,
 }
 

@@ -25,6 +25,13 @@ model trained for one is the right model for the other. Hence:
   current age starts "now" (``start_age`` None); an income starting before its adult's
   current age starts at that age; ``income_growth`` of an adult with no net income is 0;
   ``degrees_of_freedom`` is the default under the lognormal model, which ignores it;
+- **lifetimes**: the mode, the survivor's spending fraction, each income's survivor
+  fraction and the spending floor are always written (defaults filled in); an explicit
+  mortality table is written from the adult's current age on (earlier ages never reach
+  the plan), each q to 4 significant figures. A household from before these fields
+  existed keeps its meaning (fixed horizon, no survivor, no floor): those values are left
+  out of the form, so its form is the one it had and its hash moved only through the
+  schema version;
 - **schema version** folded in (``SCHEMA``, from :mod:`glidepath.versions`): the engine's
   meaning of these fields and the RL policy's layout; bump one whenever it changes, so
   that no incompatible model is ever reused.
@@ -59,7 +66,9 @@ from glidepath.household.model import (
     Household,
     Income,
     IncomeKind,
+    Lifetimes,
     MarketAssumptions,
+    MortalityTable,
     ReturnModel,
     SpendingPhase,
 )
@@ -100,7 +109,35 @@ def canonical_form(household: Household) -> dict[str, Any]:
     """
     form = _plain(canonicalize(household))
     assert isinstance(form, dict)
-    return {"schema": SCHEMA, **form}
+    return {"schema": SCHEMA, **_without_schema_1_defaults(form)}
+
+
+# Fields added by schema 2 and the values that give a household the meaning it had before
+# them: left out of the form at those values, so such a household's form is the one it
+# had and its hash moved through the schema version alone.
+_SCHEMA_1_MEANING: dict[str, dict[str, Any]] = {
+    "household": {
+        "lifetimes": Lifetimes.FIXED_HORIZON.value,
+        "survivor_spending_fraction": Household(adults=()).survivor_spending_fraction,
+    },
+    "adults": {"mortality_table": None},
+    "incomes": {"survivor_fraction": 0.0},
+    "goals": {"essential_fraction": 0.0},
+}
+
+
+def _without_schema_1_defaults(form: dict[str, Any]) -> dict[str, Any]:
+    def drop(item: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in item.items() if k not in defaults or v != defaults[k]}
+
+    out = dict(form)
+    if form["lifetimes"] == Lifetimes.FIXED_HORIZON.value:
+        # Validation holds the survivor's spending at its default there (nobody survives).
+        out = drop(form, _SCHEMA_1_MEANING["household"])
+    out["adults"] = [drop(a, _SCHEMA_1_MEANING["adults"]) for a in form["adults"]]
+    out["incomes"] = [drop(i, _SCHEMA_1_MEANING["incomes"]) for i in form["incomes"]]
+    out["goals"] = drop(form["goals"], _SCHEMA_1_MEANING["goals"])
+    return out
 
 
 def canonicalize(household: Household) -> Household:
@@ -138,9 +175,12 @@ def rounded(household: Household) -> Household:
         goals=Goals(
             capital_goal=rounding.round_money(household.goals.capital_goal),
             retirement_spending=rounding.round_money(household.goals.retirement_spending),
+            essential_fraction=rounding.round_rate(household.goals.essential_fraction),
         ),
         risk_aversion=rounding.round_parameter(household.risk_aversion),
         market=_market(household.market),
+        lifetimes=household.lifetimes,
+        survivor_spending_fraction=rounding.round_rate(household.survivor_spending_fraction),
     )
 
 
@@ -192,6 +232,18 @@ def _adult(adult: Adult) -> Adult:
         life_expectancy=adult.life_expectancy,
         net_income=net_income,
         income_growth=rounding.round_rate(adult.income_growth) if net_income else 0.0,
+        mortality_table=(
+            None if adult.mortality_table is None else _table(adult.mortality_table, adult)
+        ),
+    )
+
+
+def _table(table: MortalityTable, adult: Adult) -> MortalityTable:
+    """From the current age on (the earlier ages never reach the plan), q rounded."""
+    skip = adult.current_age - table.first_age
+    return MortalityTable(
+        first_age=adult.current_age,
+        q=tuple(rounding.round_parameter(q) for q in table.q[skip:]),
     )
 
 
@@ -217,6 +269,7 @@ def _income(income: Income, adults: Sequence[Adult]) -> Income:
         kind=IncomeKind.PENSION,  # a label for people: no kind changes a simulated figure
         indexed_to_inflation=income.indexed_to_inflation,
         growth=rounding.round_rate(income.growth),
+        survivor_fraction=rounding.round_rate(income.survivor_fraction),
     )
 
 

@@ -15,11 +15,17 @@ nobody intended is required, and an unset one is reported as missing (never read
   adult retiring now it must be 0 and defaults to 0);
 - ``accounts[i].balance``; ``incomes[i].amount`` and ``start_age``;
   ``charges[i].amount``; ``spending_phases[i].start_age`` and ``annual_spending``.
+``adults[i].life_expectancy`` is the one exception: with a ``mortality_table`` it must be
+left unset, and the table's own life expectancy at the current age (rounded to the
+year) takes its place. ``mortality_table.first_age`` is required once a table is given.
 Everything else has a default, documented in ``household.proto``: growth rates 0,
 monthly contributions 0, the 60/40/0 split when no share is given (once one is given the
 others are 0), ``income.adult`` 0 (the first adult), an income or charge indexed to
 inflation and paid for life, a charge from now, no capital goal, risk aversion 3, the
-market of :class:`~glidepath.household.model.MarketAssumptions`. Presence travels on the
+market of :class:`~glidepath.household.model.MarketAssumptions`, lifetimes
+FIXED_HORIZON, survivor fractions 0 (an income stops at its adult's death), a survivor's
+spending 0.7 of the couple's, no spending floor. A household file may write
+``"lifetimes": "mortality"`` (or ``"fixed_horizon"``) for the enum's names. Presence travels on the
 wire through proto3 ``optional`` (wire compatible with the plain fields it replaced).
 
 Names in errors. A gRPC caller reads proto paths (``household.adults[0].current_age``);
@@ -49,11 +55,13 @@ from glidepath.household.model import (
     Household,
     Income,
     IncomeKind,
+    Lifetimes,
     MarketAssumptions,
+    MortalityTable,
     ReturnModel,
     SpendingPhase,
 )
-from glidepath.household.validation import listed, validate
+from glidepath.household.validation import listed, table_life_expectancy, validate
 from glidepath.text import clip
 
 ROOT = "household"
@@ -76,10 +84,24 @@ _RETURN_MODEL_TO_PB = {
     ReturnModel.LOGNORMAL: pb.RETURN_MODEL_LOGNORMAL,
     ReturnModel.STUDENT_T: pb.RETURN_MODEL_STUDENT_T,
 }
+_LIFETIMES = {
+    pb.LIFETIMES_UNSPECIFIED: Lifetimes.FIXED_HORIZON,
+    pb.LIFETIMES_MORTALITY: Lifetimes.MORTALITY,
+    pb.LIFETIMES_FIXED_HORIZON: Lifetimes.FIXED_HORIZON,
+}
+_LIFETIMES_TO_PB = {
+    Lifetimes.MORTALITY: pb.LIFETIMES_MORTALITY,
+    Lifetimes.FIXED_HORIZON: pb.LIFETIMES_FIXED_HORIZON,
+}
+# The short spellings a household file may use for the enum (``"lifetimes": "mortality"``).
+_LIFETIMES_SPELLINGS = {
+    mode.value: pb.Lifetimes.Name(number) for mode, number in _LIFETIMES_TO_PB.items()
+}
 _T = TypeVar("_T", int, float)
 _DEFAULT_ACCOUNT = Account(balance=0.0)
 _DEFAULT_MARKET = MarketAssumptions()
-_DEFAULT_RISK_AVERSION = Household(adults=()).risk_aversion
+_DEFAULT_HOUSEHOLD = Household(adults=())
+_DEFAULT_RISK_AVERSION = _DEFAULT_HOUSEHOLD.risk_aversion
 
 
 # --------------------------------------------------------------------------- proto -> domain
@@ -92,6 +114,12 @@ def household_from_proto(message: pb.Household, *, validated: bool = True) -> Ho
     ``validated``) that fails validation.
     """
     problems: list[FieldViolation] = []
+    lifetimes = _LIFETIMES.get(message.lifetimes)
+    if lifetimes is None:
+        problems.append(
+            FieldViolation(f"{ROOT}.lifetimes", f"unknown lifetimes mode {message.lifetimes}")
+        )
+        lifetimes = _DEFAULT_HOUSEHOLD.lifetimes
     household = Household(
         adults=tuple(
             _adult(m, f"{ROOT}.adults[{i}]", problems) for i, m in enumerate(message.adults)
@@ -109,11 +137,21 @@ def household_from_proto(message: pb.Household, *, validated: bool = True) -> Ho
             _phase(m, f"{ROOT}.spending_phases[{i}]", problems)
             for i, m in enumerate(message.spending_phases)
         ),
-        goals=Goals(message.goals.capital_goal, message.goals.retirement_spending),
+        goals=Goals(
+            message.goals.capital_goal,
+            message.goals.retirement_spending,
+            message.goals.essential_fraction,
+        ),
         risk_aversion=(
             message.risk_aversion if message.HasField("risk_aversion") else _DEFAULT_RISK_AVERSION
         ),
         market=_market(message.market, f"{ROOT}.market", problems),
+        lifetimes=lifetimes,
+        survivor_spending_fraction=(
+            message.survivor_spending_fraction
+            if message.HasField("survivor_spending_fraction")
+            else _DEFAULT_HOUSEHOLD.survivor_spending_fraction
+        ),
         name=message.name,
     )
     if problems:
@@ -140,14 +178,47 @@ def _adult(m: pb.Adult, path: str, problems: list[FieldViolation]) -> Adult:
         income = _required(m, "net_income", path, problems, 0.0)
     else:
         income = 0.0  # retiring now: no earned years, and validation wants exactly 0
+    table = _table(m, f"{path}.mortality_table", problems)
     return Adult(
         current_age=current,
         retirement_age=retirement,
-        life_expectancy=_required(m, "life_expectancy", path, problems, 0),
+        life_expectancy=_life_expectancy(m, table, current, path, problems),
         net_income=income,
         income_growth=m.income_growth,
+        mortality_table=table,
         name=m.name,
     )
+
+
+def _table(m: pb.Adult, path: str, problems: list[FieldViolation]) -> MortalityTable | None:
+    if not m.HasField("mortality_table"):
+        return None
+    t = m.mortality_table
+    return MortalityTable(_required(t, "first_age", path, problems, 0), tuple(t.q))
+
+
+def _life_expectancy(
+    m: pb.Adult,
+    table: MortalityTable | None,
+    current: int,
+    path: str,
+    problems: list[FieldViolation],
+) -> int:
+    """Required, except beside a table, which sets it (and then it must be left unset)."""
+    if table is None:
+        return _required(m, "life_expectancy", path, problems, 0)
+    if m.HasField("life_expectancy"):
+        problems.append(
+            FieldViolation(
+                f"{path}.life_expectancy",
+                "must be left unset with a mortality_table: the table sets the life expectancy",
+            )
+        )
+        return m.life_expectancy
+    try:
+        return table_life_expectancy(table, current)
+    except (InvalidArgument, ValueError, TypeError):
+        return 0  # the table itself is wrong: validation names its fields
 
 
 def _phase(m: pb.SpendingPhase, path: str, problems: list[FieldViolation]) -> SpendingPhase:
@@ -174,6 +245,7 @@ def _income(m: pb.Income, path: str, problems: list[FieldViolation]) -> Income:
         ),
         growth=m.growth,
         label=m.label,
+        survivor_fraction=m.survivor_fraction,
     )
 
 
@@ -269,17 +341,7 @@ def _correlations(
 def household_to_proto(household: Household) -> pb.Household:
     """Every field written explicitly (optional ones set), so the round trip is exact."""
     message = pb.Household(
-        adults=[
-            pb.Adult(
-                current_age=a.current_age,
-                retirement_age=a.retirement_age,
-                life_expectancy=a.life_expectancy,
-                net_income=a.net_income,
-                income_growth=a.income_growth,
-                name=a.name,
-            )
-            for a in household.adults
-        ],
+        adults=[_adult_to_proto(a) for a in household.adults],
         accounts=[
             pb.Account(
                 balance=a.balance,
@@ -302,11 +364,32 @@ def household_to_proto(household: Household) -> pb.Household:
         goals=pb.Goals(
             capital_goal=household.goals.capital_goal,
             retirement_spending=household.goals.retirement_spending,
+            essential_fraction=household.goals.essential_fraction,
         ),
         risk_aversion=household.risk_aversion,
         market=_market_to_proto(household.market),
         name=household.name,
+        lifetimes=_LIFETIMES_TO_PB[household.lifetimes],
+        survivor_spending_fraction=household.survivor_spending_fraction,
     )
+    return message
+
+
+def _adult_to_proto(adult: Adult) -> pb.Adult:
+    """With a table, life_expectancy stays unset: the table sets it on the way back."""
+    message = pb.Adult(
+        current_age=adult.current_age,
+        retirement_age=adult.retirement_age,
+        net_income=adult.net_income,
+        income_growth=adult.income_growth,
+        name=adult.name,
+    )
+    table = adult.mortality_table
+    if table is None:
+        message.life_expectancy = adult.life_expectancy
+    else:
+        message.mortality_table.first_age = table.first_age
+        message.mortality_table.q.extend(table.q)
     return message
 
 
@@ -319,6 +402,7 @@ def _income_to_proto(income: Income) -> pb.Income:
         indexed_to_inflation=income.indexed_to_inflation,
         growth=income.growth,
         label=income.label,
+        survivor_fraction=income.survivor_fraction,
     )
     if income.end_age is not None:
         message.end_age = income.end_age
@@ -365,6 +449,7 @@ def household_from_json(text: str, *, validated: bool = True) -> Household:
     """
     message = pb.Household()
     spelling = _spelling(text)
+    text = _short_lifetimes(text)
     try:
         json_format.Parse(text, message)
     except json_format.ParseError as error:
@@ -393,6 +478,21 @@ def file_field(path: str, spelling: str = "camel") -> str:
     if spelling == "snake":
         return rest
     return re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), rest)
+
+
+def _short_lifetimes(text: str) -> str:
+    """``"lifetimes": "mortality"`` as the enum's name (``LIFETIMES_MORTALITY``)."""
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return text  # the parser reports it
+    if not isinstance(document, dict):
+        return text
+    mode = document.get("lifetimes")
+    if not isinstance(mode, str) or mode not in _LIFETIMES_SPELLINGS:
+        return text
+    document["lifetimes"] = _LIFETIMES_SPELLINGS[mode]
+    return json.dumps(document)
 
 
 def _spelling(text: str) -> str:

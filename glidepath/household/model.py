@@ -19,6 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+#: The last age anyone lives under MORTALITY without an explicit table (q = 1 there): the
+#: default law's end (``glidepath.engine.mortality`` reads it from here).
+MAX_LIFE_AGE = 110
+
 
 class Lifetimes(Enum):
     """How long the simulated lives last.
@@ -59,6 +63,13 @@ class Adult:
     mortality_table: MortalityTable | None = None
     # A label for people to read; never changes a result or the hash.
     name: str = ""
+
+    @property
+    def last_age(self) -> int:
+        """MORTALITY: the last age this adult can live (their table's, else ``MAX_LIFE_AGE``)."""
+        if self.mortality_table is not None:
+            return self.mortality_table.first_age + len(self.mortality_table.q) - 1
+        return MAX_LIFE_AGE
 
 
 class IncomeKind(Enum):
@@ -219,8 +230,12 @@ class Household:
 
     @property
     def horizon_years(self) -> int:
-        """Years simulated: until the later life expectancy of the adults."""
-        return max(a.life_expectancy - a.current_age for a in self.adults)
+        """Years simulated. FIXED_HORIZON: until the later life expectancy of the adults.
+        MORTALITY: until the last age anyone can live (``MAX_LIFE_AGE``, or an explicit
+        table's last age), whichever adult reaches it last."""
+        if self.lifetimes is Lifetimes.FIXED_HORIZON:
+            return max(a.life_expectancy - a.current_age for a in self.adults)
+        return max(a.last_age + 1 - a.current_age for a in self.adults)
 
     @property
     def retirement_year(self) -> int:

@@ -21,6 +21,15 @@ Decisions worth knowing:
 - Every bound sits on the rounding grid of :mod:`glidepath.household.rounding`, and the
   correlation matrix is checked both as given and as rounded, so the canonical
   (rounded) household of a valid household is valid too.
+- Lifetimes (``household.lifetimes``). Under MORTALITY each adult's life expectancy
+  must be one the default Gompertz-Makeham law can reach before ``MAX_LIFE_AGE``
+  (a field error on ``life_expectancy`` otherwise), or the adult gives an explicit
+  ``mortality_table`` (checked entry by entry, as given and as the hash rounds it; it must
+  cover the current age; its ``life_expectancy`` must then be the table's own, rounded).
+  Inputs the chosen mode would ignore are refused: a table, an income's
+  ``survivor_fraction`` or a ``survivor_spending_fraction`` other than the default under
+  FIXED_HORIZON (every life ends on its date, nobody is a survivor), the two survivor
+  fractions for a household of one adult.
 - Sizes are bounded (32 items per collection, 256 characters per label) so a request
   cannot make the engine or the hash arbitrarily expensive; so is the answer: at most
   ``MAX_VIOLATIONS`` violations are listed (:func:`listed`), the last saying how many
@@ -48,7 +57,9 @@ from glidepath.household.model import (
     Charge,
     Household,
     Income,
+    Lifetimes,
     MarketAssumptions,
+    MortalityTable,
     SpendingPhase,
 )
 from glidepath.text import clip
@@ -59,6 +70,9 @@ MAX_AGE = 120
 MAX_HORIZON_YEARS = 100
 MAX_MONEY = 1e12
 MAX_ITEMS = 32
+# Entries of an explicit mortality table (ages 0 to 110 at most).
+MAX_TABLE_AGES = 111
+DEFAULT_SURVIVOR_SPENDING_FRACTION = Household(adults=()).survivor_spending_fraction
 MAX_LABEL_CHARS = 256
 SHARE_TOLERANCE = 1e-6
 GROWTH_BOUNDS = (-0.5, 0.5)
@@ -140,7 +154,8 @@ def validate(household: Household) -> None:
     """Raise one InvalidArgument listing every violation; return None when sane."""
     check = _Checker()
     check.label(f"{ROOT}.name", household.name)
-    timeline = _adults(check, household.adults)
+    mortality = _lifetimes(check, household)
+    timeline = _adults(check, household, mortality)
     _accounts(check, household.accounts, timeline)
     _incomes(check, household, timeline)
     _charges(check, household.charges, timeline)
@@ -148,6 +163,9 @@ def validate(household: Household) -> None:
     goals = household.goals
     check.money(f"{ROOT}.goals.capital_goal", goals.capital_goal)
     check.money(f"{ROOT}.goals.retirement_spending", goals.retirement_spending)
+    check.within(
+        f"{ROOT}.goals.essential_fraction", goals.essential_fraction, 0.0, 1.0, "a fraction"
+    )
     ra = check.number(f"{ROOT}.risk_aversion", household.risk_aversion)
     if ra is not None and not MIN_RISK_AVERSION <= ra <= MAX_RISK_AVERSION:
         check.fail(
@@ -242,12 +260,37 @@ class _Timeline:
     everyone_retires_now: bool
 
 
-def _adults(check: _Checker, adults: Sequence[Adult]) -> _Timeline | None:
+def _lifetimes(check: _Checker, household: Household) -> bool | None:
+    """The mode and the survivor's spending; True under MORTALITY, None when unknown."""
+    mode = household.lifetimes
+    if not isinstance(mode, Lifetimes):
+        check.fail(f"{ROOT}.lifetimes", f"must be mortality or fixed_horizon, got {_shown(mode)}")
+        return None
+    path = f"{ROOT}.survivor_spending_fraction"
+    fraction = check.within(path, household.survivor_spending_fraction, 0.0, 1.0, "a fraction")
+    if fraction is not None and fraction != DEFAULT_SURVIVOR_SPENDING_FRACTION:
+        if mode is Lifetimes.FIXED_HORIZON:
+            check.fail(
+                path,
+                "applies only with lifetimes mortality (nobody is a survivor "
+                "under fixed_horizon): it would change nothing",
+            )
+        elif len(household.adults) < 2:
+            check.fail(
+                path,
+                "applies only to a couple (a survivor's spending): it would "
+                "change nothing for one adult",
+            )
+    return mode is Lifetimes.MORTALITY
+
+
+def _adults(check: _Checker, household: Household, mortality: bool | None) -> _Timeline | None:
     """Check each adult; return their timeline when every adult is sane, else None.
 
     Rules that depend on ages (incomes that are never paid, ...) are skipped when the
     ages themselves are wrong, so one mistake is reported once, not echoed.
     """
+    adults = household.adults
     before = len(check.violations)
     check.count(f"{ROOT}.adults", adults, 1, MAX_ADULTS)
     for i, adult in enumerate(adults[:MAX_ADULTS]):
@@ -271,6 +314,18 @@ def _adults(check: _Checker, adults: Sequence[Adult]) -> _Timeline | None:
                     "must be 0 for an adult retiring now (retirement_age = current_age): "
                     "no earned years are left to pay it",
                 )
+        if adult.mortality_table is not None and not mortality:
+            if mortality is not None:
+                check.fail(
+                    f"{path}.mortality_table",
+                    "applies only with lifetimes mortality (under fixed_horizon the life "
+                    "ends at life_expectancy): it would change nothing",
+                )
+        elif mortality and current is not None and life is not None:
+            _lifetime(check, path, adult, current, life)
+            if retirement is not None and life <= retirement:
+                check.fail(f"{path}.life_expectancy", f"must be > retirement_age ({retirement})")
+            continue
         if life is not None and current is not None:
             if life <= current:
                 check.fail(f"{path}.life_expectancy", f"must be > current_age ({current})")
@@ -284,12 +339,103 @@ def _adults(check: _Checker, adults: Sequence[Adult]) -> _Timeline | None:
             check.fail(f"{path}.life_expectancy", f"must be > retirement_age ({retirement})")
     if len(check.violations) > before:
         return None
-    horizon = max(a.life_expectancy - a.current_age for a in adults)
+    horizon = household.horizon_years
     return _Timeline(
         current_ages=tuple(a.current_age for a in adults),
         last_ages=tuple(a.current_age + horizon - 1 for a in adults),
         everyone_retires_now=all(a.retirement_age == a.current_age for a in adults),
     )
+
+
+def _lifetime(check: _Checker, path: str, adult: Adult, current: int, life: int) -> None:
+    """MORTALITY: the adult's table (explicit, or the default law calibrated to ``life``)."""
+    from glidepath.engine import mortality  # the engine imports the model
+
+    if current > mortality.MAX_LIFE_AGE:
+        check.fail(
+            f"{path}.current_age",
+            f"must be at most {mortality.MAX_LIFE_AGE} (the last age anyone lives) with "
+            f"lifetimes mortality, got {current}",
+        )
+        return
+    if adult.current_age + MAX_HORIZON_YEARS < adult.last_age + 1 and adult.mortality_table is None:
+        check.fail(
+            f"{path}.current_age",
+            f"must be at least {mortality.MAX_LIFE_AGE + 1 - MAX_HORIZON_YEARS} with lifetimes "
+            f"mortality (the plan runs to age {mortality.MAX_LIFE_AGE}, at most "
+            f"{MAX_HORIZON_YEARS} years), got {current}",
+        )
+        return
+    table = adult.mortality_table
+    if table is None:
+        try:
+            mortality.calibrate_makeham_b(current, life, field=f"{path}.life_expectancy")
+        except InvalidArgument as error:
+            check.violations.extend(error.violations)
+        return
+    _table(check, f"{path}.mortality_table", table, current, life)
+
+
+def _table(check: _Checker, path: str, table: MortalityTable, current: int, life: int) -> None:
+    from glidepath.engine import mortality
+
+    first = check.age(f"{path}.first_age", table.first_age)
+    if first is None:
+        return
+    if not 1 <= len(table.q) <= MAX_TABLE_AGES:
+        check.fail(f"{path}.q", f"must hold 1 to {MAX_TABLE_AGES} ages, got {len(table.q)}")
+        return
+    checked = [check.number(f"{path}.q[{i}]", v) for i, v in enumerate(table.q)]
+    q = [v for v in checked if v is not None]
+    if len(q) < len(checked):
+        return
+    problems = mortality.table_violations(first, q, field=path)
+    if not problems:
+        rounded_q = [rounding.round_parameter(v) for v in table.q]
+        problems = [
+            FieldViolation(
+                v.field,
+                f"{v.description} once rounded to "
+                f"{rounding.PARAMETER_SIGNIFICANT} significant figures (as the "
+                "canonical hash rounds it)",
+            )
+            for v in mortality.table_violations(first, rounded_q, field=path)
+        ]
+    if problems:
+        check.violations.extend(problems)
+        return
+    last = first + len(q) - 1
+    if not first <= current <= last:
+        check.fail(
+            f"{path}.first_age",
+            f"the table covers ages {first} to {last}; it must cover current_age ({current})",
+        )
+        return
+    if current + MAX_HORIZON_YEARS < last + 1:
+        check.fail(
+            f"{path}.q",
+            f"ends at age {last}, more than {MAX_HORIZON_YEARS} years from current_age "
+            f"({current}): end it by age {current + MAX_HORIZON_YEARS - 1}",
+        )
+        return
+    expected = table_life_expectancy(table, current)
+    if life != expected:
+        check.fail(
+            f"{path.rsplit('.', 1)[0]}.life_expectancy",
+            f"must be the mortality table's life expectancy at current_age, {expected} "
+            f"(leave it out of a household file: the table sets it), got {life}",
+        )
+
+
+def table_life_expectancy(table: MortalityTable, current_age: int) -> int:
+    """An explicit table's expected age at death at ``current_age``, to the nearest year
+    (rounded half up): the ``life_expectancy`` of an adult who gives that table. Taken of
+    the table as the hash rounds it, so a valid household's canonical form is valid."""
+    from glidepath.engine import mortality
+
+    q = np.array([rounding.round_parameter(v) for v in table.q], dtype=np.float64)
+    exact = mortality.expected_age_at_death(mortality.LifeTable(table.first_age, q), current_age)
+    return math.floor(exact + 0.5)
 
 
 def _accounts(check: _Checker, accounts: Sequence[Account], timeline: _Timeline | None) -> None:
@@ -332,15 +478,43 @@ def _shares(check: _Checker, path: str, account: Account) -> None:
 def _incomes(check: _Checker, household: Household, timeline: _Timeline | None) -> None:
     check.count(f"{ROOT}.incomes", household.incomes, 0, MAX_ITEMS)
     for i, income in enumerate(household.incomes):
-        _income(check, f"{ROOT}.incomes[{i}]", income, len(household.adults), timeline)
+        _income(
+            check,
+            f"{ROOT}.incomes[{i}]",
+            income,
+            len(household.adults),
+            timeline,
+            _mode(household),
+        )
 
 
 def _income(
-    check: _Checker, path: str, income: Income, adults: int, timeline: _Timeline | None
+    check: _Checker,
+    path: str,
+    income: Income,
+    adults: int,
+    timeline: _Timeline | None,
+    mortality: bool | None,
 ) -> None:
     check.label(f"{path}.label", income.label)
     check.money(f"{path}.amount", income.amount)
     check.within(f"{path}.growth", income.growth, *GROWTH_BOUNDS, "a fraction")
+    survivor = check.within(
+        f"{path}.survivor_fraction", income.survivor_fraction, 0.0, 1.0, "a fraction"
+    )
+    if survivor and mortality is not None:
+        if not mortality:
+            check.fail(
+                f"{path}.survivor_fraction",
+                "applies only with lifetimes mortality "
+                "(nobody is a survivor under fixed_horizon): it would change nothing",
+            )
+        elif adults < 2:
+            check.fail(
+                f"{path}.survivor_fraction",
+                "applies only to a couple (paid to the "
+                "survivor): it would change nothing for one adult",
+            )
     start = check.age(f"{path}.start_age", income.start_age)
     end = None if income.end_age is None else check.age(f"{path}.end_age", income.end_age)
     if start is not None and end is not None and end <= start:
@@ -493,6 +667,13 @@ def _purpose(check: _Checker, household: Household) -> None:
             target_field,
             "a spending target is needed: retirement_spending or a spending phase above 0",
         )
+
+
+def _mode(household: Household) -> bool | None:
+    """True under MORTALITY, False under FIXED_HORIZON, None for an unknown mode."""
+    if not isinstance(household.lifetimes, Lifetimes):
+        return None
+    return household.lifetimes is Lifetimes.MORTALITY
 
 
 def _positive(value: object) -> bool:

@@ -135,7 +135,7 @@ def paired_difference(
 
 def _optimum_available(household: Household) -> bool:
     try:
-        from glidepath.engine.optimum import optimum_available
+        from glidepath.engine.strategies import optimum_applies as optimum_available
     except ImportError:
         return False
     ok, _ = optimum_available(household)

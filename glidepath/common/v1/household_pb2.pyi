@@ -19,6 +19,46 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _Lifetimes:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _LifetimesEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Lifetimes.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    LIFETIMES_UNSPECIFIED: _Lifetimes.ValueType  # 0
+    """Not set: means LIFETIMES_FIXED_HORIZON."""
+    LIFETIMES_MORTALITY: _Lifetimes.ValueType  # 1
+    """Each adult survives each year of age x with probability 1 - q_x (their
+    Adult.mortality_table, else a Gompertz-Makeham law calibrated so that the expected
+    age at death, deaths at mid-year, is Adult.life_expectancy); the two adults
+    independently. The plan runs until the last adult dies, at most to age 110 (or the
+    table's last age); the capital goal is the bequest left at that death.
+    """
+    LIFETIMES_FIXED_HORIZON: _Lifetimes.ValueType  # 2
+    """No mortality: every adult lives until the end of the year before life_expectancy
+    and the household's plan lasts until the later of them (closed-form checks,
+    comparison).
+    """
+
+class Lifetimes(_Lifetimes, metaclass=_LifetimesEnumTypeWrapper):
+    """How long the simulated lives last."""
+
+LIFETIMES_UNSPECIFIED: Lifetimes.ValueType  # 0
+"""Not set: means LIFETIMES_FIXED_HORIZON."""
+LIFETIMES_MORTALITY: Lifetimes.ValueType  # 1
+"""Each adult survives each year of age x with probability 1 - q_x (their
+Adult.mortality_table, else a Gompertz-Makeham law calibrated so that the expected
+age at death, deaths at mid-year, is Adult.life_expectancy); the two adults
+independently. The plan runs until the last adult dies, at most to age 110 (or the
+table's last age); the capital goal is the bequest left at that death.
+"""
+LIFETIMES_FIXED_HORIZON: Lifetimes.ValueType  # 2
+"""No mortality: every adult lives until the end of the year before life_expectancy
+and the household's plan lasts until the later of them (closed-form checks,
+comparison).
+"""
+Global___Lifetimes: _TypeAlias = Lifetimes  # noqa: Y015
+
 class _IncomeKind:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -105,13 +145,27 @@ class Household(_message.Message):
     RISK_AVERSION_FIELD_NUMBER: _builtins.int
     MARKET_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
+    LIFETIMES_FIELD_NUMBER: _builtins.int
+    SURVIVOR_SPENDING_FRACTION_FIELD_NUMBER: _builtins.int
     risk_aversion: _builtins.float
     """CRRA relative risk aversion gamma, in [0.1, 20]; 1 = log utility. Unset: 3."""
     name: _builtins.str
     """A label for people to read; never changes a result or the hash. At most 256 chars."""
+    lifetimes: Global___Lifetimes.ValueType
+    """How long the simulated lives last; unset: LIFETIMES_FIXED_HORIZON (today's meaning
+    of a household that does not say). A household file may also write "mortality" or
+    "fixed_horizon".
+    """
+    survivor_spending_fraction: _builtins.float
+    """A lone survivor's spending need (Goals.retirement_spending, the spending phases and
+    the floor) as a fraction of the couple's, in [0, 1], once one adult of a couple has
+    died. Unset: 0.7. Only a couple under LIFETIMES_MORTALITY has a survivor: any other
+    value there is INVALID_ARGUMENT (it would change nothing).
+    """
     @_builtins.property
     def adults(self) -> _containers.RepeatedCompositeFieldContainer[Global___Adult]:
-        """One or two adults. The plan runs until the later life expectancy. Order matters:
+        """One or two adults. The plan runs until the last adult's life ends (see lifetimes):
+        under fixed_horizon until the later life expectancy. Order matters:
         the first adult's age is the household's age, and Income.adult refers to an index.
         """
 
@@ -155,16 +209,58 @@ class Household(_message.Message):
         risk_aversion: _builtins.float | None = ...,
         market: Global___MarketAssumptions | None = ...,
         name: _builtins.str = ...,
+        lifetimes: Global___Lifetimes.ValueType = ...,
+        survivor_spending_fraction: _builtins.float | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_risk_aversion", b"_risk_aversion", "goals", b"goals", "market", b"market", "risk_aversion", b"risk_aversion"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_risk_aversion", b"_risk_aversion", "_survivor_spending_fraction", b"_survivor_spending_fraction", "goals", b"goals", "market", b"market", "risk_aversion", b"risk_aversion", "survivor_spending_fraction", b"survivor_spending_fraction"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_risk_aversion", b"_risk_aversion", "accounts", b"accounts", "adults", b"adults", "charges", b"charges", "goals", b"goals", "incomes", b"incomes", "market", b"market", "name", b"name", "risk_aversion", b"risk_aversion", "spending_phases", b"spending_phases"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_risk_aversion", b"_risk_aversion", "_survivor_spending_fraction", b"_survivor_spending_fraction", "accounts", b"accounts", "adults", b"adults", "charges", b"charges", "goals", b"goals", "incomes", b"incomes", "lifetimes", b"lifetimes", "market", b"market", "name", b"name", "risk_aversion", b"risk_aversion", "spending_phases", b"spending_phases", "survivor_spending_fraction", b"survivor_spending_fraction"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__risk_aversion: _TypeAlias = _typing.Literal["risk_aversion"]  # noqa: Y015
     _WhichOneofArgType__risk_aversion: _TypeAlias = _typing.Literal["_risk_aversion", b"_risk_aversion"]  # noqa: Y015
+    _WhichOneofReturnType__survivor_spending_fraction: _TypeAlias = _typing.Literal["survivor_spending_fraction"]  # noqa: Y015
+    _WhichOneofArgType__survivor_spending_fraction: _TypeAlias = _typing.Literal["_survivor_spending_fraction", b"_survivor_spending_fraction"]  # noqa: Y015
+    @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__risk_aversion) -> _WhichOneofReturnType__risk_aversion | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__survivor_spending_fraction) -> _WhichOneofReturnType__survivor_spending_fraction | None: ...
 
 Global___Household: _TypeAlias = Household  # noqa: Y015
+
+@_typing.final
+class MortalityTable(_message.Message):
+    """An explicit life table: one-year death probabilities q_x for ages first_age,
+    first_age + 1, ... (q_x: the probability that someone alive at exact age x dies
+    before x + 1). Each q in [0, 1]; the last is 1 (nobody outlives the table), no earlier
+    one is; the table ends by age 110, holds 1 to 111 ages and covers the adult's
+    current_age. The hash rounds each q to 4 significant figures.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIRST_AGE_FIELD_NUMBER: _builtins.int
+    Q_FIELD_NUMBER: _builtins.int
+    first_age: _builtins.int
+    """REQUIRED. Age of q[0], whole years, in [0, 120]."""
+    @_builtins.property
+    def q(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """q for ages first_age, first_age + 1, ...: fractions (probabilities)."""
+
+    def __init__(
+        self,
+        *,
+        first_age: _builtins.int | None = ...,
+        q: _abc.Iterable[_builtins.float] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_first_age", b"_first_age", "first_age", b"first_age"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_first_age", b"_first_age", "first_age", b"first_age", "q", b"q"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__first_age: _TypeAlias = _typing.Literal["first_age"]  # noqa: Y015
+    _WhichOneofArgType__first_age: _TypeAlias = _typing.Literal["_first_age", b"_first_age"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__first_age) -> _WhichOneofReturnType__first_age | None: ...
+
+Global___MortalityTable: _TypeAlias = MortalityTable  # noqa: Y015
 
 @_typing.final
 class Adult(_message.Message):
@@ -178,6 +274,7 @@ class Adult(_message.Message):
     NET_INCOME_FIELD_NUMBER: _builtins.int
     INCOME_GROWTH_FIELD_NUMBER: _builtins.int
     NAME_FIELD_NUMBER: _builtins.int
+    MORTALITY_TABLE_FIELD_NUMBER: _builtins.int
     current_age: _builtins.int
     """REQUIRED. Age now, whole years, in [0, 120]."""
     retirement_age: _builtins.int
@@ -186,8 +283,13 @@ class Adult(_message.Message):
     already retired enters their current age); then net_income must be 0.
     """
     life_expectancy: _builtins.int
-    """REQUIRED. Age the plan runs to for this adult, whole years, > current_age and
-    > retirement_age, <= 120, and at most 100 years from now.
+    """Whole years, > current_age and > retirement_age. LIFETIMES_FIXED_HORIZON: the age
+    the plan runs to for this adult, <= 120 and at most 100 years from now.
+    LIFETIMES_MORTALITY: the expected age at death (deaths at mid-year) the default law
+    is calibrated to; it must be one that law can reach before age 110 (about 108.9 at
+    age 30, 110.4 at 100), and current_age must be in [11, 110]. REQUIRED, except with
+    a mortality_table, when it must be left unset (the table's own life expectancy at
+    current_age, rounded to the year, takes its place).
     """
     net_income: _builtins.float
     """Net (after-tax) earned income until retirement: ANNUAL, TODAY'S money, >= 0.
@@ -200,6 +302,12 @@ class Adult(_message.Message):
     """
     name: _builtins.str
     """A label for people to read; never changes a result or the hash."""
+    @_builtins.property
+    def mortality_table(self) -> Global___MortalityTable:
+        """LIFETIMES_MORTALITY only: this adult's life table; unset: the default law
+        calibrated to life_expectancy. Under LIFETIMES_FIXED_HORIZON it must be unset.
+        """
+
     def __init__(
         self,
         *,
@@ -209,10 +317,11 @@ class Adult(_message.Message):
         net_income: _builtins.float | None = ...,
         income_growth: _builtins.float = ...,
         name: _builtins.str = ...,
+        mortality_table: Global___MortalityTable | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_current_age", b"_current_age", "_life_expectancy", b"_life_expectancy", "_net_income", b"_net_income", "_retirement_age", b"_retirement_age", "current_age", b"current_age", "life_expectancy", b"life_expectancy", "net_income", b"net_income", "retirement_age", b"retirement_age"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_current_age", b"_current_age", "_life_expectancy", b"_life_expectancy", "_net_income", b"_net_income", "_retirement_age", b"_retirement_age", "current_age", b"current_age", "life_expectancy", b"life_expectancy", "mortality_table", b"mortality_table", "net_income", b"net_income", "retirement_age", b"retirement_age"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_current_age", b"_current_age", "_life_expectancy", b"_life_expectancy", "_net_income", b"_net_income", "_retirement_age", b"_retirement_age", "current_age", b"current_age", "income_growth", b"income_growth", "life_expectancy", b"life_expectancy", "name", b"name", "net_income", b"net_income", "retirement_age", b"retirement_age"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_current_age", b"_current_age", "_life_expectancy", b"_life_expectancy", "_net_income", b"_net_income", "_retirement_age", b"_retirement_age", "current_age", b"current_age", "income_growth", b"income_growth", "life_expectancy", b"life_expectancy", "mortality_table", b"mortality_table", "name", b"name", "net_income", b"net_income", "retirement_age", b"retirement_age"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__current_age: _TypeAlias = _typing.Literal["current_age"]  # noqa: Y015
     _WhichOneofArgType__current_age: _TypeAlias = _typing.Literal["_current_age", b"_current_age"]  # noqa: Y015
@@ -247,6 +356,7 @@ class Income(_message.Message):
     INDEXED_TO_INFLATION_FIELD_NUMBER: _builtins.int
     GROWTH_FIELD_NUMBER: _builtins.int
     LABEL_FIELD_NUMBER: _builtins.int
+    SURVIVOR_FRACTION_FIELD_NUMBER: _builtins.int
     amount: _builtins.float
     """REQUIRED. ANNUAL amount, >= 0: in TODAY'S money when indexed_to_inflation, else in
     NOMINAL money fixed today.
@@ -273,6 +383,12 @@ class Income(_message.Message):
     """
     label: _builtins.str
     """A label for people to read; never changes a result or the hash."""
+    survivor_fraction: _builtins.float
+    """Fraction of the amount still paid after adult `adult` has died while the other
+    adult lives (a reversionary pension: 0.5 to 0.6 is common), in [0, 1]. Unset or 0:
+    the income stops at its adult's death. Above 0 only for a couple under
+    LIFETIMES_MORTALITY (elsewhere it would change nothing).
+    """
     def __init__(
         self,
         *,
@@ -284,10 +400,11 @@ class Income(_message.Message):
         indexed_to_inflation: _builtins.bool | None = ...,
         growth: _builtins.float = ...,
         label: _builtins.str = ...,
+        survivor_fraction: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_amount", b"_amount", "_end_age", b"_end_age", "_indexed_to_inflation", b"_indexed_to_inflation", "_start_age", b"_start_age", "amount", b"amount", "end_age", b"end_age", "indexed_to_inflation", b"indexed_to_inflation", "start_age", b"start_age"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_amount", b"_amount", "_end_age", b"_end_age", "_indexed_to_inflation", b"_indexed_to_inflation", "_start_age", b"_start_age", "adult", b"adult", "amount", b"amount", "end_age", b"end_age", "growth", b"growth", "indexed_to_inflation", b"indexed_to_inflation", "kind", b"kind", "label", b"label", "start_age", b"start_age"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_amount", b"_amount", "_end_age", b"_end_age", "_indexed_to_inflation", b"_indexed_to_inflation", "_start_age", b"_start_age", "adult", b"adult", "amount", b"amount", "end_age", b"end_age", "growth", b"growth", "indexed_to_inflation", b"indexed_to_inflation", "kind", b"kind", "label", b"label", "start_age", b"start_age", "survivor_fraction", b"survivor_fraction"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__amount: _TypeAlias = _typing.Literal["amount"]  # noqa: Y015
     _WhichOneofArgType__amount: _TypeAlias = _typing.Literal["_amount", b"_amount"]  # noqa: Y015
@@ -600,24 +717,33 @@ class Goals(_message.Message):
 
     CAPITAL_GOAL_FIELD_NUMBER: _builtins.int
     RETIREMENT_SPENDING_FIELD_NUMBER: _builtins.int
+    ESSENTIAL_FRACTION_FIELD_NUMBER: _builtins.int
     capital_goal: _builtins.float
     """Wealth wanted at the end of the plan (bequest, safety margin): TODAY'S money, >= 0;
-    unset or 0 = no capital goal.
+    under LIFETIMES_MORTALITY the wealth left when the last adult dies. Unset or 0 = no
+    capital goal.
     """
     retirement_spending: _builtins.float
     """Spending target in retirement: ANNUAL, TODAY'S money, >= 0. Spending phases
     replace it from their start ages on. Unset or 0 is accepted only when a spending
     phase sets a target above 0.
     """
+    essential_fraction: _builtins.float
+    """Essential spending (the floor) as a fraction of the spending target in force (the
+    target or the current phase's, times survivor_spending_fraction for a survivor),
+    in [0, 1]. Years spent below it count as hardship in the objective (each unit of
+    utility lost below the floor counts 11 times) and are reported. Unset or 0: no floor.
+    """
     def __init__(
         self,
         *,
         capital_goal: _builtins.float = ...,
         retirement_spending: _builtins.float = ...,
+        essential_fraction: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["capital_goal", b"capital_goal", "retirement_spending", b"retirement_spending"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capital_goal", b"capital_goal", "essential_fraction", b"essential_fraction", "retirement_spending", b"retirement_spending"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -509,6 +509,7 @@ class StrategyResult(_message.Message):
     VERSUS_FIELD_NUMBER: _builtins.int
     MEAN_UTILITY_FIELD_NUMBER: _builtins.int
     SECONDS_FIELD_NUMBER: _builtins.int
+    LIFETIMES_FIELD_NUMBER: _builtins.int
     strategy: _builtins.str
     """Strategy name, e.g. "merton"."""
     paths: _builtins.int
@@ -530,13 +531,15 @@ class StrategyResult(_message.Message):
 
     @_builtins.property
     def success_probability(self) -> Global___Estimate:
-        """Probability (FRACTION) that the spending target was met in every retirement year and
-        wealth never ran out.
+        """Probability (FRACTION) of "success": the spending target met in every retirement
+        year lived and wealth never exhausted while someone was alive (LifetimeOutcomes).
         """
 
     @_builtins.property
     def ruin_probability(self) -> Global___Estimate:
-        """Probability (FRACTION) that wealth ran out with years left (some withdrawal cut)."""
+        """Probability (FRACTION) of "ruin": wealth exhausted (a withdrawal cut) while someone
+        was alive, with years of the plan left.
+        """
 
     @_builtins.property
     def capital_goal_probability(self) -> Global___Estimate:
@@ -546,7 +549,9 @@ class StrategyResult(_message.Message):
 
     @_builtins.property
     def terminal_wealth(self) -> Global___TerminalWealth:
-        """Wealth at the end of the plan."""
+        """Wealth at the end of the plan: under lifetimes mortality the bequest, the wealth
+        left when the last adult dies.
+        """
 
     @_builtins.property
     def shortfall(self) -> Global___Shortfall:
@@ -574,6 +579,13 @@ class StrategyResult(_message.Message):
         objective's own units; comparable only within one household). The RL reward's scale.
         """
 
+    @_builtins.property
+    def lifetimes(self) -> Global___LifetimeOutcomes:
+        """What a person asks about lifetimes (years lived, money running out while alive,
+        ages at death, the spending floor). Under LIFETIMES_FIXED_HORIZON every path lives
+        the whole plan and these figures follow from it.
+        """
+
     def __init__(
         self,
         *,
@@ -591,14 +603,127 @@ class StrategyResult(_message.Message):
         versus: Global___PairedComparison | None = ...,
         mean_utility: Global___Estimate | None = ...,
         seconds: _builtins.float = ...,
+        lifetimes: Global___LifetimeOutcomes | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["capital_goal_probability", b"capital_goal_probability", "certainty_equivalent", b"certainty_equivalent", "consumption", b"consumption", "mean_utility", b"mean_utility", "ruin_probability", b"ruin_probability", "share_of_optimum", b"share_of_optimum", "shortfall", b"shortfall", "success_probability", b"success_probability", "terminal_wealth", b"terminal_wealth", "versus", b"versus", "wealth", b"wealth"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["capital_goal_probability", b"capital_goal_probability", "certainty_equivalent", b"certainty_equivalent", "consumption", b"consumption", "lifetimes", b"lifetimes", "mean_utility", b"mean_utility", "ruin_probability", b"ruin_probability", "share_of_optimum", b"share_of_optimum", "shortfall", b"shortfall", "success_probability", b"success_probability", "terminal_wealth", b"terminal_wealth", "versus", b"versus", "wealth", b"wealth"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["capital_goal_probability", b"capital_goal_probability", "certainty_equivalent", b"certainty_equivalent", "consumption", b"consumption", "mean_utility", b"mean_utility", "paths", b"paths", "ruin_probability", b"ruin_probability", "seconds", b"seconds", "share_of_optimum", b"share_of_optimum", "shortfall", b"shortfall", "strategy", b"strategy", "success_probability", b"success_probability", "terminal_wealth", b"terminal_wealth", "versus", b"versus", "wealth", b"wealth"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["capital_goal_probability", b"capital_goal_probability", "certainty_equivalent", b"certainty_equivalent", "consumption", b"consumption", "lifetimes", b"lifetimes", "mean_utility", b"mean_utility", "paths", b"paths", "ruin_probability", b"ruin_probability", "seconds", b"seconds", "share_of_optimum", b"share_of_optimum", "shortfall", b"shortfall", "strategy", b"strategy", "success_probability", b"success_probability", "terminal_wealth", b"terminal_wealth", "versus", b"versus", "wealth", b"wealth"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___StrategyResult: _TypeAlias = StrategyResult  # noqa: Y015
+
+@_typing.final
+class LifetimeOutcomes(_message.Message):
+    """Lifetimes and the spending floor. Definitions used throughout this file:
+    - "success": the spending target met in every retirement year lived (the target of
+      a lone survivor is Household.survivor_spending_fraction of the couple's) and money
+      never exhausted while someone was alive (StrategyResult.success_probability);
+    - "ruin": money exhausted while someone was alive, i.e. a withdrawal had to be cut in
+      a year lived (StrategyResult.ruin_probability: ruin while alive);
+    - a year lived: a year at whose start at least one adult is alive (an adult lives the
+      whole year of age in which they die).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    YEARS_LIVED_FIELD_NUMBER: _builtins.int
+    YEARS_WITHOUT_MONEY_FIELD_NUMBER: _builtins.int
+    BELOW_FLOOR_PROBABILITY_FIELD_NUMBER: _builtins.int
+    YEARS_BELOW_FLOOR_FIELD_NUMBER: _builtins.int
+    LAST_DEATH_FIELD_NUMBER: _builtins.int
+    PER_ADULT_FIELD_NUMBER: _builtins.int
+    SPENDING_CERTAINTY_EQUIVALENT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def years_lived(self) -> Global___Estimate:
+        """Expected years lived by the household (until the last adult's death), YEARS."""
+
+    @_builtins.property
+    def years_without_money(self) -> Global___Estimate:
+        """Expected years lived without money: years lived in which a withdrawal was cut, or
+        that began after ruin with nothing left, YEARS per path.
+        """
+
+    @_builtins.property
+    def below_floor_probability(self) -> Global___Estimate:
+        """Probability (FRACTION) of ever spending below the essential-spending floor
+        (Goals.essential_fraction x the target in force) in a retirement year lived;
+        absent without a floor.
+        """
+
+    @_builtins.property
+    def years_below_floor(self) -> Global___Estimate:
+        """Expected retirement years lived below the floor, YEARS per path; absent without a
+        floor.
+        """
+
+    @_builtins.property
+    def last_death(self) -> Global___AgeCounts:
+        """Distribution of the age at death (the age in the year of death, whole years) of
+        the household's last death: paths_at_age[k] paths died at first_age + k. Absent
+        under LIFETIMES_FIXED_HORIZON, where every life ends at its life expectancy.
+        """
+
+    @_builtins.property
+    def per_adult(self) -> _containers.RepeatedCompositeFieldContainer[Global___AgeCounts]:
+        """The same for each adult, in Household.adults order (MORTALITY only; empty under
+        LIFETIMES_FIXED_HORIZON, where nobody dies before the plan's end).
+        """
+
+    @_builtins.property
+    def spending_certainty_equivalent(self) -> Global___Estimate:
+        """Certainty equivalent of consumption alone (ANNUAL, TODAY'S money): the steady
+        yearly spending worth as much as the strategy's spending over the years lived,
+        without the bequest term or the floor's penalty (u(CE / s) = E[sum u(c / s)] /
+        E[years lived]); the bequest is reported apart in TerminalWealth.
+        """
+
+    def __init__(
+        self,
+        *,
+        years_lived: Global___Estimate | None = ...,
+        years_without_money: Global___Estimate | None = ...,
+        below_floor_probability: Global___Estimate | None = ...,
+        years_below_floor: Global___Estimate | None = ...,
+        last_death: Global___AgeCounts | None = ...,
+        per_adult: _abc.Iterable[Global___AgeCounts] | None = ...,
+        spending_certainty_equivalent: Global___Estimate | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["below_floor_probability", b"below_floor_probability", "last_death", b"last_death", "spending_certainty_equivalent", b"spending_certainty_equivalent", "years_below_floor", b"years_below_floor", "years_lived", b"years_lived", "years_without_money", b"years_without_money"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["below_floor_probability", b"below_floor_probability", "last_death", b"last_death", "per_adult", b"per_adult", "spending_certainty_equivalent", b"spending_certainty_equivalent", "years_below_floor", b"years_below_floor", "years_lived", b"years_lived", "years_without_money", b"years_without_money"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LifetimeOutcomes: _TypeAlias = LifetimeOutcomes  # noqa: Y015
+
+@_typing.final
+class AgeCounts(_message.Message):
+    """Counts of paths by age."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIRST_AGE_FIELD_NUMBER: _builtins.int
+    PATHS_AT_AGE_FIELD_NUMBER: _builtins.int
+    first_age: _builtins.int
+    """The age (whole years) of paths_at_age[0]."""
+    @_builtins.property
+    def paths_at_age(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """Paths at each age first_age, first_age + 1, ..."""
+
+    def __init__(
+        self,
+        *,
+        first_age: _builtins.int = ...,
+        paths_at_age: _abc.Iterable[_builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["first_age", b"first_age", "paths_at_age", b"paths_at_age"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AgeCounts: _TypeAlias = AgeCounts  # noqa: Y015
 
 @_typing.final
 class PairedComparison(_message.Message):
@@ -755,6 +880,7 @@ class AgeProfile(_message.Message):
     AGES_FIELD_NUMBER: _builtins.int
     MEANS_FIELD_NUMBER: _builtins.int
     BANDS_FIELD_NUMBER: _builtins.int
+    PATHS_BY_AGE_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def ages(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
         """The household's (first adult's) age in each column."""
@@ -767,16 +893,25 @@ class AgeProfile(_message.Message):
     def bands(self) -> _containers.RepeatedCompositeFieldContainer[Global___PercentileBand]:
         """One band per requested percentile, in the order of the settings."""
 
+    @_builtins.property
+    def paths_by_age(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
+        """The paths behind each age: under lifetimes mortality the bands and means cover the
+        lives still running (paths on which someone is alive at the start of that year; the
+        wealth profile's last age holds every path's bequest). Empty when every path is
+        behind every age (the fixed horizon).
+        """
+
     def __init__(
         self,
         *,
         ages: _abc.Iterable[_builtins.int] | None = ...,
         means: _abc.Iterable[_builtins.float] | None = ...,
         bands: _abc.Iterable[Global___PercentileBand] | None = ...,
+        paths_by_age: _abc.Iterable[_builtins.int] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["ages", b"ages", "bands", b"bands", "means", b"means"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["ages", b"ages", "bands", b"bands", "means", b"means", "paths_by_age", b"paths_by_age"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
