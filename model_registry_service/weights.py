@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from glidepath import log
 from glidepath.errors import InvalidArgument
+from glidepath.text import one_line
 
 if TYPE_CHECKING:
     from stable_baselines3.common.policies import ActorCriticPolicy
@@ -51,7 +52,7 @@ def check_model_bytes(data: bytes) -> None:
     except Exception as exc:  # torch raising on bytes it was never meant to see
         raise InvalidArgument.field(
             "chunk",
-            f"the weights cannot be run: {model_io.one_line(f'{type(exc).__name__}: {exc}')}",
+            f"the weights cannot be run: {one_line(f'{type(exc).__name__}: {exc}')}",
             reason="INVALID_MODEL",
         ) from None
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import io
 import pickle
-import re
 import zipfile
 from collections.abc import Mapping
 
@@ -34,7 +33,7 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 
 from glidepath.errors import InvalidArgument
 from glidepath.household.model import Household
-from glidepath.text import clip
+from glidepath.text import clip, one_line
 
 from .actions import ACTION_SPACE
 from .observations import OBS_HIGH, OBS_LOW, OBSERVATION_SPACE
@@ -48,7 +47,6 @@ POLICY_MEMBER = "policy.pth"
 #: and this many seeded uniform draws inside it (the same batch for every model).
 SAMPLE_OBSERVATIONS = 256
 SAMPLE_SEED = 20_240_917
-_CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|[\x00-\x1f\x7f]")
 
 
 def _constant_schedule(_: float) -> float:
@@ -66,11 +64,6 @@ def build_policy(recipe: Recipe = RECIPE) -> ActorCriticPolicy:
     )
     policy.set_training_mode(False)
     return policy
-
-
-def one_line(text: str, limit: int = 200) -> str:
-    """``text`` as one clipped line: no newlines, no ANSI colour codes (torch's errors)."""
-    return clip(" ".join(_CONTROL.sub(" ", text).split()), limit)
 
 
 def _reject(description: str) -> InvalidArgument:
