@@ -35,6 +35,9 @@ from simulation_service.optimize.scoring import score_policy
 from simulation_service.service import SERVICE_NAME, SimulationServicer
 from simulation_service.work import WorkPool
 
+# How long a stopping service waits for torch's import on the warm-up thread to finish.
+WARM_UP_JOIN_SECONDS = 60.0
+
 if TYPE_CHECKING:
     from stable_baselines3.common.policies import ActorCriticPolicy
 
@@ -67,12 +70,15 @@ def build_app(settings: SimulationServiceSettings) -> SimulationApp:
         candidates=settings.optimize_candidates,
     )
     servicer = SimulationServicer(settings, pool, optimizer)
-    warm_up(settings.torch_threads)
+    warming = warm_up(settings.torch_threads)
 
     def stop() -> None:
         pool.shutdown()
         registry.close()
         training.close()
+        # An interpreter that exits while a thread is still importing torch can abort
+        # (SIGABRT): a SIGTERM just after start must still end with exit code 0.
+        warming.join(timeout=WARM_UP_JOIN_SECONDS)
 
     def register(server: grpc.Server) -> None:
         simulation_pb2_grpc.add_SimulationServiceServicer_to_server(servicer, server)

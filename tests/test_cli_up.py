@@ -82,7 +82,7 @@ def test_up_serves_the_client_then_stops_cleanly_and_leaves_nothing_listening(
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert process.returncode == 0, stderr
+    assert process.returncode == 0, f"{stdout}\n{stderr}"
     assert "Stopped (simulation exit 0, training exit 0, registry exit 0)." in stdout
     assert (tmp_path / "var" / "models" / "rl").is_dir()
     after = run_cli("models", "list", env=env)
