@@ -233,7 +233,6 @@ def test_ruin_while_alive_and_years_without_money() -> None:
 
 
 def test_the_optimum_is_unavailable_where_the_dynamic_programme_does_not_solve_lives() -> None:
-    from glidepath.engine import optimum
 
     floored = dataclasses.replace(
         single(lifetimes=Lifetimes.FIXED_HORIZON),
@@ -241,11 +240,7 @@ def test_the_optimum_is_unavailable_where_the_dynamic_programme_does_not_solve_l
     )
     for household in (single(), pair(), floored):
         result = simulate(household, ["optimum", "merton"], SimulationSettings(paths=512))
-        if hasattr(optimum, "engine_tracks_lives"):  # a DP that solves lives runs
-            assert "optimum" not in result.skipped
-        else:
-            assert "optimum" in result.skipped and not result.optimum_available
-            assert [s.name for s in result.strategies] == ["merton"]
+        assert "optimum" not in result.skipped and result.optimum_available
 
 
 def test_floor_and_upside_secures_the_floor_and_is_merton_without_one() -> None:

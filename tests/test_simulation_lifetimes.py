@@ -36,10 +36,7 @@ def test_the_couple_gets_lifetime_outcomes_and_no_wrong_optimum(server: Simulati
     reply = compare(server, couple)
     names = [r.strategy for r in reply.results]
     assert "floor_upside" in names
-    from glidepath.engine import optimum
-
-    if not hasattr(optimum, "engine_tracks_lives"):  # the DP does not solve lives yet
-        assert "optimum" not in names and not reply.optimum.available
+    assert "optimum" in names and reply.optimum.available
     for result in reply.results:
         lives = result.lifetimes
         assert 20 < lives.years_lived.value < 56

@@ -49,7 +49,6 @@ is only exact for the household it was solved for.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import math
@@ -167,23 +166,9 @@ def dp_applies(household: Household) -> tuple[bool, str]:
     return True, ""
 
 
-def engine_tracks_lives() -> bool:
-    """Whether the simulator's year state says who is alive (``YearState.alive``)."""
-    names = {f.name for f in dataclasses.fields(YearState)}
-    return "alive" in names or hasattr(YearState, "alive")
-
-
 def optimum_available(household: Household) -> tuple[bool, str]:
     """Whether the optimum can be solved and replayed in the simulator; if not, why."""
-    ok, reason = dp_applies(household)
-    if not ok:
-        return ok, reason
-    if household.lifetimes is Lifetimes.MORTALITY and not engine_tracks_lives():
-        return False, (
-            "no optimum: the simulator does not yet say who is alive on each path, so the "
-            "optimum's policy for lives with mortality cannot be replayed"
-        )
-    return True, ""
+    return dp_applies(household)
 
 
 def _interp_extrapolate(x: FloatArray, xp: FloatArray, fp: FloatArray) -> FloatArray:

@@ -22,7 +22,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from glidepath.errors import InvalidArgument
-from glidepath.household.model import Household, Lifetimes
+from glidepath.household.model import Household
 from glidepath.text import clip
 
 from .cashflows import FloatArray, Schedule, build_schedule
@@ -290,25 +290,11 @@ def _merton(h: Household) -> Strategy:
 
 
 def optimum_applies(household: Household) -> tuple[bool, str]:
-    """Whether the DP optimum can be run for ``household``, and if not, why.
-
-    Never a wrong optimum: lives with mortality and the essential-spending floor change
-    the problem, and a DP that does not solve them (it says so by not reporting
-    ``engine_tracks_lives``, the function of the DP that solves lives) is unavailable
-    for such households.
-    """
+    """Whether the DP optimum can be run for ``household``, and if not, why (never a
+    wrong optimum: a household the DP does not solve has none)."""
     from . import optimum
 
-    ok, reason = optimum.optimum_available(household)
-    if not ok:
-        return ok, reason
-    lifetimes = household.lifetimes is Lifetimes.MORTALITY or household.goals.essential_fraction > 0
-    if lifetimes and not hasattr(optimum, "engine_tracks_lives"):
-        return False, (
-            "no optimum: the dynamic programme does not yet solve lives with mortality or "
-            "an essential-spending floor"
-        )
-    return True, ""
+    return optimum.optimum_available(household)
 
 
 def _floor_upside(h: Household) -> Strategy:

@@ -30,7 +30,7 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from glidepath.engine.cashflows import build_schedule
 from glidepath.engine.objective import Objective
 from glidepath.engine.run import SimulationSettings, simulate
-from glidepath.engine.strategies import Strategy
+from glidepath.engine.strategies import Strategy, optimum_applies
 from glidepath.errors import InvalidArgument
 from glidepath.household.model import Household
 
@@ -134,12 +134,8 @@ def paired_difference(
 
 
 def _optimum_available(household: Household) -> bool:
-    try:
-        from glidepath.engine.strategies import optimum_applies as optimum_available
-    except ImportError:
-        return False
-    ok, _ = optimum_available(household)
-    return bool(ok)
+    ok, _ = optimum_applies(household)
+    return ok
 
 
 def evaluate_strategy(
