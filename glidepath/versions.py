@@ -12,4 +12,6 @@ not have to import the RL code (and torch) to know them.
 HOUSEHOLD_SCHEMA_VERSION = 2
 
 #: The policy's observation layout, action decoding and network (``glidepath.rl``).
-POLICY_LAYOUT_VERSION = 1
+#: 2: who is alive, the survival outlook and the floor observed; corrections of "floor
+#: and upside" (the Merton-style rule with the floor secured) instead of the plain rule.
+POLICY_LAYOUT_VERSION = 2

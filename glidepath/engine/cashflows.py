@@ -217,7 +217,7 @@ def build_schedule(household: Household) -> Schedule:
         streams[(IncomeKind.PENSION, 1)],
     )
     other_real, other_nominal = streams[(IncomeKind.OTHER, 0)], streams[(IncomeKind.OTHER, 1)]
-    lives = build_lives(household, adult_ages, live, hh_age, _present_values, discount)
+    lives = build_lives(household, adult_ages, live, hh_age, discount)
     if lives is not None:  # every adult alive: incomes "for life" until the drawn death
         full, f = lives.full_code, lives.flows
         salary, pension_real, pension_nominal = (

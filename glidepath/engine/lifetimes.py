@@ -17,9 +17,12 @@ alive: the dead adult's earned income stops; an income whose adult is the dead o
 spending target (and with it the floor) is multiplied by ``survivor_spending_fraction``;
 charges continue. Code 0: the path is over (no flows; its wealth is the bequest).
 
-Human capital by code is the present value of that code's later net incomes as if the
-household stayed in that state (future deaths are not weighted in): the strategies that
-read it see what the living would earn, an upper estimate of the income still to come.
+Human capital by code is the survival-weighted present value of the later net incomes:
+each later year's income of each code, times the probability of being in that code then
+given the code now (``transitions``: the adults die independently). A pension "for life"
+is worth what it is expected to pay, not what it would pay if nobody ever died, so the
+strategies that read it (the Merton-style rule, the RL policy) neither overspend on
+incomes the household will likely not live to receive nor ignore a survivor's pension.
 """
 
 from __future__ import annotations
@@ -66,6 +69,10 @@ class Lives:
     current_ages: tuple[int, ...]
     flows: StatusFlows
     expected_years: float  # E[D]: expected years lived by the household (someone alive)
+    # P(code c' at t + 1 | code c at t): shape (T, CODES, CODES); code 0 is absorbing.
+    transitions: FloatArray
+    # E[years lived from t on | code c at t] (year t included): shape (CODES, T + 1).
+    years_left: FloatArray
 
     @property
     def full_code(self) -> int:
@@ -107,6 +114,56 @@ def alive_in_year(death_year: IntArray, t: int) -> tuple[NDArray[np.bool_], IntA
     return alive, code
 
 
+def code_transitions(
+    tables: Sequence[mortality.LifeTable], ages: Sequence[int], horizon: int
+) -> FloatArray:
+    """P(code c' at the start of year t + 1 | code c at t), shape (horizon, CODES, CODES).
+
+    Each adult alive in year t survives it with 1 - q at their age that year (0 past
+    their table), the adults independently; a dead adult stays dead, and code 0 (nobody)
+    stays 0.
+    """
+    p = np.zeros((len(tables), horizon))
+    for j, (tb, age) in enumerate(zip(tables, ages, strict=True)):
+        q = tb.q_from(age)
+        k = min(q.size, horizon)
+        p[j, :k] = 1.0 - q[:k]
+    out = np.zeros((horizon, CODES, CODES))
+    out[:, 0, 0] = 1.0
+    for code in range(1, 1 << len(tables)):
+        for nxt in range(CODES):
+            if nxt & ~code:
+                continue  # nobody comes back to life
+            prob = np.ones(horizon)
+            for j in range(len(tables)):
+                if code >> j & 1:
+                    prob = prob * (p[j] if nxt >> j & 1 else 1.0 - p[j])
+            out[:, code, nxt] = prob
+    return out
+
+
+def survival_weighted_pv(net: FloatArray, transitions: FloatArray, gross: float) -> FloatArray:
+    """H[c, t] = E[sum_{k > t} net[code_k, k] / gross^(k - t) | code c at t], (CODES, T + 1).
+
+    ``net`` has shape (CODES, T + 1) (entry T zero), ``transitions`` (T, CODES, CODES).
+    """
+    horizon = transitions.shape[0]
+    pv = np.zeros_like(net)
+    for t in range(horizon - 1, -1, -1):  # once per household, over codes, not paths
+        pv[:, t] = transitions[t] @ (net[:, t + 1] + pv[:, t + 1]) / gross
+    return pv
+
+
+def expected_years_left(transitions: FloatArray) -> FloatArray:
+    """E[years lived from t on | code c at t], year t included: shape (CODES, T + 1)."""
+    horizon = transitions.shape[0]
+    out = np.zeros((CODES, horizon + 1))
+    for t in range(horizon - 1, -1, -1):
+        out[:, t] = 1.0 + transitions[t] @ out[:, t + 1]
+    out[0] = 0.0
+    return out
+
+
 def draw_death_years(lives: Lives, seed: int, start: int, n_paths: int) -> IntArray:
     """Each adult's last plan year lived on paths [start, start + n): shape (adults, n)."""
     ages = mortality.draw_death_ages(
@@ -120,7 +177,6 @@ def build_lives(
     adult_ages: IntArray,
     live: NDArray[np.bool_],
     hh_age: IntArray,
-    present_values: object,
     discount: float,
 ) -> Lives | None:
     """The household's ``Lives`` under MORTALITY; None under FIXED_HORIZON."""
@@ -175,8 +231,9 @@ def build_lives(
         out["target"][code] = target * (household.survivor_spending_fraction if lone else 1.0)
     real_net = out["salary"] + incomes[:, 0, 0] + incomes[:, 1, 0] - out["cr"]
     nominal_net = incomes[:, 0, 1] + incomes[:, 1, 1] - out["cn"]
-    pv = present_values
-    assert callable(pv)
+    tables = tuple(life_table(a, j) for j, a in enumerate(adults))
+    ages = tuple(a.current_age for a in adults)
+    moves = code_transitions(tables, ages, n - 1)
     infl = 1.0 + household.market.inflation_mean
     flows = StatusFlows(
         salary=out["salary"],
@@ -187,10 +244,15 @@ def build_lives(
         charges_real=out["cr"],
         charges_nominal=out["cn"],
         spending_target=out["target"],
-        hc_real=np.stack([pv(real_net[c], discount) for c in range(CODES)]),
-        hc_nominal=np.stack([pv(nominal_net[c], discount * infl) for c in range(CODES)]),
+        hc_real=survival_weighted_pv(real_net, moves, discount),
+        hc_nominal=survival_weighted_pv(nominal_net, moves, discount * infl),
         has_nominal=bool(np.any(nominal_net != 0.0)),
     )
-    tables = tuple(life_table(a, j) for j, a in enumerate(adults))
-    ages = tuple(a.current_age for a in adults)
-    return Lives(tables, ages, flows, expected_years_lived(tables, ages))
+    return Lives(
+        tables,
+        ages,
+        flows,
+        expected_years_lived(tables, ages),
+        transitions=moves,
+        years_left=expected_years_left(moves),
+    )

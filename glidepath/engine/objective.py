@@ -58,6 +58,7 @@ from numpy.typing import NDArray
 
 from .cashflows import Schedule
 from .logmath import exp_or_inf
+from .state import YearOutcome
 
 FloatArray = NDArray[np.float64]
 
@@ -128,6 +129,15 @@ class Objective:
         if floor is None:
             return u
         return u + self.floor_penalty(u, floor)
+
+    def outcome_utility(self, outcome: YearOutcome) -> FloatArray:
+        """The year's term of U on every path: u with the floor's penalty, 0 on a path
+        that is over (nobody alive). The one place the simulator's year term is written
+        for a rollout and for the RL rewards, so that the agent learns what is scored."""
+        year = self.year_utility(outcome.consumption, outcome.floor)
+        if outcome.lived is None:
+            return year
+        return np.asarray(np.where(outcome.lived, year, 0.0), dtype=np.float64)
 
     def floor_penalty(self, utility: FloatArray, floor: FloatArray) -> FloatArray:
         """K min(0, u - u(F / s)) where F > 0, from the year's (floored) utility ``u``."""

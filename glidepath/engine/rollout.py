@@ -86,8 +86,7 @@ def rollout(
             out.net_flow,
             out.shortfall,
         )
-        year = objective.year_utility(out.consumption, out.floor)
-        utility += year if out.lived is None else np.where(out.lived, year, 0.0)
+        utility += objective.outcome_utility(out)
     wealth[horizon], price[horizon] = state.wealth, state.price_index
     utility += objective.terminal_utility(state.wealth)
     return Rollout(

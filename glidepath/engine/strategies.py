@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -171,6 +171,8 @@ class MertonRule:
     log_b: float
     goal_weight: float
     name: str = "merton"
+    # Under mortality: ln f by (life code, year), survival-weighted (``survival_log_factors``).
+    log_factors: FloatArray | None = field(default=None, compare=False, repr=False)
 
     def log_consumption_factor(self, years_left: int) -> float:
         """ln f_n, f_n = sum_{k<n} b^k + b^n g: the annuity in closed form, through logs."""
@@ -189,10 +191,16 @@ class MertonRule:
         """f_n itself (inf where it leaves the floats: the rate 1 / f_n is then 0)."""
         return exp_or_inf(self.log_consumption_factor(years_left))
 
+    def consumption_rate(self, state: YearState) -> FloatArray | float:
+        """1 / f: the share of total wealth consumed this year, per path under mortality."""
+        if self.log_factors is not None and state.life_code is not None:
+            return np.asarray(np.exp(-self.log_factors[state.life_code, state.t]))
+        return math.exp(-self.log_consumption_factor(state.years_left))
+
     def decide(self, state: YearState) -> Decision:
         x = state.cash_on_hand
         h = state.human_capital
-        rate = math.exp(-self.log_consumption_factor(state.years_left))
+        rate = self.consumption_rate(state)
         c = np.maximum((x + h) * rate, 0.0)
         c = np.minimum(c, np.maximum(x, 0.0))
         s = x - c
@@ -206,7 +214,44 @@ class MertonRule:
         gamma = schedule.risk_aversion
         pi = samuelson_share(nodes, gamma)
         goal_weight = schedule.capital_goal / schedule.consumption_scale
-        return cls(pi, samuelson_log_b(nodes, pi, gamma), goal_weight)
+        log_b = samuelson_log_b(nodes, pi, gamma)
+        factors = None
+        if schedule.lives is not None:
+            factors = survival_log_factors(schedule.lives.transitions, log_b, gamma, goal_weight)
+        return cls(pi, log_b, goal_weight, log_factors=factors)
+
+
+def survival_log_factors(
+    transitions: FloatArray, log_b: float, gamma: float, goal_weight: float
+) -> FloatArray:
+    """ln f by (life code, year) under mortality: Yaari's version of Samuelson's factor.
+
+    With CRRA utility, i.i.d. returns and no income, the value of cash on hand X in life
+    code c at year t is f_t(c)^gamma u(X), and the bequest's is g^gamma u(W) (the
+    warm-glow term g u(W / g)). One year of the Bellman equation gives
+
+        f_t(c) = 1 + b [ sum_c' P(c -> c') f_{t+1}(c')^gamma ]^(1 / gamma),  f(0) = g
+
+    (code 0: nobody alive, the wealth is the bequest). Without deaths it is the fixed
+    horizon's sum_{k<n} b^k + b^n g. Planning to the table's last age instead would
+    spread wealth over years the household will probably not live. In logs, as
+    :meth:`MertonRule.log_consumption_factor`, so extreme b stay finite.
+    """
+    horizon = transitions.shape[0]
+    codes = transitions.shape[1]
+    log_goal = math.log(goal_weight) if goal_weight > 0 else -math.inf
+    out = np.zeros((codes, horizon + 1))
+    following = np.full(codes, log_goal)  # year T: the plan is over everywhere
+    with np.errstate(divide="ignore"):
+        log_moves = np.log(transitions)
+    for t in range(horizon - 1, -1, -1):  # once per household, over codes, not paths
+        mixed = np.logaddexp.reduce(log_moves[t] + gamma * following[None, :], axis=1)
+        now = np.logaddexp(0.0, log_b + mixed / gamma)
+        now[0] = log_goal
+        out[:, t] = now
+        following = now
+    out[0] = 0.0  # a path that is over consumes nothing whatever its rate
+    return out
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,11 @@
-"""Actions: bounded corrections of the Merton-style rule, decoded into engine decisions.
+"""Actions: bounded corrections of the base rule, decoded into engine decisions.
 
-The agent outputs a = (a0, a1) in [-1, 1]^2. With the rule's decision (s_base, c_base)
+The base rule is "floor and upside" (:class:`glidepath.engine.strategies.FloorAndUpside`):
+the Merton-style rule with the essential-spending floor secured first, which is exactly
+the Merton-style rule for a household without a floor. Correcting the best rule of the
+household's world leaves the agent the least to learn.
+
+The agent outputs a = (a0, a1) in [-1, 1]^2. With the base rule's decision (s_base, c_base)
 for the same state and X the cash on hand (wealth + income - charges):
 
     stock share  s = clip(s_base + SHARE_RANGE * a0, 0, 1)
@@ -26,13 +31,20 @@ import numpy as np
 from gymnasium import spaces
 from numpy.typing import NDArray
 
+from glidepath.engine.cashflows import Schedule
 from glidepath.engine.state import Decision
+from glidepath.engine.strategies import FloorAndUpside, Strategy
 
 FloatArray = NDArray[np.float64]
 
 SHARE_RANGE = 0.3
 CONSUMPTION_RANGE = 0.5
 ACTION_SPACE = spaces.Box(low=-1.0, high=1.0, shape=(2,), dtype=np.float32)
+
+
+def base_rule(schedule: Schedule) -> Strategy:
+    """The rule the agent corrects (and the rule-advantage reward continues with)."""
+    return FloorAndUpside.for_schedule(schedule)
 
 
 def decode(action: NDArray[np.floating], base: Decision, cash_on_hand: FloatArray) -> Decision:

@@ -2,15 +2,15 @@
 
 This is the environment's core, shared by the single gymnasium env and the vectorised
 ``VecEnv``: it only strings engine calls together (``initial_state``, the market's
-``Scenarios``, ``step``, the Merton-style rule, the ``Objective``), so the agent lives in
-exactly the world the simulation service evaluates strategies in.
+``Scenarios``, ``step``, the base rule of :func:`actions.base_rule`, the ``Objective``),
+so the agent lives in exactly the world the simulation service evaluates strategies in.
 
 Three rewards, all in the objective's units (CRRA utility of consumption / the household
 consumption scale s, plus the capital-goal term at the end), so one recipe fits small and
 large households (scaling every amount by k changes no reward):
 
 - ``OBJECTIVE``: r_t = u(c_t / s) (+ the goal term at the end). The plain objective.
-- ``SHADOW``: next to every agent life, the Merton-style rule lives the same market from
+- ``SHADOW``: next to every agent life, the base rule lives the same market from
   the same start; r_t = u(c_t / s) - u(c_t^rule / s) (+ the goal terms' difference). The
   shadow never depends on the agent's actions, so it is a baseline: the expected return
   moves by a constant and the policy gradient stays unbiased, while the market luck that
@@ -32,10 +32,17 @@ large households (scaling every amount by k changes no reward):
   env returns) computes each year's continuations at once. Both give the same numbers.
 
 Lives in one batch start and end together (the horizon is the household's), so a batch
-resets as a whole. Episode k of a batch seeded ``seed`` draws its markets from the
-engine's ``Scenarios(episode_seed(seed, k), start=first_path, n)``: path i's market
-depends only on (seed, k, i), so one life of a batch can be replayed alone.
-"""
+resets as a whole. Under mortality each life also draws its adults' ages at death
+(:func:`glidepath.engine.lifetimes.draw_death_years`, seeded by the episode's market
+seed on the deaths' own streams): the plan runs to the tables' last age, and the years
+after the last death hold no utility, so their rewards are 0 and the agent learns only
+from years someone lives. Every year term is the simulator's own
+(:meth:`Objective.outcome_utility`: the floor's penalty included), so the agent is
+trained on exactly what the comparison scores.
+
+Episode k of a batch seeded ``seed`` draws its markets from the engine's
+``Scenarios(episode_seed(seed, k), start=first_path, n)``: path i's market depends only
+on (seed, k, i), so one life of a batch can be replayed alone. """
 
 from __future__ import annotations
 
@@ -47,14 +54,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from glidepath.engine.cashflows import build_schedule
+from glidepath.engine.lifetimes import draw_death_years
 from glidepath.engine.market import Scenarios, YearReturns
 from glidepath.engine.objective import Objective
 from glidepath.engine.state import Decision, FlowTiming, YearState
 from glidepath.engine.step import initial_state, step
-from glidepath.engine.strategies import MertonRule
 from glidepath.household.model import Household
 
-from .actions import decode
+from .actions import base_rule, decode
 from .observations import OBS_DIM, observe
 
 FloatArray = NDArray[np.float64]
@@ -112,7 +119,7 @@ def _tile_returns(returns: YearReturns, k: int) -> YearReturns:
 def _concat_states(a: YearState, b: YearState) -> YearState:
     """The paths of ``a`` then those of ``b`` (same household, same year)."""
     arrays: dict[str, Any] = {
-        f.name: np.concatenate([getattr(a, f.name), getattr(b, f.name)])
+        f.name: np.concatenate([getattr(a, f.name), getattr(b, f.name)], axis=-1)
         for f in fields(a)
         if isinstance(getattr(a, f.name), np.ndarray)
     }
@@ -151,7 +158,7 @@ class Lives:
         if n <= 0:
             raise ValueError("need at least one life")
         self.schedule = build_schedule(household)
-        self.rule = MertonRule.for_schedule(self.schedule)
+        self.rule = base_rule(self.schedule)
         self.objective = Objective.for_schedule(self.schedule)
         self.n = n
         self.first_path = first_path
@@ -177,7 +184,10 @@ class Lives:
         self._market = [scenarios.year(t) for t in range(self.horizon)]
         if self.reward is Reward.RULE_ADVANTAGE:
             self._paired_market = [_tile_returns(r, 2) for r in self._market]
-        self._state = initial_state(self.schedule, self.n, timing=self.timing)
+        deaths = None
+        if self.schedule.lives is not None:  # deaths on their own streams, beside the market
+            deaths = draw_death_years(self.schedule.lives, market_seed, self.first_path, self.n)
+        self._state = initial_state(self.schedule, self.n, timing=self.timing, death_year=deaths)
         self._shadow_state = self._state if self.reward is Reward.SHADOW else None
         self.returns = np.zeros(self.n)
         self._open, self._open_utility, self.deferred_rewards = None, np.zeros(0), None
@@ -205,10 +215,10 @@ class Lives:
         pair = _tile_state(state, 2)
         market = self._paired_market
         pair, outcome = step(pair, _stack(decision, base), market[t])
-        utility = self.objective.year_utility(outcome.consumption)
+        utility = self.objective.outcome_utility(outcome)
         for k in range(t + 1, self.horizon):
             pair, outcome = step(pair, self.rule.decide(pair), market[k])
-            utility += self.objective.year_utility(outcome.consumption)
+            utility += self.objective.outcome_utility(outcome)
         utility += self.objective.terminal_utility(pair.wealth)
         return np.asarray(utility[:n] - utility[n:], dtype=np.float64)
 
@@ -223,7 +233,7 @@ class Lives:
             utility = np.concatenate([self._open_utility, np.zeros(2 * self.n)])
         copies = open_.n_paths // self.n
         open_, outcome = step(open_, decisions, _tile_returns(self._market[state.t], copies))
-        utility += self.objective.year_utility(outcome.consumption)
+        utility += self.objective.outcome_utility(outcome)
         if open_.done:
             utility += self.objective.terminal_utility(open_.wealth)
             by_year = utility.reshape(self.horizon, 2, self.n)
@@ -247,7 +257,7 @@ class Lives:
         elif self.reward is Reward.RULE_ADVANTAGE:
             reward = self._advantage(state, decision, base)
         else:
-            reward = self.objective.year_utility(outcome.consumption)
+            reward = self.objective.outcome_utility(outcome)
             if nxt.done:
                 reward = reward + self.objective.terminal_utility(nxt.wealth)
         if self._shadow_state is not None:
@@ -255,7 +265,7 @@ class Lives:
             shadow_next, shadow_out = step(
                 self._shadow_state, self.rule.decide(self._shadow_state), returns
             )
-            reward = reward - self.objective.year_utility(shadow_out.consumption)
+            reward = reward - self.objective.outcome_utility(shadow_out)
             if shadow_next.done:
                 reward = reward - self.objective.terminal_utility(shadow_next.wealth)
             self._shadow_state = shadow_next

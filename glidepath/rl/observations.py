@@ -17,7 +17,17 @@ k leaves the observation unchanged, and each is clipped to a fixed range:
  6  s_base: the rule's stock share           [0, 1]
  7  G / (X + H): the capital goal's weight   [0, 2]
  8  (income - charges) / s / 4               [-2, 2]
+ 9  the first adult is alive (1) or not (0)  [0, 1]
+10  the second adult is alive (0: none)      [0, 1]
+11  E[years lived from now | who is alive]/T  [0, 1]
+12  F / s: the essential-spending floor      [0, 2]
 ==  =======================================  ===========
+
+Features 9-12 are what lifetimes add: who is alive (a survivor's pension, a lone
+survivor's lower need), the survival outlook (how many more years the wealth must
+last, from the life tables and who is alive: under the fixed horizon simply (T - t) / T),
+and the floor's weight (``essential_fraction`` x the path's target in force, in units of
+the scale: 0 without a floor), since years below it cost eleven times as much.
 
 The rule's own decisions (5, 6) are features because the action is a correction of
 them: the agent learns "how far off the rule is here", which is easiest when it sees
@@ -34,8 +44,12 @@ from glidepath.engine.state import Decision, YearState
 
 FloatArray = NDArray[np.float64]
 
-OBS_LOW = np.array([0.0, 0.0, -2.0, -2.0, -2.0, 0.0, 0.0, 0.0, -2.0], dtype=np.float32)
-OBS_HIGH = np.array([1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 1.0, 2.0, 2.0], dtype=np.float32)
+OBS_LOW = np.array(
+    [0.0, 0.0, -2.0, -2.0, -2.0, 0.0, 0.0, 0.0, -2.0, 0.0, 0.0, 0.0, 0.0], dtype=np.float32
+)
+OBS_HIGH = np.array(
+    [1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 1.0, 2.0, 2.0, 1.0, 1.0, 1.0, 2.0], dtype=np.float32
+)
 OBS_DIM = int(OBS_LOW.shape[0])
 OBSERVATION_SPACE = spaces.Box(low=OBS_LOW, high=OBS_HIGH, dtype=np.float32)
 _FLOOR = 0.01
@@ -62,8 +76,28 @@ def observe(state: YearState, base: Decision) -> NDArray[np.float32]:
     obs[:, 6] = base.stock_share
     obs[:, 7] = schedule.capital_goal / total_pos
     obs[:, 8] = (state.income - state.charges) / s / 4.0
+    obs[:, 9], obs[:, 10] = _alive_flags(state)
+    obs[:, 11] = _years_left(state) / horizon
+    obs[:, 12] = schedule.household.goals.essential_fraction * state.path_target / s
     np.clip(obs, OBS_LOW, OBS_HIGH, out=obs)
     return obs.astype(np.float32)
+
+
+def _alive_flags(state: YearState) -> tuple[FloatArray | float, FloatArray | float]:
+    """Whether each adult is alive (the fixed horizon: every adult the household has)."""
+    adults = len(state.schedule.household.adults)
+    if state.alive is None:
+        return 1.0, 1.0 if adults == 2 else 0.0
+    second = state.alive[1].astype(np.float64) if adults == 2 else 0.0
+    return state.alive[0].astype(np.float64), second
+
+
+def _years_left(state: YearState) -> FloatArray | float:
+    """Expected years lived from this year on, given who is alive on each path."""
+    lives = state.schedule.lives
+    if lives is None or state.life_code is None:
+        return float(state.years_left)
+    return np.asarray(lives.years_left[state.life_code, state.t], dtype=np.float64)
 
 
 def terminal_observation(schedule_horizon: int, n: int) -> NDArray[np.float32]:

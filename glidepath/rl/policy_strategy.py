@@ -1,9 +1,10 @@
 """A trained policy as an engine ``Strategy``: deterministic, batched over all paths.
 
 The simulation service evaluates it exactly like a baseline (same ``simulate``, same
-scenarios, same metrics). Each year it computes the Merton-style rule's decision for
-every path, the observations, the policy's *mean* action (no exploration noise) for all
-paths at once, and decodes the correction around the rule.
+scenarios, same metrics). Each year it computes the base rule's decision
+(:func:`actions.base_rule`) for every path, the observations, the policy's *mean* action
+(no exploration noise) for all paths at once, and decodes the correction around the
+rule.
 
 Speed: the actor (a small tanh MLP) is evaluated in numpy from weights copied once at
 construction — about 3x faster than torch's per-call overhead for one forward pass of
@@ -29,10 +30,9 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 
 from glidepath.engine.cashflows import Schedule
 from glidepath.engine.state import Decision, YearState
-from glidepath.engine.strategies import MertonRule
 from glidepath.errors import FailedPrecondition
 
-from .actions import decode
+from .actions import base_rule, decode
 from .observations import observe
 
 POLICY_STRATEGY_NAME = "rl_policy"
@@ -81,13 +81,13 @@ def numpy_actions(layers: Layers, obs: NDArray[np.float32]) -> NDArray[np.float6
 
 
 class PolicyStrategy:
-    """``policy`` deciding for every path at once, as corrections of the Merton-style rule."""
+    """``policy`` deciding for every path at once, as corrections of the base rule."""
 
     def __init__(
         self, policy: ActorCriticPolicy, schedule: Schedule, name: str = POLICY_STRATEGY_NAME
     ) -> None:
         self.policy = policy
-        self.rule = MertonRule.for_schedule(schedule)
+        self.rule = base_rule(schedule)
         self._name = name
         self._layers = actor_layers(policy)
 
