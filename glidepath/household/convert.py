@@ -23,7 +23,7 @@ monthly contributions 0, the 60/40/0 split when no share is given (once one is g
 others are 0), ``income.adult`` 0 (the first adult), an income or charge indexed to
 inflation and paid for life, a charge from now, no capital goal, risk aversion 3, the
 market of :class:`~glidepath.household.model.MarketAssumptions`, lifetimes
-FIXED_HORIZON, survivor fractions 0 (an income stops at its adult's death), a survivor's
+MORTALITY (random lifetimes, the default law calibrated to ``lifeExpectancy``), survivor fractions 0 (an income stops at its adult's death), a survivor's
 spending 0.7 of the couple's, no spending floor. A household file may write
 ``"lifetimes": "mortality"`` (or ``"fixed_horizon"``) for the enum's names. Presence travels on the
 wire through proto3 ``optional`` (wire compatible with the plain fields it replaced).
@@ -85,7 +85,7 @@ _RETURN_MODEL_TO_PB = {
     ReturnModel.STUDENT_T: pb.RETURN_MODEL_STUDENT_T,
 }
 _LIFETIMES = {
-    pb.LIFETIMES_UNSPECIFIED: Lifetimes.FIXED_HORIZON,
+    pb.LIFETIMES_UNSPECIFIED: Lifetimes.MORTALITY,
     pb.LIFETIMES_MORTALITY: Lifetimes.MORTALITY,
     pb.LIFETIMES_FIXED_HORIZON: Lifetimes.FIXED_HORIZON,
 }

@@ -218,7 +218,7 @@ class Household:
     # CRRA relative risk aversion (gamma > 0; 1 = log utility).
     risk_aversion: float = 3.0
     market: MarketAssumptions = field(default_factory=MarketAssumptions)
-    lifetimes: Lifetimes = Lifetimes.FIXED_HORIZON
+    lifetimes: Lifetimes = Lifetimes.MORTALITY
     # A lone survivor's spending need (target and floor) as a fraction of the couple's.
     survivor_spending_fraction: float = 0.7
     name: str = ""

@@ -26,7 +26,7 @@ class _Lifetimes:
 class _LifetimesEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Lifetimes.ValueType], _builtins.type):
     DESCRIPTOR: _descriptor.EnumDescriptor
     LIFETIMES_UNSPECIFIED: _Lifetimes.ValueType  # 0
-    """Not set: means LIFETIMES_FIXED_HORIZON."""
+    """Not set: means LIFETIMES_MORTALITY."""
     LIFETIMES_MORTALITY: _Lifetimes.ValueType  # 1
     """Each adult survives each year of age x with probability 1 - q_x (their
     Adult.mortality_table, else a Gompertz-Makeham law calibrated so that the expected
@@ -44,7 +44,7 @@ class Lifetimes(_Lifetimes, metaclass=_LifetimesEnumTypeWrapper):
     """How long the simulated lives last."""
 
 LIFETIMES_UNSPECIFIED: Lifetimes.ValueType  # 0
-"""Not set: means LIFETIMES_FIXED_HORIZON."""
+"""Not set: means LIFETIMES_MORTALITY."""
 LIFETIMES_MORTALITY: Lifetimes.ValueType  # 1
 """Each adult survives each year of age x with probability 1 - q_x (their
 Adult.mortality_table, else a Gompertz-Makeham law calibrated so that the expected
@@ -152,9 +152,9 @@ class Household(_message.Message):
     name: _builtins.str
     """A label for people to read; never changes a result or the hash. At most 256 chars."""
     lifetimes: Global___Lifetimes.ValueType
-    """How long the simulated lives last; unset: LIFETIMES_FIXED_HORIZON (today's meaning
-    of a household that does not say). A household file may also write "mortality" or
-    "fixed_horizon".
+    """How long the simulated lives last; unset: LIFETIMES_MORTALITY (random lifetimes,
+    the default law calibrated to each adult's life_expectancy). A household file may
+    also write "mortality" or "fixed_horizon".
     """
     survivor_spending_fraction: _builtins.float
     """A lone survivor's spending need (Goals.retirement_spending, the spending phases and
