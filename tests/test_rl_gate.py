@@ -145,19 +145,21 @@ def _numbers(text: str) -> list[str]:
     [
         (
             GateResult(POLICY, 50_376.0, OPTIMUM, 51_586.0, -1_210.0, 45.0, 20_000),
-            "The optimum wins: 51,586 a year of certainty-equivalent consumption, "
+            "The optimum wins: 51,586 a year of certainty-equivalent consumption (spending "
+            "and bequest), "
             "1,210 ± 45 a year (2.4 %) above the trained policy (rl_policy) on the same "
             "20,000 lives.",
         ),
         (
             GateResult(POLICY, 50_400.0, "merton", 50_000.0, 400.0, 50.0, 20_000),
             "The trained policy (rl_policy) wins: 50,400 a year of certainty-equivalent "
-            "consumption, 400 ± 50 a year (0.8 %) above the best other strategy, the "
-            "merton strategy, on the same 20,000 lives.",
+            "consumption (spending and bequest), 400 ± 50 a year (0.8 %) above the best "
+            "other strategy, the merton strategy, on the same 20,000 lives.",
         ),
         (
             GateResult(POLICY, 49_360.0, OPTIMUM, 49_337.0, 23.0, 15.0, 1_000),
-            "The optimum wins: 49,337 a year of certainty-equivalent consumption; the "
+            "The optimum wins: 49,337 a year of certainty-equivalent consumption (spending "
+            "and bequest); the "
             "trained policy (rl_policy) is 23 ± 15 a year (0.05 %) higher on the same "
             "1,000 lives, not the more than 2 paired standard errors it needs to be chosen.",
         ),

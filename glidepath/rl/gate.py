@@ -167,7 +167,7 @@ def _label(name: str, capital: bool = False) -> str:
 
 
 def _ce(value: float) -> str:
-    return f"{value:,.0f} a year of certainty-equivalent consumption"
+    return f"{value:,.0f} a year of certainty-equivalent consumption (spending and bequest)"
 
 
 def _share(margin: float, of: float) -> str:

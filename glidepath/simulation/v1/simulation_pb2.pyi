@@ -1421,8 +1421,9 @@ class RecommendedStrategy(_message.Message):
     TODAY'S money), the margin over the runner-up (the trained policy, or the best other
     strategy when the policy won) with its paired standard error, that margin as a
     percentage of the runner-up's CE, and the lives, with thousands separators, e.g.
-    "The optimum wins: 51,586 a year of certainty-equivalent consumption, 1,210 ± 45 a
-    year (2.4 %) above the trained policy (rl_policy) on the same 20,000 lives."
+    "The optimum wins: 51,586 a year of certainty-equivalent consumption (spending and
+    bequest), 1,210 ± 45 a year (2.4 %) above the trained policy (rl_policy) on the same
+    20,000 lives."
     """
     paths: _builtins.int
     """Simulated lives the medians are taken over (at most OPTIMIZE_PROFILE_PATHS)."""
