@@ -14,7 +14,7 @@ from simulation_support import EXAMPLE
 
 from glidepath.cli.inputs import load_household
 from glidepath.cli.optimize import optimize_report
-from glidepath.cli.render import compare_report, money_estimate, percent_estimate
+from glidepath.cli.render import compare_report, money_estimate, percent_estimate, simulate_report
 from glidepath.common.v1 import model_pb2
 from glidepath.engine.run import SimulationSettings, simulate
 from glidepath.household.convert import household_from_proto
@@ -135,3 +135,26 @@ def test_optimize_names_the_winner_in_one_sentence_above_both_ces(
     header, rows = _table(report.split("Household ")[1])
     assert {"objective CE", "spending CE", "median bequest"} <= set(header)
     assert "rl_policy" in rows and "optimum" in rows and "floor_upside" in rows
+
+
+def test_simulate_shows_both_certainty_equivalents_and_defines_success_and_ruin(
+    comparison: pb.CompareResponse,
+) -> None:
+    own = next(r for r in comparison.results if r.strategy == "own_plan")
+    response = pb.SimulateResponse(
+        result=own, household_hash=HASH, run=comparison.run, optimum=comparison.optimum
+    )
+    figures = {
+        line.strip().split("  ")[0]: line.strip().split("  ")[-1].strip()
+        for line in simulate_report(response).splitlines()
+        if line.startswith("  ") and "  " in line.strip()
+    }
+    objective = "Certainty-equivalent consumption, objective (spending and bequest)"
+    spending = "Certainty-equivalent consumption, spending alone"
+    assert figures[objective] == f"{money_estimate(own.certainty_equivalent)} a year"
+    spending_ce = own.lifetimes.spending_certainty_equivalent
+    assert figures[spending] == f"{money_estimate(spending_ce)} a year"
+    success = "Success (target met every retirement year lived, money never exhausted while alive)"
+    assert figures[success] == percent_estimate(own.success_probability)
+    ruin = "Ruin (money exhausted while someone was alive)"
+    assert figures[ruin] == percent_estimate(own.ruin_probability)

@@ -122,11 +122,18 @@ def simulate_report(response: sim.SimulateResponse) -> str:
     result = response.result
     figures: list[tuple[str, str]] = [
         (
-            "Certainty-equivalent consumption",
+            "Certainty-equivalent consumption, objective (spending and bequest)",
             f"{money_estimate(result.certainty_equivalent)} a year",
         ),
-        ("Success (spending met every year)", percent_estimate(result.success_probability)),
-        ("Ruin (wealth ran out)", percent_estimate(result.ruin_probability)),
+        ("Certainty-equivalent consumption, spending alone", f"{_spending_ce(result)} a year"),
+        (
+            "Success (target met every retirement year lived, money never exhausted while alive)",
+            percent_estimate(result.success_probability),
+        ),
+        (
+            "Ruin (money exhausted while someone was alive)",
+            percent_estimate(result.ruin_probability),
+        ),
     ]
     if result.HasField("capital_goal_probability"):
         figures.append(("Capital goal reached", percent_estimate(result.capital_goal_probability)))

@@ -87,7 +87,9 @@ class _OptimizeStageEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Optimiz
     in-memory cache instead (same SHA-256).
     """
     OPTIMIZE_STAGE_EVALUATING: _OptimizeStage.ValueType  # 11
-    """Evaluating the policy and every baseline on the same scenarios."""
+    """Evaluating the policy and every other strategy (rules and optimum) on the same
+    scenarios.
+    """
     OPTIMIZE_STAGE_MODEL_UNUSABLE: _OptimizeStage.ValueType  # 12
     """A model cannot be used (model set): it failed the checks when loaded (another policy
     layout, non-finite weights, non-finite actions on sample observations or during the
@@ -131,7 +133,9 @@ OPTIMIZE_STAGE_LOADING: OptimizeStage.ValueType  # 10
 in-memory cache instead (same SHA-256).
 """
 OPTIMIZE_STAGE_EVALUATING: OptimizeStage.ValueType  # 11
-"""Evaluating the policy and every baseline on the same scenarios."""
+"""Evaluating the policy and every other strategy (rules and optimum) on the same
+scenarios.
+"""
 OPTIMIZE_STAGE_MODEL_UNUSABLE: OptimizeStage.ValueType  # 12
 """A model cannot be used (model set): it failed the checks when loaded (another policy
 layout, non-finite weights, non-finite actions on sample observations or during the
