@@ -5,7 +5,7 @@ its own process, data in a fresh temp directory so every run starts from nothing
 be repeated), then:
 
 1. option A on ``examples/household.json``: train a policy (1000 episodes), which the
-   training service saves to the registry by itself, and judge it against every baseline;
+   training service saves to the registry by itself, and judge it against every other strategy;
 2. option B on the same household: the model saved by step 1 is found (already loaded in
    the simulation service's memory, so not downloaded again) and judged on new scenarios,
    without any training;

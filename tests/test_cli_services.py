@@ -212,8 +212,11 @@ def test_compare_prints_every_strategy_asked_for_side_by_side(stack: LocalStack)
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    header = next(line for line in lines if "CE a year" in line)
-    assert "CE vs merton" in header and "success" in header
+    header = next(line for line in lines if line.strip().startswith("strategy"))
+    # Both certainty equivalents, named; the bequest apart; the words defined below.
+    assert "objective CE vs merton" in header and "spending CE" in header
+    assert "success" in header and "median bequest" in header
+    assert any(line.strip().startswith("exhausted while someone was alive") for line in lines)
     for name in names:
         assert any(line.strip().lstrip("* ").startswith(name) for line in lines), name
 

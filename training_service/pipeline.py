@@ -15,13 +15,13 @@ the evaluation (``ModelEvaluation.seed``), so anyone can score another model on 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from glidepath import errors
-from glidepath.common.v1 import model_pb2
 from glidepath.household.model import Household
+from glidepath.rl.evaluation_message import EvaluationLike, evaluation_message
 
 PROGRESS_INTERVAL_SECONDS = 0.2
 
@@ -92,40 +92,6 @@ class TrainedLike(Protocol):
     def training_seconds(self) -> float: ...
 
 
-class StrategyLike(Protocol):
-    @property
-    def strategy(self) -> str: ...
-    @property
-    def ce_consumption(self) -> float: ...
-    @property
-    def ce_standard_error(self) -> float: ...
-    @property
-    def ce_share_of_optimum(self) -> float | None: ...
-    @property
-    def success_probability(self) -> float: ...
-    @property
-    def capital_goal_probability(self) -> float: ...
-
-
-class EvaluationLike(Protocol):
-    @property
-    def score(self) -> float: ...
-    @property
-    def held_out_lives(self) -> int: ...
-    @property
-    def best_baseline(self) -> str: ...
-    @property
-    def improvement(self) -> float: ...
-    @property
-    def improvement_standard_error(self) -> float: ...
-    @property
-    def passed_gate(self) -> bool: ...
-    @property
-    def optimum_ce_consumption(self) -> float | None: ...
-    @property
-    def strategies(self) -> Sequence[StrategyLike]: ...
-
-
 Trainer = Callable[[TrainingTask, Callable[[ProgressLike], None], Callable[[], bool]], TrainedLike]
 Evaluator = Callable[[Household, bytes, int, int], EvaluationLike]
 
@@ -175,31 +141,6 @@ def evaluation_seed(task: TrainingTask) -> int:
     from glidepath.rl.evaluation import evaluation_seed_for_hash
 
     return evaluation_seed_for_hash(task.model_hash)
-
-
-def evaluation_to_proto(evaluation: EvaluationLike, seed: int) -> model_pb2.ModelEvaluation:
-    message = model_pb2.ModelEvaluation(
-        seed=seed,
-        score=float(evaluation.score),
-        held_out_lives=int(evaluation.held_out_lives),
-        best_baseline=str(evaluation.best_baseline),
-        improvement=float(evaluation.improvement),
-        improvement_standard_error=float(evaluation.improvement_standard_error),
-        passed_gate=bool(evaluation.passed_gate),
-    )
-    if evaluation.optimum_ce_consumption is not None:
-        message.optimum_ce_consumption = float(evaluation.optimum_ce_consumption)
-    for s in evaluation.strategies:
-        score = message.strategies.add(
-            strategy=str(s.strategy),
-            ce_consumption=float(s.ce_consumption),
-            ce_standard_error=float(s.ce_standard_error),
-            success_probability=float(s.success_probability),
-            capital_goal_probability=float(s.capital_goal_probability),
-        )
-        if s.ce_share_of_optimum is not None:
-            score.ce_share_of_optimum = float(s.ce_share_of_optimum)
-    return message
 
 
 class _Throttle:
@@ -258,5 +199,5 @@ class TrainAndEvaluate:
             hyperparameters=dict(trained.hyperparameters),
             library_versions={str(k): str(v) for k, v in trained.library_versions.items()},
             training_seconds=float(trained.training_seconds),
-            evaluation=evaluation_to_proto(evaluation, seed).SerializeToString(deterministic=True),
+            evaluation=evaluation_message(evaluation, seed).SerializeToString(deterministic=True),
         )

@@ -3,7 +3,7 @@
 Option A (default) trains a policy for the household (``--episodes``, 1000 by default);
 option B (``--pretrained``) uses a model the registry already holds and, unless
 ``--no-fallback``, trains one when there is none. Either way the simulation service
-judges the policy against every baseline and recommends a strategy; this module prints
+judges the policy against every other strategy and recommends one; this module prints
 that answer (model, gate, strategy by age, comparison, timings), or the result message as
 JSON (``--json``), and draws the fan chart with the recommended allocation (``--plot``).
 
@@ -57,8 +57,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         description=(
             "Option A (default): train a policy for the household in FILE. Option B "
             "(--pretrained): use a compatible pre-trained model, training one when there is "
-            "none (unless --no-fallback). The policy is judged against every baseline; it is "
-            "recommended only when it beats the best one by more than 2 standard errors."
+            "none (unless --no-fallback). The policy is judged against every other strategy "
+            "(the rules of thumb and the optimum); it is recommended only when it beats the "
+            "best of them by more than 2 paired standard errors."
         ),
     )
     parser.add_argument("file", type=Path, metavar="FILE", help="household JSON file")
@@ -165,9 +166,9 @@ def optimize_report(result: sim.OptimizeResult) -> str:
                 ("Source", _SOURCES.get(result.source, "unknown")),
                 (
                     "Gate",
-                    f"{verdict}: policy vs best baseline ({gate.best_baseline}) "
-                    f"{signed_money_estimate(gate.improvement)} a year of CE on "
-                    f"{gate.lives:,} lives (needs > {gate.standard_errors_required:g} SE)",
+                    f"{verdict}: trained policy minus {gate.best_baseline} (the best other "
+                    f"strategy) {signed_money_estimate(gate.improvement)} a year of objective "
+                    f"CE (needs > {gate.standard_errors_required:g} paired SE)",
                 ),
                 ("Recommended", _recommended_name(result.recommended)),
             ],
@@ -189,7 +190,10 @@ def optimize_report(result: sim.OptimizeResult) -> str:
 def _recommended_name(recommended: sim.RecommendedStrategy) -> str:
     if recommended.is_trained_policy:
         return f"{recommended.strategy} (the trained policy)"
-    return f"{recommended.strategy} (the best baseline; the trained policy did not pass the gate)"
+    return (
+        f"{recommended.strategy} (the best other strategy; the trained policy did not pass "
+        "the gate)"
+    )
 
 
 def strategy_table(recommended: sim.RecommendedStrategy) -> str:

@@ -122,11 +122,18 @@ def simulate_report(response: sim.SimulateResponse) -> str:
     result = response.result
     figures: list[tuple[str, str]] = [
         (
-            "Certainty-equivalent consumption",
+            "Certainty-equivalent consumption, objective (spending and bequest)",
             f"{money_estimate(result.certainty_equivalent)} a year",
         ),
-        ("Success (spending met every year)", percent_estimate(result.success_probability)),
-        ("Ruin (wealth ran out)", percent_estimate(result.ruin_probability)),
+        ("Certainty-equivalent consumption, spending alone", f"{_spending_ce(result)} a year"),
+        (
+            "Success (target met every retirement year lived, money never exhausted while alive)",
+            percent_estimate(result.success_probability),
+        ),
+        (
+            "Ruin (money exhausted while someone was alive)",
+            percent_estimate(result.ruin_probability),
+        ),
     ]
     if result.HasField("capital_goal_probability"):
         figures.append(("Capital goal reached", percent_estimate(result.capital_goal_probability)))
@@ -192,24 +199,30 @@ def optimum_line(optimum: sim.OptimumInfo) -> str:
         return f"Optimum: not available for this household ({optimum.reason})"
     if optimum.HasField("value_certainty_equivalent"):
         return (
-            "Optimum (dynamic programming): CE of "
+            "Optimum (dynamic programming): objective CE of "
             f"{money(optimum.value_certainty_equivalent)} a year from its value function"
         )
     return 'Optimum: available (add the strategy "optimum" to see it)'
 
 
 def compare_report(response: sim.CompareResponse) -> str:
-    """The strategies side by side, best certainty equivalent first marked with *."""
+    """The strategies side by side, the highest objective CE marked with *.
+
+    Two certainty equivalents: the objective's (spending plus the bequest term, what the
+    strategies are ranked by) and spending's alone, with the bequest apart (its median,
+    and the chance of leaving the capital goal), so a plan that spends well but leaves
+    little reads as what it is.
+    """
     results = list(response.results)
     best = max(results, key=lambda r: r.certainty_equivalent.value).strategy if results else ""
     with_optimum = any(r.HasField("share_of_optimum") for r in results)
     with_goal = any(r.HasField("capital_goal_probability") for r in results)
     baseline = next((r.versus.baseline for r in results if r.HasField("versus")), "")
-    headers = ["strategy", "CE a year"]
+    headers = ["strategy", "objective CE"]
     headers += ["of optimum"] if with_optimum else []
-    headers += [f"CE vs {baseline}"] if baseline and not with_optimum else []
-    headers += ["success", "ruin"] + (["capital goal"] if with_goal else [])
-    headers += ["median wealth at end"]
+    headers += [f"objective CE vs {baseline}"] if baseline and not with_optimum else []
+    headers += ["spending CE", "success", "ruin", "median bequest"]
+    headers += ["bequest ≥ goal"] if with_goal else []
     rows = []
     for result in results:
         row = [("* " if result.strategy == best else "  ") + result.strategy]
@@ -220,12 +233,13 @@ def compare_report(response: sim.CompareResponse) -> str:
             has = result.HasField("versus")
             row.append(signed_money_estimate(result.versus.ce_difference) if has else MISSING)
         row += [
+            _spending_ce(result),
             percent_estimate(result.success_probability),
             percent_estimate(result.ruin_probability),
+            _median_terminal(result.terminal_wealth),
         ]
         if with_goal:
             row.append(percent_estimate(result.capital_goal_probability))
-        row.append(_median_terminal(result.terminal_wealth))
         rows.append(row)
     lines = [
         *warning_lines(response.warnings),
@@ -233,12 +247,31 @@ def compare_report(response: sim.CompareResponse) -> str:
         "",
         table(headers, rows),
         "",
-        "* highest certainty-equivalent consumption (CE: the sure yearly spending worth as much\n"
-        "  as the strategy's uncertain one); ± one standard error; money in today's terms.",
+        *COMPARISON_NOTES,
         optimum_line(response.optimum),
     ]
     lines += [f"Skipped {s.strategy}: {s.reason}" for s in response.skipped]
     return "\n".join(lines)
+
+
+#: What the columns of a comparison mean, printed under it.
+COMPARISON_NOTES = (
+    "* ranked by the objective CE: the sure yearly spending worth as much as the strategy's",
+    "  uncertain spending and bequest together. Spending CE: the same for spending alone.",
+    "  Bequest: the wealth left at the end (at the last death under mortality); bequest ≥ goal:",
+    "  the chance of leaving at least the capital goal. Success: the spending target met in",
+    "  every retirement year lived and money never exhausted while alive. Ruin: money",
+    "  exhausted while someone was alive. ± one standard error; money in today's terms.",
+)
+
+
+def _spending_ce(result: sim.StrategyResult) -> str:
+    if not result.HasField("lifetimes"):
+        return MISSING
+    lifetimes = result.lifetimes
+    if not lifetimes.HasField("spending_certainty_equivalent"):
+        return MISSING
+    return money_estimate(lifetimes.spending_certainty_equivalent)
 
 
 def _median_terminal(terminal: sim.TerminalWealth) -> str:
@@ -316,9 +349,9 @@ def model_details(model: model_pb2.ModelMetadata) -> str:
 
 def evaluation_report(evaluation: model_pb2.ModelEvaluation) -> str:
     verdict = (
-        "passed the gate: recommended over the best baseline"
+        "passed the gate: recommended over the best other strategy"
         if evaluation.passed_gate
-        else "did not pass the gate: the best baseline is recommended instead"
+        else "did not pass the gate: the best other strategy is recommended instead"
     )
     improvement = (
         f"{'+' if evaluation.improvement >= 0 else ''}{money(evaluation.improvement)}"
@@ -326,12 +359,12 @@ def evaluation_report(evaluation: model_pb2.ModelEvaluation) -> str:
     )
     lines = [
         f"Evaluation on {evaluation.held_out_lives:,} held-out lives: {verdict}",
-        f"  policy CE minus {evaluation.best_baseline or 'best baseline'}: {improvement}",
+        f"  policy CE minus {evaluation.best_baseline or 'the best other strategy'}: {improvement}",
     ]
     if evaluation.HasField("optimum_ce_consumption"):
         lines.append(f"  optimum CE: {money(evaluation.optimum_ce_consumption)} a year")
     if evaluation.strategies:
-        headers = ["strategy", "CE a year", "of optimum", "success", "capital goal"]
+        headers = ["strategy", "objective CE a year", "of optimum", "success", "bequest ≥ goal"]
         rows = [
             [
                 s.strategy,

@@ -1,11 +1,12 @@
-"""Judge a policy against every baseline, apply the gate, and describe the recommendation.
+"""Judge a policy against every other strategy, apply the gate, describe the recommendation.
 
-Why one engine run: the policy, the six rules of thumb and the optimum (where it exists)
-meet the very same scenarios (common random numbers), exactly as Compare runs them, so
-their differences are not Monte Carlo noise and the comparison a person reads is the one
-the gate used. The gate is the training issue's: the policy is recommended only when its
-CE beats the best baseline's by more than 2 paired standard errors; otherwise the best
-baseline is recommended, named as such.
+Why one engine run: the policy, the rules of thumb and the optimum (where it exists) meet
+the very same scenarios (common random numbers), exactly as Compare runs them, so their
+differences are not Monte Carlo noise and the comparison a person reads is the one the
+gate used. The gate is ``glidepath.rl.gate``'s, the one the training service stores: the
+policy is recommended only when its CE beats the best other strategy's (the optimum
+included) by more than 2 paired standard errors; otherwise that best other strategy is
+recommended, and the answer says in one sentence which won and by how much.
 
 The recommended strategy "by age" is read from a rollout of that strategy on the first
 ``profile_paths`` of the same scenarios: each year's median stock share, savings or
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -27,6 +29,8 @@ from glidepath.engine.rollout import Rollout, rollout
 from glidepath.engine.run import ComparisonResult, SimulationSettings, simulate
 from glidepath.engine.strategies import Strategy
 from glidepath.household.model import Household
+from glidepath.rl.gate import GATE_STANDARD_ERRORS, POLICY, GateResult, gate, other_strategies
+from glidepath.rl.gate import sentence as gate_sentence
 from glidepath.simulation.v1 import simulation_pb2 as pb
 from simulation_service import convert
 from simulation_service.work import StopToken
@@ -34,7 +38,6 @@ from simulation_service.work import StopToken
 if TYPE_CHECKING:
     from stable_baselines3.common.policies import ActorCriticPolicy
 
-POLICY = "rl_policy"
 DEFAULT_PROFILE_PATHS = 2_000
 
 
@@ -59,62 +62,60 @@ def judge(
     stop: StopToken,
     profile_paths: int = DEFAULT_PROFILE_PATHS,
 ) -> Judgement:
-    """Run the policy and every baseline on the same scenarios; gate; profile the winner."""
-    from glidepath.rl.evaluation import BASELINES
+    """Run the policy and every other strategy on the same scenarios; gate; profile the
+    recommended strategy."""
     from glidepath.rl.policy_strategy import PolicyStrategy
 
     candidate = PolicyStrategy(policy, build_schedule(household), POLICY)
-    names = (POLICY, *BASELINES, *_optimum(household))
+    others = other_strategies(household)
     began = time.perf_counter()
     result = simulate(
         household,
-        [candidate, *names[1:]],
+        [candidate, *others],
         replace(settings, keep_path_utilities=True, should_stop=stop),
     )
     evaluation_seconds = time.perf_counter() - began
-    gate = gate_verdict(household, result, BASELINES)
-    job = convert.Job(household, names, settings)
+    verdict = gate_of(household, result, others)
+    job = convert.Job(household, (POLICY, *others), settings)
     comparison = convert.compare_response(_without_path_utilities(result), job, household_hash)
     began = time.perf_counter()
-    chosen: Strategy | str = candidate if gate.passed else gate.best_baseline
+    chosen: Strategy | str = candidate if verdict.passed else verdict.best_other
     lives = min(profile_paths, result.n_paths)
     profile = rollout(household, chosen, lives, seed=settings.seed, timing=settings.timing)
     recommended = pb.RecommendedStrategy(
-        strategy=POLICY if gate.passed else gate.best_baseline,
-        is_trained_policy=gate.passed,
-        reason=_reason(gate),
+        strategy=verdict.recommended,
+        is_trained_policy=verdict.passed,
+        reason=gate_sentence(verdict),
         years=year_decisions(profile, result.schedule.retired),
         paths=lives,
     )
-    return Judgement(comparison, gate, recommended, evaluation_seconds, time.perf_counter() - began)
+    return Judgement(
+        comparison,
+        gate_message(verdict),
+        recommended,
+        evaluation_seconds,
+        time.perf_counter() - began,
+    )
 
 
-def _optimum(household: Household) -> tuple[str, ...]:
-    from glidepath.engine.optimum import optimum_available
-
-    available, _ = optimum_available(household)
-    return (convert.OPTIMUM,) if available else ()
-
-
-def gate_verdict(
-    household: Household, result: ComparisonResult, baselines: tuple[str, ...]
-) -> pb.GateVerdict:
-    """The policy against the best baseline (highest CE), paired path by path."""
-    from glidepath.rl.evaluation import GATE_STANDARD_ERRORS, paired_difference, passes_gate
-
-    utilities = {m.name: m.path_utilities for m in result.strategies}
+def gate_of(household: Household, result: ComparisonResult, others: Sequence[str]) -> GateResult:
+    """The policy against the best of ``others`` (highest CE), paired path by path."""
+    utilities = {
+        m.name: m.path_utilities for m in result.strategies if m.path_utilities is not None
+    }
     ces = {m.name: m.certainty_equivalent.value for m in result.strategies}
-    best = max((b for b in baselines if b in ces), key=lambda b: ces[b])
-    policy_u, best_u = utilities[POLICY], utilities[best]
-    assert policy_u is not None and best_u is not None  # keep_path_utilities=True
     objective = Objective.for_schedule(build_schedule(household))
-    improvement, se = paired_difference(objective, policy_u, best_u)
+    return gate(objective, POLICY, ces, utilities, others)
+
+
+def gate_message(verdict: GateResult) -> pb.GateVerdict:
+    """``GateVerdict`` of the domain's verdict."""
     return pb.GateVerdict(
-        passed=passes_gate(improvement, se),
-        best_baseline=best,
-        improvement=pb.Estimate(value=improvement, standard_error=se),
+        passed=verdict.passed,
+        best_baseline=verdict.best_other,
+        improvement=pb.Estimate(value=verdict.difference, standard_error=verdict.standard_error),
         standard_errors_required=GATE_STANDARD_ERRORS,
-        lives=result.n_paths,
+        lives=verdict.lives,
     )
 
 
@@ -122,23 +123,6 @@ def _without_path_utilities(result: ComparisonResult) -> ComparisonResult:
     """The per-path arrays served the gate; the response carries summaries only."""
     return replace(
         result, strategies=tuple(replace(m, path_utilities=None) for m in result.strategies)
-    )
-
-
-def _reason(gate: pb.GateVerdict) -> str:
-    figures = (
-        f"{gate.improvement.value:+,.0f} ± {gate.improvement.standard_error:,.0f} a year of "
-        f"certainty-equivalent consumption on {gate.lives:,} lives"
-    )
-    if gate.passed:
-        return (
-            f"the trained policy ({POLICY}) beat the best baseline ({gate.best_baseline}) by "
-            f"more than {gate.standard_errors_required:g} paired standard errors ({figures})"
-        )
-    return (
-        f"the trained policy did not beat the best baseline ({gate.best_baseline}) by more "
-        f"than {gate.standard_errors_required:g} paired standard errors ({figures}); "
-        f"recommending the best baseline, {gate.best_baseline}"
     )
 
 

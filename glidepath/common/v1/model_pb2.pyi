@@ -153,8 +153,9 @@ Global___StrategyScore: _TypeAlias = StrategyScore  # noqa: Y015
 
 @_typing.final
 class ModelEvaluation(_message.Message):
-    """How a trained policy did against the baselines on held-out lives (seeds the training
-    never used), every strategy meeting the same market scenarios.
+    """How a trained policy did against every other strategy on held-out lives (seeds the
+    training never used), every strategy meeting the same market scenarios: the rules of
+    thumb and the dynamic-programming optimum wherever the household has one.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -175,16 +176,19 @@ class ModelEvaluation(_message.Message):
     held_out_lives: _builtins.int
     """Number of held-out lives every strategy was evaluated on."""
     best_baseline: _builtins.str
-    """Name of the best baseline strategy (highest CE) on those lives."""
+    """Name of the best OTHER strategy (highest certainty-equivalent consumption among the
+    rules of thumb and the optimum where it was evaluated) on those lives, e.g.
+    "optimum" or "merton".
+    """
     improvement: _builtins.float
-    """Policy CE minus the best baseline's CE: annual, in today's money (negative when the
-    policy lost).
+    """Policy CE minus the best other strategy's CE: annual, in today's money (negative
+    when the policy lost).
     """
     improvement_standard_error: _builtins.float
     """Paired standard error of improvement (per-life differences): annual, today's money."""
     passed_gate: _builtins.bool
     """True when improvement > 2 * improvement_standard_error: only then is the policy
-    recommended over the best baseline.
+    recommended over the best other strategy.
     """
     optimum_ce_consumption: _builtins.float
     """The optimum's certainty-equivalent consumption (annual, today's money); absent when

@@ -87,7 +87,9 @@ class _OptimizeStageEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Optimiz
     in-memory cache instead (same SHA-256).
     """
     OPTIMIZE_STAGE_EVALUATING: _OptimizeStage.ValueType  # 11
-    """Evaluating the policy and every baseline on the same scenarios."""
+    """Evaluating the policy and every other strategy (rules and optimum) on the same
+    scenarios.
+    """
     OPTIMIZE_STAGE_MODEL_UNUSABLE: _OptimizeStage.ValueType  # 12
     """A model cannot be used (model set): it failed the checks when loaded (another policy
     layout, non-finite weights, non-finite actions on sample observations or during the
@@ -131,7 +133,9 @@ OPTIMIZE_STAGE_LOADING: OptimizeStage.ValueType  # 10
 in-memory cache instead (same SHA-256).
 """
 OPTIMIZE_STAGE_EVALUATING: OptimizeStage.ValueType  # 11
-"""Evaluating the policy and every baseline on the same scenarios."""
+"""Evaluating the policy and every other strategy (rules and optimum) on the same
+scenarios.
+"""
 OPTIMIZE_STAGE_MODEL_UNUSABLE: OptimizeStage.ValueType  # 12
 """A model cannot be used (model set): it failed the checks when loaded (another policy
 layout, non-finite weights, non-finite actions on sample observations or during the
@@ -1283,7 +1287,13 @@ Global___TrainingProgress: _TypeAlias = TrainingProgress  # noqa: Y015
 
 @_typing.final
 class GateVerdict(_message.Message):
-    """The gate: is the trained policy better than every rule of thumb?"""
+    """The gate: is the trained policy better than every other strategy on the same lives?
+    The others are the rules of thumb (own_plan, four_percent_rule, glide_path, vpw,
+    guardrails, merton, floor_upside) and the dynamic-programming optimum ("optimum")
+    wherever the household has one (OptimumInfo.available). Each is ranked by its objective
+    certainty equivalent (StrategyResult.certainty_equivalent: spending plus the bequest
+    term).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -1293,12 +1303,13 @@ class GateVerdict(_message.Message):
     STANDARD_ERRORS_REQUIRED_FIELD_NUMBER: _builtins.int
     LIVES_FIELD_NUMBER: _builtins.int
     passed: _builtins.bool
-    """True when the policy's CE beats the best baseline's by more than
+    """True when the policy's CE beats the best other strategy's by more than
     standard_errors_required paired standard errors: only then is it recommended.
     """
     best_baseline: _builtins.str
-    """The best baseline (highest CE among the rules; the optimum is a reference, not a
-    baseline), e.g. "merton".
+    """The best OTHER strategy (highest objective CE among the rules and the optimum where
+    it was simulated), e.g. "optimum" or "merton": the one the policy had to beat, and
+    the one recommended when it did not.
     """
     standard_errors_required: _builtins.float
     """The margin the gate asks for, in paired standard errors (2)."""
@@ -1306,8 +1317,8 @@ class GateVerdict(_message.Message):
     """Lives the verdict is measured on (the request's paths)."""
     @_builtins.property
     def improvement(self) -> Global___Estimate:
-        """Policy CE minus the best baseline's CE (ANNUAL, TODAY'S money; negative when the
-        policy lost), with its paired standard error (same lives for both).
+        """Policy CE minus the best other strategy's CE (ANNUAL, TODAY'S money; negative when
+        the policy lost), with its paired standard error (same lives for both).
         """
 
     def __init__(
@@ -1405,12 +1416,19 @@ class RecommendedStrategy(_message.Message):
     PATHS_FIELD_NUMBER: _builtins.int
     strategy: _builtins.str
     """The strategy: "rl_policy" (the trained policy) when it passed the gate, otherwise the
-    best baseline's name (e.g. "merton").
+    best other strategy (GateVerdict.best_baseline), e.g. "optimum" or "merton".
     """
     is_trained_policy: _builtins.bool
     """True when the trained policy is recommended (it passed the gate)."""
     reason: _builtins.str
-    """Why this one, in plain words."""
+    """One sentence saying which strategy won and by how much: its objective CE (ANNUAL,
+    TODAY'S money), the margin over the runner-up (the trained policy, or the best other
+    strategy when the policy won) with its paired standard error, that margin as a
+    percentage of the runner-up's CE, and the lives, with thousands separators, e.g.
+    "The optimum wins: 51,586 a year of certainty-equivalent consumption (spending and
+    bequest), 1,210 ± 45 a year (2.4 %) above the trained policy (rl_policy) on the same
+    20,000 lives."
+    """
     paths: _builtins.int
     """Simulated lives the medians are taken over (at most OPTIMIZE_PROFILE_PATHS)."""
     @_builtins.property

@@ -150,7 +150,7 @@ class SimulationServiceServicer:
 
     def Optimize(self, request, context):
         """Finds or trains a reinforcement-learning policy for a household, judges it against
-        every baseline, and recommends a strategy (options A and B of the user's note).
+        every other strategy, and recommends a strategy (options A and B of the user's note).
 
         Option B (use_pretrained = true): the household's canonical hash is computed and the
         model registry is asked for its best compatible model (same hash, at least
@@ -170,8 +170,9 @@ class SimulationServiceServicer:
 
         Evaluation: the policy, every baseline and the optimum (where one exists) are run by
         the engine on the same scenarios (settings; common random numbers), exactly as
-        Compare does; the gate recommends the policy only when its CE beats the best
-        baseline's by more than 2 paired standard errors.
+        Compare does; the gate recommends the policy only when its CE beats the best other
+        strategy's (the optimum included) by more than 2 paired standard errors, and
+        otherwise that best other strategy (GateVerdict).
 
         Stream: OptimizeEvent messages (stages, training progress) and then exactly one
         OptimizeResult, the last message.

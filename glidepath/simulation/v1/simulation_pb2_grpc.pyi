@@ -87,7 +87,7 @@ class SimulationServiceStub:
     """
     Optimize: _grpc.UnaryStreamMultiCallable[_simulation_pb2.OptimizeRequest, _simulation_pb2.OptimizeResponse]
     """Finds or trains a reinforcement-learning policy for a household, judges it against
-    every baseline, and recommends a strategy (options A and B of the user's note).
+    every other strategy, and recommends a strategy (options A and B of the user's note).
 
     Option B (use_pretrained = true): the household's canonical hash is computed and the
     model registry is asked for its best compatible model (same hash, at least
@@ -107,8 +107,9 @@ class SimulationServiceStub:
 
     Evaluation: the policy, every baseline and the optimum (where one exists) are run by
     the engine on the same scenarios (settings; common random numbers), exactly as
-    Compare does; the gate recommends the policy only when its CE beats the best
-    baseline's by more than 2 paired standard errors.
+    Compare does; the gate recommends the policy only when its CE beats the best other
+    strategy's (the optimum included) by more than 2 paired standard errors, and
+    otherwise that best other strategy (GateVerdict).
 
     Stream: OptimizeEvent messages (stages, training progress) and then exactly one
     OptimizeResult, the last message.
@@ -186,7 +187,7 @@ class SimulationServiceAsyncStub(SimulationServiceStub):
     """
     Optimize: _aio.UnaryStreamMultiCallable[_simulation_pb2.OptimizeRequest, _simulation_pb2.OptimizeResponse]  # type: ignore[assignment]
     """Finds or trains a reinforcement-learning policy for a household, judges it against
-    every baseline, and recommends a strategy (options A and B of the user's note).
+    every other strategy, and recommends a strategy (options A and B of the user's note).
 
     Option B (use_pretrained = true): the household's canonical hash is computed and the
     model registry is asked for its best compatible model (same hash, at least
@@ -206,8 +207,9 @@ class SimulationServiceAsyncStub(SimulationServiceStub):
 
     Evaluation: the policy, every baseline and the optimum (where one exists) are run by
     the engine on the same scenarios (settings; common random numbers), exactly as
-    Compare does; the gate recommends the policy only when its CE beats the best
-    baseline's by more than 2 paired standard errors.
+    Compare does; the gate recommends the policy only when its CE beats the best other
+    strategy's (the optimum included) by more than 2 paired standard errors, and
+    otherwise that best other strategy (GateVerdict).
 
     Stream: OptimizeEvent messages (stages, training progress) and then exactly one
     OptimizeResult, the last message.
@@ -300,7 +302,7 @@ class SimulationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_simulation_pb2.OptimizeResponse], _abc.AsyncIterator[_simulation_pb2.OptimizeResponse]]:
         """Finds or trains a reinforcement-learning policy for a household, judges it against
-        every baseline, and recommends a strategy (options A and B of the user's note).
+        every other strategy, and recommends a strategy (options A and B of the user's note).
 
         Option B (use_pretrained = true): the household's canonical hash is computed and the
         model registry is asked for its best compatible model (same hash, at least
@@ -320,8 +322,9 @@ class SimulationServiceServicer(metaclass=_abc_1.ABCMeta):
 
         Evaluation: the policy, every baseline and the optimum (where one exists) are run by
         the engine on the same scenarios (settings; common random numbers), exactly as
-        Compare does; the gate recommends the policy only when its CE beats the best
-        baseline's by more than 2 paired standard errors.
+        Compare does; the gate recommends the policy only when its CE beats the best other
+        strategy's (the optimum included) by more than 2 paired standard errors, and
+        otherwise that best other strategy (GateVerdict).
 
         Stream: OptimizeEvent messages (stages, training progress) and then exactly one
         OptimizeResult, the last message.

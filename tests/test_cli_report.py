@@ -1,0 +1,160 @@
+"""The comparison a person reads: two certainty equivalents, the bequest apart, the words
+defined, and (in optimize) the gate's winner named in one sentence.
+
+Real engine runs of the example household, rendered as the CLI renders the service's
+answers (the same messages: ``convert.compare_response`` and ``judge``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from simulation_support import EXAMPLE
+
+from glidepath.cli.inputs import load_household
+from glidepath.cli.optimize import optimize_report
+from glidepath.cli.render import compare_report, money_estimate, percent_estimate, simulate_report
+from glidepath.common.v1 import model_pb2
+from glidepath.engine.run import SimulationSettings, simulate
+from glidepath.household.convert import household_from_proto
+from glidepath.household.model import Household
+from glidepath.rl.model_io import build_policy
+from glidepath.simulation.v1 import simulation_pb2 as pb
+from simulation_service import convert
+from simulation_service.optimize.judge import judge
+from simulation_service.work import WorkPool
+
+PATHS = 1000
+HASH = "0123456789abcdef"
+
+
+@pytest.fixture(scope="module")
+def household() -> Household:
+    return household_from_proto(load_household(EXAMPLE).message)
+
+
+@pytest.fixture(scope="module")
+def comparison(household: Household) -> pb.CompareResponse:
+    names = convert.default_strategies(household)
+    settings = SimulationSettings(paths=PATHS, seed=5)
+    result = simulate(household, list(names), settings)
+    return convert.compare_response(result, convert.Job(household, names, settings), HASH)
+
+
+@pytest.fixture(scope="module")
+def optimized(household: Household) -> Iterator[pb.OptimizeResult]:
+    pool = WorkPool(1, 0)
+    try:
+        judgement = judge(
+            household,
+            HASH,
+            build_policy(),
+            SimulationSettings(paths=PATHS, seed=5),
+            pool.token(None),
+            profile_paths=100,
+        )
+    finally:
+        pool.shutdown()
+    yield pb.OptimizeResult(
+        household_hash=HASH,
+        model=model_pb2.ModelMetadata(
+            file_name=f"rl_model_{HASH}_1000ep.zip",
+            ref=model_pb2.ModelRef(model_hash=HASH, episodes=1000),
+        ),
+        source=pb.MODEL_SOURCE_TRAINED_NOW,
+        gate=judgement.gate,
+        recommended=judgement.recommended,
+        comparison=judgement.comparison,
+    )
+
+
+def _table(report: str) -> tuple[list[str], dict[str, list[str]]]:
+    """The header cells and each strategy's cells, split on the two-space column gap."""
+    lines = report.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.strip().startswith("strategy "))
+    split = [[c.strip() for c in line.strip().split("  ") if c.strip()] for line in lines[at:]]
+    header, rows = split[0], {}
+    for cells in split[1:]:
+        if len(cells) != len(header):
+            break
+        rows[cells[0].lstrip("* ")] = cells
+    return header, rows
+
+
+def test_compare_shows_both_certainty_equivalents_and_the_bequest_apart(
+    comparison: pb.CompareResponse,
+) -> None:
+    header, rows = _table(compare_report(comparison))
+    assert header == [
+        "strategy",
+        "objective CE",
+        "of optimum",
+        "spending CE",
+        "success",
+        "ruin",
+        "median bequest",
+        "bequest ≥ goal",
+    ]
+    assert set(rows) == {r.strategy for r in comparison.results}
+    for result in comparison.results:
+        cells = dict(zip(header, rows[result.strategy], strict=True))
+        spending = result.lifetimes.spending_certainty_equivalent
+        assert cells["objective CE"] == money_estimate(result.certainty_equivalent)
+        assert cells["spending CE"] == money_estimate(spending)
+        assert cells["bequest ≥ goal"] == percent_estimate(result.capital_goal_probability)
+    # Different figures: the own plan spends well, but its bequest term weighs it down.
+    own = next(r for r in comparison.results if r.strategy == "own_plan")
+    own_spending = own.lifetimes.spending_certainty_equivalent.value
+    assert own_spending > 2 * own.certainty_equivalent.value
+
+
+def test_compare_defines_success_ruin_and_each_ce_under_the_table(
+    comparison: pb.CompareResponse,
+) -> None:
+    report = " ".join(compare_report(comparison).split())
+    assert "ranked by the objective CE" in report
+    assert "uncertain spending and bequest together" in report
+    assert "Spending CE: the same for spending alone" in report
+    assert (
+        "Success: the spending target met in every retirement year lived and money never "
+        "exhausted while alive" in report
+    )
+    assert "Ruin: money exhausted while someone was alive" in report
+
+
+def test_optimize_names_the_winner_in_one_sentence_above_both_ces(
+    optimized: pb.OptimizeResult,
+) -> None:
+    report = optimize_report(optimized)
+    lines = report.splitlines()
+    assert lines[2].startswith("Gate         not passed: trained policy minus optimum")
+    assert lines[3].startswith("Recommended  optimum (the best other strategy;")
+    assert lines[4] == f"  {optimized.recommended.reason}"
+    assert lines[4].startswith("  The optimum wins: ") and "rl_policy" in lines[4]
+    header, rows = _table(report.split("Household ")[1])
+    assert {"objective CE", "spending CE", "median bequest"} <= set(header)
+    assert "rl_policy" in rows and "optimum" in rows and "floor_upside" in rows
+
+
+def test_simulate_shows_both_certainty_equivalents_and_defines_success_and_ruin(
+    comparison: pb.CompareResponse,
+) -> None:
+    own = next(r for r in comparison.results if r.strategy == "own_plan")
+    response = pb.SimulateResponse(
+        result=own, household_hash=HASH, run=comparison.run, optimum=comparison.optimum
+    )
+    figures = {
+        line.strip().split("  ")[0]: line.strip().split("  ")[-1].strip()
+        for line in simulate_report(response).splitlines()
+        if line.startswith("  ") and "  " in line.strip()
+    }
+    objective = "Certainty-equivalent consumption, objective (spending and bequest)"
+    spending = "Certainty-equivalent consumption, spending alone"
+    assert figures[objective] == f"{money_estimate(own.certainty_equivalent)} a year"
+    spending_ce = own.lifetimes.spending_certainty_equivalent
+    assert figures[spending] == f"{money_estimate(spending_ce)} a year"
+    success = "Success (target met every retirement year lived, money never exhausted while alive)"
+    assert figures[success] == percent_estimate(own.success_probability)
+    ruin = "Ruin (money exhausted while someone was alive)"
+    assert figures[ruin] == percent_estimate(own.ruin_probability)
