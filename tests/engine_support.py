@@ -1,4 +1,5 @@
-"""Households and markets the engine tests share."""
+"""Households and markets the engine tests share, under the fixed horizon: every life ends
+at its life expectancy, the world the closed forms are written for."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from glidepath.household.model import (
     Goals,
     Household,
     Income,
+    Lifetimes,
     MarketAssumptions,
 )
 
@@ -37,6 +39,7 @@ def retiree(
 ) -> Household:
     """Retired now, no income, no charges, no spending target: Samuelson's problem."""
     return Household(
+        lifetimes=Lifetimes.FIXED_HORIZON,
         adults=(Adult(65, 65, 65 + years),),
         accounts=(Account(wealth, 0.0, 0.6, 0.4, 0.0),),
         goals=Goals(capital_goal=goal),
@@ -48,6 +51,7 @@ def retiree(
 def example_household() -> Household:
     """The product's example: 40, salary 60k, retires at 65, pension 20k, mortgage to 55."""
     return Household(
+        lifetimes=Lifetimes.FIXED_HORIZON,
         adults=(Adult(40, 65, 90, 60_000.0, 0.01, name="Alex"),),
         incomes=(Income(20_000.0, 65, label="pension"),),
         charges=(Charge(12_000.0, 55, label="mortgage"),),

@@ -99,8 +99,10 @@ def rich_lives() -> Household:
 
 
 def rich() -> Household:
-    """A couple where every field of every object matters to the hash."""
+    """A couple where every field of every object matters to the hash, under the fixed
+    horizon (``rich_lives`` is its twin under mortality)."""
     return Household(
+        lifetimes=Lifetimes.FIXED_HORIZON,
         adults=(
             Adult(45, 63, 88, net_income=70000.0, income_growth=0.015, name="A"),
             Adult(43, 62, 91, net_income=30000.0, income_growth=0.005, name="B"),
@@ -159,11 +161,16 @@ DEFAULT_CORRELATIONS = MarketAssumptions().correlations
 IDENTITY = tuple(tuple(1.0 if i == j else 0.0 for j in range(4)) for i in range(4))
 
 
+# Under mortality a life expectancy must be one the default law can reach by age 110
+# (about 109 from these ages): 105 is within reach from every age drawn here.
+MORTALITY_LONGEST_LIFE = 105
+
+
 @st.composite
-def adults(draw: st.DrawFn) -> Adult:
+def adults(draw: st.DrawFn, longest: int = 110) -> Adult:
     current = draw(st.integers(20, 75))
     retirement = draw(st.integers(current, min(current + 30, 80)))
-    life = draw(st.integers(retirement + 1, min(current + 60, 110)))
+    life = draw(st.integers(retirement + 1, min(current + 60, longest)))
     working = retirement > current
     return Adult(
         current_age=current,
@@ -247,7 +254,10 @@ def markets(draw: st.DrawFn) -> MarketAssumptions:
 
 @st.composite
 def households(draw: st.DrawFn) -> Household:
-    people = tuple(draw(st.lists(adults(), min_size=1, max_size=2)))
+    """A valid household, under either kind of lifetimes."""
+    lifetimes = draw(st.sampled_from(Lifetimes))
+    longest = MORTALITY_LONGEST_LIFE if lifetimes is Lifetimes.MORTALITY else 110
+    people = tuple(draw(st.lists(adults(longest), min_size=1, max_size=2)))
     horizon = max(a.life_expectancy - a.current_age for a in people)
     first = people[0]
     everyone_retired = all(a.retirement_age == a.current_age for a in people)
@@ -266,6 +276,7 @@ def households(draw: st.DrawFn) -> Household:
         risk_aversion=draw(st.integers(50, 999).map(lambda k: k / 100)),
         market=draw(st.one_of(st.just(MarketAssumptions()), markets())),
         name=draw(labels),
+        lifetimes=lifetimes,
     )
     household = _affordable_contributions(household)
     has_resources = any(a.balance > 0 or a.monthly_contribution > 0 for a in household.accounts)
@@ -360,7 +371,9 @@ def bound_markets(draw: st.DrawFn) -> MarketAssumptions:
 
 @st.composite
 def bound_households(draw: st.DrawFn) -> Household:
-    """A valid household with every number at or near a bound (or typical)."""
+    """A valid household with every number at or near a bound (or typical), under the
+    fixed horizon: its ages run from 0 to the maximum, which mortality refuses (a plan
+    from age 0 would outlast the tables' 100 years)."""
     people = tuple(draw(st.lists(bound_adults(), min_size=1, max_size=2)))
     first = people[0]
     horizon = max(a.life_expectancy - a.current_age for a in people)
@@ -399,6 +412,7 @@ def bound_households(draw: st.DrawFn) -> Household:
         ),
         risk_aversion=draw(_RISK_AVERSIONS),
         market=draw(bound_markets()),
+        lifetimes=Lifetimes.FIXED_HORIZON,
     )
     if any(a.retirement_age > a.current_age for a in people) and draw(st.booleans()):
         # Save (nearly) the most a year leaves: the cap validation enforces.

@@ -13,13 +13,16 @@ from glidepath.household.model import (
     Goals,
     Household,
     Income,
+    Lifetimes,
 )
 from glidepath.rl.training import TrainedModel, TrainingSpec, train
 
 
 def small_household(scale: float = 1.0) -> Household:
-    """A short (8-year) life with every kind of flow: salary, pension, charge, goal."""
+    """A short (8-year) life with every kind of flow: salary, pension, charge, goal; the
+    fixed horizon keeps it short."""
     return Household(
+        lifetimes=Lifetimes.FIXED_HORIZON,
         adults=(
             Adult(
                 current_age=60,
@@ -40,6 +43,18 @@ def small_household(scale: float = 1.0) -> Household:
             ),
         ),
         goals=Goals(capital_goal=100_000.0 * scale, retirement_spending=40_000.0 * scale),
+    )
+
+
+def mortal_couple() -> Household:
+    """A couple of 93 and 90 under mortality (20 years to age 110, short enough for unit
+    tests): a pension with 60 % to the survivor, an essential floor of 60 %, a bequest."""
+    return Household(
+        adults=(Adult(93, 93, 97), Adult(90, 90, 95)),
+        incomes=(Income(amount=20_000.0, start_age=93, survivor_fraction=0.6),),
+        accounts=(Account(balance=400_000.0, stock_share=0.5, bond_share=0.5),),
+        goals=Goals(capital_goal=50_000.0, retirement_spending=45_000.0, essential_fraction=0.6),
+        lifetimes=Lifetimes.MORTALITY,
     )
 
 

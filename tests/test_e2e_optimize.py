@@ -74,8 +74,13 @@ def check_answer(result: pb.OptimizeResult) -> None:
         recommended.reason.count(" wins: ") == 1 and f"{gate.lives:,} lives" in recommended.reason
     )
     years = recommended.years
-    assert [y.age for y in years] == list(range(40, 40 + len(years))) and len(years) == 50
+    assert [y.age for y in years] == list(range(40, 40 + len(years))) and len(years) == 71
     assert all(0.0 <= y.stock_share <= 1.0 for y in years)
+    # Under mortality the medians are over the lives still running, fewer with each age.
+    running = [y.lives_running for y in years]
+    assert running[0] == 1.0 and running[-1] < 0.05
+    assert all(a >= b for a, b in zip(running, running[1:], strict=False))
+    assert all(y.consumption > 0 for y in years if y.lives_running > 0)
     assert any(y.savings > 0 for y in years if not y.retired)
     assert any(y.withdrawal > 0 and 0 < y.withdrawal_rate < 1 for y in years if y.retired)
     assert {t.stage.split(" ")[0] for t in result.timings} >= {"evaluation", "profile"}

@@ -15,6 +15,7 @@ from glidepath.household.model import (
     Adult,
     AssetClass,
     Household,
+    Lifetimes,
     MarketAssumptions,
     ReturnModel,
 )
@@ -88,6 +89,7 @@ def test_terminal_wealth_quantiles_match_the_lognormal_closed_form() -> None:
     market = MarketAssumptions()
     years, n = 30, 100_000
     h = Household(
+        lifetimes=Lifetimes.FIXED_HORIZON,
         adults=(Adult(60, 60, 60 + years),),
         accounts=(Account(1_000_000.0, 0.0, 1.0, 0.0, 0.0),),
         market=market,

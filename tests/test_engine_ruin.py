@@ -15,7 +15,14 @@ from engine_support import IDENTITY
 
 from glidepath.engine import SimulationSettings, simulate
 from glidepath.engine.strategies import FourPercentRule
-from glidepath.household.model import Account, Adult, AssetClass, Household, MarketAssumptions
+from glidepath.household.model import (
+    Account,
+    Adult,
+    AssetClass,
+    Household,
+    Lifetimes,
+    MarketAssumptions,
+)
 
 MU, SIGMA, RATE = 0.05, 0.12, 0.04
 
@@ -43,6 +50,7 @@ def gbm_household(years: int) -> Household:
         correlations=IDENTITY,
     )
     return Household(
+        lifetimes=Lifetimes.FIXED_HORIZON,
         adults=(Adult(20, 20, 20 + years),),
         accounts=(Account(1_000_000.0, 0.0, 1.0, 0.0, 0.0),),
         market=market,

@@ -17,6 +17,7 @@ from glidepath.household.model import (
     Goals,
     Household,
     Income,
+    Lifetimes,
     MarketAssumptions,
 )
 
@@ -33,6 +34,7 @@ FLAT = MarketAssumptions(
 def flat_household() -> Household:
     """Saves 1,000 a month for 10 years, then draws on the portfolio with a pension."""
     return Household(
+        lifetimes=Lifetimes.FIXED_HORIZON,
         adults=(Adult(50, 60, 80, 50_000.0, 0.0),),
         incomes=(Income(15_000.0, 60),),
         # Fixed in nominal terms: its real value erodes at 2 % a year.
@@ -123,6 +125,7 @@ def test_monthly_factor_is_the_sum_of_monthly_compounding() -> None:
 
 def test_withdrawal_beyond_wealth_is_cut_and_recorded() -> None:
     h = Household(
+        lifetimes=Lifetimes.FIXED_HORIZON,
         adults=(Adult(70, 70, 75),),
         accounts=(Account(10_000.0, 0.0, 0.0, 1.0, 0.0),),
         goals=Goals(retirement_spending=20_000.0),
@@ -163,7 +166,7 @@ def test_step_is_pure() -> None:
 
 
 def test_stepping_past_the_end_is_refused() -> None:
-    h = Household(adults=(Adult(80, 80, 81),), market=FLAT)
+    h = Household(adults=(Adult(80, 80, 81),), market=FLAT, lifetimes=Lifetimes.FIXED_HORIZON)
     state = initial_state(h, 1)
     state, _ = step(
         state,

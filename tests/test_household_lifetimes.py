@@ -40,13 +40,15 @@ def test_the_couple_example_says_what_it_holds() -> None:
     assert household.horizon_years == 56
 
 
-def test_a_household_that_does_not_say_gets_the_fixed_horizon_and_no_survivor() -> None:
+def test_a_household_that_does_not_say_gets_mortality_and_no_survivor_or_floor() -> None:
     household = example()
-    assert household.lifetimes is Lifetimes.FIXED_HORIZON
+    assert household.lifetimes is Lifetimes.MORTALITY
     assert household.goals.essential_fraction == 0.0
     assert household.survivor_spending_fraction == 0.7
     assert all(i.survivor_fraction == 0.0 for i in household.incomes)
-    assert household.horizon_years == 50  # to the life expectancy, as before
+    assert household.horizon_years == 110 + 1 - 40  # ages 40 .. 110, the last age anyone lives
+    fixed = replace(household, lifetimes=Lifetimes.FIXED_HORIZON)
+    assert fixed.horizon_years == 50  # to the life expectancy
 
 
 @pytest.mark.parametrize("spelling", ["mortality", "LIFETIMES_MORTALITY"])
@@ -126,7 +128,7 @@ def test_a_bad_table_is_named_field_by_field(table: dict[str, object], field: st
 
 def test_inputs_the_fixed_horizon_would_ignore_are_refused() -> None:
     doc = document()
-    doc.pop("lifetimes")
+    doc["lifetimes"] = "fixed_horizon"
     doc["survivorSpendingFraction"] = 0.5
     doc["adults"][0].pop("lifeExpectancy")  # type: ignore[index]
     doc["adults"][0]["mortalityTable"] = {"firstAge": 58, "q": [0.01] * 40 + [1.0]}  # type: ignore[index]

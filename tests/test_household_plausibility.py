@@ -9,7 +9,14 @@ import pytest
 from household_support import example, retiree, rich
 
 from glidepath.household import plausibility
-from glidepath.household.model import Adult, AssetClass, Household, Income, SpendingPhase
+from glidepath.household.model import (
+    Adult,
+    AssetClass,
+    Household,
+    Income,
+    Lifetimes,
+    SpendingPhase,
+)
 from glidepath.household.plausibility import warnings
 from glidepath.household.validation import validate
 
@@ -69,7 +76,11 @@ CASES: list[tuple[str, Mutation, str]] = [
         lambda h: replace(h, accounts=(replace(h.accounts[0], monthly_contribution=5_500.0),)),
         "household.accounts[0].monthly_contribution",
     ),
-    ("living to 115", first_adult(life_expectancy=115), "household.adults[0].life_expectancy"),
+    (
+        "living to 115",
+        lambda h: first_adult(life_expectancy=115)(replace(h, lifetimes=Lifetimes.FIXED_HORIZON)),
+        "household.adults[0].life_expectancy",
+    ),
 ]
 
 

@@ -22,6 +22,7 @@ from glidepath.household.model import (
     Goals,
     Household,
     Income,
+    Lifetimes,
     MarketAssumptions,
     ReturnModel,
     SpendingPhase,
@@ -83,6 +84,12 @@ def top(**changes: Any) -> Mutation:
     return lambda h: replace(h, **changes)  # type: ignore[arg-type]
 
 
+def fixed(mutation: Mutation) -> Mutation:
+    """``mutation`` of the household under the fixed horizon, whose plan ends at the last
+    life expectancy (under mortality it runs to age 110, and these values are legal)."""
+    return lambda h: mutation(replace(h, lifetimes=Lifetimes.FIXED_HORIZON))
+
+
 GROWN = Adult(40, 65, 90, 1000.0)
 A = "household.adults[0]"
 # (case, mutation of the example household, every field it must violate)
@@ -94,11 +101,13 @@ CASES: list[tuple[str, Mutation, str | tuple[str, ...]]] = [
     ("fractional age", adult(current_age=40.5), f"{A}.current_age"),
     ("retired before now", adult(retirement_age=39), f"{A}.retirement_age"),
     ("retirement over 120", adult(retirement_age=130), f"{A}.retirement_age"),
-    ("dies before now", adult(life_expectancy=40), f"{A}.life_expectancy"),
+    ("dies before now", fixed(adult(life_expectancy=40)), f"{A}.life_expectancy"),
     ("dies before retiring", adult(life_expectancy=60), f"{A}.life_expectancy"),
+    ("expected to die now, mortality", adult(life_expectancy=40), f"{A}.life_expectancy"),
+    ("plan over 100 years, mortality", adult(current_age=9, retirement_age=30), f"{A}.current_age"),
     (
         "horizon over 100 years",
-        adult(current_age=10, retirement_age=30, life_expectancy=115),
+        fixed(adult(current_age=10, retirement_age=30, life_expectancy=115)),
         f"{A}.life_expectancy",
     ),
     ("negative income", adult(net_income=-1.0), f"{A}.net_income"),
@@ -143,13 +152,17 @@ CASES: list[tuple[str, Mutation, str | tuple[str, ...]]] = [
         income(start_age=20, end_age=30),
         "household.incomes[0].end_age",
     ),
-    ("income after the plan", income(start_age=95), "household.incomes[0].start_age"),
+    ("income after the plan", fixed(income(start_age=95)), "household.incomes[0].start_age"),
     ("income at negative age", income(start_age=-5), "household.incomes[0].start_age"),
     ("income end over 120", income(end_age=121), "household.incomes[0].end_age"),
     ("infinite charge", charge(amount=INF), "household.charges[0].amount"),
     ("charge ends before start", charge(start_age=50, end_age=50), "household.charges[0].end_age"),
     ("charge ended already", charge(end_age=40), "household.charges[0].end_age"),
-    ("charge after the plan", charge(start_age=90, end_age=None), "household.charges[0].start_age"),
+    (
+        "charge after the plan",
+        fixed(charge(start_age=90, end_age=None)),
+        "household.charges[0].start_age",
+    ),
     (
         "phases at one age",
         phases(SpendingPhase(70, 1.0), SpendingPhase(70, 2.0)),
@@ -162,7 +175,7 @@ CASES: list[tuple[str, Mutation, str | tuple[str, ...]]] = [
     ),
     (
         "phase after the plan",
-        phases(SpendingPhase(95, 1.0)),
+        fixed(phases(SpendingPhase(95, 1.0))),
         "household.spending_phases[0].start_age",
     ),
     ("negative capital goal", goals(capital_goal=-1.0), "household.goals.capital_goal"),

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 from numpy.typing import NDArray
-from rl_support import scaled, small_household
+from rl_support import mortal_couple, scaled, small_household
 
 from glidepath.engine.cashflows import build_schedule
+from glidepath.engine.rollout import rollout
 from glidepath.engine.state import Decision
 from glidepath.rl.actions import CONSUMPTION_RANGE, SHARE_RANGE, decode
 from glidepath.rl.env import RetirementEnv
@@ -173,19 +174,25 @@ def test_episodes_draw_fresh_markets() -> None:
     assert vec.lives_done == 8
 
 
+HOUSEHOLDS = {"fixed horizon": small_household, "mortal couple": mortal_couple}
+
+
 @pytest.mark.parametrize("t", [0, 3, 7])
-def test_rule_advantage_is_the_paired_value_of_one_years_decision(t: int) -> None:
-    """r_t = U(a_t, then the rule) - U(the rule from t), both on the life's own market."""
+@pytest.mark.parametrize("which", sorted(HOUSEHOLDS))
+def test_rule_advantage_is_the_paired_value_of_one_years_decision(t: int, which: str) -> None:
+    """r_t = U(a_t, then the rule) - U(the rule from t), both on the life's own market
+    (and, under mortality, its own deaths)."""
+    household = HOUSEHOLDS[which]()
     rng = np.random.default_rng(t)
-    n, horizon = 16, 8
+    n, horizon = 16, build_schedule(household).horizon
     prefix = rng.uniform(-1, 1, (t + 1, n, 2))
-    advantage = Lives(small_household(), n, reward=Reward.RULE_ADVANTAGE)
+    advantage = Lives(household, n, reward=Reward.RULE_ADVANTAGE)
     advantage.reset(21)
     for a in prefix:
         result = advantage.step(a)
     totals = []
     for deviate in (True, False):
-        plain = Lives(small_household(), n, reward=Reward.OBJECTIVE)
+        plain = Lives(household, n, reward=Reward.OBJECTIVE)
         plain.reset(21)
         for k in range(horizon):
             use = k < t or (k == t and deviate)
@@ -195,12 +202,14 @@ def test_rule_advantage_is_the_paired_value_of_one_years_decision(t: int) -> Non
     assert np.abs(result.reward).max() > 0
 
 
-def test_deferred_rewards_equal_the_immediate_ones() -> None:
+@pytest.mark.parametrize("which", sorted(HOUSEHOLDS))
+def test_deferred_rewards_equal_the_immediate_ones(which: str) -> None:
     """The trainer's lockstep continuations give exactly the gymnasium env's rewards."""
+    household = HOUSEHOLDS[which]()
     rng = np.random.default_rng(8)
-    actions = rng.uniform(-1, 1, (8, 12, 2))
-    immediate = Lives(small_household(), 12, reward=Reward.RULE_ADVANTAGE)
-    deferred = Lives(small_household(), 12, reward=Reward.RULE_ADVANTAGE, deferred=True)
+    actions = rng.uniform(-1, 1, (build_schedule(household).horizon, 12, 2))
+    immediate = Lives(household, 12, reward=Reward.RULE_ADVANTAGE)
+    deferred = Lives(household, 12, reward=Reward.RULE_ADVANTAGE, deferred=True)
     immediate.reset(5)
     deferred.reset(5)
     rewards = []
@@ -241,3 +250,42 @@ def test_sb3_seeding_does_not_change_the_markets_and_later_phases_continue_them(
     other_seed = first_rewards(LivesVecEnv(household, 3, seed=5), None)
     later = first_rewards(LivesVecEnv(household, 3, seed=4, first_episode=1), None)
     assert not np.allclose(plain, other_seed) and not np.allclose(plain, later)
+
+
+def test_under_mortality_the_agent_lives_the_simulators_lives() -> None:
+    """The base rule stepped by the env (zero actions, the plain objective) earns exactly
+    what a rollout of "floor and upside" scores on the same seed: the same deaths, the
+    floor's penalty, nothing after the last death, the bequest at death."""
+    household = mortal_couple()
+    n = 64
+    lives = Lives(household, n, reward=Reward.OBJECTIVE)
+    lives.reset(77)
+    done = False
+    while not done:
+        done = lives.step(np.zeros((n, 2))).done
+    replay = rollout(household, "floor_upside", n, seed=77)
+    np.testing.assert_allclose(lives.returns, replay.utility, rtol=1e-9)
+    deaths = lives.state.death_year
+    assert deaths is not None and 0 < (deaths.max(axis=0) + 1).mean() < lives.horizon
+
+
+def test_the_observation_says_who_is_alive_and_how_long_lives_may_last() -> None:
+    household = mortal_couple()
+    n = 400
+    lives = Lives(household, n)
+    obs = lives.reset(5)
+    np.testing.assert_array_equal(obs[:, 9:11], 1.0)  # both alive at the start
+    outlook = obs[:, 11].copy()
+    for _ in range(6):
+        result = lives.step(np.zeros((n, 2)))
+    alive = lives.state.alive
+    assert alive is not None and not alive.all() and alive.any()
+    np.testing.assert_array_equal(result.observation[:, 9:11], alive.T.astype(np.float32))
+    # A lone survivor expects fewer years than the couple did six years before.
+    lone = alive.sum(axis=0) == 1
+    assert (result.observation[lone, 11] < outlook[lone]).all()
+    # The floor: 60 % of the target, a lone survivor's 70 % of that.
+    target = household.goals.retirement_spending
+    floor = result.observation[:, 12] * target
+    np.testing.assert_allclose(floor[lone], 0.6 * 0.7 * target, rtol=1e-6)
+    np.testing.assert_allclose(floor[alive.all(axis=0)], 0.6 * target, rtol=1e-6)

@@ -8,6 +8,7 @@ import pytest
 from household_support import COUPLE_JSON
 from simulation_support import SimulationHarness, example_household, simulation_server
 
+from glidepath.common.v1 import household_pb2 as pb_household
 from glidepath.household.convert import household_from_json, household_to_proto
 from glidepath.simulation.v1 import simulation_pb2 as pb
 from simulation_service.config import SimulationServiceSettings
@@ -50,8 +51,19 @@ def test_the_couple_gets_lifetime_outcomes_and_no_wrong_optimum(server: Simulati
         assert len(by_age) == len(result.wealth.ages) and by_age[0] == PATHS > by_age[-2]
 
 
-def test_a_household_that_does_not_say_keeps_the_fixed_horizon(server: SimulationHarness) -> None:
-    reply = compare(server, example_household())
+def test_a_household_that_does_not_say_gets_mortality_and_fixed_horizon_stays(
+    server: SimulationHarness,
+) -> None:
+    household = example_household()
+    assert household.lifetimes == pb_household.LIFETIMES_UNSPECIFIED
+    reply = compare(server, household)
+    for result in reply.results:
+        lived = result.lifetimes.years_lived
+        assert abs(lived.value - 50.0) < 4 * lived.standard_error + 0.1  # LE 90 at age 40
+        assert result.lifetimes.HasField("last_death")
+        assert list(result.wealth.ages)[-1] == 111  # the plan runs to age 110
+    household.lifetimes = pb_household.LIFETIMES_FIXED_HORIZON
+    reply = compare(server, household)
     for result in reply.results:
         assert result.lifetimes.years_lived.value == 50.0  # the whole plan, every path
         assert not result.lifetimes.HasField("last_death") and not result.lifetimes.per_adult

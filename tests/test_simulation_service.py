@@ -109,8 +109,8 @@ def test_simulate_reports_every_metric_of_the_own_plan(
     assert result.HasField("capital_goal_probability")  # the example has a capital goal
     assert not result.HasField("share_of_optimum") and not result.HasField("versus")
     # Ages 40 .. 90: wealth at the start of each year plus the end; consumption per year.
-    assert list(result.wealth.ages) == list(range(40, 91))
-    assert list(result.consumption.ages) == list(range(40, 90))
+    assert list(result.wealth.ages) == list(range(40, 112))  # under mortality: to age 110
+    assert list(result.consumption.ages) == list(range(40, 111))
     assert [b.percentile for b in result.wealth.bands] == [5, 10, 25, 50, 75, 90, 95]
     assert list(reply.run.percentiles) == [5, 10, 25, 50, 75, 90, 95]
     for profile in (result.wealth, result.consumption):

@@ -196,9 +196,14 @@ def _recommended_name(recommended: sim.RecommendedStrategy) -> str:
     )
 
 
+#: Ages at which fewer lives than this still run are left out of the table.
+FEW_LIVES = 0.01
+
+
 def strategy_table(recommended: sim.RecommendedStrategy) -> str:
-    """Every AGE_STEP years, plus the first retirement year and the last year."""
-    years = list(recommended.years)
+    """Every AGE_STEP years, plus the first retirement year and the last year shown, while
+    at least FEW_LIVES of the lives still run (medians over a handful say little)."""
+    years = [y for y in recommended.years if y.lives_running >= FEW_LIVES]
     if not years:
         return "  (no years)"
     first_retired = next((y.age for y in years if y.retired), None)
@@ -211,6 +216,7 @@ def strategy_table(recommended: sim.RecommendedStrategy) -> str:
         [
             str(y.age),
             "retired" if y.retired else "working",
+            percent(y.lives_running, 0),
             percent(y.stock_share, 0),
             money(-y.withdrawal if y.retired else y.savings),
             percent(-y.withdrawal_rate if y.retired else y.savings_rate),
@@ -219,12 +225,23 @@ def strategy_table(recommended: sim.RecommendedStrategy) -> str:
         ]
         for y in shown
     ]
-    headers = ["age", "phase", "stocks", "saved(+)/withdrawn(-)", "rate", "consumption", "wealth"]
+    headers = [
+        "age",
+        "phase",
+        "alive",
+        "stocks",
+        "saved(+)/withdrawn(-)",
+        "rate",
+        "consumption",
+        "wealth",
+    ]
     note = (
-        "  rate: of disposable income while working, of wealth at the start of the year "
-        "in retirement"
+        "  alive: the lives still running at that age (medians are over those); rate: of "
+        "disposable income while working, of wealth at the start of the year in retirement"
     )
-    return table(headers, rows, align="lrrrrrr") + "\n" + note
+    if len(years) < len(recommended.years):
+        note += f"\n  ages where fewer than {FEW_LIVES:.0%} of the lives still run are not shown"
+    return table(headers, rows, align="llrrrrrr") + "\n" + note
 
 
 def timings_line(result: sim.OptimizeResult) -> str:

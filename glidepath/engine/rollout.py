@@ -41,6 +41,7 @@ class Rollout:
     shortfall: FloatArray
     ruined: NDArray[np.bool_]  # wealth ran out with years left
     utility: FloatArray  # lifetime utility per path (the objective)
+    lived: NDArray[np.bool_]  # (year, path): someone alive that year (all under FIXED_HORIZON)
 
 
 def rollout(
@@ -72,6 +73,7 @@ def rollout(
     share = np.empty((horizon, n_paths))
     flow = np.empty((horizon, n_paths))
     shortfall = np.empty((horizon, n_paths))
+    lived = np.ones((horizon, n_paths), dtype=bool)
     utility = np.zeros(n_paths)
     deaths = None
     if schedule.lives is not None:  # the same lives as ``simulate`` draws for these paths
@@ -86,6 +88,8 @@ def rollout(
             out.net_flow,
             out.shortfall,
         )
+        if out.lived is not None:
+            lived[t] = out.lived
         utility += objective.outcome_utility(out)
     wealth[horizon], price[horizon] = state.wealth, state.price_index
     utility += objective.terminal_utility(state.wealth)
@@ -99,4 +103,5 @@ def rollout(
         shortfall=shortfall,
         ruined=state.ruined,
         utility=utility,
+        lived=lived,
     )

@@ -22,11 +22,12 @@ Everything else has a default, documented in ``household.proto``: growth rates 0
 monthly contributions 0, the 60/40/0 split when no share is given (once one is given the
 others are 0), ``income.adult`` 0 (the first adult), an income or charge indexed to
 inflation and paid for life, a charge from now, no capital goal, risk aversion 3, the
-market of :class:`~glidepath.household.model.MarketAssumptions`, lifetimes
-MORTALITY (random lifetimes, the default law calibrated to ``lifeExpectancy``), survivor fractions 0 (an income stops at its adult's death), a survivor's
-spending 0.7 of the couple's, no spending floor. A household file may write
-``"lifetimes": "mortality"`` (or ``"fixed_horizon"``) for the enum's names. Presence travels on the
-wire through proto3 ``optional`` (wire compatible with the plain fields it replaced).
+market of :class:`~glidepath.household.model.MarketAssumptions`, lifetimes MORTALITY
+(random lifetimes, the default law calibrated to ``lifeExpectancy``), survivor fractions
+0 (an income stops at its adult's death), a survivor's spending 0.7 of the couple's, no
+spending floor. A household file may write ``"lifetimes": "mortality"`` (or
+``"fixed_horizon"``) for the enum's names. Presence travels on the wire through proto3
+``optional`` (wire compatible with the plain fields it replaced).
 
 Names in errors. A gRPC caller reads proto paths (``household.adults[0].current_age``);
 :func:`household_from_json` names each field as a household file spells it

@@ -322,8 +322,10 @@ def _adults(check: _Checker, household: Household, mortality: bool | None) -> _T
                     "ends at life_expectancy): it would change nothing",
                 )
         elif mortality and current is not None and life is not None:
+            known = len(check.violations)
             _lifetime(check, path, adult, current, life)
-            if retirement is not None and life <= retirement:
+            named = {v.field for v in check.violations[known:]}
+            if retirement is not None and life <= retirement and not named:
                 check.fail(f"{path}.life_expectancy", f"must be > retirement_age ({retirement})")
             continue
         if life is not None and current is not None:

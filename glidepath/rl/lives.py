@@ -42,7 +42,7 @@ trained on exactly what the comparison scores.
 
 Episode k of a batch seeded ``seed`` draws its markets from the engine's
 ``Scenarios(episode_seed(seed, k), start=first_path, n)``: path i's market depends only
-on (seed, k, i), so one life of a batch can be replayed alone. """
+on (seed, k, i), so one life of a batch can be replayed alone."""
 
 from __future__ import annotations
 

@@ -127,19 +127,23 @@ def _without_path_utilities(result: ComparisonResult) -> ComparisonResult:
 
 
 def year_decisions(profile: Rollout, retired: tuple[bool, ...]) -> list[pb.YearDecision]:
-    """Each year's medians over the paths (each column on its own)."""
+    """Each year's medians over the lives still running (each column on its own): under
+    mortality a life that is over decides nothing, and its zeros would drag every median
+    down as the household ages."""
     rows: list[pb.YearDecision] = []
     for t, is_retired in enumerate(retired):
-        wealth = profile.wealth[t]
-        flow = profile.net_flow[t]
-        consumption = profile.consumption[t]
+        running = profile.lived[t]
+        wealth = profile.wealth[t][running]
+        flow = profile.net_flow[t][running]
+        consumption = profile.consumption[t][running]
         disposable = consumption + flow  # net_flow = disposable - consumption
         row = pb.YearDecision(
             age=profile.ages[t],
             retired=is_retired,
-            stock_share=_median(profile.stock_share[t]),
+            stock_share=_median(profile.stock_share[t][running]),
             consumption=_median(consumption),
             wealth=_median(wealth),
+            lives_running=float(running.mean()),
         )
         if is_retired:
             withdrawal = np.maximum(-flow, 0.0)
@@ -161,7 +165,10 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:  # typ
 
 
 def _median(values: np.ndarray) -> float:  # type: ignore[type-arg]
-    """The median ignoring NaN; 0 when every value is NaN (e.g. no wealth left anywhere)."""
+    """The median ignoring NaN; 0 when every value is NaN (e.g. no wealth left anywhere)
+    or there is none (no life running)."""
+    if values.size == 0:
+        return 0.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         median = float(np.nanmedian(values))

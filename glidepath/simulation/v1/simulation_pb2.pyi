@@ -1341,8 +1341,9 @@ Global___GateVerdict: _TypeAlias = GateVerdict  # noqa: Y015
 @_typing.final
 class YearDecision(_message.Message):
     """One year of the recommended strategy, as its decisions fall on the simulated lives:
-    each figure is the MEDIAN over paths at that age (each column on its own, so the
-    figures of one row need not come from the same life). Money is TODAY'S, ANNUAL.
+    each figure is the MEDIAN over the lives still running at that age (someone alive;
+    every life under LIFETIMES_FIXED_HORIZON), each column on its own, so the figures of
+    one row need not come from the same life. Money is TODAY'S, ANNUAL.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -1356,6 +1357,7 @@ class YearDecision(_message.Message):
     WITHDRAWAL_RATE_FIELD_NUMBER: _builtins.int
     CONSUMPTION_FIELD_NUMBER: _builtins.int
     WEALTH_FIELD_NUMBER: _builtins.int
+    LIVES_RUNNING_FIELD_NUMBER: _builtins.int
     age: _builtins.int
     """The household's (first adult's) age at the start of the year."""
     retired: _builtins.bool
@@ -1382,6 +1384,10 @@ class YearDecision(_message.Message):
     """Consumption this year."""
     wealth: _builtins.float
     """Wealth (the portfolio) at the start of the year."""
+    lives_running: _builtins.float
+    """FRACTION of the simulated lives still running at this age (someone alive), which
+    the medians are taken over; 0: none, and the row's figures are 0.
+    """
     def __init__(
         self,
         *,
@@ -1394,10 +1400,11 @@ class YearDecision(_message.Message):
         withdrawal_rate: _builtins.float = ...,
         consumption: _builtins.float = ...,
         wealth: _builtins.float = ...,
+        lives_running: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["age", b"age", "consumption", b"consumption", "retired", b"retired", "savings", b"savings", "savings_rate", b"savings_rate", "stock_share", b"stock_share", "wealth", b"wealth", "withdrawal", b"withdrawal", "withdrawal_rate", b"withdrawal_rate"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["age", b"age", "consumption", b"consumption", "lives_running", b"lives_running", "retired", b"retired", "savings", b"savings", "savings_rate", b"savings_rate", "stock_share", b"stock_share", "wealth", b"wealth", "withdrawal", b"withdrawal", "withdrawal_rate", b"withdrawal_rate"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
