@@ -1,7 +1,7 @@
 """Reference households for the learning-quality tests and benchmark.
 
 - :func:`merton_case`: the textbook problem (rl-findings): a 65-year-old with 1,000,000,
-  no income, horizon to 90, a spending target of 40,000 (the consumption scale;
+  no income, a fixed horizon to 90 (no mortality), a spending target of 40,000 (the consumption scale;
   validation requires one), stocks 6 % arithmetic real with 18 % volatility, bonds 1 %
   real and riskless, no inflation, gamma = 3. The engine's Merton-style rule is
   Samuelson's discrete-time optimum here (up to the monthly timing of withdrawals).
@@ -21,6 +21,7 @@ from glidepath.household.model import (
     AssetClass,
     Goals,
     Household,
+    Lifetimes,
     MarketAssumptions,
 )
 
@@ -45,6 +46,7 @@ def merton_case() -> Household:
             goals=Goals(retirement_spending=40_000.0),
             market=market,
             name="Merton case",
+            lifetimes=Lifetimes.FIXED_HORIZON,
         )
     )
 
