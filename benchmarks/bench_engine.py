@@ -7,9 +7,9 @@
 - The same 100k paths with lifetimes mortality (deaths drawn per path, the alive state
   in every year; the plan then runs to age 110, 80 years), in the same run: path-years
   per second against the fixed horizon's. Target >= 0.8x.
-- The DP optimum for the example household under the fixed horizon (40, salary 60k, retiring at 65, pension 20k,
-  mortgage 12k/yr to 55, 100k invested, 800/month, spending 40k, goal 200k, gamma 3),
-  solved in a fresh process (no cache). Target <= 10 s.
+- The DP optimum for the example household under the fixed horizon (40, salary 60k,
+  retiring at 65, pension 20k, mortgage 12k/yr to 55, 100k invested, 800/month,
+  spending 40k, goal 200k, gamma 3), solved in a fresh process (no cache). Target <= 10 s.
 - The DP against Samuelson's closed form (retiree, 30 years, no income): CE error.
 
 Threads: BLAS and numpy run single-threaded (OMP/OPENBLAS/MKL_NUM_THREADS=1): one core.

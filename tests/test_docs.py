@@ -51,7 +51,12 @@ def _same(expected: str, got: str) -> bool:
     return all(abs(a - b) <= 0.03 * max(abs(a), 1.0) for a, b in pairs)
 
 
-@pytest.mark.parametrize(("code", "output"), [s[1:] for s in snippets()], ids=[s[0] for s in snippets()])
+SNIPPETS = snippets()
+
+
+@pytest.mark.parametrize(
+    ("code", "output"), [s[1:] for s in SNIPPETS], ids=[s[0] for s in SNIPPETS]
+)
 def test_the_snippet_runs_and_prints_what_the_docs_show(code: str, output: str | None) -> None:
     run = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600

@@ -8,6 +8,7 @@ evaluations use 1,000 lives, so the module runs in about a minute or two.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import socket
@@ -79,7 +80,7 @@ def check_answer(result: pb.OptimizeResult) -> None:
     # Under mortality the medians are over the lives still running, fewer with each age.
     running = [y.lives_running for y in years]
     assert running[0] == 1.0 and running[-1] < 0.05
-    assert all(a >= b for a, b in zip(running, running[1:], strict=False))
+    assert all(a >= b for a, b in itertools.pairwise(running))
     assert all(y.consumption > 0 for y in years if y.lives_running > 0)
     assert any(y.savings > 0 for y in years if not y.retired)
     assert any(y.withdrawal > 0 and 0 < y.withdrawal_rate < 1 for y in years if y.retired)
