@@ -262,13 +262,13 @@ def write_plot(result: sim.OptimizeResult, household: HouseholdInput, path: Path
     )
     if simulated is None:
         raise CliError(f"the result has no simulation of {recommended.strategy} to plot")
-    years = list(recommended.years)
+    years = [y for y in recommended.years if y.lives_running >= FEW_LIVES]
     chart = Chart(
         title=(
             f"Wealth by age — recommended strategy “{recommended.strategy}”, "
             f"{simulated.paths:,} simulated lives"
         ),
-        wealth=Profile.from_proto(simulated.wealth),
+        wealth=Profile.from_proto(simulated.wealth, end_column=True),
         retirement_age=household.retirement_age,
         capital_goal=household.capital_goal,
         allocation=Allocation(

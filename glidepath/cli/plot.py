@@ -28,6 +28,8 @@ from glidepath.simulation.v1 import simulation_pb2 as sim
 
 WEALTH_COLOUR = "#1f5fa8"
 CONSUMPTION_COLOUR = "#2e8b57"
+#: Under mortality, ages at which fewer lives than this share still run are not drawn.
+FEW_LIVES = 0.01
 GOAL_COLOUR = "#c0392b"
 RETIREMENT_COLOUR = "#555555"
 
@@ -40,8 +42,21 @@ class Profile:
     bands: Mapping[float, Sequence[float]]
 
     @classmethod
-    def from_proto(cls, profile: sim.AgeProfile) -> Profile:
-        return cls(list(profile.ages), {b.percentile: list(b.values) for b in profile.bands})
+    def from_proto(cls, profile: sim.AgeProfile, end_column: bool = False) -> Profile:
+        """The bands by age; under mortality only the ages at which at least FEW_LIVES of
+        the lives still run (a band over a handful of lives says little), and never the
+        wealth profile's ``end_column``, which holds every life's bequest, whatever the
+        age of death, not wealth at an age."""
+        bands = {b.percentile: list(b.values) for b in profile.bands}
+        counts = list(profile.paths_by_age)
+        if not counts:
+            return cls(list(profile.ages), bands)
+        last = len(counts) - 1 if end_column else len(counts)
+        keep = [k for k, n in enumerate(counts[:last]) if n >= FEW_LIVES * counts[0]]
+        return cls(
+            [profile.ages[k] for k in keep],
+            {p: [values[k] for k in keep] for p, values in bands.items()},
+        )
 
     def band(self, low: float, high: float) -> tuple[Sequence[float], Sequence[float]] | None:
         if low in self.bands and high in self.bands:
@@ -81,7 +96,7 @@ def chart_for_result(
     """The chart of one simulated strategy (no allocation: the simulation does not report it)."""
     return Chart(
         title=f"Wealth by age — strategy “{result.strategy}”, {result.paths:,} simulated lives",
-        wealth=Profile.from_proto(result.wealth),
+        wealth=Profile.from_proto(result.wealth, end_column=True),
         retirement_age=retirement_age,
         capital_goal=capital_goal,
         consumption=Profile.from_proto(result.consumption) if result.consumption.ages else None,
@@ -118,7 +133,7 @@ def write_chart(chart: Chart, path: Path) -> None:
             color=GOAL_COLOUR,
             linestyle="--",
             linewidth=1.5,
-            label=f"capital goal at the end: {chart.capital_goal:,.0f}",
+            label=f"capital goal (the bequest aimed at): {chart.capital_goal:,.0f}",
         )
     _money_axis(top, "Wealth (today's money)")
     top.set_title(chart.title, fontsize=13, loc="left")
