@@ -8,8 +8,10 @@ answers (the same messages: ``convert.compare_response`` and ``judge``).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
+from household_support import COUPLE_JSON
 from simulation_support import EXAMPLE
 
 from glidepath.cli.inputs import load_household
@@ -17,8 +19,8 @@ from glidepath.cli.optimize import optimize_report
 from glidepath.cli.render import compare_report, money_estimate, percent_estimate, simulate_report
 from glidepath.common.v1 import model_pb2
 from glidepath.engine.run import SimulationSettings, simulate
-from glidepath.household.convert import household_from_proto
-from glidepath.household.model import Household
+from glidepath.household.convert import household_from_json, household_from_proto
+from glidepath.household.model import Household, Lifetimes
 from glidepath.rl.model_io import build_policy
 from glidepath.simulation.v1 import simulation_pb2 as pb
 from simulation_service import convert
@@ -158,3 +160,45 @@ def test_simulate_shows_both_certainty_equivalents_and_defines_success_and_ruin(
     assert figures[success] == percent_estimate(own.success_probability)
     ruin = "Ruin (money exhausted while someone was alive)"
     assert figures[ruin] == percent_estimate(own.ruin_probability)
+
+
+def _simulate_couple(lifetimes: Lifetimes = Lifetimes.MORTALITY) -> pb.SimulateResponse:
+    couple = household_from_json(COUPLE_JSON.read_text())
+    if lifetimes is Lifetimes.FIXED_HORIZON:
+        couple = replace(
+            couple,
+            lifetimes=Lifetimes.FIXED_HORIZON,
+            incomes=tuple(replace(i, survivor_fraction=0.0) for i in couple.incomes),
+        )
+    settings = SimulationSettings(paths=PATHS, seed=5)
+    result = simulate(couple, ["floor_upside"], settings)
+    reply = convert.compare_response(result, convert.Job(couple, ("floor_upside",), settings), HASH)
+    return pb.SimulateResponse(
+        result=reply.results[0], household_hash=HASH, run=reply.run, optimum=reply.optimum
+    )
+
+
+def test_simulate_says_how_long_lives_last_and_lists_wealth_over_the_lives_running() -> None:
+    response = _simulate_couple()
+    lives = response.result.lifetimes
+    report = simulate_report(response)
+    lines = report.splitlines()
+    years = next(line for line in lines if "Years lived (until the last death)" in line)
+    assert f"{lives.years_lived.value:.2f} ± {lives.years_lived.standard_error:.2f}" in years
+    assert "Below the essential floor in some year" in report
+    last = next(line for line in lines if "Age of the last to die" in line)
+    tenth, median, ninetieth = (int(a) for a in last.split()[-5::2])
+    assert lives.last_death.first_age <= tenth < median < ninetieth
+    assert sum(1 for line in lines if line.strip().startswith("Age at death of adult")) == 2
+    table = report[report.index("Wealth by age") :].splitlines()
+    assert table[1].split()[:2] == ["age", "alive"]
+    assert table[2].split()[1] == "100"  # "100 %": everyone alive at the start
+    assert table[-3].split()[0] == "bequest" and table[-3].split()[1] == "all"
+    shares = [float(row.split()[1]) for row in table[2:-3] if row.split()[0].isdigit()]
+    assert shares == sorted(shares, reverse=True) and shares[-1] >= 1  # >= 1 % alive
+
+
+def test_simulate_under_the_fixed_horizon_has_no_alive_column_and_no_ages_at_death() -> None:
+    report = simulate_report(_simulate_couple(Lifetimes.FIXED_HORIZON))
+    assert "Age of the last to die" not in report and "bequest" not in report.split("Wealth")[1]
+    assert report[report.index("Wealth by age") :].splitlines()[1].split()[1] == "5th"

@@ -147,6 +147,7 @@ def simulate_report(response: sim.SimulateResponse) -> str:
     ]
     if result.HasField("share_of_optimum"):
         figures.append(("Share of the optimum's CE", percent_estimate(result.share_of_optimum)))
+    figures += lifetime_figures(result.lifetimes)
     return "\n".join(
         [
             *warning_lines(response.warnings),
@@ -162,6 +163,51 @@ def simulate_report(response: sim.SimulateResponse) -> str:
     )
 
 
+def lifetime_figures(lives: sim.LifetimeOutcomes) -> list[tuple[str, str]]:
+    """Years lived and without money, the floor, and ages at death (under mortality)."""
+    figures = [
+        ("Years lived (until the last death), mean", _years(lives.years_lived)),
+        ("Years lived without money, mean", _years(lives.years_without_money)),
+    ]
+    if lives.HasField("below_floor_probability"):
+        figures += [
+            (
+                "Below the essential floor in some year",
+                percent_estimate(lives.below_floor_probability),
+            ),
+            ("Years below the essential floor, mean", _years(lives.years_below_floor)),
+        ]
+    if lives.HasField("last_death"):
+        figures.append(
+            ("Age of the last to die, at death (10th / median / 90th)", _ages(lives.last_death))
+        )
+    if len(lives.per_adult) > 1:
+        for i, counts in enumerate(lives.per_adult):
+            figures.append((f"Age at death of adult {i + 1} (10th / median / 90th)", _ages(counts)))
+    return figures
+
+
+def _years(estimate: sim.Estimate) -> str:
+    error = estimate.standard_error
+    tail = f" ± {error:.2f}" if math.isfinite(error) else ""
+    return f"{estimate.value:.2f}{tail} years" if math.isfinite(estimate.value) else MISSING
+
+
+def _ages(counts: sim.AgeCounts) -> str:
+    """The 10th, 50th and 90th percentiles of an age distribution given as counts."""
+    paths = list(counts.paths_at_age)
+    total = sum(paths)
+    if total == 0:
+        return MISSING
+    cumulative, found, wanted = 0, [], [0.1, 0.5, 0.9]
+    for k, n in enumerate(paths):
+        cumulative += n
+        while wanted and cumulative >= wanted[0] * total:
+            found.append(counts.first_age + k)
+            wanted.pop(0)
+    return " / ".join(str(age) for age in found)
+
+
 def _terminal_wealth_figures(terminal: sim.TerminalWealth) -> list[tuple[str, str]]:
     figures = [("Wealth at the end, mean", money_estimate(terminal.mean))]
     for point in terminal.percentiles:
@@ -174,19 +220,36 @@ def _terminal_wealth_figures(terminal: sim.TerminalWealth) -> list[tuple[str, st
     return figures
 
 
+#: Under mortality, ages at which fewer lives than this share still run are not listed.
+FEW_LIVES = 0.01
+
+
 def wealth_table(profile: sim.AgeProfile) -> str:
-    """Percentiles of wealth every AGE_STEP years, and at the last age."""
+    """Percentiles of wealth every AGE_STEP years, and at the last age. Under mortality
+    the percentiles of an age are over the lives still running then (an "alive" column
+    says how many), ages with fewer than FEW_LIVES of them are left out, and the last row
+    is the bequest: the wealth of every life at its last death."""
+    counts = list(profile.paths_by_age)
     headers = ["age", *(_percentile_name(band.percentile) for band in profile.bands), "mean"]
+    if counts:
+        headers.insert(1, "alive")
     last = len(profile.ages) - 1
-    rows = [
-        [
+    rows = []
+    for i, age in enumerate(profile.ages):
+        end = i == last
+        if counts and not end and counts[i] < FEW_LIVES * counts[0]:
+            continue
+        if not (i % AGE_STEP == 0 or end):
+            continue
+        row = [
             str(age),
             *(money(band.values[i]) for band in profile.bands),
             money(profile.means[i]),
         ]
-        for i, age in enumerate(profile.ages)
-        if i % AGE_STEP == 0 or i == last
-    ]
+        if counts:
+            row[0] = "bequest" if end else row[0]
+            row.insert(1, "all" if end else percent(counts[i] / counts[0], 0))
+        rows.append(row)
     return table(headers, rows)
 
 
