@@ -12,6 +12,7 @@ from glidepath.household.convert import household_from_json
 from glidepath.household.model import (
     Account,
     Adult,
+    AnnuityOffer,
     AssetClass,
     Charge,
     Goals,
@@ -46,7 +47,7 @@ MONEY_FIELDS = frozenset(
 RATE_FIELDS = frozenset(
     {"income_growth", "growth", "expected_return", "volatility", "inflation_mean"}
     | {"inflation_volatility", "survivor_fraction", "survivor_spending_fraction"}
-    | {"essential_fraction"}
+    | {"essential_fraction", "money_worth_ratio"}
 )
 PARAMETER_FIELDS = frozenset({"risk_aversion", "degrees_of_freedom"})
 SHARE_FIELDS = ("stock_share", "bond_share", "cash_share")
@@ -96,6 +97,14 @@ def rich_lives() -> Household:
         survivor_spending_fraction=0.65,
         name="rich lives",
     )
+
+
+def rich_annuities() -> Household:
+    """``rich_lives`` with an annuity offer, every field of it set away from its default."""
+    offer = AnnuityOffer(
+        from_age=64, money_worth_ratio=0.88, indexed_to_inflation=False, survivor_fraction=0.75
+    )
+    return replace(rich_lives(), annuities=offer, name="rich annuities")
 
 
 def rich() -> Household:

@@ -29,6 +29,7 @@ from household_support import (
     households,
     retiree,
     rich,
+    rich_annuities,
     rich_lives,
 )
 from hypothesis import assume, given, settings
@@ -434,6 +435,7 @@ MODEL_CLASSES = (
     MarketAssumptions,
     model.Goals,
     model.MortalityTable,
+    model.AnnuityOffer,
 )
 CLASS_NAMES = {cls.__name__ for cls in MODEL_CLASSES}
 
@@ -529,6 +531,8 @@ def beyond_rounding(household: Household, path: Path_) -> list[Household]:
         adult = get(household, path[:-1])
         table = model.MortalityTable(adult.current_age, TABLE_Q[-(111 - adult.current_age) :])
         return [_retabled(put(household, path, table), path[:-1])]
+    if name == "annuities":  # no offer: an offer with its defaults
+        return [put(household, path, model.AnnuityOffer())]
     if name == "correlations":
         out = []
         for step in (0.05, -0.05):
@@ -576,7 +580,7 @@ def _derived(household: Household, path: Path_) -> bool:
 def test_every_input_field_changes_the_hash() -> None:
     covered: set[tuple[str, str]] = set()
     unchanged = []
-    for household in (rich(), rich_lives()):
+    for household in (rich(), rich_lives(), rich_annuities()):
         base = household_hash(household)
         fixed = household.lifetimes is model.Lifetimes.FIXED_HORIZON
         for path, cls_name, name in leaves_of(household):
@@ -590,8 +594,9 @@ def test_every_input_field_changes_the_hash() -> None:
                 unchanged.append(path)
             covered.add((cls_name, name))
     assert not unchanged, f"the hash ignores {unchanged}"
-    # An absent table is a leaf too: giving one changes the hash.
-    assert covered == leaf_fields() | {("Adult", "mortality_table")}
+    # An absent table or annuity offer is a leaf too: giving one changes the hash.
+    absent = {("Adult", "mortality_table"), ("Household", "annuities")}
+    assert covered == leaf_fields() | absent
 
 
 # --------------------------------------------------------------------------- rounding rules
@@ -605,3 +610,34 @@ def test_rounding_rules() -> None:
     thirds = round_shares((1 / 3, 1 / 3, 1 / 3))
     assert thirds == (0.3334, 0.3333, 0.3333) and sum(thirds) == pytest.approx(1.0, abs=1e-15)
     assert round_shares((0.29, 0.29, 0.42)) == (0.29, 0.29, 0.42)
+
+
+# --------------------------------------------------------------------------- annuities
+
+
+def test_no_annuity_offer_keeps_the_form_and_an_offer_is_written_with_its_defaults() -> None:
+    household = couple()
+    assert "annuities" not in canonical_form(household)
+    offered = replace(household, annuities=model.AnnuityOffer())
+    form = canonical_form(offered)["annuities"]
+    first = household.adults[0]
+    assert form == {
+        "from_age": first.retirement_age,
+        "money_worth_ratio": 0.9,
+        "indexed_to_inflation": True,
+        "survivor_fraction": 1.0,
+    }
+    spelled = model.AnnuityOffer(from_age=first.retirement_age, survivor_fraction=1.0)
+    assert household_hash(replace(household, annuities=spelled)) == household_hash(offered)
+    assert household_hash(offered) != household_hash(household)
+    # An age already passed means "from now": the same offer as the current age.
+    now = model.AnnuityOffer(from_age=first.current_age)
+    past = model.AnnuityOffer(from_age=first.current_age - 5)
+    assert household_hash(replace(household, annuities=past)) == household_hash(
+        replace(household, annuities=now)
+    )
+
+
+def test_a_single_adults_offer_has_no_survivor_fraction() -> None:
+    form = canonical_form(replace(retiree(), annuities=model.AnnuityOffer()))["annuities"]
+    assert form["survivor_fraction"] is None

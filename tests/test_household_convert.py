@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from household_support import EXAMPLE_JSON, example, households, retiree, rich
+from household_support import EXAMPLE_JSON, example, households, retiree, rich, rich_annuities
 from hypothesis import given, settings
 
 from glidepath.common.v1 import household_pb2 as pb
@@ -20,6 +20,7 @@ from glidepath.household.convert import (
 )
 from glidepath.household.model import (
     Account,
+    AnnuityOffer,
     Household,
     IncomeKind,
     MarketAssumptions,
@@ -294,3 +295,14 @@ def test_a_huge_unknown_key_is_clipped_in_the_error() -> None:
     (violation,) = error.value.violations
     assert violation.field.endswith("(100000 characters)") and len(violation.field) < 300
     assert len(violation.description) < 400
+
+
+def test_an_annuity_offer_round_trips_and_unset_fields_take_their_defaults() -> None:
+    household = rich_annuities()
+    assert household_from_json(household_to_json(household)) == household
+    assert household_from_proto(household_to_proto(household)) == household
+    text = with_fields(annuities={"moneyWorthRatio": 0.85})
+    offer = household_from_json(text).annuities
+    assert offer == AnnuityOffer(money_worth_ratio=0.85)
+    assert household_from_json(with_fields(annuities={})).annuities == AnnuityOffer()
+    assert household_from_json(with_fields()).annuities is None

@@ -10,13 +10,21 @@ from typing import Any
 import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
-from household_support import PSD_ONLY_BEFORE_ROUNDING, example, households, retiree, rich
+from household_support import (
+    PSD_ONLY_BEFORE_ROUNDING,
+    couple,
+    example,
+    households,
+    retiree,
+    rich,
+)
 from hypothesis import given, settings
 
 from glidepath.errors import InvalidArgument
 from glidepath.household.model import (
     Account,
     Adult,
+    AnnuityOffer,
     AssetClass,
     Charge,
     Goals,
@@ -84,6 +92,10 @@ def top(**changes: Any) -> Mutation:
     return lambda h: replace(h, **changes)  # type: ignore[arg-type]
 
 
+def offer(**fields: Any) -> Mutation:
+    return lambda h: replace(h, annuities=AnnuityOffer(**fields))
+
+
 def fixed(mutation: Mutation) -> Mutation:
     """``mutation`` of the household under the fixed horizon, whose plan ends at the last
     life expectancy (under mortality it runs to age 110, and these values are legal)."""
@@ -92,6 +104,7 @@ def fixed(mutation: Mutation) -> Mutation:
 
 GROWN = Adult(40, 65, 90, 1000.0)
 A = "household.adults[0]"
+AN = "household.annuities"
 # (case, mutation of the example household, every field it must violate)
 CASES: list[tuple[str, Mutation, str | tuple[str, ...]]] = [
     ("no adult", top(adults=()), "household.adults"),
@@ -241,6 +254,25 @@ CASES: list[tuple[str, Mutation, str | tuple[str, ...]]] = [
         market(correlations=((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))),
         "household.market.correlations",
     ),
+    ("annuities after the plan", offer(from_age=111), f"{AN}.from_age"),
+    ("annuities at no age", offer(from_age=121), f"{AN}.from_age"),
+    (
+        "free annuities",
+        offer(money_worth_ratio=0.0),
+        f"{AN}.money_worth_ratio",
+    ),
+    (
+        "a gift annuity",
+        offer(money_worth_ratio=1.2),
+        f"{AN}.money_worth_ratio",
+    ),
+    ("nan ratio", offer(money_worth_ratio=NAN), f"{AN}.money_worth_ratio"),
+    (
+        "single survivor",
+        offer(survivor_fraction=0.5),
+        f"{AN}.survivor_fraction",
+    ),
+    ("survivor > 1", offer(survivor_fraction=1.5), f"{AN}.survivor_fraction"),
 ]
 
 
@@ -363,3 +395,10 @@ def error_of(household: Household) -> InvalidArgument:
     with pytest.raises(InvalidArgument) as error:
         validate(household)
     return error.value
+
+
+def test_a_couples_annuity_offer_is_valid_and_its_message_names_the_rule() -> None:
+    validate(replace(couple(), annuities=AnnuityOffer(survivor_fraction=0.6)))
+    single = replace(example(), annuities=AnnuityOffer(survivor_fraction=0.6))
+    with pytest.raises(InvalidArgument, match="applies only to a couple"):
+        validate(single)

@@ -32,6 +32,9 @@ model trained for one is the right model for the other. Hence:
   existed keeps its meaning (fixed horizon, no survivor, no floor): those values are left
   out of the form, so its form is the one it had and its hash moved only through the
   schema version;
+- **annuities**: written only when the household has an offer (its defaults filled in:
+  ``from_age`` the first adult's retirement age, or now if that has passed; a couple's
+  ``survivor_fraction`` 1), so a household without one keeps the form and hash it had;
 - **schema version** folded in (``SCHEMA``, from :mod:`glidepath.versions`): the engine's
   meaning of these fields and the RL policy's layout; bump one whenever it changes, so
   that no incompatible model is ever reused.
@@ -60,6 +63,7 @@ from glidepath.household import rounding
 from glidepath.household.model import (
     Account,
     Adult,
+    AnnuityOffer,
     AssetClass,
     Charge,
     Goals,
@@ -137,6 +141,8 @@ def _without_schema_1_defaults(form: dict[str, Any]) -> dict[str, Any]:
     out["adults"] = [drop(a, _SCHEMA_1_MEANING["adults"]) for a in form["adults"]]
     out["incomes"] = [drop(i, _SCHEMA_1_MEANING["incomes"]) for i in form["incomes"]]
     out["goals"] = drop(form["goals"], _SCHEMA_1_MEANING["goals"])
+    if out.get("annuities") is None:  # no annuity market: the form it had before the offer
+        out.pop("annuities", None)
     return out
 
 
@@ -181,6 +187,22 @@ def rounded(household: Household) -> Household:
         market=_market(household.market),
         lifetimes=household.lifetimes,
         survivor_spending_fraction=rounding.round_rate(household.survivor_spending_fraction),
+        annuities=_annuities(household),
+    )
+
+
+def _annuities(household: Household) -> AnnuityOffer | None:
+    """The offer with its defaults filled in: purchases from the first adult's retirement
+    age (an age already passed means from now), a couple's survivor fraction 1."""
+    offer = household.annuities
+    if offer is None:
+        return None
+    couple = len(household.adults) == 2
+    return AnnuityOffer(
+        from_age=max(offer.purchase_age(household), household.start_age),
+        money_worth_ratio=rounding.round_rate(offer.money_worth_ratio),
+        indexed_to_inflation=offer.indexed_to_inflation,
+        survivor_fraction=rounding.round_rate(offer.survivor_share()) if couple else None,
     )
 
 

@@ -48,8 +48,10 @@ from glidepath.common.v1 import household_pb2 as pb
 from glidepath.errors import FieldViolation, InvalidArgument
 from glidepath.household.model import (
     ASSET_NAMES,
+    DEFAULT_MONEY_WORTH_RATIO,
     Account,
     Adult,
+    AnnuityOffer,
     AssetClass,
     Charge,
     Goals,
@@ -154,12 +156,41 @@ def household_from_proto(message: pb.Household, *, validated: bool = True) -> Ho
             else _DEFAULT_HOUSEHOLD.survivor_spending_fraction
         ),
         name=message.name,
+        annuities=_annuities(message),
     )
     if problems:
         raise InvalidArgument(listed(problems))
     if validated:
         validate(household)
     return household
+
+
+def _annuities(message: pb.Household) -> AnnuityOffer | None:
+    """The offer, unset fields at their defaults; None when the household has none."""
+    if not message.HasField("annuities"):
+        return None
+    m = message.annuities
+    return AnnuityOffer(
+        from_age=m.from_age if m.HasField("from_age") else None,
+        money_worth_ratio=(
+            m.money_worth_ratio if m.HasField("money_worth_ratio") else DEFAULT_MONEY_WORTH_RATIO
+        ),
+        indexed_to_inflation=m.indexed_to_inflation if m.HasField("indexed_to_inflation") else True,
+        survivor_fraction=m.survivor_fraction if m.HasField("survivor_fraction") else None,
+    )
+
+
+def _annuities_to_proto(offer: AnnuityOffer) -> pb.AnnuityOffer:
+    """Unset fields stay unset, so their defaults (which depend on the adults) hold."""
+    message = pb.AnnuityOffer(
+        money_worth_ratio=offer.money_worth_ratio,
+        indexed_to_inflation=offer.indexed_to_inflation,
+    )
+    if offer.from_age is not None:
+        message.from_age = offer.from_age
+    if offer.survivor_fraction is not None:
+        message.survivor_fraction = offer.survivor_fraction
+    return message
 
 
 def _required(m: Message, name: str, path: str, problems: list[FieldViolation], blank: _T) -> _T:
@@ -373,6 +404,8 @@ def household_to_proto(household: Household) -> pb.Household:
         lifetimes=_LIFETIMES_TO_PB[household.lifetimes],
         survivor_spending_fraction=household.survivor_spending_fraction,
     )
+    if household.annuities is not None:
+        message.annuities.CopyFrom(_annuities_to_proto(household.annuities))
     return message
 
 

@@ -205,6 +205,44 @@ class Goals:
     essential_fraction: float = 0.0
 
 
+#: The default money's worth ratio of an annuity offer: studies of real annuity markets
+#: find 0.85-0.95 (the expected present value of the payments per unit of premium).
+DEFAULT_MONEY_WORTH_RATIO = 0.90
+
+
+@dataclass(frozen=True)
+class AnnuityOffer:
+    """Life annuities the household may buy with liquid wealth (absent: no market).
+
+    An annuity bought in a year pays its income from that year on (at the start of each
+    year lived), for as long as an annuitant lives; a purchase is irreversible. For a
+    couple it is joint-and-survivor: the full income while both live,
+    ``survivor_fraction`` of it after the first death.
+    """
+
+    # The household's (first adult's) age from which purchases are allowed; None: the
+    # first adult's retirement age.
+    from_age: int | None = None
+    # Expected present value of the payments per unit of premium, in (0, 1]: the price
+    # is the fair price divided by it (studies of real markets find 0.85-0.95).
+    money_worth_ratio: float = DEFAULT_MONEY_WORTH_RATIO
+    # True: the income keeps pace with inflation; False: level in nominal money.
+    indexed_to_inflation: bool = True
+    # Couples only: the fraction of the income paid after the first death, in [0, 1];
+    # None: 1.0 for a couple (a single adult must leave it None).
+    survivor_fraction: float | None = None
+
+    def purchase_age(self, household: Household) -> int:
+        """The household age from which purchases are allowed, the default filled in."""
+        if self.from_age is not None:
+            return self.from_age
+        return household.adults[0].retirement_age
+
+    def survivor_share(self) -> float:
+        """The fraction paid after the first death (1.0 unless set)."""
+        return 1.0 if self.survivor_fraction is None else self.survivor_fraction
+
+
 @dataclass(frozen=True)
 class Household:
     """Everything that defines one household's planning problem."""
@@ -222,6 +260,8 @@ class Household:
     # A lone survivor's spending need (target and floor) as a fraction of the couple's.
     survivor_spending_fraction: float = 0.7
     name: str = ""
+    # Life annuities on offer; None: no annuity market (no purchase is possible).
+    annuities: AnnuityOffer | None = None
 
     @property
     def start_age(self) -> int:

@@ -30,6 +30,10 @@ Decisions worth knowing:
   ``survivor_fraction`` or a ``survivor_spending_fraction`` other than the default under
   FIXED_HORIZON (every life ends on its date, nobody is a survivor), the two survivor
   fractions for a household of one adult.
+- Annuities (``household.annuities``, absent: no market). ``from_age`` is on the
+  household's clock and must come before the plan's end (a later one would allow no
+  purchase); ``money_worth_ratio`` in (0, 1] (also once rounded); ``survivor_fraction``
+  in [0, 1] and only for a couple (one adult has no survivor: it would change nothing).
 - Sizes are bounded (32 items per collection, 256 characters per label) so a request
   cannot make the engine or the hash arbitrarily expensive; so is the answer: at most
   ``MAX_VIOLATIONS`` violations are listed (:func:`listed`), the last saying how many
@@ -53,6 +57,7 @@ from glidepath.household.model import (
     ASSET_NAMES,
     Account,
     Adult,
+    AnnuityOffer,
     AssetClass,
     Charge,
     Household,
@@ -173,6 +178,7 @@ def validate(household: Household) -> None:
             f"must be in [{MIN_RISK_AVERSION:g}, {MAX_RISK_AVERSION:g}], got {_shown(ra)}",
         )
     _market(check, household.market)
+    _annuities(check, household, timeline)
     _purpose(check, household)
     if not check.violations:  # the rule below needs the cash flows of a sane household
         _contributions(check, household)
@@ -669,6 +675,47 @@ def _purpose(check: _Checker, household: Household) -> None:
             target_field,
             "a spending target is needed: retirement_spending or a spending phase above 0",
         )
+
+
+def _annuities(check: _Checker, household: Household, timeline: _Timeline | None) -> None:
+    """The annuity offer's fields, each named as the household gives it."""
+    offer = household.annuities
+    if offer is None:
+        return
+    path = f"{ROOT}.annuities"
+    if not isinstance(offer, AnnuityOffer):
+        check.fail(path, f"must be an annuity offer, got {_shown(offer)}")
+        return
+    if offer.from_age is not None:
+        age = check.age(f"{path}.from_age", offer.from_age)
+        if age is not None and timeline is not None and age > timeline.last_ages[0]:
+            check.fail(
+                f"{path}.from_age",
+                f"must be at most {timeline.last_ages[0]}, the household's age in the plan's "
+                f"last year: no annuity could be bought, it would change nothing",
+            )
+    ratio = check.number(f"{path}.money_worth_ratio", offer.money_worth_ratio)
+    if ratio is not None and not (rounding.round_rate(ratio) > 0.0 and ratio <= 1.0):
+        check.fail(
+            f"{path}.money_worth_ratio",
+            f"must be a ratio in (0, 1] (at least {10.0**-rounding.RATE_DECIMALS:g}; "
+            f"real markets: 0.85-0.95), got {_shown(ratio)}",
+        )
+    if not isinstance(offer.indexed_to_inflation, bool):
+        check.fail(
+            f"{path}.indexed_to_inflation",
+            f"must be true or false, got {_shown(offer.indexed_to_inflation)}",
+        )
+    if offer.survivor_fraction is not None:
+        fraction = check.within(
+            f"{path}.survivor_fraction", offer.survivor_fraction, 0.0, 1.0, "a fraction"
+        )
+        if fraction is not None and len(household.adults) < 2:
+            check.fail(
+                f"{path}.survivor_fraction",
+                "applies only to a couple (a joint-and-survivor annuity): it would change "
+                "nothing for one adult",
+            )
 
 
 def _mode(household: Household) -> bool | None:

@@ -147,6 +147,7 @@ class Household(_message.Message):
     NAME_FIELD_NUMBER: _builtins.int
     LIFETIMES_FIELD_NUMBER: _builtins.int
     SURVIVOR_SPENDING_FRACTION_FIELD_NUMBER: _builtins.int
+    ANNUITIES_FIELD_NUMBER: _builtins.int
     risk_aversion: _builtins.float
     """CRRA relative risk aversion gamma, in [0.1, 20]; 1 = log utility. Unset: 3."""
     name: _builtins.str
@@ -197,6 +198,12 @@ class Household(_message.Message):
     def market(self) -> Global___MarketAssumptions:
         """Capital-market assumptions; unset (or any unset field inside): the defaults."""
 
+    @_builtins.property
+    def annuities(self) -> Global___AnnuityOffer:
+        """Life annuities the household may buy with liquid wealth; unset: no annuity market
+        (no strategy can buy one, and the household's hash is the one it had without it).
+        """
+
     def __init__(
         self,
         *,
@@ -211,10 +218,11 @@ class Household(_message.Message):
         name: _builtins.str = ...,
         lifetimes: Global___Lifetimes.ValueType = ...,
         survivor_spending_fraction: _builtins.float | None = ...,
+        annuities: Global___AnnuityOffer | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_risk_aversion", b"_risk_aversion", "_survivor_spending_fraction", b"_survivor_spending_fraction", "goals", b"goals", "market", b"market", "risk_aversion", b"risk_aversion", "survivor_spending_fraction", b"survivor_spending_fraction"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_risk_aversion", b"_risk_aversion", "_survivor_spending_fraction", b"_survivor_spending_fraction", "annuities", b"annuities", "goals", b"goals", "market", b"market", "risk_aversion", b"risk_aversion", "survivor_spending_fraction", b"survivor_spending_fraction"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_risk_aversion", b"_risk_aversion", "_survivor_spending_fraction", b"_survivor_spending_fraction", "accounts", b"accounts", "adults", b"adults", "charges", b"charges", "goals", b"goals", "incomes", b"incomes", "lifetimes", b"lifetimes", "market", b"market", "name", b"name", "risk_aversion", b"risk_aversion", "spending_phases", b"spending_phases", "survivor_spending_fraction", b"survivor_spending_fraction"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_risk_aversion", b"_risk_aversion", "_survivor_spending_fraction", b"_survivor_spending_fraction", "accounts", b"accounts", "adults", b"adults", "annuities", b"annuities", "charges", b"charges", "goals", b"goals", "incomes", b"incomes", "lifetimes", b"lifetimes", "market", b"market", "name", b"name", "risk_aversion", b"risk_aversion", "spending_phases", b"spending_phases", "survivor_spending_fraction", b"survivor_spending_fraction"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__risk_aversion: _TypeAlias = _typing.Literal["risk_aversion"]  # noqa: Y015
     _WhichOneofArgType__risk_aversion: _TypeAlias = _typing.Literal["_risk_aversion", b"_risk_aversion"]  # noqa: Y015
@@ -226,6 +234,71 @@ class Household(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__survivor_spending_fraction) -> _WhichOneofReturnType__survivor_spending_fraction | None: ...
 
 Global___Household: _TypeAlias = Household  # noqa: Y015
+
+@_typing.final
+class AnnuityOffer(_message.Message):
+    """Life annuities on offer. An annuity bought in a year pays its income at the start of
+    each year lived from that year on, while an annuitant lives; a purchase is
+    irreversible. Its price per 1 a year of income is the expected present value of the
+    payments (the household's own mortality, discounted at the expected real return of
+    bonds of MarketAssumptions, and at expected inflation too for a level annuity)
+    divided by money_worth_ratio.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FROM_AGE_FIELD_NUMBER: _builtins.int
+    MONEY_WORTH_RATIO_FIELD_NUMBER: _builtins.int
+    INDEXED_TO_INFLATION_FIELD_NUMBER: _builtins.int
+    SURVIVOR_FRACTION_FIELD_NUMBER: _builtins.int
+    from_age: _builtins.int
+    """The household's (first adult's) age from which purchases are allowed, whole years,
+    at most its age in the plan's last year; an age already passed means from now.
+    Unset: the first adult's retirement_age.
+    """
+    money_worth_ratio: _builtins.float
+    """Expected present value of the payments per unit of premium (the insurer's loading),
+    in (0, 1]. Unset: 0.90 (studies of real annuity markets find 0.85-0.95).
+    """
+    indexed_to_inflation: _builtins.bool
+    """True: the income keeps pace with inflation (TODAY'S money); false: level in
+    NOMINAL money, so its real value erodes. Unset: true.
+    """
+    survivor_fraction: _builtins.float
+    """Couples only: a joint-and-survivor annuity paying this fraction of the income after
+    the first death, in [0, 1]. Unset: 1.0 for a couple. Set for a single adult:
+    INVALID_ARGUMENT (it would change nothing).
+    """
+    def __init__(
+        self,
+        *,
+        from_age: _builtins.int | None = ...,
+        money_worth_ratio: _builtins.float | None = ...,
+        indexed_to_inflation: _builtins.bool | None = ...,
+        survivor_fraction: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_from_age", b"_from_age", "_indexed_to_inflation", b"_indexed_to_inflation", "_money_worth_ratio", b"_money_worth_ratio", "_survivor_fraction", b"_survivor_fraction", "from_age", b"from_age", "indexed_to_inflation", b"indexed_to_inflation", "money_worth_ratio", b"money_worth_ratio", "survivor_fraction", b"survivor_fraction"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_from_age", b"_from_age", "_indexed_to_inflation", b"_indexed_to_inflation", "_money_worth_ratio", b"_money_worth_ratio", "_survivor_fraction", b"_survivor_fraction", "from_age", b"from_age", "indexed_to_inflation", b"indexed_to_inflation", "money_worth_ratio", b"money_worth_ratio", "survivor_fraction", b"survivor_fraction"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__from_age: _TypeAlias = _typing.Literal["from_age"]  # noqa: Y015
+    _WhichOneofArgType__from_age: _TypeAlias = _typing.Literal["_from_age", b"_from_age"]  # noqa: Y015
+    _WhichOneofReturnType__indexed_to_inflation: _TypeAlias = _typing.Literal["indexed_to_inflation"]  # noqa: Y015
+    _WhichOneofArgType__indexed_to_inflation: _TypeAlias = _typing.Literal["_indexed_to_inflation", b"_indexed_to_inflation"]  # noqa: Y015
+    _WhichOneofReturnType__money_worth_ratio: _TypeAlias = _typing.Literal["money_worth_ratio"]  # noqa: Y015
+    _WhichOneofArgType__money_worth_ratio: _TypeAlias = _typing.Literal["_money_worth_ratio", b"_money_worth_ratio"]  # noqa: Y015
+    _WhichOneofReturnType__survivor_fraction: _TypeAlias = _typing.Literal["survivor_fraction"]  # noqa: Y015
+    _WhichOneofArgType__survivor_fraction: _TypeAlias = _typing.Literal["_survivor_fraction", b"_survivor_fraction"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__from_age) -> _WhichOneofReturnType__from_age | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__indexed_to_inflation) -> _WhichOneofReturnType__indexed_to_inflation | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__money_worth_ratio) -> _WhichOneofReturnType__money_worth_ratio | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__survivor_fraction) -> _WhichOneofReturnType__survivor_fraction | None: ...
+
+Global___AnnuityOffer: _TypeAlias = AnnuityOffer  # noqa: Y015
 
 @_typing.final
 class MortalityTable(_message.Message):
