@@ -22,7 +22,7 @@ from glidepath.engine.run import (
     ComparisonResult,
     SimulationSettings,
 )
-from glidepath.engine.strategies import STRATEGIES
+from glidepath.engine.strategies import ANNUITY_STRATEGIES, STRATEGIES, strategies_for
 from glidepath.engine.strategies import optimum_applies as optimum_available
 from glidepath.errors import FieldViolation, InvalidArgument
 from glidepath.household.convert import household_from_proto
@@ -78,6 +78,8 @@ def simulate_job(request: pb.SimulateRequest, limits: SimulationServiceSettings)
         ok, reason = optimum_available(h)
         if not ok:
             problems.append(FieldViolation("strategy", reason))
+    elif name in ANNUITY_STRATEGIES and h is not None and h.annuities is None:
+        problems.append(FieldViolation("strategy", _no_offer(name)))
     settings = _settings(request.settings, limits, problems)
     _raise_if(problems)
     assert h is not None and settings is not None
@@ -92,6 +94,12 @@ def compare_job(request: pb.CompareRequest, limits: SimulationServiceSettings) -
     if not names and h is not None:
         names = default_strategies(h)
     problems.extend(strategy_problems(names))
+    if h is not None and h.annuities is None:
+        problems.extend(
+            FieldViolation(f"strategies[{i}]", _no_offer(n))
+            for i, n in enumerate(names)
+            if n in ANNUITY_STRATEGIES
+        )
     settings = _settings(request.settings, limits, problems)
     _raise_if(problems)
     assert h is not None and settings is not None
@@ -99,9 +107,17 @@ def compare_job(request: pb.CompareRequest, limits: SimulationServiceSettings) -
 
 
 def default_strategies(h: Household) -> tuple[str, ...]:
-    """Every built-in strategy, the optimum only where it can be computed."""
+    """Every built-in strategy that applies, the optimum only where it can be computed and
+    the annuity baselines only where the household has an annuity offer."""
     available, _ = optimum_available(h)
-    return tuple(n for n in STRATEGIES if n != OPTIMUM or available)
+    return (*strategies_for(h), OPTIMUM) if available else strategies_for(h)
+
+
+def _no_offer(name: str) -> str:
+    return (
+        f"{name!r} buys annuities, but the household has no annuity offer: "
+        "give household.annuities, or choose another strategy"
+    )
 
 
 def strategy_problems(names: Sequence[str]) -> list[FieldViolation]:

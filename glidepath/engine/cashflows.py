@@ -43,6 +43,7 @@ from numpy.typing import NDArray
 from glidepath.errors import InvalidArgument
 from glidepath.household.model import Household, IncomeKind
 
+from .annuities import AnnuityMarket, annuity_market
 from .lifetimes import Lives, build_lives
 from .market import MarketModel
 
@@ -86,6 +87,7 @@ class Schedule:
     discount_gross: float  # real gross rate used for H
     market: MarketModel
     lives: Lives | None = None  # MORTALITY: life tables and each alive state's flows
+    annuities: AnnuityMarket | None = None  # the annuity offer's prices; None: no market
 
     @property
     def real_net_income(self) -> FloatArray:
@@ -260,4 +262,5 @@ def build_schedule(household: Household) -> Schedule:
         discount_gross=discount,
         market=market,
         lives=lives,
+        annuities=annuity_market(household, lives, market, discount, horizon),
     )

@@ -128,14 +128,21 @@ def code_transitions(
         q = tb.q_from(age)
         k = min(q.size, horizon)
         p[j, :k] = 1.0 - q[:k]
+    return survival_transitions(p)
+
+
+def survival_transitions(p: FloatArray) -> FloatArray:
+    """Code transitions, shape (T, CODES, CODES), from p[j, t]: P(adult j alive in year
+    t + 1 | alive in year t), shape (adults, T); the adults independent."""
+    adults, horizon = p.shape
     out = np.zeros((horizon, CODES, CODES))
     out[:, 0, 0] = 1.0
-    for code in range(1, 1 << len(tables)):
+    for code in range(1, 1 << adults):
         for nxt in range(CODES):
             if nxt & ~code:
                 continue  # nobody comes back to life
             prob = np.ones(horizon)
-            for j in range(len(tables)):
+            for j in range(adults):
                 if code >> j & 1:
                     prob = prob * (p[j] if nxt >> j & 1 else 1.0 - p[j])
             out[:, code, nxt] = prob

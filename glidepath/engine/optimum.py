@@ -154,6 +154,8 @@ class OptimumSolution:
 
 def dp_applies(household: Household) -> tuple[bool, str]:
     """Whether the DP's assumptions hold for the household, and if not, why."""
+    if household.annuities is not None:  # an optimum that ignores the offer is no optimum
+        return False, "no optimum: the dynamic programme does not decide annuity purchases yet"
     market = household.market
     if market.return_model is not ReturnModel.LOGNORMAL:
         return False, "no optimum: the DP assumes lognormal returns (the household uses Student-t)"

@@ -59,6 +59,11 @@ class YearState:
     alive: BoolArray | None = None
     # MORTALITY: the same as a code per path, a bit per adult (0: the path is over).
     life_code: IntArray | None = None
+    # With an annuity offer: the annuity income bought so far per path (before the
+    # payment factor of who is alive), real, and for a level annuity nominal money;
+    # None: the household has no annuity market.
+    annuity_real: FloatArray | None = None
+    annuity_nominal: FloatArray | None = None
 
     @property
     def lived(self) -> BoolArray:
@@ -128,13 +133,19 @@ class YearState:
 
 @dataclass(frozen=True)
 class Decision:
-    """A strategy's choice for every path: stock share in [0, 1], consumption (real, annual).
+    """A strategy's choice for every path: stock share in [0, 1], consumption (real, annual)
+    and the fraction of the year's wealth to annuitise.
 
-    The engine clips the share to [0, 1] and the consumption to [0, what is there].
+    The engine clips the share to [0, 1] and the consumption to [0, what is there]. The
+    purchase comes first, at the start of the year (:func:`glidepath.engine.annuities.
+    purchase`): the consumption is taken from the cash on hand it leaves. ``annuitise``
+    None buys nothing (every strategy without annuities); a fraction is clipped to
+    [0, 1] and to 0 where the household has no offer or before the offer's age.
     """
 
     stock_share: FloatArray
     consumption: FloatArray
+    annuitise: FloatArray | None = None
 
 
 @dataclass(frozen=True)
@@ -149,12 +160,14 @@ class YearOutcome:
     cut: FloatArray  # requested - realised consumption (wealth ran out)
     stock_share: FloatArray  # applied (clipped)
     portfolio_return: FloatArray  # real gross return of the portfolio
-    wealth_start: FloatArray
+    wealth_start: FloatArray  # after this year's annuity purchase, if any
     disposable: FloatArray
     # The paths on which someone lived this year; None: every path (FIXED_HORIZON).
     lived: BoolArray | None = None
     # Retirement years: essential spending (the floor) per path; None: no floor.
     floor: FloatArray | None = None
+    # The amount annuitised this year per path (real); None: no purchase was asked for.
+    annuitised: FloatArray | None = None
 
     @property
     def savings(self) -> FloatArray:

@@ -19,6 +19,9 @@ A year, in order:
    this happens before the last year: wealth ran out with years still to live. (In the
    last year, a rule that withdraws everything left asks, under monthly flows, for a
    little more than a falling market leaves; that cut is reported but is not ruin.)
+   An annuity purchase (``Decision.annuitise``, :mod:`glidepath.engine.annuities`)
+   comes before all of this: wealth falls by the amount, this year's income rises by
+   the first payment; the income bought is paid in every later year someone lives.
 4. The price index moves with the year's inflation; next year's income and charges
    follow the schedule (non-indexed ones deflated by the path's new price index).
 
@@ -37,6 +40,7 @@ import numpy as np
 
 from glidepath.household.model import Household
 
+from .annuities import annuity_flows, purchase
 from .cashflows import FloatArray, Schedule, build_schedule
 from .lifetimes import alive_in_year
 from .market import YearReturns
@@ -131,6 +135,7 @@ def initial_state(
     income, pension, charges, human = _year_flows(schedule, 0, price, code)
     wealth = np.full(n_paths, schedule.initial_wealth)
     at_retirement = wealth.copy() if schedule.retirement_year == 0 else np.full(n_paths, np.nan)
+    held = None if schedule.annuities is None else np.zeros(n_paths)
     return YearState(
         schedule=schedule,
         timing=timing,
@@ -147,6 +152,8 @@ def initial_state(
         death_year=death_year,
         alive=alive,
         life_code=code,
+        annuity_real=held,
+        annuity_nominal=None if held is None else held.copy(),
     )
 
 
@@ -157,6 +164,9 @@ def step(
     if state.done:
         raise ValueError("the plan is over: no year left to step")
     schedule, t = state.schedule, state.t
+    bought = None
+    if decision.annuitise is not None:  # first, at the start of the year
+        state, bought = purchase(state, decision.annuitise)
     share = np.clip(decision.stock_share, 0.0, 1.0)
     requested = np.maximum(decision.consumption, 0.0)
     lived = None if state.life_code is None else state.life_code > 0
@@ -212,11 +222,16 @@ def step(
         disposable=disposable,
         lived=lived,
         floor=floor,
+        annuitised=bought,
     )
     price = state.price_index * returns.inflation
     nxt = t + 1
     alive, code = (None, None) if state.death_year is None else alive_in_year(state.death_year, nxt)
     income, pension, charges, human = _year_flows(schedule, nxt, price, code)
+    held_real, held_nominal = state.annuity_real, state.annuity_nominal
+    if schedule.annuities is not None and held_real is not None and held_nominal is not None:
+        paid, later = annuity_flows(schedule.annuities, nxt, code, price, held_real, held_nominal)
+        income, human = income + paid, human + later
     at_retirement = state.wealth_at_retirement
     if nxt == schedule.retirement_year:
         at_retirement = wealth.copy()
@@ -236,5 +251,7 @@ def step(
         death_year=state.death_year,
         alive=alive,
         life_code=code,
+        annuity_real=held_real,
+        annuity_nominal=held_nominal,
     )
     return next_state, outcome

@@ -25,6 +25,7 @@ from glidepath.errors import InvalidArgument
 from glidepath.household.model import Household
 from glidepath.text import clip
 
+from . import annuities
 from .cashflows import FloatArray, Schedule, build_schedule
 from .logmath import exp_or_inf
 from .quadrature import return_nodes, samuelson_log_b, samuelson_share
@@ -301,6 +302,98 @@ class FloorAndUpside:
         return cls(MertonRule.for_schedule(schedule), essential, tuple(float(r) for r in reserve))
 
 
+def purchase_year(schedule: Schedule) -> int | None:
+    """The year the annuity baselines buy: retirement, or the offer's first year if
+    later; None without an offer (or when that year is past the plan)."""
+    market = schedule.annuities
+    if market is None:
+        return None
+    year = max(schedule.retirement_year, market.first_year)
+    return year if year < schedule.horizon else None
+
+
+@dataclass(frozen=True)
+class AnnuitiseAtRetirement:
+    """Annuitise ``fraction`` of liquid wealth once, in the retirement year (or the first
+    year the offer allows, if later), and follow the Merton-style rule on the state the
+    purchase leaves (the annuity's income and value in it). Without an offer: Merton."""
+
+    merton: MertonRule
+    fraction: float
+    year: int | None
+    name: str
+
+    def decide(self, state: YearState) -> Decision:
+        if state.t != self.year:
+            return self.merton.decide(state)
+        fraction = np.full(state.n_paths, self.fraction)
+        bought, _ = annuities.purchase(state, fraction)
+        base = self.merton.decide(bought)
+        return Decision(base.stock_share, base.consumption, fraction)
+
+    @classmethod
+    def for_schedule(cls, schedule: Schedule, fraction: float, name: str) -> AnnuitiseAtRetirement:
+        return cls(MertonRule.for_schedule(schedule), fraction, purchase_year(schedule), name)
+
+
+@dataclass(frozen=True)
+class FloorWithAnnuities:
+    """ "Floor with annuities": in the purchase year (as :class:`AnnuitiseAtRetirement`)
+    buy the income that covers the essential floor the household's other incomes leave
+    uncovered, or as much of it as wealth allows; the rest invested by the Merton-style
+    rule (its consumption never below the floor while cash on hand allows, as
+    :class:`FloorAndUpside`). The income bought is the largest uncovered floor of the years from then on
+    (expected, in today's money; for a level annuity its amount in money of the
+    purchase year, so inflation erodes its cover later). Without a floor it buys nothing.
+    """
+
+    merton: MertonRule
+    essential_fraction: float
+    year: int | None
+    need: float  # the annual income to buy (today's money); 0: no floor to cover
+    name: str = "floor_annuity"
+
+    def decide(self, state: YearState) -> Decision:
+        market = state.schedule.annuities
+        if state.t != self.year or self.need <= 0 or market is None:
+            return self._spend(state, None)
+        price = market.price[:, state.t].take(market.codes(state))
+        cost = self.need * price
+        wealth = np.maximum(state.wealth, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fraction = np.where(wealth > 0, np.minimum(cost, wealth) / wealth, 0.0)
+        bought, _ = annuities.purchase(state, fraction)
+        return self._spend(bought, fraction)
+
+    def _spend(self, state: YearState, fraction: FloatArray | None) -> Decision:
+        """The Merton rule, its consumption never below the floor while cash allows (the
+        floor is what the annuity was bought for; the rule alone may save out of it)."""
+        base = self.merton.decide(state)
+        c = base.consumption
+        if state.retired and self.essential_fraction > 0:
+            floor = self.essential_fraction * state.path_target
+            c = np.maximum(c, np.minimum(floor, np.maximum(state.cash_on_hand, 0.0)))
+            s = state.cash_on_hand - c
+            stocks = base.stock_share * np.maximum(state.cash_on_hand - base.consumption, 0.0)
+            with np.errstate(divide="ignore", invalid="ignore"):  # the same amount in stocks
+                share = np.where(s > 0, np.minimum(stocks / s, 1.0), base.stock_share)
+            return Decision(share, c, fraction)
+        return Decision(base.stock_share, c, fraction)
+
+    @classmethod
+    def for_schedule(cls, schedule: Schedule) -> FloorWithAnnuities:
+        year = purchase_year(schedule)
+        need = 0.0
+        essential = schedule.household.goals.essential_fraction
+        if year is not None and essential > 0:
+            deflate = 1.0 / schedule.expected_price_index()
+            disposable = schedule.real_net_income + schedule.nominal_net_income * deflate
+            floor = np.where(schedule.retired, essential * schedule.spending_target, 0.0)
+            uncovered = np.maximum(floor - disposable, 0.0)[year : schedule.horizon]
+            need = float(uncovered.max())
+        return cls(MertonRule.for_schedule(schedule), essential, year, need)
+
+
 def _log_expm1(x: float) -> float:
     """ln(e^x - 1) for x > 0, without overflow for large x."""
     return x + math.log(-math.expm1(-x)) if x > 1.0 else math.log(math.expm1(x))
@@ -346,6 +439,17 @@ def _floor_upside(h: Household) -> Strategy:
     return FloorAndUpside.for_schedule(build_schedule(h))
 
 
+def _annuitise(fraction: float, name: str) -> StrategyFactory:
+    def factory(h: Household) -> Strategy:
+        return AnnuitiseAtRetirement.for_schedule(build_schedule(h), fraction, name)
+
+    return factory
+
+
+def _floor_annuity(h: Household) -> Strategy:
+    return FloorWithAnnuities.for_schedule(build_schedule(h))
+
+
 def _optimum(h: Household) -> Strategy:
     from .optimum import optimum_strategy  # heavy solver, imported on demand
 
@@ -362,7 +466,22 @@ STRATEGIES: dict[str, StrategyFactory] = {
     "merton": _merton,
     "floor_upside": _floor_upside,
     "optimum": _optimum,
+    "annuitise_25": _annuitise(0.25, "annuitise_25"),
+    "annuitise_50": _annuitise(0.50, "annuitise_50"),
+    "floor_annuity": _floor_annuity,
 }
+
+#: The strategies that buy annuities: offered only to a household with an annuity offer.
+ANNUITY_STRATEGIES: tuple[str, ...] = ("annuitise_25", "annuitise_50", "floor_annuity")
+
+
+def strategies_for(household: Household) -> tuple[str, ...]:
+    """The built-in strategies that apply to ``household`` (the optimum aside): the
+    annuity baselines only where it has an annuity offer."""
+    offered = household.annuities is not None
+    return tuple(
+        n for n in STRATEGIES if n != "optimum" and (offered or n not in ANNUITY_STRATEGIES)
+    )
 
 
 def make_strategy(name: str, household: Household) -> Strategy:

@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from glidepath.engine.objective import Objective
-from glidepath.engine.strategies import optimum_applies
+from glidepath.engine.strategies import ANNUITY_STRATEGIES, optimum_applies
 from glidepath.household.model import Household
 
 FloatArray = NDArray[np.float64]
@@ -48,9 +48,11 @@ GATE_STANDARD_ERRORS = 2.0
 
 
 def other_strategies(household: Household, *, include_optimum: bool = True) -> tuple[str, ...]:
-    """The strategies a candidate must beat: the rules, then the optimum where it exists."""
+    """The strategies a candidate must beat: the rules (the annuity baselines among them
+    where the household has an annuity offer), then the optimum where it exists."""
+    rules = (*BASELINES, *ANNUITY_STRATEGIES) if household.annuities is not None else BASELINES
     with_optimum = include_optimum and optimum_applies(household)[0]
-    return (*BASELINES, OPTIMUM) if with_optimum else BASELINES
+    return (*rules, OPTIMUM) if with_optimum else rules
 
 
 def passes_gate(improvement: float, standard_error: float) -> bool:
