@@ -342,9 +342,10 @@ class FloorWithAnnuities:
     buy the income that covers the essential floor the household's other incomes leave
     uncovered, or as much of it as wealth allows; the rest invested by the Merton-style
     rule (its consumption never below the floor while cash on hand allows, as
-    :class:`FloorAndUpside`). The income bought is the largest uncovered floor of the years from then on
-    (expected, in today's money; for a level annuity its amount in money of the
-    purchase year, so inflation erodes its cover later). Without a floor it buys nothing.
+    :class:`FloorAndUpside`). The income bought is the largest uncovered floor of the
+    years from then on (expected, in today's money; for a level annuity its amount in
+    money of the purchase year, so inflation erodes its cover later). Without a floor
+    it buys nothing.
     """
 
     merton: MertonRule
