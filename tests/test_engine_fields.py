@@ -17,6 +17,7 @@ from glidepath.engine import SimulationSettings, simulate
 from glidepath.household.model import (
     Account,
     Adult,
+    AnnuityOffer,
     Charge,
     Goals,
     Household,
@@ -40,6 +41,9 @@ STRATEGIES = ["own_plan", "four_percent_rule", "glide_path", "vpw", "guardrails"
 # Read only under lifetimes mortality (refused under the fixed horizon, where nobody is a
 # survivor): walked on the mortality variant of the base household.
 MORTALITY_ONLY = {"mortality_table", "survivor_fraction", "survivor_spending_fraction"}
+# The annuity offer: read by the strategies that buy annuities, walked (each of its
+# fields) on the variant that has one; without one there is no offer to perturb.
+ANNUITY_STRATEGIES = ["annuitise_25", "annuitise_50", "floor_annuity"]
 
 
 def base_household() -> Household:
@@ -64,7 +68,8 @@ def base_household() -> Household:
 
 
 def fingerprint(h: Household) -> tuple[Any, ...]:
-    result = simulate(h, STRATEGIES, SimulationSettings(paths=256, seed=1))
+    names = STRATEGIES + (ANNUITY_STRATEGIES if h.annuities is not None else [])
+    result = simulate(h, names, SimulationSettings(paths=256, seed=1))
     out: list[Any] = [dataclasses.astuple(result.schedule)]
     for s in result.strategies:
         assert s.lifetimes is not None
@@ -165,9 +170,23 @@ MORTAL = dataclasses.replace(
     incomes=(dataclasses.replace(BASE.incomes[0], survivor_fraction=0.5), *BASE.incomes[1:]),
     goals=dataclasses.replace(BASE.goals, essential_fraction=0.6),
 )
-CASES = [(path, name, fn) for path, name, fn in walk(BASE) if name not in MORTALITY_ONLY]
+ANNUITIES = dataclasses.replace(
+    MORTAL,
+    annuities=AnnuityOffer(
+        from_age=62, money_worth_ratio=0.85, indexed_to_inflation=True, survivor_fraction=0.8
+    ),
+)
+NO_OFFER = {"annuities"}
+CASES = [(path, name, fn) for path, name, fn in walk(BASE) if name not in MORTALITY_ONLY | NO_OFFER]
 MORTAL_CASES = [
-    (path, name, fn) for path, name, fn in walk(MORTAL) if name not in LABELS | STUDENT_T_ONLY
+    (path, name, fn)
+    for path, name, fn in walk(MORTAL)
+    if name not in LABELS | STUDENT_T_ONLY | NO_OFFER
+]
+ANNUITY_CASES = [
+    (path, name, fn)
+    for path, name, fn in walk(ANNUITIES)
+    if path.startswith("household.annuities.")
 ]
 
 
@@ -186,7 +205,20 @@ def base_prints() -> dict[str, tuple[Any, ...]]:
         "lognormal": fingerprint(BASE),
         "student_t": fingerprint(STUDENT),
         "mortality": fingerprint(MORTAL),
+        "annuities": fingerprint(ANNUITIES),
     }
+
+
+def test_the_annuity_walk_covers_the_offer() -> None:
+    names = {name for _, name, _ in ANNUITY_CASES}
+    assert names == {f.name for f in dataclasses.fields(AnnuityOffer)}
+
+
+@pytest.mark.parametrize(("path", "name", "fn"), ANNUITY_CASES, ids=[c[0] for c in ANNUITY_CASES])
+def test_each_annuity_field_changes_some_output(
+    path: str, name: str, fn: Any, base_prints: dict[str, tuple[Any, ...]]
+) -> None:
+    assert fingerprint(fn(None)) != base_prints["annuities"], path
 
 
 @pytest.mark.parametrize(("path", "name", "fn"), MORTAL_CASES, ids=[c[0] for c in MORTAL_CASES])
