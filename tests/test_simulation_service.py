@@ -10,6 +10,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
+import grpc
 import pytest
 from simulation_support import (
     SimulationHarness,
@@ -206,6 +207,47 @@ def test_compare_says_plainly_when_no_optimum_exists(
     explicit = compare(stub, ["merton", "optimum"], household=student_t_household())
     assert [r.strategy for r in explicit.results] == ["merton"]
     assert [(s.strategy, s.reason) for s in explicit.skipped] == [("optimum", reply.optimum.reason)]
+
+
+def annuity_household(**fields: object) -> household_pb2.Household:
+    household = example_household()
+    household.annuities.CopyFrom(household_pb2.AnnuityOffer(**fields))  # type: ignore[arg-type]
+    return household
+
+
+def test_compare_offers_the_annuity_baselines_only_with_an_annuity_offer(
+    stub: simulation_pb2_grpc.SimulationServiceStub,
+) -> None:
+    reply = compare(stub, household=annuity_household(money_worth_ratio=0.95))
+    names = [r.strategy for r in reply.results]
+    assert names == [*BASELINES, "annuitise_25", "annuitise_50", "floor_annuity"]
+    assert not reply.optimum.available
+    assert "does not decide annuity purchases" in reply.optimum.reason
+    by_name = {r.strategy: r.certainty_equivalent.value for r in reply.results}
+    assert by_name["annuitise_25"] != by_name["merton"]
+
+
+def test_an_annuity_strategy_without_an_offer_is_refused_naming_it(
+    stub: simulation_pb2_grpc.SimulationServiceStub,
+) -> None:
+    with pytest.raises(grpc.RpcError) as error:
+        compare(stub, ["merton", "floor_annuity"])
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "strategies[1]" in error.value.details()
+    assert "no annuity offer" in error.value.details()
+    with pytest.raises(grpc.RpcError) as single:
+        simulate(stub, "annuitise_50")
+    assert single.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "household.annuities" in single.value.details()
+
+
+def test_a_bad_annuity_offer_names_its_field(
+    stub: simulation_pb2_grpc.SimulationServiceStub,
+) -> None:
+    with pytest.raises(grpc.RpcError) as error:
+        compare(stub, household=annuity_household(money_worth_ratio=1.5))
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "household.annuities.money_worth_ratio" in error.value.details()
 
 
 # --------------------------------------------------------------------------- adaptive mode
