@@ -69,6 +69,8 @@ GOLDEN = {
     "rich": "e7884cc273ba4e2e",
     "rich_lives": "4a26524142d2790c",
     "couple": "befdf5af882d08c8",
+    # An annuity offer (added without a schema bump: households without one kept theirs).
+    "rich_annuities": "f6b1a8bc6b728cf6",
 }
 # Schema 2 (lifetimes, life tables, survivor fractions, the floor) moved every hash: a
 # household from before keeps its meaning when it says "fixed_horizon" (no survivor, no
@@ -86,6 +88,7 @@ KNOWN = {
     "rich": rich,
     "rich_lives": rich_lives,
     "couple": couple,
+    "rich_annuities": rich_annuities,
 }
 
 Path_ = tuple[str | int, ...]
