@@ -192,13 +192,14 @@ def test_later_purchases_add_up_and_a_fraction_is_clipped() -> None:
 
         def decide(self, state: YearState) -> Decision:
             d = self.inner.decide(state)
-            fraction = {0: 0.2, 2: 1.7}.get(state.t)
+            fraction = {0: 0.2, 1: np.nan, 2: 1.7}.get(state.t)
             if fraction is None:
                 return d
             return Decision(d.stock_share, d.consumption, np.full(state.n_paths, fraction))
 
     states, out = lives(household, Twice(make_strategy("merton", household)), n=300)
     assert states[3].annuity_real is not None and out[2].annuitised is not None
+    assert out[1].annuitised is not None and not out[1].annuitised.any()  # NaN buys nothing
     first = 0.2 * states[0].wealth / market.price[1, 0]
     alive = states[2].life_code == 1
     second = np.where(alive, states[2].wealth / market.price[1, 2], 0.0)

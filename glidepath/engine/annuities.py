@@ -155,8 +155,9 @@ def annuity_market(
 
 
 def purchase(state: YearState, fraction: FloatArray) -> tuple[YearState, FloatArray]:
-    """``state`` after each path annuitises ``fraction`` (clipped to [0, 1]) of its wealth,
-    and the amounts paid (real). Irreversible: the income adds to what was bought before.
+    """``state`` after each path annuitises ``fraction`` (clipped to [0, 1], NaN as 0) of
+    its wealth, and the amounts paid (real). Irreversible: the income adds to what was
+    bought before.
 
     Wealth falls by the amount, this year's income rises by its first payment
     (payment factor x amount / price) and human capital by the value of the later
@@ -169,7 +170,8 @@ def purchase(state: YearState, fraction: FloatArray) -> tuple[YearState, FloatAr
         return state, np.zeros(n)
     codes = market.codes(state)
     price = market.price[:, state.t].take(codes)
-    amount = np.clip(fraction, 0.0, 1.0) * np.maximum(state.wealth, 0.0)
+    share = np.clip(np.nan_to_num(fraction, nan=0.0), 0.0, 1.0)  # NaN: no purchase
+    amount = share * np.maximum(state.wealth, 0.0)
     amount = np.where(price > 0.0, amount, 0.0)
     if not amount.any():
         return state, amount
