@@ -299,6 +299,13 @@ def strategy_result(metrics: EngineMetrics, result: ComparisonResult) -> pb.Stra
     )
     if metrics.lifetimes is not None:
         message.lifetimes.CopyFrom(lifetime_outcomes(metrics.lifetimes))
+    if metrics.annuities is not None:
+        message.annuities.CopyFrom(
+            pb.AnnuityPurchases(
+                premium=estimate(metrics.annuities.premium),
+                probability=estimate(metrics.annuities.probability),
+            )
+        )
     if metrics.goal_probability is not None:
         message.capital_goal_probability.CopyFrom(estimate(metrics.goal_probability))
     for paired in result.paired:

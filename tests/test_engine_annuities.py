@@ -310,3 +310,18 @@ def test_the_optimum_is_unavailable_with_an_offer_and_says_why() -> None:
     ok, reason = optimum_available(offered(retiree()))
     assert not ok
     assert reason == "no optimum: the dynamic programme does not decide annuity purchases yet"
+
+
+def test_the_metrics_report_what_each_strategy_annuitised() -> None:
+    household = offered(retiree())
+    result = simulate(
+        household, ["merton", "annuitise_50"], SimulationSettings(paths=2_000, seed=4)
+    )
+    merton, half = result.strategies
+    assert merton.annuities is not None and half.annuities is not None
+    assert merton.annuities.premium.value == 0.0 and merton.annuities.probability.value == 0.0
+    wealth = build_schedule(household).initial_wealth  # retired now: bought in year 0
+    assert half.annuities.premium.value == pytest.approx(0.5 * wealth, rel=1e-9)
+    assert half.annuities.probability.value == 1.0
+    plain = simulate(retiree(), ["merton"], SimulationSettings(paths=1_024, seed=4))
+    assert plain.strategies[0].annuities is None  # no offer: nothing to report

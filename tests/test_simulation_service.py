@@ -225,6 +225,12 @@ def test_compare_offers_the_annuity_baselines_only_with_an_annuity_offer(
     assert "does not decide annuity purchases" in reply.optimum.reason
     by_name = {r.strategy: r.certainty_equivalent.value for r in reply.results}
     assert by_name["annuitise_25"] != by_name["merton"]
+    # What each bought is reported: nothing for the rules, a purchase for the baselines.
+    bought = {r.strategy: r.annuities.probability.value for r in reply.results}
+    assert all(r.HasField("annuities") for r in reply.results)
+    assert bought["merton"] == 0.0 and bought["annuitise_25"] > 0.0
+    plain = compare(stub)
+    assert not any(r.HasField("annuities") for r in plain.results)
 
 
 def test_an_annuity_strategy_without_an_offer_is_refused_naming_it(

@@ -148,6 +148,11 @@ def simulate_report(response: sim.SimulateResponse) -> str:
     if result.HasField("share_of_optimum"):
         figures.append(("Share of the optimum's CE", percent_estimate(result.share_of_optimum)))
     figures += lifetime_figures(result.lifetimes)
+    if result.HasField("annuities"):
+        figures += [
+            ("Wealth annuitised, mean", money_estimate(result.annuities.premium)),
+            ("Bought an annuity", percent_estimate(result.annuities.probability)),
+        ]
     return "\n".join(
         [
             *warning_lines(response.warnings),

@@ -120,6 +120,14 @@ class LifetimeStats:
 
 
 @dataclass(frozen=True)
+class AnnuityStats:
+    """What a strategy bought of the household's annuity offer."""
+
+    premium: Estimate  # wealth annuitised over the plan, today's money, per path
+    probability: Estimate  # share of paths that bought any
+
+
+@dataclass(frozen=True)
 class StrategyMetrics:
     name: str
     n_paths: int
@@ -135,6 +143,8 @@ class StrategyMetrics:
     shortfall: ShortfallStats
     path_utilities: FloatArray | None = None
     lifetimes: LifetimeStats | None = None
+    # None without an annuity offer.
+    annuities: AnnuityStats | None = None
 
 
 def mean_estimate(x: FloatArray) -> Estimate:
@@ -239,7 +249,9 @@ class Histograms:
 class MetricsAccumulator:
     """Collects one strategy's outcomes over batches; :meth:`result` summarises them."""
 
-    def __init__(self, name: str, objective: Objective, ages: Sequence[int]) -> None:
+    def __init__(
+        self, name: str, objective: Objective, ages: Sequence[int], *, annuities: bool = False
+    ) -> None:
         self.name = name
         self.objective = objective
         self.ages = tuple(ages)
@@ -265,6 +277,10 @@ class MetricsAccumulator:
         self._deaths: list[NDArray[np.int64]] = []
         self._current_ages: tuple[int, ...] = ()
         self.floor = False
+        # With an annuity offer: the premium each path paid (real), by batch.
+        self.annuities = annuities
+        self._premium: list[FloatArray] = []
+        self._batch_premium: FloatArray | None = None
 
     def start_batch(self, n: int) -> None:
         self._batch_utility = np.zeros(n)
@@ -272,12 +288,15 @@ class MetricsAccumulator:
         self._batch_ok = np.ones(n, dtype=bool)
         self._batch_life = np.zeros((4, n))
         self._batch_broke = np.zeros(n, dtype=bool)
+        self._batch_premium = np.zeros(n)
 
     def add_year(self, outcome: YearOutcome, retired: bool) -> None:
         assert self._batch_utility is not None and self._batch_shortfall is not None
         assert self._batch_ok is not None
         assert self._batch_life is not None and self._batch_broke is not None
         t = outcome.t
+        if outcome.annuitised is not None and self._batch_premium is not None:
+            self._batch_premium += outcome.annuitised
         lived = outcome.lived
         if lived is not None and lived.all():
             lived = None  # everyone alive this year: the fixed horizon's arithmetic
@@ -327,8 +346,10 @@ class MetricsAccumulator:
             current = final.schedule.adult_ages[:, 0]
             self._current_ages = tuple(int(a) for a in current)
             self._deaths.append(np.asarray(current[:, None] + final.death_year, dtype=np.int64))
+        if self._batch_premium is not None:
+            self._premium.append(self._batch_premium)
         self._batch_utility = self._batch_shortfall = self._batch_ok = None
-        self._batch_life = self._batch_broke = None
+        self._batch_life = self._batch_broke = self._batch_premium = None
 
     @property
     def n_paths(self) -> int:
@@ -384,7 +405,14 @@ class MetricsAccumulator:
             ),
             path_utilities=utility if keep_paths else None,
             lifetimes=self._lifetime_stats(),
+            annuities=self._annuity_stats(),
         )
+
+    def _annuity_stats(self) -> AnnuityStats | None:
+        if not self.annuities:
+            return None
+        premium = np.concatenate(self._premium)
+        return AnnuityStats(mean_estimate(premium), probability_estimate(premium > 0.0))
 
     def _lifetime_stats(self) -> LifetimeStats:
         life = np.concatenate(self._life, axis=1)

@@ -285,7 +285,10 @@ def simulate(
         raise InvalidArgument.field("strategies", f"nothing to run: {skipped}")
     objective = objective_for(schedule)
     ages = [int(a) for a in schedule.household_age]
-    accumulators = [MetricsAccumulator(s.name, objective, ages) for s in resolved]
+    offered = schedule.annuities is not None
+    accumulators = [
+        MetricsAccumulator(s.name, objective, ages, annuities=offered) for s in resolved
+    ]
     batch = max(BLOCK_PATHS, (settings.batch_paths // BLOCK_PATHS) * BLOCK_PATHS)
     target = settings.target_standard_error
     cap = max(settings.paths, settings.max_paths) if target is not None else settings.paths

@@ -514,6 +514,7 @@ class StrategyResult(_message.Message):
     MEAN_UTILITY_FIELD_NUMBER: _builtins.int
     SECONDS_FIELD_NUMBER: _builtins.int
     LIFETIMES_FIELD_NUMBER: _builtins.int
+    ANNUITIES_FIELD_NUMBER: _builtins.int
     strategy: _builtins.str
     """Strategy name, e.g. "merton"."""
     paths: _builtins.int
@@ -590,6 +591,12 @@ class StrategyResult(_message.Message):
         the whole plan and these figures follow from it.
         """
 
+    @_builtins.property
+    def annuities(self) -> Global___AnnuityPurchases:
+        """What the strategy bought of the household's annuity offer; absent when the
+        household has no offer (Household.annuities).
+        """
+
     def __init__(
         self,
         *,
@@ -608,14 +615,47 @@ class StrategyResult(_message.Message):
         mean_utility: Global___Estimate | None = ...,
         seconds: _builtins.float = ...,
         lifetimes: Global___LifetimeOutcomes | None = ...,
+        annuities: Global___AnnuityPurchases | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["capital_goal_probability", b"capital_goal_probability", "certainty_equivalent", b"certainty_equivalent", "consumption", b"consumption", "lifetimes", b"lifetimes", "mean_utility", b"mean_utility", "ruin_probability", b"ruin_probability", "share_of_optimum", b"share_of_optimum", "shortfall", b"shortfall", "success_probability", b"success_probability", "terminal_wealth", b"terminal_wealth", "versus", b"versus", "wealth", b"wealth"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["annuities", b"annuities", "capital_goal_probability", b"capital_goal_probability", "certainty_equivalent", b"certainty_equivalent", "consumption", b"consumption", "lifetimes", b"lifetimes", "mean_utility", b"mean_utility", "ruin_probability", b"ruin_probability", "share_of_optimum", b"share_of_optimum", "shortfall", b"shortfall", "success_probability", b"success_probability", "terminal_wealth", b"terminal_wealth", "versus", b"versus", "wealth", b"wealth"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["capital_goal_probability", b"capital_goal_probability", "certainty_equivalent", b"certainty_equivalent", "consumption", b"consumption", "lifetimes", b"lifetimes", "mean_utility", b"mean_utility", "paths", b"paths", "ruin_probability", b"ruin_probability", "seconds", b"seconds", "share_of_optimum", b"share_of_optimum", "shortfall", b"shortfall", "strategy", b"strategy", "success_probability", b"success_probability", "terminal_wealth", b"terminal_wealth", "versus", b"versus", "wealth", b"wealth"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["annuities", b"annuities", "capital_goal_probability", b"capital_goal_probability", "certainty_equivalent", b"certainty_equivalent", "consumption", b"consumption", "lifetimes", b"lifetimes", "mean_utility", b"mean_utility", "paths", b"paths", "ruin_probability", b"ruin_probability", "seconds", b"seconds", "share_of_optimum", b"share_of_optimum", "shortfall", b"shortfall", "strategy", b"strategy", "success_probability", b"success_probability", "terminal_wealth", b"terminal_wealth", "versus", b"versus", "wealth", b"wealth"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___StrategyResult: _TypeAlias = StrategyResult  # noqa: Y015
+
+@_typing.final
+class AnnuityPurchases(_message.Message):
+    """Life annuities bought by one strategy (see Household.annuities)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PREMIUM_FIELD_NUMBER: _builtins.int
+    PROBABILITY_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def premium(self) -> Global___Estimate:
+        """Wealth annuitised over the plan, TODAY'S money, mean per path (0 where nothing
+        was bought).
+        """
+
+    @_builtins.property
+    def probability(self) -> Global___Estimate:
+        """Probability (FRACTION) that the strategy bought an annuity at all."""
+
+    def __init__(
+        self,
+        *,
+        premium: Global___Estimate | None = ...,
+        probability: Global___Estimate | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["premium", b"premium", "probability", b"probability"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["premium", b"premium", "probability", b"probability"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AnnuityPurchases: _TypeAlias = AnnuityPurchases  # noqa: Y015
 
 @_typing.final
 class LifetimeOutcomes(_message.Message):
