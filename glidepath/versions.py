@@ -14,4 +14,6 @@ HOUSEHOLD_SCHEMA_VERSION = 2
 #: The policy's observation layout, action decoding and network (``glidepath.rl``).
 #: 2: who is alive, the survival outlook and the floor observed; corrections of "floor
 #: and upside" (the Merton-style rule with the floor secured) instead of the plain rule.
-POLICY_LAYOUT_VERSION = 2
+#: 3: a third action buys life annuities where an offer is open; the annuity payout rate
+#: on offer and the income held observed.
+POLICY_LAYOUT_VERSION = 3

@@ -60,7 +60,7 @@ class RetirementEnv(gym.Env[NDArray[np.float32], NDArray[np.float32]]):
     def step(
         self, action: NDArray[np.float32]
     ) -> tuple[NDArray[np.float32], float, bool, bool, dict[str, Any]]:
-        result = self._lives.step(np.asarray(action, dtype=np.float64).reshape(1, 2))
+        result = self._lives.step(np.asarray(action, dtype=np.float64).reshape(1, -1))
         info: dict[str, Any] = {
             "consumption": float(result.consumption[0]),
             "stock_share": float(result.stock_share[0]),

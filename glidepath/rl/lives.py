@@ -61,7 +61,7 @@ from glidepath.engine.state import Decision, FlowTiming, YearState
 from glidepath.engine.step import initial_state, step
 from glidepath.household.model import Household
 
-from .actions import base_rule, decode
+from .actions import base_rule, decide
 from .observations import OBS_DIM, observe
 
 FloatArray = NDArray[np.float64]
@@ -127,9 +127,16 @@ def _concat_states(a: YearState, b: YearState) -> YearState:
 
 
 def _stack(a: Decision, b: Decision) -> Decision:
+    annuitise = None
+    if a.annuitise is not None or b.annuitise is not None:
+        parts = [
+            np.zeros_like(d.consumption) if d.annuitise is None else d.annuitise for d in (a, b)
+        ]
+        annuitise = np.concatenate(parts)
     return Decision(
         np.concatenate([a.stock_share, b.stock_share]),
         np.concatenate([a.consumption, b.consumption]),
+        annuitise,
     )
 
 
@@ -248,7 +255,7 @@ class Lives:
         state, base = self._state, self._base
         if state is None or base is None:
             raise RuntimeError("reset() first (or the episode is over)")
-        decision = decode(action, base, state.cash_on_hand)
+        decision = decide(action, base, state)
         returns = self._market[state.t]
         nxt, outcome = step(state, decision, returns)
         if self.deferred:

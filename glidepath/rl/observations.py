@@ -21,6 +21,8 @@ k leaves the observation unchanged, and each is clipped to a fixed range:
 10  the second adult is alive (0: none)      [0, 1]
 11  E[years lived from now | who is alive]/T  [0, 1]
 12  F / s: the essential-spending floor      [0, 2]
+13  1 / price of 1 a year of annuity income  [0, 1]
+14  annuity income bought / s / 4            [0, 2]
 ==  =======================================  ===========
 
 Features 9-12 are what lifetimes add: who is alive (a survivor's pension, a lone
@@ -28,6 +30,9 @@ survivor's lower need), the survival outlook (how many more years the wealth mus
 last, from the life tables and who is alive: under the fixed horizon simply (T - t) / T),
 and the floor's weight (``essential_fraction`` x the path's target in force, in units of
 the scale: 0 without a floor), since years below it cost eleven times as much.
+Features 13-14 are the annuity market as a household sees it: the income one unit of
+wealth buys this year (0 without an offer, or before the offer's age) and the income
+already bought (0 without any).
 
 The rule's own decisions (5, 6) are features because the action is a correction of
 them: the agent learns "how far off the rule is here", which is easiest when it sees
@@ -45,10 +50,12 @@ from glidepath.engine.state import Decision, YearState
 FloatArray = NDArray[np.float64]
 
 OBS_LOW = np.array(
-    [0.0, 0.0, -2.0, -2.0, -2.0, 0.0, 0.0, 0.0, -2.0, 0.0, 0.0, 0.0, 0.0], dtype=np.float32
+    [0.0, 0.0, -2.0, -2.0, -2.0, 0.0, 0.0, 0.0, -2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+    dtype=np.float32,
 )
 OBS_HIGH = np.array(
-    [1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 1.0, 2.0, 2.0, 1.0, 1.0, 1.0, 2.0], dtype=np.float32
+    [1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 1.0, 2.0, 2.0, 1.0, 1.0, 1.0, 2.0, 1.0, 2.0],
+    dtype=np.float32,
 )
 OBS_DIM = int(OBS_LOW.shape[0])
 OBSERVATION_SPACE = spaces.Box(low=OBS_LOW, high=OBS_HIGH, dtype=np.float32)
@@ -79,6 +86,7 @@ def observe(state: YearState, base: Decision) -> NDArray[np.float32]:
     obs[:, 9], obs[:, 10] = _alive_flags(state)
     obs[:, 11] = _years_left(state) / horizon
     obs[:, 12] = schedule.household.goals.essential_fraction * state.path_target / s
+    obs[:, 13], obs[:, 14] = _annuities(state)
     np.clip(obs, OBS_LOW, OBS_HIGH, out=obs)
     return obs.astype(np.float32)
 
@@ -90,6 +98,24 @@ def _alive_flags(state: YearState) -> tuple[FloatArray | float, FloatArray | flo
         return 1.0, 1.0 if adults == 2 else 0.0
     second = state.alive[1].astype(np.float64) if adults == 2 else 0.0
     return state.alive[0].astype(np.float64), second
+
+
+def _annuities(state: YearState) -> tuple[FloatArray | float, FloatArray | float]:
+    """The payout rate on offer this year (income per unit of wealth) and the income held
+    in units of the scale (a level annuity's at today's prices), / 4."""
+    market = state.schedule.annuities
+    if market is None:
+        return 0.0, 0.0
+    s = state.schedule.consumption_scale
+    held: FloatArray | float = 0.0
+    if state.annuity_real is not None and state.annuity_nominal is not None:
+        held = (state.annuity_real + state.annuity_nominal / state.price_index) / s / 4.0
+    if not market.allowed(state.t):
+        return 0.0, held
+    price = market.price[:, state.t].take(market.codes(state))
+    with np.errstate(divide="ignore"):
+        rate = np.where(price > 0.0, 1.0 / price, 0.0)
+    return rate, held
 
 
 def _years_left(state: YearState) -> FloatArray | float:

@@ -32,7 +32,7 @@ from glidepath.engine.cashflows import Schedule
 from glidepath.engine.state import Decision, YearState
 from glidepath.errors import FailedPrecondition
 
-from .actions import base_rule, decode
+from .actions import base_rule, decide
 from .observations import observe
 
 POLICY_STRATEGY_NAME = "rl_policy"
@@ -112,4 +112,4 @@ class PolicyStrategy:
 
     def decide(self, state: YearState) -> Decision:
         base = self.rule.decide(state)
-        return decode(self.actions(observe(state, base)), base, state.cash_on_hand)
+        return decide(self.actions(observe(state, base)), base, state)

@@ -22,7 +22,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepR
 from glidepath.engine.state import FlowTiming
 from glidepath.household.model import Household
 
-from .actions import ACTION_SPACE
+from .actions import ACTION_DIM, ACTION_SPACE
 from .lives import Lives, Reward, episode_seed
 from .observations import OBSERVATION_SPACE
 
@@ -72,7 +72,7 @@ class LivesVecEnv(VecEnv):
         return self._start()
 
     def step_async(self, actions: np.ndarray) -> None:
-        self._actions = np.asarray(actions, dtype=np.float64).reshape(self.num_envs, 2)
+        self._actions = np.asarray(actions, dtype=np.float64).reshape(self.num_envs, ACTION_DIM)
 
     def step_wait(self) -> VecEnvStepReturn:
         if self._actions is None:
