@@ -60,7 +60,7 @@ import numpy as np
 from glidepath.household.model import Household, Lifetimes, ReturnModel
 
 from . import lives
-from .cashflows import FloatArray, IntArray, build_schedule
+from .cashflows import BoolArray, FloatArray, IntArray, build_schedule
 from .logmath import log_power_mean, logsumexp
 from .objective import FLOOR_FRACTION, crra, crra_inverse
 from .quadrature import DEFAULT_NODES, ReturnNodes, return_nodes
@@ -244,6 +244,56 @@ class _Successor:
     penalty: FloatArray | None  # expected floor penalty on ``grid`` (None: none ahead)
     floor: float  # the active floor F of that year (0: none), scale units
     income: float  # d of that year, scale units (the bequest: 0)
+    gamma: float  # the household's risk aversion
+    # ln V'(X) on ``grid`` (None: read it from consumption alone, as u'(c) 1{...}).
+    log_mv: FloatArray | None = None
+
+    def kink(self, c: FloatArray) -> BoolArray | None:
+        """Where consumption sits on the floor's kink (c = F), or None without one."""
+        if self.floor <= 0 or self.log_mv is None:
+            return None
+        return np.asarray(np.abs(c - self.floor) <= 1e-9 * self.floor)
+
+    def log_marginal_at(self, x: FloatArray, c: FloatArray) -> FloatArray:
+        """ln V'(X) at cash ``x`` where the policy consumes ``c``.
+
+        Off the kink the envelope gives u'(c) (1 + K 1{c < F}) from consumption, the
+        smooth quantity EGM interpolates best. On the kink (c held at the floor over a
+        range of cash) u'(F) is only one end of the subgradient: the marginal value there
+        is the Euler equation's own, the expected marginal value of the savings, which
+        ``log_mv`` holds. Reading u'(F) instead understates how much wealth is worth
+        where the floor binds, and the policy then saves too little to keep it.
+        """
+        out = _log_marginal(c, self.gamma, self.floor)
+        kink = self.kink(c)
+        if kink is not None and kink.any():
+            assert self.log_mv is not None
+            out = out.copy()
+            out[kink] = np.interp(x[kink], self.grid, self.log_mv)
+        return out
+
+    def penalty_at(self, x: FloatArray) -> FloatArray:
+        """The expected floor penalty at cash on hand ``x`` (requires ``penalty``).
+
+        Below the first endogenous point the constraint binds: everything is consumed
+        (c = X, savings 0), so the penalty is this year's at c = X plus what savings of
+        0 carry ahead, exactly. Interpolating linearly there from the X = 0 point, whose
+        penalty is the utility floor's, would spread that point's huge penalty over
+        cash levels where consumption is above the floor.
+        """
+        assert self.penalty is not None
+        out = np.interp(x, self.grid, self.penalty)
+        if self.grid.size < 2:
+            return np.asarray(out, dtype=np.float64)
+        gamma = self.gamma
+        at_zero = float(_penalty_now(np.zeros(1), gamma, self.floor)[0])
+        carried = float(self.penalty[0]) - at_zero  # savings 0: what comes after
+        constrained = x < self.grid[1]
+        if constrained.any():
+            exact = _penalty_now(x[constrained], gamma, self.floor) + carried
+            out = np.asarray(out, dtype=np.float64).copy()
+            out[constrained] = exact
+        return np.asarray(out, dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -332,7 +382,7 @@ def solve(household: Household, settings: OptimumSettings = OptimumSettings()) -
     s_grid = np.concatenate(
         [[0.0], np.geomspace(settings.min_savings, top, settings.savings_points - 1)]
     )
-    bequest = _bequest(g, s_grid)
+    bequest = _bequest(g, s_grid, prob.gamma)
     savings_returns = s_grid[:, None, None] * rp_levels[None, :, :]
     bequest_lattice: _Lattice = {}  # the same every year: computed once
     ahead: list[_Successor | None] = [None] * n_states  # year t + 1 of each state
@@ -346,12 +396,19 @@ def solve(household: Household, settings: OptimumSettings = OptimumSettings()) -
         year: list[_Successor | None] = [None] * n_states
         for s in range(n_states):
             succ = _weighted_successors(t, s, prob, ahead, bequest)
-            grid, c_t, share_t, v_t, penalty = _solve_year(
+            grid, c_t, share_t, v_t, penalty, log_mv = _solve_year(
                 t, s, prob, succ, lattice, s_grid, nodes, levels, log_w
             )
             grids[s][t], cons[s][t], shares[s][t] = grid * scale, c_t * scale, share_t
             year[s] = _Successor(
-                grid, c_t, v_t, penalty, float(prob.floors[s, t]), float(prob.income[s, t])
+                grid,
+                c_t,
+                v_t,
+                penalty,
+                float(prob.floors[s, t]),
+                float(prob.income[s, t]),
+                prob.gamma,
+                log_mv,
             )
         ahead = year
     start = (
@@ -369,7 +426,7 @@ def solve(household: Household, settings: OptimumSettings = OptimumSettings()) -
         value = float(terms * crra(np.array([tau0]), gamma)[0])
     ce = scale * tau0
     if first.penalty is not None:
-        value += FLOOR_PENALTY * float(np.interp(x0, first.grid, first.penalty)[0])
+        value += FLOOR_PENALTY * float(first.penalty_at(x0)[0])
         ce = scale * crra_inverse(value / terms, gamma)
     return OptimumSolution(
         horizon=horizon,
@@ -391,12 +448,12 @@ def solve(household: Household, settings: OptimumSettings = OptimumSettings()) -
     )
 
 
-def _bequest(g: float, s_grid: FloatArray) -> _Successor | None:
+def _bequest(g: float, s_grid: FloatArray, gamma: float) -> _Successor | None:
     """The bequest as a successor: pseudo-consumption W / g (u'(W / g) = B'(W)), V = B."""
     c_t, v_t = _terminal(g, s_grid.copy())
     if v_t is None:
         return None
-    return _Successor(s_grid.copy(), c_t, v_t, None, 0.0, 0.0)
+    return _Successor(s_grid.copy(), c_t, v_t, None, 0.0, 0.0, gamma)
 
 
 #: A successor's (savings x share level x node) FOC terms, scaled by their row maximum.
@@ -455,14 +512,24 @@ def _lattice_block(
     w: FloatArray,
 ) -> tuple[FloatArray, FloatArray]:
     """``_successor_lattices`` for a block of savings rows, in place on one buffer."""
+    kink = None
     if is_bequest:
         # The bequest's pseudo-consumption is W / g exactly (no interpolation).
         marg = np.divide(block, prob.goal_weight)
         floor = 0.0
     else:
-        marg = _interp_lattice(np.add(block, nxt.income), nxt.grid, nxt.consumption)
+        cash = np.add(block, nxt.income)
+        marg = _interp_lattice(cash, nxt.grid, nxt.consumption)
         floor = nxt.floor
+        kink = nxt.kink(marg)
     below = marg < floor if floor > 0 else None
+    if kink is not None and kink.any():
+        # On the floor's kink: the Euler equation's marginal value (see
+        # ``_Successor.log_marginal_at``), written as the consumption whose plain u' it
+        # is (no penalty factor on top).
+        assert nxt.log_mv is not None and below is not None
+        below &= ~kink
+        marg[kink] = np.exp(-np.interp(cash[kink], nxt.grid, nxt.log_mv) / prob.gamma)
     np.maximum(marg, FLOOR_FRACTION, out=marg)
     # Each savings point's FOC divided by its largest term: the root in s is the
     # same, and u'(c) no longer underflows to 0 for consumption far above scale.
@@ -527,7 +594,7 @@ def _solve_year(
     nodes: ReturnNodes,
     levels: FloatArray,
     log_w: FloatArray,
-) -> tuple[FloatArray, FloatArray, FloatArray, _Value, FloatArray | None]:
+) -> tuple[FloatArray, FloatArray, FloatArray, _Value, FloatArray | None, FloatArray]:
     """(cash grid, consumption, shares, value, expected penalty) of state s in year t."""
     gamma, floor = prob.gamma, float(prob.floors[s, t])
     w = nodes.weights
@@ -536,7 +603,8 @@ def _solve_year(
         grid = s_grid.copy()
         log_tau = np.log(np.maximum(grid, FLOOR_FRACTION))
         penalty = _penalty_now(grid, gamma, floor) if prob.has_floor else None
-        return grid, grid.copy(), np.ones_like(s_grid), _Value(grid, log_tau, 1.0), penalty
+        log_mv = _log_marginal(grid, gamma, floor)  # c = X
+        return grid, grid.copy(), np.ones_like(s_grid), _Value(grid, log_tau, 1.0), penalty, log_mv
     top = np.max([lattice[k][0] for k, _, _ in succ], axis=0)
     foc = sum(
         (weight * np.exp(lattice[k][0] - top))[:, None] * lattice[k][1] for k, weight, _ in succ
@@ -555,13 +623,11 @@ def _solve_year(
         flat = x_star.ravel()
         c_star = _interp_lattice(flat, nxt.grid, nxt.consumption).reshape(x_star.shape)
         # ln 1 = 0 exactly: one certain successor reproduces the plan without mortality.
-        marginals.append(
-            _log_marginal(c_star, gamma, nxt.floor) + log_rp + log_w + math.log(weight)
-        )
+        marginals.append(nxt.log_marginal_at(x_star, c_star) + log_rp + log_w + math.log(weight))
         taus.append(nxt.value.log_tau(flat).reshape(x_star.shape))
         weights.append((weight * nxt.value.terms / terms) * w)
         if nxt.penalty is not None:
-            pens.append(weight * (np.interp(flat, nxt.grid, nxt.penalty).reshape(x_star.shape) @ w))
+            pens.append(weight * (nxt.penalty_at(flat).reshape(x_star.shape) @ w))
     # Euler: u'(c) (1 + K 1{c < F}) = beta E[sum pi V'(X') R_p], as a log-sum-exp.
     log_emarg = logsumexp(np.concatenate(marginals, axis=1), axis=1)
     c_s = _invert_marginal(log_emarg, gamma, floor)
@@ -586,7 +652,10 @@ def _solve_year(
         later = np.asarray(sum(pens), dtype=np.float64) if pens else np.zeros_like(s_grid)
         later = np.broadcast_to(later, s_grid.shape)
         penalty = _penalty_now(c_t, gamma, floor) + np.concatenate([later[:1], later])[keep]
-    return grid, c_t, share_t, _Value(grid, log_tau, terms), penalty
+    # V'(X) = the Euler equation's marginal value at each endogenous point; at X = 0 the
+    # constraint binds (c = 0).
+    log_mv = np.concatenate([_log_marginal(np.zeros(1), gamma, floor), log_emarg])[keep]
+    return grid, c_t, share_t, _Value(grid, log_tau, terms), penalty, log_mv
 
 
 def household_key(household: Household) -> str:
