@@ -35,6 +35,8 @@ model trained for one is the right model for the other. Hence:
 - **annuities**: written only when the household has an offer (its defaults filled in:
   ``from_age`` the first adult's retirement age, or now if that has passed; a couple's
   ``survivor_fraction`` 1), so a household without one keeps the form and hash it had;
+- **claiming windows**: an income's ``claiming`` is written only when it has one, so an
+  income without a window keeps the form and hash it had;
 - **schema version** folded in (``SCHEMA``, from :mod:`glidepath.versions`): the engine's
   meaning of these fields and the RL policy's layout; bump one whenever it changes, so
   that no incompatible model is ever reused.
@@ -66,6 +68,7 @@ from glidepath.household.model import (
     AnnuityOffer,
     AssetClass,
     Charge,
+    ClaimingWindow,
     Goals,
     Household,
     Income,
@@ -125,7 +128,7 @@ _SCHEMA_1_MEANING: dict[str, dict[str, Any]] = {
         "survivor_spending_fraction": Household(adults=()).survivor_spending_fraction,
     },
     "adults": {"mortality_table": None},
-    "incomes": {"survivor_fraction": 0.0},
+    "incomes": {"survivor_fraction": 0.0, "claiming": None},
     "goals": {"essential_fraction": 0.0},
 }
 
@@ -292,6 +295,18 @@ def _income(income: Income, adults: Sequence[Adult]) -> Income:
         indexed_to_inflation=income.indexed_to_inflation,
         growth=rounding.round_rate(income.growth),
         survivor_fraction=rounding.round_rate(income.survivor_fraction),
+        claiming=_claiming(income.claiming),
+    )
+
+
+def _claiming(window: ClaimingWindow | None) -> ClaimingWindow | None:
+    if window is None:
+        return None
+    return ClaimingWindow(
+        earliest_age=window.earliest_age,
+        latest_age=window.latest_age,
+        early_adjustment=rounding.round_rate(window.early_adjustment),
+        late_adjustment=rounding.round_rate(window.late_adjustment),
     )
 
 
