@@ -257,8 +257,8 @@ def test_the_optimums_claiming_age_is_the_best_of_the_enumeration() -> None:
     # The optimum strategy claims at that age, and beats the other strategies.
     names = ["optimum", "merton", *CLAIMING_STRATEGIES]
     result = simulate(household, names, SimulationSettings(paths=2000, seed=1))
-    values = {s.name: s.certainty_equivalent.value for s in result.strategies}
-    assert values["optimum"] > max(v for n, v in values.items() if n != "optimum"), values
+    ces = {s.name: s.certainty_equivalent.value for s in result.strategies}
+    assert ces["optimum"] > max(v for n, v in ces.items() if n != "optimum"), ces
     lives = build_schedule(household).lives
     assert lives is not None
     state = initial_state(household, 3, death_year=draw_death_years(lives, 1, 0, 3))
