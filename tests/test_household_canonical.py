@@ -674,3 +674,23 @@ def test_no_claiming_window_keeps_the_form_and_a_window_is_written_with_its_defa
         }
     ]
     assert household_hash(windowed) != household_hash(household)
+
+
+def test_a_window_is_hashed_as_it_can_still_be_used() -> None:
+    household = example()  # 40 now, the pension from 65
+    pension = household.incomes[0]
+
+    def window(**fields: Any) -> str:
+        claiming = model.ClaimingWindow(**fields)
+        return household_hash(replace(household, incomes=(replace(pension, claiming=claiming),)))
+
+    # Only later ages: the early adjustment applies to none of them.
+    assert window(earliest_age=65, latest_age=70, early_adjustment=0.05) == window(
+        earliest_age=65, latest_age=70, early_adjustment=0.07
+    )
+    assert window(earliest_age=60, latest_age=65, late_adjustment=0.05) == window(
+        earliest_age=60, latest_age=65, late_adjustment=0.07
+    )
+    assert window(earliest_age=60, latest_age=70, early_adjustment=0.05) != window(
+        earliest_age=60, latest_age=70, early_adjustment=0.07
+    )

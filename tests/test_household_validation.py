@@ -317,6 +317,13 @@ CASES: list[tuple[str, Mutation, str | tuple[str, ...]]] = [
         CW,
     ),
     (
+        "claim with one age left",
+        compose(
+            window(36, 40), lambda h: replace(h, incomes=(replace(h.incomes[0], start_age=40),))
+        ),
+        f"{CW}.latest_age",
+    ),
+    (
         "claim a pension in payment",
         compose(
             window(36, 45), lambda h: replace(h, incomes=(replace(h.incomes[0], start_age=38),))

@@ -601,6 +601,11 @@ def _claiming(
             f"{path}.latest_age",
             f"must be at most {last}, the adult's age in the plan's last year",
         )
+    elif earliest < latest <= current:
+        check.fail(
+            f"{path}.latest_age",
+            f"must be > the adult's age now ({current}): a single age is left, nothing to decide",
+        )
 
 
 def _within_plan(
