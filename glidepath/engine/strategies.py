@@ -511,7 +511,7 @@ CLAIMING_STRATEGIES: tuple[str, ...] = ("claim_earliest", "claim_latest")
 
 def has_claiming(household: Household) -> bool:
     """Whether some pension of ``household`` has a claiming window."""
-    return any(i.claiming is not None for i in household.incomes)
+    return bool(claiming.claimable(household))
 
 
 def strategies_for(household: Household) -> tuple[str, ...]:
