@@ -317,6 +317,11 @@ CASES: list[tuple[str, Mutation, str | tuple[str, ...]]] = [
         CW,
     ),
     (
+        "claim five pensions",
+        compose(window(), lambda h: replace(h, incomes=h.incomes * 5)),
+        "household.incomes",
+    ),
+    (
         "claim with one age left",
         compose(
             window(36, 40), lambda h: replace(h, incomes=(replace(h.incomes[0], start_age=40),))

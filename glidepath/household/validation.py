@@ -489,8 +489,19 @@ def _shares(check: _Checker, path: str, account: Account) -> None:
         )
 
 
+#: The most incomes with a claiming window: each window's ages cost a schedule apiece
+#: when the household is prepared (a household has at most one public pension an adult).
+MAX_CLAIMING_WINDOWS = 4
+
+
 def _incomes(check: _Checker, household: Household, timeline: _Timeline | None) -> None:
     check.count(f"{ROOT}.incomes", household.incomes, 0, MAX_ITEMS)
+    windows = sum(1 for i in household.incomes if getattr(i, "claiming", None) is not None)
+    if windows > MAX_CLAIMING_WINDOWS:
+        check.fail(
+            f"{ROOT}.incomes",
+            f"at most {MAX_CLAIMING_WINDOWS} incomes may have a claiming window, got {windows}",
+        )
     for i, income in enumerate(household.incomes):
         _income(
             check,
