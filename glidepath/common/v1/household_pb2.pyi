@@ -467,7 +467,8 @@ class Income(_message.Message):
     def claiming(self) -> Global___ClaimingWindow:
         """A pension's claiming window: the household decides when to claim it, start_age
         being the default age. Only for kind INCOME_KIND_PENSION. Unset: paid from
-        start_age, no decision (the household's hash is the one it had without it).
+        start_age, no decision (the household's hash is the one it had without it). At most
+        4 incomes of a household may have one.
         """
 
     def __init__(
