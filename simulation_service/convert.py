@@ -22,7 +22,13 @@ from glidepath.engine.run import (
     ComparisonResult,
     SimulationSettings,
 )
-from glidepath.engine.strategies import ANNUITY_STRATEGIES, STRATEGIES, strategies_for
+from glidepath.engine.strategies import (
+    ANNUITY_STRATEGIES,
+    CLAIMING_STRATEGIES,
+    STRATEGIES,
+    has_claiming,
+    strategies_for,
+)
 from glidepath.engine.strategies import optimum_applies as optimum_available
 from glidepath.errors import FieldViolation, InvalidArgument
 from glidepath.household.convert import household_from_proto
@@ -80,6 +86,8 @@ def simulate_job(request: pb.SimulateRequest, limits: SimulationServiceSettings)
             problems.append(FieldViolation("strategy", reason))
     elif name in ANNUITY_STRATEGIES and h is not None and h.annuities is None:
         problems.append(FieldViolation("strategy", _no_offer(name)))
+    elif name in CLAIMING_STRATEGIES and h is not None and not has_claiming(h):
+        problems.append(FieldViolation("strategy", _no_window(name)))
     settings = _settings(request.settings, limits, problems)
     _raise_if(problems)
     assert h is not None and settings is not None
@@ -100,6 +108,12 @@ def compare_job(request: pb.CompareRequest, limits: SimulationServiceSettings) -
             for i, n in enumerate(names)
             if n in ANNUITY_STRATEGIES
         )
+    if h is not None and not has_claiming(h):
+        problems.extend(
+            FieldViolation(f"strategies[{i}]", _no_window(n))
+            for i, n in enumerate(names)
+            if n in CLAIMING_STRATEGIES
+        )
     settings = _settings(request.settings, limits, problems)
     _raise_if(problems)
     assert h is not None and settings is not None
@@ -107,8 +121,9 @@ def compare_job(request: pb.CompareRequest, limits: SimulationServiceSettings) -
 
 
 def default_strategies(h: Household) -> tuple[str, ...]:
-    """Every built-in strategy that applies, the optimum only where it can be computed and
-    the annuity baselines only where the household has an annuity offer."""
+    """Every built-in strategy that applies, the optimum only where it can be computed, the
+    annuity baselines only where the household has an annuity offer and the claiming
+    baselines only where a pension has a claiming window."""
     available, _ = optimum_available(h)
     return (*strategies_for(h), OPTIMUM) if available else strategies_for(h)
 
@@ -117,6 +132,13 @@ def _no_offer(name: str) -> str:
     return (
         f"{name!r} buys annuities, but the household has no annuity offer: "
         "give household.annuities, or choose another strategy"
+    )
+
+
+def _no_window(name: str) -> str:
+    return (
+        f"{name!r} chooses when to claim pensions, but no pension of the household has a "
+        "claiming window: give household.incomes[i].claiming, or choose another strategy"
     )
 
 

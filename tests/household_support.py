@@ -15,6 +15,7 @@ from glidepath.household.model import (
     AnnuityOffer,
     AssetClass,
     Charge,
+    ClaimingWindow,
     Goals,
     Household,
     Income,
@@ -47,7 +48,7 @@ MONEY_FIELDS = frozenset(
 RATE_FIELDS = frozenset(
     {"income_growth", "growth", "expected_return", "volatility", "inflation_mean"}
     | {"inflation_volatility", "survivor_fraction", "survivor_spending_fraction"}
-    | {"essential_fraction", "money_worth_ratio"}
+    | {"essential_fraction", "money_worth_ratio", "early_adjustment", "late_adjustment"}
 )
 PARAMETER_FIELDS = frozenset({"risk_aversion", "degrees_of_freedom"})
 SHARE_FIELDS = ("stock_share", "bond_share", "cash_share")
@@ -105,6 +106,14 @@ def rich_annuities() -> Household:
         from_age=64, money_worth_ratio=0.88, indexed_to_inflation=False, survivor_fraction=0.75
     )
     return replace(rich_lives(), annuities=offer, name="rich annuities")
+
+
+def rich_claiming() -> Household:
+    """``rich_lives`` whose first pension has a claiming window, every field of it set."""
+    base = rich_lives()
+    window = ClaimingWindow(62, 70, early_adjustment=0.06, late_adjustment=0.07)
+    pension = replace(base.incomes[0], claiming=window)
+    return replace(base, incomes=(pension, *base.incomes[1:]), name="rich claiming")
 
 
 def rich() -> Household:

@@ -19,6 +19,7 @@ from glidepath.household.model import (
     Adult,
     AnnuityOffer,
     Charge,
+    ClaimingWindow,
     Goals,
     Household,
     Income,
@@ -44,6 +45,9 @@ MORTALITY_ONLY = {"mortality_table", "survivor_fraction", "survivor_spending_fra
 # The annuity offer: read by the strategies that buy annuities, walked (each of its
 # fields) on the variant that has one; without one there is no offer to perturb.
 ANNUITY_STRATEGIES = ["annuitise_25", "annuitise_50", "floor_annuity"]
+# A pension's claiming window: read by the strategies that choose claiming ages, walked
+# (each of its fields) on the variant whose first pension has one.
+CLAIMING_STRATEGIES = ["claim_earliest", "claim_latest"]
 
 
 def base_household() -> Household:
@@ -69,6 +73,8 @@ def base_household() -> Household:
 
 def fingerprint(h: Household) -> tuple[Any, ...]:
     names = STRATEGIES + (ANNUITY_STRATEGIES if h.annuities is not None else [])
+    if any(i.claiming is not None for i in h.incomes):
+        names += CLAIMING_STRATEGIES
     result = simulate(h, names, SimulationSettings(paths=256, seed=1))
     out: list[Any] = [dataclasses.astuple(result.schedule)]
     for s in result.strategies:
@@ -176,7 +182,17 @@ ANNUITIES = dataclasses.replace(
         from_age=62, money_worth_ratio=0.85, indexed_to_inflation=True, survivor_fraction=0.8
     ),
 )
-NO_OFFER = {"annuities"}
+CLAIMING = dataclasses.replace(
+    MORTAL,
+    incomes=(
+        dataclasses.replace(
+            MORTAL.incomes[0],
+            claiming=ClaimingWindow(60, 66, early_adjustment=0.06, late_adjustment=0.07),
+        ),
+        *MORTAL.incomes[1:],
+    ),
+)
+NO_OFFER = {"annuities", "claiming"}
 CASES = [(path, name, fn) for path, name, fn in walk(BASE) if name not in MORTALITY_ONLY | NO_OFFER]
 MORTAL_CASES = [
     (path, name, fn)
@@ -187,6 +203,11 @@ ANNUITY_CASES = [
     (path, name, fn)
     for path, name, fn in walk(ANNUITIES)
     if path.startswith("household.annuities.")
+]
+CLAIMING_CASES = [
+    (path, name, fn)
+    for path, name, fn in walk(CLAIMING)
+    if path.startswith("household.incomes[0].claiming.")
 ]
 
 
@@ -206,7 +227,20 @@ def base_prints() -> dict[str, tuple[Any, ...]]:
         "student_t": fingerprint(STUDENT),
         "mortality": fingerprint(MORTAL),
         "annuities": fingerprint(ANNUITIES),
+        "claiming": fingerprint(CLAIMING),
     }
+
+
+def test_the_claiming_walk_covers_the_window() -> None:
+    names = {name for _, name, _ in CLAIMING_CASES}
+    assert names == {f.name for f in dataclasses.fields(ClaimingWindow)}
+
+
+@pytest.mark.parametrize(("path", "name", "fn"), CLAIMING_CASES, ids=[c[0] for c in CLAIMING_CASES])
+def test_each_claiming_field_changes_some_output(
+    path: str, name: str, fn: Any, base_prints: dict[str, tuple[Any, ...]]
+) -> None:
+    assert fingerprint(fn(None)) != base_prints["claiming"], path
 
 
 def test_the_annuity_walk_covers_the_offer() -> None:

@@ -30,6 +30,7 @@ from household_support import (
     retiree,
     rich,
     rich_annuities,
+    rich_claiming,
     rich_lives,
 )
 from hypothesis import assume, given, settings
@@ -440,6 +441,7 @@ MODEL_CLASSES = (
     model.Goals,
     model.MortalityTable,
     model.AnnuityOffer,
+    model.ClaimingWindow,
 )
 CLASS_NAMES = {cls.__name__ for cls in MODEL_CLASSES}
 
@@ -535,6 +537,11 @@ def beyond_rounding(household: Household, path: Path_) -> list[Household]:
         adult = get(household, path[:-1])
         table = model.MortalityTable(adult.current_age, TABLE_Q[-(111 - adult.current_age) :])
         return [_retabled(put(household, path, table), path[:-1])]
+    if name == "claiming":  # no window: a window around the default age (a pension's)
+        income = get(household, path[:-1])
+        window = model.ClaimingWindow(income.start_age - 2, income.start_age + 3)
+        pension = replace(income, kind=model.IncomeKind.PENSION, claiming=window)
+        return [put(household, path[:-1], pension)]
     if name == "annuities":  # no offer: an offer with its defaults
         return [put(household, path, model.AnnuityOffer())]
     if name == "correlations":
@@ -584,7 +591,7 @@ def _derived(household: Household, path: Path_) -> bool:
 def test_every_input_field_changes_the_hash() -> None:
     covered: set[tuple[str, str]] = set()
     unchanged = []
-    for household in (rich(), rich_lives(), rich_annuities()):
+    for household in (rich(), rich_lives(), rich_annuities(), rich_claiming()):
         base = household_hash(household)
         fixed = household.lifetimes is model.Lifetimes.FIXED_HORIZON
         for path, cls_name, name in leaves_of(household):
@@ -599,7 +606,7 @@ def test_every_input_field_changes_the_hash() -> None:
             covered.add((cls_name, name))
     assert not unchanged, f"the hash ignores {unchanged}"
     # An absent table or annuity offer is a leaf too: giving one changes the hash.
-    absent = {("Adult", "mortality_table"), ("Household", "annuities")}
+    absent = {("Adult", "mortality_table"), ("Household", "annuities"), ("Income", "claiming")}
     assert covered == leaf_fields() | absent
 
 
@@ -645,3 +652,46 @@ def test_no_annuity_offer_keeps_the_form_and_an_offer_is_written_with_its_defaul
 def test_a_single_adults_offer_has_no_survivor_fraction() -> None:
     form = canonical_form(replace(retiree(), annuities=model.AnnuityOffer()))["annuities"]
     assert form["survivor_fraction"] is None
+
+
+# --------------------------------------------------------------------------- claiming
+
+
+def test_no_claiming_window_keeps_the_form_and_a_window_is_written_with_its_defaults() -> None:
+    household = couple()
+    assert all("claiming" not in i for i in canonical_form(household)["incomes"])
+    pension = household.incomes[0]
+    window = model.ClaimingWindow(pension.start_age - 3, pension.start_age + 3)
+    windowed = replace(
+        household, incomes=(replace(pension, claiming=window), *household.incomes[1:])
+    )
+    forms = [i for i in canonical_form(windowed)["incomes"] if "claiming" in i]
+    assert [f["claiming"] for f in forms] == [
+        {
+            "earliest_age": pension.start_age - 3,
+            "latest_age": pension.start_age + 3,
+            "early_adjustment": 0.0667,
+            "late_adjustment": 0.08,
+        }
+    ]
+    assert household_hash(windowed) != household_hash(household)
+
+
+def test_a_window_is_hashed_as_it_can_still_be_used() -> None:
+    household = example()  # 40 now, the pension from 65
+    pension = household.incomes[0]
+
+    def window(**fields: Any) -> str:
+        claiming = model.ClaimingWindow(**fields)
+        return household_hash(replace(household, incomes=(replace(pension, claiming=claiming),)))
+
+    # Only later ages: the early adjustment applies to none of them.
+    assert window(earliest_age=65, latest_age=70, early_adjustment=0.05) == window(
+        earliest_age=65, latest_age=70, early_adjustment=0.07
+    )
+    assert window(earliest_age=60, latest_age=65, late_adjustment=0.05) == window(
+        earliest_age=60, latest_age=65, late_adjustment=0.07
+    )
+    assert window(earliest_age=60, latest_age=70, early_adjustment=0.05) != window(
+        earliest_age=60, latest_age=70, early_adjustment=0.07
+    )

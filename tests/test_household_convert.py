@@ -7,7 +7,15 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from household_support import EXAMPLE_JSON, example, households, retiree, rich, rich_annuities
+from household_support import (
+    EXAMPLE_JSON,
+    example,
+    households,
+    retiree,
+    rich,
+    rich_annuities,
+    rich_claiming,
+)
 from hypothesis import given, settings
 
 from glidepath.common.v1 import household_pb2 as pb
@@ -21,6 +29,7 @@ from glidepath.household.convert import (
 from glidepath.household.model import (
     Account,
     AnnuityOffer,
+    ClaimingWindow,
     Household,
     IncomeKind,
     MarketAssumptions,
@@ -306,3 +315,26 @@ def test_an_annuity_offer_round_trips_and_unset_fields_take_their_defaults() -> 
     assert offer == AnnuityOffer(money_worth_ratio=0.85)
     assert household_from_json(with_fields(annuities={})).annuities == AnnuityOffer()
     assert household_from_json(with_fields()).annuities is None
+
+
+def test_a_claiming_window_round_trips_and_unset_adjustments_take_their_defaults() -> None:
+    household = rich_claiming()
+    assert household_from_json(household_to_json(household)) == household
+    assert household_from_proto(household_to_proto(household)) == household
+    pension = {"kind": "INCOME_KIND_PENSION", "amount": 20000, "startAge": 65}
+    text = with_fields(incomes=[{**pension, "claiming": {"earliestAge": 62, "latestAge": 70}}])
+    (income,) = household_from_json(text).incomes
+    assert income.claiming == ClaimingWindow(62, 70, 0.0667, 0.08)
+    (plain,) = household_from_json(with_fields(incomes=[pension])).incomes
+    assert plain.claiming is None
+
+
+def test_a_claiming_window_without_its_ages_names_them() -> None:
+    pension = {"kind": "INCOME_KIND_PENSION", "amount": 20000, "startAge": 65, "claiming": {}}
+    with pytest.raises(InvalidArgument) as error:
+        household_from_json(with_fields(incomes=[pension]))
+    named = {v.field for v in error.value.violations}
+    assert named == {
+        "incomes[0].claiming.earliestAge",
+        "incomes[0].claiming.latestAge",
+    }

@@ -27,9 +27,11 @@ from glidepath.household.model import (
     AnnuityOffer,
     AssetClass,
     Charge,
+    ClaimingWindow,
     Goals,
     Household,
     Income,
+    IncomeKind,
     Lifetimes,
     MarketAssumptions,
     ReturnModel,
@@ -96,6 +98,25 @@ def offer(**fields: Any) -> Mutation:
     return lambda h: replace(h, annuities=AnnuityOffer(**fields))
 
 
+def window(earliest: Any = 62, latest: Any = 70, **fields: Any) -> Mutation:
+    """The example's pension (default age 65) with a claiming window."""
+
+    def mutate(h: Household) -> Household:
+        claiming = ClaimingWindow(earliest, latest, **fields)
+        return replace(h, incomes=(replace(h.incomes[0], claiming=claiming), *h.incomes[1:]))
+
+    return mutate
+
+
+def compose(*mutations: Mutation) -> Mutation:
+    def mutate(h: Household) -> Household:
+        for m in mutations:
+            h = m(h)
+        return h
+
+    return mutate
+
+
 def fixed(mutation: Mutation) -> Mutation:
     """``mutation`` of the household under the fixed horizon, whose plan ends at the last
     life expectancy (under mortality it runs to age 110, and these values are legal)."""
@@ -105,6 +126,7 @@ def fixed(mutation: Mutation) -> Mutation:
 GROWN = Adult(40, 65, 90, 1000.0)
 A = "household.adults[0]"
 AN = "household.annuities"
+CW = "household.incomes[0].claiming"
 # (case, mutation of the example household, every field it must violate)
 CASES: list[tuple[str, Mutation, str | tuple[str, ...]]] = [
     ("no adult", top(adults=()), "household.adults"),
@@ -273,6 +295,46 @@ CASES: list[tuple[str, Mutation, str | tuple[str, ...]]] = [
         f"{AN}.survivor_fraction",
     ),
     ("survivor > 1", offer(survivor_fraction=1.5), f"{AN}.survivor_fraction"),
+    ("claim after the default", window(earliest=66), f"{CW}.earliest_age"),
+    ("claim only before the default", window(latest=64), f"{CW}.latest_age"),
+    ("claim at one age", window(65, 65), f"{CW}.latest_age"),
+    ("claim at no age", window(latest=130), f"{CW}.latest_age"),
+    ("claim at a text age", window(earliest="62"), f"{CW}.earliest_age"),
+    ("claim early for nothing", window(50, 70, early_adjustment=0.07), f"{CW}.early_adjustment"),
+    ("claim early for more", window(early_adjustment=-0.05), f"{CW}.early_adjustment"),
+    ("claim late for less", window(late_adjustment=-0.05), f"{CW}.late_adjustment"),
+    ("nan adjustment", window(late_adjustment=NAN), f"{CW}.late_adjustment"),
+    (
+        "claim after the end",
+        compose(window(), lambda h: replace(h, incomes=(replace(h.incomes[0], end_age=70),))),
+        f"{CW}.latest_age",
+    ),
+    (
+        "claim other income",
+        compose(
+            window(), lambda h: replace(h, incomes=(replace(h.incomes[0], kind=IncomeKind.OTHER),))
+        ),
+        CW,
+    ),
+    (
+        "claim five pensions",
+        compose(window(), lambda h: replace(h, incomes=h.incomes * 5)),
+        "household.incomes",
+    ),
+    (
+        "claim with one age left",
+        compose(
+            window(36, 40), lambda h: replace(h, incomes=(replace(h.incomes[0], start_age=40),))
+        ),
+        f"{CW}.latest_age",
+    ),
+    (
+        "claim a pension in payment",
+        compose(
+            window(36, 45), lambda h: replace(h, incomes=(replace(h.incomes[0], start_age=38),))
+        ),
+        CW,
+    ),
 ]
 
 
@@ -402,3 +464,9 @@ def test_a_couples_annuity_offer_is_valid_and_its_message_names_the_rule() -> No
     single = replace(example(), annuities=AnnuityOffer(survivor_fraction=0.6))
     with pytest.raises(InvalidArgument, match="applies only to a couple"):
         validate(single)
+
+
+def test_a_claiming_window_around_the_default_age_is_valid() -> None:
+    validate(window()(example()))
+    validate(window(65, 66)(example()))  # only later
+    validate(window(60, 65, early_adjustment=0.19)(example()))  # 95 % less at 60: still paid

@@ -256,6 +256,47 @@ def test_a_bad_annuity_offer_names_its_field(
     assert "household.annuities.money_worth_ratio" in error.value.details()
 
 
+def claiming_household(**fields: object) -> household_pb2.Household:
+    """The example whose pension (65) may be claimed from 63 to 67."""
+    household = example_household()
+    window = household_pb2.ClaimingWindow(earliest_age=63, latest_age=67, **fields)  # type: ignore[arg-type]
+    household.incomes[0].claiming.CopyFrom(window)
+    return household
+
+
+def test_compare_offers_the_claiming_baselines_only_with_a_window(
+    stub: simulation_pb2_grpc.SimulationServiceStub,
+) -> None:
+    reply = compare(stub, household=claiming_household())
+    names = [r.strategy for r in reply.results]
+    assert names == [*BASELINES, "claim_earliest", "claim_latest", "optimum"]
+    by_name = {r.strategy: r.certainty_equivalent.value for r in reply.results}
+    assert len({by_name["merton"], by_name["claim_earliest"], by_name["claim_latest"]}) == 3
+
+
+def test_a_claiming_strategy_without_a_window_is_refused_naming_it(
+    stub: simulation_pb2_grpc.SimulationServiceStub,
+) -> None:
+    with pytest.raises(grpc.RpcError) as error:
+        compare(stub, ["merton", "claim_latest"])
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "strategies[1]" in error.value.details()
+    assert "claiming window" in error.value.details()
+    with pytest.raises(grpc.RpcError) as single:
+        simulate(stub, "claim_earliest")
+    assert single.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "'claim_earliest'" in single.value.details()
+
+
+def test_a_bad_claiming_window_names_its_field(
+    stub: simulation_pb2_grpc.SimulationServiceStub,
+) -> None:
+    with pytest.raises(grpc.RpcError) as error:
+        compare(stub, household=claiming_household(late_adjustment=-0.1))
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "household.incomes[0].claiming.late_adjustment" in error.value.details()
+
+
 # --------------------------------------------------------------------------- adaptive mode
 
 

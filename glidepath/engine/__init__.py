@@ -9,7 +9,8 @@ Public entry points:
 - ``Strategy`` and the built-ins, ``make_strategy`` / ``STRATEGIES`` (``strategies``);
 - ``Objective`` (``objective``): the utility, CE and RL reward;
 - ``rollout`` (``rollout``): every path's arrays, year by year (bounded size);
-- ``optimum_available`` / ``solve_optimum`` / ``optimum_strategy`` (``optimum``).
+- ``optimum_available`` / ``solve_optimum`` / ``optimum_strategy`` (``optimum``);
+- ``claim`` / ``claimed`` (``claiming``): a pension's claiming age, planned per path.
 """
 
 from .cashflows import Schedule, build_schedule

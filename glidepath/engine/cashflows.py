@@ -27,6 +27,9 @@ Conventions (the model module's, made precise):
   means until the drawn death, and ``lives`` (:mod:`glidepath.engine.lifetimes`) holds
   the life tables and each alive state's flows; the arrays here are then those of the
   state where every adult is alive.
+- Claiming windows: a pension with one is scheduled from its default age (its
+  ``start_age``); ``claims`` (:mod:`glidepath.engine.claiming`) holds what claiming it
+  at each other age changes, which the state applies per path.
 - The consumption scale s (utility normalisation and reporting): the retirement spending
   target when > 0, else the largest spending phase, else the mean positive real net
   income, else initial wealth spread over the horizon, else 1.
@@ -44,6 +47,7 @@ from glidepath.errors import InvalidArgument
 from glidepath.household.model import Household, IncomeKind
 
 from .annuities import AnnuityMarket, annuity_market
+from .claiming import ClaimOptions, claim_options
 from .lifetimes import Lives, build_lives
 from .market import MarketModel
 
@@ -88,6 +92,9 @@ class Schedule:
     market: MarketModel
     lives: Lives | None = None  # MORTALITY: life tables and each alive state's flows
     annuities: AnnuityMarket | None = None  # the annuity offer's prices; None: no market
+    # Claimable pensions (paid above from their default ages) and each claiming age's
+    # flows; None: no pension has a claiming window.
+    claims: ClaimOptions | None = None
 
     @property
     def real_net_income(self) -> FloatArray:
@@ -263,4 +270,5 @@ def build_schedule(household: Household) -> Schedule:
         market=market,
         lives=lives,
         annuities=annuity_market(household, lives, market, discount, horizon),
+        claims=claim_options(household),
     )

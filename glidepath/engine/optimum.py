@@ -49,6 +49,7 @@ is only exact for the household it was solved for.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import math
@@ -59,7 +60,7 @@ import numpy as np
 
 from glidepath.household.model import Household, Lifetimes, ReturnModel
 
-from . import lives
+from . import claiming, lives
 from .cashflows import BoolArray, FloatArray, IntArray, build_schedule
 from .logmath import log_power_mean, logsumexp
 from .objective import FLOOR_FRACTION, crra, crra_inverse
@@ -110,6 +111,9 @@ class OptimumSolution:
     # A_0: utility terms ahead, E[years lived] + g at beta = 1 (the CE's normaliser).
     utility_terms: float
     seconds: float
+    # With claiming windows: the claiming age of each claimable pension (``claimable``
+    # order) whose DP is the best of the enumeration; None: no window.
+    claim_ages: tuple[int, ...] | None = None
 
     @property
     def cash_grids(self) -> tuple[FloatArray, ...]:
@@ -152,10 +156,21 @@ class OptimumSolution:
         return c, np.asarray(share, dtype=np.float64)
 
 
+#: The most DP solves a claiming enumeration may take, counted in single-adult solves (a
+#: couple's costs about 3, one per life state): about 0.3 s each on the benchmark
+#: machine, so an enumeration stays within a few seconds. A window of 62-70 (9 ages)
+#: fits for one adult; a couple's fits with up to 4 claiming combinations.
+MAX_CLAIM_SOLVES = 12
+
+
 def dp_applies(household: Household) -> tuple[bool, str]:
     """Whether the DP's assumptions hold for the household, and if not, why."""
     if household.annuities is not None:  # an optimum that ignores the offer is no optimum
         return False, "no optimum: the dynamic programme does not decide annuity purchases yet"
+    if claiming.claimable(household):
+        ok, reason = _enumerable(household)
+        if not ok:
+            return ok, reason
     market = household.market
     if market.return_model is not ReturnModel.LOGNORMAL:
         return False, "no optimum: the DP assumes lognormal returns (the household uses Student-t)"
@@ -166,6 +181,28 @@ def dp_applies(household: Household) -> tuple[bool, str]:
             "so cash flows are not deterministic in real terms"
         )
     return True, ""
+
+
+def _enumerable(household: Household) -> tuple[bool, str]:
+    """Whether the claiming ages can be enumerated, one exact DP per combination."""
+    combinations = len(claiming.claim_combinations(household))
+    cost = combinations * (1 if len(household.adults) == 1 else 3)
+    if cost > MAX_CLAIM_SOLVES:
+        return False, (
+            f"no optimum: the claiming windows give {combinations} combinations of claiming "
+            f"ages, too many to solve one dynamic programme each in seconds (at most "
+            f"{MAX_CLAIM_SOLVES // (1 if len(household.adults) == 1 else 3)} for this household)"
+        )
+    goals = household.goals
+    if goals.retirement_spending <= 0 and not any(
+        p.annual_spending > 0 for p in household.spending_phases
+    ):
+        return False, (
+            "no optimum: without a spending target the objective's scale depends on the "
+            "incomes, so the claiming ages' programmes cannot be compared"
+        )
+    variant = claiming.claim_variant(household, claiming.claim_combinations(household)[0])
+    return dp_applies(variant)
 
 
 def optimum_available(household: Household) -> tuple[bool, str]:
@@ -358,10 +395,13 @@ def _penalty_now(c: FloatArray, gamma: float, floor: float) -> FloatArray:
 
 
 def solve(household: Household, settings: OptimumSettings = OptimumSettings()) -> OptimumSolution:
-    """Solve the DP for ``household`` (raises ValueError when ``dp_applies`` says no)."""
+    """Solve the DP for ``household`` (raises ValueError when ``dp_applies`` says no, and
+    for a claiming window: :func:`solve_optimum` enumerates its ages)."""
     ok, reason = dp_applies(household)
     if not ok:
         raise ValueError(reason)
+    if claiming.claimable(household):
+        raise ValueError("a claiming window: solve_optimum enumerates the claiming ages")
     began = time.perf_counter()
     schedule = build_schedule(household)
     scale = schedule.consumption_scale
@@ -672,8 +712,25 @@ def _solve_cached(key: str, household: Household, settings: OptimumSettings) -> 
 def solve_optimum(
     household: Household, settings: OptimumSettings = OptimumSettings()
 ) -> OptimumSolution:
-    """``solve`` with a cache by the household's exact digest and the settings."""
-    return _solve_cached(household_key(household), household, settings)
+    """``solve`` with a cache by the household's exact digest and the settings.
+
+    With claiming windows: the exact DP of each combination of claiming ages (the
+    pensions fixed at those ages, their amounts adjusted), the best value kept and its
+    ages recorded; ``seconds`` is the enumeration's. It is the exact optimum among
+    plans that fix the claiming ages at the start (every path claims at the same ages);
+    a plan that chose the age by the market's path so far is not enumerated.
+    """
+    if not claiming.claimable(household):
+        return _solve_cached(household_key(household), household, settings)
+    began = time.perf_counter()
+    best: OptimumSolution | None = None
+    for ages in claiming.claim_combinations(household):
+        variant = claiming.claim_variant(household, ages)
+        solution = _solve_cached(household_key(variant), variant, settings)
+        if best is None or solution.value > best.value:
+            best = dataclasses.replace(solution, claim_ages=ages)
+    assert best is not None
+    return dataclasses.replace(best, seconds=time.perf_counter() - began)
 
 
 @dataclass(frozen=True)
@@ -698,8 +755,14 @@ class OptimumStrategy:
             if alive is None:
                 raise ValueError("the optimum of lives with mortality needs the year's alive mask")
             who = lives.state_of_paths(np.asarray(alive, dtype=np.bool_))
-        c, share = self.solution.policy(state.t, state.cash_on_hand, who)
-        return Decision(share, c)
+        ages = self.solution.claim_ages
+        if ages is None:
+            c, share = self.solution.policy(state.t, state.cash_on_hand, who)
+            return Decision(share, c)
+        plan = np.repeat(np.array(ages, dtype=np.float64)[:, None], state.n_paths, axis=1)
+        claimed = claiming.claim(state, plan)  # the state the DP of those ages solved
+        c, share = self.solution.policy(state.t, claimed.cash_on_hand, who)
+        return Decision(share, c, claim=plan)
 
 
 def optimum_strategy(

@@ -64,6 +64,9 @@ class YearState:
     # None: the household has no annuity market.
     annuity_real: FloatArray | None = None
     annuity_nominal: FloatArray | None = None
+    # With claiming windows: each claimable pension's planned claiming age per path,
+    # (pensions, n), frozen once reached (:mod:`glidepath.engine.claiming`); None: none.
+    claim_plan: IntArray | None = None
 
     @property
     def lived(self) -> BoolArray:
@@ -146,6 +149,10 @@ class Decision:
     stock_share: FloatArray
     consumption: FloatArray
     annuitise: FloatArray | None = None
+    # The age at which to claim each claimable pension (``claimable`` order), per path:
+    # (pensions, n). None keeps each path's plan: the default age unless a strategy set
+    # another. Applied first in the year; a claimed pension's plan no longer moves.
+    claim: FloatArray | IntArray | None = None
 
 
 @dataclass(frozen=True)

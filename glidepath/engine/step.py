@@ -22,6 +22,8 @@ A year, in order:
    An annuity purchase (``Decision.annuitise``, :mod:`glidepath.engine.annuities`)
    comes before all of this: wealth falls by the amount, this year's income rises by
    the first payment; the income bought is paid in every later year someone lives.
+   A claiming decision (``Decision.claim``, :mod:`glidepath.engine.claiming`) comes
+   first of all: this year's pension and human capital follow the path's new plan.
 4. The price index moves with the year's inflation; next year's income and charges
    follow the schedule (non-indexed ones deflated by the path's new price index).
 
@@ -42,6 +44,7 @@ from glidepath.household.model import Household
 
 from .annuities import annuity_flows, purchase
 from .cashflows import FloatArray, Schedule, build_schedule
+from .claiming import claim, claim_flows
 from .lifetimes import alive_in_year
 from .market import YearReturns
 from .state import Decision, FlowTiming, IntArray, YearOutcome, YearState
@@ -136,6 +139,11 @@ def initial_state(
     wealth = np.full(n_paths, schedule.initial_wealth)
     at_retirement = wealth.copy() if schedule.retirement_year == 0 else np.full(n_paths, np.nan)
     held = None if schedule.annuities is None else np.zeros(n_paths)
+    plan = None
+    if schedule.claims is not None:  # every pension planned at its default age
+        plan = schedule.claims.default_plan(n_paths)
+        extra, later = claim_flows(schedule.claims, 0, code, price, plan)
+        income, pension, human = income + extra, pension + extra, human + later
     return YearState(
         schedule=schedule,
         timing=timing,
@@ -154,6 +162,7 @@ def initial_state(
         life_code=code,
         annuity_real=held,
         annuity_nominal=None if held is None else held.copy(),
+        claim_plan=plan,
     )
 
 
@@ -164,6 +173,8 @@ def step(
     if state.done:
         raise ValueError("the plan is over: no year left to step")
     schedule, t = state.schedule, state.t
+    if decision.claim is not None:  # first, at the start of the year
+        state = claim(state, decision.claim)
     bought = None
     if decision.annuitise is not None:  # first, at the start of the year
         state, bought = purchase(state, decision.annuitise)
@@ -232,6 +243,9 @@ def step(
     if schedule.annuities is not None and held_real is not None and held_nominal is not None:
         paid, later = annuity_flows(schedule.annuities, nxt, code, price, held_real, held_nominal)
         income, human = income + paid, human + later
+    if schedule.claims is not None and state.claim_plan is not None:
+        extra, later = claim_flows(schedule.claims, nxt, code, price, state.claim_plan)
+        income, pension, human = income + extra, pension + extra, human + later
     at_retirement = state.wealth_at_retirement
     if nxt == schedule.retirement_year:
         at_retirement = wealth.copy()
@@ -253,5 +267,6 @@ def step(
         life_code=code,
         annuity_real=held_real,
         annuity_nominal=held_nominal,
+        claim_plan=state.claim_plan,
     )
     return next_state, outcome

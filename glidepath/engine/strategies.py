@@ -25,7 +25,7 @@ from glidepath.errors import InvalidArgument
 from glidepath.household.model import Household
 from glidepath.text import clip
 
-from . import annuities
+from . import annuities, claiming
 from .cashflows import FloatArray, Schedule, build_schedule
 from .logmath import exp_or_inf
 from .quadrature import return_nodes, samuelson_log_b, samuelson_share
@@ -395,6 +395,26 @@ class FloorWithAnnuities:
         return cls(MertonRule.for_schedule(schedule), essential, year, need)
 
 
+@dataclass(frozen=True)
+class ClaimAt:
+    """Claim every claimable pension at the earliest (``latest`` False) or the latest age
+    of its window, and follow the Merton-style rule on the state that plan gives (its
+    pensions' amounts and survival-weighted value in it). Without a window: Merton."""
+
+    merton: MertonRule
+    latest: bool
+    name: str
+
+    def decide(self, state: YearState) -> Decision:
+        options = state.schedule.claims
+        if options is None:
+            return self.merton.decide(state)
+        ages = [p.latest if self.latest else p.earliest for p in options.pensions]
+        plan = np.repeat(np.array(ages, dtype=np.float64)[:, None], state.n_paths, axis=1)
+        base = self.merton.decide(claiming.claim(state, plan))
+        return Decision(base.stock_share, base.consumption, claim=plan)
+
+
 def _log_expm1(x: float) -> float:
     """ln(e^x - 1) for x > 0, without overflow for large x."""
     return x + math.log(-math.expm1(-x)) if x > 1.0 else math.log(math.expm1(x))
@@ -451,6 +471,13 @@ def _floor_annuity(h: Household) -> Strategy:
     return FloorWithAnnuities.for_schedule(build_schedule(h))
 
 
+def _claim_at(latest: bool, name: str) -> StrategyFactory:
+    def factory(h: Household) -> Strategy:
+        return ClaimAt(MertonRule.for_schedule(build_schedule(h)), latest, name)
+
+    return factory
+
+
 def _optimum(h: Household) -> Strategy:
     from .optimum import optimum_strategy  # heavy solver, imported on demand
 
@@ -470,19 +497,31 @@ STRATEGIES: dict[str, StrategyFactory] = {
     "annuitise_25": _annuitise(0.25, "annuitise_25"),
     "annuitise_50": _annuitise(0.50, "annuitise_50"),
     "floor_annuity": _floor_annuity,
+    "claim_earliest": _claim_at(False, "claim_earliest"),
+    "claim_latest": _claim_at(True, "claim_latest"),
 }
 
 #: The strategies that buy annuities: offered only to a household with an annuity offer.
 ANNUITY_STRATEGIES: tuple[str, ...] = ("annuitise_25", "annuitise_50", "floor_annuity")
 
+#: The strategies that choose claiming ages: offered only to a household with a
+#: claiming window (every other strategy claims at the default age).
+CLAIMING_STRATEGIES: tuple[str, ...] = ("claim_earliest", "claim_latest")
+
+
+def has_claiming(household: Household) -> bool:
+    """Whether some pension of ``household`` has a claiming window."""
+    return bool(claiming.claimable(household))
+
 
 def strategies_for(household: Household) -> tuple[str, ...]:
     """The built-in strategies that apply to ``household`` (the optimum aside): the
-    annuity baselines only where it has an annuity offer."""
-    offered = household.annuities is not None
-    return tuple(
-        n for n in STRATEGIES if n != "optimum" and (offered or n not in ANNUITY_STRATEGIES)
-    )
+    annuity baselines only where it has an annuity offer, the claiming baselines only
+    where a pension has a claiming window."""
+    refused = () if household.annuities is not None else ANNUITY_STRATEGIES
+    if not has_claiming(household):
+        refused = (*refused, *CLAIMING_STRATEGIES)
+    return tuple(n for n in STRATEGIES if n != "optimum" and n not in refused)
 
 
 def make_strategy(name: str, household: Household) -> Strategy:

@@ -35,6 +35,9 @@ model trained for one is the right model for the other. Hence:
 - **annuities**: written only when the household has an offer (its defaults filled in:
   ``from_age`` the first adult's retirement age, or now if that has passed; a couple's
   ``survivor_fraction`` 1), so a household without one keeps the form and hash it had;
+- **claiming windows**: an income's ``claiming`` is written only when it has one, so an
+  income without a window keeps the form and hash it had; its earliest age from the
+  adult's age now, an adjustment that no age of the window applies written as 0;
 - **schema version** folded in (``SCHEMA``, from :mod:`glidepath.versions`): the engine's
   meaning of these fields and the RL policy's layout; bump one whenever it changes, so
   that no incompatible model is ever reused.
@@ -66,6 +69,7 @@ from glidepath.household.model import (
     AnnuityOffer,
     AssetClass,
     Charge,
+    ClaimingWindow,
     Goals,
     Household,
     Income,
@@ -125,7 +129,7 @@ _SCHEMA_1_MEANING: dict[str, dict[str, Any]] = {
         "survivor_spending_fraction": Household(adults=()).survivor_spending_fraction,
     },
     "adults": {"mortality_table": None},
-    "incomes": {"survivor_fraction": 0.0},
+    "incomes": {"survivor_fraction": 0.0, "claiming": None},
     "goals": {"essential_fraction": 0.0},
 }
 
@@ -292,6 +296,24 @@ def _income(income: Income, adults: Sequence[Adult]) -> Income:
         indexed_to_inflation=income.indexed_to_inflation,
         growth=rounding.round_rate(income.growth),
         survivor_fraction=rounding.round_rate(income.survivor_fraction),
+        claiming=_claiming(income, adults),
+    )
+
+
+def _claiming(income: Income, adults: Sequence[Adult]) -> ClaimingWindow | None:
+    """The window as it can still be used: from the adult's age now (an age passed can no
+    longer be chosen), an adjustment no age of it can apply written as 0."""
+    window = income.claiming
+    if window is None:
+        return None
+    earliest = max(window.earliest_age, adults[income.adult].current_age)
+    early = window.early_adjustment if earliest < income.start_age else 0.0
+    late = window.late_adjustment if window.latest_age > income.start_age else 0.0
+    return ClaimingWindow(
+        earliest_age=earliest,
+        latest_age=window.latest_age,
+        early_adjustment=rounding.round_rate(early),
+        late_adjustment=rounding.round_rate(late),
     )
 
 

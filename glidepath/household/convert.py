@@ -54,6 +54,7 @@ from glidepath.household.model import (
     AnnuityOffer,
     AssetClass,
     Charge,
+    ClaimingWindow,
     Goals,
     Household,
     Income,
@@ -278,6 +279,25 @@ def _income(m: pb.Income, path: str, problems: list[FieldViolation]) -> Income:
         growth=m.growth,
         label=m.label,
         survivor_fraction=m.survivor_fraction,
+        claiming=_claiming(m, f"{path}.claiming", problems),
+    )
+
+
+def _claiming(m: pb.Income, path: str, problems: list[FieldViolation]) -> ClaimingWindow | None:
+    """The claiming window, adjustments unset at their defaults; None when absent."""
+    if not m.HasField("claiming"):
+        return None
+    w = m.claiming
+    default = ClaimingWindow(0, 0)
+    return ClaimingWindow(
+        earliest_age=_required(w, "earliest_age", path, problems, 0),
+        latest_age=_required(w, "latest_age", path, problems, 0),
+        early_adjustment=(
+            w.early_adjustment if w.HasField("early_adjustment") else default.early_adjustment
+        ),
+        late_adjustment=(
+            w.late_adjustment if w.HasField("late_adjustment") else default.late_adjustment
+        ),
     )
 
 
@@ -440,6 +460,16 @@ def _income_to_proto(income: Income) -> pb.Income:
     )
     if income.end_age is not None:
         message.end_age = income.end_age
+    if income.claiming is not None:
+        w = income.claiming
+        message.claiming.CopyFrom(
+            pb.ClaimingWindow(
+                earliest_age=w.earliest_age,
+                latest_age=w.latest_age,
+                early_adjustment=w.early_adjustment,
+                late_adjustment=w.late_adjustment,
+            )
+        )
     return message
 
 

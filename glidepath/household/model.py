@@ -80,6 +80,37 @@ class IncomeKind(Enum):
     OTHER = "other"
 
 
+#: Default adjustments of a claiming window, per year claimed before or after the
+#: income's ``start_age`` (linear, as the rules they come from): US Social Security
+#: reduces a benefit claimed early by 5/9 of 1 % a month for the first 36 months (6.67 %
+#: a year) and credits 8 % a year for each year it is delayed past the full retirement
+#: age (docs/claiming.md).
+DEFAULT_EARLY_ADJUSTMENT = 0.0667
+DEFAULT_LATE_ADJUSTMENT = 0.08
+
+
+@dataclass(frozen=True)
+class ClaimingWindow:
+    """A pension the household may claim at any age in [earliest_age, latest_age] of its
+    adult (the income's ``start_age`` is the default age). The amount is the income's
+    ``amount`` claimed at ``start_age``, reduced by ``early_adjustment`` for each year
+    claimed earlier and raised by ``late_adjustment`` for each year later, linearly:
+    amount x (1 - early x (start_age - age)) or amount x (1 + late x (age - start_age)).
+    Claiming is one irreversible decision; at ``latest_age`` it is made automatically.
+    """
+
+    earliest_age: int
+    latest_age: int
+    early_adjustment: float = DEFAULT_EARLY_ADJUSTMENT
+    late_adjustment: float = DEFAULT_LATE_ADJUSTMENT
+
+    def factor(self, default_age: int, age: int) -> float:
+        """The amount claimed at ``age`` per 1 of the amount claimed at ``default_age``."""
+        if age < default_age:
+            return 1.0 - self.early_adjustment * (default_age - age)
+        return 1.0 + self.late_adjustment * (age - default_age)
+
+
 @dataclass(frozen=True)
 class Income:
     """A pension, an annuity, rent received...: paid while ``adult`` is in [start_age, end_age)."""
@@ -100,6 +131,9 @@ class Income:
     # Fraction of the amount still paid after ``adult`` has died while the other adult
     # lives (a reversionary pension: 0.5 to 0.6 is common); 0 = it stops at death.
     survivor_fraction: float = 0.0
+    # A pension's claiming window (``start_age`` its default age); None: paid from
+    # ``start_age``, no decision.
+    claiming: ClaimingWindow | None = None
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,10 @@ Decisions worth knowing:
   ``survivor_fraction`` or a ``survivor_spending_fraction`` other than the default under
   FIXED_HORIZON (every life ends on its date, nobody is a survivor), the two survivor
   fractions for a household of one adult.
+- Claiming windows (``incomes[i].claiming``, pensions only): earliest <= start_age <=
+  latest with earliest < latest, within the plan and before ``end_age``, the adult not
+  past start_age (a pension in payment has nothing left to decide), adjustments in
+  [0, 1] and the amount claimed at the earliest age positive.
 - Annuities (``household.annuities``, absent: no market). ``from_age`` is on the
   household's clock and must come before the plan's end (a later one would allow no
   purchase); ``money_worth_ratio`` in (0, 1] (also once rounded); ``survivor_fraction``
@@ -60,8 +64,10 @@ from glidepath.household.model import (
     AnnuityOffer,
     AssetClass,
     Charge,
+    ClaimingWindow,
     Household,
     Income,
+    IncomeKind,
     Lifetimes,
     MarketAssumptions,
     MortalityTable,
@@ -483,8 +489,19 @@ def _shares(check: _Checker, path: str, account: Account) -> None:
         )
 
 
+#: The most incomes with a claiming window: each window's ages cost a schedule apiece
+#: when the household is prepared (a household has at most one public pension an adult).
+MAX_CLAIMING_WINDOWS = 4
+
+
 def _incomes(check: _Checker, household: Household, timeline: _Timeline | None) -> None:
     check.count(f"{ROOT}.incomes", household.incomes, 0, MAX_ITEMS)
+    windows = sum(1 for i in household.incomes if getattr(i, "claiming", None) is not None)
+    if windows > MAX_CLAIMING_WINDOWS:
+        check.fail(
+            f"{ROOT}.incomes",
+            f"at most {MAX_CLAIMING_WINDOWS} incomes may have a claiming window, got {windows}",
+        )
     for i, income in enumerate(household.incomes):
         _income(
             check,
@@ -536,6 +553,70 @@ def _income(
         return
     if timeline is not None:
         _within_plan(check, path, start, end, timeline, adult, f"adult {adult}'s")
+    if income.claiming is not None:
+        _claiming(check, f"{path}.claiming", income, start, end, timeline)
+
+
+def _claiming(
+    check: _Checker,
+    path: str,
+    income: Income,
+    start: int | None,
+    end: int | None,
+    timeline: _Timeline | None,
+) -> None:
+    """A claiming window: a pension's, around its start_age, still to be decided (its
+    adult not past start_age), within the plan, its amount positive at every age."""
+    window = income.claiming
+    if not isinstance(window, ClaimingWindow):
+        check.fail(path, f"must be a claiming window, got {_shown(window)}")
+        return
+    if income.kind is not IncomeKind.PENSION:
+        check.fail(path, "applies only to an income of kind pension")
+    earliest = check.age(f"{path}.earliest_age", window.earliest_age)
+    latest = check.age(f"{path}.latest_age", window.latest_age)
+    early = check.within(
+        f"{path}.early_adjustment", window.early_adjustment, 0.0, 1.0, "a fraction per year"
+    )
+    check.within(f"{path}.late_adjustment", window.late_adjustment, 0.0, 1.0, "a fraction per year")
+    if earliest is None or latest is None or start is None:
+        return
+    if earliest > start:
+        check.fail(f"{path}.earliest_age", f"must be <= start_age ({start}), the default age")
+    if latest < start:
+        check.fail(f"{path}.latest_age", f"must be >= start_age ({start}), the default age")
+    elif latest <= earliest:
+        check.fail(
+            f"{path}.latest_age",
+            f"must be > earliest_age ({earliest}): a single age leaves nothing to decide",
+        )
+    if end is not None and end <= latest:
+        check.fail(f"{path}.latest_age", f"must be < end_age ({end}): claimed then, never paid")
+    if early is not None and earliest <= start and early * (start - earliest) >= 1.0:
+        check.fail(
+            f"{path}.early_adjustment",
+            f"x (start_age - earliest_age) must be < 1 (the amount claimed at {earliest} "
+            f"would be nothing), got {_shown(early)}",
+        )
+    if timeline is None or not 0 <= income.adult < len(timeline.current_ages):
+        return
+    current, last = timeline.current_ages[income.adult], timeline.last_ages[income.adult]
+    if current > start:
+        check.fail(
+            path,
+            f"the pension is already in payment (its adult is {current}, past start_age "
+            f"{start}): a claiming window would change nothing",
+        )
+    if latest > last:
+        check.fail(
+            f"{path}.latest_age",
+            f"must be at most {last}, the adult's age in the plan's last year",
+        )
+    elif earliest < latest <= current:
+        check.fail(
+            f"{path}.latest_age",
+            f"must be > the adult's age now ({current}): a single age is left, nothing to decide",
+        )
 
 
 def _within_plan(

@@ -27,7 +27,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from glidepath.engine.objective import Objective
-from glidepath.engine.strategies import ANNUITY_STRATEGIES, optimum_applies
+from glidepath.engine.strategies import (
+    ANNUITY_STRATEGIES,
+    CLAIMING_STRATEGIES,
+    has_claiming,
+    optimum_applies,
+)
 from glidepath.household.model import Household
 
 FloatArray = NDArray[np.float64]
@@ -49,8 +54,11 @@ GATE_STANDARD_ERRORS = 2.0
 
 def other_strategies(household: Household, *, include_optimum: bool = True) -> tuple[str, ...]:
     """The strategies a candidate must beat: the rules (the annuity baselines among them
-    where the household has an annuity offer), then the optimum where it exists."""
+    where the household has an annuity offer, the claiming baselines where a pension has
+    a claiming window), then the optimum where it exists."""
     rules = (*BASELINES, *ANNUITY_STRATEGIES) if household.annuities is not None else BASELINES
+    if has_claiming(household):
+        rules = (*rules, *CLAIMING_STRATEGIES)
     with_optimum = include_optimum and optimum_applies(household)[0]
     return (*rules, OPTIMUM) if with_optimum else rules
 

@@ -430,6 +430,7 @@ class Income(_message.Message):
     GROWTH_FIELD_NUMBER: _builtins.int
     LABEL_FIELD_NUMBER: _builtins.int
     SURVIVOR_FRACTION_FIELD_NUMBER: _builtins.int
+    CLAIMING_FIELD_NUMBER: _builtins.int
     amount: _builtins.float
     """REQUIRED. ANNUAL amount, >= 0: in TODAY'S money when indexed_to_inflation, else in
     NOMINAL money fixed today.
@@ -462,6 +463,14 @@ class Income(_message.Message):
     the income stops at its adult's death. Above 0 only for a couple under
     LIFETIMES_MORTALITY (elsewhere it would change nothing).
     """
+    @_builtins.property
+    def claiming(self) -> Global___ClaimingWindow:
+        """A pension's claiming window: the household decides when to claim it, start_age
+        being the default age. Only for kind INCOME_KIND_PENSION. Unset: paid from
+        start_age, no decision (the household's hash is the one it had without it). At most
+        4 incomes of a household may have one.
+        """
+
     def __init__(
         self,
         *,
@@ -474,10 +483,11 @@ class Income(_message.Message):
         growth: _builtins.float = ...,
         label: _builtins.str = ...,
         survivor_fraction: _builtins.float = ...,
+        claiming: Global___ClaimingWindow | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_amount", b"_amount", "_end_age", b"_end_age", "_indexed_to_inflation", b"_indexed_to_inflation", "_start_age", b"_start_age", "amount", b"amount", "end_age", b"end_age", "indexed_to_inflation", b"indexed_to_inflation", "start_age", b"start_age"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_amount", b"_amount", "_end_age", b"_end_age", "_indexed_to_inflation", b"_indexed_to_inflation", "_start_age", b"_start_age", "amount", b"amount", "claiming", b"claiming", "end_age", b"end_age", "indexed_to_inflation", b"indexed_to_inflation", "start_age", b"start_age"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_amount", b"_amount", "_end_age", b"_end_age", "_indexed_to_inflation", b"_indexed_to_inflation", "_start_age", b"_start_age", "adult", b"adult", "amount", b"amount", "end_age", b"end_age", "growth", b"growth", "indexed_to_inflation", b"indexed_to_inflation", "kind", b"kind", "label", b"label", "start_age", b"start_age", "survivor_fraction", b"survivor_fraction"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_amount", b"_amount", "_end_age", b"_end_age", "_indexed_to_inflation", b"_indexed_to_inflation", "_start_age", b"_start_age", "adult", b"adult", "amount", b"amount", "claiming", b"claiming", "end_age", b"end_age", "growth", b"growth", "indexed_to_inflation", b"indexed_to_inflation", "kind", b"kind", "label", b"label", "start_age", b"start_age", "survivor_fraction", b"survivor_fraction"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__amount: _TypeAlias = _typing.Literal["amount"]  # noqa: Y015
     _WhichOneofArgType__amount: _TypeAlias = _typing.Literal["_amount", b"_amount"]  # noqa: Y015
@@ -497,6 +507,69 @@ class Income(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__start_age) -> _WhichOneofReturnType__start_age | None: ...
 
 Global___Income: _TypeAlias = Income  # noqa: Y015
+
+@_typing.final
+class ClaimingWindow(_message.Message):
+    """When a pension may be claimed, and how its amount moves with the age claimed. The
+    income's amount is what claiming at its start_age pays; claimed at age a it pays
+    amount x (1 - early_adjustment x (start_age - a)) before start_age and
+    amount x (1 + late_adjustment x (a - start_age)) after it (linear, as public systems
+    state their rules). Claiming is irreversible; at latest_age it happens automatically.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EARLIEST_AGE_FIELD_NUMBER: _builtins.int
+    LATEST_AGE_FIELD_NUMBER: _builtins.int
+    EARLY_ADJUSTMENT_FIELD_NUMBER: _builtins.int
+    LATE_ADJUSTMENT_FIELD_NUMBER: _builtins.int
+    earliest_age: _builtins.int
+    """REQUIRED. The first age (of the income's adult) at which it may be claimed, whole
+    years, <= the income's start_age.
+    """
+    latest_age: _builtins.int
+    """REQUIRED. The last age at which it may be claimed (claimed then if not before),
+    whole years, >= the income's start_age and > earliest_age.
+    """
+    early_adjustment: _builtins.float
+    """The fraction of the amount lost per year claimed before start_age, in [0, 1), with
+    early_adjustment x (start_age - earliest_age) < 1. Unset: 0.0667 (US Social
+    Security: 5/9 of 1 % a month for the first 36 months early).
+    """
+    late_adjustment: _builtins.float
+    """The fraction of the amount gained per year claimed after start_age, in [0, 1].
+    Unset: 0.08 (US Social Security's delayed retirement credit).
+    """
+    def __init__(
+        self,
+        *,
+        earliest_age: _builtins.int | None = ...,
+        latest_age: _builtins.int | None = ...,
+        early_adjustment: _builtins.float | None = ...,
+        late_adjustment: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_earliest_age", b"_earliest_age", "_early_adjustment", b"_early_adjustment", "_late_adjustment", b"_late_adjustment", "_latest_age", b"_latest_age", "earliest_age", b"earliest_age", "early_adjustment", b"early_adjustment", "late_adjustment", b"late_adjustment", "latest_age", b"latest_age"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_earliest_age", b"_earliest_age", "_early_adjustment", b"_early_adjustment", "_late_adjustment", b"_late_adjustment", "_latest_age", b"_latest_age", "earliest_age", b"earliest_age", "early_adjustment", b"early_adjustment", "late_adjustment", b"late_adjustment", "latest_age", b"latest_age"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__earliest_age: _TypeAlias = _typing.Literal["earliest_age"]  # noqa: Y015
+    _WhichOneofArgType__earliest_age: _TypeAlias = _typing.Literal["_earliest_age", b"_earliest_age"]  # noqa: Y015
+    _WhichOneofReturnType__early_adjustment: _TypeAlias = _typing.Literal["early_adjustment"]  # noqa: Y015
+    _WhichOneofArgType__early_adjustment: _TypeAlias = _typing.Literal["_early_adjustment", b"_early_adjustment"]  # noqa: Y015
+    _WhichOneofReturnType__late_adjustment: _TypeAlias = _typing.Literal["late_adjustment"]  # noqa: Y015
+    _WhichOneofArgType__late_adjustment: _TypeAlias = _typing.Literal["_late_adjustment", b"_late_adjustment"]  # noqa: Y015
+    _WhichOneofReturnType__latest_age: _TypeAlias = _typing.Literal["latest_age"]  # noqa: Y015
+    _WhichOneofArgType__latest_age: _TypeAlias = _typing.Literal["_latest_age", b"_latest_age"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__earliest_age) -> _WhichOneofReturnType__earliest_age | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__early_adjustment) -> _WhichOneofReturnType__early_adjustment | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__late_adjustment) -> _WhichOneofReturnType__late_adjustment | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__latest_age) -> _WhichOneofReturnType__latest_age | None: ...
+
+Global___ClaimingWindow: _TypeAlias = ClaimingWindow  # noqa: Y015
 
 @_typing.final
 class Charge(_message.Message):
