@@ -31,6 +31,7 @@ from household_support import (
     rich,
     rich_annuities,
     rich_lives,
+    rich_regimes,
 )
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -56,6 +57,8 @@ from glidepath.household.model import (
     IncomeKind,
     Lifetimes,
     MarketAssumptions,
+    MarketRegime,
+    ReturnModel,
 )
 from glidepath.household.rounding import round_money, round_rate, round_shares
 from glidepath.household.validation import table_life_expectancy, validate
@@ -71,6 +74,7 @@ GOLDEN = {
     "couple": "befdf5af882d08c8",
     # An annuity offer (added without a schema bump: households without one kept theirs).
     "rich_annuities": "f6b1a8bc6b728cf6",
+    "rich_regimes": "8aa93468fe1e9ab8",
 }
 # Schema 2 (lifetimes, life tables, survivor fractions, the floor) moved every hash: a
 # household from before keeps its meaning when it says "fixed_horizon" (no survivor, no
@@ -89,6 +93,7 @@ KNOWN = {
     "rich_lives": rich_lives,
     "couple": couple,
     "rich_annuities": rich_annuities,
+    "rich_regimes": rich_regimes,
 }
 
 Path_ = tuple[str | int, ...]
@@ -313,7 +318,7 @@ def nudge(household: Household, rng: random.Random, scale: float) -> Household:
                 monthly_contribution=number("monthly_contribution", obj.monthly_contribution),
                 **shares,
             )
-        if isinstance(obj, MarketAssumptions):
+        if isinstance(obj, MarketAssumptions | MarketRegime):
             rows = [list(r) for r in obj.correlations]
             for i in range(4):
                 for j in range(i + 1, 4):
@@ -439,6 +444,8 @@ MODEL_CLASSES = (
     model.Goals,
     model.MortalityTable,
     model.AnnuityOffer,
+    MarketRegime,
+    model.RegimeSwitching,
 )
 CLASS_NAMES = {cls.__name__ for cls in MODEL_CLASSES}
 
@@ -536,6 +543,9 @@ def beyond_rounding(household: Household, path: Path_) -> list[Household]:
         return [_retabled(put(household, path, table), path[:-1])]
     if name == "annuities":  # no offer: an offer with its defaults
         return [put(household, path, model.AnnuityOffer())]
+    if name == "regimes":  # no regimes: switching, with the default turbulent regime
+        switching = put(household, (*path[:-1], "return_model"), ReturnModel.REGIME_SWITCHING)
+        return [put(switching, path, model.RegimeSwitching())]
     if name == "correlations":
         out = []
         for step in (0.05, -0.05):
@@ -583,12 +593,16 @@ def _derived(household: Household, path: Path_) -> bool:
 def test_every_input_field_changes_the_hash() -> None:
     covered: set[tuple[str, str]] = set()
     unchanged = []
-    for household in (rich(), rich_lives(), rich_annuities()):
+    for household in (rich(), rich_lives(), rich_annuities(), rich_regimes()):
         base = household_hash(household)
         fixed = household.lifetimes is model.Lifetimes.FIXED_HORIZON
+        switching = household.market.regimes is not None
         for path, cls_name, name in leaves_of(household):
-            # (rich's lifetimes changes to mortality; rich_lives' could not go back alone)
+            # (rich's lifetimes changes to mortality; rich_lives' could not go back alone,
+            # nor rich_regimes' return model: its regimes apply to that model alone, which
+            # ignores the degrees of freedom as the lognormal one does)
             skip = name in MORTALITY_ONLY if fixed else name == "lifetimes"
+            skip = skip or (switching and name in {"return_model", "degrees_of_freedom"})
             if _derived(household, path) or skip:
                 continue
             valid = [h for h in beyond_rounding(household, path) if is_valid(h)]
@@ -598,7 +612,11 @@ def test_every_input_field_changes_the_hash() -> None:
             covered.add((cls_name, name))
     assert not unchanged, f"the hash ignores {unchanged}"
     # An absent table or annuity offer is a leaf too: giving one changes the hash.
-    absent = {("Adult", "mortality_table"), ("Household", "annuities")}
+    absent = {
+        ("Adult", "mortality_table"),
+        ("Household", "annuities"),
+        ("MarketAssumptions", "regimes"),
+    }
     assert covered == leaf_fields() | absent
 
 

@@ -35,6 +35,9 @@ model trained for one is the right model for the other. Hence:
 - **annuities**: written only when the household has an offer (its defaults filled in:
   ``from_age`` the first adult's retirement age, or now if that has passed; a couple's
   ``survivor_fraction`` 1), so a household without one keeps the form and hash it had;
+- **market regimes**: written only under ``RETURN_MODEL_REGIME_SWITCHING`` (the
+  turbulent regime and the switching probabilities, defaults filled in and rounded like
+  the market's own fields), so every other household keeps the form and hash it had;
 - **schema version** folded in (``SCHEMA``, from :mod:`glidepath.versions`): the engine's
   meaning of these fields and the RL policy's layout; bump one whenever it changes, so
   that no incompatible model is ever reused.
@@ -72,7 +75,9 @@ from glidepath.household.model import (
     IncomeKind,
     Lifetimes,
     MarketAssumptions,
+    MarketRegime,
     MortalityTable,
+    RegimeSwitching,
     ReturnModel,
     SpendingPhase,
 )
@@ -143,6 +148,8 @@ def _without_schema_1_defaults(form: dict[str, Any]) -> dict[str, Any]:
     out["goals"] = drop(form["goals"], _SCHEMA_1_MEANING["goals"])
     if out.get("annuities") is None:  # no annuity market: the form it had before the offer
         out.pop("annuities", None)
+    if form["market"].get("regimes") is None:  # no regimes: the market's form before them
+        out["market"] = {k: v for k, v in form["market"].items() if k != "regimes"}
     return out
 
 
@@ -312,6 +319,25 @@ def _asset(asset: AssetClass) -> AssetClass:
     )
 
 
+def _regimes(market: MarketAssumptions) -> RegimeSwitching | None:
+    regimes = market.switching
+    if regimes is None:
+        return None
+    t = regimes.turbulent
+    return RegimeSwitching(
+        turbulent=MarketRegime(
+            stocks=_asset(t.stocks),
+            bonds=_asset(t.bonds),
+            cash=_asset(t.cash),
+            inflation_mean=rounding.round_rate(t.inflation_mean),
+            inflation_volatility=rounding.round_rate(t.inflation_volatility),
+            correlations=rounding.round_correlations(t.correlations),
+        ),
+        calm_to_turbulent=rounding.round_rate(regimes.calm_to_turbulent),
+        turbulent_to_calm=rounding.round_rate(regimes.turbulent_to_calm),
+    )
+
+
 def _market(market: MarketAssumptions) -> MarketAssumptions:
     student_t = market.return_model is ReturnModel.STUDENT_T
     return MarketAssumptions(
@@ -327,6 +353,7 @@ def _market(market: MarketAssumptions) -> MarketAssumptions:
             if student_t
             else _DEFAULT_DEGREES_OF_FREEDOM
         ),
+        regimes=_regimes(market),
     )
 
 
