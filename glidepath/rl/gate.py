@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from glidepath.engine.objective import Objective
-from glidepath.engine.strategies import ANNUITY_STRATEGIES, optimum_applies
+from glidepath.engine.strategies import ANNUITY_STRATEGIES, optimum_applies, simplified_applies
 from glidepath.household.model import Household
 
 FloatArray = NDArray[np.float64]
@@ -43,16 +43,25 @@ BASELINES: tuple[str, ...] = (
     "floor_upside",
 )
 OPTIMUM = "optimum"
+#: The DP of a simplified model (regimes averaged): a reference, never "the optimum".
+DP_SIMPLIFIED = "dp_simplified"
 POLICY = "rl_policy"
 GATE_STANDARD_ERRORS = 2.0
 
 
 def other_strategies(household: Household, *, include_optimum: bool = True) -> tuple[str, ...]:
     """The strategies a candidate must beat: the rules (the annuity baselines among them
-    where the household has an annuity offer), then the optimum where it exists."""
+    where the household has an annuity offer), then the optimum where it exists, or
+    dp_simplified where the optimum is unavailable because of market regimes
+    (``include_optimum`` governs both references)."""
     rules = (*BASELINES, *ANNUITY_STRATEGIES) if household.annuities is not None else BASELINES
-    with_optimum = include_optimum and optimum_applies(household)[0]
-    return (*rules, OPTIMUM) if with_optimum else rules
+    if not include_optimum:
+        return rules
+    if optimum_applies(household)[0]:
+        return (*rules, OPTIMUM)
+    if simplified_applies(household)[0]:
+        return (*rules, DP_SIMPLIFIED)
+    return rules
 
 
 def passes_gate(improvement: float, standard_error: float) -> bool:
@@ -161,6 +170,8 @@ def sentence(result: GateResult) -> str:
 def _label(name: str, capital: bool = False) -> str:
     if name == OPTIMUM:
         text = "the optimum"
+    elif name == DP_SIMPLIFIED:
+        text = f"the simplified DP reference ({DP_SIMPLIFIED}, a lower bound on the optimum)"
     elif name == POLICY:
         text = f"the trained policy ({POLICY})"
     else:
