@@ -119,6 +119,20 @@ def test_regimes_are_common_random_numbers_whatever_the_batch_split() -> None:
     assert not np.array_equal(other_seed, whole)
 
 
+def test_under_regimes_a_strategys_lives_do_not_depend_on_the_others_or_the_batches() -> None:
+    h = with_regimes(example())
+    settings = SimulationSettings(paths=3000, seed=1, keep_path_utilities=True)
+    together = simulate(h, ["vpw", "glide_path", "merton"], settings)
+    alone = simulate(h, ["vpw"], replace(settings, batch_paths=1024))
+
+    one, other = together.by_name("vpw").path_utilities, alone.by_name("vpw").path_utilities
+    assert one is not None and other is not None
+    assert np.array_equal(one, other)
+    # The regimes move the lives: the same seed without them gives other utilities.
+    plain = simulate(example(), ["vpw"], settings).by_name("vpw").path_utilities
+    assert plain is not None and not np.array_equal(plain, one)
+
+
 def test_regimes_use_a_stream_of_their_own() -> None:
     """Not the deaths' uniforms, and not the market's shocks: the regimes of a path do
     not move with its deaths, and its shocks are those of the lognormal market."""
