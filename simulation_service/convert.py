@@ -27,6 +27,7 @@ from glidepath.engine.strategies import (
     CLAIMING_STRATEGIES,
     STRATEGIES,
     has_claiming,
+    simplified_applies,
     strategies_for,
 )
 from glidepath.engine.strategies import optimum_applies as optimum_available
@@ -41,6 +42,7 @@ from simulation_service.config import SimulationServiceSettings
 
 OWN_PLAN = "own_plan"
 OPTIMUM = "optimum"
+DP_SIMPLIFIED = "dp_simplified"
 MAX_PERCENTILES = 20
 
 _TARGET_METRICS = {
@@ -80,8 +82,8 @@ def simulate_job(request: pb.SimulateRequest, limits: SimulationServiceSettings)
     h = _household_or_collect(request, problems)
     if name not in STRATEGIES:
         problems.append(FieldViolation("strategy", _unknown(name)))
-    elif name == OPTIMUM and h is not None:
-        ok, reason = optimum_available(h)
+    elif name in (OPTIMUM, DP_SIMPLIFIED) and h is not None:
+        ok, reason = (optimum_available if name == OPTIMUM else simplified_applies)(h)
         if not ok:
             problems.append(FieldViolation("strategy", reason))
     elif name in ANNUITY_STRATEGIES and h is not None and h.annuities is None:
@@ -121,11 +123,17 @@ def compare_job(request: pb.CompareRequest, limits: SimulationServiceSettings) -
 
 
 def default_strategies(h: Household) -> tuple[str, ...]:
-    """Every built-in strategy that applies, the optimum only where it can be computed, the
-    annuity baselines only where the household has an annuity offer and the claiming
-    baselines only where a pension has a claiming window."""
-    available, _ = optimum_available(h)
-    return (*strategies_for(h), OPTIMUM) if available else strategies_for(h)
+    """Every built-in strategy that applies, the optimum only where it can be computed,
+    dp_simplified (the DP of the simplified model) where the optimum is unavailable
+    because of market regimes, the annuity baselines only where the household has an
+    annuity offer and the claiming baselines only where a pension has a claiming
+    window."""
+    references = tuple(
+        name
+        for name, applies in ((OPTIMUM, optimum_available), (DP_SIMPLIFIED, simplified_applies))
+        if applies(h)[0]
+    )
+    return (*strategies_for(h), *references)
 
 
 def _no_offer(name: str) -> str:

@@ -22,7 +22,9 @@ from glidepath.household.model import (
     IncomeKind,
     Lifetimes,
     MarketAssumptions,
+    MarketRegime,
     MortalityTable,
+    RegimeSwitching,
     ReturnModel,
     SpendingPhase,
 )
@@ -48,7 +50,14 @@ MONEY_FIELDS = frozenset(
 RATE_FIELDS = frozenset(
     {"income_growth", "growth", "expected_return", "volatility", "inflation_mean"}
     | {"inflation_volatility", "survivor_fraction", "survivor_spending_fraction"}
-    | {"essential_fraction", "money_worth_ratio", "early_adjustment", "late_adjustment"}
+    | {
+        "essential_fraction",
+        "money_worth_ratio",
+        "early_adjustment",
+        "late_adjustment",
+        "calm_to_turbulent",
+        "turbulent_to_calm",
+    }
 )
 PARAMETER_FIELDS = frozenset({"risk_aversion", "degrees_of_freedom"})
 SHARE_FIELDS = ("stock_share", "bond_share", "cash_share")
@@ -114,6 +123,31 @@ def rich_claiming() -> Household:
     window = ClaimingWindow(62, 70, early_adjustment=0.06, late_adjustment=0.07)
     pension = replace(base.incomes[0], claiming=window)
     return replace(base, incomes=(pension, *base.incomes[1:]), name="rich claiming")
+
+
+def rich_regimes() -> Household:
+    """``rich_lives`` under regime switching, every field of the turbulent regime and the
+    chain set away from its default."""
+    base = rich_lives()
+    regimes = RegimeSwitching(
+        turbulent=MarketRegime(
+            stocks=AssetClass(-0.01, 0.25),
+            bonds=AssetClass(0.045, 0.09),
+            cash=AssetClass(0.04, 0.02),
+            inflation_mean=0.04,
+            inflation_volatility=0.03,
+            correlations=(
+                (1.0, -0.3, 0.1, -0.2),
+                (-0.3, 1.0, 0.2, -0.1),
+                (0.1, 0.2, 1.0, 0.4),
+                (-0.2, -0.1, 0.4, 1.0),
+            ),
+        ),
+        calm_to_turbulent=0.2,
+        turbulent_to_calm=0.5,
+    )
+    market = replace(base.market, return_model=ReturnModel.REGIME_SWITCHING, regimes=regimes)
+    return replace(base, market=market, name="rich regimes")
 
 
 def rich() -> Household:
@@ -258,6 +292,21 @@ def markets(draw: st.DrawFn) -> MarketAssumptions:
     def asset() -> AssetClass:
         return AssetClass(draw(grid_rate(-500, 1500)), draw(grid_rate(0, 4000)))
 
+    model = draw(st.sampled_from(ReturnModel))
+    regimes = None
+    if model is ReturnModel.REGIME_SWITCHING and draw(st.booleans()):
+        regimes = RegimeSwitching(
+            turbulent=MarketRegime(
+                stocks=asset(),
+                bonds=asset(),
+                cash=asset(),
+                inflation_mean=draw(grid_rate(-100, 800)),
+                inflation_volatility=draw(grid_rate(0, 500)),
+                correlations=draw(st.sampled_from([DEFAULT_CORRELATIONS, IDENTITY])),
+            ),
+            calm_to_turbulent=draw(grid_rate(1, 9999)),
+            turbulent_to_calm=draw(grid_rate(1, 9999)),
+        )
     return MarketAssumptions(
         stocks=asset(),
         bonds=asset(),
@@ -265,8 +314,9 @@ def markets(draw: st.DrawFn) -> MarketAssumptions:
         inflation_mean=draw(grid_rate(-100, 800)),
         inflation_volatility=draw(grid_rate(0, 500)),
         correlations=draw(st.sampled_from([DEFAULT_CORRELATIONS, IDENTITY])),
-        return_model=draw(st.sampled_from(ReturnModel)),
+        return_model=model,
         degrees_of_freedom=draw(st.integers(210, 5000).map(lambda k: k / 100)),
+        regimes=regimes,
     )
 
 

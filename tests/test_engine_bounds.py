@@ -19,7 +19,7 @@ import numpy as np
 from household_support import bound_households
 from hypothesis import HealthCheck, given, settings
 
-from glidepath.engine.optimum import optimum_available, solve
+from glidepath.engine.optimum import optimum_available, simplified_available, solve
 from glidepath.engine.run import SimulationSettings, simulate
 from glidepath.engine.strategies import CLAIMING_STRATEGIES, STRATEGIES, has_claiming
 from glidepath.household.model import Household
@@ -42,7 +42,8 @@ def _probability(value: float) -> bool:
 @given(bound_households())
 def test_every_strategy_simulates_a_household_at_the_bounds(household: Household) -> None:
     validate(household)
-    names = [n for n in STRATEGIES if n != "optimum" or optimum_available(household)[0]]
+    applies = {"optimum": optimum_available, "dp_simplified": simplified_available}
+    names = [n for n in STRATEGIES if n not in applies or applies[n](household)[0]]
     if not has_claiming(household):  # Merton's rule there, and the per-run limit is 12
         names = [n for n in names if n not in CLAIMING_STRATEGIES]
     result = simulate(household, names, SimulationSettings(paths=PATHS, seed=1))

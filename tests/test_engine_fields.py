@@ -27,6 +27,7 @@ from glidepath.household.model import (
     Lifetimes,
     MarketAssumptions,
     MortalityTable,
+    RegimeSwitching,
     ReturnModel,
     SpendingPhase,
 )
@@ -192,12 +193,25 @@ CLAIMING = dataclasses.replace(
         *MORTAL.incomes[1:],
     ),
 )
-NO_OFFER = {"annuities", "claiming"}
+# The market regimes: read under RETURN_MODEL_REGIME_SWITCHING only, walked (every field
+# of the turbulent regime and the chain) on the variant that switches.
+REGIMES = dataclasses.replace(
+    BASE,
+    market=dataclasses.replace(
+        BASE.market, return_model=ReturnModel.REGIME_SWITCHING, regimes=RegimeSwitching()
+    ),
+)
+NO_OFFER = {"annuities", "claiming", "regimes"}
 CASES = [(path, name, fn) for path, name, fn in walk(BASE) if name not in MORTALITY_ONLY | NO_OFFER]
 MORTAL_CASES = [
     (path, name, fn)
     for path, name, fn in walk(MORTAL)
     if name not in LABELS | STUDENT_T_ONLY | NO_OFFER
+]
+REGIME_CASES = [
+    (path, name, fn)
+    for path, name, fn in walk(REGIMES)
+    if path.startswith("household.market.regimes.")
 ]
 ANNUITY_CASES = [
     (path, name, fn)
@@ -228,6 +242,7 @@ def base_prints() -> dict[str, tuple[Any, ...]]:
         "mortality": fingerprint(MORTAL),
         "annuities": fingerprint(ANNUITIES),
         "claiming": fingerprint(CLAIMING),
+        "regimes": fingerprint(REGIMES),
     }
 
 
@@ -241,6 +256,26 @@ def test_each_claiming_field_changes_some_output(
     path: str, name: str, fn: Any, base_prints: dict[str, tuple[Any, ...]]
 ) -> None:
     assert fingerprint(fn(None)) != base_prints["claiming"], path
+
+
+def test_the_regime_walk_covers_the_turbulent_regime_and_the_chain() -> None:
+    paths = {p for p, _, _ in REGIME_CASES}
+    assert "household.market.regimes.calm_to_turbulent" in paths
+    assert "household.market.regimes.turbulent_to_calm" in paths
+    assert "household.market.regimes.turbulent.correlations" in paths
+    assert "household.market.regimes.turbulent.cash.volatility" in paths
+    assert len(paths) == 2 + 6 + 3
+
+
+@pytest.mark.parametrize(("path", "name", "fn"), REGIME_CASES, ids=[c[0] for c in REGIME_CASES])
+def test_each_regime_field_changes_some_output(
+    path: str, name: str, fn: Any, base_prints: dict[str, tuple[Any, ...]]
+) -> None:
+    assert fingerprint(fn(None)) != base_prints["regimes"], path
+
+
+def test_regimes_change_the_results_of_the_calm_market() -> None:
+    assert fingerprint(REGIMES) != fingerprint(BASE)
 
 
 def test_the_annuity_walk_covers_the_offer() -> None:

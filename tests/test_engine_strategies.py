@@ -23,7 +23,7 @@ from glidepath.engine.strategies import (
     make_strategy,
 )
 from glidepath.errors import InvalidArgument
-from glidepath.household.model import Goals
+from glidepath.household.model import Goals, ReturnModel
 
 
 @dataclass(frozen=True)
@@ -56,12 +56,16 @@ def test_engine_ce_is_maximised_at_the_discrete_samuelson_share() -> None:
 
 def test_registry_builds_every_named_strategy_and_refuses_unknown_names() -> None:
     h = example_household()
+    switching = replace(h, market=replace(h.market, return_model=ReturnModel.REGIME_SWITCHING))
     for name in STRATEGIES:
-        strategy = make_strategy(name, h)
+        # dp_simplified is the DP of the regimes averaged: only a regime household has it
+        strategy = make_strategy(name, switching if name == "dp_simplified" else h)
         assert strategy.name == name
         assert isinstance(strategy, Strategy)
     with pytest.raises(InvalidArgument):
         make_strategy("martingale", h)
+    with pytest.raises(InvalidArgument, match="regime-switching"):
+        make_strategy("dp_simplified", h)
 
 
 def test_decisions_are_in_bounds_for_every_strategy_and_year() -> None:

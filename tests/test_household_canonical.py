@@ -32,6 +32,7 @@ from household_support import (
     rich_annuities,
     rich_claiming,
     rich_lives,
+    rich_regimes,
 )
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
@@ -57,6 +58,8 @@ from glidepath.household.model import (
     IncomeKind,
     Lifetimes,
     MarketAssumptions,
+    MarketRegime,
+    ReturnModel,
 )
 from glidepath.household.rounding import round_money, round_rate, round_shares
 from glidepath.household.validation import table_life_expectancy, validate
@@ -72,6 +75,7 @@ GOLDEN = {
     "couple": "3fb74514dd381cc7",
     # An annuity offer (added without a schema bump: households without one kept theirs).
     "rich_annuities": "0ebc5832b339e45e",
+    "rich_regimes": "540540b83605f34c",
 }
 # Schema 2 (lifetimes, life tables, survivor fractions, the floor) moved every hash: a
 # household from before keeps its meaning when it says "fixed_horizon" (no survivor, no
@@ -91,6 +95,7 @@ KNOWN = {
     "rich_lives": rich_lives,
     "couple": couple,
     "rich_annuities": rich_annuities,
+    "rich_regimes": rich_regimes,
 }
 
 Path_ = tuple[str | int, ...]
@@ -315,7 +320,7 @@ def nudge(household: Household, rng: random.Random, scale: float) -> Household:
                 monthly_contribution=number("monthly_contribution", obj.monthly_contribution),
                 **shares,
             )
-        if isinstance(obj, MarketAssumptions):
+        if isinstance(obj, MarketAssumptions | MarketRegime):
             rows = [list(r) for r in obj.correlations]
             for i in range(4):
                 for j in range(i + 1, 4):
@@ -442,6 +447,8 @@ MODEL_CLASSES = (
     model.MortalityTable,
     model.AnnuityOffer,
     model.ClaimingWindow,
+    MarketRegime,
+    model.RegimeSwitching,
 )
 CLASS_NAMES = {cls.__name__ for cls in MODEL_CLASSES}
 
@@ -544,6 +551,9 @@ def beyond_rounding(household: Household, path: Path_) -> list[Household]:
         return [put(household, path[:-1], pension)]
     if name == "annuities":  # no offer: an offer with its defaults
         return [put(household, path, model.AnnuityOffer())]
+    if name == "regimes":  # no regimes: switching, with the default turbulent regime
+        switching = put(household, (*path[:-1], "return_model"), ReturnModel.REGIME_SWITCHING)
+        return [put(switching, path, model.RegimeSwitching())]
     if name == "correlations":
         out = []
         for step in (0.05, -0.05):
@@ -591,12 +601,16 @@ def _derived(household: Household, path: Path_) -> bool:
 def test_every_input_field_changes_the_hash() -> None:
     covered: set[tuple[str, str]] = set()
     unchanged = []
-    for household in (rich(), rich_lives(), rich_annuities(), rich_claiming()):
+    for household in (rich(), rich_lives(), rich_annuities(), rich_claiming(), rich_regimes()):
         base = household_hash(household)
         fixed = household.lifetimes is model.Lifetimes.FIXED_HORIZON
+        switching = household.market.regimes is not None
         for path, cls_name, name in leaves_of(household):
-            # (rich's lifetimes changes to mortality; rich_lives' could not go back alone)
+            # (rich's lifetimes changes to mortality; rich_lives' could not go back alone,
+            # nor rich_regimes' return model: its regimes apply to that model alone, which
+            # ignores the degrees of freedom as the lognormal one does)
             skip = name in MORTALITY_ONLY if fixed else name == "lifetimes"
+            skip = skip or (switching and name in {"return_model", "degrees_of_freedom"})
             if _derived(household, path) or skip:
                 continue
             valid = [h for h in beyond_rounding(household, path) if is_valid(h)]
@@ -606,7 +620,12 @@ def test_every_input_field_changes_the_hash() -> None:
             covered.add((cls_name, name))
     assert not unchanged, f"the hash ignores {unchanged}"
     # An absent table or annuity offer is a leaf too: giving one changes the hash.
-    absent = {("Adult", "mortality_table"), ("Household", "annuities"), ("Income", "claiming")}
+    absent = {
+        ("Adult", "mortality_table"),
+        ("Household", "annuities"),
+        ("Income", "claiming"),
+        ("MarketAssumptions", "regimes"),
+    }
     assert covered == leaf_fields() | absent
 
 

@@ -297,6 +297,41 @@ def test_a_bad_claiming_window_names_its_field(
     assert "household.incomes[0].claiming.late_adjustment" in error.value.details()
 
 
+def regime_household() -> household_pb2.Household:
+    household = example_household()
+    household.market.return_model = household_pb2.RETURN_MODEL_REGIME_SWITCHING
+    return household
+
+
+def test_compare_offers_dp_simplified_where_regimes_take_the_optimum_away(
+    stub: simulation_pb2_grpc.SimulationServiceStub,
+) -> None:
+    reply = compare(stub, household=regime_household())
+    names = [r.strategy for r in reply.results]
+    assert names == [*BASELINES, "dp_simplified"]
+    assert not reply.optimum.available
+    assert "regimes" in reply.optimum.reason and "dp_simplified" in reply.optimum.reason
+    # Not the optimum: no result carries a share "of the optimum".
+    assert not any(r.HasField("share_of_optimum") for r in reply.results)
+    plain = compare(stub)
+    assert "dp_simplified" not in [r.strategy for r in plain.results]
+
+
+def test_dp_simplified_without_regimes_and_a_bad_switching_field_are_refused(
+    stub: simulation_pb2_grpc.SimulationServiceStub,
+) -> None:
+    with pytest.raises(grpc.RpcError) as error:
+        simulate(stub, "dp_simplified")
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "regime-switching" in error.value.details()
+    household = regime_household()
+    household.market.regimes.turbulent_to_calm = 1.5
+    with pytest.raises(grpc.RpcError) as bad:
+        compare(stub, household=household)
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "household.market.regimes.turbulent_to_calm" in bad.value.details()
+
+
 # --------------------------------------------------------------------------- adaptive mode
 
 

@@ -42,6 +42,7 @@ from glidepath.household.model import Household, Lifetimes
 
 from .lifetimes import CODES, Lives, survival_transitions, survival_weighted_pv
 from .market import BONDS, MarketModel
+from .regimes import expected_inflation
 
 if TYPE_CHECKING:  # the state module imports the schedule, which builds this market
     from .state import YearState
@@ -137,7 +138,7 @@ def annuity_market(
         transitions, codes = fixed_transitions(household, horizon)
         fixed = codes
     payment = payment_factors(household)
-    inflation = 1.0 if offer.indexed_to_inflation else 1.0 + household.market.inflation_mean
+    inflation = 1.0 if offer.indexed_to_inflation else 1.0 + expected_inflation(household.market)
     rate_gross = float(market.expected_real_gross()[BONDS]) * inflation
     price = due_value(payment, transitions, rate_gross) / offer.money_worth_ratio
     later = survival_weighted_pv(

@@ -50,6 +50,7 @@ from .annuities import AnnuityMarket, annuity_market
 from .claiming import ClaimOptions, claim_options
 from .lifetimes import Lives, build_lives
 from .market import MarketModel
+from .regimes import expected_inflation
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -107,7 +108,7 @@ class Schedule:
 
     def expected_price_index(self) -> FloatArray:
         """E[P_t] under the market's mean inflation, t = 0..T."""
-        gross = 1.0 + self.household.market.inflation_mean
+        gross = 1.0 + expected_inflation(self.household.market)
         return np.asarray(gross ** np.arange(self.horizon + 1), dtype=np.float64)
 
 
@@ -238,7 +239,7 @@ def build_schedule(household: Household) -> Schedule:
         charges_real, charges_nominal = f.charges_real[full], f.charges_nominal[full]
     real_net = salary + pension_real + other_real - charges_real
     nominal_net = pension_nominal + other_nominal - charges_nominal
-    infl_gross = 1.0 + household.market.inflation_mean
+    infl_gross = 1.0 + expected_inflation(household.market)
     wealth = float(sum(a.balance for a in household.accounts))
 
     return Schedule(

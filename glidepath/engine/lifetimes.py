@@ -36,6 +36,7 @@ from numpy.typing import NDArray
 from glidepath.household.model import Adult, Household, IncomeKind, Lifetimes
 
 from . import mortality
+from .regimes import expected_inflation
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -241,7 +242,7 @@ def build_lives(
     tables = tuple(life_table(a, j) for j, a in enumerate(adults))
     ages = tuple(a.current_age for a in adults)
     moves = code_transitions(tables, ages, n - 1)
-    infl = 1.0 + household.market.inflation_mean
+    infl = 1.0 + expected_inflation(household.market)
     flows = StatusFlows(
         salary=out["salary"],
         pension_real=incomes[:, 0, 0],

@@ -30,6 +30,7 @@ from glidepath.household.model import Household, Lifetimes
 
 from . import mortality
 from .cashflows import BoolArray, FloatArray, IntArray, build_schedule
+from .regimes import expected_inflation
 
 #: Life states of a single adult and of a couple, the initial one (everybody) first.
 SINGLE_STATES: tuple[tuple[int, ...], ...] = ((0,),)
@@ -114,7 +115,7 @@ def state_flows(household: Household, horizon: int) -> StateFlows:
     n = horizon + 1
     t = np.arange(n)
     live = t < horizon
-    deflate = 1.0 / (1.0 + household.market.inflation_mean) ** t
+    deflate = 1.0 / (1.0 + expected_inflation(household.market)) ** t
     ages = np.array([a.current_age + t for a in household.adults], dtype=np.int64)
     own = np.zeros((len(household.adults), n))  # paid while the adult lives
     survivor = np.zeros((len(household.adults), n))  # paid once the adult has died

@@ -22,17 +22,26 @@ Why this shape:
   are SFC64 and the normal shocks float32 (drawn about twice as fast as PCG64 float64);
   the shocks are only rounded to 1e-7 relative, far below Monte Carlo error, and every
   transformation after the draw is float64.
+- Regime switching (``regimes``): each path's regime follows a yearly Markov chain drawn
+  from streams of its own; the year's returns come from the path's regime's lognormal
+  model, both regimes reading the same shocks. Every summary (means, covariances, the
+  quadrature, what rules plan with) is that of the stationary mixture: no strategy sees
+  the regime.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from glidepath.household.model import AssetClass, MarketAssumptions, ReturnModel
+
+if TYPE_CHECKING:
+    from .regimes import RegimeChain
 
 FloatArray = NDArray[np.float64]
 
@@ -79,8 +88,21 @@ class MarketModel:
     """The return distribution of one household's market, with its fixed bond:cash ratio."""
 
     def __init__(self, market: MarketAssumptions, bond_fraction: float = 1.0) -> None:
+        from .regimes import regime_market, stationary_market  # regimes build on this module
+
         self.market = market
         self.bond_fraction = float(bond_fraction)
+        #: Under regime switching: (calm, turbulent) models, each lognormal, that draw the
+        #: returns; every summary of this model is the stationary mixture's (the regimes
+        #: averaged), which is what a household that cannot see the regime plans with.
+        self.switching = market.switching
+        self.regime_models: tuple[MarketModel, MarketModel] | None = None
+        if self.switching is not None:
+            self.regime_models = (
+                MarketModel(regime_market(market.calm_regime()), bond_fraction),
+                MarketModel(regime_market(self.switching.turbulent), bond_fraction),
+            )
+            market = stationary_market(market)
         params = [
             log_parameters(market.stocks),
             log_parameters(market.bonds),
@@ -122,7 +144,9 @@ class MarketModel:
 
     @property
     def shock_dimension(self) -> int:
-        """Normal shocks per path and year."""
+        """Normal shocks per path and year (under regimes: the larger regime's)."""
+        if self.regime_models is not None:
+            return max(r.shock_dimension for r in self.regime_models)
         return int(self.draw_loading.shape[1])
 
     # -- summaries used by rules and the optimum -------------------------------------------
@@ -139,16 +163,27 @@ class MarketModel:
 
     @property
     def inflation_deterministic(self) -> bool:
-        return self.market.inflation_volatility == 0.0
+        """No random inflation (under regimes: neither regime's, and the same mean)."""
+        return bool(self.log_cov[INFLATION, INFLATION] == 0.0)
 
     # -- drawing ---------------------------------------------------------------------------
 
-    def returns_from_shocks(self, z: FloatArray, chi2: FloatArray | None = None) -> YearReturns:
+    def returns_from_shocks(
+        self,
+        z: FloatArray,
+        chi2: FloatArray | None = None,
+        turbulent: NDArray[np.bool_] | None = None,
+    ) -> YearReturns:
         """Returns from standard normal shocks ``z`` of shape (shock_dimension, n).
 
-        ``chi2`` (chi-square draws, one per path) is needed by the Student-t model. ``z``
+        ``chi2`` (chi-square draws, one per path) is needed by the Student-t model and
+        ``turbulent`` (each path's regime this year) by the regime-switching one. ``z``
         is consumed (overwritten) to avoid temporaries in the hot loop.
         """
+        if self.regime_models is not None:
+            if turbulent is None:
+                raise ValueError("the regime-switching model needs each path's regime")
+            return self._regime_returns(z, turbulent)
         n = z.shape[1]
         if self.student_t:
             if chi2 is None:
@@ -171,11 +206,35 @@ class MarketModel:
             nonstock = bonds if bonds is not None else rows[CASH]
         return YearReturns(stocks, bonds, cash, nonstock, inflation)
 
+    def _regime_returns(self, z: FloatArray, turbulent: NDArray[np.bool_]) -> YearReturns:
+        """Each path's returns from its regime's model, the same shocks feeding both."""
+        assert self.regime_models is not None
+        calm, rough = (
+            r.returns_from_shocks(np.array(z[: r.shock_dimension])) for r in self.regime_models
+        )
+
+        def pick(a: FloatArray | None, b: FloatArray | None) -> FloatArray | None:
+            return None if a is None or b is None else np.where(turbulent, b, a)
+
+        stocks, nonstock, inflation = (
+            pick(calm.stocks, rough.stocks),
+            pick(calm.nonstock, rough.nonstock),
+            pick(calm.inflation, rough.inflation),
+        )
+        assert stocks is not None and nonstock is not None and inflation is not None
+        return YearReturns(
+            stocks, pick(calm.bonds, rough.bonds), pick(calm.cash, rough.cash), nonstock, inflation
+        )
+
     def sample(self, rng: np.random.Generator, n_paths: int) -> YearReturns:
-        """One year for ``n_paths`` independent paths from ``rng`` (e.g. for an RL env)."""
+        """One year for ``n_paths`` independent paths from ``rng`` (e.g. for an RL env);
+        under regimes each path's regime is drawn from the stationary law."""
         z = rng.standard_normal((self.shock_dimension, n_paths))
         chi2 = rng.chisquare(self.degrees_of_freedom, n_paths) if self.student_t else None
-        return self.returns_from_shocks(z, chi2)
+        turbulent = None
+        if self.switching is not None:
+            turbulent = rng.random(n_paths) < self.switching.stationary_turbulent()
+        return self.returns_from_shocks(z, chi2, turbulent)
 
 
 class Scenarios:
@@ -200,6 +259,13 @@ class Scenarios:
         n_all = len(self._generators) * BLOCK_PATHS
         self._z = np.empty((model.shock_dimension, n_all), dtype=np.float32)
         self._chi2 = np.empty(n_all) if model.student_t else None
+        self._regimes: RegimeChain | None = None
+        if model.switching is not None:
+            from .regimes import RegimeChain  # regimes build on this module
+
+            self._regimes = RegimeChain(model.switching, seed, start, n_paths)
+        #: Each path's regime in the last year drawn (True = turbulent); None without regimes.
+        self.turbulent: NDArray[np.bool_] | None = None
         self._next_year = 0
 
     def year(self, t: int) -> YearReturns:
@@ -216,4 +282,6 @@ class Scenarios:
         sl = slice(self._offset, self._offset + self.n_paths)
         zz = np.array(z[:, sl], dtype=np.float64)
         cc = None if chi2 is None else chi2[sl]
-        return self.model.returns_from_shocks(zz, cc)
+        if self._regimes is not None:
+            self.turbulent = self._regimes.next_year()
+        return self.model.returns_from_shocks(zz, cc, self.turbulent)

@@ -54,7 +54,7 @@ import functools
 import hashlib
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -65,6 +65,7 @@ from .cashflows import BoolArray, FloatArray, IntArray, build_schedule
 from .logmath import log_power_mean, logsumexp
 from .objective import FLOOR_FRACTION, crra, crra_inverse
 from .quadrature import DEFAULT_NODES, ReturnNodes, return_nodes
+from .regimes import stationary_market
 from .state import Decision, YearState
 
 #: Weight K of the essential-spending penalty K min(0, u(c) - u(F)) (a unit of utility
@@ -172,6 +173,12 @@ def dp_applies(household: Household) -> tuple[bool, str]:
         if not ok:
             return ok, reason
     market = household.market
+    if market.return_model is ReturnModel.REGIME_SWITCHING:
+        return False, (
+            "no optimum: returns switch between market regimes the household cannot "
+            "observe, which the dynamic programme does not solve exactly; dp_simplified "
+            "is its solution with the regimes averaged, a lower bound on what is achievable"
+        )
     if market.return_model is not ReturnModel.LOGNORMAL:
         return False, "no optimum: the DP assumes lognormal returns (the household uses Student-t)"
     schedule = build_schedule(household)
@@ -208,6 +215,43 @@ def _enumerable(household: Household) -> tuple[bool, str]:
 def optimum_available(household: Household) -> tuple[bool, str]:
     """Whether the optimum can be solved and replayed in the simulator; if not, why."""
     return dp_applies(household)
+
+
+#: The strategy name of the DP solved on the simplified model (never "the optimum").
+DP_SIMPLIFIED = "dp_simplified"
+
+
+def simplified_household(household: Household) -> Household:
+    """The simplified model: the regimes averaged into an i.i.d. lognormal market with
+    the stationary mixture's moments (``regimes.stationary_market``), all else equal."""
+    return replace(household, market=stationary_market(household.market))
+
+
+def simplified_available(household: Household) -> tuple[bool, str]:
+    """Whether ``dp_simplified`` applies: only where the optimum is unavailable because
+    of market regimes, and the DP solves the simplified model; if not, why."""
+    if household.market.switching is None:
+        return False, (
+            f"{DP_SIMPLIFIED} applies only to a regime-switching market (the household's "
+            "returns do not switch: where the DP applies, use the optimum)"
+        )
+    ok, reason = dp_applies(simplified_household(household))
+    if not ok:
+        return False, reason.replace("no optimum", f"no {DP_SIMPLIFIED} either", 1)
+    return True, ""
+
+
+def simplified_strategy(
+    household: Household, settings: OptimumSettings = OptimumSettings()
+) -> OptimumStrategy:
+    """The DP policy of the simplified model, to be replayed on the household's own
+    (regime-switching) market like any other strategy. Raises ValueError where
+    ``simplified_available`` says no."""
+    ok, reason = simplified_available(household)
+    if not ok:
+        raise ValueError(reason)
+    solution = solve_optimum(simplified_household(household), settings)
+    return OptimumStrategy(solution, name=DP_SIMPLIFIED)
 
 
 def _interp_extrapolate(x: FloatArray, xp: FloatArray, fp: FloatArray) -> FloatArray:

@@ -34,7 +34,7 @@ from .metrics import DEFAULT_PERCENTILES, Estimate, MetricsAccumulator, Strategy
 from .objective import Objective
 from .state import FlowTiming
 from .step import initial_state, step
-from .strategies import Strategy, make_strategy, optimum_applies
+from .strategies import Strategy, make_strategy, optimum_applies, simplified_applies
 
 MAX_PATHS = 2_000_000
 MAX_HORIZON = 100
@@ -177,6 +177,11 @@ def _resolve(
             if s == "optimum" and not ok:
                 skipped[s] = reason
                 continue
+            if s == "dp_simplified":
+                simplified_ok, simplified_reason = simplified_applies(household)
+                if not simplified_ok:
+                    skipped[s] = simplified_reason
+                    continue
             resolved.append(make_strategy(s, household))
         else:
             resolved.append(s)

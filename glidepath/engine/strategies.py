@@ -456,6 +456,13 @@ def optimum_applies(household: Household) -> tuple[bool, str]:
     return optimum.optimum_available(household)
 
 
+def simplified_applies(household: Household) -> tuple[bool, str]:
+    """Whether ``dp_simplified`` (the DP of the simplified model) applies, and if not, why."""
+    from . import optimum
+
+    return optimum.simplified_available(household)
+
+
 def _floor_upside(h: Household) -> Strategy:
     return FloorAndUpside.for_schedule(build_schedule(h))
 
@@ -484,6 +491,15 @@ def _optimum(h: Household) -> Strategy:
     return optimum_strategy(h)
 
 
+def _dp_simplified(h: Household) -> Strategy:
+    from .optimum import simplified_strategy  # heavy solver, imported on demand
+
+    try:
+        return simplified_strategy(h)
+    except ValueError as error:
+        raise InvalidArgument.field("strategies", str(error)) from None
+
+
 #: Built-in strategies by the names the simulation service uses.
 STRATEGIES: dict[str, StrategyFactory] = {
     "own_plan": _own,
@@ -494,6 +510,7 @@ STRATEGIES: dict[str, StrategyFactory] = {
     "merton": _merton,
     "floor_upside": _floor_upside,
     "optimum": _optimum,
+    "dp_simplified": _dp_simplified,
     "annuitise_25": _annuitise(0.25, "annuitise_25"),
     "annuitise_50": _annuitise(0.50, "annuitise_50"),
     "floor_annuity": _floor_annuity,
@@ -514,14 +531,18 @@ def has_claiming(household: Household) -> bool:
     return bool(claiming.claimable(household))
 
 
+#: The references by dynamic programming: offered only where each applies.
+REFERENCE_STRATEGIES: tuple[str, ...] = ("optimum", "dp_simplified")
+
+
 def strategies_for(household: Household) -> tuple[str, ...]:
-    """The built-in strategies that apply to ``household`` (the optimum aside): the
+    """The built-in strategies that apply to ``household`` (the references aside): the
     annuity baselines only where it has an annuity offer, the claiming baselines only
     where a pension has a claiming window."""
     refused = () if household.annuities is not None else ANNUITY_STRATEGIES
     if not has_claiming(household):
         refused = (*refused, *CLAIMING_STRATEGIES)
-    return tuple(n for n in STRATEGIES if n != "optimum" and n not in refused)
+    return tuple(n for n in STRATEGIES if n not in REFERENCE_STRATEGIES and n not in refused)
 
 
 def make_strategy(name: str, household: Household) -> Strategy:

@@ -38,6 +38,9 @@ model trained for one is the right model for the other. Hence:
 - **claiming windows**: an income's ``claiming`` is written only when it has one, so an
   income without a window keeps the form and hash it had; its earliest age from the
   adult's age now, an adjustment that no age of the window applies written as 0;
+- **market regimes**: written only under ``RETURN_MODEL_REGIME_SWITCHING`` (the
+  turbulent regime and the switching probabilities, defaults filled in and rounded like
+  the market's own fields), so every other household keeps the form and hash it had;
 - **schema version** folded in (``SCHEMA``, from :mod:`glidepath.versions`): the engine's
   meaning of these fields and the RL policy's layout; bump one whenever it changes, so
   that no incompatible model is ever reused.
@@ -76,7 +79,9 @@ from glidepath.household.model import (
     IncomeKind,
     Lifetimes,
     MarketAssumptions,
+    MarketRegime,
     MortalityTable,
+    RegimeSwitching,
     ReturnModel,
     SpendingPhase,
 )
@@ -147,6 +152,8 @@ def _without_schema_1_defaults(form: dict[str, Any]) -> dict[str, Any]:
     out["goals"] = drop(form["goals"], _SCHEMA_1_MEANING["goals"])
     if out.get("annuities") is None:  # no annuity market: the form it had before the offer
         out.pop("annuities", None)
+    if form["market"].get("regimes") is None:  # no regimes: the market's form before them
+        out["market"] = {k: v for k, v in form["market"].items() if k != "regimes"}
     return out
 
 
@@ -334,6 +341,25 @@ def _asset(asset: AssetClass) -> AssetClass:
     )
 
 
+def _regimes(market: MarketAssumptions) -> RegimeSwitching | None:
+    regimes = market.switching
+    if regimes is None:
+        return None
+    t = regimes.turbulent
+    return RegimeSwitching(
+        turbulent=MarketRegime(
+            stocks=_asset(t.stocks),
+            bonds=_asset(t.bonds),
+            cash=_asset(t.cash),
+            inflation_mean=rounding.round_rate(t.inflation_mean),
+            inflation_volatility=rounding.round_rate(t.inflation_volatility),
+            correlations=rounding.round_correlations(t.correlations),
+        ),
+        calm_to_turbulent=rounding.round_rate(regimes.calm_to_turbulent),
+        turbulent_to_calm=rounding.round_rate(regimes.turbulent_to_calm),
+    )
+
+
 def _market(market: MarketAssumptions) -> MarketAssumptions:
     student_t = market.return_model is ReturnModel.STUDENT_T
     return MarketAssumptions(
@@ -349,6 +375,7 @@ def _market(market: MarketAssumptions) -> MarketAssumptions:
             if student_t
             else _DEFAULT_DEGREES_OF_FREEDOM
         ),
+        regimes=_regimes(market),
     )
 
 

@@ -61,7 +61,9 @@ from glidepath.household.model import (
     IncomeKind,
     Lifetimes,
     MarketAssumptions,
+    MarketRegime,
     MortalityTable,
+    RegimeSwitching,
     ReturnModel,
     SpendingPhase,
 )
@@ -83,10 +85,12 @@ _RETURN_MODELS = {
     pb.RETURN_MODEL_UNSPECIFIED: ReturnModel.LOGNORMAL,
     pb.RETURN_MODEL_LOGNORMAL: ReturnModel.LOGNORMAL,
     pb.RETURN_MODEL_STUDENT_T: ReturnModel.STUDENT_T,
+    pb.RETURN_MODEL_REGIME_SWITCHING: ReturnModel.REGIME_SWITCHING,
 }
 _RETURN_MODEL_TO_PB = {
     ReturnModel.LOGNORMAL: pb.RETURN_MODEL_LOGNORMAL,
     ReturnModel.STUDENT_T: pb.RETURN_MODEL_STUDENT_T,
+    ReturnModel.REGIME_SWITCHING: pb.RETURN_MODEL_REGIME_SWITCHING,
 }
 _LIFETIMES = {
     pb.LIFETIMES_UNSPECIFIED: Lifetimes.MORTALITY,
@@ -104,6 +108,7 @@ _LIFETIMES_SPELLINGS = {
 _T = TypeVar("_T", int, float)
 _DEFAULT_ACCOUNT = Account(balance=0.0)
 _DEFAULT_MARKET = MarketAssumptions()
+_DEFAULT_SWITCHING = RegimeSwitching()
 _DEFAULT_HOUSEHOLD = Household(adults=())
 _DEFAULT_RISK_AVERSION = _DEFAULT_HOUSEHOLD.risk_aversion
 
@@ -366,11 +371,49 @@ def _market(
         degrees_of_freedom=(
             m.degrees_of_freedom if m.HasField("degrees_of_freedom") else d.degrees_of_freedom
         ),
+        regimes=_regimes(m, f"{path}.regimes", problems),
+    )
+
+
+def _regimes(
+    m: pb.MarketAssumptions, path: str, problems: list[FieldViolation]
+) -> RegimeSwitching | None:
+    """The regimes as given, unset fields at their defaults; None when none is given
+    (the domain fills in ``RegimeSwitching()`` under REGIME_SWITCHING)."""
+    if not m.HasField("regimes"):
+        return None
+    r, d = m.regimes, _DEFAULT_SWITCHING
+    t, dt = r.turbulent, d.turbulent
+    turbulent = MarketRegime(
+        stocks=_asset_class(t.stocks, dt.stocks),
+        bonds=_asset_class(t.bonds, dt.bonds),
+        cash=_asset_class(t.cash, dt.cash),
+        inflation_mean=t.inflation_mean if t.HasField("inflation_mean") else dt.inflation_mean,
+        inflation_volatility=(
+            t.inflation_volatility
+            if t.HasField("inflation_volatility")
+            else dt.inflation_volatility
+        ),
+        correlations=_correlations(
+            list(t.correlations), dt, f"{path}.turbulent.correlations", problems
+        ),
+    )
+    return RegimeSwitching(
+        turbulent=turbulent,
+        calm_to_turbulent=(
+            r.calm_to_turbulent if r.HasField("calm_to_turbulent") else d.calm_to_turbulent
+        ),
+        turbulent_to_calm=(
+            r.turbulent_to_calm if r.HasField("turbulent_to_calm") else d.turbulent_to_calm
+        ),
     )
 
 
 def _correlations(
-    flat: list[float], default: MarketAssumptions, path: str, problems: list[FieldViolation]
+    flat: list[float],
+    default: MarketAssumptions | MarketRegime,
+    path: str,
+    problems: list[FieldViolation],
 ) -> tuple[tuple[float, ...], ...]:
     n = len(ASSET_NAMES)
     if not flat:
@@ -486,11 +529,29 @@ def _charge_to_proto(charge: Charge) -> pb.Charge:
     return message
 
 
-def _market_to_proto(market: MarketAssumptions) -> pb.MarketAssumptions:
-    def asset(a: AssetClass) -> pb.AssetClass:
-        return pb.AssetClass(expected_return=a.expected_return, volatility=a.volatility)
+def _asset_to_proto(a: AssetClass) -> pb.AssetClass:
+    return pb.AssetClass(expected_return=a.expected_return, volatility=a.volatility)
 
-    return pb.MarketAssumptions(
+
+def _regimes_to_proto(regimes: RegimeSwitching) -> pb.RegimeSwitching:
+    t = regimes.turbulent
+    return pb.RegimeSwitching(
+        turbulent=pb.MarketRegime(
+            stocks=_asset_to_proto(t.stocks),
+            bonds=_asset_to_proto(t.bonds),
+            cash=_asset_to_proto(t.cash),
+            inflation_mean=t.inflation_mean,
+            inflation_volatility=t.inflation_volatility,
+            correlations=[c for row in t.correlations for c in row],
+        ),
+        calm_to_turbulent=regimes.calm_to_turbulent,
+        turbulent_to_calm=regimes.turbulent_to_calm,
+    )
+
+
+def _market_to_proto(market: MarketAssumptions) -> pb.MarketAssumptions:
+    asset = _asset_to_proto
+    message = pb.MarketAssumptions(
         stocks=asset(market.stocks),
         bonds=asset(market.bonds),
         cash=asset(market.cash),
@@ -500,6 +561,9 @@ def _market_to_proto(market: MarketAssumptions) -> pb.MarketAssumptions:
         return_model=_RETURN_MODEL_TO_PB[market.return_model],
         degrees_of_freedom=market.degrees_of_freedom,
     )
+    if market.regimes is not None:
+        message.regimes.CopyFrom(_regimes_to_proto(market.regimes))
+    return message
 
 
 # --------------------------------------------------------------------------- JSON

@@ -193,9 +193,62 @@ class ReturnModel(Enum):
     LOGNORMAL = "lognormal"
     # Log returns jointly Student-t (fat tails), scaled to the same mean and volatility.
     STUDENT_T = "student_t"
+    # Two market regimes (calm: the market's own fields; turbulent: ``regimes``), each
+    # lognormal, the regime following a yearly Markov chain.
+    REGIME_SWITCHING = "regime_switching"
 
 
 ASSET_NAMES = ("stocks", "bonds", "cash", "inflation")
+
+
+@dataclass(frozen=True)
+class MarketRegime:
+    """One regime's lognormal market: annual, nominal, fractions (as MarketAssumptions).
+
+    The defaults are the turbulent regime of docs/regimes.md: lower stock returns, about
+    1.6 times the calm volatility, higher interest rates and inflation, stocks and bonds
+    moving apart (the calibration and its source are there).
+    """
+
+    stocks: AssetClass = field(default_factory=lambda: AssetClass(-0.02, 0.27))
+    bonds: AssetClass = field(default_factory=lambda: AssetClass(0.05, 0.08))
+    cash: AssetClass = field(default_factory=lambda: AssetClass(0.035, 0.015))
+    inflation_mean: float = 0.035
+    inflation_volatility: float = 0.025
+    correlations: tuple[tuple[float, ...], ...] = (
+        (1.0, -0.2, 0.0, -0.2),
+        (-0.2, 1.0, 0.3, -0.2),
+        (0.0, 0.3, 1.0, 0.5),
+        (-0.2, -0.2, 0.5, 1.0),
+    )
+
+
+#: Yearly switching probabilities of the default regime chain (docs/regimes.md: monthly
+#: persistence 0.98 calm and 0.92 turbulent, taken to the 12th power).
+DEFAULT_CALM_TO_TURBULENT = 0.14
+DEFAULT_TURBULENT_TO_CALM = 0.57
+
+
+@dataclass(frozen=True)
+class RegimeSwitching:
+    """The turbulent regime and the yearly Markov chain between it and the calm one.
+
+    Each year's regime is one of the two; from a calm year the next is turbulent with
+    probability ``calm_to_turbulent``, from a turbulent year the next is calm with
+    probability ``turbulent_to_calm``; a life starts in the chain's stationary
+    distribution. A household does not observe the regime.
+    """
+
+    turbulent: MarketRegime = field(default_factory=MarketRegime)
+    # P(turbulent next year | calm this year), in [0, 1].
+    calm_to_turbulent: float = DEFAULT_CALM_TO_TURBULENT
+    # P(calm next year | turbulent this year), in [0, 1].
+    turbulent_to_calm: float = DEFAULT_TURBULENT_TO_CALM
+
+    def stationary_turbulent(self) -> float:
+        """The long-run share of turbulent years, p / (p + q) (0 when neither moves)."""
+        total = self.calm_to_turbulent + self.turbulent_to_calm
+        return 0.0 if total <= 0 else self.calm_to_turbulent / total
 
 
 @dataclass(frozen=True)
@@ -224,6 +277,27 @@ class MarketAssumptions:
     return_model: ReturnModel = ReturnModel.LOGNORMAL
     # Degrees of freedom of the Student-t model (> 2); ignored by the lognormal model.
     degrees_of_freedom: float = 5.0
+    # The turbulent regime and the switching probabilities, for REGIME_SWITCHING only
+    # (the fields above are then the calm regime); None there: ``RegimeSwitching()``.
+    regimes: RegimeSwitching | None = None
+
+    @property
+    def switching(self) -> RegimeSwitching | None:
+        """The regimes in force (defaults filled in), or None when returns do not switch."""
+        if self.return_model is not ReturnModel.REGIME_SWITCHING:
+            return None
+        return RegimeSwitching() if self.regimes is None else self.regimes
+
+    def calm_regime(self) -> MarketRegime:
+        """The market's own fields: the calm regime under REGIME_SWITCHING."""
+        return MarketRegime(
+            self.stocks,
+            self.bonds,
+            self.cash,
+            self.inflation_mean,
+            self.inflation_volatility,
+            self.correlations,
+        )
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,10 @@ from glidepath.household.model import (
     IncomeKind,
     Lifetimes,
     MarketAssumptions,
+    MarketRegime,
     MortalityTable,
+    RegimeSwitching,
+    ReturnModel,
     SpendingPhase,
 )
 from glidepath.text import clip
@@ -677,6 +680,44 @@ def _phases(check: _Checker, phases: Sequence[SpendingPhase], timeline: _Timelin
 
 def _market(check: _Checker, market: MarketAssumptions) -> None:
     path = f"{ROOT}.market"
+    _regime_fields(check, path, market)
+    check.within(
+        f"{path}.degrees_of_freedom",
+        market.degrees_of_freedom,
+        *DEGREES_OF_FREEDOM_BOUNDS,
+        "a number of degrees of freedom",
+    )
+    _regimes(check, path, market)
+
+
+def _regimes(check: _Checker, path: str, market: MarketAssumptions) -> None:
+    """The turbulent regime and the chain, only under REGIME_SWITCHING."""
+    regimes, path = market.regimes, f"{path}.regimes"
+    if regimes is None:
+        return
+    if market.return_model is not ReturnModel.REGIME_SWITCHING:
+        check.fail(
+            path,
+            "applies only to return_model RETURN_MODEL_REGIME_SWITCHING: it would change "
+            "nothing; set that return model or leave regimes out",
+        )
+        return
+    if not isinstance(regimes, RegimeSwitching) or not isinstance(regimes.turbulent, MarketRegime):
+        check.fail(path, f"must be a regime-switching market, got {_shown(regimes)}")
+        return
+    _regime_fields(check, f"{path}.turbulent", regimes.turbulent)
+    for name in ("calm_to_turbulent", "turbulent_to_calm"):
+        p = check.within(f"{path}.{name}", getattr(regimes, name), 0.0, 1.0, "a probability")
+        if p is not None and rounding.round_rate(p) <= 0.0:
+            check.fail(
+                f"{path}.{name}",
+                f"must be above 0 (at least {10.0**-rounding.RATE_DECIMALS:g}): at 0 one "
+                "regime is never reached or never left, so its fields would change nothing",
+            )
+
+
+def _regime_fields(check: _Checker, path: str, market: MarketAssumptions | MarketRegime) -> None:
+    """One regime's assets, inflation and correlations (the calm one is the market's)."""
     for name in ("stocks", "bonds", "cash"):
         asset: AssetClass = getattr(market, name)
         check.within(
@@ -691,12 +732,6 @@ def _market(check: _Checker, market: MarketAssumptions) -> None:
         market.inflation_volatility,
         *VOLATILITY_BOUNDS,
         "a fraction",
-    )
-    check.within(
-        f"{path}.degrees_of_freedom",
-        market.degrees_of_freedom,
-        *DEGREES_OF_FREEDOM_BOUNDS,
-        "a number of degrees of freedom",
     )
     problem = correlation_problem(market.correlations)
     if problem:

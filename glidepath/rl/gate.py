@@ -32,6 +32,7 @@ from glidepath.engine.strategies import (
     CLAIMING_STRATEGIES,
     has_claiming,
     optimum_applies,
+    simplified_applies,
 )
 from glidepath.household.model import Household
 
@@ -48,6 +49,8 @@ BASELINES: tuple[str, ...] = (
     "floor_upside",
 )
 OPTIMUM = "optimum"
+#: The DP of a simplified model (regimes averaged): a reference, never "the optimum".
+DP_SIMPLIFIED = "dp_simplified"
 POLICY = "rl_policy"
 GATE_STANDARD_ERRORS = 2.0
 
@@ -55,12 +58,19 @@ GATE_STANDARD_ERRORS = 2.0
 def other_strategies(household: Household, *, include_optimum: bool = True) -> tuple[str, ...]:
     """The strategies a candidate must beat: the rules (the annuity baselines among them
     where the household has an annuity offer, the claiming baselines where a pension has
-    a claiming window), then the optimum where it exists."""
+    a claiming window), then the optimum where it exists, or dp_simplified where the
+    optimum is unavailable because of market regimes (``include_optimum`` governs both
+    references)."""
     rules = (*BASELINES, *ANNUITY_STRATEGIES) if household.annuities is not None else BASELINES
     if has_claiming(household):
         rules = (*rules, *CLAIMING_STRATEGIES)
-    with_optimum = include_optimum and optimum_applies(household)[0]
-    return (*rules, OPTIMUM) if with_optimum else rules
+    if not include_optimum:
+        return rules
+    if optimum_applies(household)[0]:
+        return (*rules, OPTIMUM)
+    if simplified_applies(household)[0]:
+        return (*rules, DP_SIMPLIFIED)
+    return rules
 
 
 def passes_gate(improvement: float, standard_error: float) -> bool:
@@ -169,6 +179,8 @@ def sentence(result: GateResult) -> str:
 def _label(name: str, capital: bool = False) -> str:
     if name == OPTIMUM:
         text = "the optimum"
+    elif name == DP_SIMPLIFIED:
+        text = f"the simplified DP reference ({DP_SIMPLIFIED}, a lower bound on the optimum)"
     elif name == POLICY:
         text = f"the trained policy ({POLICY})"
     else:

@@ -98,6 +98,11 @@ class _ReturnModelEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ReturnMod
     """Log returns jointly normal: returns are lognormal."""
     RETURN_MODEL_STUDENT_T: _ReturnModel.ValueType  # 2
     """Log returns jointly Student-t (fat tails), scaled to the same mean and volatility."""
+    RETURN_MODEL_REGIME_SWITCHING: _ReturnModel.ValueType  # 3
+    """Two regimes, each lognormal: calm (the fields of MarketAssumptions) and turbulent
+    (MarketAssumptions.regimes); each year's regime follows a yearly Markov chain,
+    started in its stationary distribution. No strategy sees the regime.
+    """
 
 class ReturnModel(_ReturnModel, metaclass=_ReturnModelEnumTypeWrapper):
     """How annual log returns are drawn."""
@@ -108,6 +113,11 @@ RETURN_MODEL_LOGNORMAL: ReturnModel.ValueType  # 1
 """Log returns jointly normal: returns are lognormal."""
 RETURN_MODEL_STUDENT_T: ReturnModel.ValueType  # 2
 """Log returns jointly Student-t (fat tails), scaled to the same mean and volatility."""
+RETURN_MODEL_REGIME_SWITCHING: ReturnModel.ValueType  # 3
+"""Two regimes, each lognormal: calm (the fields of MarketAssumptions) and turbulent
+(MarketAssumptions.regimes); each year's regime follows a yearly Markov chain,
+started in its stationary distribution. No strategy sees the regime.
+"""
 Global___ReturnModel: _TypeAlias = ReturnModel  # noqa: Y015
 
 @_typing.final
@@ -772,6 +782,120 @@ class AssetClass(_message.Message):
 Global___AssetClass: _TypeAlias = AssetClass  # noqa: Y015
 
 @_typing.final
+class MarketRegime(_message.Message):
+    """One regime's market: annual, NOMINAL, fractions, with the bounds of MarketAssumptions.
+    Every unset field takes the default turbulent regime (docs/regimes.md): stocks
+    -0.02 / 0.27, bonds 0.05 / 0.08, cash 0.035 / 0.015 (expected return / volatility),
+    inflation mean 0.035 and volatility 0.025, the correlations below.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STOCKS_FIELD_NUMBER: _builtins.int
+    BONDS_FIELD_NUMBER: _builtins.int
+    CASH_FIELD_NUMBER: _builtins.int
+    INFLATION_MEAN_FIELD_NUMBER: _builtins.int
+    INFLATION_VOLATILITY_FIELD_NUMBER: _builtins.int
+    CORRELATIONS_FIELD_NUMBER: _builtins.int
+    inflation_mean: _builtins.float
+    """Mean annual inflation: a fraction in [-0.5, 1]. Unset: 0.035."""
+    inflation_volatility: _builtins.float
+    """Standard deviation of annual inflation: a fraction in [0, 2]. Unset: 0.025."""
+    @_builtins.property
+    def stocks(self) -> Global___AssetClass:
+        """Stocks; unset: expected_return -0.02, volatility 0.27."""
+
+    @_builtins.property
+    def bonds(self) -> Global___AssetClass:
+        """Government bonds; unset: expected_return 0.05, volatility 0.08."""
+
+    @_builtins.property
+    def cash(self) -> Global___AssetClass:
+        """Cash; unset: expected_return 0.035, volatility 0.015."""
+
+    @_builtins.property
+    def correlations(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """Correlation matrix of the regime's annual log returns of (stocks, bonds, cash,
+        inflation), 16 numbers, ROW-MAJOR, with the rules of MarketAssumptions.correlations.
+        Empty: the default
+          [ 1.0, -0.2, 0.0, -0.2,
+           -0.2,  1.0, 0.3, -0.2,
+            0.0,  0.3, 1.0,  0.5,
+           -0.2, -0.2, 0.5,  1.0].
+        """
+
+    def __init__(
+        self,
+        *,
+        stocks: Global___AssetClass | None = ...,
+        bonds: Global___AssetClass | None = ...,
+        cash: Global___AssetClass | None = ...,
+        inflation_mean: _builtins.float | None = ...,
+        inflation_volatility: _builtins.float | None = ...,
+        correlations: _abc.Iterable[_builtins.float] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_inflation_mean", b"_inflation_mean", "_inflation_volatility", b"_inflation_volatility", "bonds", b"bonds", "cash", b"cash", "inflation_mean", b"inflation_mean", "inflation_volatility", b"inflation_volatility", "stocks", b"stocks"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_inflation_mean", b"_inflation_mean", "_inflation_volatility", b"_inflation_volatility", "bonds", b"bonds", "cash", b"cash", "correlations", b"correlations", "inflation_mean", b"inflation_mean", "inflation_volatility", b"inflation_volatility", "stocks", b"stocks"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__inflation_mean: _TypeAlias = _typing.Literal["inflation_mean"]  # noqa: Y015
+    _WhichOneofArgType__inflation_mean: _TypeAlias = _typing.Literal["_inflation_mean", b"_inflation_mean"]  # noqa: Y015
+    _WhichOneofReturnType__inflation_volatility: _TypeAlias = _typing.Literal["inflation_volatility"]  # noqa: Y015
+    _WhichOneofArgType__inflation_volatility: _TypeAlias = _typing.Literal["_inflation_volatility", b"_inflation_volatility"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__inflation_mean) -> _WhichOneofReturnType__inflation_mean | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__inflation_volatility) -> _WhichOneofReturnType__inflation_volatility | None: ...
+
+Global___MarketRegime: _TypeAlias = MarketRegime  # noqa: Y015
+
+@_typing.final
+class RegimeSwitching(_message.Message):
+    """The turbulent regime and the yearly switching probabilities of
+    RETURN_MODEL_REGIME_SWITCHING. Defaults: docs/regimes.md (monthly estimates of a
+    two-regime model taken to a year).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TURBULENT_FIELD_NUMBER: _builtins.int
+    CALM_TO_TURBULENT_FIELD_NUMBER: _builtins.int
+    TURBULENT_TO_CALM_FIELD_NUMBER: _builtins.int
+    calm_to_turbulent: _builtins.float
+    """Probability that a calm year is followed by a turbulent one, in (0, 1] (0 would
+    never reach the turbulent regime). Unset: 0.14.
+    """
+    turbulent_to_calm: _builtins.float
+    """Probability that a turbulent year is followed by a calm one, in (0, 1] (0 would
+    never leave it). Unset: 0.57.
+    """
+    @_builtins.property
+    def turbulent(self) -> Global___MarketRegime:
+        """The turbulent regime; unset (or any unset field inside): its defaults."""
+
+    def __init__(
+        self,
+        *,
+        turbulent: Global___MarketRegime | None = ...,
+        calm_to_turbulent: _builtins.float | None = ...,
+        turbulent_to_calm: _builtins.float | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_calm_to_turbulent", b"_calm_to_turbulent", "_turbulent_to_calm", b"_turbulent_to_calm", "calm_to_turbulent", b"calm_to_turbulent", "turbulent", b"turbulent", "turbulent_to_calm", b"turbulent_to_calm"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_calm_to_turbulent", b"_calm_to_turbulent", "_turbulent_to_calm", b"_turbulent_to_calm", "calm_to_turbulent", b"calm_to_turbulent", "turbulent", b"turbulent", "turbulent_to_calm", b"turbulent_to_calm"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__calm_to_turbulent: _TypeAlias = _typing.Literal["calm_to_turbulent"]  # noqa: Y015
+    _WhichOneofArgType__calm_to_turbulent: _TypeAlias = _typing.Literal["_calm_to_turbulent", b"_calm_to_turbulent"]  # noqa: Y015
+    _WhichOneofReturnType__turbulent_to_calm: _TypeAlias = _typing.Literal["turbulent_to_calm"]  # noqa: Y015
+    _WhichOneofArgType__turbulent_to_calm: _TypeAlias = _typing.Literal["_turbulent_to_calm", b"_turbulent_to_calm"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__calm_to_turbulent) -> _WhichOneofReturnType__calm_to_turbulent | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__turbulent_to_calm) -> _WhichOneofReturnType__turbulent_to_calm | None: ...
+
+Global___RegimeSwitching: _TypeAlias = RegimeSwitching  # noqa: Y015
+
+@_typing.final
 class MarketAssumptions(_message.Message):
     """Capital-market assumptions: annual, NOMINAL, fractions. Every unset field takes its
     default, long-run figures in the range of published long-horizon studies (see the
@@ -790,6 +914,7 @@ class MarketAssumptions(_message.Message):
     CORRELATIONS_FIELD_NUMBER: _builtins.int
     RETURN_MODEL_FIELD_NUMBER: _builtins.int
     DEGREES_OF_FREEDOM_FIELD_NUMBER: _builtins.int
+    REGIMES_FIELD_NUMBER: _builtins.int
     inflation_mean: _builtins.float
     """Mean annual inflation: a fraction in [-0.5, 1]. Unset: 0.025."""
     inflation_volatility: _builtins.float
@@ -824,6 +949,13 @@ class MarketAssumptions(_message.Message):
            -0.1, -0.2, 0.5,  1.0].
         """
 
+    @_builtins.property
+    def regimes(self) -> Global___RegimeSwitching:
+        """The turbulent regime and the switching probabilities; only with
+        RETURN_MODEL_REGIME_SWITCHING (elsewhere INVALID_ARGUMENT: it would change nothing).
+        Unset there: the defaults of RegimeSwitching. The fields above are the calm regime.
+        """
+
     def __init__(
         self,
         *,
@@ -835,10 +967,11 @@ class MarketAssumptions(_message.Message):
         correlations: _abc.Iterable[_builtins.float] | None = ...,
         return_model: Global___ReturnModel.ValueType = ...,
         degrees_of_freedom: _builtins.float | None = ...,
+        regimes: Global___RegimeSwitching | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_degrees_of_freedom", b"_degrees_of_freedom", "_inflation_mean", b"_inflation_mean", "_inflation_volatility", b"_inflation_volatility", "bonds", b"bonds", "cash", b"cash", "degrees_of_freedom", b"degrees_of_freedom", "inflation_mean", b"inflation_mean", "inflation_volatility", b"inflation_volatility", "stocks", b"stocks"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_degrees_of_freedom", b"_degrees_of_freedom", "_inflation_mean", b"_inflation_mean", "_inflation_volatility", b"_inflation_volatility", "bonds", b"bonds", "cash", b"cash", "degrees_of_freedom", b"degrees_of_freedom", "inflation_mean", b"inflation_mean", "inflation_volatility", b"inflation_volatility", "regimes", b"regimes", "stocks", b"stocks"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_degrees_of_freedom", b"_degrees_of_freedom", "_inflation_mean", b"_inflation_mean", "_inflation_volatility", b"_inflation_volatility", "bonds", b"bonds", "cash", b"cash", "correlations", b"correlations", "degrees_of_freedom", b"degrees_of_freedom", "inflation_mean", b"inflation_mean", "inflation_volatility", b"inflation_volatility", "return_model", b"return_model", "stocks", b"stocks"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_degrees_of_freedom", b"_degrees_of_freedom", "_inflation_mean", b"_inflation_mean", "_inflation_volatility", b"_inflation_volatility", "bonds", b"bonds", "cash", b"cash", "correlations", b"correlations", "degrees_of_freedom", b"degrees_of_freedom", "inflation_mean", b"inflation_mean", "inflation_volatility", b"inflation_volatility", "regimes", b"regimes", "return_model", b"return_model", "stocks", b"stocks"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__degrees_of_freedom: _TypeAlias = _typing.Literal["degrees_of_freedom"]  # noqa: Y015
     _WhichOneofArgType__degrees_of_freedom: _TypeAlias = _typing.Literal["_degrees_of_freedom", b"_degrees_of_freedom"]  # noqa: Y015
