@@ -211,7 +211,7 @@ BEFORE_REGIMES = {
         "vpw": 42964.590853584246,
     },
     "couple": {
-        "optimum": 51077.24888425345,
+        "optimum": 51101.04324081115,  # the DP with the floor's kink (see optimum.py)
         "merton": 46566.315805135804,
         "vpw": 40343.60371933478,
     },
