@@ -32,7 +32,8 @@ from pathlib import Path
 
 import torch
 
-from glidepath.engine.optimum import optimum_available, solve_optimum
+from glidepath.engine.optimum import optimum_available, simplified_strategy, solve_optimum
+from glidepath.engine.strategies import simplified_applies
 from glidepath.household.canonical import household_hash
 from glidepath.household.convert import household_from_json
 from glidepath.household.model import Household
@@ -58,10 +59,10 @@ def reference_of(household: Household) -> Reference:
         began = time.perf_counter()
         solve_optimum(household)
         return Reference(OPTIMUM, True, time.perf_counter() - began)
-    from glidepath.engine.strategies import STRATEGIES
-
-    if SIMPLIFIED in STRATEGIES:
-        return Reference(SIMPLIFIED, False, 0.0)
+    if simplified_applies(household)[0]:
+        began = time.perf_counter()
+        simplified_strategy(household)
+        return Reference(SIMPLIFIED, False, time.perf_counter() - began)
     return Reference("", False, 0.0)
 
 
