@@ -26,6 +26,7 @@ from glidepath.cli.plot_target import PLOT_HELP, plot_target
 from glidepath.cli.progress import Progress, ProgressBar, follow
 from glidepath.cli.render import (
     AGE_STEP,
+    FEW_LIVES,
     compare_report,
     key_values,
     money,
@@ -194,10 +195,6 @@ def _recommended_name(recommended: sim.RecommendedStrategy) -> str:
         f"{recommended.strategy} (the best other strategy; the trained policy did not pass "
         "the gate)"
     )
-
-
-#: Ages at which fewer lives than this still run are left out of the table.
-FEW_LIVES = 0.01
 
 
 def strategy_table(recommended: sim.RecommendedStrategy) -> str:

@@ -24,12 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from glidepath.cli.plot_target import plot_format
+from glidepath.cli.render import FEW_LIVES
 from glidepath.simulation.v1 import simulation_pb2 as sim
 
 WEALTH_COLOUR = "#1f5fa8"
 CONSUMPTION_COLOUR = "#2e8b57"
-#: Under mortality, ages at which fewer lives than this share still run are not drawn.
-FEW_LIVES = 0.01
 GOAL_COLOUR = "#c0392b"
 RETIREMENT_COLOUR = "#555555"
 

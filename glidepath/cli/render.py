@@ -225,7 +225,8 @@ def _terminal_wealth_figures(terminal: sim.TerminalWealth) -> list[tuple[str, st
     return figures
 
 
-#: Under mortality, ages at which fewer lives than this share still run are not listed.
+#: Under mortality, ages at which fewer lives than this share still run are not listed
+#: in a table nor drawn in a chart: a median over a handful of lives says little.
 FEW_LIVES = 0.01
 
 
