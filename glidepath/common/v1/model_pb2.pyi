@@ -20,6 +20,30 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _ModelKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ModelKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ModelKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    MODEL_KIND_UNSPECIFIED: _ModelKind.ValueType  # 0
+    """Not recorded (stored before kinds existed, or dropped in by hand): a profile model."""
+    MODEL_KIND_PROFILE: _ModelKind.ValueType  # 1
+    """Trained for one household: model_hash is the household's canonical hash."""
+    MODEL_KIND_GENERIC: _ModelKind.ValueType  # 2
+    """Trained over a family of households: model_hash is the family specification's hash."""
+
+class ModelKind(_ModelKind, metaclass=_ModelKindEnumTypeWrapper):
+    """What population of households a model's policy serves."""
+
+MODEL_KIND_UNSPECIFIED: ModelKind.ValueType  # 0
+"""Not recorded (stored before kinds existed, or dropped in by hand): a profile model."""
+MODEL_KIND_PROFILE: ModelKind.ValueType  # 1
+"""Trained for one household: model_hash is the household's canonical hash."""
+MODEL_KIND_GENERIC: ModelKind.ValueType  # 2
+"""Trained over a family of households: model_hash is the family specification's hash."""
+Global___ModelKind: _TypeAlias = ModelKind  # noqa: Y015
+
 class _ModelVisibility:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -75,7 +99,11 @@ Global___ModelOrigin: _TypeAlias = ModelOrigin  # noqa: Y015
 @_typing.final
 class ModelRef(_message.Message):
     """Identifies one stored model. The pair (model_hash, episodes) is the registry's key
-    and the model's file name: rl_model_{model_hash}_{episodes}ep.zip.
+    and the model's file name: rl_model_{model_hash}_{episodes}ep.zip. Two models of one
+    hash with different lineages (one trained from scratch, one fine-tuned) therefore differ
+    in episodes: the training service picks the name (see StartTraining), and the model's
+    identity beyond the name (kind, parent, episodes added, policy family) is in its
+    ModelMetadata.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -88,7 +116,10 @@ class ModelRef(_message.Message):
     ^[0-9a-f]{16}$.
     """
     episodes: _builtins.int
-    """Number of simulated lives (episodes) the model was actually trained on; >= 1."""
+    """Number of simulated lives (episodes) the model's weights were trained on in all,
+    its ancestors' included (a fine-tuned model counts its parent's episodes plus those
+    it added); >= 1.
+    """
     def __init__(
         self,
         *,
@@ -271,6 +302,10 @@ class ModelMetadata(_message.Message):
     DECLARED_EVALUATION_FIELD_NUMBER: _builtins.int
     QUARANTINE_REASON_FIELD_NUMBER: _builtins.int
     QUARANTINED_AT_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    EPISODES_ADDED_FIELD_NUMBER: _builtins.int
+    POLICY_FAMILY_FIELD_NUMBER: _builtins.int
+    POLICY_LAYOUT_VERSION_FIELD_NUMBER: _builtins.int
     file_name: _builtins.str
     """File name in the model directory: rl_model_{model_hash}_{episodes}ep.zip."""
     size_bytes: _builtins.int
@@ -302,6 +337,23 @@ class ModelMetadata(_message.Message):
     """Why the model was quarantined (it failed when used: damaged, or weights that give no
     usable actions); empty when it is not. A quarantined model stays listed and is never
     served or ranked again.
+    """
+    kind: Global___ModelKind.ValueType
+    """What the policy serves: one household (PROFILE) or a family of households (GENERIC).
+    UNSPECIFIED for a model stored before kinds were recorded, or a hand-dropped file;
+    read it as PROFILE.
+    """
+    episodes_added: _builtins.int
+    """Episodes this model's own training added: all of ref.episodes for a model trained
+    from scratch, ref.episodes minus the parent's for a fine-tuned one; 0 when unknown.
+    """
+    policy_family: _builtins.str
+    """The policy family the weights belong to (observation, action and network layout),
+    e.g. "merton_correction"; empty when unknown (read it as the default family).
+    """
+    policy_layout_version: _builtins.int
+    """The policy layout version the weights were trained under
+    (glidepath.versions.POLICY_LAYOUT_VERSION); 0 when unknown.
     """
     @_builtins.property
     def ref(self) -> Global___ModelRef:
@@ -358,10 +410,14 @@ class ModelMetadata(_message.Message):
         declared_evaluation: Global___ModelEvaluation | None = ...,
         quarantine_reason: _builtins.str = ...,
         quarantined_at: _timestamp_pb2.Timestamp | None = ...,
+        kind: Global___ModelKind.ValueType = ...,
+        episodes_added: _builtins.int = ...,
+        policy_family: _builtins.str = ...,
+        policy_layout_version: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "declared_evaluation", b"declared_evaluation", "evaluation", b"evaluation", "parent", b"parent", "quarantined_at", b"quarantined_at", "ref", b"ref"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "canonical_parameters_json", b"canonical_parameters_json", "created_at", b"created_at", "declared_evaluation", b"declared_evaluation", "evaluation", b"evaluation", "file_name", b"file_name", "hyperparameters_json", b"hyperparameters_json", "library_versions", b"library_versions", "origin", b"origin", "owner", b"owner", "parent", b"parent", "quarantine_reason", b"quarantine_reason", "quarantined_at", b"quarantined_at", "ref", b"ref", "sha256", b"sha256", "size_bytes", b"size_bytes", "timesteps", b"timesteps", "training_seconds", b"training_seconds", "visibility", b"visibility"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "canonical_parameters_json", b"canonical_parameters_json", "created_at", b"created_at", "declared_evaluation", b"declared_evaluation", "episodes_added", b"episodes_added", "evaluation", b"evaluation", "file_name", b"file_name", "hyperparameters_json", b"hyperparameters_json", "kind", b"kind", "library_versions", b"library_versions", "origin", b"origin", "owner", b"owner", "parent", b"parent", "policy_family", b"policy_family", "policy_layout_version", b"policy_layout_version", "quarantine_reason", b"quarantine_reason", "quarantined_at", b"quarantined_at", "ref", b"ref", "sha256", b"sha256", "size_bytes", b"size_bytes", "timesteps", b"timesteps", "training_seconds", b"training_seconds", "visibility", b"visibility"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -57,6 +57,10 @@ class UploadModelMetadata(_message.Message):
     HYPERPARAMETERS_JSON_FIELD_NUMBER: _builtins.int
     TRAINING_SECONDS_FIELD_NUMBER: _builtins.int
     VISIBILITY_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    EPISODES_ADDED_FIELD_NUMBER: _builtins.int
+    POLICY_FAMILY_FIELD_NUMBER: _builtins.int
+    POLICY_LAYOUT_VERSION_FIELD_NUMBER: _builtins.int
     size_bytes: _builtins.int
     """Exact size of the file in bytes; the upload fails if the bytes received differ."""
     sha256: _builtins.str
@@ -73,6 +77,18 @@ class UploadModelMetadata(_message.Message):
     """Wall-clock training time in seconds."""
     visibility: _model_pb2.ModelVisibility.ValueType
     """Who may read the model; unspecified means SHARED."""
+    kind: _model_pb2.ModelKind.ValueType
+    """Profile or generic; unspecified is stored as unspecified (read as PROFILE)."""
+    episodes_added: _builtins.int
+    """Episodes this training added to the parent's weights (all of ref.episodes without a
+    parent). When set with a parent, parent.episodes + episodes_added must equal
+    ref.episodes, and without one it must equal ref.episodes (INVALID_ARGUMENT naming
+    metadata.episodes_added); 0 means unknown.
+    """
+    policy_family: _builtins.str
+    """The policy family of the weights, e.g. "merton_correction"; empty when unknown."""
+    policy_layout_version: _builtins.int
+    """The policy layout version the weights were trained under; 0 when unknown."""
     @_builtins.property
     def ref(self) -> _model_pb2.ModelRef:
         """The model's key; see glidepath.common.v1.ModelRef for the rules."""
@@ -104,10 +120,14 @@ class UploadModelMetadata(_message.Message):
         hyperparameters_json: _builtins.str = ...,
         training_seconds: _builtins.float = ...,
         visibility: _model_pb2.ModelVisibility.ValueType = ...,
+        kind: _model_pb2.ModelKind.ValueType = ...,
+        episodes_added: _builtins.int = ...,
+        policy_family: _builtins.str = ...,
+        policy_layout_version: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["evaluation", b"evaluation", "parent", b"parent", "ref", b"ref"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "canonical_parameters_json", b"canonical_parameters_json", "evaluation", b"evaluation", "hyperparameters_json", b"hyperparameters_json", "library_versions", b"library_versions", "parent", b"parent", "ref", b"ref", "sha256", b"sha256", "size_bytes", b"size_bytes", "timesteps", b"timesteps", "training_seconds", b"training_seconds", "visibility", b"visibility"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "canonical_parameters_json", b"canonical_parameters_json", "episodes_added", b"episodes_added", "evaluation", b"evaluation", "hyperparameters_json", b"hyperparameters_json", "kind", b"kind", "library_versions", b"library_versions", "parent", b"parent", "policy_family", b"policy_family", "policy_layout_version", b"policy_layout_version", "ref", b"ref", "sha256", b"sha256", "size_bytes", b"size_bytes", "timesteps", b"timesteps", "training_seconds", b"training_seconds", "visibility", b"visibility"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -140,8 +140,9 @@ class TrainingJob(_message.Message):
     """
     @_builtins.property
     def model(self) -> _model_pb2.ModelRef:
-        """The model this job produces: the household's canonical hash and the episode count.
-        Known from the start; the registry stores it as rl_model_{hash}_{episodes}ep.zip.
+        """The model this job produces: the household's canonical hash and the episode count
+        (for a fine-tuning, the parent's episodes plus episodes_total). Known from the start;
+        the registry stores it as rl_model_{hash}_{episodes}ep.zip.
         """
 
     @_builtins.property
@@ -219,7 +220,9 @@ class StartTrainingRequest(_message.Message):
     SEED_FIELD_NUMBER: _builtins.int
     PARENT_FIELD_NUMBER: _builtins.int
     episodes: _builtins.int
-    """Simulated lives (episodes) to train on: 1 to 1,000,000; 0 means the default, 1000."""
+    """Simulated lives (episodes) to train on: 1 to 1,000,000; 0 means the default, 1000.
+    With a parent, the lives added to the parent's (the model's name counts both).
+    """
     algorithm: _builtins.str
     """Training algorithm, case-insensitive; "" means "PPO", the only one supported today
     (anything else: INVALID_ARGUMENT naming "algorithm").

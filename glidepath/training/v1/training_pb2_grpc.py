@@ -160,23 +160,36 @@ class TrainingServiceServicer:
         Rules: household must be valid (INVALID_ARGUMENT naming the field); episodes 0 means
         1000, at most 1,000,000; algorithm "" means "PPO", and only supported algorithms are
         accepted (INVALID_ARGUMENT). A parent model, when given, must be in the registry
-        (NOT_FOUND) and the registry reachable (UNAVAILABLE). When the registry already holds
-        the model this request would produce (same household hash and episodes), fails with
-        ALREADY_EXISTS naming it: the registry keeps one model per name, so use that one,
-        delete it first, or ask for another episode count (this check is skipped when the
-        registry cannot be reached; the trained model then waits in the spool).
+        (NOT_FOUND) and the registry reachable (UNAVAILABLE).
 
-        Deduplication: when a job for the same model (household hash, episodes, algorithm) is
-        already QUEUED, RUNNING, EVALUATING or UPLOADING, the request joins it (joined = true)
-        instead of training twice; seed and parent of the joining request are then ignored.
+        Fine-tuning: with a parent, episodes counts the lives this job adds to the parent's
+        weights, and the model is named after every life its weights were trained on:
+        rl_model_{hash}_{parent.episodes + episodes}ep.zip (hash: this household's). Its
+        metadata records the parent and episodes_added, so the lineage is a tree (a model
+        may be the parent of many).
+
+        Identity: a model is its household hash, its total episodes, its algorithm and its
+        parent (none for a training from scratch). When the registry already holds a usable
+        model of that identity under the requested name, fails with ALREADY_EXISTS naming it:
+        use that one, delete it first, or ask for another episode count (this check is
+        skipped when the registry cannot be reached; the trained model then waits in the
+        spool).
+
+        Deduplication: when a job for the same identity (household hash, episodes, algorithm,
+        parent) is already QUEUED, RUNNING, EVALUATING or UPLOADING, the request joins it
+        (joined = true) instead of training twice; the seed of the joining request is then
+        ignored. A fine-tuning and a training from scratch never join each other, nor two
+        fine-tunings of different parents.
 
         A request that arrives after a job for the same model was cancelled starts a new job;
         it never joins the one that is stopping.
 
-        Names held by quarantined models: the registry never overwrites a model. When the
-        requested name is held by a quarantined model (its metadata has quarantine_reason),
-        the job trains one more episode per taken name (episodes + 1, + 2, ...) so that its
-        model's name is free and still tells the episodes trained; episodes_total says so.
+        Names held by other models: the registry never overwrites a model. When the requested
+        name is held by a quarantined model, or by a usable model of another identity (a
+        fine-tuning whose total equals a stored model's episodes, a training from scratch
+        whose count equals a fine-tuned model's), the job trains one more episode per taken
+        name (episodes + 1, + 2, ...) so that its model's name is free and still tells the
+        episodes trained; episodes_total and the job's message say so.
 
         A parent larger than RL_MODELS_MAX_BYTES (the registry's GetModel says) is refused
         before it is downloaded (FAILED_PRECONDITION, reason TOO_LARGE); a parent whose
