@@ -6,6 +6,14 @@ The file name is the registry's key, exactly as the product's original note spel
 zeros. Only names that round-trip exactly are models: ``rl_model_bad.zip``, upper-case
 hashes, ``007ep`` or a name with a trailing newline are strays.
 
+A model's identity is more than its name: its kind (one household's profile model, or a
+generic model of a family), its parent (the model it was fine-tuned from, if any), the
+episodes its own training added and its policy family. ``{episodes}`` counts every life
+the weights were trained on, the parent's included, so a name never understates a
+model's training; two models of one hash with different lineages get different counts
+(the training service trains one more episode per name already taken, see
+``training_service.service``). ``docs/models.md`` tells the rule with examples.
+
 Patterns are always matched whole (``fullmatch``): ``re.match`` with ``$`` accepts a
 trailing ``"\\n"``, which once let ``rl_model_<hash>\\n_777ep.zip`` be stored.
 """
@@ -22,6 +30,16 @@ MODEL_HASH_PATTERN = re.compile(r"[0-9a-f]{16}")
 MODEL_FILE_PATTERN = re.compile(r"rl_model_([0-9a-f]{16})_([1-9][0-9]*)ep\.zip")
 # What the original note's listing example globs for; every model file matches it.
 MODEL_GLOB = "rl_model_*.zip"
+
+# Kinds of model (names match ``glidepath.common.v1.ModelKind``): a profile model serves
+# one household, a generic one a family of households. "" is a model stored before kinds
+# were recorded (or dropped in by hand), read as a profile model.
+PROFILE_KIND = "PROFILE"
+GENERIC_KIND = "GENERIC"
+MODEL_KINDS: tuple[str, ...] = (PROFILE_KIND, GENERIC_KIND)
+# The policy family of every model glidepath trains today: a network whose actions
+# correct the Merton-style rule. A generic family registers its own name.
+DEFAULT_POLICY_FAMILY = "merton_correction"
 
 # Training algorithms a model may be trained with (stable-baselines3 class names).
 SUPPORTED_ALGORITHMS: tuple[str, ...] = ("PPO",)
@@ -74,6 +92,12 @@ def parse_model_file_name(name: str) -> ModelKey | None:
     if match is None:
         return None
     return ModelKey(match.group(1), int(match.group(2)))
+
+
+def fine_tuned_episodes(parent: ModelKey | None, added: int) -> int:
+    """The ``{episodes}`` of a model trained ``added`` lives from ``parent`` (or from
+    scratch): every life its weights were trained on, the parent's included."""
+    return added + (parent.episodes if parent is not None else 0)
 
 
 def is_model_hash(value: str) -> bool:

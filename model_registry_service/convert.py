@@ -12,6 +12,7 @@ from google.protobuf import json_format
 from glidepath.auth import User
 from glidepath.common.v1 import model_pb2
 from glidepath.errors import InvalidArgument
+from glidepath.models import GENERIC_KIND, PROFILE_KIND
 from glidepath.registry.v1 import registry_pb2
 from model_registry_service.naming import ModelKey
 from model_registry_service.records import (
@@ -34,6 +35,21 @@ def key_from_ref(ref: model_pb2.ModelRef) -> ModelKey:
 
 def ref_from_key(key: ModelKey) -> model_pb2.ModelRef:
     return model_pb2.ModelRef(model_hash=key.model_hash, episodes=key.episodes)
+
+
+_KINDS = {
+    "": model_pb2.MODEL_KIND_UNSPECIFIED,
+    PROFILE_KIND: model_pb2.MODEL_KIND_PROFILE,
+    GENERIC_KIND: model_pb2.MODEL_KIND_GENERIC,
+}
+
+
+def kind_from_proto(value: int, field: str) -> str:
+    """The kind's name ("" when unspecified); InvalidArgument naming ``field`` otherwise."""
+    for kind, number in _KINDS.items():
+        if value == number:
+            return kind
+    raise InvalidArgument.field(field, f"must be MODEL_KIND_PROFILE or _GENERIC, got {value}")
 
 
 _VISIBILITIES = {
@@ -83,6 +99,10 @@ def declaration_from_proto(meta: registry_pb2.UploadModelMetadata, user: User) -
             timesteps=meta.timesteps,
             hyperparameters_json=meta.hyperparameters_json,
             training_seconds=meta.training_seconds,
+            kind=kind_from_proto(meta.kind, "metadata.kind"),
+            episodes_added=meta.episodes_added,
+            policy_family=meta.policy_family,
+            policy_layout_version=meta.policy_layout_version,
         ),
         owner=user.name,
         visibility=visibility_from_proto(meta.visibility, "metadata.visibility", default=True),
@@ -113,6 +133,10 @@ def metadata_to_proto(record: ModelRecord, viewer: User) -> model_pb2.ModelMetad
         origin=_ORIGINS[record.origin],
         owner=record.owner,
         visibility=_VISIBILITIES[record.visibility],
+        kind=_KINDS.get(d.kind, model_pb2.MODEL_KIND_UNSPECIFIED),
+        episodes_added=d.episodes_added,
+        policy_family=d.policy_family,
+        policy_layout_version=d.policy_layout_version,
     )
     message.created_at.FromDatetime(record.created_at)
     if d.evaluation_json:

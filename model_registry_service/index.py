@@ -39,7 +39,9 @@ from model_registry_service.records import (
 
 # Version 2 added owner, visibility, the declared evaluation and the quarantine; an
 # index of version 1 is migrated in place when opened (its rows: owner "", SHARED).
-SCHEMA_VERSION = 2
+# Version 3 added the model's identity beyond its name (kind, episodes added, policy
+# family and layout version); older rows get "" and 0, read as "unknown".
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS models (
@@ -66,6 +68,10 @@ CREATE TABLE IF NOT EXISTS models (
     declared_json TEXT NOT NULL DEFAULT '',
     quarantine_reason TEXT NOT NULL DEFAULT '',
     quarantined_at_us INTEGER,
+    kind TEXT NOT NULL DEFAULT '',
+    episodes_added INTEGER NOT NULL DEFAULT 0,
+    policy_family TEXT NOT NULL DEFAULT '',
+    policy_layout_version INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (model_hash, episodes)
 );
 CREATE INDEX IF NOT EXISTS models_newest_first
@@ -79,13 +85,18 @@ _ADDED_COLUMNS = (
     ("declared_json", "TEXT NOT NULL DEFAULT ''"),
     ("quarantine_reason", "TEXT NOT NULL DEFAULT ''"),
     ("quarantined_at_us", "INTEGER"),
+    ("kind", "TEXT NOT NULL DEFAULT ''"),
+    ("episodes_added", "INTEGER NOT NULL DEFAULT 0"),
+    ("policy_family", "TEXT NOT NULL DEFAULT ''"),
+    ("policy_layout_version", "INTEGER NOT NULL DEFAULT 0"),
 )
 
 _COLUMNS = (
     "model_hash, episodes, size_bytes, sha256, mtime_ns, created_at_us, origin, algorithm, "
     "library_versions_json, evaluation_score, evaluation_json, canonical_parameters_json, "
     "parent_hash, parent_episodes, timesteps, hyperparameters_json, training_seconds, "
-    "owner, visibility, declared_score, declared_json, quarantine_reason, quarantined_at_us"
+    "owner, visibility, declared_score, declared_json, quarantine_reason, quarantined_at_us, "
+    "kind, episodes_added, policy_family, policy_layout_version"
 )
 _NEWEST_FIRST = "ORDER BY created_at_us DESC, model_hash ASC, episodes ASC"
 # The rows one user may read: shared ones and their own (an empty owner is nobody's).
@@ -142,6 +153,10 @@ def _row_values(record: ModelRecord, stamp: FileStamp) -> tuple[Any, ...]:
         d.declared_json,
         record.quarantine.reason if record.quarantine else "",
         to_micros(record.quarantine.at) if record.quarantine else None,
+        d.kind,
+        d.episodes_added,
+        d.policy_family,
+        d.policy_layout_version,
     )
 
 
@@ -170,6 +185,10 @@ def _record(row: sqlite3.Row) -> ModelRecord:
             timesteps=row["timesteps"],
             hyperparameters_json=row["hyperparameters_json"],
             training_seconds=row["training_seconds"],
+            kind=row["kind"],
+            episodes_added=row["episodes_added"],
+            policy_family=row["policy_family"],
+            policy_layout_version=row["policy_layout_version"],
         ),
         owner=row["owner"],
         visibility=Visibility(row["visibility"]),

@@ -48,6 +48,12 @@ class ModelDetails:
     timesteps: int = 0
     hyperparameters_json: str = ""
     training_seconds: float = 0.0
+    # Identity beyond the name (glidepath.models): "" / 0 when unknown (stored before
+    # they were recorded, or a hand-dropped file).
+    kind: str = ""
+    episodes_added: int = 0
+    policy_family: str = ""
+    policy_layout_version: int = 0
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,10 @@ def to_document(record: ModelRecord) -> dict[str, Any]:
         "timesteps": d.timesteps,
         "hyperparameters_json": d.hyperparameters_json,
         "training_seconds": d.training_seconds,
+        "kind": d.kind,
+        "episodes_added": d.episodes_added,
+        "policy_family": d.policy_family,
+        "policy_layout_version": d.policy_layout_version,
         "quarantine": (
             {"reason": record.quarantine.reason, "at": record.quarantine.at.isoformat()}
             if record.quarantine
@@ -104,6 +108,11 @@ def from_document(document: dict[str, Any]) -> ModelRecord:
             timesteps=int(document["timesteps"]),
             hyperparameters_json=str(document["hyperparameters_json"]),
             training_seconds=float(document["training_seconds"]),
+            # Absent from sidecars written before identity was recorded: unknown.
+            kind=str(document.get("kind", "")),
+            episodes_added=int(document.get("episodes_added", 0)),
+            policy_family=str(document.get("policy_family", "")),
+            policy_layout_version=int(document.get("policy_layout_version", 0)),
         ),
         owner=str(document["owner"]),
         visibility=Visibility(document["visibility"]),

@@ -12,9 +12,10 @@ import math
 import re
 
 from glidepath.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from glidepath.models import fine_tuned_episodes
 from glidepath.text import clip, clip_repr
 from model_registry_service.naming import ModelKey, is_model_hash
-from model_registry_service.records import UploadDeclaration
+from model_registry_service.records import ModelDetails, UploadDeclaration
 
 SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 DEFAULT_PAGE_SIZE = 100
@@ -125,6 +126,7 @@ def check_declaration(declaration: UploadDeclaration, max_bytes: int) -> None:
         violations.append(FieldViolation("metadata.timesteps", f"must be at most {MAX_TIMESTEPS}"))
     if not math.isfinite(details.training_seconds) or details.training_seconds < 0:
         violations.append(FieldViolation("metadata.training_seconds", "must be >= 0"))
+    violations += _identity_violations(key, details)
     if violations:
         raise InvalidArgument(violations)
     if declaration.size_bytes > max_bytes:
@@ -132,6 +134,24 @@ def check_declaration(declaration: UploadDeclaration, max_bytes: int) -> None:
             f"metadata.size_bytes: {declaration.size_bytes} bytes is over this registry's "
             f"limit of {max_bytes} bytes (RL_MODELS_MAX_BYTES)"
         )
+
+
+def _identity_violations(key: ModelKey, details: ModelDetails) -> list[FieldViolation]:
+    """A name's episodes count every life the weights saw (glidepath.models): a declared
+    episodes_added must add up with the parent's to the name's, or a lineage would lie."""
+    if details.episodes_added == 0:
+        return []
+    total = fine_tuned_episodes(details.parent, details.episodes_added)
+    if total == key.episodes:
+        return []
+    parent = f"the parent's {details.parent.episodes} + " if details.parent else ""
+    return [
+        FieldViolation(
+            "metadata.episodes_added",
+            f"{parent}{details.episodes_added} added = {total}, but the model is named for "
+            f"{key.episodes} episodes",
+        )
+    ]
 
 
 def too_large(message: str) -> FailedPrecondition:
