@@ -175,7 +175,9 @@ def job_to_proto(record: JobRecord, now: float, user: User) -> pb.TrainingJob:
     job = pb.TrainingJob(
         job_id=record.job_id,
         state=_STATE_TO_PB[record.state],
-        model=model_pb2.ModelRef(model_hash=record.model_hash, episodes=record.episodes),
+        model=model_pb2.ModelRef(
+            model_hash=record.model.model_hash, episodes=record.model.episodes
+        ),
         algorithm=record.algorithm,
         seed=record.seed,
         episodes_done=record.episodes_done,

@@ -58,6 +58,16 @@ FINAL_STATES = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLE
 LOST_ON_RESTART = frozenset({JobState.QUEUED, JobState.RUNNING, JobState.EVALUATING})
 
 
+# A model's identity as de-duplication sees it: (hash, episodes, algorithm, parent's
+# file name or "" from scratch). A fine-tuning never joins a training from scratch, nor
+# a fine-tuning of another parent, even when their names would coincide.
+JobKey = tuple[str, int, str, str]
+
+
+def job_key(model: ModelKey, algorithm: str, parent: ModelKey | None) -> JobKey:
+    return (model.model_hash, model.episodes, algorithm, parent.file_name if parent else "")
+
+
 @dataclass
 class JobRecord:
     """Everything known about one job. Mutated only under the manager's lock.
@@ -69,11 +79,15 @@ class JobRecord:
 
     job_id: str
     model_hash: str
-    episodes: int
+    episodes: int  # lives this job trains (for a fine-tuning, those it adds)
     algorithm: str
     seed: int
     created_at: float
     parent: ModelKey | None = None
+    # The model's {episodes}: every life its weights saw, the parent's included
+    # (glidepath.models.fine_tuned_episodes); 0 in records written before fine-tunings
+    # were named so, whose models were named after ``episodes``.
+    model_episodes: int = 0
     state: JobState = JobState.QUEUED
     started_at: float | None = None
     finished_at: float | None = None
@@ -91,9 +105,14 @@ class JobRecord:
     cancel_requested: bool = False
 
     @property
-    def key(self) -> tuple[str, int, str]:
+    def model(self) -> ModelKey:
+        """The model this job produces: its registry key and file name."""
+        return ModelKey(self.model_hash, self.model_episodes or self.episodes)
+
+    @property
+    def key(self) -> JobKey:
         """What makes two requests the same model: they join one job (deduplication)."""
-        return (self.model_hash, self.episodes, self.algorithm)
+        return job_key(self.model, self.algorithm, self.parent)
 
     @property
     def requests(self) -> int:

@@ -8,8 +8,8 @@ the worker processes (training, evaluation) and the spool's thread (upload).
 Rules:
 - at most ``max_concurrent`` jobs run at once; at most ``max_queued`` wait, beyond which
   a new job is refused (``ResourceExhausted``) rather than left to wait for ever;
-- a request for a model (household hash, episodes, algorithm) that an unfinished job will
-  already produce joins that job instead of training twice; a job being cancelled is no
+- a request for a model (household hash, episodes, algorithm, parent) that an unfinished
+  job will already produce joins that job instead of training twice; a job being cancelled is no
   longer one to join: the next request for its model starts a new job;
 - every job has its requesters (user names); a user sees and cancels only jobs they asked
   for, administrators and services every job. A user's cancel detaches their requests;
@@ -25,6 +25,7 @@ Rules:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import secrets
 import threading
@@ -37,11 +38,12 @@ from glidepath import errors, log
 from glidepath.auth import User
 from glidepath.common.v1 import model_pb2
 from glidepath.household.model import Household
-from glidepath.models import ModelKey
+from glidepath.models import DEFAULT_POLICY_FAMILY, ModelKey, fine_tuned_episodes
 from glidepath.registry.v1 import registry_pb2
 from glidepath.text import clip
+from glidepath.versions import POLICY_LAYOUT_VERSION
 from training_service.config import TrainingSettings
-from training_service.jobs import JobRecord, JobState, JobStore
+from training_service.jobs import JobKey, JobRecord, JobState, JobStore, job_key
 from training_service.pipeline import (
     PhaseChanged,
     ProgressReport,
@@ -87,6 +89,15 @@ class StartRequest:
     parent_model_zip: bytes | None = None
     note: str = ""  # a sentence for the job's message while it waits (e.g. a taken name)
 
+    @property
+    def model(self) -> ModelKey:
+        """The model this request produces: ``episodes`` added to the parent's."""
+        return ModelKey(self.model_hash, fine_tuned_episodes(self.parent, self.episodes))
+
+    @property
+    def key(self) -> JobKey:
+        return job_key(self.model, self.algorithm, self.parent)
+
 
 @dataclass(frozen=True)
 class _Pending:
@@ -115,7 +126,7 @@ class JobManager:
         self._versions: dict[str, int] = {}
         self._queue: deque[str] = deque()
         self._pending: dict[str, _Pending] = {}
-        self._active: dict[tuple[str, int, str], str] = {}
+        self._active: dict[JobKey, str] = {}
         self._store = JobStore(settings.store_path)
         self._spool = Spool(
             settings.spool_dir,
@@ -179,8 +190,9 @@ class JobManager:
     def submit(self, request: StartRequest, user: User) -> tuple[JobRecord, bool]:
         """Queue a job for ``user`` (or join the unfinished one for the same model):
         (job, joined)."""
-        key = (request.model_hash, request.episodes, request.algorithm)
         with self._cond:
+            request = self._free_in_flight(request)
+            key = request.key
             existing = self._active.get(key)
             if existing is not None:
                 record = self._jobs[existing]
@@ -222,6 +234,29 @@ class JobManager:
             self._dispatch_locked()
             return copy.copy(record), False
 
+    def _free_in_flight(self, request: StartRequest) -> StartRequest:
+        """The request, trained one more episode per name an unfinished job of another
+        identity will give its model (a fine-tuning and a training from scratch of one
+        total): two such jobs would otherwise race for one name, and the registry would
+        refuse the second model. Lock held."""
+        taken = {
+            self._jobs[job_id].model: key
+            for key, job_id in self._active.items()
+            if key != request.key
+        }
+        wanted = request.model
+        episodes = request.episodes
+        while ModelKey(wanted.model_hash, wanted.episodes + episodes - request.episodes) in taken:
+            episodes += 1
+        if episodes == request.episodes:
+            return request
+        note = (
+            f"{wanted.file_name} is what a job under way for another lineage will produce: "
+            f"training {episodes} episodes, so that the model's name is free"
+        )
+        log.event("taken_name", model_hash=wanted.model_hash, episodes=episodes, held_by="job")
+        return dataclasses.replace(request, episodes=episodes, note=note)
+
     def _check_user_bounds(self, user: User, episodes: int, must_wait: bool) -> None:
         """ResourceExhausted USER_LIMIT when one more job would take ``user`` over a bound."""
         # A job being cancelled no longer holds anything of its user's share.
@@ -256,6 +291,7 @@ class JobManager:
             seed=request.seed if request.seed is not None else secrets.randbits(32),
             created_at=self._clock(),
             parent=request.parent,
+            model_episodes=request.model.episodes,
             requesters=[user.name],
             message=request.note,
         )
@@ -507,8 +543,9 @@ def _metadata(
 ) -> registry_pb2.UploadModelMetadata:
     """What the registry stores beside the model (size and SHA-256 are added at upload)."""
 
+    model = record.model
     metadata = registry_pb2.UploadModelMetadata(
-        ref=model_pb2.ModelRef(model_hash=record.model_hash, episodes=record.episodes),
+        ref=model_pb2.ModelRef(model_hash=model.model_hash, episodes=model.episodes),
         algorithm=record.algorithm,
         library_versions=outcome.library_versions,
         evaluation=model_pb2.ModelEvaluation.FromString(outcome.evaluation),
@@ -518,6 +555,11 @@ def _metadata(
             outcome.hyperparameters, sort_keys=True, separators=(",", ":"), default=str
         ),
         training_seconds=outcome.training_seconds,
+        # This service trains one household's policy, in glidepath's one family today.
+        kind=model_pb2.MODEL_KIND_PROFILE,
+        episodes_added=record.episodes,
+        policy_family=DEFAULT_POLICY_FAMILY,
+        policy_layout_version=POLICY_LAYOUT_VERSION,
     )
     if record.parent is not None:
         metadata.parent.CopyFrom(

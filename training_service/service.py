@@ -2,11 +2,13 @@
 
 Two checks live here because they need the registry while the client waits:
 
-- a model that the registry already holds under the requested name is not trained again
-  (it could never be stored: the registry keeps one model per household hash and episode
-  count). A name held by a quarantined model is never overwritten either: the job trains
-  one more episode per taken name, so its model's name is free and still tells the
-  episodes trained;
+- a model that the registry already holds under the requested name, of the same identity
+  (the same parent, or like it none), is not trained again (it could never be stored: the
+  registry keeps one model per household hash and episode count). A name held by a
+  quarantined model, or by a model of another lineage (a fine-tuning whose total equals a
+  model trained from scratch, or the reverse), is never overwritten either: the job
+  trains one more episode per taken name, so its model's name is free and still tells
+  the episodes its weights saw (``docs/models.md``);
 - a fine-tuning parent is read for the caller (a private model of another user is
   NOT_FOUND), its size checked before a byte is downloaded, and its weights checked
   (layout, finite weights, finite actions) before a job exists; an unusable parent is
@@ -33,7 +35,7 @@ import grpc
 from glidepath import errors, log
 from glidepath.auth import ANONYMOUS, User
 from glidepath.common.v1 import model_pb2
-from glidepath.models import MAX_EPISODES, model_file_name
+from glidepath.models import MAX_EPISODES, ModelKey, model_file_name
 from glidepath.rpc.bounds import Bound
 from glidepath.rpc.interceptors import takes_user
 from glidepath.text import clip
@@ -96,38 +98,45 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):  # type: igno
         )
 
     def _free_name(self, start: StartRequest) -> StartRequest:
-        """The request, trained one more episode per name a quarantined model holds;
-        AlreadyExists when a usable model holds the requested name."""
-        episodes = start.episodes
+        """The request, trained one more episode per name another model holds (a
+        quarantined one, or a usable one of another identity); AlreadyExists when a usable
+        model of this request's identity holds the requested name."""
+        wanted = start.model.episodes
+        total = wanted
+        held_by = ""
         for _ in range(MAX_TAKEN_NAMES + 1):
-            ref = model_pb2.ModelRef(model_hash=start.model_hash, episodes=episodes)
+            ref = model_pb2.ModelRef(model_hash=start.model_hash, episodes=total)
             stored = self._registry.stored_model(ref)
             if stored is None:
                 break
-            if episodes == start.episodes and not stored.quarantine_reason:
-                raise errors.AlreadyExists(
-                    f"the registry already holds {stored.file_name} for this household and "
-                    "episode count: use it, delete it first, or train another episode count"
-                )
-            episodes += 1
+            if total == wanted:
+                if not stored.quarantine_reason and _same_identity(stored, start):
+                    raise errors.AlreadyExists(
+                        f"the registry already holds {stored.file_name} for this household, "
+                        f"episode count and {_lineage(start.parent)}: use it, delete it "
+                        "first, or train another episode count"
+                    )
+                held_by = _held_by(stored)
+            total += 1
         else:
             raise errors.FailedPrecondition(
-                f"the names of {MAX_TAKEN_NAMES} episode counts from {start.episodes} on are "
+                f"the names of {MAX_TAKEN_NAMES} episode counts from {wanted} on are "
                 "taken in the registry; train another episode count"
             )
-        if episodes == start.episodes:
+        if total == wanted:
             return start
+        episodes = start.episodes + (total - wanted)
+        name = model_file_name(start.model_hash, wanted)
         if episodes > MAX_EPISODES:
             raise errors.FailedPrecondition(
-                f"{model_file_name(start.model_hash, start.episodes)} is held by a quarantined "
-                f"model and the next free name needs {episodes:,} episodes, more than "
-                f"{MAX_EPISODES:,}; train fewer episodes"
+                f"{name} is held by {held_by} and the next free name needs {episodes:,} "
+                f"episodes, more than {MAX_EPISODES:,}; train fewer episodes"
             )
         note = (
-            f"{model_file_name(start.model_hash, start.episodes)} is held by a quarantined "
-            f"model: training {episodes} episodes, so that the model's name is free"
+            f"{name} is held by {held_by}: training {episodes} episodes, so that the "
+            "model's name is free"
         )
-        log.event("quarantined_name", model_hash=start.model_hash, episodes=episodes)
+        log.event("taken_name", model_hash=start.model_hash, episodes=episodes, held_by=held_by)
         return dataclasses.replace(start, episodes=episodes, note=note)
 
     def _parent(self, ref: model_pb2.ModelRef, user: User) -> bytes:
@@ -199,6 +208,29 @@ class TrainingServicer(training_pb2_grpc.TrainingServiceServicer):  # type: igno
         return pb.CancelTrainingResponse(
             job=convert.job_to_proto(record, time.time(), user), detached=detached
         )
+
+
+def _same_identity(stored: model_pb2.ModelMetadata, start: StartRequest) -> bool:
+    """Whether ``stored`` is the model ``start`` would train: a profile model (or one of
+    unknown kind) with the same parent, or like it none."""
+    if stored.kind == model_pb2.MODEL_KIND_GENERIC:
+        return False
+    parent = ModelKey(stored.parent.model_hash, stored.parent.episodes)
+    return (parent if stored.HasField("parent") else None) == start.parent
+
+
+def _lineage(parent: ModelKey | None) -> str:
+    return f"parent {parent.file_name}" if parent else "no parent (trained from scratch)"
+
+
+def _held_by(stored: model_pb2.ModelMetadata) -> str:
+    """Who holds a name, for the job's message."""
+    if stored.quarantine_reason:
+        return "a quarantined model"
+    if stored.HasField("parent"):
+        parent = model_file_name(stored.parent.model_hash, stored.parent.episodes)
+        return f"a model fine-tuned from {parent}"
+    return "a model trained from scratch"
 
 
 def _check_parent(model_zip: bytes) -> None:
