@@ -13,6 +13,7 @@ from simulation_support import example_household
 from glidepath import errors
 from glidepath.auth import ANONYMOUS, User
 from glidepath.common.v1 import household_pb2, model_pb2
+from glidepath.models import ModelKey
 from glidepath.rl.policy_strategy import UnusablePolicy
 from glidepath.simulation.v1 import simulation_pb2 as pb
 from glidepath.training.v1 import training_pb2
@@ -97,6 +98,7 @@ class FakeTraining:
         seed: int | None,
         caller: User,
         i: Interrupt,
+        parent: ModelKey | None = None,
     ) -> StartedJob:
         if self.exists:
             self.exists = False  # the next start trains under a free name

@@ -1,9 +1,14 @@
-"""``glidepath models list|show|delete|cleanup``: the model management interface.
+"""``glidepath models list|show|tree|delete|cleanup``: the model management interface.
 
 The user's note asked for a way to list the saved models and clean up old ones; these
 commands are that interface, over the registry's RPCs (REGISTRY_ADDR). Every call
 carries the user's credential (``glidepath.cli.credentials``); the registry decides which
 calls need it (``delete`` and ``cleanup`` do whenever it runs with credentials).
+
+A model is named as the registry names it: its file name (``rl_model_{hash}_{N}ep.zip``,
+a path to it too) or its hash and episode count. ``tree`` prints a model's lineage (the
+ancestors it was fine-tuned from, and every model fine-tuned from it or them), read from
+the listing, so it shows what the caller may read.
 
 ``cleanup`` first asks which models would go (a dry run), so that its deadline can grow
 with their number, and, should the deadline pass anyway, tells how many were deleted.
@@ -12,15 +17,18 @@ with their number, and, should the deadline pass anyway, tells how many were del
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import grpc
 
 from glidepath.cli.arguments import positive_int
 from glidepath.cli.channels import PeerConnection, connect
-from glidepath.cli.errors import EXIT_OK, CliError
+from glidepath.cli.errors import EXIT_OK, EXIT_USAGE, CliError
+from glidepath.cli.lineage import lineage_names, lineage_tree
 from glidepath.cli.peers import REGISTRY
 from glidepath.cli.render import cleanup_report, model_details, models_table, to_json
 from glidepath.common.v1 import model_pb2
+from glidepath.models import parse_model_file_name
 from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
 from glidepath.rpc.channel import SHORT_DEADLINE
 
@@ -54,6 +62,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     _add_ref(show)
     show.set_defaults(run=run_show)
 
+    tree = actions.add_parser("tree", help="a model's lineage: parents and fine-tunings")
+    _add_ref(tree)
+    tree.set_defaults(run=run_tree)
+
     delete = actions.add_parser("delete", help="delete one model (file and metadata)")
     _add_ref(delete)
     delete.set_defaults(run=run_delete)
@@ -72,13 +84,38 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _add_ref(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("hash", metavar="HASH", help="the household hash (16 hex characters)")
-    parser.add_argument("episodes", type=positive_int, metavar="EPISODES", help="the episode count")
+    parser.add_argument(
+        "model",
+        nargs="+",
+        metavar="MODEL",
+        help="the model's file name (rl_model_{hash}_{episodes}ep.zip), or HASH EPISODES",
+    )
     parser.add_argument("--json", action="store_true", help="print the response as JSON")
 
 
 def _ref(args: argparse.Namespace) -> model_pb2.ModelRef:
-    return model_pb2.ModelRef(model_hash=args.hash, episodes=args.episodes)
+    return model_ref(args.model)
+
+
+def model_ref(words: list[str]) -> model_pb2.ModelRef:
+    """A file name (or a path to one), or a hash and an episode count. A malformed hash
+    goes to the registry as written: its answer names the field."""
+    if len(words) == 1:
+        key = parse_model_file_name(Path(words[0]).name)
+        if key is None:
+            raise CliError(
+                f"{words[0]!r} is not a model's file name (rl_model_{{hash}}_{{episodes}}"
+                "ep.zip); give the file name, or HASH EPISODES",
+                EXIT_USAGE,
+            )
+        return model_pb2.ModelRef(model_hash=key.model_hash, episodes=key.episodes)
+    if len(words) == 2:
+        try:
+            episodes = positive_int(words[1])
+        except argparse.ArgumentTypeError as error:
+            raise CliError(f"EPISODES: {error}", EXIT_USAGE) from None
+        return model_pb2.ModelRef(model_hash=words[0], episodes=episodes)
+    raise CliError("name one model: its file name, or HASH EPISODES", EXIT_USAGE)
 
 
 def list_all(peer: PeerConnection, model_hash: str) -> registry_pb2.ListModelsResponse:
@@ -112,6 +149,27 @@ def run_show(args: argparse.Namespace) -> int:
         response = stub.GetModel(request, timeout=SHORT_DEADLINE, metadata=peer.metadata)
     print(to_json(response) if args.json else model_details(response.model))
     return EXIT_OK
+
+
+def run_tree(args: argparse.Namespace) -> int:
+    ref = _ref(args)
+    with connect(REGISTRY) as peer:
+        with peer.guard(SHORT_DEADLINE):
+            stub = registry_pb2_grpc.ModelRegistryStub(peer.channel)
+            request = registry_pb2.GetModelRequest(ref=ref)
+            stub.GetModel(request, timeout=SHORT_DEADLINE, metadata=peer.metadata)  # NOT_FOUND
+        response = list_all(peer, "")
+    models = list(response.models)
+    print(to_json(lineage_response(models, ref)) if args.json else lineage_tree(models, ref))
+    return EXIT_OK
+
+
+def lineage_response(
+    models: list[model_pb2.ModelMetadata], ref: model_pb2.ModelRef
+) -> registry_pb2.ListModelsResponse:
+    """The models of ``ref``'s tree, as a listing (for ``--json``)."""
+    names = set(lineage_names(models, ref))
+    return registry_pb2.ListModelsResponse(models=[m for m in models if m.file_name in names])
 
 
 def run_delete(args: argparse.Namespace) -> int:

@@ -1,8 +1,10 @@
 """``glidepath optimize FILE``: options A and B, with a live progress bar fed by the stream.
 
-Option A (default) trains a policy for the household (``--episodes``, 1000 by default);
-option B (``--pretrained``) uses a model the registry already holds and, unless
-``--no-fallback``, trains one when there is none. Either way the simulation service
+Option A (default) trains a policy for the household (``--episodes``, 1000 by default),
+or fine-tunes a stored model (``--from MODEL --fine-tune N``: N more episodes, the new
+model named after the start model's episodes plus N); option B (``--pretrained``) uses
+a model the registry already holds and, unless ``--no-fallback``, trains one when there
+is none. Either way the simulation service
 judges the policy against every other strategy and recommends one; this module prints
 that answer (model, gate, strategy by age, comparison, timings), or the result message as
 JSON (``--json``), and draws the fan chart with the recommended allocation (``--plot``).
@@ -19,8 +21,9 @@ from pathlib import Path
 
 from glidepath.cli.arguments import non_negative_int, positive_int
 from glidepath.cli.channels import connect
-from glidepath.cli.errors import EXIT_OK, CliError
+from glidepath.cli.errors import EXIT_OK, EXIT_USAGE, CliError
 from glidepath.cli.inputs import HouseholdInput, load_household
+from glidepath.cli.models import model_ref
 from glidepath.cli.peers import SIMULATION
 from glidepath.cli.plot_target import PLOT_HELP, plot_target
 from glidepath.cli.progress import Progress, ProgressBar, follow
@@ -35,6 +38,8 @@ from glidepath.cli.render import (
     table,
     to_json,
 )
+from glidepath.common.v1 import model_pb2
+from glidepath.models import model_file_name
 from glidepath.simulation.v1 import simulation_pb2 as sim
 from glidepath.simulation.v1 import simulation_pb2_grpc
 from glidepath.training.v1 import training_pb2
@@ -67,6 +72,20 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument(
         "--episodes", type=positive_int, default=None, help="episodes to train (default 1000)"
     )
+    parser.add_argument(
+        "--from",
+        dest="start_model",
+        default=None,
+        metavar="MODEL",
+        help="option A: fine-tune this stored model (its file name) instead of training anew",
+    )
+    parser.add_argument(
+        "--fine-tune",
+        type=positive_int,
+        default=None,
+        metavar="N",
+        help="option A with --from: episodes to add to the start model's (default 1000)",
+    )
     parser.add_argument("--pretrained", action="store_true", help="option B: use a stored model")
     parser.add_argument(
         "--min-episodes", type=positive_int, default=None, help="option B: fewest (default 500)"
@@ -85,9 +104,11 @@ def build_request(args: argparse.Namespace, household: HouseholdInput) -> sim.Op
     request = sim.OptimizeRequest(
         household=household.message,
         use_pretrained=args.pretrained,
-        episodes=args.episodes or 0,
+        episodes=args.fine_tune or args.episodes or 0,
         settings=sim.SimulationSettings(seed=args.seed),
     )
+    if args.start_model is not None:
+        request.start_model.CopyFrom(model_ref([args.start_model]))
     if args.paths is not None:
         request.settings.paths = args.paths
     if args.min_episodes is not None:
@@ -97,7 +118,18 @@ def build_request(args: argparse.Namespace, household: HouseholdInput) -> sim.Op
     return request
 
 
+def check_start(args: argparse.Namespace) -> None:
+    """--from and --fine-tune belong to option A, and go together."""
+    if args.fine_tune is not None and args.start_model is None:
+        raise CliError("--fine-tune N needs --from MODEL: the model to fine-tune", EXIT_USAGE)
+    if args.fine_tune is not None and args.episodes is not None:
+        raise CliError("give --fine-tune N or --episodes, not both", EXIT_USAGE)
+    if args.start_model is not None and args.pretrained:
+        raise CliError("--from fine-tunes in option A; drop --pretrained", EXIT_USAGE)
+
+
 def run_optimize(args: argparse.Namespace) -> int:
+    check_start(args)
     plot = None if args.plot is None else plot_target(args.plot, args.file, "optimize")
     household = load_household(args.file)
     request = build_request(args, household)
@@ -163,7 +195,7 @@ def optimize_report(result: sim.OptimizeResult) -> str:
     lines = [
         key_values(
             [
-                ("Model", f"{model.file_name} ({model.ref.episodes:,} episodes)"),
+                ("Model", _model_line(model)),
                 ("Source", _SOURCES.get(result.source, "unknown")),
                 (
                     "Gate",
@@ -186,6 +218,15 @@ def optimize_report(result: sim.OptimizeResult) -> str:
         timings_line(result),
     ]
     return "\n".join(lines)
+
+
+def _model_line(model: model_pb2.ModelMetadata) -> str:
+    line = f"{model.file_name} ({model.ref.episodes:,} episodes)"
+    if model.HasField("parent"):
+        parent = model_file_name(model.parent.model_hash, model.parent.episodes)
+        added = f", +{model.episodes_added:,}" if model.episodes_added else ""
+        line += f", fine-tuned from {parent}{added}"
+    return line
 
 
 def _recommended_name(recommended: sim.RecommendedStrategy) -> str:

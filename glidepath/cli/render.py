@@ -356,11 +356,26 @@ def _median_terminal(terminal: sim.TerminalWealth) -> str:
 def models_table(models: Sequence[model_pb2.ModelMetadata]) -> str:
     if not models:
         return "No models stored."
-    headers = ["hash", "episodes", "created (UTC)", "size", "algorithm", "score", "gate", "origin"]
+    headers = [
+        "hash",
+        "episodes",
+        "kind",
+        "owner",
+        "parent",
+        "created (UTC)",
+        "size",
+        "algorithm",
+        "score",
+        "gate",
+        "origin",
+    ]
     rows = [
         [
             m.ref.model_hash,
             f"{m.ref.episodes:,}",
+            _kind(m.kind),
+            m.owner or MISSING,
+            f"{m.parent.model_hash}_{m.parent.episodes}ep" if m.HasField("parent") else MISSING,
             m.created_at.ToDatetime().strftime("%Y-%m-%d %H:%M"),
             size(m.size_bytes),
             m.algorithm or MISSING,
@@ -370,8 +385,19 @@ def models_table(models: Sequence[model_pb2.ModelMetadata]) -> str:
         ]
         for m in models
     ]
-    listing = table(headers, rows, align="lrlrlrll")
-    return f"{listing}\n\n{len(models)} model(s). Score: the policy's CE a year, today's money."
+    listing = table(headers, rows, align="lrllllrlrll")
+    return (
+        f"{listing}\n\n{len(models)} model(s). Score: the policy's CE a year, today's money. "
+        "Parent: the model a fine-tuning started from ({hash}_{episodes}ep; "
+        "`glidepath models tree MODEL` draws the lineage)."
+    )
+
+
+def _kind(kind: model_pb2.ModelKind.ValueType) -> str:
+    """profile or generic; a model stored before kinds were recorded is a profile one."""
+    if kind == model_pb2.MODEL_KIND_UNSPECIFIED:
+        return "profile"
+    return model_pb2.ModelKind.Name(kind).removeprefix("MODEL_KIND_").lower()
 
 
 def _gate(model: model_pb2.ModelMetadata) -> str:
@@ -404,9 +430,16 @@ def model_details(model: model_pb2.ModelMetadata) -> str:
         ("size", f"{size(model.size_bytes)} ({model.size_bytes:,} bytes)"),
         ("sha256", model.sha256),
         ("origin", _origin(model.origin)),
+        ("kind", _kind(model.kind)),
+        ("owner", model.owner or "none (adopted from the directory)"),
         ("training", training),
         ("libraries", libraries or MISSING),
         ("fine-tuned from", parent),
+        ("episodes added", f"{model.episodes_added:,}" if model.episodes_added else MISSING),
+        (
+            "policy",
+            f"{model.policy_family or MISSING}, layout {model.policy_layout_version or MISSING}",
+        ),
     ]
     lines = [model.file_name, key_values(pairs)]
     if model.HasField("evaluation"):

@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Protocol
 from glidepath import errors, log
 from glidepath.auth import LOCAL, User
 from glidepath.common.v1 import household_pb2, model_pb2
-from glidepath.models import model_file_name
+from glidepath.models import ModelKey, model_file_name
 from glidepath.simulation.v1 import simulation_pb2 as pb
 from glidepath.text import one_line
 from glidepath.training.v1 import training_pb2
@@ -127,6 +127,7 @@ class Training(Protocol):
         seed: int | None,
         caller: User,
         interrupt: Interrupt,
+        parent: ModelKey | None = None,
     ) -> StartedJob: ...
 
     def watch(
@@ -401,7 +402,12 @@ class Optimizer:
     def _start(self, call: _Call) -> StartedJob:
         job = call.job
         return self._training.start(
-            job.household_message, job.episodes, job.training_seed, call.caller, call.interrupt
+            job.household_message,
+            job.episodes,
+            job.training_seed,
+            call.caller,
+            call.interrupt,
+            parent=job.start_model,
         )
 
     def _stored(
@@ -409,7 +415,7 @@ class Optimizer:
     ) -> Generator[pb.OptimizeResponse, None, Ready | None]:
         """Option A's model is already in the registry: checked, then used if usable."""
         job = call.job
-        ref = model_pb2.ModelRef(model_hash=job.household_hash, episodes=job.episodes)
+        ref = model_pb2.ModelRef(model_hash=job.household_hash, episodes=job.model_episodes)
         yield call.event(
             Stage.OPTIMIZE_STAGE_ALREADY_TRAINED,
             f"{stored.message}; using the stored model once it passes the checks, "

@@ -31,7 +31,7 @@ import grpc
 from glidepath import errors
 from glidepath.auth import ON_BEHALF_OF_METADATA, SERVICE_TOKEN_VARIABLE, User
 from glidepath.common.v1 import household_pb2, model_pb2
-from glidepath.models import DEFAULT_MAX_MODEL_BYTES, MAX_MODEL_BYTES_VARIABLE
+from glidepath.models import DEFAULT_MAX_MODEL_BYTES, MAX_MODEL_BYTES_VARIABLE, ModelKey
 from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
 from glidepath.rpc.channel import bearer, open_channel
 from glidepath.rpc.status import error_reason
@@ -293,11 +293,17 @@ class TrainingPeer:
         seed: int | None,
         caller: User,
         interrupt: Interrupt,
+        parent: ModelKey | None = None,
     ) -> StartedJob:
-        """StartTraining; AlreadyExists when the registry already holds that model."""
+        """StartTraining (a fine-tuning of ``parent`` when given); AlreadyExists when the
+        registry already holds that model."""
         request = training_pb2.StartTrainingRequest(household=household, episodes=episodes)
         if seed is not None:
             request.seed = seed
+        if parent is not None:
+            request.parent.CopyFrom(
+                model_pb2.ModelRef(model_hash=parent.model_hash, episodes=parent.episodes)
+            )
         try:
             reply = self._stub.StartTraining(
                 request,

@@ -17,8 +17,16 @@ from glidepath.errors import FieldViolation, InvalidArgument
 from glidepath.household.canonical import household_hash
 from glidepath.household.model import Household
 from glidepath.household.validation import listed
-from glidepath.models import DEFAULT_EPISODES, DEFAULT_MIN_EPISODES, MAX_EPISODES
+from glidepath.models import (
+    DEFAULT_EPISODES,
+    DEFAULT_MIN_EPISODES,
+    MAX_EPISODES,
+    ModelKey,
+    fine_tuned_episodes,
+    is_model_hash,
+)
 from glidepath.simulation.v1 import simulation_pb2 as pb
+from glidepath.text import clip_repr
 from simulation_service import convert
 from simulation_service.config import SimulationServiceSettings
 
@@ -38,6 +46,13 @@ class OptimizeJob:
     fallback_to_training: bool
     settings: SimulationSettings
     training_seed: int | None
+    # Option A's start model (a fine-tuning), or None to train from scratch.
+    start_model: ModelKey | None = None
+
+    @property
+    def model_episodes(self) -> int:
+        """The ``{episodes}`` of the model option A asks for: the start model's included."""
+        return fine_tuned_episodes(self.start_model, self.episodes)
 
 
 def optimize_job(request: pb.OptimizeRequest, limits: SimulationServiceSettings) -> OptimizeJob:
@@ -58,6 +73,7 @@ def optimize_job(request: pb.OptimizeRequest, limits: SimulationServiceSettings)
     if seed is not None and seed > MAX_TRAINING_SEED:
         problems.append(FieldViolation("training_seed", f"at most {MAX_TRAINING_SEED}"))
     settings = convert._settings(request.settings, limits, problems)
+    start_model = _start_model(request, problems)
     if problems:
         raise InvalidArgument(listed(problems))
     assert household is not None and settings is not None
@@ -73,7 +89,28 @@ def optimize_job(request: pb.OptimizeRequest, limits: SimulationServiceSettings)
         ),
         settings=settings,
         training_seed=seed,
+        start_model=start_model,
     )
+
+
+def _start_model(request: pb.OptimizeRequest, problems: list[FieldViolation]) -> ModelKey | None:
+    if not request.HasField("start_model"):
+        return None
+    ref = request.start_model
+    if request.use_pretrained:
+        problems.append(
+            FieldViolation("start_model", "fine-tunes in option A only; unset use_pretrained")
+        )
+    if not is_model_hash(ref.model_hash):
+        problems.append(
+            FieldViolation(
+                "start_model.model_hash",
+                f"must be 16 lowercase hex characters, got {clip_repr(ref.model_hash, 40)}",
+            )
+        )
+    if ref.episodes < 1:
+        problems.append(FieldViolation("start_model.episodes", "must be >= 1"))
+    return ModelKey(ref.model_hash, ref.episodes)
 
 
 def _episode_problems(

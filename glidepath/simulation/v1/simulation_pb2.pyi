@@ -1125,6 +1125,7 @@ class OptimizeRequest(_message.Message):
     FALLBACK_TO_TRAINING_FIELD_NUMBER: _builtins.int
     SETTINGS_FIELD_NUMBER: _builtins.int
     TRAINING_SEED_FIELD_NUMBER: _builtins.int
+    START_MODEL_FIELD_NUMBER: _builtins.int
     use_pretrained: _builtins.bool
     """Option B: look for a pre-trained compatible model in the registry first. False
     (option A): always train.
@@ -1154,6 +1155,16 @@ class OptimizeRequest(_message.Message):
         seed 0).
         """
 
+    @_builtins.property
+    def start_model(self) -> _model_pb2.ModelRef:
+        """Option A: fine-tune this registry model (any the caller may read) instead of training
+        from scratch; episodes are then the lives added, and the new model is named after
+        every life its weights saw: rl_model_{hash}_{start_model.episodes + episodes}ep.zip.
+        Not with use_pretrained (INVALID_ARGUMENT naming start_model). A start model that is
+        not stored is NOT_FOUND; one whose weights do not fit today's policy layout is
+        FAILED_PRECONDITION (reason INVALID_MODEL).
+        """
+
     def __init__(
         self,
         *,
@@ -1164,10 +1175,11 @@ class OptimizeRequest(_message.Message):
         fallback_to_training: _builtins.bool | None = ...,
         settings: Global___SimulationSettings | None = ...,
         training_seed: _builtins.int | None = ...,
+        start_model: _model_pb2.ModelRef | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_fallback_to_training", b"_fallback_to_training", "_min_episodes", b"_min_episodes", "_training_seed", b"_training_seed", "fallback_to_training", b"fallback_to_training", "household", b"household", "min_episodes", b"min_episodes", "settings", b"settings", "training_seed", b"training_seed"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_fallback_to_training", b"_fallback_to_training", "_min_episodes", b"_min_episodes", "_training_seed", b"_training_seed", "fallback_to_training", b"fallback_to_training", "household", b"household", "min_episodes", b"min_episodes", "settings", b"settings", "start_model", b"start_model", "training_seed", b"training_seed"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_fallback_to_training", b"_fallback_to_training", "_min_episodes", b"_min_episodes", "_training_seed", b"_training_seed", "episodes", b"episodes", "fallback_to_training", b"fallback_to_training", "household", b"household", "min_episodes", b"min_episodes", "settings", b"settings", "training_seed", b"training_seed", "use_pretrained", b"use_pretrained"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_fallback_to_training", b"_fallback_to_training", "_min_episodes", b"_min_episodes", "_training_seed", b"_training_seed", "episodes", b"episodes", "fallback_to_training", b"fallback_to_training", "household", b"household", "min_episodes", b"min_episodes", "settings", b"settings", "start_model", b"start_model", "training_seed", b"training_seed", "use_pretrained", b"use_pretrained"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__fallback_to_training: _TypeAlias = _typing.Literal["fallback_to_training"]  # noqa: Y015
     _WhichOneofArgType__fallback_to_training: _TypeAlias = _typing.Literal["_fallback_to_training", b"_fallback_to_training"]  # noqa: Y015
