@@ -93,7 +93,14 @@ def test_a_bad_start_model_or_a_stray_name_is_one_line(stack: LocalStack, tmp_pa
     assert line.startswith("glidepath: ") and "NOT_FOUND" in line and "999ep.zip" in line
     alone = run_cli("optimize", str(EXAMPLE), "--fine-tune", "8", env=env)
     assert "--from" in one_error_line(alone, 2)
-    stray = run_cli("models", "show", "rl_model_bad.zip", env=env)
-    assert "rl_model_bad.zip" in one_error_line(stray, 2)
+    for argv in (
+        ["models", "show", "rl_model_bad.zip"],
+        ["models", "tree", "a", "b", "c"],
+        ["optimize", str(EXAMPLE), "--from", "rl_model_bad.zip"],
+    ):
+        stray = run_cli(*argv, env=env)
+        assert stray.returncode == 2 and "usage: glidepath" in stray.stderr, stray.stderr
+        last = stray.stderr.strip().splitlines()[-1]
+        assert last.startswith("glidepath") and ("bad.zip" in last or "one model" in last)
     tree = run_cli("models", "tree", model_hash, "7", env=env)
     assert "NOT_FOUND" in one_error_line(tree, 1)

@@ -28,6 +28,7 @@ from simulation_service.optimize.request import OptimizeJob, optimize_job
 from simulation_service.work import StopToken
 
 SHA = "ab" * 32
+START = "0123456789abcdef"  # a start model's hash (another household's)
 
 
 def metadata(model_hash: str, episodes: int, sha256: str = SHA) -> model_pb2.ModelMetadata:
@@ -90,6 +91,7 @@ class FakeTraining:
         self.joined = joined
         self.exists = exists
         self.started: list[int] = []
+        self.parents: list[ModelKey | None] = []
 
     def start(
         self,
@@ -100,6 +102,7 @@ class FakeTraining:
         i: Interrupt,
         parent: ModelKey | None = None,
     ) -> StartedJob:
+        self.parents.append(parent)
         if self.exists:
             self.exists = False  # the next start trains under a free name
             raise errors.AlreadyExists("the registry already holds it")
@@ -194,6 +197,18 @@ def test_request_defaults_follow_the_note() -> None:
         ({"use_pretrained": True, "episodes": 100}, "episodes"),
         ({"training_seed": 2**40}, "training_seed"),
         ({"settings": pb.SimulationSettings(paths=0)}, "settings.paths"),
+        (
+            {
+                "use_pretrained": True,
+                "start_model": model_pb2.ModelRef(model_hash=START, episodes=9),
+            },
+            "start_model",
+        ),
+        (
+            {"start_model": model_pb2.ModelRef(model_hash="XYZ", episodes=9)},
+            "start_model.model_hash",
+        ),
+        ({"start_model": model_pb2.ModelRef(model_hash=START, episodes=0)}, "start_model.episodes"),
     ],
 )
 def test_bad_requests_name_the_field(fields: dict[str, Any], field: str) -> None:
@@ -251,6 +266,18 @@ def test_option_a_on_a_stored_model_uses_it() -> None:
     stages, result = run(make_optimizer(registry, training), j)
     assert stages[:2] == ["HASHED", "ALREADY_TRAINED"]
     assert result is not None and result.source == pb.MODEL_SOURCE_ALREADY_IN_REGISTRY
+
+
+def test_option_a_fine_tunes_a_start_model_and_finds_it_under_the_total() -> None:
+    start = model_pb2.ModelRef(model_hash=START, episodes=1000)
+    j = job(episodes=200, start_model=start)
+    assert j.start_model is not None and j.model_episodes == 1200
+    training = FakeTraining(training_pb2.TRAINING_STATE_SUCCEEDED, exists=True)
+    registry = FakeRegistry(metadata(j.household_hash, 1200))
+    stages, result = run(make_optimizer(registry, training), j)
+    assert training.parents[0] == ModelKey(START, 1000)
+    assert stages[:2] == ["HASHED", "ALREADY_TRAINED"]
+    assert result is not None and result.model.ref.episodes == 1200
 
 
 @pytest.mark.parametrize(

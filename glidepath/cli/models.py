@@ -17,13 +17,15 @@ with their number, and, should the deadline pass anyway, tells how many were del
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import grpc
 
 from glidepath.cli.arguments import positive_int
 from glidepath.cli.channels import PeerConnection, connect
-from glidepath.cli.errors import EXIT_OK, EXIT_USAGE, CliError
+from glidepath.cli.errors import EXIT_OK, CliError
 from glidepath.cli.lineage import lineage_names, lineage_tree
 from glidepath.cli.peers import REGISTRY
 from glidepath.cli.render import cleanup_report, model_details, models_table, to_json
@@ -87,35 +89,59 @@ def _add_ref(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "model",
         nargs="+",
+        action=ModelArgument,
         metavar="MODEL",
         help="the model's file name (rl_model_{hash}_{episodes}ep.zip), or HASH EPISODES",
     )
     parser.add_argument("--json", action="store_true", help="print the response as JSON")
 
 
+class ModelArgument(argparse.Action):
+    """MODEL as a ModelRef, checked while parsing: a bad one is a usage error (exit 2)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        words = [values] if isinstance(values, str) else [str(v) for v in values or []]
+        try:
+            setattr(namespace, self.dest, model_ref(words))
+        except argparse.ArgumentTypeError as error:
+            parser.error(str(error))
+
+
 def _ref(args: argparse.Namespace) -> model_pb2.ModelRef:
-    return model_ref(args.model)
+    ref: model_pb2.ModelRef = args.model
+    return ref
 
 
 def model_ref(words: list[str]) -> model_pb2.ModelRef:
-    """A file name (or a path to one), or a hash and an episode count. A malformed hash
-    goes to the registry as written: its answer names the field."""
+    """A file name (or a path to one), or a hash and an episode count; ArgumentTypeError
+    otherwise. A malformed hash goes to the registry as written: its answer names the
+    field."""
     if len(words) == 1:
         key = parse_model_file_name(Path(words[0]).name)
         if key is None:
-            raise CliError(
+            raise argparse.ArgumentTypeError(
                 f"{words[0]!r} is not a model's file name (rl_model_{{hash}}_{{episodes}}"
-                "ep.zip); give the file name, or HASH EPISODES",
-                EXIT_USAGE,
+                "ep.zip); give the file name, or HASH EPISODES"
             )
         return model_pb2.ModelRef(model_hash=key.model_hash, episodes=key.episodes)
     if len(words) == 2:
         try:
             episodes = positive_int(words[1])
         except argparse.ArgumentTypeError as error:
-            raise CliError(f"EPISODES: {error}", EXIT_USAGE) from None
+            raise argparse.ArgumentTypeError(f"EPISODES {error}") from None
         return model_pb2.ModelRef(model_hash=words[0], episodes=episodes)
-    raise CliError("name one model: its file name, or HASH EPISODES", EXIT_USAGE)
+    raise argparse.ArgumentTypeError("name one model: its file name, or HASH EPISODES")
+
+
+def model_file_argument(text: str) -> model_pb2.ModelRef:
+    """An option's MODEL: a file name only (argparse reports a bad one)."""
+    return model_ref([text])
 
 
 def list_all(peer: PeerConnection, model_hash: str) -> registry_pb2.ListModelsResponse:

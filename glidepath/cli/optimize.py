@@ -23,7 +23,7 @@ from glidepath.cli.arguments import non_negative_int, positive_int
 from glidepath.cli.channels import connect
 from glidepath.cli.errors import EXIT_OK, EXIT_USAGE, CliError
 from glidepath.cli.inputs import HouseholdInput, load_household
-from glidepath.cli.models import model_ref
+from glidepath.cli.models import model_file_argument
 from glidepath.cli.peers import SIMULATION
 from glidepath.cli.plot_target import PLOT_HELP, plot_target
 from glidepath.cli.progress import Progress, ProgressBar, follow
@@ -75,6 +75,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument(
         "--from",
         dest="start_model",
+        type=model_file_argument,
         default=None,
         metavar="MODEL",
         help="option A: fine-tune this stored model (its file name) instead of training anew",
@@ -108,7 +109,7 @@ def build_request(args: argparse.Namespace, household: HouseholdInput) -> sim.Op
         settings=sim.SimulationSettings(seed=args.seed),
     )
     if args.start_model is not None:
-        request.start_model.CopyFrom(model_ref([args.start_model]))
+        request.start_model.CopyFrom(args.start_model)
     if args.paths is not None:
         request.settings.paths = args.paths
     if args.min_episodes is not None:
