@@ -18,6 +18,7 @@ from model_registry_service.naming import ModelKey, is_model_hash
 from model_registry_service.records import ModelDetails, UploadDeclaration
 
 SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
+POLICY_FAMILY_PATTERN = re.compile(r"[a-z0-9_.-]{1,64}")
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 MAX_TIMESTEPS = 2**63 - 1
@@ -138,20 +139,30 @@ def check_declaration(declaration: UploadDeclaration, max_bytes: int) -> None:
 
 def _identity_violations(key: ModelKey, details: ModelDetails) -> list[FieldViolation]:
     """A name's episodes count every life the weights saw (glidepath.models): a declared
-    episodes_added must add up with the parent's to the name's, or a lineage would lie."""
-    if details.episodes_added == 0:
-        return []
-    total = fine_tuned_episodes(details.parent, details.episodes_added)
-    if total == key.episodes:
-        return []
-    parent = f"the parent's {details.parent.episodes} + " if details.parent else ""
-    return [
-        FieldViolation(
-            "metadata.episodes_added",
-            f"{parent}{details.episodes_added} added = {total}, but the model is named for "
-            f"{key.episodes} episodes",
+    episodes_added must add up with the parent's to the name's, or a lineage would lie. A
+    policy family is a short name (shown in every listing, looked up by name)."""
+    violations = []
+    if details.policy_family and not POLICY_FAMILY_PATTERN.fullmatch(details.policy_family):
+        violations.append(
+            FieldViolation(
+                "metadata.policy_family",
+                "must be 1 to 64 lowercase letters, digits, '_', '.' or '-', got "
+                f"{clip_repr(details.policy_family, 80)}",
+            )
         )
-    ]
+    if details.episodes_added == 0:
+        return violations
+    total = fine_tuned_episodes(details.parent, details.episodes_added)
+    if total != key.episodes:
+        parent = f"the parent's {details.parent.episodes} + " if details.parent else ""
+        violations.append(
+            FieldViolation(
+                "metadata.episodes_added",
+                f"{parent}{details.episodes_added} added = {total}, but the model is named "
+                f"for {key.episodes} episodes",
+            )
+        )
+    return violations
 
 
 def too_large(message: str) -> FailedPrecondition:

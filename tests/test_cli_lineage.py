@@ -4,6 +4,7 @@ three services as real processes on loopback ports)."""
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 from collections.abc import Iterator
@@ -70,6 +71,10 @@ def test_the_docs_commands_fine_tune_and_draw_the_lineage(stack: LocalStack) -> 
     assert lines[0].startswith(f"{parent}  200 episodes, profile")
     assert lines[1].startswith(f"└── {child}  300 episodes (+100 fine-tuning), profile")
     assert lines[1].endswith("<- this model") and "<- this model" not in lines[0]
+
+    as_json = run_cli("models", "tree", child, "--json", env=stack.client_env())
+    names = [m["fileName"] for m in json.loads(as_json.stdout)["models"]]
+    assert sorted(names) == [parent, child]
 
     assert re.search(rf"fine-tuned from\s+{parent}", show), show
     assert re.search(r"episodes added\s+100$", show, re.MULTILINE), show

@@ -112,6 +112,11 @@ def test_a_lineage_that_does_not_add_up_or_an_unknown_kind_names_the_field(
         registry_server.stub.UploadModel, upload_stream(strange, data), timeout=TIMEOUT
     )
     assert bad_fields(error) == ["metadata.kind"]
+
+    odd = upload_metadata(HASH_A, 500, data)
+    odd.policy_family = "Merton\x1b[31m"
+    error = rpc_error(registry_server.stub.UploadModel, upload_stream(odd, data), timeout=TIMEOUT)
+    assert bad_fields(error) == ["metadata.policy_family"]
     assert not list(registry_server.directory.glob("rl_model_*.zip"))
 
 
