@@ -149,6 +149,9 @@ def test_a_fine_tuning_counts_its_parents_episodes_and_coexists_with_a_scratch_m
     assert child_job.job.parent == parent.ref
     assert scratch_job.job.model.episodes == 49 and scratch_job.job.episodes_total == 49
     assert "48ep.zip" in scratch_job.job.message
+    # Asked again, the training from scratch of 48 is the job already making 49: it joins.
+    same = start(stack, spending, 48, seed=7)
+    assert same.joined and same.job.job_id == scratch_job.job.job_id
 
     child_final = finish(stack, child_job.job)
     child = child_final.registered_model

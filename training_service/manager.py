@@ -239,14 +239,15 @@ class JobManager:
         identity will give its model (a fine-tuning and a training from scratch of one
         total): two such jobs would otherwise race for one name, and the registry would
         refuse the second model. Lock held."""
-        taken = {
-            self._jobs[job_id].model: key
-            for key, job_id in self._active.items()
-            if key != request.key
-        }
+        taken = {self._jobs[job_id].model: key for key, job_id in self._active.items()}
         wanted = request.model
         episodes = request.episodes
-        while ModelKey(wanted.model_hash, wanted.episodes + episodes - request.episodes) in taken:
+        while True:
+            name = ModelKey(wanted.model_hash, wanted.episodes + episodes - request.episodes)
+            holder = taken.get(name)
+            # Free, or a job of this very identity (the request joins it): stop here.
+            if holder is None or holder == job_key(name, request.algorithm, request.parent):
+                break
             episodes += 1
         if episodes == request.episodes:
             return request
