@@ -359,8 +359,13 @@ def strategy_result(
         )
         if paired.baseline == OPTIMUM:
             message.share_of_optimum.CopyFrom(estimate(paired.ratio))
+        elif paired.baseline == DP_SIMPLIFIED:
+            message.share_of_simplified.CopyFrom(estimate(paired.ratio))
+    itself = pb.Estimate(value=1.0, standard_error=0.0)
     if metrics.name == OPTIMUM:
-        message.share_of_optimum.CopyFrom(pb.Estimate(value=1.0, standard_error=0.0))
+        message.share_of_optimum.CopyFrom(itself)
+    elif metrics.name == DP_SIMPLIFIED and not message.HasField("share_of_optimum"):
+        message.share_of_simplified.CopyFrom(itself)  # the reference itself
     return message
 
 

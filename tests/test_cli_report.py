@@ -253,11 +253,17 @@ def test_a_share_of_dp_simplified_is_never_printed_as_of_optimum() -> None:
     comparison = _zoo_comparison("regime_sensitive")
     assert "dp_simplified" in [r.strategy for r in comparison.results]
     report = compare_report(comparison)
-    _, rows = _table(report)
+    header, rows = _table(report)
     assert "dp_simplified" in rows
+    # Its shares are named as what they are: of the simplified reference.
+    assert "of dp_simplified" in header and not any("optimum" in h for h in header)
+    column = header.index("of dp_simplified")
+    for result in comparison.results:
+        assert rows[result.strategy][column] == percent_estimate(result.share_of_simplified)
+        assert not result.HasField("share_of_optimum")
     for line in report.lower().splitlines():
         assert "of optimum" not in line and "of the optimum" not in line, line
-        assert "share of" not in line or "exact" in line, line
+        assert "share of" not in line or "exact" in line or "dp_simplified" in line, line
         # A percentage beside "optimum" names the exact one, which did not run here.
         assert not ("optimum" in line and "%" in line), line
     assert "dp_simplified: the dp of a simplified model" in report.lower()
@@ -269,6 +275,8 @@ def test_a_share_of_dp_simplified_is_never_printed_as_of_optimum() -> None:
         )
     )
     assert "of the optimum" not in single.lower() and "share of the" not in single.lower()
+    line = next(x for x in single.splitlines() if "Share of dp_simplified's CE" in x)
+    assert "(a lower bound on what is achievable)" in line and line.endswith("100.0 % ± 0.00")
 
 
 def test_every_share_of_the_optimum_names_it_exact(comparison: pb.CompareResponse) -> None:

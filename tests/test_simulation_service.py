@@ -335,8 +335,16 @@ def test_compare_offers_dp_simplified_where_regimes_take_the_optimum_away(
     assert names == [*BASELINES, "dp_simplified"]
     assert not reply.optimum.available
     assert "regimes" in reply.optimum.reason and "dp_simplified" in reply.optimum.reason
-    # Not the optimum: no result carries a share "of the optimum".
+    # Not the optimum: no result carries a share "of the optimum"; each carries its share
+    # of the simplified reference instead, paired against it.
     assert not any(r.HasField("share_of_optimum") for r in reply.results)
+    for result in reply.results:
+        assert result.HasField("share_of_simplified")
+        if result.strategy == "dp_simplified":
+            assert result.share_of_simplified.value == 1.0 and not result.HasField("versus")
+        else:
+            assert result.versus.baseline == "dp_simplified"
+            assert result.share_of_simplified == result.versus.ce_ratio
     plain = compare(stub)
     assert "dp_simplified" not in [r.strategy for r in plain.results]
 

@@ -26,6 +26,8 @@ MISSING = "—"
 EXACT = "exact optimum"
 OF_EXACT = "of exact optimum"
 DP_SIMPLIFIED = "dp_simplified"
+OF_SIMPLIFIED = f"of {DP_SIMPLIFIED}"
+SIMPLIFIED_SHARE = f"Share of {DP_SIMPLIFIED}'s CE (a lower bound on what is achievable)"
 # Rows of the wealth-by-age table: one every few years keeps it on one screen.
 AGE_STEP = 5
 
@@ -152,6 +154,8 @@ def simulate_report(response: sim.SimulateResponse) -> str:
     ]
     if result.HasField("share_of_optimum"):
         figures.append((f"Share of the {EXACT}'s CE", percent_estimate(result.share_of_optimum)))
+    if result.HasField("share_of_simplified"):
+        figures.append((SIMPLIFIED_SHARE, percent_estimate(result.share_of_simplified)))
     figures += lifetime_figures(result.lifetimes)
     if result.HasField("annuities"):
         figures += [
@@ -335,12 +339,15 @@ def compare_report(response: sim.CompareResponse) -> str:
     results = list(response.results)
     best = max(results, key=lambda r: r.certainty_equivalent.value).strategy if results else ""
     with_optimum = any(r.HasField("share_of_optimum") for r in results)
+    with_simplified = any(r.HasField("share_of_simplified") for r in results)
+    with_versus = not (with_optimum or with_simplified)
     with_goal = any(r.HasField("capital_goal_probability") for r in results)
     with_claims = any(r.claims for r in results)
     baseline = next((r.versus.baseline for r in results if r.HasField("versus")), "")
     headers = ["strategy", "objective CE"]
     headers += [OF_EXACT] if with_optimum else []
-    headers += [f"objective CE vs {baseline}"] if baseline and not with_optimum else []
+    headers += [OF_SIMPLIFIED] if with_simplified else []
+    headers += [f"objective CE vs {baseline}"] if baseline and with_versus else []
     headers += ["spending CE", "success", "ruin", "median bequest"]
     headers += ["bequest ≥ goal"] if with_goal else []
     rows = []
@@ -349,7 +356,10 @@ def compare_report(response: sim.CompareResponse) -> str:
         row.append(money_estimate(result.certainty_equivalent))
         if with_optimum:
             row.append(percent_estimate(result.share_of_optimum))
-        if baseline and not with_optimum:
+        if with_simplified:
+            has = result.HasField("share_of_simplified")
+            row.append(percent_estimate(result.share_of_simplified) if has else MISSING)
+        if baseline and with_versus:
             has = result.HasField("versus")
             row.append(signed_money_estimate(result.versus.ce_difference) if has else MISSING)
         row += [
@@ -374,7 +384,7 @@ def compare_report(response: sim.CompareResponse) -> str:
         *COMPARISON_NOTES,
         *(CLAIMS_NOTES if with_claims else ()),
         *(EXACT_NOTES if with_optimum else ()),
-        *(simplified_notes(results)),
+        *simplified_notes(results, with_simplified),
         optimum_line(response.optimum),
     ]
     lines += [f"Skipped {s.strategy}: {s.reason}" for s in response.skipped]
@@ -405,14 +415,20 @@ EXACT_NOTES = (
 )
 
 
-def simplified_notes(results: Sequence[sim.StrategyResult]) -> tuple[str, ...]:
+def simplified_notes(results: Sequence[sim.StrategyResult], with_shares: bool) -> tuple[str, ...]:
     """Where dp_simplified is listed: what it is, so that nobody reads it as the optimum."""
     if not any(r.strategy == DP_SIMPLIFIED for r in results):
         return ()
-    return (
+    notes: tuple[str, ...] = (
         f"  {DP_SIMPLIFIED}: the DP of a simplified model, run in the full simulator: a reference",
         "  and a lower bound on what is achievable, never the optimum.",
     )
+    if with_shares:
+        notes += (
+            f"  {OF_SIMPLIFIED}: the objective CE as a share of {DP_SIMPLIFIED}'s (the simplified",
+            "  reference; above 100 % is possible), paired on the same lives.",
+        )
+    return notes
 
 
 def _spending_ce(result: sim.StrategyResult) -> str:

@@ -516,6 +516,7 @@ class StrategyResult(_message.Message):
     LIFETIMES_FIELD_NUMBER: _builtins.int
     ANNUITIES_FIELD_NUMBER: _builtins.int
     CLAIMS_FIELD_NUMBER: _builtins.int
+    SHARE_OF_SIMPLIFIED_FIELD_NUMBER: _builtins.int
     strategy: _builtins.str
     """Strategy name, e.g. "merton"."""
     paths: _builtins.int
@@ -577,8 +578,9 @@ class StrategyResult(_message.Message):
 
     @_builtins.property
     def versus(self) -> Global___PairedComparison:
-        """This strategy against the request's baseline (the optimum when simulated, else the
-        first strategy), paired path by path; absent for the baseline itself and in Simulate.
+        """This strategy against the request's baseline (the optimum when simulated, else
+        dp_simplified when simulated, else the first strategy), paired path by path; absent
+        for the baseline itself and in Simulate.
         """
 
     @_builtins.property
@@ -607,6 +609,15 @@ class StrategyResult(_message.Message):
         empty when the household has none.
         """
 
+    @_builtins.property
+    def share_of_simplified(self) -> Global___Estimate:
+        """certainty_equivalent as a FRACTION of dp_simplified's, paired on the same paths: a
+        share of a SIMPLIFIED reference, the DP of a simplified model run in the full
+        simulator, a lower bound on what is achievable (not the optimum; a share above 1.0
+        is possible). Set only when dp_simplified ran in the same request and the exact
+        optimum did not.
+        """
+
     def __init__(
         self,
         *,
@@ -627,10 +638,11 @@ class StrategyResult(_message.Message):
         lifetimes: Global___LifetimeOutcomes | None = ...,
         annuities: Global___AnnuityPurchases | None = ...,
         claims: _abc.Iterable[Global___PensionClaims] | None = ...,
+        share_of_simplified: Global___Estimate | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["annuities", b"annuities", "capital_goal_probability", b"capital_goal_probability", "certainty_equivalent", b"certainty_equivalent", "consumption", b"consumption", "lifetimes", b"lifetimes", "mean_utility", b"mean_utility", "ruin_probability", b"ruin_probability", "share_of_optimum", b"share_of_optimum", "shortfall", b"shortfall", "success_probability", b"success_probability", "terminal_wealth", b"terminal_wealth", "versus", b"versus", "wealth", b"wealth"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["annuities", b"annuities", "capital_goal_probability", b"capital_goal_probability", "certainty_equivalent", b"certainty_equivalent", "consumption", b"consumption", "lifetimes", b"lifetimes", "mean_utility", b"mean_utility", "ruin_probability", b"ruin_probability", "share_of_optimum", b"share_of_optimum", "share_of_simplified", b"share_of_simplified", "shortfall", b"shortfall", "success_probability", b"success_probability", "terminal_wealth", b"terminal_wealth", "versus", b"versus", "wealth", b"wealth"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["annuities", b"annuities", "capital_goal_probability", b"capital_goal_probability", "certainty_equivalent", b"certainty_equivalent", "claims", b"claims", "consumption", b"consumption", "lifetimes", b"lifetimes", "mean_utility", b"mean_utility", "paths", b"paths", "ruin_probability", b"ruin_probability", "seconds", b"seconds", "share_of_optimum", b"share_of_optimum", "shortfall", b"shortfall", "strategy", b"strategy", "success_probability", b"success_probability", "terminal_wealth", b"terminal_wealth", "versus", b"versus", "wealth", b"wealth"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["annuities", b"annuities", "capital_goal_probability", b"capital_goal_probability", "certainty_equivalent", b"certainty_equivalent", "claims", b"claims", "consumption", b"consumption", "lifetimes", b"lifetimes", "mean_utility", b"mean_utility", "paths", b"paths", "ruin_probability", b"ruin_probability", "seconds", b"seconds", "share_of_optimum", b"share_of_optimum", "share_of_simplified", b"share_of_simplified", "shortfall", b"shortfall", "strategy", b"strategy", "success_probability", b"success_probability", "terminal_wealth", b"terminal_wealth", "versus", b"versus", "wealth", b"wealth"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
