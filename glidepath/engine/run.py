@@ -96,7 +96,8 @@ class ComparisonResult:
     optimum_available: bool
     optimum_reason: str  # why not, when not available
     optimum_value_ce: float | None  # CE of the DP value function itself
-    # Each strategy against the optimum (when run) or else against the first strategy.
+    # Each strategy against the reference: the optimum (exact) when run, else
+    # dp_simplified (a lower bound on what is achievable) when run, else the first one.
     paired: tuple[PairedDifference, ...]
     schedule: ScheduleSummary
     skipped: dict[str, str]  # strategy name -> why it was not run
@@ -233,6 +234,15 @@ def _worst_se(accumulators: Sequence[MetricsAccumulator], metric: str) -> float:
     return max((s if math.isfinite(s) else math.inf) for s in ses)
 
 
+def _baseline(names: Sequence[str]) -> int:
+    """The strategy the others are paired against: the reference where one ran (the exact
+    optimum, else the simplified DP), otherwise the first strategy asked for."""
+    for reference in ("optimum", "dp_simplified"):
+        if reference in names:
+            return list(names).index(reference)
+    return 0
+
+
 def _paired(
     accumulators: Sequence[MetricsAccumulator], objective: Objective, baseline: int
 ) -> tuple[PairedDifference, ...]:
@@ -315,7 +325,7 @@ def simulate(
     if target is not None and not converged:
         converged = _worst_se(accumulators, settings.target_metric) <= target
     names = [s.name for s in resolved]
-    baseline = names.index("optimum") if "optimum" in names else 0
+    baseline = _baseline(names)
     results = tuple(
         acc.result(settings.percentiles, int(schedule.retired.sum()), settings.keep_path_utilities)
         for acc in accumulators

@@ -178,9 +178,9 @@ def sentence(result: GateResult) -> str:
 
 def _label(name: str, capital: bool = False) -> str:
     if name == OPTIMUM:
-        text = "the optimum"
+        text = "the exact optimum"
     elif name == DP_SIMPLIFIED:
-        text = f"the simplified DP reference ({DP_SIMPLIFIED}, a lower bound on the optimum)"
+        text = f"the simplified DP reference ({DP_SIMPLIFIED}, a lower bound on what is achievable)"
     elif name == POLICY:
         text = f"the trained policy ({POLICY})"
     else:
