@@ -133,10 +133,23 @@ def _stack(a: Decision, b: Decision) -> Decision:
             np.zeros_like(d.consumption) if d.annuitise is None else d.annuitise for d in (a, b)
         ]
         annuitise = np.concatenate(parts)
+    claim = None
+    plans = [d.claim for d in (a, b) if d.claim is not None]
+    if plans:
+        # NaN keeps a path's plan (:func:`glidepath.engine.claiming.claim`): the rule's.
+        pensions = plans[0].shape[0]
+        parts = [
+            np.full((pensions, d.consumption.shape[0]), np.nan)
+            if d.claim is None
+            else np.asarray(d.claim, dtype=np.float64)
+            for d in (a, b)
+        ]
+        claim = np.concatenate(parts, axis=-1)
     return Decision(
         np.concatenate([a.stock_share, b.stock_share]),
         np.concatenate([a.consumption, b.consumption]),
         annuitise,
+        claim,
     )
 
 
@@ -255,7 +268,7 @@ class Lives:
         state, base = self._state, self._base
         if state is None or base is None:
             raise RuntimeError("reset() first (or the episode is over)")
-        decision = decide(action, base, state)
+        decision = decide(action, base, state, self.rule)
         returns = self._market[state.t]
         nxt, outcome = step(state, decision, returns)
         if self.deferred:
