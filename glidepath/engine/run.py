@@ -207,7 +207,14 @@ def _run_batch(
     if schedule.lives is not None:
         deaths = draw_death_years(schedule.lives, settings.seed, start, n)
     states = [
-        initial_state(schedule, n, timing=settings.timing, death_year=deaths) for _ in strategies
+        initial_state(
+            schedule,
+            n,
+            timing=settings.timing,
+            death_year=deaths,
+            turbulent=scenarios.first_turbulent,
+        )
+        for _ in strategies
     ]
     for acc in accumulators:
         acc.start_batch(n)
