@@ -25,8 +25,10 @@ Why this shape:
 - Regime switching (``regimes``): each path's regime follows a yearly Markov chain drawn
   from streams of its own; the year's returns come from the path's regime's lognormal
   model, both regimes reading the same shocks. Every summary (means, covariances, the
-  quadrature, what rules plan with) is that of the stationary mixture: no strategy sees
-  the regime.
+  quadrature, what rules plan with) is that of the stationary mixture. The chain runs a
+  year ahead of the returns (``YearReturns.turbulent_next``, ``first_turbulent``) so that
+  a household that observes the regime sees it before deciding
+  (:mod:`glidepath.engine.regime_belief`); a strategy sees it only through the state.
 """
 
 from __future__ import annotations
