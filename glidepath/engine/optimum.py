@@ -236,8 +236,10 @@ def simplified_household(household: Household) -> Household:
 
 
 def simplified_available(household: Household) -> tuple[bool, str]:
-    """Whether ``dp_simplified`` applies: only where the optimum is unavailable because
-    of market regimes, and the DP solves the simplified model; if not, why."""
+    """Whether ``dp_simplified`` applies: only to a regime-switching market (where the
+    regimes are hidden it stands in for the optimum; where they are observable the
+    exact regime DP is the reference and this shows what averaging them costs), and
+    where the DP solves the simplified model; if not, why."""
     if household.market.switching is None:
         return False, (
             f"{DP_SIMPLIFIED} applies only to a regime-switching market (the household's "
