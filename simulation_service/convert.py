@@ -130,10 +130,11 @@ def compare_job(request: pb.CompareRequest, limits: SimulationServiceSettings) -
 
 def default_strategies(h: Household) -> tuple[str, ...]:
     """Every built-in strategy that applies, the optimum only where it can be computed,
-    dp_simplified (the DP of the simplified model) where the optimum is unavailable
-    because of market regimes, the annuity baselines only where the household has an
-    annuity offer and the claiming baselines only where a pension has a claiming
-    window."""
+    dp_simplified (the DP of the simplified model) wherever returns switch between
+    regimes (in place of the optimum where they are hidden; beside the exact regime DP
+    where they are observable, showing what ignoring them costs), the annuity baselines
+    only where the household has an annuity offer and the claiming baselines only where
+    a pension has a claiming window."""
     references = tuple(
         name
         for name, applies in ((OPTIMUM, optimum_available), (DP_SIMPLIFIED, simplified_applies))

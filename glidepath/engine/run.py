@@ -38,7 +38,10 @@ from .strategies import Strategy, make_strategy, optimum_applies, simplified_app
 
 MAX_PATHS = 2_000_000
 MAX_HORIZON = 100
-MAX_STRATEGIES = 12
+#: A household with an annuity offer and a claiming window is judged against 7 rules, 3
+#: annuity and 2 claiming baselines and a reference, plus the candidate: 14. Memory is
+#: bounded by MAX_PATH_STRATEGIES whatever this is.
+MAX_STRATEGIES = 16
 MAX_PATH_STRATEGIES = 8_000_000
 DEFAULT_BATCH_PATHS = 32 * BLOCK_PATHS
 
@@ -208,7 +211,14 @@ def _run_batch(
     if schedule.lives is not None:
         deaths = draw_death_years(schedule.lives, settings.seed, start, n)
     states = [
-        initial_state(schedule, n, timing=settings.timing, death_year=deaths) for _ in strategies
+        initial_state(
+            schedule,
+            n,
+            timing=settings.timing,
+            death_year=deaths,
+            turbulent=scenarios.first_turbulent,
+        )
+        for _ in strategies
     ]
     for acc in accumulators:
         acc.start_batch(n)

@@ -113,6 +113,9 @@ def _tile_returns(returns: YearReturns, k: int) -> YearReturns:
         cash=tile(returns.cash),
         nonstock=np.tile(returns.nonstock, k),
         inflation=np.tile(returns.inflation, k),
+        turbulent_next=(
+            None if returns.turbulent_next is None else np.tile(returns.turbulent_next, k)
+        ),
     )
 
 
@@ -207,7 +210,13 @@ class Lives:
         deaths = None
         if self.schedule.lives is not None:  # deaths on their own streams, beside the market
             deaths = draw_death_years(self.schedule.lives, market_seed, self.first_path, self.n)
-        self._state = initial_state(self.schedule, self.n, timing=self.timing, death_year=deaths)
+        self._state = initial_state(
+            self.schedule,
+            self.n,
+            timing=self.timing,
+            death_year=deaths,
+            turbulent=scenarios.first_turbulent,
+        )
         self._shadow_state = self._state if self.reward is Reward.SHADOW else None
         self.returns = np.zeros(self.n)
         self._open, self._open_utility, self.deferred_rewards = None, np.zeros(0), None

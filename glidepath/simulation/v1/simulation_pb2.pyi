@@ -361,7 +361,7 @@ class CompareRequest(_message.Message):
 
     @_builtins.property
     def strategies(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Strategy names, distinct, at most 12; empty means every baseline plus "optimum" when
+        """Strategy names, distinct, at most 16; empty means every baseline plus "optimum" when
         available. Results come back in this order.
         """
 
