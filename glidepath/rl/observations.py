@@ -26,6 +26,7 @@ k leaves the observation unchanged, and each is clipped to a fixed range:
 15  pension income claimed / s / 4           [0, 2]
 16  pension income claiming now pays / s / 4 [0, 2]
 17  adjustment claiming now locks in         [0, 2]
+18  P(this year is turbulent), as seen        [0, 1]
 ==  =======================================  ===========
 
 Features 9-12 are what lifetimes add: who is alive (a survivor's pension, a lone
@@ -45,6 +46,10 @@ age: 0.67 at 62 and 1.24 at 70 for the US defaults; the mean over open windows, 
 none is open, so 17 > 0 also says that a window is open). A non-indexed pension's
 amounts are in today's money (deflated by the path's price index). Without a window all
 three are 0.
+Feature 18 is the market regime as the household sees it (``YearState.regime_belief``,
+:mod:`glidepath.engine.regime_belief`): the true regime (0 calm, 1 turbulent) where the
+household's market says regimes are observable, otherwise the filter's probability from
+the returns seen so far; 0 without regimes. The policy never reads the hidden regime.
 
 The rule's own decisions (5, 6) are features because the action is a correction of
 them: the agent learns "how far off the rule is here", which is easiest when it sees
@@ -64,12 +69,12 @@ FloatArray = NDArray[np.float64]
 # fmt: off
 OBS_LOW = np.array(
     [0.0, 0.0, -2.0, -2.0, -2.0, 0.0, 0.0, 0.0, -2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
-     0.0, 0.0, 0.0],
+     0.0, 0.0, 0.0, 0.0],
     dtype=np.float32,
 )
 OBS_HIGH = np.array(
     [1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 1.0, 2.0, 2.0, 1.0, 1.0, 1.0, 2.0, 1.0, 2.0,
-     2.0, 2.0, 2.0],
+     2.0, 2.0, 2.0, 1.0],
     dtype=np.float32,
 )
 # fmt: on
@@ -104,6 +109,7 @@ def observe(state: YearState, base: Decision) -> NDArray[np.float32]:
     obs[:, 12] = schedule.household.goals.essential_fraction * state.path_target / s
     obs[:, 13], obs[:, 14] = _annuities(state)
     obs[:, 15], obs[:, 16], obs[:, 17] = _claims(state)
+    obs[:, 18] = 0.0 if state.regime_belief is None else state.regime_belief
     np.clip(obs, OBS_LOW, OBS_HIGH, out=obs)
     return obs.astype(np.float32)
 
