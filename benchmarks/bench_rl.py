@@ -74,7 +74,7 @@ def speed(household: Household) -> None:
 
 def strategy_table(result: Evaluation) -> None:
     print(
-        f"   {'strategy':<18} {'CE':>10} {'± SE':>7} {'share of opt':>12}"
+        f"   {'strategy':<18} {'CE':>10} {'± SE':>7} {'of exact opt':>12}"
         f" {'success':>8} {'goal':>6}"
     )
     for s in result.strategies:

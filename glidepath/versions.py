@@ -16,4 +16,6 @@ HOUSEHOLD_SCHEMA_VERSION = 2
 #: and upside" (the Merton-style rule with the floor secured) instead of the plain rule.
 #: 3: a third action buys life annuities where an offer is open; the annuity payout rate
 #: on offer and the income held observed.
-POLICY_LAYOUT_VERSION = 3
+#: 4: a fourth action plans the claiming age of pensions with a claiming window; the
+#: pension income claimed, and what claiming now pays and locks in, observed.
+POLICY_LAYOUT_VERSION = 4

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 
 from glidepath.common.v1 import household_pb2
 from glidepath.engine.market import BLOCK_PATHS
-from glidepath.engine.metrics import DEFAULT_PERCENTILES, Estimate, LifetimeStats, PercentileBands
+from glidepath.engine.metrics import (
+    DEFAULT_PERCENTILES,
+    ClaimStats,
+    Estimate,
+    LifetimeStats,
+    PercentileBands,
+)
 from glidepath.engine.metrics import StrategyMetrics as EngineMetrics
 from glidepath.engine.run import (
     DEFAULT_BATCH_PATHS,
@@ -124,10 +130,11 @@ def compare_job(request: pb.CompareRequest, limits: SimulationServiceSettings) -
 
 def default_strategies(h: Household) -> tuple[str, ...]:
     """Every built-in strategy that applies, the optimum only where it can be computed,
-    dp_simplified (the DP of the simplified model) where the optimum is unavailable
-    because of market regimes, the annuity baselines only where the household has an
-    annuity offer and the claiming baselines only where a pension has a claiming
-    window."""
+    dp_simplified (the DP of the simplified model) wherever returns switch between
+    regimes (in place of the optimum where they are hidden; beside the exact regime DP
+    where they are observable, showing what ignoring them costs), the annuity baselines
+    only where the household has an annuity offer and the claiming baselines only where
+    a pension has a claiming window."""
     references = tuple(
         name
         for name, applies in ((OPTIMUM, optimum_available), (DP_SIMPLIFIED, simplified_applies))
@@ -298,7 +305,9 @@ def profile(bands: PercentileBands) -> pb.AgeProfile:
     )
 
 
-def strategy_result(metrics: EngineMetrics, result: ComparisonResult) -> pb.StrategyResult:
+def strategy_result(
+    metrics: EngineMetrics, result: ComparisonResult, household: Household
+) -> pb.StrategyResult:
     """One strategy's metrics; paired figures come from the run's paired comparisons."""
     terminal = metrics.terminal
     message = pb.StrategyResult(
@@ -336,6 +345,7 @@ def strategy_result(metrics: EngineMetrics, result: ComparisonResult) -> pb.Stra
                 probability=estimate(metrics.annuities.probability),
             )
         )
+    message.claims.extend(pension_claims(c, household) for c in metrics.claims)
     if metrics.goal_probability is not None:
         message.capital_goal_probability.CopyFrom(estimate(metrics.goal_probability))
     for paired in result.paired:
@@ -350,8 +360,28 @@ def strategy_result(metrics: EngineMetrics, result: ComparisonResult) -> pb.Stra
         )
         if paired.baseline == OPTIMUM:
             message.share_of_optimum.CopyFrom(estimate(paired.ratio))
+        elif paired.baseline == DP_SIMPLIFIED:
+            message.share_of_simplified.CopyFrom(estimate(paired.ratio))
+    itself = pb.Estimate(value=1.0, standard_error=0.0)
     if metrics.name == OPTIMUM:
-        message.share_of_optimum.CopyFrom(pb.Estimate(value=1.0, standard_error=0.0))
+        message.share_of_optimum.CopyFrom(itself)
+    elif metrics.name == DP_SIMPLIFIED and not message.HasField("share_of_optimum"):
+        message.share_of_simplified.CopyFrom(itself)  # the reference itself
+    return message
+
+
+def pension_claims(stats: ClaimStats, household: Household) -> pb.PensionClaims:
+    message = pb.PensionClaims(
+        income=stats.income,
+        label=household.incomes[stats.income].label,
+        default_age=stats.default_age,
+        first_age=stats.first_age,
+        share_at_age=[estimate(e) for e in stats.at_age],
+        died_before_claiming=estimate(stats.died_first),
+        mean_age=estimate(stats.mean_age),
+    )
+    if stats.median_age is not None:
+        message.median_age = stats.median_age
     return message
 
 
@@ -408,7 +438,7 @@ def simulate_response(
     (metrics,) = result.strategies
     return pb.SimulateResponse(
         household_hash=household_hash,
-        result=strategy_result(metrics, result),
+        result=strategy_result(metrics, result, job.household),
         run=run_info(result, job.settings),
         optimum=optimum_info(result),
         warnings=field_warnings(job.household),
@@ -418,7 +448,7 @@ def simulate_response(
 def compare_response(result: ComparisonResult, job: Job, household_hash: str) -> pb.CompareResponse:
     return pb.CompareResponse(
         household_hash=household_hash,
-        results=[strategy_result(m, result) for m in result.strategies],
+        results=[strategy_result(m, result, job.household) for m in result.strategies],
         run=run_info(result, job.settings),
         optimum=optimum_info(result),
         skipped=[pb.SkippedStrategy(strategy=n, reason=r) for n, r in result.skipped.items()],

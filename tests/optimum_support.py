@@ -63,13 +63,24 @@ def replay_utility(
     year before the life expectancy), returns drawn from the DP's own quadrature nodes
     (so its expectations are exact for them), flows at the start of the year, each
     year's utility u(max(c, f)) + K min(0, u(max(c, f)) - u(F)) while someone is alive
-    and the bequest term on the wealth left at the last death.
+    and the bequest term on the wealth left at the last death. A solution with the
+    observed regime as a state (``solution.regimes``) is replayed on the regime chain:
+    the first regime from the stationary law, each year's returns from its regime's
+    nodes, the policy told the regime.
     """
     schedule = build_schedule(household)
     scale, gamma = schedule.consumption_scale, schedule.risk_aversion
     objective = Objective.for_schedule(schedule)
-    nodes = return_nodes(schedule.market)
+    models = schedule.market.regime_models
+    by_regime = models if solution.regimes and models is not None else (schedule.market,)
+    node_sets = [return_nodes(m) for m in by_regime]
+    switching = household.market.switching
     rng = np.random.default_rng(seed)
+    regime = np.zeros(paths, dtype=np.int64)
+    if solution.regimes:
+        assert switching is not None
+        regime = (rng.random(paths) < switching.stationary_turbulent()).astype(np.int64)
+    n_life = len(lives.life_states(household))
     horizon = solution.horizon
     flows = lives.state_flows(household, horizon)
     adults = household.adults
@@ -89,15 +100,24 @@ def replay_utility(
         d = np.where(living, flows.net_income[np.maximum(state, 0), t], 0.0)
         floor = np.where(living, flows.floor[np.maximum(state, 0), t], 0.0)
         x = wealth + d
-        c, share = solution.policy(t, x, state)
+        who = np.where(living, state + n_life * regime, -1) if solution.regimes else state
+        c, share = solution.policy(t, x, who)
         y = np.maximum(c / scale, FLOOR_FRACTION)
         u = crra(y, gamma)
         active = floor / scale > FLOOR_FRACTION
         gap = np.minimum(u - crra(np.where(active, floor / scale, 1.0), gamma), 0.0)
         penalty = np.where(active, gap, 0.0)
         total += np.where(living, u + FLOOR_PENALTY * penalty, 0.0)
-        q = rng.choice(len(nodes.weights), size=paths, p=nodes.weights)
-        gross = nodes.nonstock[q] + share * (nodes.stocks[q] - nodes.nonstock[q])
+        gross = np.zeros(paths)
+        for r, nodes in enumerate(node_sets):
+            q = rng.choice(len(nodes.weights), size=paths, p=nodes.weights)
+            drawn = nodes.nonstock[q] + share * (nodes.stocks[q] - nodes.nonstock[q])
+            gross = np.where(regime == r, drawn, gross)
+        if solution.regimes:
+            assert switching is not None
+            u = rng.random(paths)
+            up, down = switching.calm_to_turbulent, switching.turbulent_to_calm
+            regime = np.where(regime == 1, u >= down, u < up).astype(np.int64)
         wealth = np.where(living, (x - c) * gross, wealth)
         last = living & ~((ages + 1) <= death).any(axis=0)
         total += np.where(last & ~done, objective.terminal_utility(wealth), 0.0)

@@ -282,3 +282,66 @@ def test_the_optimum_is_unavailable_when_the_scale_follows_the_pension() -> None
     household = replace(household, goals=replace(household.goals, retirement_spending=0.0))
     ok, reason = optimum_available(household)
     assert not ok and "spending target" in reason
+
+
+# --------------------------------------------------------------------------- in the results
+
+
+def test_results_say_at_what_age_each_strategy_claimed() -> None:
+    household = windowed()  # fixed horizon: every life reaches every age of the window
+    names = ["merton", *CLAIMING_STRATEGIES]
+    result = simulate(household, names, SimulationSettings(paths=500, seed=1))
+    for metrics, age in zip(result.strategies, (67, 62, 70), strict=True):
+        (stats,) = metrics.claims
+        assert (stats.income, stats.default_age, stats.first_age) == (0, 67, 62)
+        assert len(stats.at_age) == 70 - 62 + 1
+        shares = [e.value for e in stats.at_age]
+        assert shares[age - 62] == 1.0 and sum(shares) == 1.0, metrics.name
+        assert stats.died_first.value == 0.0
+        assert stats.median_age == age and stats.mean_age.value == age
+
+
+def test_a_plan_that_differs_by_path_spreads_the_claiming_ages() -> None:
+    """A strategy that claims at 64 on every fourth path and at 69 elsewhere: the shares
+    follow the paths, each path counted once, at the age it claimed."""
+
+    @dataclass(frozen=True)
+    class Split:
+        name: str = "split"
+
+        def decide(self, state: YearState) -> Decision:
+            base = MertonRule.for_schedule(state.schedule).decide(state)
+            if state.t != 0:
+                return base
+            ages = np.where(np.arange(state.n_paths) % 4 == 0, 64.0, 69.0)
+            return Decision(base.stock_share, base.consumption, claim=ages[None, :])
+
+    result = simulate(windowed(), [Split()], SimulationSettings(paths=400, seed=2))
+    (stats,) = result.strategies[0].claims
+    shares = {62 + k: e.value for k, e in enumerate(stats.at_age) if e.value > 0}
+    assert shares == {64: pytest.approx(0.25), 69: pytest.approx(0.75)}
+    assert stats.median_age == 69
+    assert stats.mean_age.value == pytest.approx(0.25 * 64 + 0.75 * 69)
+    assert stats.at_age[64 - 62].standard_error == pytest.approx((0.25 * 0.75 / 400) ** 0.5)
+
+
+def test_under_mortality_the_lives_that_die_first_never_claim() -> None:
+    household = windowed(Lifetimes.MORTALITY)
+    result = simulate(household, ["claim_latest"], SimulationSettings(paths=4000, seed=3))
+    metrics = result.strategies[0]
+    (stats,) = metrics.claims
+    assert metrics.lifetimes is not None
+    # The adult's own ages at death: dying before 70 (at 69 or younger) means never
+    # claiming at 70; an adult lives the whole year of age in which they die.
+    deaths = metrics.lifetimes.death_ages[0]
+    first = metrics.lifetimes.first_death_age
+    before = sum(c for k, c in enumerate(deaths) if first + k < 70) / 4000
+    assert stats.died_first.value == pytest.approx(before, abs=1e-12)
+    assert 0.0 < stats.died_first.value < 0.5
+    assert stats.at_age[-1].value == pytest.approx(1.0 - before, abs=1e-12)
+    assert sum(e.value for e in stats.at_age[:-1]) == 0.0
+
+
+def test_without_a_window_results_carry_no_claims() -> None:
+    result = simulate(example(), ["merton"], SimulationSettings(paths=200, seed=1))
+    assert result.strategies[0].claims == ()

@@ -77,7 +77,10 @@ def fingerprint(h: Household) -> tuple[Any, ...]:
     if any(i.claiming is not None for i in h.incomes):
         names += CLAIMING_STRATEGIES
     result = simulate(h, names, SimulationSettings(paths=256, seed=1))
+    # which reference exists, and why not: what seeing the regime changes for the rules,
+    # which never read it (the exact regime DP's own figures: test_engine_optimum_regimes)
     out: list[Any] = [dataclasses.astuple(result.schedule)]
+    out += [result.optimum_available, result.optimum_reason]
     for s in result.strategies:
         assert s.lifetimes is not None
         out += [s.lifetimes.years_lived.value, s.lifetimes.years_without_money.value]
@@ -264,7 +267,8 @@ def test_the_regime_walk_covers_the_turbulent_regime_and_the_chain() -> None:
     assert "household.market.regimes.turbulent_to_calm" in paths
     assert "household.market.regimes.turbulent.correlations" in paths
     assert "household.market.regimes.turbulent.cash.volatility" in paths
-    assert len(paths) == 2 + 6 + 3
+    assert "household.market.regimes.observable" in paths
+    assert len(paths) == 3 + 6 + 3
 
 
 @pytest.mark.parametrize(("path", "name", "fn"), REGIME_CASES, ids=[c[0] for c in REGIME_CASES])

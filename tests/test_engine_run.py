@@ -16,7 +16,7 @@ from glidepath.engine.run import MAX_HORIZON, MAX_PATHS
 from glidepath.engine.state import Decision, YearState
 from glidepath.engine.strategies import CLAIMING_STRATEGIES, STRATEGIES, OwnPlan
 from glidepath.errors import Cancelled, InvalidArgument, ResourceExhausted
-from glidepath.household.model import Adult
+from glidepath.household.model import Adult, ReturnModel
 
 
 def utilities(result: object, name: str) -> np.ndarray:  # type: ignore[type-arg]
@@ -103,6 +103,21 @@ def test_all_builtin_strategies_run_and_report_every_metric() -> None:
         assert s.shortfall.mean_total.value >= 0
     assert len(result.schedule.ages) == h.horizon_years
     assert {p.strategy for p in result.paired} == set(names) - {"optimum", "dp_simplified"}
+
+
+def test_the_paired_baseline_is_the_reference_that_ran() -> None:
+    """The exact optimum when it runs, else dp_simplified (regimes), else the first one:
+    a share of a reference is always paired against that reference."""
+    h = retiree(1_000_000.0, 30, 3.0)
+    settings = SimulationSettings(paths=1024, seed=2)
+    exact = simulate(h, ["merton", "vpw", "optimum"], settings)
+    assert {p.baseline for p in exact.paired} == {"optimum"}
+    regimes = replace(h, market=replace(h.market, return_model=ReturnModel.REGIME_SWITCHING))
+    simplified = simulate(regimes, ["merton", "dp_simplified", "vpw"], settings)
+    assert {p.baseline for p in simplified.paired} == {"dp_simplified"}
+    assert {p.strategy for p in simplified.paired} == {"merton", "vpw"}
+    plain = simulate(regimes, ["vpw", "merton"], settings)
+    assert {p.baseline for p in plain.paired} == {"vpw"}
 
 
 def test_adaptive_mode_reaches_the_target_and_reports_paths() -> None:

@@ -18,6 +18,7 @@ from glidepath.household.convert import (
     household_to_proto,
 )
 from glidepath.household.model import Household, MarketRegime, RegimeSwitching, ReturnModel
+from glidepath.household.validation import validate
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = json.loads((ROOT / "examples" / "household.json").read_text())
@@ -143,3 +144,31 @@ def test_without_regimes_the_form_has_no_regimes_and_with_them_the_defaults_are_
         regimes=RegimeSwitching(turbulent=replace(MarketRegime(), inflation_mean=0.04)),
     )
     assert household_hash(replace(plain, market=other)) != household_hash(switching)
+
+
+def test_observable_is_read_round_trips_and_only_a_seen_regime_enters_the_form() -> None:
+    hidden = household_from_json(document(returnModel="RETURN_MODEL_REGIME_SWITCHING"))
+    seen = household_from_json(
+        document(returnModel="RETURN_MODEL_REGIME_SWITCHING", regimes={"observable": True})
+    )
+    assert seen.market.regimes is not None and seen.market.regimes.observable
+    assert household_from_proto(household_to_proto(seen)) == seen
+    # unseen (the default): the form regimes had before the option, so its hash too
+    assert "observable" not in canonical_form(hidden)["market"]["regimes"]
+    assert canonical_form(seen)["market"]["regimes"]["observable"] is True
+    assert household_hash(seen) != household_hash(hidden)
+    spelled = household_from_json(
+        document(returnModel="RETURN_MODEL_REGIME_SWITCHING", regimes={"observable": False})
+    )
+    assert household_hash(spelled) == household_hash(hidden)
+
+
+def test_an_observable_that_is_not_a_boolean_is_refused_by_name() -> None:
+    h = household_from_json(document(returnModel="RETURN_MODEL_REGIME_SWITCHING"))
+    regimes = replace(RegimeSwitching(), observable="yes")  # type: ignore[arg-type]
+    bad = replace(h.market, regimes=regimes)
+    with pytest.raises(InvalidArgument) as error:
+        validate(replace(h, market=bad))
+    fields = {v.field: v.description for v in error.value.violations}
+    assert any(f.endswith("regimes.observable") for f in fields), fields
+    assert "true or false" in next(iter(fields.values()))

@@ -73,7 +73,7 @@ def test_the_optimum_beats_an_untrained_policy_and_is_recommended(
     optimum_ce = results[OPTIMUM].certainty_equivalent.value
     margin = -gate.improvement.value
     head = (
-        f"The optimum wins: {optimum_ce:,.0f} a year of certainty-equivalent consumption "
+        f"The exact optimum wins: {optimum_ce:,.0f} a year of certainty-equivalent consumption "
         "(spending and bequest), "
         f"{margin:,.0f} ± {gate.improvement.standard_error:,.0f} a year ("
     )

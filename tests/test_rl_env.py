@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
@@ -11,7 +13,15 @@ from rl_support import mortal_couple, scaled, small_household
 from glidepath.engine.cashflows import build_schedule
 from glidepath.engine.rollout import rollout
 from glidepath.engine.state import Decision
-from glidepath.household.model import Account, Adult, AnnuityOffer, Goals, Household, Income
+from glidepath.household.model import (
+    Account,
+    Adult,
+    AnnuityOffer,
+    ClaimingWindow,
+    Goals,
+    Household,
+    Income,
+)
 from glidepath.rl.actions import ACTION_DIM, CONSUMPTION_RANGE, SHARE_RANGE, decide, decode
 from glidepath.rl.env import RetirementEnv
 from glidepath.rl.lives import Lives, Reward
@@ -188,9 +198,17 @@ def annuity_retiree() -> Household:
     )
 
 
-# The paired advantage holds for each world: a fixed horizon, deaths, and an annuity
-# purchase (the third action) that the rule then continues from.
+def claiming_retiree() -> Household:
+    """``small_household`` whose pension (default age 63) may be claimed from 61 to 66."""
+    base = small_household()
+    pension = replace(base.incomes[0], claiming=ClaimingWindow(61, 66))
+    return replace(base, incomes=(pension,))
+
+
+# The paired advantage holds for each world: a fixed horizon, deaths, an annuity
+# purchase (the third action) and a claim (the fourth) that the rule then continues from.
 HOUSEHOLDS = {
+    "claiming": claiming_retiree,
     "fixed horizon": small_household,
     "mortal couple": mortal_couple,
     "annuity retiree": annuity_retiree,

@@ -128,3 +128,20 @@ def test_the_numpy_actor_matches_torchs_mean_action() -> None:
     rng = np.random.default_rng(1)
     obs = rng.uniform(OBS_LOW, OBS_HIGH, (4096, OBS_LOW.shape[0])).astype(np.float32)
     np.testing.assert_allclose(strategy.actions(obs), mean_actions(policy, obs), atol=1e-5)
+
+
+def test_the_candidate_is_paired_with_every_other_strategy() -> None:
+    """A bench's bar may name its own baseline: the pairing with the best other is the
+    gate's, with the rule the learning bar's, and a strategy not run is not invented."""
+    household = small_household()
+    merton = MertonRule.for_schedule(build_schedule(household))
+    renamed = MertonRule(merton.pi_star * 0.5, merton.log_b, merton.goal_weight, name="candidate")
+    result = evaluate_strategy(household, renamed, lives=2048, seed=1, include_optimum=False)
+    assert {c.baseline for c in result.versus_others} == set(BASELINES)
+    best = result.versus(result.best_baseline)
+    assert best.difference == pytest.approx(result.improvement)
+    assert best.standard_error == pytest.approx(result.improvement_standard_error)
+    assert result.versus("merton") == result.versus_rule
+    assert result.versus("vpw").difference != result.versus("merton").difference
+    with pytest.raises(KeyError):
+        result.versus("optimum")

@@ -93,6 +93,23 @@ def test_weights_of_another_shape_are_rejected() -> None:
         load_policy(_zip(members))
 
 
+def test_a_model_of_the_layout_before_claiming_is_rejected() -> None:
+    """Layout 3 (15 observations, 3 actions: no claiming) is refused by its shapes, never
+    served with the fourth action missing."""
+    members = _members(tiny_model().model_zip)
+    weights = read_policy_weights(tiny_model().model_zip)
+    first = "mlp_extractor.policy_net.0.weight"
+    weights[first] = torch.zeros(weights[first].shape[0], 15)
+    weights["mlp_extractor.value_net.0.weight"] = torch.zeros(weights[first].shape[0], 15)
+    weights["action_net.weight"] = weights["action_net.weight"][:3].clone()
+    weights["action_net.bias"] = weights["action_net.bias"][:3].clone()
+    weights["log_std"] = weights["log_std"][:3].clone()
+    buffer = io.BytesIO()
+    torch.save(weights, buffer)
+    with pytest.raises(InvalidArgument, match="another policy layout"):
+        load_policy(_zip({**members, "policy.pth": buffer.getvalue()}))
+
+
 def test_missing_extra_or_non_finite_weights_are_rejected() -> None:
     members = _members(tiny_model().model_zip)
     base = read_policy_weights(tiny_model().model_zip)

@@ -274,6 +274,30 @@ def test_compare_offers_the_claiming_baselines_only_with_a_window(
     assert len({by_name["merton"], by_name["claim_earliest"], by_name["claim_latest"]}) == 3
 
 
+def test_each_result_says_when_the_pension_was_claimed(
+    stub: simulation_pb2_grpc.SimulationServiceStub,
+) -> None:
+    household = claiming_household()
+    reply = compare(stub, ["merton", "claim_earliest", "claim_latest"], household=household)
+    modal = {}
+    for result in reply.results:
+        (claims,) = result.claims
+        assert claims.income == 0 and claims.label == household.incomes[0].label
+        assert (claims.default_age, claims.first_age) == (65, 63)
+        assert len(claims.share_at_age) == 67 - 63 + 1
+        total = sum(e.value for e in claims.share_at_age) + claims.died_before_claiming.value
+        assert total == pytest.approx(1.0)
+        best = max(range(len(claims.share_at_age)), key=lambda k: claims.share_at_age[k].value)
+        modal[result.strategy] = claims.first_age + best
+        assert claims.HasField("median_age") and claims.median_age == modal[result.strategy]
+    assert modal == {"merton": 65, "claim_earliest": 63, "claim_latest": 67}
+    single = simulate(stub, "claim_latest", household=household)
+    assert [c.median_age for c in single.result.claims] == [67]
+    # Without a window: no claims in any result.
+    plain = compare(stub, ["merton"])
+    assert not any(r.claims for r in plain.results)
+
+
 def test_a_claiming_strategy_without_a_window_is_refused_naming_it(
     stub: simulation_pb2_grpc.SimulationServiceStub,
 ) -> None:
@@ -311,8 +335,16 @@ def test_compare_offers_dp_simplified_where_regimes_take_the_optimum_away(
     assert names == [*BASELINES, "dp_simplified"]
     assert not reply.optimum.available
     assert "regimes" in reply.optimum.reason and "dp_simplified" in reply.optimum.reason
-    # Not the optimum: no result carries a share "of the optimum".
+    # Not the optimum: no result carries a share "of the optimum"; each carries its share
+    # of the simplified reference instead, paired against it.
     assert not any(r.HasField("share_of_optimum") for r in reply.results)
+    for result in reply.results:
+        assert result.HasField("share_of_simplified")
+        if result.strategy == "dp_simplified":
+            assert result.share_of_simplified.value == 1.0 and not result.HasField("versus")
+        else:
+            assert result.versus.baseline == "dp_simplified"
+            assert result.share_of_simplified == result.versus.ce_ratio
     plain = compare(stub)
     assert "dp_simplified" not in [r.strategy for r in plain.results]
 

@@ -6,13 +6,15 @@ Public entry points:
 - ``initial_state`` / ``step`` (``step``) with ``YearState``, ``Decision``,
   ``YearOutcome`` (``state``): the pure yearly step the RL environment uses;
 - ``MarketModel`` / ``Scenarios`` (``market``): returns, with common random numbers;
-  market regimes and their stationary average (``regimes``);
+  market regimes and their stationary average (``regimes``), what a household sees of
+  them (``regime_belief``);
 - ``Strategy`` and the built-ins, ``make_strategy`` / ``STRATEGIES`` (``strategies``);
 - ``Objective`` (``objective``): the utility, CE and RL reward;
 - ``rollout`` (``rollout``): every path's arrays, year by year (bounded size);
 - ``optimum_available`` / ``solve_optimum`` / ``optimum_strategy`` (``optimum``), and
   ``simplified_available`` / ``simplified_strategy``: ``dp_simplified``, the DP of the
-  regimes-averaged market, where regimes rule the exact optimum out;
+  regimes-averaged market, where hidden regimes rule the exact optimum out; the exact
+  DP with an observed regime as a state (``optimum_regimes``);
 - ``claim`` / ``claimed`` (``claiming``): a pension's claiming age, planned per path.
 """
 

@@ -25,14 +25,16 @@ Why this shape:
 - Regime switching (``regimes``): each path's regime follows a yearly Markov chain drawn
   from streams of its own; the year's returns come from the path's regime's lognormal
   model, both regimes reading the same shocks. Every summary (means, covariances, the
-  quadrature, what rules plan with) is that of the stationary mixture: no strategy sees
-  the regime.
+  quadrature, what rules plan with) is that of the stationary mixture. The chain runs a
+  year ahead of the returns (``YearReturns.turbulent_next``, ``first_turbulent``) so that
+  a household that observes the regime sees it before deciding
+  (:mod:`glidepath.engine.regime_belief`); a strategy sees it only through the state.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -78,6 +80,9 @@ class YearReturns:
     nonstock: FloatArray
     # Gross inflation: P_{t+1} / P_t.
     inflation: FloatArray
+    # Under regimes: each path's regime next year (True = turbulent), drawn a year ahead
+    # so that a household that observes the regime sees it before deciding; None without.
+    turbulent_next: NDArray[np.bool_] | None = None
 
     @property
     def n_paths(self) -> int:
@@ -232,9 +237,13 @@ class MarketModel:
         z = rng.standard_normal((self.shock_dimension, n_paths))
         chi2 = rng.chisquare(self.degrees_of_freedom, n_paths) if self.student_t else None
         turbulent = None
-        if self.switching is not None:
-            turbulent = rng.random(n_paths) < self.switching.stationary_turbulent()
-        return self.returns_from_shocks(z, chi2, turbulent)
+        if self.switching is None:
+            return self.returns_from_shocks(z, chi2)
+        p, q = self.switching.calm_to_turbulent, self.switching.turbulent_to_calm
+        turbulent = rng.random(n_paths) < self.switching.stationary_turbulent()
+        follows = rng.random(n_paths)
+        after = np.where(turbulent, follows >= q, follows < p)
+        return replace(self.returns_from_shocks(z, chi2, turbulent), turbulent_next=after)
 
 
 class Scenarios:
@@ -266,6 +275,12 @@ class Scenarios:
             self._regimes = RegimeChain(model.switching, seed, start, n_paths)
         #: Each path's regime in the last year drawn (True = turbulent); None without regimes.
         self.turbulent: NDArray[np.bool_] | None = None
+        #: Each path's regime in the first year (the chain is drawn a year ahead of the
+        #: returns, on its own streams, so this changes no draw); None without regimes.
+        self.first_turbulent: NDArray[np.bool_] | None = None
+        if self._regimes is not None:
+            self.first_turbulent = self._regimes.next_year()
+        self._ahead = self.first_turbulent
         self._next_year = 0
 
     def year(self, t: int) -> YearReturns:
@@ -282,6 +297,8 @@ class Scenarios:
         sl = slice(self._offset, self._offset + self.n_paths)
         zz = np.array(z[:, sl], dtype=np.float64)
         cc = None if chi2 is None else chi2[sl]
-        if self._regimes is not None:
-            self.turbulent = self._regimes.next_year()
-        return self.model.returns_from_shocks(zz, cc, self.turbulent)
+        if self._regimes is None:
+            return self.model.returns_from_shocks(zz, cc)
+        self.turbulent, self._ahead = self._ahead, self._regimes.next_year()
+        returns = self.model.returns_from_shocks(zz, cc, self.turbulent)
+        return replace(returns, turbulent_next=self._ahead)

@@ -29,6 +29,10 @@ with the definitions above):
 - spending CE: the certainty equivalent of consumption alone (``objective``), the
   bequest reported apart (``terminal``: the wealth left at the last death).
 
+Claiming windows: per pension with one, the share of lives claiming it at each age of
+its window and the share whose adult died before claiming (``ClaimStats``), read from
+the plan frozen at the end of each path.
+
 Every figure carries the number of paths and its standard error (binomial for
 probabilities; sd / sqrt(N) for means; for percentiles, half the spread between the
 quantiles at q +- sqrt(q (1 - q) / N): the order-statistic interval).
@@ -51,6 +55,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .cashflows import FloatArray
+from .claiming import ClaimOptions
 from .objective import Objective
 from .state import YearOutcome, YearState
 
@@ -128,6 +133,25 @@ class AnnuityStats:
 
 
 @dataclass(frozen=True)
+class ClaimStats:
+    """When one pension with a claiming window was claimed, across the lives simulated.
+
+    A person asks "at what age does this strategy claim, and how sure is that?": the
+    share of lives claiming at each age answers both ("at 70 in 93 % of lives"). Lives in
+    which the pension's adult died before the planned age never claimed; they are counted
+    apart, so that the shares at each age and ``died_first`` sum to 1.
+    """
+
+    income: int  # index in ``household.incomes``
+    default_age: int
+    first_age: int  # the age of ``at_age[0]``: the earliest age still open
+    at_age: tuple[Estimate, ...]  # share of lives claiming at first_age + k
+    died_first: Estimate  # share of lives whose adult died before claiming
+    median_age: int | None  # over the lives that claimed; None when none did
+    mean_age: Estimate  # over the lives that claimed (NaN when none did)
+
+
+@dataclass(frozen=True)
 class StrategyMetrics:
     name: str
     n_paths: int
@@ -145,6 +169,8 @@ class StrategyMetrics:
     lifetimes: LifetimeStats | None = None
     # None without an annuity offer.
     annuities: AnnuityStats | None = None
+    # One per pension with a claiming window (in the order of the household's incomes).
+    claims: tuple[ClaimStats, ...] = ()
 
 
 def mean_estimate(x: FloatArray) -> Estimate:
@@ -281,6 +307,10 @@ class MetricsAccumulator:
         self.annuities = annuities
         self._premium: list[FloatArray] = []
         self._batch_premium: FloatArray | None = None
+        # With claiming windows: per batch, each pension's claiming age per path (-1:
+        # never claimed), shape (pensions, n); and the windows' options.
+        self._claimed: list[NDArray[np.int64]] = []
+        self._claims: ClaimOptions | None = None
 
     def start_batch(self, n: int) -> None:
         self._batch_utility = np.zeros(n)
@@ -348,6 +378,9 @@ class MetricsAccumulator:
             self._deaths.append(np.asarray(current[:, None] + final.death_year, dtype=np.int64))
         if self._batch_premium is not None:
             self._premium.append(self._batch_premium)
+        if final.claim_plan is not None and final.schedule.claims is not None:
+            self._claims = final.schedule.claims
+            self._claimed.append(claimed_ages(final))
         self._batch_utility = self._batch_shortfall = self._batch_ok = None
         self._batch_life = self._batch_broke = self._batch_premium = None
 
@@ -406,6 +439,16 @@ class MetricsAccumulator:
             path_utilities=utility if keep_paths else None,
             lifetimes=self._lifetime_stats(),
             annuities=self._annuity_stats(),
+            claims=self._claim_stats(),
+        )
+
+    def _claim_stats(self) -> tuple[ClaimStats, ...]:
+        if self._claims is None or not self._claimed:
+            return ()
+        ages = np.concatenate(self._claimed, axis=1)
+        return tuple(
+            claim_stats(p.income, p.default_age, p.earliest, p.latest, row)
+            for p, row in zip(self._claims.pensions, ages, strict=True)
         )
 
     def _annuity_stats(self) -> AnnuityStats | None:
@@ -447,3 +490,58 @@ class MetricsAccumulator:
             first_death_age=first,
             spending_ce=Estimate(ce, se, spending.n_paths),
         )
+
+
+def claimed_ages(final: YearState) -> NDArray[np.int64]:
+    """Each claimable pension's claiming age per path at the end of the plan, -1 where it
+    was never claimed: (pensions, n).
+
+    The plan is frozen once reached, so at the end it holds the age claimed, if the
+    pension's adult was alive in the year of that age (an adult lives the whole year of
+    age in which they die) and the plan reached it.
+    """
+    options = final.schedule.claims
+    assert options is not None and final.claim_plan is not None
+    ages = final.schedule.adult_ages
+    last = final.t - 1  # the plan's last year
+    out = np.empty_like(final.claim_plan)
+    for i, p in enumerate(options.pensions):
+        if final.death_year is None:
+            reached = np.full(final.n_paths, ages[p.adult, last])
+        else:
+            reached = ages[p.adult, np.minimum(final.death_year[p.adult], last)]
+        plan = final.claim_plan[i]
+        out[i] = np.where(plan <= reached, plan, -1)
+    return out
+
+
+def claim_stats(
+    income: int, default_age: int, earliest: int, latest: int, ages: NDArray[np.int64]
+) -> ClaimStats:
+    """The distribution of one pension's claiming age (-1: never claimed) over lives."""
+    n = int(ages.shape[0])
+    span = latest - earliest + 1
+    claimed = ages >= 0
+    counts = np.bincount(ages[claimed] - earliest, minlength=span)[:span]
+    at_age = tuple(_share(int(c), n) for c in counts)
+    median: int | None = None
+    mean = Estimate(math.nan, math.nan, 0)
+    if claimed.any():
+        taken = ages[claimed].astype(np.float64)
+        median = int(np.searchsorted(np.cumsum(counts), 0.5 * taken.size) + earliest)
+        mean = mean_estimate(taken)
+    return ClaimStats(
+        income=income,
+        default_age=default_age,
+        first_age=earliest,
+        at_age=at_age,
+        died_first=_share(n - int(claimed.sum()), n),
+        median_age=median,
+        mean_age=mean,
+    )
+
+
+def _share(count: int, n: int) -> Estimate:
+    """A share of n lives as a binomial estimate (``probability_estimate`` from a count)."""
+    p = count / n
+    return Estimate(p, math.sqrt(p * (1.0 - p) / n), n)

@@ -115,6 +115,9 @@ class OptimumSolution:
     # With claiming windows: the claiming age of each claimable pension (``claimable``
     # order) whose DP is the best of the enumeration; None: no window.
     claim_ages: tuple[int, ...] | None = None
+    # Observable regimes (``optimum_regimes``): ``by_state`` holds (regime r, life
+    # state s) at r x len(life states) + s, and the policy reads the observed regime.
+    regimes: bool = False
 
     @property
     def cash_grids(self) -> tuple[FloatArray, ...]:
@@ -173,6 +176,11 @@ def dp_applies(household: Household) -> tuple[bool, str]:
         if not ok:
             return ok, reason
     market = household.market
+    switching = market.switching
+    if switching is not None and switching.observable:
+        from .optimum_regimes import regimes_apply  # builds on this module
+
+        return regimes_apply(household)
     if market.return_model is ReturnModel.REGIME_SWITCHING:
         return False, (
             "no optimum: returns switch between market regimes the household cannot "
@@ -228,8 +236,10 @@ def simplified_household(household: Household) -> Household:
 
 
 def simplified_available(household: Household) -> tuple[bool, str]:
-    """Whether ``dp_simplified`` applies: only where the optimum is unavailable because
-    of market regimes, and the DP solves the simplified model; if not, why."""
+    """Whether ``dp_simplified`` applies: only to a regime-switching market (where the
+    regimes are hidden it stands in for the optimum; where they are observable the
+    exact regime DP is the reference and this shows what averaging them costs), and
+    where the DP solves the simplified model; if not, why."""
     if household.market.switching is None:
         return False, (
             f"{DP_SIMPLIFIED} applies only to a regime-switching market (the household's "
@@ -446,6 +456,10 @@ def solve(household: Household, settings: OptimumSettings = OptimumSettings()) -
         raise ValueError(reason)
     if claiming.claimable(household):
         raise ValueError("a claiming window: solve_optimum enumerates the claiming ages")
+    if household.market.switching is not None:  # observable regimes (dp_applies said so)
+        from .optimum_regimes import solve_regimes  # builds on this module
+
+        return solve_regimes(household, settings)
     began = time.perf_counter()
     schedule = build_schedule(household)
     scale = schedule.consumption_scale
@@ -783,6 +797,8 @@ class OptimumStrategy:
 
     Under mortality the life state of each path comes from the year state's ``alive``
     (adults, n) mask (``lives.state_of_paths``); under FIXED_HORIZON it is certain.
+    Under observable regimes the year's regime is ``regime_belief`` (0 or 1); no other
+    solution reads the regime.
     """
 
     solution: OptimumSolution
@@ -799,6 +815,10 @@ class OptimumStrategy:
             if alive is None:
                 raise ValueError("the optimum of lives with mortality needs the year's alive mask")
             who = lives.state_of_paths(np.asarray(alive, dtype=np.bool_))
+        if self.solution.regimes:  # the regime the household observes this year
+            from .optimum_regimes import regime_states  # builds on this module
+
+            who = regime_states(self.solution, state, who)
         ages = self.solution.claim_ages
         if ages is None:
             c, share = self.solution.policy(state.t, state.cash_on_hand, who)

@@ -14,9 +14,12 @@ Why this shape:
   ``SeedSequence(seed, spawn_key=(REGIME_SPAWN_KEY, block))`` per block, a stream
   neither the market's shocks nor the deaths use; so each path has the same regimes in
   every strategy of a request, whatever the batch split, and deaths stay independent.
-- No strategy sees the regime (a household cannot know it with certainty): the rules and
-  the dynamic programme plan with the stationary mixture's moments, ``stationary_market``:
-  the i.i.d. lognormal market whose log returns have the mixture's mean and covariance.
+- A strategy sees the regime only through ``YearState.regime_belief``
+  (``regime_belief``): the true regime where the household observes it, else a filtered
+  probability. The rules and ``dp_simplified`` plan with the stationary mixture's
+  moments, ``stationary_market``: the i.i.d. lognormal market whose log returns have the
+  mixture's mean and covariance; only the exact DP of an observable regime
+  (``optimum_regimes``) reads it.
 """
 
 from __future__ import annotations

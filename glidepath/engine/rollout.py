@@ -78,7 +78,9 @@ def rollout(
     deaths = None
     if schedule.lives is not None:  # the same lives as ``simulate`` draws for these paths
         deaths = draw_death_years(schedule.lives, seed, first_path, n_paths)
-    state = initial_state(schedule, n_paths, timing=timing, death_year=deaths)
+    state = initial_state(
+        schedule, n_paths, timing=timing, death_year=deaths, turbulent=scenarios.first_turbulent
+    )
     for t in range(horizon):
         wealth[t], price[t] = state.wealth, state.price_index
         state, out = step(state, strategy.decide(state), scenarios.year(t))

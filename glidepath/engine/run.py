@@ -38,7 +38,10 @@ from .strategies import Strategy, make_strategy, optimum_applies, simplified_app
 
 MAX_PATHS = 2_000_000
 MAX_HORIZON = 100
-MAX_STRATEGIES = 12
+#: A household with an annuity offer and a claiming window is judged against 7 rules, 3
+#: annuity and 2 claiming baselines and a reference, plus the candidate: 14. Memory is
+#: bounded by MAX_PATH_STRATEGIES whatever this is.
+MAX_STRATEGIES = 16
 MAX_PATH_STRATEGIES = 8_000_000
 DEFAULT_BATCH_PATHS = 32 * BLOCK_PATHS
 
@@ -96,7 +99,8 @@ class ComparisonResult:
     optimum_available: bool
     optimum_reason: str  # why not, when not available
     optimum_value_ce: float | None  # CE of the DP value function itself
-    # Each strategy against the optimum (when run) or else against the first strategy.
+    # Each strategy against the reference: the optimum (exact) when run, else
+    # dp_simplified (a lower bound on what is achievable) when run, else the first one.
     paired: tuple[PairedDifference, ...]
     schedule: ScheduleSummary
     skipped: dict[str, str]  # strategy name -> why it was not run
@@ -207,7 +211,14 @@ def _run_batch(
     if schedule.lives is not None:
         deaths = draw_death_years(schedule.lives, settings.seed, start, n)
     states = [
-        initial_state(schedule, n, timing=settings.timing, death_year=deaths) for _ in strategies
+        initial_state(
+            schedule,
+            n,
+            timing=settings.timing,
+            death_year=deaths,
+            turbulent=scenarios.first_turbulent,
+        )
+        for _ in strategies
     ]
     for acc in accumulators:
         acc.start_batch(n)
@@ -231,6 +242,15 @@ def _worst_se(accumulators: Sequence[MetricsAccumulator], metric: str) -> float:
         for a in accumulators
     ]
     return max((s if math.isfinite(s) else math.inf) for s in ses)
+
+
+def _baseline(names: Sequence[str]) -> int:
+    """The strategy the others are paired against: the reference where one ran (the exact
+    optimum, else the simplified DP), otherwise the first strategy asked for."""
+    for reference in ("optimum", "dp_simplified"):
+        if reference in names:
+            return list(names).index(reference)
+    return 0
 
 
 def _paired(
@@ -315,7 +335,7 @@ def simulate(
     if target is not None and not converged:
         converged = _worst_se(accumulators, settings.target_metric) <= target
     names = [s.name for s in resolved]
-    baseline = names.index("optimum") if "optimum" in names else 0
+    baseline = _baseline(names)
     results = tuple(
         acc.result(settings.percentiles, int(schedule.retired.sum()), settings.keep_path_utilities)
         for acc in accumulators

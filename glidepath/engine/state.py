@@ -67,6 +67,11 @@ class YearState:
     # With claiming windows: each claimable pension's planned claiming age per path,
     # (pensions, n), frozen once reached (:mod:`glidepath.engine.claiming`); None: none.
     claim_plan: IntArray | None = None
+    # Under regimes: the probability that this year is turbulent as the household sees
+    # it (:mod:`glidepath.engine.regime_belief`): the true regime (0 or 1) when it is
+    # observable, else the filter's prediction from the returns of the years gone by.
+    # None: the market has no regimes.
+    regime_belief: FloatArray | None = None
 
     @property
     def lived(self) -> BoolArray:

@@ -26,6 +26,9 @@ A year, in order:
    first of all: this year's pension and human capital follow the path's new plan.
 4. The price index moves with the year's inflation; next year's income and charges
    follow the schedule (non-indexed ones deflated by the path's new price index).
+5. Under regimes, next year's ``regime_belief`` (:mod:`glidepath.engine.regime_belief`):
+   the filter updated with this year's returns, or next year's true regime where the
+   household observes it.
 
 Under MORTALITY (``Schedule.lives``) the flows of each path are those of its alive state
 (:mod:`glidepath.engine.lifetimes`); a path on which nobody is alive any more is over:
@@ -47,7 +50,8 @@ from .cashflows import FloatArray, Schedule, build_schedule
 from .claiming import claim, claim_flows
 from .lifetimes import alive_in_year
 from .market import YearReturns
-from .state import Decision, FlowTiming, IntArray, YearOutcome, YearState
+from .regime_belief import initial_belief, next_belief
+from .state import BoolArray, Decision, FlowTiming, IntArray, YearOutcome, YearState
 
 
 def monthly_factor(gross: FloatArray) -> FloatArray:
@@ -124,11 +128,14 @@ def initial_state(
     *,
     timing: FlowTiming = FlowTiming.MONTHLY,
     death_year: IntArray | None = None,
+    turbulent: BoolArray | None = None,
 ) -> YearState:
     """n identical paths at t = 0 (wealth = the accounts' balances, P_0 = 1).
 
     MORTALITY needs ``death_year`` (``lifetimes.draw_death_years``: each adult's last
-    plan year on each path); FIXED_HORIZON refuses one.
+    plan year on each path); FIXED_HORIZON refuses one. Observable regimes need
+    ``turbulent``, each path's first regime (``Scenarios.first_turbulent``): the
+    household sees it (``regime_belief``).
     """
     schedule = household if isinstance(household, Schedule) else build_schedule(household)
     if (schedule.lives is None) != (death_year is None):
@@ -163,6 +170,7 @@ def initial_state(
         annuity_real=held,
         annuity_nominal=None if held is None else held.copy(),
         claim_plan=plan,
+        regime_belief=initial_belief(schedule.market, n_paths, turbulent),
     )
 
 
@@ -268,5 +276,10 @@ def step(
         annuity_real=held_real,
         annuity_nominal=held_nominal,
         claim_plan=state.claim_plan,
+        regime_belief=(
+            None
+            if state.regime_belief is None
+            else next_belief(schedule.market, state.regime_belief, returns)
+        ),
     )
     return next_state, outcome

@@ -41,6 +41,7 @@ model trained for one is the right model for the other. Hence:
 - **market regimes**: written only under ``RETURN_MODEL_REGIME_SWITCHING`` (the
   turbulent regime and the switching probabilities, defaults filled in and rounded like
   the market's own fields), so every other household keeps the form and hash it had;
+  ``observable`` only when true, so unseen regimes keep the form they had before it;
 - **schema version** folded in (``SCHEMA``, from :mod:`glidepath.versions`): the engine's
   meaning of these fields and the RL policy's layout; bump one whenever it changes, so
   that no incompatible model is ever reused.
@@ -154,6 +155,10 @@ def _without_schema_1_defaults(form: dict[str, Any]) -> dict[str, Any]:
         out.pop("annuities", None)
     if form["market"].get("regimes") is None:  # no regimes: the market's form before them
         out["market"] = {k: v for k, v in form["market"].items() if k != "regimes"}
+    elif not form["market"]["regimes"].get("observable", False):
+        # unseen regimes (the default): the form regimes had before the option
+        regimes = {k: v for k, v in form["market"]["regimes"].items() if k != "observable"}
+        out["market"] = {**form["market"], "regimes": regimes}
     return out
 
 
@@ -357,6 +362,7 @@ def _regimes(market: MarketAssumptions) -> RegimeSwitching | None:
         ),
         calm_to_turbulent=rounding.round_rate(regimes.calm_to_turbulent),
         turbulent_to_calm=rounding.round_rate(regimes.turbulent_to_calm),
+        observable=bool(regimes.observable),
     )
 
 

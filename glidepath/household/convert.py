@@ -406,6 +406,7 @@ def _regimes(
         turbulent_to_calm=(
             r.turbulent_to_calm if r.HasField("turbulent_to_calm") else d.turbulent_to_calm
         ),
+        observable=r.observable if r.HasField("observable") else d.observable,
     )
 
 
@@ -546,6 +547,7 @@ def _regimes_to_proto(regimes: RegimeSwitching) -> pb.RegimeSwitching:
         ),
         calm_to_turbulent=regimes.calm_to_turbulent,
         turbulent_to_calm=regimes.turbulent_to_calm,
+        observable=regimes.observable,
     )
 
 

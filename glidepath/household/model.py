@@ -236,7 +236,9 @@ class RegimeSwitching:
     Each year's regime is one of the two; from a calm year the next is turbulent with
     probability ``calm_to_turbulent``, from a turbulent year the next is calm with
     probability ``turbulent_to_calm``; a life starts in the chain's stationary
-    distribution. A household does not observe the regime.
+    distribution. ``observable``: whether the household sees each year's regime at the
+    start of that year (by default it does not: it infers a probability from the returns
+    it has seen, ``engine.regime_belief``).
     """
 
     turbulent: MarketRegime = field(default_factory=MarketRegime)
@@ -244,6 +246,8 @@ class RegimeSwitching:
     calm_to_turbulent: float = DEFAULT_CALM_TO_TURBULENT
     # P(calm next year | turbulent this year), in [0, 1].
     turbulent_to_calm: float = DEFAULT_TURBULENT_TO_CALM
+    # Whether the household sees this year's regime before deciding (default: no).
+    observable: bool = False
 
     def stationary_turbulent(self) -> float:
         """The long-run share of turbulent years, p / (p + q) (0 when neither moves)."""

@@ -714,6 +714,8 @@ def _regimes(check: _Checker, path: str, market: MarketAssumptions) -> None:
                 f"must be above 0 (at least {10.0**-rounding.RATE_DECIMALS:g}): at 0 one "
                 "regime is never reached or never left, so its fields would change nothing",
             )
+    if not isinstance(regimes.observable, bool):
+        check.fail(f"{path}.observable", f"must be true or false, got {_shown(regimes.observable)}")
 
 
 def _regime_fields(check: _Checker, path: str, market: MarketAssumptions | MarketRegime) -> None:

@@ -21,6 +21,32 @@ while exploration (std 0.14) tries small purchases half the time, so the rule-ad
 reward can tell the agent whether an annuity is worth its price. Without an offer the
 third output is ignored, so one layout serves every household.
 
+Where a pension has a claiming window (:mod:`glidepath.engine.claiming`), a fourth output
+plans the age at which it is claimed. The base rule never decides a claim: it keeps each
+pension's plan (the default age, ``start_age``, unless moved). Within a dead band,
+|a3| <= CLAIM_DEADBAND, the output keeps the plan too; outside it, it asks for
+
+    age = d + a3 * (d - earliest)   for a3 < 0
+        = d + a3 * (latest - d)     for a3 > 0
+
+with d each pension's default age (one shared output, mapped onto each pension's own
+window). It is the engine's ``Decision.claim``, asked every year while a pension is
+unclaimed: rounded, clipped to [the adult's age now, latest], the pension is claimed in
+the year its adult reaches the plan, and from then on it stays claimed whatever the
+output (irreversible); a pension never claimed is claimed at ``latest``. So a3 = 0 is
+the rule in every state (the plan kept), +1 the latest and -1 the earliest age, and the
+policy's mean output is the age it wants to claim at: exploration (std 0.14) tries the
+neighbouring ages (the band, 0.1, is about where rounding would give the default age
+anyway), so the rule-advantage reward compares claiming earlier or later on the same
+market, and prices the whole move of the plan at once (the rule's continuation keeps
+the plan), not one year of waiting at a time. One output for all of a household's
+windows keeps one layout for every household (a couple's two pensions move together,
+each within its own window). Without a window the fourth output is ignored.
+
+A year whose claim moves the plan decodes its share and consumption around the rule's
+decision *after* the claim (the rule seeing the pension it gives and its value, as
+``claim_earliest`` / ``claim_latest`` do), inside the cash on hand the claim leaves.
+
 So a = 0 *is* the rule, the share moves at most +-0.3 around it and consumption at most
 by a factor e^+-0.5 (x0.61 .. x1.65), and every decoded decision is inside its limits
 (never more than is there, share in [0, 1]). Consumption is the single spending lever in
@@ -41,6 +67,7 @@ import numpy as np
 from gymnasium import spaces
 from numpy.typing import NDArray
 
+from glidepath.engine import claiming
 from glidepath.engine.cashflows import Schedule
 from glidepath.engine.state import Decision, YearState
 from glidepath.engine.strategies import FloorAndUpside, Strategy
@@ -49,7 +76,8 @@ FloatArray = NDArray[np.float64]
 
 SHARE_RANGE = 0.3
 CONSUMPTION_RANGE = 0.5
-ACTION_DIM = 3
+CLAIM_DEADBAND = 0.1
+ACTION_DIM = 4
 ACTION_SPACE = spaces.Box(low=-1.0, high=1.0, shape=(ACTION_DIM,), dtype=np.float32)
 
 
@@ -58,17 +86,51 @@ def base_rule(schedule: Schedule) -> Strategy:
     return FloorAndUpside.for_schedule(schedule)
 
 
-def decide(action: NDArray[np.floating], base: Decision, state: YearState) -> Decision:
+def decide(
+    action: NDArray[np.floating],
+    base: Decision,
+    state: YearState,
+    rule: Strategy | None = None,
+) -> Decision:
     """The engine decision for actions (n, ACTION_DIM) in ``state``: corrections of the
-    rule's ``base``, and an annuity purchase where the household's offer is open."""
-    decision = decode(action, base, state.cash_on_hand)
-    market = state.schedule.annuities
+    rule's ``base``, an annuity purchase where the household's offer is open, and the
+    planned claiming age of each claimable pension.
+
+    ``rule`` (the rule ``base`` came from) decides again on the state a claim leaves
+    where the claim moves a plan; None keeps ``base`` (the share and consumption then
+    correct the rule's decision before the claim)."""
     a = np.asarray(action, dtype=np.float64)
-    if market is None or not market.allowed(state.t) or a.shape[1] < ACTION_DIM:
-        return decision
-    level = np.clip(a[:, 2], -1.0, 1.0)
-    fraction = np.clip(level, 0.0, 1.0)
-    return Decision(decision.stock_share, decision.consumption, annuitise=fraction)
+    plan = claim_plan(a, state)
+    cash = state.cash_on_hand
+    if plan is not None:
+        claimed_state = claiming.claim(state, plan)
+        if claimed_state is not state:
+            cash = claimed_state.cash_on_hand
+            if rule is not None:
+                base = rule.decide(claimed_state)
+    decision = decode(a, base, cash)
+    market = state.schedule.annuities
+    fraction = None
+    if market is not None and market.allowed(state.t) and a.shape[1] > 2:
+        fraction = np.clip(a[:, 2], 0.0, 1.0)
+    return Decision(decision.stock_share, decision.consumption, fraction, plan)
+
+
+def claim_plan(action: NDArray[np.float64], state: YearState) -> FloatArray | None:
+    """The claiming age asked for each claimable pension (pensions, n) from the fourth
+    output, NaN (keep the plan) in the dead band; None without a window or a fourth
+    output."""
+    options = state.schedule.claims
+    if options is None or action.shape[1] < ACTION_DIM:
+        return None
+    level = np.clip(action[:, 3], -1.0, 1.0)
+    keep = np.abs(level) <= CLAIM_DEADBAND
+    rows = []
+    for p in options.pensions:
+        below, above = p.default_age - p.earliest, p.latest - p.default_age
+        asked = p.default_age + level * np.where(level < 0.0, below, above)
+        rows.append(np.where(keep, np.nan, asked))
+    return np.stack(rows)
 
 
 def decode(action: NDArray[np.floating], base: Decision, cash_on_hand: FloatArray) -> Decision:

@@ -94,6 +94,15 @@ class Evaluation:
     strategies: tuple[StrategyScore, ...]
     # The policy against the Merton-style rule (the learning bar), paired on the same lives.
     versus_rule: PairedComparison
+    # The policy against every other strategy of the run, paired on the same lives: a
+    # benchmark's bar may name its own baseline (a simplified reference, say).
+    versus_others: tuple[PairedComparison, ...] = ()
+
+    def versus(self, name: str) -> PairedComparison:
+        for comparison in self.versus_others:
+            if comparison.baseline == name:
+                return comparison
+        raise KeyError(name)
 
     def by_name(self, name: str) -> StrategyScore:
         for s in self.strategies:
@@ -131,7 +140,15 @@ def evaluate_strategy(
     ces = {m.name: m.certainty_equivalent.value for m in result.strategies}
     optimum_ce = ces.get(OPTIMUM)
     verdict = gate(objective, candidate.name, ces, utilities, others)
-    rule_diff, rule_se = paired_difference(objective, utilities[candidate.name], utilities[RULE])
+    versus_others = tuple(
+        PairedComparison(
+            candidate.name,
+            name,
+            *paired_difference(objective, utilities[candidate.name], utilities[name]),
+        )
+        for name in utilities
+        if name != candidate.name
+    )
     scores = tuple(
         StrategyScore(
             strategy=m.name,
@@ -154,7 +171,8 @@ def evaluate_strategy(
         passed_gate=verdict.passed,
         optimum_ce_consumption=optimum_ce,
         strategies=scores,
-        versus_rule=PairedComparison(candidate.name, RULE, rule_diff, rule_se),
+        versus_rule=next(c for c in versus_others if c.baseline == RULE),
+        versus_others=versus_others,
     )
 
 

@@ -58,9 +58,9 @@ GATE_STANDARD_ERRORS = 2.0
 def other_strategies(household: Household, *, include_optimum: bool = True) -> tuple[str, ...]:
     """The strategies a candidate must beat: the rules (the annuity baselines among them
     where the household has an annuity offer, the claiming baselines where a pension has
-    a claiming window), then the optimum where it exists, or dp_simplified where the
-    optimum is unavailable because of market regimes (``include_optimum`` governs both
-    references)."""
+    a claiming window), then the optimum where it exists (with observable regimes too:
+    the exact regime DP), or dp_simplified where the optimum is unavailable because of
+    hidden market regimes (``include_optimum`` governs both references)."""
     rules = (*BASELINES, *ANNUITY_STRATEGIES) if household.annuities is not None else BASELINES
     if has_claiming(household):
         rules = (*rules, *CLAIMING_STRATEGIES)
@@ -178,9 +178,9 @@ def sentence(result: GateResult) -> str:
 
 def _label(name: str, capital: bool = False) -> str:
     if name == OPTIMUM:
-        text = "the optimum"
+        text = "the exact optimum"
     elif name == DP_SIMPLIFIED:
-        text = f"the simplified DP reference ({DP_SIMPLIFIED}, a lower bound on the optimum)"
+        text = f"the simplified DP reference ({DP_SIMPLIFIED}, a lower bound on what is achievable)"
     elif name == POLICY:
         text = f"the trained policy ({POLICY})"
     else:

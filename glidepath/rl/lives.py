@@ -113,6 +113,9 @@ def _tile_returns(returns: YearReturns, k: int) -> YearReturns:
         cash=tile(returns.cash),
         nonstock=np.tile(returns.nonstock, k),
         inflation=np.tile(returns.inflation, k),
+        turbulent_next=(
+            None if returns.turbulent_next is None else np.tile(returns.turbulent_next, k)
+        ),
     )
 
 
@@ -133,10 +136,23 @@ def _stack(a: Decision, b: Decision) -> Decision:
             np.zeros_like(d.consumption) if d.annuitise is None else d.annuitise for d in (a, b)
         ]
         annuitise = np.concatenate(parts)
+    claim = None
+    plans = [d.claim for d in (a, b) if d.claim is not None]
+    if plans:
+        # NaN keeps a path's plan (:func:`glidepath.engine.claiming.claim`): the rule's.
+        pensions = plans[0].shape[0]
+        parts = [
+            np.full((pensions, d.consumption.shape[0]), np.nan)
+            if d.claim is None
+            else np.asarray(d.claim, dtype=np.float64)
+            for d in (a, b)
+        ]
+        claim = np.concatenate(parts, axis=-1)
     return Decision(
         np.concatenate([a.stock_share, b.stock_share]),
         np.concatenate([a.consumption, b.consumption]),
         annuitise,
+        claim,
     )
 
 
@@ -194,7 +210,13 @@ class Lives:
         deaths = None
         if self.schedule.lives is not None:  # deaths on their own streams, beside the market
             deaths = draw_death_years(self.schedule.lives, market_seed, self.first_path, self.n)
-        self._state = initial_state(self.schedule, self.n, timing=self.timing, death_year=deaths)
+        self._state = initial_state(
+            self.schedule,
+            self.n,
+            timing=self.timing,
+            death_year=deaths,
+            turbulent=scenarios.first_turbulent,
+        )
         self._shadow_state = self._state if self.reward is Reward.SHADOW else None
         self.returns = np.zeros(self.n)
         self._open, self._open_utility, self.deferred_rewards = None, np.zeros(0), None
@@ -255,7 +277,7 @@ class Lives:
         state, base = self._state, self._base
         if state is None or base is None:
             raise RuntimeError("reset() first (or the episode is over)")
-        decision = decide(action, base, state)
+        decision = decide(action, base, state, self.rule)
         returns = self._market[state.t]
         nxt, outcome = step(state, decision, returns)
         if self.deferred:

@@ -23,6 +23,10 @@ k leaves the observation unchanged, and each is clipped to a fixed range:
 12  F / s: the essential-spending floor      [0, 2]
 13  1 / price of 1 a year of annuity income  [0, 1]
 14  annuity income bought / s / 4            [0, 2]
+15  pension income claimed / s / 4           [0, 2]
+16  pension income claiming now pays / s / 4 [0, 2]
+17  adjustment claiming now locks in         [0, 2]
+18  P(this year is turbulent), as seen        [0, 1]
 ==  =======================================  ===========
 
 Features 9-12 are what lifetimes add: who is alive (a survivor's pension, a lone
@@ -33,6 +37,19 @@ the scale: 0 without a floor), since years below it cost eleven times as much.
 Features 13-14 are the annuity market as a household sees it: the income one unit of
 wealth buys this year (0 without an offer, or before the offer's age) and the income
 already bought (0 without any).
+Features 15-17 are the claiming windows (:mod:`glidepath.engine.claiming`): the annual
+amount of the windowed pensions claimed in an earlier year (locked in, at their claimed
+ages' amounts), and, over the pensions whose window is open this year (the adult alive,
+of an age in the window, the pension not claimed before), what claiming now would pay a
+year and the adjustment it would lock in (the amount now over the amount at the default
+age: 0.67 at 62 and 1.24 at 70 for the US defaults; the mean over open windows, 0 where
+none is open, so 17 > 0 also says that a window is open). A non-indexed pension's
+amounts are in today's money (deflated by the path's price index). Without a window all
+three are 0.
+Feature 18 is the market regime as the household sees it (``YearState.regime_belief``,
+:mod:`glidepath.engine.regime_belief`): the true regime (0 calm, 1 turbulent) where the
+household's market says regimes are observable, otherwise the filter's probability from
+the returns seen so far; 0 without regimes. The policy never reads the hidden regime.
 
 The rule's own decisions (5, 6) are features because the action is a correction of
 them: the agent learns "how far off the rule is here", which is easiest when it sees
@@ -49,14 +66,18 @@ from glidepath.engine.state import Decision, YearState
 
 FloatArray = NDArray[np.float64]
 
+# fmt: off
 OBS_LOW = np.array(
-    [0.0, 0.0, -2.0, -2.0, -2.0, 0.0, 0.0, 0.0, -2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+    [0.0, 0.0, -2.0, -2.0, -2.0, 0.0, 0.0, 0.0, -2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+     0.0, 0.0, 0.0, 0.0],
     dtype=np.float32,
 )
 OBS_HIGH = np.array(
-    [1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 1.0, 2.0, 2.0, 1.0, 1.0, 1.0, 2.0, 1.0, 2.0],
+    [1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 1.0, 2.0, 2.0, 1.0, 1.0, 1.0, 2.0, 1.0, 2.0,
+     2.0, 2.0, 2.0, 1.0],
     dtype=np.float32,
 )
+# fmt: on
 OBS_DIM = int(OBS_LOW.shape[0])
 OBSERVATION_SPACE = spaces.Box(low=OBS_LOW, high=OBS_HIGH, dtype=np.float32)
 _FLOOR = 0.01
@@ -87,6 +108,8 @@ def observe(state: YearState, base: Decision) -> NDArray[np.float32]:
     obs[:, 11] = _years_left(state) / horizon
     obs[:, 12] = schedule.household.goals.essential_fraction * state.path_target / s
     obs[:, 13], obs[:, 14] = _annuities(state)
+    obs[:, 15], obs[:, 16], obs[:, 17] = _claims(state)
+    obs[:, 18] = 0.0 if state.regime_belief is None else state.regime_belief
     np.clip(obs, OBS_LOW, OBS_HIGH, out=obs)
     return obs.astype(np.float32)
 
@@ -116,6 +139,43 @@ def _annuities(state: YearState) -> tuple[FloatArray | float, FloatArray | float
     with np.errstate(divide="ignore"):
         rate = np.where(price > 0.0, 1.0 / price, 0.0)
     return rate, held
+
+
+def _claims(state: YearState) -> tuple[FloatArray | float, FloatArray | float, FloatArray | float]:
+    """(income claimed before this year, income claiming now pays, the mean adjustment
+    claiming now locks in over the open windows): the first two / s / 4."""
+    options = state.schedule.claims
+    if options is None or state.claim_plan is None:
+        return 0.0, 0.0, 0.0
+    schedule = state.schedule
+    n = state.n_paths
+    claimed, now_pays = np.zeros(n), np.zeros(n)
+    adjustment, windows = np.zeros(n), np.zeros(n)
+    for i, p in enumerate(options.pensions):
+        amounts = np.asarray(p.amounts, dtype=np.float64)
+        if not schedule.household.incomes[p.income].indexed_to_inflation:
+            amounts = amounts[:, None] / state.price_index[None, :]  # (ages, n)
+        else:
+            amounts = np.repeat(amounts[:, None], n, axis=1)
+        columns = np.arange(n)
+        plan = state.claim_plan[i]
+        age = int(schedule.adult_ages[p.adult, state.t])
+        done = plan < age
+        at_plan = amounts[np.clip(plan - p.earliest, 0, len(p.ages) - 1), columns]
+        claimed += np.where(done, at_plan, 0.0)
+        if not p.earliest <= age <= p.latest:
+            continue
+        is_open = ~done
+        if state.alive is not None:
+            is_open &= state.alive[p.adult]
+        default = p.amounts[p.default_age - p.earliest]
+        now = amounts[age - p.earliest]
+        now_pays += np.where(is_open, now, 0.0)
+        adjustment += np.where(is_open, p.amounts[age - p.earliest] / default, 0.0)
+        windows += is_open
+    s = schedule.consumption_scale
+    mean = np.divide(adjustment, windows, out=np.zeros(n), where=windows > 0)
+    return claimed / s / 4.0, now_pays / s / 4.0, mean
 
 
 def _years_left(state: YearState) -> FloatArray | float:

@@ -112,4 +112,4 @@ class PolicyStrategy:
 
     def decide(self, state: YearState) -> Decision:
         base = self.rule.decide(state)
-        return decide(self.actions(observe(state, base)), base, state)
+        return decide(self.actions(observe(state, base)), base, state, self.rule)

@@ -861,6 +861,7 @@ class RegimeSwitching(_message.Message):
     TURBULENT_FIELD_NUMBER: _builtins.int
     CALM_TO_TURBULENT_FIELD_NUMBER: _builtins.int
     TURBULENT_TO_CALM_FIELD_NUMBER: _builtins.int
+    OBSERVABLE_FIELD_NUMBER: _builtins.int
     calm_to_turbulent: _builtins.float
     """Probability that a calm year is followed by a turbulent one, in (0, 1] (0 would
     never reach the turbulent regime). Unset: 0.14.
@@ -868,6 +869,11 @@ class RegimeSwitching(_message.Message):
     turbulent_to_calm: _builtins.float
     """Probability that a turbulent year is followed by a calm one, in (0, 1] (0 would
     never leave it). Unset: 0.57.
+    """
+    observable: _builtins.bool
+    """Whether the household sees each year's regime at the start of that year, before
+    its returns (docs/regimes.md). Unset: false, since a household cannot know the
+    regime with certainty; it then infers a probability from the returns it has seen.
     """
     @_builtins.property
     def turbulent(self) -> Global___MarketRegime:
@@ -879,17 +885,22 @@ class RegimeSwitching(_message.Message):
         turbulent: Global___MarketRegime | None = ...,
         calm_to_turbulent: _builtins.float | None = ...,
         turbulent_to_calm: _builtins.float | None = ...,
+        observable: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_calm_to_turbulent", b"_calm_to_turbulent", "_turbulent_to_calm", b"_turbulent_to_calm", "calm_to_turbulent", b"calm_to_turbulent", "turbulent", b"turbulent", "turbulent_to_calm", b"turbulent_to_calm"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_calm_to_turbulent", b"_calm_to_turbulent", "_observable", b"_observable", "_turbulent_to_calm", b"_turbulent_to_calm", "calm_to_turbulent", b"calm_to_turbulent", "observable", b"observable", "turbulent", b"turbulent", "turbulent_to_calm", b"turbulent_to_calm"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_calm_to_turbulent", b"_calm_to_turbulent", "_turbulent_to_calm", b"_turbulent_to_calm", "calm_to_turbulent", b"calm_to_turbulent", "turbulent", b"turbulent", "turbulent_to_calm", b"turbulent_to_calm"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_calm_to_turbulent", b"_calm_to_turbulent", "_observable", b"_observable", "_turbulent_to_calm", b"_turbulent_to_calm", "calm_to_turbulent", b"calm_to_turbulent", "observable", b"observable", "turbulent", b"turbulent", "turbulent_to_calm", b"turbulent_to_calm"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__calm_to_turbulent: _TypeAlias = _typing.Literal["calm_to_turbulent"]  # noqa: Y015
     _WhichOneofArgType__calm_to_turbulent: _TypeAlias = _typing.Literal["_calm_to_turbulent", b"_calm_to_turbulent"]  # noqa: Y015
+    _WhichOneofReturnType__observable: _TypeAlias = _typing.Literal["observable"]  # noqa: Y015
+    _WhichOneofArgType__observable: _TypeAlias = _typing.Literal["_observable", b"_observable"]  # noqa: Y015
     _WhichOneofReturnType__turbulent_to_calm: _TypeAlias = _typing.Literal["turbulent_to_calm"]  # noqa: Y015
     _WhichOneofArgType__turbulent_to_calm: _TypeAlias = _typing.Literal["_turbulent_to_calm", b"_turbulent_to_calm"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__calm_to_turbulent) -> _WhichOneofReturnType__calm_to_turbulent | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__observable) -> _WhichOneofReturnType__observable | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__turbulent_to_calm) -> _WhichOneofReturnType__turbulent_to_calm | None: ...
 

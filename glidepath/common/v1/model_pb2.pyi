@@ -153,8 +153,9 @@ class StrategyScore(_message.Message):
     ce_standard_error: _builtins.float
     """Standard error of ce_consumption: annual, in today's money."""
     ce_share_of_optimum: _builtins.float
-    """ce_consumption as a fraction of the optimum's (1.0 = optimal); absent when no
-    optimum can be computed for the household.
+    """ce_consumption as a fraction of the EXACT optimum's (the strategy "optimum", 1.0 =
+    optimal); absent when no exact optimum can be computed for the household. Never a
+    share of dp_simplified (a lower bound on what is achievable, not the optimum).
     """
     success_probability: _builtins.float
     """Probability (fraction in [0, 1]) that spending was met every year and wealth never
@@ -222,8 +223,8 @@ class ModelEvaluation(_message.Message):
     recommended over the best other strategy.
     """
     optimum_ce_consumption: _builtins.float
-    """The optimum's certainty-equivalent consumption (annual, today's money); absent when
-    no optimum can be computed for the household.
+    """The EXACT optimum's certainty-equivalent consumption (annual, today's money); absent
+    when no exact optimum can be computed for the household (never dp_simplified's).
     """
     seed: _builtins.int
     """Seed of the held-out lives. For a verified evaluation it is derived from the model's

@@ -361,7 +361,7 @@ class CompareRequest(_message.Message):
 
     @_builtins.property
     def strategies(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
-        """Strategy names, distinct, at most 12; empty means every baseline plus "optimum" when
+        """Strategy names, distinct, at most 16; empty means every baseline plus "optimum" when
         available. Results come back in this order.
         """
 
@@ -515,6 +515,8 @@ class StrategyResult(_message.Message):
     SECONDS_FIELD_NUMBER: _builtins.int
     LIFETIMES_FIELD_NUMBER: _builtins.int
     ANNUITIES_FIELD_NUMBER: _builtins.int
+    CLAIMS_FIELD_NUMBER: _builtins.int
+    SHARE_OF_SIMPLIFIED_FIELD_NUMBER: _builtins.int
     strategy: _builtins.str
     """Strategy name, e.g. "merton"."""
     paths: _builtins.int
@@ -530,8 +532,10 @@ class StrategyResult(_message.Message):
 
     @_builtins.property
     def share_of_optimum(self) -> Global___Estimate:
-        """certainty_equivalent as a FRACTION of the optimum's (1.0 = optimal), paired on the
-        same paths. Set only when the optimum was simulated in the same request.
+        """certainty_equivalent as a FRACTION of the EXACT optimum's (the strategy "optimum",
+        1.0 = optimal), paired on the same paths. Set only when the optimum was simulated in
+        the same request; never a share of dp_simplified (a DP of a simplified model: a
+        lower bound on what is achievable, not the optimum).
         """
 
     @_builtins.property
@@ -574,8 +578,9 @@ class StrategyResult(_message.Message):
 
     @_builtins.property
     def versus(self) -> Global___PairedComparison:
-        """This strategy against the request's baseline (the optimum when simulated, else the
-        first strategy), paired path by path; absent for the baseline itself and in Simulate.
+        """This strategy against the request's baseline (the optimum when simulated, else
+        dp_simplified when simulated, else the first strategy), paired path by path; absent
+        for the baseline itself and in Simulate.
         """
 
     @_builtins.property
@@ -597,6 +602,22 @@ class StrategyResult(_message.Message):
         household has no offer (Household.annuities).
         """
 
+    @_builtins.property
+    def claims(self) -> _containers.RepeatedCompositeFieldContainer[Global___PensionClaims]:
+        """When the strategy claimed each pension with a claiming window
+        (Income.claiming), one entry per such pension in the order of Household.incomes;
+        empty when the household has none.
+        """
+
+    @_builtins.property
+    def share_of_simplified(self) -> Global___Estimate:
+        """certainty_equivalent as a FRACTION of dp_simplified's, paired on the same paths: a
+        share of a SIMPLIFIED reference, the DP of a simplified model run in the full
+        simulator, a lower bound on what is achievable (not the optimum; a share above 1.0
+        is possible). Set only when dp_simplified ran in the same request and the exact
+        optimum did not.
+        """
+
     def __init__(
         self,
         *,
@@ -616,14 +637,84 @@ class StrategyResult(_message.Message):
         seconds: _builtins.float = ...,
         lifetimes: Global___LifetimeOutcomes | None = ...,
         annuities: Global___AnnuityPurchases | None = ...,
+        claims: _abc.Iterable[Global___PensionClaims] | None = ...,
+        share_of_simplified: Global___Estimate | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["annuities", b"annuities", "capital_goal_probability", b"capital_goal_probability", "certainty_equivalent", b"certainty_equivalent", "consumption", b"consumption", "lifetimes", b"lifetimes", "mean_utility", b"mean_utility", "ruin_probability", b"ruin_probability", "share_of_optimum", b"share_of_optimum", "shortfall", b"shortfall", "success_probability", b"success_probability", "terminal_wealth", b"terminal_wealth", "versus", b"versus", "wealth", b"wealth"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["annuities", b"annuities", "capital_goal_probability", b"capital_goal_probability", "certainty_equivalent", b"certainty_equivalent", "consumption", b"consumption", "lifetimes", b"lifetimes", "mean_utility", b"mean_utility", "ruin_probability", b"ruin_probability", "share_of_optimum", b"share_of_optimum", "share_of_simplified", b"share_of_simplified", "shortfall", b"shortfall", "success_probability", b"success_probability", "terminal_wealth", b"terminal_wealth", "versus", b"versus", "wealth", b"wealth"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["annuities", b"annuities", "capital_goal_probability", b"capital_goal_probability", "certainty_equivalent", b"certainty_equivalent", "consumption", b"consumption", "lifetimes", b"lifetimes", "mean_utility", b"mean_utility", "paths", b"paths", "ruin_probability", b"ruin_probability", "seconds", b"seconds", "share_of_optimum", b"share_of_optimum", "shortfall", b"shortfall", "strategy", b"strategy", "success_probability", b"success_probability", "terminal_wealth", b"terminal_wealth", "versus", b"versus", "wealth", b"wealth"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["annuities", b"annuities", "capital_goal_probability", b"capital_goal_probability", "certainty_equivalent", b"certainty_equivalent", "claims", b"claims", "consumption", b"consumption", "lifetimes", b"lifetimes", "mean_utility", b"mean_utility", "paths", b"paths", "ruin_probability", b"ruin_probability", "seconds", b"seconds", "share_of_optimum", b"share_of_optimum", "share_of_simplified", b"share_of_simplified", "shortfall", b"shortfall", "strategy", b"strategy", "success_probability", b"success_probability", "terminal_wealth", b"terminal_wealth", "versus", b"versus", "wealth", b"wealth"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___StrategyResult: _TypeAlias = StrategyResult  # noqa: Y015
+
+@_typing.final
+class PensionClaims(_message.Message):
+    """When one pension with a claiming window was claimed, across the lives simulated:
+    "claims at 70 in 93 % of lives". share_at_age and died_before_claiming sum to 1.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    INCOME_FIELD_NUMBER: _builtins.int
+    LABEL_FIELD_NUMBER: _builtins.int
+    DEFAULT_AGE_FIELD_NUMBER: _builtins.int
+    FIRST_AGE_FIELD_NUMBER: _builtins.int
+    SHARE_AT_AGE_FIELD_NUMBER: _builtins.int
+    DIED_BEFORE_CLAIMING_FIELD_NUMBER: _builtins.int
+    MEDIAN_AGE_FIELD_NUMBER: _builtins.int
+    MEAN_AGE_FIELD_NUMBER: _builtins.int
+    income: _builtins.int
+    """The pension: its index in Household.incomes."""
+    label: _builtins.str
+    """Its label (Income.label), for people; may be empty."""
+    default_age: _builtins.int
+    """Its default age (Income.start_age), what a strategy that does not decide claims at."""
+    first_age: _builtins.int
+    """The age of share_at_age[0]: the earliest age of the window still open (the window's
+    earliest_age, or the adult's age now if later).
+    """
+    median_age: _builtins.int
+    """The median claiming age (whole years) over the lives that claimed; absent when
+    none did.
+    """
+    @_builtins.property
+    def share_at_age(self) -> _containers.RepeatedCompositeFieldContainer[Global___Estimate]:
+        """share_at_age[k]: FRACTION of lives claiming at first_age + k, up to the window's
+        latest_age.
+        """
+
+    @_builtins.property
+    def died_before_claiming(self) -> Global___Estimate:
+        """FRACTION of lives in which the pension's adult died before the age the strategy
+        would have claimed at (never claimed).
+        """
+
+    @_builtins.property
+    def mean_age(self) -> Global___Estimate:
+        """The mean claiming age over the lives that claimed, YEARS; NaN when none did."""
+
+    def __init__(
+        self,
+        *,
+        income: _builtins.int = ...,
+        label: _builtins.str = ...,
+        default_age: _builtins.int = ...,
+        first_age: _builtins.int = ...,
+        share_at_age: _abc.Iterable[Global___Estimate] | None = ...,
+        died_before_claiming: Global___Estimate | None = ...,
+        median_age: _builtins.int | None = ...,
+        mean_age: Global___Estimate | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_median_age", b"_median_age", "died_before_claiming", b"died_before_claiming", "mean_age", b"mean_age", "median_age", b"median_age"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_median_age", b"_median_age", "default_age", b"default_age", "died_before_claiming", b"died_before_claiming", "first_age", b"first_age", "income", b"income", "label", b"label", "mean_age", b"mean_age", "median_age", b"median_age", "share_at_age", b"share_at_age"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__median_age: _TypeAlias = _typing.Literal["median_age"]  # noqa: Y015
+    _WhichOneofArgType__median_age: _TypeAlias = _typing.Literal["_median_age", b"_median_age"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__median_age) -> _WhichOneofReturnType__median_age | None: ...
+
+Global___PensionClaims: _TypeAlias = PensionClaims  # noqa: Y015
 
 @_typing.final
 class AnnuityPurchases(_message.Message):
@@ -1484,7 +1575,7 @@ class RecommendedStrategy(_message.Message):
     TODAY'S money), the margin over the runner-up (the trained policy, or the best other
     strategy when the policy won) with its paired standard error, that margin as a
     percentage of the runner-up's CE, and the lives, with thousands separators, e.g.
-    "The optimum wins: 51,586 a year of certainty-equivalent consumption (spending and
+    "The exact optimum wins: 51,586 a year of certainty-equivalent consumption (spending and
     bequest), 1,210 ± 45 a year (2.4 %) above the trained policy (rl_policy) on the same
     20,000 lives."
     """

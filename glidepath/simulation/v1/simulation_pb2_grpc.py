@@ -127,7 +127,7 @@ class SimulationServiceServicer:
 
         Rules: household must be valid (INVALID_ARGUMENT naming the field); strategy "" means
         "own_plan"; an unknown name, or "optimum" for a household without an optimum, is
-        INVALID_ARGUMENT naming "strategy". The CE's share of the optimum is reported only
+        INVALID_ARGUMENT naming "strategy". The CE's share of the exact optimum is reported only
         when the strategy is "optimum" itself (use Compare to see it for other strategies).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

@@ -72,7 +72,7 @@ class SimulationServiceStub:
 
     Rules: household must be valid (INVALID_ARGUMENT naming the field); strategy "" means
     "own_plan"; an unknown name, or "optimum" for a household without an optimum, is
-    INVALID_ARGUMENT naming "strategy". The CE's share of the optimum is reported only
+    INVALID_ARGUMENT naming "strategy". The CE's share of the exact optimum is reported only
     when the strategy is "optimum" itself (use Compare to see it for other strategies).
     """
     Compare: _grpc.UnaryUnaryMultiCallable[_simulation_pb2.CompareRequest, _simulation_pb2.CompareResponse]
@@ -172,7 +172,7 @@ class SimulationServiceAsyncStub(SimulationServiceStub):
 
     Rules: household must be valid (INVALID_ARGUMENT naming the field); strategy "" means
     "own_plan"; an unknown name, or "optimum" for a household without an optimum, is
-    INVALID_ARGUMENT naming "strategy". The CE's share of the optimum is reported only
+    INVALID_ARGUMENT naming "strategy". The CE's share of the exact optimum is reported only
     when the strategy is "optimum" itself (use Compare to see it for other strategies).
     """
     Compare: _aio.UnaryUnaryMultiCallable[_simulation_pb2.CompareRequest, _simulation_pb2.CompareResponse]  # type: ignore[assignment]
@@ -275,7 +275,7 @@ class SimulationServiceServicer(metaclass=_abc_1.ABCMeta):
 
         Rules: household must be valid (INVALID_ARGUMENT naming the field); strategy "" means
         "own_plan"; an unknown name, or "optimum" for a household without an optimum, is
-        INVALID_ARGUMENT naming "strategy". The CE's share of the optimum is reported only
+        INVALID_ARGUMENT naming "strategy". The CE's share of the exact optimum is reported only
         when the strategy is "optimum" itself (use Compare to see it for other strategies).
         """
 
