@@ -60,7 +60,10 @@ def test_one_thousand_lives_learn_to_buy_the_annuity_a_floor_needs() -> None:
     )
     policy = result.by_name("rl_policy").ce_consumption
     floor_upside = result.by_name("floor_upside").ce_consumption
-    assert policy > 1.5 * floor_upside  # the rule it corrects, which never buys
+    # The rule it corrects, which never buys: beaten by a tenth and by far more than noise.
+    versus_floor = result.versus("floor_upside")
+    assert policy > 1.1 * floor_upside
+    assert versus_floor.difference > 2 * versus_floor.standard_error
     assert result.versus_rule.difference > 2 * result.versus_rule.standard_error
     # It comes within 3 % of the rule built to buy the floor's annuity, or beats it.
     assert policy > 0.97 * result.by_name("floor_annuity").ce_consumption

@@ -155,6 +155,17 @@ def annuity_market(
     )
 
 
+def held_later_value(state: YearState) -> FloatArray:
+    """Real value at t of the later payments of the annuities each path holds (0 without
+    any): what the income bought already covers of the years to come."""
+    market = state.schedule.annuities
+    if market is None or state.annuity_real is None or state.annuity_nominal is None:
+        return np.zeros(state.n_paths)
+    later = market.later_value[:, state.t].take(market.codes(state))
+    income = state.annuity_real + state.annuity_nominal / state.price_index
+    return np.asarray(later * income, dtype=np.float64)
+
+
 def purchase(state: YearState, fraction: FloatArray) -> tuple[YearState, FloatArray]:
     """``state`` after each path annuitises ``fraction`` (clipped to [0, 1], NaN as 0) of
     its wealth, and the amounts paid (real). Irreversible: the income adds to what was

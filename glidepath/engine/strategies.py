@@ -27,6 +27,7 @@ from glidepath.text import clip
 
 from . import annuities, claiming
 from .cashflows import FloatArray, Schedule, build_schedule
+from .lifetimes import survival_weighted_pv
 from .logmath import exp_or_inf
 from .quadrature import return_nodes, samuelson_log_b, samuelson_share
 from .state import Decision, YearState
@@ -260,27 +261,46 @@ class FloorAndUpside:
     """The essential-spending floor secured first, the rest invested by the Merton rule.
 
     Consumption is the Merton rule's, but never below this year's floor (the path's
-    ``essential_fraction`` x target in a retirement year) while cash on hand allows. The
-    present value of the floor's spending in later years not covered by the household's
-    own incomes (``reserve``, precomputed at the expected non-stock return, the mix that
-    holds it) is kept out of stocks: stocks = clip(pi* (S - R + H), 0, S - R) of savings
-    S, the Merton share applied to the wealth above the reserve. Without a floor it is
-    the Merton rule.
+    ``essential_fraction`` x target in a retirement year). The present value of the
+    floor's spending in later years not covered by the household's own incomes
+    (``reserve``, at the expected non-stock return, the mix that holds it) is kept out of
+    stocks: stocks = clip(pi* (S - R + H), 0, S - R) of savings S, the Merton share
+    applied to the wealth above the reserve. Without a floor it is the Merton rule.
+
+    Two choices keep the rule from ruining the households it is meant to protect:
+    - Under MORTALITY the reserve is survival-weighted, by who is alive (what the floor's
+      income would cost as a fair life annuity): the floor to the last age of the life
+      table would keep nearly everything out of stocks for a life that rarely lasts so
+      long. Under FIXED_HORIZON, with deaths certain, it is the plain present value.
+    - A floor the cash on hand X cannot fund (X < F + R, this year's floor F plus the
+      reserve) is secured in proportion, k = X / (F + R) of it, this year and in the
+      reserve: spending the whole floor now would leave nothing for the years after.
+      Annuities bought since (by another strategy continued with this rule, or the
+      trained policy) cover their share of the reserve.
     """
 
     merton: MertonRule
     essential_fraction: float
-    reserve: tuple[float, ...]  # by year: PV at t of the uncovered floor of years > t
+    # By (life code, year): PV at t of the uncovered floor of the years after t. One row
+    # under FIXED_HORIZON (deaths certain); under MORTALITY one per code (0: nobody).
+    reserve: FloatArray = field(compare=False)
     name: str = "floor_upside"
 
     def decide(self, state: YearState) -> Decision:
         base = self.merton.decide(state)
         x = np.maximum(state.cash_on_hand, 0.0)
-        c = base.consumption
-        if state.retired and self.essential_fraction > 0:
-            c = np.maximum(c, np.minimum(self.essential_fraction * state.path_target, x))
+        code = 0 if state.life_code is None else state.life_code
+        # What the annuities already bought pay in the years to come covers that much of
+        # the floor (the reserve counts only the household's own incomes).
+        covered = annuities.held_later_value(state)
+        reserve = np.maximum(self.reserve[code, state.t] - covered, 0.0)
+        floor = self.essential_fraction * state.path_target if state.retired else np.zeros_like(x)
+        need = floor + reserve
+        with np.errstate(divide="ignore", invalid="ignore"):
+            secured = np.where(need > x, x / need, 1.0)  # the share of the floor affordable
+        c = np.maximum(base.consumption, np.minimum(secured * floor, x))
         s = state.cash_on_hand - c
-        free = s - self.reserve[state.t]
+        free = s - secured * reserve
         stocks = np.clip(self.merton.pi_star * (free + state.human_capital), 0.0, None)
         stocks = np.minimum(stocks, np.maximum(free, 0.0))
         with np.errstate(divide="ignore", invalid="ignore"):  # nothing saved: Merton's mix
@@ -290,16 +310,30 @@ class FloorAndUpside:
     @classmethod
     def for_schedule(cls, schedule: Schedule) -> FloorAndUpside:
         essential = schedule.household.goals.essential_fraction
-        deflate = 1.0 / schedule.expected_price_index()
+        merton = MertonRule.for_schedule(schedule)
+        return cls(merton, essential, _floor_reserve(schedule, essential))
+
+
+def _floor_reserve(schedule: Schedule, essential: float) -> FloatArray:
+    """PV at t of the floor not covered by incomes in the years after t: (codes, T + 1)."""
+    deflate = 1.0 / schedule.expected_price_index()
+    lives = schedule.lives
+    if lives is None:
         disposable = schedule.real_net_income + schedule.nominal_net_income * deflate
         floor = np.where(schedule.retired, essential * schedule.spending_target, 0.0)
-        uncovered = np.maximum(floor - disposable, 0.0)
-        reserve = np.zeros(schedule.horizon + 1)
-        acc = 0.0
+        uncovered = np.maximum(floor - disposable, 0.0)[None, :]
+        reserve = np.zeros((1, schedule.horizon + 1))
         for t in range(schedule.horizon - 1, -1, -1):  # once per household, not per path
-            acc = (acc + uncovered[t + 1]) / schedule.discount_gross
-            reserve[t] = acc
-        return cls(MertonRule.for_schedule(schedule), essential, tuple(float(r) for r in reserve))
+            reserve[:, t] = (reserve[:, t + 1] + uncovered[:, t + 1]) / schedule.discount_gross
+        return reserve
+    f = lives.flows
+    real = f.salary + f.pension_real + f.other_real - f.charges_real
+    nominal = f.pension_nominal + f.other_nominal - f.charges_nominal
+    floor = np.where(schedule.retired, essential * f.spending_target, 0.0)
+    uncovered = np.maximum(floor - real - nominal * deflate, 0.0)
+    uncovered[0] = 0.0  # nobody alive
+    uncovered[:, schedule.horizon] = 0.0
+    return survival_weighted_pv(uncovered, lives.transitions, schedule.discount_gross)
 
 
 def purchase_year(schedule: Schedule) -> int | None:
