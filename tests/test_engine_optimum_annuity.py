@@ -11,8 +11,10 @@ of its own policy replayed on drawn lives and quadrature returns
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -32,6 +34,11 @@ from glidepath.engine.optimum import (
 from glidepath.engine.optimum_annuity import solve_annuity_cached
 from glidepath.engine.state import Decision
 from glidepath.engine.step import initial_state, step
+from glidepath.household.convert import (
+    household_from_json,
+    household_from_proto,
+    household_to_proto,
+)
 from glidepath.household.model import (
     Account,
     Adult,
@@ -145,3 +152,15 @@ def test_an_offer_of_one_purchase_refuses_purchases_in_later_years() -> None:
 
     assert bought_in_year_one(cautious_retiree(only_at_from_age=False)) > 0.0
     assert bought_in_year_one(cautious_retiree()) == 0.0
+
+
+def test_one_purchase_is_read_from_the_household_file_and_written_back() -> None:
+    text = Path("benchmarks/zoo/annuity_retiree.json").read_text()
+    offer = json.loads(text)
+    offer["annuities"]["onlyAtFromAge"] = True
+    household = household_from_json(json.dumps(offer))
+    assert household.annuities is not None and household.annuities.only_at_from_age
+    assert household_from_proto(household_to_proto(household)) == household
+    assert household_from_json(text).annuities == replace(
+        household.annuities, only_at_from_age=False
+    )

@@ -9,9 +9,10 @@ death). The purchase leaves cash on hand X - f W + p_s a.
 
 Method. After the purchase, a (real: the annuity is indexed) is deterministic income,
 so the years from A on are the plain DP with income d_s + a p_s. It is solved on a
-small grid of income levels a_0 = 0 < a_1 < ... < a_J (the most the wealth the
-household can have at A buys, the levels denser near 0 where the value bends most),
-one backward induction per level, each year A value function kept. In year A, for
+small grid of income levels a_0 = 0 < a_1 < ... < a_J (evenly up to what the wealth
+buys for a purchase now; for one years ahead up to a loose bound on the wealth then,
+denser near 0; plus the income that just closes the floor's gap, where the value
+bends), one backward induction per level, each year A value function kept. In year A, for
 every cash on hand X of the grid and every fraction f of ``FRACTIONS`` at once (an
 (X, f) array, numpy-vectorised), the value V_A(X - f W + p_s a; a) is read by linear
 interpolation across the two bracketing levels (of the value's certainty equivalent
@@ -266,14 +267,10 @@ def _with_income(prob: _Problem, extra: FloatArray) -> _Problem:
 
 
 def _purchase_year(
-    setup: _Setup,
-    s: int,
-    level_succ: list[_Successor],
-    levels: FloatArray,
-    price: float,
-    pay: float,
+    level_succ: list[_Successor], levels: FloatArray, price: float, pay: float
 ) -> _Successor:
-    """State s's year A before the purchase, the best fraction taken at every cash on hand."""
+    """A state's year A before the purchase (``level_succ``: its year A at each income
+    level), the best fraction taken at every cash on hand of the no-annuity grid."""
     base = level_succ[0]
     grid = base.grid
     income = base.income  # no annuity held yet
@@ -337,8 +334,6 @@ def solve_annuity(
         at_purchase.append(tuple(_not_none(s) for s in ahead))
     start: list[_Successor | None] = [
         _purchase_year(
-            setup,
-            s,
             [row[s] for row in at_purchase],
             levels,
             float(prices[s]),
