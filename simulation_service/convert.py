@@ -125,9 +125,9 @@ def compare_job(request: pb.CompareRequest, limits: SimulationServiceSettings) -
 def default_strategies(h: Household) -> tuple[str, ...]:
     """Every built-in strategy that applies, the optimum only where it can be computed,
     dp_simplified (the DP of the simplified model) where the optimum is unavailable
-    because of market regimes, the annuity baselines only where the household has an
-    annuity offer and the claiming baselines only where a pension has a claiming
-    window."""
+    because of market regimes or of an annuity offer open every year, the annuity
+    baselines only where the household has an annuity offer and the claiming baselines
+    only where a pension has a claiming window."""
     references = tuple(
         name
         for name, applies in ((OPTIMUM, optimum_available), (DP_SIMPLIFIED, simplified_applies))

@@ -42,6 +42,10 @@ for that timing; under the product's monthly flows the same policy is applied (r
 X = W + d each year) and is optimal to first order; comparisons then report the CE the
 engine measures.
 
+Annuities: a household with an offer is solved by ``optimum_annuity`` (one purchase at
+the offer's age), which runs this induction (``_setup``, ``_induct``) once per level of
+annuity income.
+
 Cache: solutions are kept by an exact digest of the household (its full repr). The
 canonical hash is not used as the key on purpose: it rounds inputs, and a DP solution
 is only exact for the household it was solved for.

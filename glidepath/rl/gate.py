@@ -49,7 +49,8 @@ BASELINES: tuple[str, ...] = (
     "floor_upside",
 )
 OPTIMUM = "optimum"
-#: The DP of a simplified model (regimes averaged): a reference, never "the optimum".
+#: The DP of a simplified model (regimes averaged, one annuity purchase): a reference,
+#: never "the optimum".
 DP_SIMPLIFIED = "dp_simplified"
 POLICY = "rl_policy"
 GATE_STANDARD_ERRORS = 2.0
@@ -59,8 +60,8 @@ def other_strategies(household: Household, *, include_optimum: bool = True) -> t
     """The strategies a candidate must beat: the rules (the annuity baselines among them
     where the household has an annuity offer, the claiming baselines where a pension has
     a claiming window), then the optimum where it exists, or dp_simplified where the
-    optimum is unavailable because of market regimes (``include_optimum`` governs both
-    references)."""
+    optimum is unavailable because of market regimes or of an annuity offer open every
+    year (``include_optimum`` governs both references)."""
     rules = (*BASELINES, *ANNUITY_STRATEGIES) if household.annuities is not None else BASELINES
     if has_claiming(household):
         rules = (*rules, *CLAIMING_STRATEGIES)
