@@ -132,9 +132,9 @@ def default_strategies(h: Household) -> tuple[str, ...]:
     """Every built-in strategy that applies, the optimum only where it can be computed,
     dp_simplified (the DP of the simplified model) wherever returns switch between
     regimes (in place of the optimum where they are hidden; beside the exact regime DP
-    where they are observable, showing what ignoring them costs), the annuity baselines
-    only where the household has an annuity offer and the claiming baselines only where
-    a pension has a claiming window."""
+    where they are observable, showing what ignoring them costs) or an annuity offer is
+    open every year, the annuity baselines only where the household has an annuity offer
+    and the claiming baselines only where a pension has a claiming window."""
     references = tuple(
         name
         for name, applies in ((OPTIMUM, optimum_available), (DP_SIMPLIFIED, simplified_applies))

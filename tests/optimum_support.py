@@ -11,6 +11,7 @@ from glidepath.engine import lives, mortality
 from glidepath.engine.cashflows import FloatArray, build_schedule
 from glidepath.engine.objective import FLOOR_FRACTION, Objective, crra
 from glidepath.engine.optimum import FLOOR_PENALTY, OptimumSolution
+from glidepath.engine.optimum_annuity import AnnuitySolution
 from glidepath.engine.quadrature import return_nodes
 from glidepath.household.model import (
     Account,
@@ -118,6 +119,69 @@ def replay_utility(
             u = rng.random(paths)
             up, down = switching.calm_to_turbulent, switching.turbulent_to_calm
             regime = np.where(regime == 1, u >= down, u < up).astype(np.int64)
+        wealth = np.where(living, (x - c) * gross, wealth)
+        last = living & ~((ages + 1) <= death).any(axis=0)
+        total += np.where(last & ~done, objective.terminal_utility(wealth), 0.0)
+        done |= last
+    return total
+
+
+def replay_annuity_utility(
+    household: Household, solution: AnnuitySolution, paths: int, seed: int
+) -> FloatArray:
+    """``replay_utility`` for the purchase-once DP: before year A the plain policy; in
+    year A each path buys the fraction the solution picks at its cash on hand, an income
+    a = amount / P_s paid a p_s in every later year someone lives; from A on the policy
+    interpolated across income levels at that a. Written from the problem's statement,
+    not from the strategy, so the two readings check each other."""
+    schedule = build_schedule(household)
+    scale, gamma = schedule.consumption_scale, schedule.risk_aversion
+    objective = Objective.for_schedule(schedule)
+    nodes = return_nodes(schedule.market)
+    rng = np.random.default_rng(seed)
+    horizon = solution.horizon
+    flows = lives.state_flows(household, horizon)
+    adults = household.adults
+    tables = [(lives.life_table(household, j), a.current_age) for j, a in enumerate(adults)]
+    death = mortality.draw_death_ages(tables, seed, 0, paths)
+    wealth = np.full(paths, schedule.initial_wealth)
+    income = np.zeros(paths)  # annuity bought (full payment), real
+    total = np.zeros(paths)
+    done = np.zeros(paths, dtype=bool)
+    year = solution.purchase_year
+    for t in range(horizon):
+        ages = np.array([a.current_age + t for a in adults])[:, None]
+        alive = ages <= death
+        state = lives.state_of_paths(alive)
+        living = state >= 0
+        s = np.maximum(state, 0)
+        d = np.where(living, flows.net_income[s, t], 0.0)
+        floor = np.where(living, flows.floor[s, t], 0.0)
+        if t == year:
+            fraction = np.zeros(paths)
+            for k in range(len(solution.before.states)):
+                rows = state == k
+                fraction[rows] = solution.fractions(wealth[rows] + d[rows], wealth[rows], k)
+            amount = fraction * wealth
+            income = np.where(living, amount / solution.prices[s], 0.0)
+            wealth = wealth - amount
+        d = d + np.where(living & (t >= year), income * solution.payments[s], 0.0)
+        x = wealth + d
+        if t < year:
+            c, share = solution.before.policy(t, x, state)
+        else:
+            c, share = np.zeros(paths), np.zeros(paths)
+            for k in range(len(solution.before.states)):
+                rows = state == k
+                c[rows], share[rows] = solution.policy_after(t, x[rows], income[rows], k)
+        y = np.maximum(c / scale, FLOOR_FRACTION)
+        u = crra(y, gamma)
+        active = floor / scale > FLOOR_FRACTION
+        gap = np.minimum(u - crra(np.where(active, floor / scale, 1.0), gamma), 0.0)
+        penalty = np.where(active, gap, 0.0)
+        total += np.where(living, u + FLOOR_PENALTY * penalty, 0.0)
+        q = rng.choice(len(nodes.weights), size=paths, p=nodes.weights)
+        gross = nodes.nonstock[q] + share * (nodes.stocks[q] - nodes.nonstock[q])
         wealth = np.where(living, (x - c) * gross, wealth)
         last = living & ~((ages + 1) <= death).any(axis=0)
         total += np.where(last & ~done, objective.terminal_utility(wealth), 0.0)

@@ -305,11 +305,17 @@ def test_the_annuity_baselines_are_offered_only_with_an_annuity_offer() -> None:
     assert set(ANNUITY_STRATEGIES) <= set(STRATEGIES)
 
 
-def test_the_optimum_is_unavailable_with_an_offer_and_says_why() -> None:
+def test_the_optimum_with_an_offer_is_the_purchase_once_dp_where_one_purchase_is_allowed() -> None:
     assert optimum_available(retiree()) == (True, "")
     ok, reason = optimum_available(offered(retiree()))
-    assert not ok
-    assert reason == "no optimum: the dynamic programme does not decide annuity purchases yet"
+    assert not ok and "dp_simplified, a lower bound" in reason
+    once = offered(retiree(), only_at_from_age=True)
+    assert optimum_available(once) == (True, "")
+    # Under the fixed horizon too: the purchase is replayed and changes the result.
+    result = simulate(once, ["merton", "optimum"], SimulationSettings(paths=1_000, seed=2))
+    merton, optimum = result.strategies
+    assert optimum.annuities is not None and optimum.annuities.probability.value > 0.0
+    assert optimum.certainty_equivalent.value > merton.certainty_equivalent.value
 
 
 def test_the_metrics_report_what_each_strategy_annuitised() -> None:

@@ -295,6 +295,7 @@ CASES: list[tuple[str, Mutation, str | tuple[str, ...]]] = [
         f"{AN}.survivor_fraction",
     ),
     ("survivor > 1", offer(survivor_fraction=1.5), f"{AN}.survivor_fraction"),
+    ("one purchase not a bool", offer(only_at_from_age="yes"), f"{AN}.only_at_from_age"),
     ("claim after the default", window(earliest=66), f"{CW}.earliest_age"),
     ("claim only before the default", window(latest=64), f"{CW}.latest_age"),
     ("claim at one age", window(65, 65), f"{CW}.latest_age"),

@@ -83,7 +83,7 @@ def test_a_policy_that_beats_the_rule_but_loses_to_the_optimum_is_not_recommende
 
 def test_a_policy_that_beats_the_best_other_by_more_than_two_se_is_recommended() -> None:
     household = example_household()
-    candidate = replace(optimum_strategy(household), name=POLICY)
+    candidate = optimum_strategy(household, name=POLICY)
     result = evaluate_strategy(household, candidate, lives=LIVES, seed=11, include_optimum=False)
     best = max(
         (s for s in result.strategies if s.strategy != POLICY), key=lambda s: s.ce_consumption

@@ -220,9 +220,10 @@ def test_compare_offers_the_annuity_baselines_only_with_an_annuity_offer(
 ) -> None:
     reply = compare(stub, household=annuity_household(money_worth_ratio=0.95))
     names = [r.strategy for r in reply.results]
-    assert names == [*BASELINES, "annuitise_25", "annuitise_50", "floor_annuity"]
+    # The purchase-once DP is offered as dp_simplified: this offer is open every year.
+    assert names == [*BASELINES, "annuitise_25", "annuitise_50", "floor_annuity", "dp_simplified"]
     assert not reply.optimum.available
-    assert "does not decide annuity purchases" in reply.optimum.reason
+    assert "one purchase at that age only, dp_simplified" in reply.optimum.reason
     by_name = {r.strategy: r.certainty_equivalent.value for r in reply.results}
     assert by_name["annuitise_25"] != by_name["merton"]
     # What each bought is reported: nothing for the rules, a purchase for the baselines.

@@ -67,6 +67,8 @@ class AnnuityMarket:
     # FIXED_HORIZON: the life code of each year (T + 1,), deaths being certain; None
     # under MORTALITY, where each path's code is in its state.
     fixed_codes: IntArray | None = None
+    # True: purchases are allowed in ``first_year`` only (``AnnuityOffer.only_at_from_age``).
+    only_first_year: bool = False
 
     def codes(self, state: YearState) -> IntArray:
         """Each path's life code in the state's year."""
@@ -77,7 +79,7 @@ class AnnuityMarket:
 
     def allowed(self, t: int) -> bool:
         """Whether a purchase is allowed in plan year t."""
-        return t >= self.first_year
+        return t == self.first_year if self.only_first_year else t >= self.first_year
 
 
 def payment_factors(household: Household) -> FloatArray:
@@ -152,6 +154,7 @@ def annuity_market(
         price=price,
         later_value=later,
         fixed_codes=fixed,
+        only_first_year=offer.only_at_from_age,
     )
 
 

@@ -42,6 +42,10 @@ for that timing; under the product's monthly flows the same policy is applied (r
 X = W + d each year) and is optimal to first order; comparisons then report the CE the
 engine measures.
 
+Annuities: a household with an offer is solved by ``optimum_annuity`` (one purchase at
+the offer's age), which runs this induction (``_setup``, ``_induct``) once per level of
+annuity income.
+
 Cache: solutions are kept by an exact digest of the household (its full repr). The
 canonical hash is not used as the key on purpose: it rounds inputs, and a DP solution
 is only exact for the household it was solved for.
@@ -55,6 +59,7 @@ import hashlib
 import math
 import time
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -67,6 +72,9 @@ from .objective import FLOOR_FRACTION, crra, crra_inverse
 from .quadrature import DEFAULT_NODES, ReturnNodes, return_nodes
 from .regimes import stationary_market
 from .state import Decision, YearState
+
+if TYPE_CHECKING:  # the strategies module imports this one on demand
+    from .strategies import Strategy
 
 #: Weight K of the essential-spending penalty K min(0, u(c) - u(F)) (a unit of utility
 #: lost below the floor counts 1 + K times). The objective's; kept equal by a test.
@@ -169,8 +177,17 @@ MAX_CLAIM_SOLVES = 12
 
 def dp_applies(household: Household) -> tuple[bool, str]:
     """Whether the DP's assumptions hold for the household, and if not, why."""
-    if household.annuities is not None:  # an optimum that ignores the offer is no optimum
-        return False, "no optimum: the dynamic programme does not decide annuity purchases yet"
+    if household.annuities is not None:  # the purchase-once DP, exact or simplified
+        from . import optimum_annuity
+
+        ok, reason = optimum_annuity.annuity_dp_applies(household)
+        if ok and not optimum_annuity.is_exact(household):
+            return False, (
+                "no optimum: the offer allows a purchase in every year from its age; the "
+                "dynamic programme decides one purchase at that age only, dp_simplified, a "
+                "lower bound on what is achievable"
+            )
+        return ok, reason
     if claiming.claimable(household):
         ok, reason = _enumerable(household)
         if not ok:
@@ -231,21 +248,28 @@ DP_SIMPLIFIED = "dp_simplified"
 
 def simplified_household(household: Household) -> Household:
     """The simplified model: the regimes averaged into an i.i.d. lognormal market with
-    the stationary mixture's moments (``regimes.stationary_market``), all else equal."""
-    return replace(household, market=stationary_market(household.market))
+    the stationary mixture's moments (``regimes.stationary_market``), and an annuity
+    offer open in its first year only (one purchase, at the offer's age), all else equal."""
+    simple = household
+    if household.market.switching is not None:
+        simple = replace(simple, market=stationary_market(household.market))
+    if household.annuities is not None and not household.annuities.only_at_from_age:
+        simple = replace(simple, annuities=replace(household.annuities, only_at_from_age=True))
+    return simple
 
 
 def simplified_available(household: Household) -> tuple[bool, str]:
-    """Whether ``dp_simplified`` applies: only to a regime-switching market (where the
-    regimes are hidden it stands in for the optimum; where they are observable the
-    exact regime DP is the reference and this shows what averaging them costs), and
-    where the DP solves the simplified model; if not, why."""
-    if household.market.switching is None:
+    """Whether ``dp_simplified`` applies: only where the optimum is unavailable because
+    of market regimes or of annuity purchases allowed in many years, and the DP solves
+    the simplified model; if not, why."""
+    simple = simplified_household(household)
+    if simple == household:
         return False, (
-            f"{DP_SIMPLIFIED} applies only to a regime-switching market (the household's "
-            "returns do not switch: where the DP applies, use the optimum)"
+            f"{DP_SIMPLIFIED} applies only to a regime-switching market or to annuities "
+            "that may be bought in many years (neither here: where the DP applies, use "
+            "the optimum)"
         )
-    ok, reason = dp_applies(simplified_household(household))
+    ok, reason = dp_applies(simple)
     if not ok:
         return False, reason.replace("no optimum", f"no {DP_SIMPLIFIED} either", 1)
     return True, ""
@@ -253,15 +277,14 @@ def simplified_available(household: Household) -> tuple[bool, str]:
 
 def simplified_strategy(
     household: Household, settings: OptimumSettings = OptimumSettings()
-) -> OptimumStrategy:
+) -> Strategy:
     """The DP policy of the simplified model, to be replayed on the household's own
-    (regime-switching) market like any other strategy. Raises ValueError where
-    ``simplified_available`` says no."""
+    market (regimes, annuities open every year) like any other strategy. Raises
+    ValueError where ``simplified_available`` says no."""
     ok, reason = simplified_available(household)
     if not ok:
         raise ValueError(reason)
-    solution = solve_optimum(simplified_household(household), settings)
-    return OptimumStrategy(solution, name=DP_SIMPLIFIED)
+    return optimum_strategy(simplified_household(household), settings, name=DP_SIMPLIFIED)
 
 
 def _interp_extrapolate(x: FloatArray, xp: FloatArray, fp: FloatArray) -> FloatArray:
@@ -285,13 +308,34 @@ class _Value:
     gamma = 20. The recursion is a power mean of logs (``log_power_mean``).
     """
 
-    def __init__(self, grid: FloatArray, log_tau: FloatArray, terms: float) -> None:
+    def __init__(
+        self,
+        grid: FloatArray,
+        log_tau: FloatArray,
+        terms: float,
+        log_tail: float | None = None,
+        gamma: float = 1.0,
+    ) -> None:
         self.grid, self.terms = grid, terms
         self.transformed = np.asarray(np.exp(log_tau), dtype=np.float64)
+        # Below grid[1] the constraint binds (c = X, savings 0): tau is the power mean of
+        # max(X, f) (weight 1 / A) and the savings-0 successors' tau (``log_tail``, the
+        # rest), exactly. A straight line from the X = 0 point understates it, by far
+        # where a large sure income puts next year's cash there (an annuity bought).
+        self.log_tail, self.power = log_tail, 1.0 - gamma
 
     def log_tau(self, x: FloatArray) -> FloatArray:
         y = np.maximum(_interp_lattice(x, self.grid, self.transformed), 1e-300)
-        return np.asarray(np.log(y), dtype=np.float64)
+        out = np.asarray(np.log(y), dtype=np.float64)
+        if self.log_tail is None or self.grid.size < 2:
+            return out
+        constrained = x < self.grid[1]
+        if constrained.any():
+            now = np.log(np.maximum(x[constrained], FLOOR_FRACTION))
+            logs = np.stack([now, np.full_like(now, self.log_tail)], axis=-1)
+            weights = np.array([1.0 / self.terms, 1.0 - 1.0 / self.terms])
+            out[constrained] = log_power_mean(logs, weights[None, :], self.power)
+        return out
 
 
 def _terminal(g: float, grid: FloatArray) -> tuple[FloatArray, _Value | None]:
@@ -460,18 +504,42 @@ def solve(household: Household, settings: OptimumSettings = OptimumSettings()) -
         from .optimum_regimes import solve_regimes  # builds on this module
 
         return solve_regimes(household, settings)
+    if household.annuities is not None:
+        raise ValueError("an annuity offer: optimum_annuity solves its purchase")
     began = time.perf_counter()
+    setup = _setup(household, settings)
+    policy = _Policy.empty(len(setup.states), setup.horizon)
+    ahead = _induct(setup, setup.prob, [None] * len(setup.states), setup.horizon, 0, policy)
+    return _solution(household, setup, ahead, policy, began)
+
+
+@dataclass(frozen=True)
+class _Setup:
+    """What every year of a household's induction shares (scale units)."""
+
+    scale: float
+    gamma: float
+    prob: _Problem
+    states: tuple[tuple[int, ...], ...]
+    horizon: int
+    wealth0: float  # the initial wealth
+    s_grid: FloatArray
+    nodes: ReturnNodes
+    levels: FloatArray  # stock share levels of the FOC
+    log_w: FloatArray
+    excess: FloatArray
+    savings_returns: FloatArray  # S R_p on the (savings, share level, node) lattice
+    bequest: _Successor | None
+    bequest_lattice: _Lattice  # the same every year (and every income): computed once
+
+
+def _setup(household: Household, settings: OptimumSettings) -> _Setup:
     schedule = build_schedule(household)
     scale = schedule.consumption_scale
     gamma = schedule.risk_aversion
     prob = _problem(household, scale, gamma, settings.time_preference)
-    states = lives.life_states(household)
-    n_states, horizon = len(states), prob.to_none.shape[0]
     g = prob.goal_weight
     nodes: ReturnNodes = return_nodes(schedule.market, settings.nodes)
-    w = nodes.weights
-    log_w = np.log(w)
-    excess = nodes.stocks - nodes.nonstock
     levels = np.linspace(0.0, 1.0, settings.share_levels)
     rp_levels = nodes.portfolio(levels)  # (K, Q)
     wealth0 = schedule.initial_wealth / scale
@@ -480,24 +548,78 @@ def solve(household: Household, settings: OptimumSettings = OptimumSettings()) -
     s_grid = np.concatenate(
         [[0.0], np.geomspace(settings.min_savings, top, settings.savings_points - 1)]
     )
-    bequest = _bequest(g, s_grid, prob.gamma)
-    savings_returns = s_grid[:, None, None] * rp_levels[None, :, :]
-    bequest_lattice: _Lattice = {}  # the same every year: computed once
-    ahead: list[_Successor | None] = [None] * n_states  # year t + 1 of each state
-    grids = [[np.empty(0)] * horizon for _ in range(n_states)]
-    cons = [[np.empty(0)] * horizon for _ in range(n_states)]
-    shares = [[np.empty(0)] * horizon for _ in range(n_states)]
-    for t in range(horizon - 1, -1, -1):
-        lattice = _successor_lattices(
-            t, prob, ahead, bequest, savings_returns, excess, w, bequest_lattice
+    return _Setup(
+        scale=scale,
+        gamma=gamma,
+        prob=prob,
+        states=lives.life_states(household),
+        horizon=prob.to_none.shape[0],
+        wealth0=wealth0,
+        s_grid=s_grid,
+        nodes=nodes,
+        levels=levels,
+        log_w=np.log(nodes.weights),
+        excess=nodes.stocks - nodes.nonstock,
+        savings_returns=s_grid[:, None, None] * rp_levels[None, :, :],
+        bequest=_bequest(g, s_grid, prob.gamma),
+        bequest_lattice={},
+    )
+
+
+@dataclass(frozen=True)
+class _Policy:
+    """Each life state's policy by year, in money, filled in as the induction runs."""
+
+    grids: list[list[FloatArray]]
+    cons: list[list[FloatArray]]
+    shares: list[list[FloatArray]]
+
+    @staticmethod
+    def empty(n_states: int, horizon: int) -> _Policy:
+        return _Policy(
+            [[np.empty(0)] * horizon for _ in range(n_states)],
+            [[np.empty(0)] * horizon for _ in range(n_states)],
+            [[np.empty(0)] * horizon for _ in range(n_states)],
         )
-        year: list[_Successor | None] = [None] * n_states
-        for s in range(n_states):
-            succ = _weighted_successors(t, s, prob, ahead, bequest)
+
+    def by_state(self) -> tuple[StatePolicy, ...]:
+        return tuple(
+            StatePolicy(tuple(g), tuple(c), tuple(s))
+            for g, c, s in zip(self.grids, self.cons, self.shares, strict=True)
+        )
+
+
+def _induct(
+    setup: _Setup,
+    prob: _Problem,
+    ahead: list[_Successor | None],
+    stop: int,
+    start: int,
+    policy: _Policy,
+) -> list[_Successor | None]:
+    """Backward induction over years stop - 1 down to ``start``, from ``ahead`` (year
+    ``stop`` of each state; None past the plan's end), writing each year's policy into
+    ``policy``; returns year ``start`` of each state."""
+    scale = setup.scale
+    for t in range(stop - 1, start - 1, -1):
+        lattice = _successor_lattices(
+            t,
+            prob,
+            ahead,
+            setup.bequest,
+            setup.savings_returns,
+            setup.excess,
+            setup.nodes.weights,
+            setup.bequest_lattice,
+        )
+        year: list[_Successor | None] = [None] * len(ahead)
+        for s in range(len(ahead)):
+            succ = _weighted_successors(t, s, prob, ahead, setup.bequest)
             grid, c_t, share_t, v_t, penalty, log_mv = _solve_year(
-                t, s, prob, succ, lattice, s_grid, nodes, levels, log_w
+                t, s, prob, succ, lattice, setup.s_grid, setup.nodes, setup.levels, setup.log_w
             )
-            grids[s][t], cons[s][t], shares[s][t] = grid * scale, c_t * scale, share_t
+            policy.grids[s][t], policy.cons[s][t] = grid * scale, c_t * scale
+            policy.shares[s][t] = share_t
             year[s] = _Successor(
                 grid,
                 c_t,
@@ -509,36 +631,56 @@ def solve(household: Household, settings: OptimumSettings = OptimumSettings()) -
                 log_mv,
             )
         ahead = year
-    start = (
-        0
-        if household.lifetimes is Lifetimes.MORTALITY
-        else int(lives.fixed_state_path(household)[0])
-    )
-    first = ahead[start]
-    assert first is not None
-    x0 = np.array([max(wealth0 + float(prob.income[start, 0]), 0.0)])
-    tau0 = float(np.exp(first.value.log_tau(x0)[0]))
+    return ahead
+
+
+def _start_state(household: Household) -> int:
+    """The life state of year 0 (everybody, or FIXED_HORIZON's certain one)."""
+    if household.lifetimes is Lifetimes.MORTALITY:
+        return 0
+    return int(lives.fixed_state_path(household)[0])
+
+
+def _value_at(
+    first: _Successor, x0: float, gamma: float, scale: float
+) -> tuple[float, float, float]:
+    """(value, CE in money, utility terms) of ``first`` at cash on hand ``x0`` (scale units)."""
+    x = np.array([max(x0, 0.0)])
+    tau0 = float(np.exp(first.value.log_tau(x)[0]))
     terms = first.value.terms
     # V_0 = A_0 u(tau_0) (+ K x the expected penalty): without a floor the CE is tau_0.
     with np.errstate(over="ignore", under="ignore", divide="ignore"):
         value = float(terms * crra(np.array([tau0]), gamma)[0])
     ce = scale * tau0
     if first.penalty is not None:
-        value += FLOOR_PENALTY * float(first.penalty_at(x0)[0])
+        value += FLOOR_PENALTY * float(first.penalty_at(x)[0])
         ce = scale * crra_inverse(value / terms, gamma)
+    return value, ce, terms
+
+
+def _solution(
+    household: Household,
+    setup: _Setup,
+    ahead: list[_Successor | None],
+    policy: _Policy,
+    began: float,
+) -> OptimumSolution:
+    start = _start_state(household)
+    first = ahead[start]
+    assert first is not None
+    x0 = setup.wealth0 + float(setup.prob.income[start, 0])
+    value, ce, terms = _value_at(first, x0, setup.gamma, setup.scale)
     return OptimumSolution(
-        horizon=horizon,
-        scale=scale,
-        states=states,
-        by_state=tuple(
-            StatePolicy(tuple(grids[s]), tuple(cons[s]), tuple(shares[s])) for s in range(n_states)
-        ),
+        horizon=setup.horizon,
+        scale=setup.scale,
+        states=setup.states,
+        by_state=policy.by_state(),
         state_path=(
             None
             if household.lifetimes is Lifetimes.MORTALITY
             else lives.fixed_state_path(household)
         ),
-        savings_grid=s_grid * scale,
+        savings_grid=setup.s_grid * setup.scale,
         value=value,
         certainty_equivalent=ce,
         utility_terms=terms,
@@ -745,6 +887,8 @@ def _solve_year(
     log_tau = log_power_mean(
         np.concatenate([log_c, successors], axis=1), all_weights[None, :], 1.0 - gamma
     )
+    tail = all_weights[1:] / all_weights[1:].sum()
+    log_tail = float(log_power_mean(successors[:1], tail[None, :], 1.0 - gamma)[0])
     penalty = None
     if prob.has_floor:
         later = np.asarray(sum(pens), dtype=np.float64) if pens else np.zeros_like(s_grid)
@@ -753,7 +897,8 @@ def _solve_year(
     # V'(X) = the Euler equation's marginal value at each endogenous point; at X = 0 the
     # constraint binds (c = 0).
     log_mv = np.concatenate([_log_marginal(np.zeros(1), gamma, floor), log_emarg])[keep]
-    return grid, c_t, share_t, _Value(grid, log_tau, terms), penalty, log_mv
+    value = _Value(grid, log_tau, terms, log_tail, gamma)
+    return grid, c_t, share_t, value, penalty, log_mv
 
 
 def household_key(household: Household) -> str:
@@ -777,7 +922,14 @@ def solve_optimum(
     ages recorded; ``seconds`` is the enumeration's. It is the exact optimum among
     plans that fix the claiming ages at the start (every path claims at the same ages);
     a plan that chose the age by the market's path so far is not enumerated.
+
+    With an annuity offer: the purchase-once DP (``optimum_annuity``), its value and
+    solve time from year 0.
     """
+    if household.annuities is not None:
+        from .optimum_annuity import solve_annuity_cached
+
+        return solve_annuity_cached(household, settings).before
     if not claiming.claimable(household):
         return _solve_cached(household_key(household), household, settings)
     began = time.perf_counter()
@@ -830,6 +982,11 @@ class OptimumStrategy:
 
 
 def optimum_strategy(
-    household: Household, settings: OptimumSettings = OptimumSettings()
-) -> OptimumStrategy:
-    return OptimumStrategy(solve_optimum(household, settings))
+    household: Household, settings: OptimumSettings = OptimumSettings(), name: str = "optimum"
+) -> Strategy:
+    """The DP policy as a strategy (with an annuity offer: the purchase-once DP's)."""
+    if household.annuities is not None:
+        from .optimum_annuity import annuity_strategy
+
+        return annuity_strategy(household, settings, name)
+    return OptimumStrategy(solve_optimum(household, settings), name=name)

@@ -338,11 +338,14 @@ def _floor_reserve(schedule: Schedule, essential: float) -> FloatArray:
 
 def purchase_year(schedule: Schedule) -> int | None:
     """The year the annuity baselines buy: retirement, or the offer's first year if
-    later; None without an offer (or when that year is past the plan)."""
+    later (its only year, where the offer allows one); None without an offer (or when
+    that year is past the plan)."""
     market = schedule.annuities
     if market is None:
         return None
-    year = max(schedule.retirement_year, market.first_year)
+    year = market.first_year
+    if not market.only_first_year:
+        year = max(schedule.retirement_year, year)
     return year if year < schedule.horizon else None
 
 

@@ -35,6 +35,7 @@ model trained for one is the right model for the other. Hence:
 - **annuities**: written only when the household has an offer (its defaults filled in:
   ``from_age`` the first adult's retirement age, or now if that has passed; a couple's
   ``survivor_fraction`` 1), so a household without one keeps the form and hash it had;
+  ``only_at_from_age`` only when true, so an offer open every year keeps its hash too;
 - **claiming windows**: an income's ``claiming`` is written only when it has one, so an
   income without a window keeps the form and hash it had; its earliest age from the
   adult's age now, an adjustment that no age of the window applies written as 0;
@@ -153,6 +154,8 @@ def _without_schema_1_defaults(form: dict[str, Any]) -> dict[str, Any]:
     out["goals"] = drop(form["goals"], _SCHEMA_1_MEANING["goals"])
     if out.get("annuities") is None:  # no annuity market: the form it had before the offer
         out.pop("annuities", None)
+    elif not out["annuities"].get("only_at_from_age"):  # open every year: the form before
+        out["annuities"] = {k: v for k, v in out["annuities"].items() if k != "only_at_from_age"}
     if form["market"].get("regimes") is None:  # no regimes: the market's form before them
         out["market"] = {k: v for k, v in form["market"].items() if k != "regimes"}
     elif not form["market"]["regimes"].get("observable", False):
@@ -219,6 +222,7 @@ def _annuities(household: Household) -> AnnuityOffer | None:
         money_worth_ratio=rounding.round_rate(offer.money_worth_ratio),
         indexed_to_inflation=offer.indexed_to_inflation,
         survivor_fraction=rounding.round_rate(offer.survivor_share()) if couple else None,
+        only_at_from_age=offer.only_at_from_age,
     )
 
 

@@ -183,6 +183,7 @@ def _annuities(message: pb.Household) -> AnnuityOffer | None:
         ),
         indexed_to_inflation=m.indexed_to_inflation if m.HasField("indexed_to_inflation") else True,
         survivor_fraction=m.survivor_fraction if m.HasField("survivor_fraction") else None,
+        only_at_from_age=m.only_at_from_age if m.HasField("only_at_from_age") else False,
     )
 
 
@@ -196,6 +197,8 @@ def _annuities_to_proto(offer: AnnuityOffer) -> pb.AnnuityOffer:
         message.from_age = offer.from_age
     if offer.survivor_fraction is not None:
         message.survivor_fraction = offer.survivor_fraction
+    if offer.only_at_from_age:
+        message.only_at_from_age = True
     return message
 
 

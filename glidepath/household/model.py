@@ -343,6 +343,9 @@ class AnnuityOffer:
     # Couples only: the fraction of the income paid after the first death, in [0, 1];
     # None: 1.0 for a couple (a single adult must leave it None).
     survivor_fraction: float | None = None
+    # True: a purchase is allowed in the year of ``from_age`` only (one decision: how
+    # much to annuitise then); False: in every year from it on.
+    only_at_from_age: bool = False
 
     def purchase_age(self, household: Household) -> int:
         """The household age from which purchases are allowed, the default filled in."""

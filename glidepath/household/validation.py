@@ -824,6 +824,11 @@ def _annuities(check: _Checker, household: Household, timeline: _Timeline | None
             f"{path}.indexed_to_inflation",
             f"must be true or false, got {_shown(offer.indexed_to_inflation)}",
         )
+    if not isinstance(offer.only_at_from_age, bool):
+        check.fail(
+            f"{path}.only_at_from_age",
+            f"must be true or false, got {_shown(offer.only_at_from_age)}",
+        )
     if offer.survivor_fraction is not None:
         fraction = check.within(
             f"{path}.survivor_fraction", offer.survivor_fraction, 0.0, 1.0, "a fraction"

@@ -49,7 +49,8 @@ BASELINES: tuple[str, ...] = (
     "floor_upside",
 )
 OPTIMUM = "optimum"
-#: The DP of a simplified model (regimes averaged): a reference, never "the optimum".
+#: The DP of a simplified model (regimes averaged, one annuity purchase): a reference,
+#: never "the optimum".
 DP_SIMPLIFIED = "dp_simplified"
 POLICY = "rl_policy"
 GATE_STANDARD_ERRORS = 2.0
@@ -60,7 +61,8 @@ def other_strategies(household: Household, *, include_optimum: bool = True) -> t
     where the household has an annuity offer, the claiming baselines where a pension has
     a claiming window), then the optimum where it exists (with observable regimes too:
     the exact regime DP), or dp_simplified where the optimum is unavailable because of
-    hidden market regimes (``include_optimum`` governs both references)."""
+    hidden market regimes or of an annuity offer open every year (``include_optimum``
+    governs both references)."""
     rules = (*BASELINES, *ANNUITY_STRATEGIES) if household.annuities is not None else BASELINES
     if has_claiming(household):
         rules = (*rules, *CLAIMING_STRATEGIES)

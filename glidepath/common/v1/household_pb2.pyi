@@ -261,6 +261,7 @@ class AnnuityOffer(_message.Message):
     MONEY_WORTH_RATIO_FIELD_NUMBER: _builtins.int
     INDEXED_TO_INFLATION_FIELD_NUMBER: _builtins.int
     SURVIVOR_FRACTION_FIELD_NUMBER: _builtins.int
+    ONLY_AT_FROM_AGE_FIELD_NUMBER: _builtins.int
     from_age: _builtins.int
     """The household's (first adult's) age from which purchases are allowed, whole years,
     at most its age in the plan's last year; an age already passed means from now.
@@ -279,6 +280,11 @@ class AnnuityOffer(_message.Message):
     the first death, in [0, 1]. Unset: 1.0 for a couple. Set for a single adult:
     INVALID_ARGUMENT (it would change nothing).
     """
+    only_at_from_age: _builtins.bool
+    """True: a purchase is allowed in the year of from_age only (one decision: how much to
+    annuitise then; the dynamic programme is then the exact optimum). Unset: false, a
+    purchase in every year from from_age on.
+    """
     def __init__(
         self,
         *,
@@ -286,10 +292,11 @@ class AnnuityOffer(_message.Message):
         money_worth_ratio: _builtins.float | None = ...,
         indexed_to_inflation: _builtins.bool | None = ...,
         survivor_fraction: _builtins.float | None = ...,
+        only_at_from_age: _builtins.bool | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_from_age", b"_from_age", "_indexed_to_inflation", b"_indexed_to_inflation", "_money_worth_ratio", b"_money_worth_ratio", "_survivor_fraction", b"_survivor_fraction", "from_age", b"from_age", "indexed_to_inflation", b"indexed_to_inflation", "money_worth_ratio", b"money_worth_ratio", "survivor_fraction", b"survivor_fraction"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_from_age", b"_from_age", "_indexed_to_inflation", b"_indexed_to_inflation", "_money_worth_ratio", b"_money_worth_ratio", "_only_at_from_age", b"_only_at_from_age", "_survivor_fraction", b"_survivor_fraction", "from_age", b"from_age", "indexed_to_inflation", b"indexed_to_inflation", "money_worth_ratio", b"money_worth_ratio", "only_at_from_age", b"only_at_from_age", "survivor_fraction", b"survivor_fraction"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_from_age", b"_from_age", "_indexed_to_inflation", b"_indexed_to_inflation", "_money_worth_ratio", b"_money_worth_ratio", "_survivor_fraction", b"_survivor_fraction", "from_age", b"from_age", "indexed_to_inflation", b"indexed_to_inflation", "money_worth_ratio", b"money_worth_ratio", "survivor_fraction", b"survivor_fraction"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_from_age", b"_from_age", "_indexed_to_inflation", b"_indexed_to_inflation", "_money_worth_ratio", b"_money_worth_ratio", "_only_at_from_age", b"_only_at_from_age", "_survivor_fraction", b"_survivor_fraction", "from_age", b"from_age", "indexed_to_inflation", b"indexed_to_inflation", "money_worth_ratio", b"money_worth_ratio", "only_at_from_age", b"only_at_from_age", "survivor_fraction", b"survivor_fraction"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__from_age: _TypeAlias = _typing.Literal["from_age"]  # noqa: Y015
     _WhichOneofArgType__from_age: _TypeAlias = _typing.Literal["_from_age", b"_from_age"]  # noqa: Y015
@@ -297,6 +304,8 @@ class AnnuityOffer(_message.Message):
     _WhichOneofArgType__indexed_to_inflation: _TypeAlias = _typing.Literal["_indexed_to_inflation", b"_indexed_to_inflation"]  # noqa: Y015
     _WhichOneofReturnType__money_worth_ratio: _TypeAlias = _typing.Literal["money_worth_ratio"]  # noqa: Y015
     _WhichOneofArgType__money_worth_ratio: _TypeAlias = _typing.Literal["_money_worth_ratio", b"_money_worth_ratio"]  # noqa: Y015
+    _WhichOneofReturnType__only_at_from_age: _TypeAlias = _typing.Literal["only_at_from_age"]  # noqa: Y015
+    _WhichOneofArgType__only_at_from_age: _TypeAlias = _typing.Literal["_only_at_from_age", b"_only_at_from_age"]  # noqa: Y015
     _WhichOneofReturnType__survivor_fraction: _TypeAlias = _typing.Literal["survivor_fraction"]  # noqa: Y015
     _WhichOneofArgType__survivor_fraction: _TypeAlias = _typing.Literal["_survivor_fraction", b"_survivor_fraction"]  # noqa: Y015
     @_typing.overload
@@ -305,6 +314,8 @@ class AnnuityOffer(_message.Message):
     def WhichOneof(self, oneof_group: _WhichOneofArgType__indexed_to_inflation) -> _WhichOneofReturnType__indexed_to_inflation | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__money_worth_ratio) -> _WhichOneofReturnType__money_worth_ratio | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__only_at_from_age) -> _WhichOneofReturnType__only_at_from_age | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__survivor_fraction) -> _WhichOneofReturnType__survivor_fraction | None: ...
 
