@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from glidepath.engine import SimulationSettings, simulate
+from glidepath.engine.cashflows import build_schedule
 from glidepath.household.model import (
     Account,
     Adult,
@@ -81,6 +82,11 @@ def fingerprint(h: Household) -> tuple[Any, ...]:
     # which never read it (the exact regime DP's own figures: test_engine_optimum_regimes)
     out: list[Any] = [dataclasses.astuple(result.schedule)]
     out += [result.optimum_available, result.optimum_reason]
+    # the years a purchase is allowed (what a strategy that buys later may do: the rules
+    # buy at retirement only; test_engine_optimum_annuity has a later buyer refused)
+    schedule = build_schedule(h)
+    if schedule.annuities is not None:
+        out += [tuple(schedule.annuities.allowed(t) for t in range(schedule.horizon))]
     for s in result.strategies:
         assert s.lifetimes is not None
         out += [s.lifetimes.years_lived.value, s.lifetimes.years_without_money.value]
