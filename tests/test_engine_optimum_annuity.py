@@ -28,8 +28,10 @@ from glidepath.engine.optimum import (
     DP_SIMPLIFIED,
     optimum_available,
     simplified_available,
+    simplified_claim_ages,
     simplified_household,
     solve,
+    solve_optimum,
 )
 from glidepath.engine.optimum_annuity import solve_annuity_cached
 from glidepath.engine.state import Decision
@@ -164,3 +166,30 @@ def test_one_purchase_is_read_from_the_household_file_and_written_back() -> None
     assert household_from_json(text).annuities == replace(
         household.annuities, only_at_from_age=False
     )
+
+
+COMBINED = Path(__file__).resolve().parents[1] / "benchmarks" / "zoo" / "combined.json"
+
+
+def test_with_annuities_and_a_claiming_window_the_simplified_model_fixes_the_claiming_age() -> None:
+    """No exact programme decides a yearly annuity offer, a claiming window and hidden
+    regimes together; dp_simplified claims at the age the enumeration chooses without
+    the offer, buys once at the offer's age, and is replayed on the household's market."""
+    household = household_from_json(COMBINED.read_text())
+    assert not optimum_available(household)[0]
+    assert simplified_available(household) == (True, "")
+    plain = replace(simplified_household(household), annuities=None)
+    ages = simplified_claim_ages(household)
+    assert ages == solve_optimum(plain).claim_ages
+    names = ["claim_latest", "floor_annuity", DP_SIMPLIFIED]
+    result = simulate(household, names, SimulationSettings(paths=2_000, seed=4))
+    by = {s.name: s for s in result.strategies}
+    (claims,) = by[DP_SIMPLIFIED].claims
+    claimed = claims.at_age[ages[0] - claims.first_age].value
+    assert claimed + claims.died_first.value == pytest.approx(1.0)  # every life at that age
+    assert by[DP_SIMPLIFIED].annuities is not None
+    assert by[DP_SIMPLIFIED].annuities.probability.value > 0.5  # it buys
+    best_rule = max(
+        by["claim_latest"], by["floor_annuity"], key=lambda s: s.certainty_equivalent.value
+    )
+    assert by[DP_SIMPLIFIED].certainty_equivalent.value > best_rule.certainty_equivalent.value

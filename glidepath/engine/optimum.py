@@ -249,13 +249,29 @@ DP_SIMPLIFIED = "dp_simplified"
 def simplified_household(household: Household) -> Household:
     """The simplified model: the regimes averaged into an i.i.d. lognormal market with
     the stationary mixture's moments (``regimes.stationary_market``), and an annuity
-    offer open in its first year only (one purchase, at the offer's age), all else equal."""
+    offer open in its first year only (one purchase, at the offer's age), all else equal.
+    With an annuity offer and claiming windows together, the claiming ages are fixed too
+    (:func:`simplified_claim_ages`; the household :func:`simplified_strategy` solves)."""
     simple = household
     if household.market.switching is not None:
         simple = replace(simple, market=stationary_market(household.market))
     if household.annuities is not None and not household.annuities.only_at_from_age:
         simple = replace(simple, annuities=replace(household.annuities, only_at_from_age=True))
     return simple
+
+
+def _claims_with_annuities(household: Household) -> bool:
+    return household.annuities is not None and bool(claiming.claimable(household))
+
+
+def simplified_claim_ages(household: Household) -> tuple[int, ...]:
+    """The claiming ages of the simplified model where annuities and claiming windows
+    meet: the ages the exact enumeration chooses without the annuity offer (one age per
+    pension, chosen once; the purchase DP then plans around them)."""
+    simple = simplified_household(household)
+    ages = solve_optimum(replace(simple, annuities=None)).claim_ages
+    assert ages is not None
+    return ages
 
 
 def simplified_available(household: Household) -> tuple[bool, str]:
@@ -269,7 +285,13 @@ def simplified_available(household: Household) -> tuple[bool, str]:
             "that may be bought in many years (neither here: where the DP applies, use "
             "the optimum)"
         )
-    ok, reason = dp_applies(simple)
+    if _claims_with_annuities(simple):  # the ages enumerated without annuities, then fixed
+        ok, reason = dp_applies(replace(simple, annuities=None))
+        if ok:
+            first = claiming.claim_combinations(simple)[0]
+            ok, reason = dp_applies(claiming.claim_variant(simple, first))
+    else:
+        ok, reason = dp_applies(simple)
     if not ok:
         return False, reason.replace("no optimum", f"no {DP_SIMPLIFIED} either", 1)
     return True, ""
@@ -284,7 +306,28 @@ def simplified_strategy(
     ok, reason = simplified_available(household)
     if not ok:
         raise ValueError(reason)
-    return optimum_strategy(simplified_household(household), settings, name=DP_SIMPLIFIED)
+    simple = simplified_household(household)
+    if not _claims_with_annuities(simple):
+        return optimum_strategy(simple, settings, name=DP_SIMPLIFIED)
+    ages = simplified_claim_ages(household)
+    variant = claiming.claim_variant(simple, ages)
+    return ClaimingAt(ages, optimum_strategy(variant, settings, name=DP_SIMPLIFIED), DP_SIMPLIFIED)
+
+
+@dataclass(frozen=True)
+class ClaimingAt:
+    """Claims each windowed pension at fixed ``ages`` and follows ``then``, a strategy
+    solved for the household with those pensions paid from those ages."""
+
+    ages: tuple[int, ...]
+    then: Strategy
+    name: str
+
+    def decide(self, state: YearState) -> Decision:
+        plan = np.repeat(np.array(self.ages, dtype=np.float64)[:, None], state.n_paths, axis=1)
+        claimed = claiming.claim(state, plan)  # the state the inner strategy was solved for
+        inner = self.then.decide(claimed)
+        return Decision(inner.stock_share, inner.consumption, inner.annuitise, claim=plan)
 
 
 def _interp_extrapolate(x: FloatArray, xp: FloatArray, fp: FloatArray) -> FloatArray:
