@@ -7,7 +7,6 @@ households' solve times."""
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from glidepath.engine.optimum import (
     dp_applies,
     optimum_available,
     simplified_available,
-    simplified_strategy,
+    simplified_household,
     solve,
     solve_optimum,
 )
@@ -169,23 +168,14 @@ def zoo(name: str) -> Household:
 def test_the_regime_zoo_households_have_the_references_they_are_meant_to() -> None:
     observable, combined = zoo("regime_observable"), zoo("combined")
     assert optimum_available(observable)[0]
-    began = time.perf_counter()
-    solution = solve_optimum(observable)
-    seconds = time.perf_counter() - began
+    solution = solve_optimum(observable)  # its solve time: benchmarks/bench_zoo.py
     assert solution.regimes
-    print(
-        f"\nregime_observable: exact optimum CE {solution.certainty_equivalent:,.0f}, "
-        f"solved in {seconds:.2f} s"
-    )
-    assert seconds <= 10.0 * 3  # the target is 10 s on the benchmark machine; this one is shared
     assert not optimum_available(combined)[0]
     # every baseline of both decisions, a reference and the candidate fit in one run
     assert len(other_strategies(combined)) + 2 <= MAX_STRATEGIES
     sensitive = zoo("regime_sensitive")
-    began = time.perf_counter()
-    simplified = simplified_strategy(sensitive).solution
-    print(
-        f"regime_sensitive: dp_simplified CE {simplified.certainty_equivalent:,.0f}, "
-        f"solved in {time.perf_counter() - began:.2f} s"
-    )
+    simplified = solve_optimum(simplified_household(sensitive))
+    assert not simplified.regimes
+    # seeing the regime is worth something: the exact value above the averaged one's
+    assert solution.certainty_equivalent > simplified.certainty_equivalent
     assert lives.life_states(observable) == ((0,),)
