@@ -11,6 +11,7 @@ import pytest
 
 from glidepath.errors import InvalidArgument
 from glidepath.household import rounding
+from glidepath.household.canonical import canonicalize
 from glidepath.household.convert import household_from_json
 from glidepath.household.model import Lifetimes
 from glidepath.household.validation import validate
@@ -51,6 +52,13 @@ def _leaves(data: dict[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple[st
 LEAVES = _leaves(_data())
 
 
+def _get(path: tuple[str, ...]) -> Any:
+    node: Any = _data()
+    for key in path:
+        node = node[key]
+    return node
+
+
 def _changed(value: Any) -> Any:
     """A different value that keeps the default family valid: the range's high a step
     down (on the rounding grid), a probability halved, one more lifetimes mode."""
@@ -64,6 +72,16 @@ def _changed(value: Any) -> Any:
     if isinstance(low, int) and isinstance(high, int):
         return [low, high - 1]  # ages and years
     return [low, rounding.round_rate(high - 0.001)]
+
+
+def _raised_low(value: list[Any]) -> list[Any]:
+    """The range's low a step up (on the rounding grid), its high kept."""
+    low, high = value
+    if isinstance(low, int) and isinstance(high, int) and high > 200:  # money
+        return [rounding.round_money(max(low * 1.01, high / 100)), high]
+    if isinstance(low, int) and isinstance(high, int):
+        return [low + 1, high]
+    return [rounding.round_rate(low + 0.001), high]
 
 
 def _with(path: tuple[str, ...], value: Any, base: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -94,6 +112,7 @@ def test_every_sample_is_valid_inside_the_family_and_spans_it() -> None:
     households = sample(FAMILY, 120, seed=3)
     for household in households:
         validate(household)
+        assert canonicalize(household) == household
         assert outside(FAMILY, household) == []
     ages = [h.start_age for h in households]
     low, high = FAMILY.adults.current_age.low, FAMILY.adults.current_age.high
@@ -166,6 +185,15 @@ def test_each_specified_value_changes_the_hash_and_the_samples(path: tuple[str, 
     drawn = sample(family, 25, seed=11)
     assert drawn != sample(unchanged, 25, seed=11)
     assert all(contains(family, h) for h in drawn[:5])
+
+
+RANGES = [p for p in LEAVES if isinstance(_get(p), list) and p != ("lifetimes",)]
+
+
+@pytest.mark.parametrize("path", RANGES, ids=[".".join(p) for p in RANGES])
+def test_raising_each_range_low_changes_the_hash(path: tuple[str, ...]) -> None:
+    family = family_from_dict(_with(path, _raised_low(_get(path))))
+    assert family_hash(family) != family_hash(FAMILY)
 
 
 def test_validation_names_each_bad_field_as_the_file_writes_it() -> None:
