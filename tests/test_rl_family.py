@@ -139,6 +139,10 @@ def test_a_family_with_both_lifetimes_modes_samples_valid_households_of_each() -
     households = sample(family, 40, seed=5)
     modes = {h.lifetimes for h in households}
     assert modes == {Lifetimes.MORTALITY, Lifetimes.FIXED_HORIZON}
+    data["lifetimes"] = ["fixed_horizon", "mortality", "mortality"]  # the same set of modes
+    same = family_from_dict(data)
+    assert family_hash(same) == family_hash(family)
+    assert sample(same, 40, seed=5) == households
     assert all(contains(family, h) for h in households)
     assert not all(contains(FAMILY, h) for h in households)
 

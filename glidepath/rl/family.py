@@ -209,7 +209,7 @@ class ProfileFamily:
     name: Annotated[str, Kind("text")]
     description: Annotated[str, Kind("text")]
     couple_probability: Annotated[float, Kind("probability", 0, 1)]
-    # Lifetimes modes drawn with equal chance ("mortality", "fixed_horizon").
+    # Lifetimes modes drawn with equal chance ("fixed_horizon", "mortality"), kept sorted.
     lifetimes: Annotated[tuple[str, ...], Kind("lifetimes")]
     adults: Annotated[AdultRanges, Kind("section")]
     pensions: Annotated[PensionRanges, Kind("section")]
@@ -288,7 +288,7 @@ def _value(
         modes = [m.value for m in Lifetimes]
         if not isinstance(value, list) or not value or any(v not in modes for v in value):
             return fail(f"must be a non-empty list of {modes}, got {_shown(value)}")
-        return tuple(value)
+        return tuple(sorted(set(value)))  # a set: its order draws nothing else
     low, high = bounds
     if kind == "probability":
         if not _is_number(value) or not 0 <= float(value) <= 1:  # type: ignore[arg-type]
@@ -438,7 +438,7 @@ def _plain(value: object) -> object:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, tuple):
-        return sorted(set(value))  # the modes are a set: their order draws nothing else
+        return list(value)
     if isinstance(value, float):
         return value + 0.0
     return value
