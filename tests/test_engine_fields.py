@@ -11,10 +11,13 @@ import enum
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 
 from glidepath.engine import SimulationSettings, simulate
 from glidepath.engine.cashflows import build_schedule
+from glidepath.engine.state import Decision, YearState
+from glidepath.engine.strategies import MertonRule, Strategy
 from glidepath.household.model import (
     Account,
     Adult,
@@ -73,8 +76,23 @@ def base_household() -> Household:
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class YearlyBuyer:
+    """The Merton-style rule that also annuitises a tenth of its wealth every year."""
+
+    merton: MertonRule
+    name: str = "yearly_buyer"
+
+    def decide(self, state: YearState) -> Decision:
+        base = self.merton.decide(state)
+        return Decision(base.stock_share, base.consumption, np.full(state.n_paths, 0.1))
+
+
 def fingerprint(h: Household) -> tuple[Any, ...]:
-    names = STRATEGIES + (ANNUITY_STRATEGIES if h.annuities is not None else [])
+    names: list[Strategy | str] = [*STRATEGIES]
+    if h.annuities is not None:
+        # the rules buy at retirement only; a yearly buyer meets every year the offer allows
+        names += [*ANNUITY_STRATEGIES, YearlyBuyer(MertonRule.for_schedule(build_schedule(h)))]
     if any(i.claiming is not None for i in h.incomes):
         names += CLAIMING_STRATEGIES
     result = simulate(h, names, SimulationSettings(paths=256, seed=1))
@@ -82,11 +100,6 @@ def fingerprint(h: Household) -> tuple[Any, ...]:
     # which never read it (the exact regime DP's own figures: test_engine_optimum_regimes)
     out: list[Any] = [dataclasses.astuple(result.schedule)]
     out += [result.optimum_available, result.optimum_reason]
-    # the years a purchase is allowed (what a strategy that buys later may do: the rules
-    # buy at retirement only; test_engine_optimum_annuity has a later buyer refused)
-    schedule = build_schedule(h)
-    if schedule.annuities is not None:
-        out += [tuple(schedule.annuities.allowed(t) for t in range(schedule.horizon))]
     for s in result.strategies:
         assert s.lifetimes is not None
         out += [s.lifetimes.years_lived.value, s.lifetimes.years_without_money.value]
