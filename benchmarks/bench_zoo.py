@@ -35,13 +35,12 @@ from pathlib import Path
 import torch
 
 from glidepath.engine.optimum import optimum_available, simplified_strategy, solve_optimum
-from glidepath.engine.run import SimulationSettings, simulate
 from glidepath.engine.strategies import simplified_applies
 from glidepath.household.canonical import household_hash
 from glidepath.household.convert import household_from_json
 from glidepath.household.model import Household
 from glidepath.rl.evaluation import evaluate, evaluation_seed_for_hash
-from glidepath.rl.gate import OPTIMUM, other_strategies
+from glidepath.rl.gate import OPTIMUM
 from glidepath.rl.training import TrainingSpec, train
 
 ZOO = Path(__file__).resolve().parent / "zoo"
@@ -83,6 +82,7 @@ class Run:
     recommended: str  # the gated recommendation
     recommended_ce: float
     versus_simplified: tuple[float, float] | None  # (difference, SE) vs dp_simplified
+    others: dict[str, float]  # every non-RL strategy's CE on the same lives
 
 
 @dataclass(frozen=True)
@@ -124,25 +124,18 @@ def judge(household: Household, reference: Reference, budget: int, seed: int, li
         recommended=chosen,
         recommended_ce=ev.score if ev.passed_gate else ces[ev.best_baseline],
         versus_simplified=simplified,
+        others={k: v for k, v in ces.items() if k != "rl_policy"},
     )
-
-
-def rules_and_reference(household: Household, reference: Reference, lives: int) -> dict[str, float]:
-    """Every non-RL strategy's CE on the held-out lives (the rules and the reference)."""
-    names = [*other_strategies(household, include_optimum=True)]
-    seed = evaluation_seed_for_hash(household_hash(household))
-    result = simulate(household, names, SimulationSettings(paths=lives, seed=seed))
-    return {m.name: m.certainty_equivalent.value for m in result.strategies}
 
 
 def row(name: str, household: Household, episodes: list[int], seeds: list[int], lives: int) -> Row:
     reference = reference_of(household)
-    ces = rules_and_reference(household, reference, lives)
-    rules = {k: v for k, v in ces.items() if k not in REFERENCES}
-    best_rule = max(rules, key=lambda k: rules[k])
     runs = tuple(
         judge(household, reference, budget, seed, lives) for budget in episodes for seed in seeds
     )
+    ces = runs[0].others  # the same held-out lives in every run: the rules' CEs are the same
+    rules = {k: v for k, v in ces.items() if k not in REFERENCES}
+    best_rule = max(rules, key=lambda k: rules[k])
     return Row(name, best_rule, rules[best_rule], reference, ces.get(reference.name), runs)
 
 
