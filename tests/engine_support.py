@@ -3,6 +3,12 @@ at its life expectancy, the world the closed forms are written for."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
+
+from glidepath.engine.state import Decision, YearState
+from glidepath.engine.strategies import Strategy
 from glidepath.household.model import (
     Account,
     Adult,
@@ -14,6 +20,24 @@ from glidepath.household.model import (
     Lifetimes,
     MarketAssumptions,
 )
+
+
+@dataclass(frozen=True)
+class Annuitising:
+    """``inner``'s decisions, annuitising ``fraction`` of wealth in year ``year`` (every
+    year with ``year=None``: a buyer that meets every year an offer allows)."""
+
+    inner: Strategy
+    fraction: float
+    year: int | None = 0
+    name: str = "annuitising"
+
+    def decide(self, state: YearState) -> Decision:
+        d = self.inner.decide(state)
+        if self.year is not None and state.t != self.year:
+            return d
+        return Decision(d.stock_share, d.consumption, np.full(state.n_paths, self.fraction))
+
 
 IDENTITY = tuple(tuple(1.0 if i == j else 0.0 for j in range(4)) for i in range(4))
 

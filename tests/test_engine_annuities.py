@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from engine_support import Annuitising
 from household_support import couple, example, retiree
 
 from glidepath.engine import SimulationSettings, simulate
@@ -107,22 +108,6 @@ def test_under_the_fixed_horizon_the_price_is_a_certain_annuity_to_the_life_expe
 
 
 # --------------------------------------------------------------------------- purchases
-
-
-@dataclass(frozen=True)
-class Annuitising:
-    """``inner``'s decisions, annuitising ``fraction`` of wealth in year ``year``."""
-
-    inner: Strategy
-    fraction: float
-    year: int = 0
-    name: str = "annuitising"
-
-    def decide(self, state: YearState) -> Decision:
-        d = self.inner.decide(state)
-        if state.t != self.year:
-            return d
-        return Decision(d.stock_share, d.consumption, np.full(state.n_paths, self.fraction))
 
 
 def lives(

@@ -11,12 +11,11 @@ import enum
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import pytest
+from engine_support import Annuitising
 
 from glidepath.engine import SimulationSettings, simulate
 from glidepath.engine.cashflows import build_schedule
-from glidepath.engine.state import Decision, YearState
 from glidepath.engine.strategies import MertonRule, Strategy
 from glidepath.household.model import (
     Account,
@@ -76,23 +75,12 @@ def base_household() -> Household:
     )
 
 
-@dataclasses.dataclass(frozen=True)
-class YearlyBuyer:
-    """The Merton-style rule that also annuitises a tenth of its wealth every year."""
-
-    merton: MertonRule
-    name: str = "yearly_buyer"
-
-    def decide(self, state: YearState) -> Decision:
-        base = self.merton.decide(state)
-        return Decision(base.stock_share, base.consumption, np.full(state.n_paths, 0.1))
-
-
 def fingerprint(h: Household) -> tuple[Any, ...]:
     names: list[Strategy | str] = [*STRATEGIES]
     if h.annuities is not None:
         # the rules buy at retirement only; a yearly buyer meets every year the offer allows
-        names += [*ANNUITY_STRATEGIES, YearlyBuyer(MertonRule.for_schedule(build_schedule(h)))]
+        merton = MertonRule.for_schedule(build_schedule(h))
+        names += [*ANNUITY_STRATEGIES, Annuitising(merton, 0.1, year=None, name="yearly_buyer")]
     if any(i.claiming is not None for i in h.incomes):
         names += CLAIMING_STRATEGIES
     result = simulate(h, names, SimulationSettings(paths=256, seed=1))
