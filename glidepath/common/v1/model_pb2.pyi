@@ -307,6 +307,7 @@ class ModelMetadata(_message.Message):
     EPISODES_ADDED_FIELD_NUMBER: _builtins.int
     POLICY_FAMILY_FIELD_NUMBER: _builtins.int
     POLICY_LAYOUT_VERSION_FIELD_NUMBER: _builtins.int
+    LABEL_FIELD_NUMBER: _builtins.int
     file_name: _builtins.str
     """File name in the model directory: rl_model_{model_hash}_{episodes}ep.zip."""
     size_bytes: _builtins.int
@@ -355,6 +356,10 @@ class ModelMetadata(_message.Message):
     policy_layout_version: _builtins.int
     """The policy layout version the weights were trained under
     (glidepath.versions.POLICY_LAYOUT_VERSION); 0 when unknown.
+    """
+    label: _builtins.str
+    """The household's (or the family's) label for people, e.g. "Example household"; empty
+    when none is known. Not part of the hash; shown to whoever may read the model.
     """
     @_builtins.property
     def ref(self) -> Global___ModelRef:
@@ -415,10 +420,11 @@ class ModelMetadata(_message.Message):
         episodes_added: _builtins.int = ...,
         policy_family: _builtins.str = ...,
         policy_layout_version: _builtins.int = ...,
+        label: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "declared_evaluation", b"declared_evaluation", "evaluation", b"evaluation", "parent", b"parent", "quarantined_at", b"quarantined_at", "ref", b"ref"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "canonical_parameters_json", b"canonical_parameters_json", "created_at", b"created_at", "declared_evaluation", b"declared_evaluation", "episodes_added", b"episodes_added", "evaluation", b"evaluation", "file_name", b"file_name", "hyperparameters_json", b"hyperparameters_json", "kind", b"kind", "library_versions", b"library_versions", "origin", b"origin", "owner", b"owner", "parent", b"parent", "policy_family", b"policy_family", "policy_layout_version", b"policy_layout_version", "quarantine_reason", b"quarantine_reason", "quarantined_at", b"quarantined_at", "ref", b"ref", "sha256", b"sha256", "size_bytes", b"size_bytes", "timesteps", b"timesteps", "training_seconds", b"training_seconds", "visibility", b"visibility"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "canonical_parameters_json", b"canonical_parameters_json", "created_at", b"created_at", "declared_evaluation", b"declared_evaluation", "episodes_added", b"episodes_added", "evaluation", b"evaluation", "file_name", b"file_name", "hyperparameters_json", b"hyperparameters_json", "kind", b"kind", "label", b"label", "library_versions", b"library_versions", "origin", b"origin", "owner", b"owner", "parent", b"parent", "policy_family", b"policy_family", "policy_layout_version", b"policy_layout_version", "quarantine_reason", b"quarantine_reason", "quarantined_at", b"quarantined_at", "ref", b"ref", "sha256", b"sha256", "size_bytes", b"size_bytes", "timesteps", b"timesteps", "training_seconds", b"training_seconds", "visibility", b"visibility"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

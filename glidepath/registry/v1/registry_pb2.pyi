@@ -61,6 +61,7 @@ class UploadModelMetadata(_message.Message):
     EPISODES_ADDED_FIELD_NUMBER: _builtins.int
     POLICY_FAMILY_FIELD_NUMBER: _builtins.int
     POLICY_LAYOUT_VERSION_FIELD_NUMBER: _builtins.int
+    LABEL_FIELD_NUMBER: _builtins.int
     size_bytes: _builtins.int
     """Exact size of the file in bytes; the upload fails if the bytes received differ."""
     sha256: _builtins.str
@@ -89,6 +90,10 @@ class UploadModelMetadata(_message.Message):
     """The policy family of the weights, e.g. "merton_correction"; empty when unknown."""
     policy_layout_version: _builtins.int
     """The policy layout version the weights were trained under; 0 when unknown."""
+    label: _builtins.str
+    """The household's (or the family's) label for people, e.g. "Example household"; at
+    most 200 characters, one line; empty when none. Not part of the hash.
+    """
     @_builtins.property
     def ref(self) -> _model_pb2.ModelRef:
         """The model's key; see glidepath.common.v1.ModelRef for the rules."""
@@ -124,10 +129,11 @@ class UploadModelMetadata(_message.Message):
         episodes_added: _builtins.int = ...,
         policy_family: _builtins.str = ...,
         policy_layout_version: _builtins.int = ...,
+        label: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["evaluation", b"evaluation", "parent", b"parent", "ref", b"ref"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "canonical_parameters_json", b"canonical_parameters_json", "episodes_added", b"episodes_added", "evaluation", b"evaluation", "hyperparameters_json", b"hyperparameters_json", "kind", b"kind", "library_versions", b"library_versions", "parent", b"parent", "policy_family", b"policy_family", "policy_layout_version", b"policy_layout_version", "ref", b"ref", "sha256", b"sha256", "size_bytes", b"size_bytes", "timesteps", b"timesteps", "training_seconds", b"training_seconds", "visibility", b"visibility"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "canonical_parameters_json", b"canonical_parameters_json", "episodes_added", b"episodes_added", "evaluation", b"evaluation", "hyperparameters_json", b"hyperparameters_json", "kind", b"kind", "label", b"label", "library_versions", b"library_versions", "parent", b"parent", "policy_family", b"policy_family", "policy_layout_version", b"policy_layout_version", "ref", b"ref", "sha256", b"sha256", "size_bytes", b"size_bytes", "timesteps", b"timesteps", "training_seconds", b"training_seconds", "visibility", b"visibility"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -368,22 +374,38 @@ class ListModelsRequest(_message.Message):
     MODEL_HASH_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    OWNER_FIELD_NUMBER: _builtins.int
+    PARENT_FIELD_NUMBER: _builtins.int
     model_hash: _builtins.str
     """Only models for this hash (^[0-9a-f]{16}$); empty lists every hash."""
     page_size: _builtins.int
     """Most models in one page: 1 to 1000; 0 means the default, 100."""
     page_token: _builtins.str
     """The next_page_token of the previous page; empty for the first page."""
+    kind: _model_pb2.ModelKind.ValueType
+    """Only models of this kind (PROFILE also lists models whose kind was not recorded);
+    unspecified lists every kind.
+    """
+    owner: _builtins.str
+    """Only models of this owner (a user name); empty lists every owner."""
+    @_builtins.property
+    def parent(self) -> _model_pb2.ModelRef:
+        """Only models fine-tuned directly from this one; unset lists models of any parent."""
+
     def __init__(
         self,
         *,
         model_hash: _builtins.str = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        kind: _model_pb2.ModelKind.ValueType = ...,
+        owner: _builtins.str = ...,
+        parent: _model_pb2.ModelRef | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["parent", b"parent"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["model_hash", b"model_hash", "page_size", b"page_size", "page_token", b"page_token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["kind", b"kind", "model_hash", b"model_hash", "owner", b"owner", "page_size", b"page_size", "page_token", b"page_token", "parent", b"parent"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -688,3 +710,114 @@ class SetModelVisibilityResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___SetModelVisibilityResponse: _TypeAlias = SetModelVisibilityResponse  # noqa: Y015
+
+@_typing.final
+class FindNearModelsRequest(_message.Message):
+    """The household whose near models are wanted."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FEATURES_FIELD_NUMBER: _builtins.int
+    FEATURES_VERSION_FIELD_NUMBER: _builtins.int
+    MAX_DISTANCE_FIELD_NUMBER: _builtins.int
+    MAX_CANDIDATES_FIELD_NUMBER: _builtins.int
+    MIN_EPISODES_FIELD_NUMBER: _builtins.int
+    EXCLUDE_HASH_FIELD_NUMBER: _builtins.int
+    features_version: _builtins.int
+    """The version of the feature vector (glidepath.rl.features.FEATURES_VERSION)."""
+    max_distance: _builtins.float
+    """Largest distance of a near model (dimensionless); unset means the registry's
+    default threshold (glidepath.rl.features.NEAR_MATCH_THRESHOLD). Must be > 0 when set.
+    """
+    max_candidates: _builtins.int
+    """Most models to return, nearest first: 0 means 4; at most 16."""
+    min_episodes: _builtins.int
+    """Fewest episodes a near model may have been trained on; unset means the registry's
+    default (RL_MIN_EPISODES). Must be >= 1 when set.
+    """
+    exclude_hash: _builtins.str
+    """A hash left out of the answer (the household's own: its models are exact matches,
+    found by FindCompatibleModel); empty leaves none out.
+    """
+    @_builtins.property
+    def features(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """The household's feature vector at the start of the plan
+        (glidepath.rl.features.household_features); every number finite.
+        """
+
+    def __init__(
+        self,
+        *,
+        features: _abc.Iterable[_builtins.float] | None = ...,
+        features_version: _builtins.int = ...,
+        max_distance: _builtins.float | None = ...,
+        max_candidates: _builtins.int = ...,
+        min_episodes: _builtins.int | None = ...,
+        exclude_hash: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_max_distance", b"_max_distance", "_min_episodes", b"_min_episodes", "max_distance", b"max_distance", "min_episodes", b"min_episodes"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_max_distance", b"_max_distance", "_min_episodes", b"_min_episodes", "exclude_hash", b"exclude_hash", "features", b"features", "features_version", b"features_version", "max_candidates", b"max_candidates", "max_distance", b"max_distance", "min_episodes", b"min_episodes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__max_distance: _TypeAlias = _typing.Literal["max_distance"]  # noqa: Y015
+    _WhichOneofArgType__max_distance: _TypeAlias = _typing.Literal["_max_distance", b"_max_distance"]  # noqa: Y015
+    _WhichOneofReturnType__min_episodes: _TypeAlias = _typing.Literal["min_episodes"]  # noqa: Y015
+    _WhichOneofArgType__min_episodes: _TypeAlias = _typing.Literal["_min_episodes", b"_min_episodes"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__max_distance) -> _WhichOneofReturnType__max_distance | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__min_episodes) -> _WhichOneofReturnType__min_episodes | None: ...
+
+Global___FindNearModelsRequest: _TypeAlias = FindNearModelsRequest  # noqa: Y015
+
+@_typing.final
+class NearModel(_message.Message):
+    """A profile model of another household and how far that household is from the asked one."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_FIELD_NUMBER: _builtins.int
+    DISTANCE_FIELD_NUMBER: _builtins.int
+    distance: _builtins.float
+    """The distance between the two households' feature vectors (dimensionless, >= 0)."""
+    @_builtins.property
+    def model(self) -> _model_pb2.ModelMetadata:
+        """Its metadata."""
+
+    def __init__(
+        self,
+        *,
+        model: _model_pb2.ModelMetadata | None = ...,
+        distance: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["model", b"model"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["distance", b"distance", "model", b"model"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NearModel: _TypeAlias = NearModel  # noqa: Y015
+
+@_typing.final
+class FindNearModelsResponse(_message.Message):
+    """The near models, nearest first (ties: the better verified score first)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODELS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def models(self) -> _containers.RepeatedCompositeFieldContainer[Global___NearModel]:
+        """At most max_candidates models; empty when none is near enough."""
+
+    def __init__(
+        self,
+        *,
+        models: _abc.Iterable[Global___NearModel] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["models", b"models"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FindNearModelsResponse: _TypeAlias = FindNearModelsResponse  # noqa: Y015

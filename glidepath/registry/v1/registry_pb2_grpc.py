@@ -106,6 +106,11 @@ class ModelRegistryStub:
                 request_serializer=glidepath_dot_registry_dot_v1_dot_registry__pb2.SetModelVisibilityRequest.SerializeToString,
                 response_deserializer=glidepath_dot_registry_dot_v1_dot_registry__pb2.SetModelVisibilityResponse.FromString,
                 _registered_method=True)
+        self.FindNearModels = channel.unary_unary(
+                '/glidepath.registry.v1.ModelRegistry/FindNearModels',
+                request_serializer=glidepath_dot_registry_dot_v1_dot_registry__pb2.FindNearModelsRequest.SerializeToString,
+                response_deserializer=glidepath_dot_registry_dot_v1_dot_registry__pb2.FindNearModelsResponse.FromString,
+                _registered_method=True)
 
 
 class ModelRegistryServicer:
@@ -270,6 +275,21 @@ class ModelRegistryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def FindNearModels(self, request, context):
+        """Profile models of other households near this one, nearest first: each profile model
+        is indexed by its household's feature vector at the start of the plan
+        (glidepath.rl.features, computed by the registry from the model's canonical
+        parameters), and a model is near when the distance between the vectors is at most
+        max_distance (docs/models.md defines both). Only models the caller may read, never
+        quarantined ones. No near model is an empty list, not an error. A features_version
+        other than the registry's is FAILED_PRECONDITION (reason FEATURES_VERSION); a
+        features vector of the wrong length or with a non-finite number is INVALID_ARGUMENT
+        naming features.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ModelRegistryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -322,6 +342,11 @@ def add_ModelRegistryServicer_to_server(servicer, server):
                     servicer.SetModelVisibility,
                     request_deserializer=glidepath_dot_registry_dot_v1_dot_registry__pb2.SetModelVisibilityRequest.FromString,
                     response_serializer=glidepath_dot_registry_dot_v1_dot_registry__pb2.SetModelVisibilityResponse.SerializeToString,
+            ),
+            'FindNearModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindNearModels,
+                    request_deserializer=glidepath_dot_registry_dot_v1_dot_registry__pb2.FindNearModelsRequest.FromString,
+                    response_serializer=glidepath_dot_registry_dot_v1_dot_registry__pb2.FindNearModelsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -616,6 +641,33 @@ class ModelRegistry:
             '/glidepath.registry.v1.ModelRegistry/SetModelVisibility',
             glidepath_dot_registry_dot_v1_dot_registry__pb2.SetModelVisibilityRequest.SerializeToString,
             glidepath_dot_registry_dot_v1_dot_registry__pb2.SetModelVisibilityResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindNearModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/glidepath.registry.v1.ModelRegistry/FindNearModels',
+            glidepath_dot_registry_dot_v1_dot_registry__pb2.FindNearModelsRequest.SerializeToString,
+            glidepath_dot_registry_dot_v1_dot_registry__pb2.FindNearModelsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -152,6 +152,17 @@ class ModelRegistryStub:
     """Makes a model private or shared. Only its owner or an administrator may
     (PERMISSION_DENIED otherwise).
     """
+    FindNearModels: _grpc.UnaryUnaryMultiCallable[_registry_pb2.FindNearModelsRequest, _registry_pb2.FindNearModelsResponse]
+    """Profile models of other households near this one, nearest first: each profile model
+    is indexed by its household's feature vector at the start of the plan
+    (glidepath.rl.features, computed by the registry from the model's canonical
+    parameters), and a model is near when the distance between the vectors is at most
+    max_distance (docs/models.md defines both). Only models the caller may read, never
+    quarantined ones. No near model is an empty list, not an error. A features_version
+    other than the registry's is FAILED_PRECONDITION (reason FEATURES_VERSION); a
+    features vector of the wrong length or with a non-finite number is INVALID_ARGUMENT
+    naming features.
+    """
 
 @_typing.type_check_only
 class ModelRegistryAsyncStub(ModelRegistryStub):
@@ -276,6 +287,17 @@ class ModelRegistryAsyncStub(ModelRegistryStub):
     SetModelVisibility: _aio.UnaryUnaryMultiCallable[_registry_pb2.SetModelVisibilityRequest, _registry_pb2.SetModelVisibilityResponse]  # type: ignore[assignment]
     """Makes a model private or shared. Only its owner or an administrator may
     (PERMISSION_DENIED otherwise).
+    """
+    FindNearModels: _aio.UnaryUnaryMultiCallable[_registry_pb2.FindNearModelsRequest, _registry_pb2.FindNearModelsResponse]  # type: ignore[assignment]
+    """Profile models of other households near this one, nearest first: each profile model
+    is indexed by its household's feature vector at the start of the plan
+    (glidepath.rl.features, computed by the registry from the model's canonical
+    parameters), and a model is near when the distance between the vectors is at most
+    max_distance (docs/models.md defines both). Only models the caller may read, never
+    quarantined ones. No near model is an empty list, not an error. A features_version
+    other than the registry's is FAILED_PRECONDITION (reason FEATURES_VERSION); a
+    features vector of the wrong length or with a non-finite number is INVALID_ARGUMENT
+    naming features.
     """
 
 class ModelRegistryServicer(metaclass=_abc_1.ABCMeta):
@@ -458,6 +480,23 @@ class ModelRegistryServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_registry_pb2.SetModelVisibilityResponse, _abc.Awaitable[_registry_pb2.SetModelVisibilityResponse]]:
         """Makes a model private or shared. Only its owner or an administrator may
         (PERMISSION_DENIED otherwise).
+        """
+
+    @_abc_1.abstractmethod
+    def FindNearModels(
+        self,
+        request: _registry_pb2.FindNearModelsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_registry_pb2.FindNearModelsResponse, _abc.Awaitable[_registry_pb2.FindNearModelsResponse]]:
+        """Profile models of other households near this one, nearest first: each profile model
+        is indexed by its household's feature vector at the start of the plan
+        (glidepath.rl.features, computed by the registry from the model's canonical
+        parameters), and a model is near when the distance between the vectors is at most
+        max_distance (docs/models.md defines both). Only models the caller may read, never
+        quarantined ones. No near model is an empty list, not an error. A features_version
+        other than the registry's is FAILED_PRECONDITION (reason FEATURES_VERSION); a
+        features vector of the wrong length or with a non-finite number is INVALID_ARGUMENT
+        naming features.
         """
 
 def add_ModelRegistryServicer_to_server(servicer: ModelRegistryServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

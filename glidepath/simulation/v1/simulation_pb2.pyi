@@ -102,6 +102,18 @@ class _OptimizeStageEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Optimiz
     evaluation lives (the same lives for every model of the hash) and the best is served;
     sent when scoring starts and again with the scores.
     """
+    OPTIMIZE_STAGE_NEAR_MATCHES: _OptimizeStage.ValueType  # 14
+    """Option B's ladder, without an exact model: asking the registry for the profile models
+    of near households and the generic model of the household's family.
+    """
+    OPTIMIZE_STAGE_ZERO_SHOT: _OptimizeStage.ValueType  # 15
+    """Option B's ladder: the near matches and the generic model scored zero-shot on this
+    household's evaluation lives and gated; message says which passed.
+    """
+    OPTIMIZE_STAGE_FINE_TUNING: _OptimizeStage.ValueType  # 16
+    """Option B's ladder: none passed zero-shot; a fine-tuning from the best candidate
+    starts (model set to the parent); training events follow.
+    """
 
 class OptimizeStage(_OptimizeStage, metaclass=_OptimizeStageEnumTypeWrapper):
     """The stages an optimisation goes through, in the order they can occur."""
@@ -148,6 +160,18 @@ OPTIMIZE_STAGE_SCORING: OptimizeStage.ValueType  # 13
 evaluation lives (the same lives for every model of the hash) and the best is served;
 sent when scoring starts and again with the scores.
 """
+OPTIMIZE_STAGE_NEAR_MATCHES: OptimizeStage.ValueType  # 14
+"""Option B's ladder, without an exact model: asking the registry for the profile models
+of near households and the generic model of the household's family.
+"""
+OPTIMIZE_STAGE_ZERO_SHOT: OptimizeStage.ValueType  # 15
+"""Option B's ladder: the near matches and the generic model scored zero-shot on this
+household's evaluation lives and gated; message says which passed.
+"""
+OPTIMIZE_STAGE_FINE_TUNING: OptimizeStage.ValueType  # 16
+"""Option B's ladder: none passed zero-shot; a fine-tuning from the best candidate
+starts (model set to the parent); training events follow.
+"""
 Global___OptimizeStage: _TypeAlias = OptimizeStage  # noqa: Y015
 
 class _ModelSource:
@@ -168,6 +192,16 @@ class _ModelSourceEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ModelSour
     """Option A, but the registry already held the model that training would produce
     (same hash and episodes): that stored model was used, nothing was trained.
     """
+    MODEL_SOURCE_NEAR_MATCH: _ModelSource.ValueType  # 5
+    """Option B's ladder: a profile model of a near household, passed the gate zero-shot."""
+    MODEL_SOURCE_GENERIC: _ModelSource.ValueType  # 6
+    """Option B's ladder: the generic model of the household's family, passed the gate
+    zero-shot.
+    """
+    MODEL_SOURCE_FINE_TUNED_NOW: _ModelSource.ValueType  # 7
+    """Option B's ladder: fine-tuned for this request from a near match or a generic model
+    (the model's parent).
+    """
 
 class ModelSource(_ModelSource, metaclass=_ModelSourceEnumTypeWrapper):
     """Where the model of an answer came from."""
@@ -183,6 +217,16 @@ MODEL_SOURCE_JOINED_RUNNING_JOB: ModelSource.ValueType  # 3
 MODEL_SOURCE_ALREADY_IN_REGISTRY: ModelSource.ValueType  # 4
 """Option A, but the registry already held the model that training would produce
 (same hash and episodes): that stored model was used, nothing was trained.
+"""
+MODEL_SOURCE_NEAR_MATCH: ModelSource.ValueType  # 5
+"""Option B's ladder: a profile model of a near household, passed the gate zero-shot."""
+MODEL_SOURCE_GENERIC: ModelSource.ValueType  # 6
+"""Option B's ladder: the generic model of the household's family, passed the gate
+zero-shot.
+"""
+MODEL_SOURCE_FINE_TUNED_NOW: ModelSource.ValueType  # 7
+"""Option B's ladder: fine-tuned for this request from a near match or a generic model
+(the model's parent).
 """
 Global___ModelSource: _TypeAlias = ModelSource  # noqa: Y015
 
@@ -1217,6 +1261,7 @@ class OptimizeRequest(_message.Message):
     SETTINGS_FIELD_NUMBER: _builtins.int
     TRAINING_SEED_FIELD_NUMBER: _builtins.int
     START_MODEL_FIELD_NUMBER: _builtins.int
+    FINE_TUNE_EPISODES_FIELD_NUMBER: _builtins.int
     use_pretrained: _builtins.bool
     """Option B: look for a pre-trained compatible model in the registry first. False
     (option A): always train.
@@ -1234,6 +1279,12 @@ class OptimizeRequest(_message.Message):
     training_seed: _builtins.int
     """Seed of a training started by this request (0 to 4,294,967,295); unset lets the
     training service choose (and report it). Ignored when a running job is joined.
+    """
+    fine_tune_episodes: _builtins.int
+    """Option B's ladder: the lives of the fine-tuning started from the best candidate
+    (near match or generic model) when none passes the gate zero-shot, 1 to 1,000,000.
+    Unset means 200; 0 skips the fine-tuning rung (training from scratch follows, when
+    fallback_to_training is on).
     """
     @_builtins.property
     def household(self) -> _household_pb2.Household:
@@ -1267,19 +1318,24 @@ class OptimizeRequest(_message.Message):
         settings: Global___SimulationSettings | None = ...,
         training_seed: _builtins.int | None = ...,
         start_model: _model_pb2.ModelRef | None = ...,
+        fine_tune_episodes: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_fallback_to_training", b"_fallback_to_training", "_min_episodes", b"_min_episodes", "_training_seed", b"_training_seed", "fallback_to_training", b"fallback_to_training", "household", b"household", "min_episodes", b"min_episodes", "settings", b"settings", "start_model", b"start_model", "training_seed", b"training_seed"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_fallback_to_training", b"_fallback_to_training", "_fine_tune_episodes", b"_fine_tune_episodes", "_min_episodes", b"_min_episodes", "_training_seed", b"_training_seed", "fallback_to_training", b"fallback_to_training", "fine_tune_episodes", b"fine_tune_episodes", "household", b"household", "min_episodes", b"min_episodes", "settings", b"settings", "start_model", b"start_model", "training_seed", b"training_seed"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_fallback_to_training", b"_fallback_to_training", "_min_episodes", b"_min_episodes", "_training_seed", b"_training_seed", "episodes", b"episodes", "fallback_to_training", b"fallback_to_training", "household", b"household", "min_episodes", b"min_episodes", "settings", b"settings", "start_model", b"start_model", "training_seed", b"training_seed", "use_pretrained", b"use_pretrained"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_fallback_to_training", b"_fallback_to_training", "_fine_tune_episodes", b"_fine_tune_episodes", "_min_episodes", b"_min_episodes", "_training_seed", b"_training_seed", "episodes", b"episodes", "fallback_to_training", b"fallback_to_training", "fine_tune_episodes", b"fine_tune_episodes", "household", b"household", "min_episodes", b"min_episodes", "settings", b"settings", "start_model", b"start_model", "training_seed", b"training_seed", "use_pretrained", b"use_pretrained"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__fallback_to_training: _TypeAlias = _typing.Literal["fallback_to_training"]  # noqa: Y015
     _WhichOneofArgType__fallback_to_training: _TypeAlias = _typing.Literal["_fallback_to_training", b"_fallback_to_training"]  # noqa: Y015
+    _WhichOneofReturnType__fine_tune_episodes: _TypeAlias = _typing.Literal["fine_tune_episodes"]  # noqa: Y015
+    _WhichOneofArgType__fine_tune_episodes: _TypeAlias = _typing.Literal["_fine_tune_episodes", b"_fine_tune_episodes"]  # noqa: Y015
     _WhichOneofReturnType__min_episodes: _TypeAlias = _typing.Literal["min_episodes"]  # noqa: Y015
     _WhichOneofArgType__min_episodes: _TypeAlias = _typing.Literal["_min_episodes", b"_min_episodes"]  # noqa: Y015
     _WhichOneofReturnType__training_seed: _TypeAlias = _typing.Literal["training_seed"]  # noqa: Y015
     _WhichOneofArgType__training_seed: _TypeAlias = _typing.Literal["_training_seed", b"_training_seed"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__fallback_to_training) -> _WhichOneofReturnType__fallback_to_training | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__fine_tune_episodes) -> _WhichOneofReturnType__fine_tune_episodes | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__min_episodes) -> _WhichOneofReturnType__min_episodes | None: ...
     @_typing.overload
