@@ -103,6 +103,7 @@ def declaration_from_proto(meta: registry_pb2.UploadModelMetadata, user: User) -
             episodes_added=meta.episodes_added,
             policy_family=meta.policy_family,
             policy_layout_version=meta.policy_layout_version,
+            label=meta.label,
         ),
         owner=user.name,
         visibility=visibility_from_proto(meta.visibility, "metadata.visibility", default=True),
@@ -137,6 +138,7 @@ def metadata_to_proto(record: ModelRecord, viewer: User) -> model_pb2.ModelMetad
         episodes_added=d.episodes_added,
         policy_family=d.policy_family,
         policy_layout_version=d.policy_layout_version,
+        label=d.label,
     )
     message.created_at.FromDatetime(record.created_at)
     if d.evaluation_json:

@@ -41,7 +41,8 @@ from model_registry_service.records import (
 # index of version 1 is migrated in place when opened (its rows: owner "", SHARED).
 # Version 3 added the model's identity beyond its name (kind, episodes added, policy
 # family and layout version); older rows get "" and 0, read as "unknown".
-SCHEMA_VERSION = 3
+# Version 4 added the label people know the model by (older rows: "").
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS models (
@@ -72,6 +73,7 @@ CREATE TABLE IF NOT EXISTS models (
     episodes_added INTEGER NOT NULL DEFAULT 0,
     policy_family TEXT NOT NULL DEFAULT '',
     policy_layout_version INTEGER NOT NULL DEFAULT 0,
+    label TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (model_hash, episodes)
 );
 CREATE INDEX IF NOT EXISTS models_newest_first
@@ -89,6 +91,7 @@ _ADDED_COLUMNS = (
     ("episodes_added", "INTEGER NOT NULL DEFAULT 0"),
     ("policy_family", "TEXT NOT NULL DEFAULT ''"),
     ("policy_layout_version", "INTEGER NOT NULL DEFAULT 0"),
+    ("label", "TEXT NOT NULL DEFAULT ''"),
 )
 
 _COLUMNS = (
@@ -96,7 +99,7 @@ _COLUMNS = (
     "library_versions_json, evaluation_score, evaluation_json, canonical_parameters_json, "
     "parent_hash, parent_episodes, timesteps, hyperparameters_json, training_seconds, "
     "owner, visibility, declared_score, declared_json, quarantine_reason, quarantined_at_us, "
-    "kind, episodes_added, policy_family, policy_layout_version"
+    "kind, episodes_added, policy_family, policy_layout_version, label"
 )
 _NEWEST_FIRST = "ORDER BY created_at_us DESC, model_hash ASC, episodes ASC"
 # The rows one user may read: shared ones and their own (an empty owner is nobody's).
@@ -157,6 +160,7 @@ def _row_values(record: ModelRecord, stamp: FileStamp) -> tuple[Any, ...]:
         d.episodes_added,
         d.policy_family,
         d.policy_layout_version,
+        d.label,
     )
 
 
@@ -189,6 +193,7 @@ def _record(row: sqlite3.Row) -> ModelRecord:
             episodes_added=row["episodes_added"],
             policy_family=row["policy_family"],
             policy_layout_version=row["policy_layout_version"],
+            label=row["label"],
         ),
         owner=row["owner"],
         visibility=Visibility(row["visibility"]),

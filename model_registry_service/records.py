@@ -54,6 +54,8 @@ class ModelDetails:
     episodes_added: int = 0
     policy_family: str = ""
     policy_layout_version: int = 0
+    # The household's (or family's) label for people; "" when none was given.
+    label: str = ""
 
 
 @dataclass(frozen=True)

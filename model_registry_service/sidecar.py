@@ -69,6 +69,7 @@ def to_document(record: ModelRecord) -> dict[str, Any]:
         "episodes_added": d.episodes_added,
         "policy_family": d.policy_family,
         "policy_layout_version": d.policy_layout_version,
+        "label": d.label,
         "quarantine": (
             {"reason": record.quarantine.reason, "at": record.quarantine.at.isoformat()}
             if record.quarantine
@@ -113,6 +114,7 @@ def from_document(document: dict[str, Any]) -> ModelRecord:
             episodes_added=int(document.get("episodes_added", 0)),
             policy_family=str(document.get("policy_family", "")),
             policy_layout_version=int(document.get("policy_layout_version", 0)),
+            label=str(document.get("label", "")),
         ),
         owner=str(document["owner"]),
         visibility=Visibility(document["visibility"]),

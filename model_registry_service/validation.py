@@ -150,6 +150,10 @@ def _identity_violations(key: ModelKey, details: ModelDetails) -> list[FieldViol
                 f"{clip_repr(details.policy_family, 80)}",
             )
         )
+    if len(details.label) > 200 or "\n" in details.label or "\r" in details.label:
+        violations.append(
+            FieldViolation("metadata.label", "must be one line of at most 200 characters")
+        )
     if details.episodes_added == 0:
         return violations
     total = fine_tuned_episodes(details.parent, details.episodes_added)
