@@ -60,6 +60,9 @@ class FakeRegistry:
             raise errors.NotFound(f"no model for hash {model_hash}", reason=self.reason)
         return found[:most]
 
+    def find_near(self, *args: Any) -> list[tuple[model_pb2.ModelMetadata, float]]:
+        return []
+
     def quarantined(
         self, model_hash: str, min_episodes: int, caller: User, i: Interrupt
     ) -> list[model_pb2.ModelMetadata]:
@@ -457,7 +460,12 @@ def test_with_fallback_only_unusable_models_trains() -> None:
         "DOWNLOADING",
         "LOADING",
     ]
-    assert stages[5:8] == ["MODEL_UNUSABLE", "NO_COMPATIBLE_MODEL", "TRAINING_STARTED"]
+    assert stages[5:9] == [
+        "MODEL_UNUSABLE",
+        "NEAR_MATCHES",
+        "NO_COMPATIBLE_MODEL",
+        "TRAINING_STARTED",
+    ]
     assert result is not None and result.source == pb.MODEL_SOURCE_TRAINED_NOW
 
 
@@ -527,3 +535,68 @@ def test_a_peer_refusing_the_credential_names_the_setting(code: grpc.StatusCode)
     assert mapped.reason == "PEER_REFUSED_CREDENTIAL"
     assert "GLIDEPATH_SERVICE_TOKEN" in mapped.message and "\n" not in mapped.message
     assert "\x1b" not in mapped.message
+
+
+class LadderRegistry(FakeRegistry):
+    """No exact model; the default family's generic model under the family hash."""
+
+    def __init__(self, generic: model_pb2.ModelMetadata) -> None:
+        super().__init__(generic)
+        self.generic = generic
+
+    def find(
+        self, model_hash: str, min_episodes: int, most: int, caller: User, i: Interrupt
+    ) -> list[model_pb2.ModelMetadata]:
+        if model_hash != self.generic.ref.model_hash:
+            raise errors.NotFound(f"no model for hash {model_hash}", reason=self.reason)
+        return [self.generic]
+
+
+def gated(passed: bool) -> Any:
+    def judged(j: OptimizeJob, model: Any, policy: Any, i: Interrupt) -> Judgement:
+        judgement = fake_evaluate(j, model, policy, i)
+        judgement.gate.passed = passed and model.sha256 != "cd" * 32
+        return judgement
+
+    return judged
+
+
+def ladder(passed: bool, **fields: Any) -> tuple[list[str], Any, FakeTraining]:
+    from glidepath.rl.family import family_hash, load_family
+
+    generic = metadata(family_hash(load_family()), 1000, sha256="ee" * 32)
+    training = FakeTraining(training_pb2.TRAINING_STATE_SUCCEEDED)
+    optimizer = Optimizer(
+        LadderRegistry(generic), training, FakePolicies(), gated(passed), fake_score
+    )
+    stages, result = run(optimizer, job(use_pretrained=True, **fields))
+    return stages, result, training
+
+
+def test_the_generic_model_serves_when_it_passes_the_gate() -> None:
+    stages, result, training = ladder(True)
+    assert stages[:3] == ["HASHED", "LOOKING_UP", "NEAR_MATCHES"]
+    assert "ZERO_SHOT" in stages and "FINE_TUNING" not in stages
+    assert result is not None and result.source == pb.MODEL_SOURCE_GENERIC
+    assert training.started == []
+
+
+def test_a_generic_model_failing_the_gate_is_fine_tuned() -> None:
+    stages, result, training = ladder(False, fine_tune_episodes=50)
+    assert stages.index("ZERO_SHOT") < stages.index("FINE_TUNING")
+    assert stages.index("FINE_TUNING") < stages.index("TRAINING_STARTED")
+    assert training.started == [50] and training.parents[0] is not None
+    assert result is not None and result.source == pb.MODEL_SOURCE_FINE_TUNED_NOW
+
+
+def test_zero_fine_tune_episodes_skips_to_training_from_scratch() -> None:
+    stages, result, training = ladder(False, fine_tune_episodes=0)
+    assert "FINE_TUNING" not in stages and "NO_COMPATIBLE_MODEL" in stages
+    assert training.parents == [None]
+    assert result is not None and result.source == pb.MODEL_SOURCE_TRAINED_NOW
+
+
+def test_fine_tune_episodes_is_checked() -> None:
+    with pytest.raises(errors.InvalidArgument) as raised:
+        job(use_pretrained=True, fine_tune_episodes=1_000_001)
+    assert "fine_tune_episodes" in str(raised.value)

@@ -29,6 +29,7 @@ model the registry will keep.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
@@ -37,7 +38,8 @@ from typing import TYPE_CHECKING, Protocol
 from glidepath import errors, log
 from glidepath.auth import LOCAL, User
 from glidepath.common.v1 import household_pb2, model_pb2
-from glidepath.models import ModelKey, model_file_name
+from glidepath.models import ModelKey, fine_tuned_episodes, model_file_name
+from glidepath.rl.family import ProfileFamily, contains, family_hash, load_family
 from glidepath.simulation.v1 import simulation_pb2 as pb
 from glidepath.text import one_line
 from glidepath.training.v1 import training_pb2
@@ -72,6 +74,7 @@ DEFAULT_CANDIDATES = 4
 _NEXT = "trying the next compatible model"
 _TRAIN = "training a new model instead"
 _NONE_LEFT = "no other compatible model is left"
+_NEXT_RUNG = "trying the next candidate"
 
 _FINAL = {
     training_pb2.TRAINING_STATE_SUCCEEDED,
@@ -92,6 +95,17 @@ class Registry(Protocol):
         caller: User,
         interrupt: Interrupt,
     ) -> list[model_pb2.ModelMetadata]: ...
+
+    def find_near(
+        self,
+        features: tuple[float, ...],
+        features_version: int,
+        max_candidates: int,
+        min_episodes: int,
+        exclude_hash: str,
+        caller: User,
+        interrupt: Interrupt,
+    ) -> list[tuple[model_pb2.ModelMetadata, float]]: ...
 
     def quarantined(
         self, model_hash: str, min_episodes: int, caller: User, interrupt: Interrupt
@@ -177,9 +191,13 @@ class Optimizer:
                 if result is not None:
                     yield result
                     return
+            result = yield from self._ladder(call)
+            if result is not None:
+                yield result
+                return
             yield from self._nothing_usable(call)
         for _ in range(2):  # a stored model that fails when judged is replaced once
-            ready = yield from self._train(call)
+            ready = yield from self._train(call, call.job.episodes, call.job.start_model)
             stored = ready.source == pb.MODEL_SOURCE_ALREADY_IN_REGISTRY
             result = yield from self._answer(call, ready, _TRAIN if stored else "")
             if result is not None:
@@ -346,20 +364,148 @@ class Optimizer:
                 reason="MODEL_QUARANTINED",
             )
 
+    # ------------------------------------------------------------------ the ladder
+
+    def _ladder(
+        self, call: _Call
+    ) -> Generator[pb.OptimizeResponse, None, pb.OptimizeResponse | None]:
+        """No usable exact model: near matches and the generic model, judged zero-shot on
+        this household's evaluation lives (the same for each) and gated; else a
+        fine-tuning from the best of them; None when neither served (scratch follows)."""
+        candidates = yield from self._candidates_near(call)
+        judged: list[tuple[float, int, Ready, Judgement]] = []
+        for index, (ready, label) in enumerate(candidates):
+            try:
+                judgement = self._evaluate(call.job, ready.metadata, ready.policy, call.interrupt)
+            except errors.FailedPrecondition as bad:
+                if bad.reason != "INVALID_MODEL":
+                    raise
+                yield from self._unusable(call, ready.metadata, bad, _NEXT_RUNG)
+                continue
+            gate = judgement.gate
+            verdict = "passes the gate" if gate.passed else "does not pass the gate"
+            yield call.event(
+                Stage.OPTIMIZE_STAGE_ZERO_SHOT,
+                f"{label} {ready.metadata.file_name}: {gate.improvement.value:+,.0f} a year "
+                f"against {gate.best_baseline} on {gate.lives:,} evaluation lives, {verdict}",
+                model=ready.metadata.ref,
+            )
+            judged.append((gate.improvement.value, index, ready, judgement))
+        judged.sort(key=lambda item: (-item[0], item[1]))
+        passing = [(ready, judgement) for _, _, ready, judgement in judged if judgement.gate.passed]
+        if passing:
+            ready, judgement = passing[0]
+            suffix = " (cached)" if judgement.cached else ""
+            call.timings.append(("evaluation" + suffix, judgement.evaluation_seconds))
+            call.timings.append(("profile" + suffix, judgement.profile_seconds))
+            return pb.OptimizeResponse(result=call.result(ready, judgement))
+        if not judged or call.job.fine_tune_episodes == 0:
+            return None
+        parent = judged[0][2].metadata.ref
+        yield call.event(
+            Stage.OPTIMIZE_STAGE_FINE_TUNING,
+            f"no candidate passed the gate zero-shot; fine-tuning "
+            f"{judged[0][2].metadata.file_name} for {call.job.fine_tune_episodes:,} episodes",
+            model=parent,
+        )
+        start = ModelKey(parent.model_hash, parent.episodes)
+        for _ in range(2):  # a stored model that fails when judged is replaced once
+            ready = yield from self._train(
+                call, call.job.fine_tune_episodes, start, pb.MODEL_SOURCE_FINE_TUNED_NOW
+            )
+            stored = ready.source == pb.MODEL_SOURCE_ALREADY_IN_REGISTRY
+            result = yield from self._answer(call, ready, _TRAIN if stored else "")
+            if result is not None:
+                return result
+            if not stored:
+                break
+        return None
+
+    def _candidates_near(
+        self, call: _Call
+    ) -> Generator[pb.OptimizeResponse, None, list[tuple[Ready, str]]]:
+        """The near matches (nearest first) and the generic model, loaded and checked."""
+        job = call.job
+        yield call.event(
+            Stage.OPTIMIZE_STAGE_NEAR_MATCHES,
+            f"no usable model of hash {job.household_hash}; asking the model registry at "
+            f"{self._registry.address} for models of near households and the generic model "
+            "of the household's family",
+        )
+        found: list[tuple[model_pb2.ModelMetadata, pb.ModelSource.ValueType, str]] = []
+        for metadata, distance in self._near(call):
+            found.append((metadata, pb.MODEL_SOURCE_NEAR_MATCH, f"near match at {distance:.3g}"))
+        generic = self._generic(call)
+        if generic is not None:
+            found.append((generic, pb.MODEL_SOURCE_GENERIC, "generic model"))
+        ready: list[tuple[Ready, str]] = []
+        for metadata, source, label in found:
+            prepared = yield from self._prepare(call, metadata, source, "", _NEXT_RUNG)
+            if prepared is not None:
+                ready.append((prepared, label))
+        return ready
+
+    def _near(self, call: _Call) -> list[tuple[model_pb2.ModelMetadata, float]]:
+        """Profile models of near households; none when the registry cannot say."""
+        try:  # until features land (glidepath.rl.features, issue 12's near matches)
+            from glidepath.rl import features  # type: ignore[attr-defined,unused-ignore]
+        except ImportError:
+            return []
+        job = call.job
+        try:
+            near: list[tuple[model_pb2.ModelMetadata, float]] = self._registry.find_near(
+                features.household_features(job.household),
+                features.FEATURES_VERSION,
+                self._candidates,
+                job.min_episodes,
+                job.household_hash,
+                call.caller,
+                call.interrupt,
+            )
+        except errors.Cancelled:
+            raise
+        except errors.GlidepathError as refused:
+            log.event("near_matches_unavailable", level="warning", detail=refused.message)
+            return []
+        return near
+
+    def _generic(self, call: _Call) -> model_pb2.ModelMetadata | None:
+        """The generic model of the default family when the household lies inside it."""
+        family = _default_family()
+        if not contains(family, call.job.household):
+            return None
+        try:
+            found = self._registry.find(
+                family_hash(family), call.job.min_episodes, 1, call.caller, call.interrupt
+            )
+        except errors.NotFound:
+            return None
+        return found[0]
+
     # ------------------------------------------------------------------ training
 
-    def _train(self, call: _Call) -> Generator[pb.OptimizeResponse, None, Ready]:
-        """Train (or join a job, or use the stored model of that name when it is usable)."""
+    def _train(
+        self,
+        call: _Call,
+        episodes: int,
+        parent: ModelKey | None,
+        trained: pb.ModelSource.ValueType = pb.MODEL_SOURCE_TRAINED_NOW,
+    ) -> Generator[pb.OptimizeResponse, None, Ready]:
+        """Train ``episodes`` from ``parent`` (or join a job, or use the stored model of
+        that name when it is usable); ``trained`` is the source of a model trained now."""
         began = time.perf_counter()
+        ref = model_pb2.ModelRef(
+            model_hash=call.job.household_hash, episodes=fine_tuned_episodes(parent, episodes)
+        )
         try:
-            started = self._start(call)
+            started = self._start(call, episodes, parent)
         except errors.AlreadyExists as stored:
-            ready = yield from self._stored(call, stored)
+            ready = yield from self._stored(call, stored, ref)
             call.timings.append(("lookup", time.perf_counter() - began))
             if ready is not None:
                 return ready
             try:
-                started = self._start(call)
+                started = self._start(call, episodes, parent)
             except errors.AlreadyExists as again:
                 raise errors.FailedPrecondition(
                     one_line(
@@ -373,7 +519,7 @@ class Optimizer:
         stage, source, verb = (
             (Stage.OPTIMIZE_STAGE_TRAINING_JOINED, pb.MODEL_SOURCE_JOINED_RUNNING_JOB, "joined")
             if started.joined
-            else (Stage.OPTIMIZE_STAGE_TRAINING_STARTED, pb.MODEL_SOURCE_TRAINED_NOW, "started")
+            else (Stage.OPTIMIZE_STAGE_TRAINING_STARTED, trained, "started")
         )
         yield call.event(
             stage,
@@ -394,28 +540,27 @@ class Optimizer:
                 training=progress(update),
             )
         call.timings.append(("training", time.perf_counter() - began))
-        trained = yield from self._prepare(call, _trained_model(last), source, job_id, "")
-        if trained is None:
+        ready = yield from self._prepare(call, _trained_model(last), source, job_id, "")
+        if ready is None:
             raise call.unusable("the model trained for this request")
-        return trained
+        return ready
 
-    def _start(self, call: _Call) -> StartedJob:
+    def _start(self, call: _Call, episodes: int, parent: ModelKey | None) -> StartedJob:
         job = call.job
         return self._training.start(
             job.household_message,
-            job.episodes,
+            episodes,
             job.training_seed,
             call.caller,
             call.interrupt,
-            parent=job.start_model,
+            parent=parent,
         )
 
     def _stored(
-        self, call: _Call, stored: errors.AlreadyExists
+        self, call: _Call, stored: errors.AlreadyExists, ref: model_pb2.ModelRef
     ) -> Generator[pb.OptimizeResponse, None, Ready | None]:
-        """Option A's model is already in the registry: checked, then used if usable."""
-        job = call.job
-        ref = model_pb2.ModelRef(model_hash=job.household_hash, episodes=job.model_episodes)
+        """The model a training would make is already in the registry: checked, then used
+        if usable."""
         yield call.event(
             Stage.OPTIMIZE_STAGE_ALREADY_TRAINED,
             f"{stored.message}; using the stored model once it passes the checks, "
@@ -651,6 +796,12 @@ def progress(job: training_pb2.TrainingJob) -> pb.TrainingProgress:
     if job.HasField("estimated_seconds_left"):
         message.estimated_seconds_left = job.estimated_seconds_left
     return message
+
+
+@functools.cache
+def _default_family() -> ProfileFamily:
+    """The family whose generic model the ladder asks for (read once per process)."""
+    return load_family()
 
 
 def _state_name(state: training_pb2.TrainingState.ValueType) -> str:

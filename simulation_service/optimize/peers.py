@@ -170,6 +170,35 @@ class RegistryPeer:
             raise self._error(error) from None
         return [m for m in reply.models if m.quarantine_reason and m.ref.episodes >= min_episodes]
 
+    def find_near(
+        self,
+        features: tuple[float, ...],
+        features_version: int,
+        max_candidates: int,
+        min_episodes: int,
+        exclude_hash: str,
+        caller: User,
+        interrupt: Interrupt,
+    ) -> list[tuple[model_pb2.ModelMetadata, float]]:
+        """FindNearModels: profile models of near households and their distances, nearest
+        first; an empty list when none is near enough."""
+        request = registry_pb2.FindNearModelsRequest(
+            features=features,
+            features_version=features_version,
+            max_candidates=max_candidates,
+            min_episodes=min_episodes,
+            exclude_hash=exclude_hash,
+        )
+        try:
+            reply = self._stub.FindNearModels(
+                request,
+                timeout=interrupt.timeout(self._deadlines.call),
+                metadata=self._credentials.acting_for(caller),
+            )
+        except grpc.RpcError as error:
+            raise self._error(error) from None
+        return [(near.model, near.distance) for near in reply.models]
+
     def get(
         self, ref: model_pb2.ModelRef, caller: User, interrupt: Interrupt
     ) -> model_pb2.ModelMetadata:

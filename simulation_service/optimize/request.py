@@ -31,6 +31,8 @@ from simulation_service import convert
 from simulation_service.config import SimulationServiceSettings
 
 MAX_TRAINING_SEED = 2**32 - 1
+# The ladder's fine-tuning when the request leaves fine_tune_episodes unset (issue 12).
+DEFAULT_FINE_TUNE_EPISODES = 200
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class OptimizeJob:
     training_seed: int | None
     # Option A's start model (a fine-tuning), or None to train from scratch.
     start_model: ModelKey | None = None
+    # Option B's ladder: episodes of the fine-tuning from the best candidate; 0 skips it.
+    fine_tune_episodes: int = DEFAULT_FINE_TUNE_EPISODES
 
     @property
     def model_episodes(self) -> int:
@@ -74,6 +78,7 @@ def optimize_job(request: pb.OptimizeRequest, limits: SimulationServiceSettings)
         problems.append(FieldViolation("training_seed", f"at most {MAX_TRAINING_SEED}"))
     settings = convert._settings(request.settings, limits, problems)
     start_model = _start_model(request, problems)
+    fine_tune = _fine_tune_episodes(request, problems)
     if problems:
         raise InvalidArgument(listed(problems))
     assert household is not None and settings is not None
@@ -90,7 +95,28 @@ def optimize_job(request: pb.OptimizeRequest, limits: SimulationServiceSettings)
         settings=settings,
         training_seed=seed,
         start_model=start_model,
+        fine_tune_episodes=fine_tune,
     )
+
+
+def _fine_tune_episodes(request: pb.OptimizeRequest, problems: list[FieldViolation]) -> int:
+    """Option B's fine-tuning rung: unset means 200, 0 skips it; option A names a
+    start_model instead, so the field there would change nothing and is refused."""
+    if not request.HasField("fine_tune_episodes"):
+        return DEFAULT_FINE_TUNE_EPISODES
+    episodes = request.fine_tune_episodes
+    if not request.use_pretrained:
+        problems.append(
+            FieldViolation(
+                "fine_tune_episodes",
+                "is option B's ladder only; set use_pretrained, or fine-tune with start_model",
+            )
+        )
+    if episodes > MAX_EPISODES:
+        problems.append(
+            FieldViolation("fine_tune_episodes", f"at most {MAX_EPISODES:,}, got {episodes:,}")
+        )
+    return episodes
 
 
 def _start_model(request: pb.OptimizeRequest, problems: list[FieldViolation]) -> ModelKey | None:
