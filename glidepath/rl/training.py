@@ -49,7 +49,7 @@ from glidepath.models import MAX_EPISODES, SUPPORTED_ALGORITHMS
 from .actions import CONSUMPTION_RANGE, SHARE_RANGE
 from .model_io import check_model, load_weights_into
 from .recipe import POLICY_LAYOUT_VERSION, RECIPE, Recipe
-from .vec_env import LivesVecEnv
+from .vec_env import BatchVecEnv, LivesVecEnv
 
 
 def _preload_optimizer() -> None:
@@ -144,12 +144,12 @@ def torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-class _Relay(BaseCallback):  # type: ignore[misc]
+class ProgressRelay(BaseCallback):  # type: ignore[misc]
     """Progress after every rollout; stop (return False) as soon as ``should_stop``."""
 
     def __init__(
         self,
-        env: LivesVecEnv,
+        env: BatchVecEnv,
         lives_before: int,
         started: float,
         on_progress: Callable[[TrainingProgress], None],
@@ -190,7 +190,7 @@ class DeferredRewards(BaseCallback):  # type: ignore[misc]
     lives that just ended, so their true rewards fill the buffer row for row.
     """
 
-    def __init__(self, env: LivesVecEnv) -> None:
+    def __init__(self, env: BatchVecEnv) -> None:
         super().__init__()
         self.env = env
 
@@ -211,7 +211,7 @@ class DeferredRewards(BaseCallback):  # type: ignore[misc]
         )
 
 
-def _make_ppo(env: LivesVecEnv, seed: int, recipe: Recipe, n_epochs: int) -> PPO:
+def make_ppo(env: BatchVecEnv, seed: int, recipe: Recipe, n_epochs: int) -> PPO:
     rollout = env.num_envs * env.horizon
     return PPO(
         "MlpPolicy",
@@ -282,7 +282,7 @@ def train(
             )
             previous, model = (
                 model,
-                _make_ppo(env, spec.seed + k, recipe, recipe.epochs_for(spec.episodes)),
+                make_ppo(env, spec.seed + k, recipe, recipe.epochs_for(spec.episodes)),
             )
             if previous is not None:
                 model.policy.load_state_dict(previous.policy.state_dict())
@@ -290,7 +290,7 @@ def train(
                 model.num_timesteps = previous.num_timesteps
             elif spec.parent_model_zip is not None:
                 load_weights_into(model.policy, spec.parent_model_zip)
-            relay = _Relay(env, lives_before, started, on_progress, should_stop)
+            relay = ProgressRelay(env, lives_before, started, on_progress, should_stop)
             callbacks = CallbackList([DeferredRewards(env), relay])
             if should_stop():
                 raise Cancelled("training cancelled")

@@ -27,13 +27,66 @@ from .lives import Lives, Reward, episode_seed
 from .observations import OBSERVATION_SPACE
 
 
-class LivesVecEnv(VecEnv):
+class BatchVecEnv(VecEnv):
+    """What SB3 asks of a VecEnv beyond stepping, for batches of lives that start and end
+    together: no attributes, methods, wrappers or images per environment, and seeding
+    ignored (the markets come from the constructor's seed only, so that SB3 seeding its
+    torch RNG cannot make two trainings or two phases of one training draw the same
+    lives)."""
+
+    render_mode = None
+    #: Lives whose last year has been stepped (episodes completed).
+    lives_done: int
+    #: The rewards (horizon, n_envs) of the lives that just ended (deferred mode).
+    last_episode_rewards: NDArray[np.float64] | None
+
+    @property
+    def horizon(self) -> int:
+        """Years of one batch of lives (SB3's n_steps)."""
+        raise NotImplementedError
+
+    def seed(self, seed: int | None = None) -> Sequence[int | None]:
+        return [None for _ in range(self.num_envs)]
+
+    def close(self) -> None:
+        return None
+
+    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
+        if attr_name == "render_mode":
+            return [None for _ in self._get_indices(indices)]
+        raise AttributeError(attr_name)
+
+    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
+        raise AttributeError(attr_name)
+
+    def env_method(
+        self, method_name: str, *method_args: Any, indices: Any = None, **method_kwargs: Any
+    ) -> list[Any]:
+        raise AttributeError(method_name)
+
+    def env_is_wrapped(self, wrapper_class: type[Any], indices: Any = None) -> list[bool]:
+        return [False for _ in self._get_indices(indices)]
+
+    def get_images(self) -> Sequence[np.ndarray | None]:
+        return [None for _ in range(self.num_envs)]
+
+    def _get_indices(self, indices: Any) -> Iterable[int]:
+        if indices is None:
+            return range(self.num_envs)
+        if isinstance(indices, int):
+            return [indices]
+        return list(indices)
+
+    @property
+    def unwrapped(self) -> VecEnv:  # type: ignore[override]
+        return self
+
+
+class LivesVecEnv(BatchVecEnv):
     """``n_envs`` lives of ``household``; episode k of seed s draws markets episode_seed(s, k).
 
     Episodes count from ``first_episode`` (a later training phase continues the stream).
     """
-
-    render_mode = None
 
     def __init__(
         self,
@@ -92,42 +145,3 @@ class LivesVecEnv(VecEnv):
             infos[i]["episode"] = {"r": float(returns[i]), "l": length, "t": 0.0}
         self.lives_done += n
         return self._start(), result.reward, np.ones(n, dtype=bool), infos
-
-    def seed(self, seed: int | None = None) -> Sequence[int | None]:
-        """Ignored: the markets come from the constructor's ``seed`` and ``first_episode``
-        only, so that SB3 seeding its torch RNG (PPO calls this) cannot make two trainings
-        or two phases of one training draw the same lives."""
-        return [None for _ in range(self.num_envs)]
-
-    def close(self) -> None:
-        return None
-
-    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
-        if attr_name == "render_mode":
-            return [None for _ in self._get_indices(indices)]
-        raise AttributeError(attr_name)
-
-    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
-        raise AttributeError(attr_name)
-
-    def env_method(
-        self, method_name: str, *method_args: Any, indices: Any = None, **method_kwargs: Any
-    ) -> list[Any]:
-        raise AttributeError(method_name)
-
-    def env_is_wrapped(self, wrapper_class: type[Any], indices: Any = None) -> list[bool]:
-        return [False for _ in self._get_indices(indices)]
-
-    def get_images(self) -> Sequence[np.ndarray | None]:
-        return [None for _ in range(self.num_envs)]
-
-    def _get_indices(self, indices: Any) -> Iterable[int]:
-        if indices is None:
-            return range(self.num_envs)
-        if isinstance(indices, int):
-            return [indices]
-        return list(indices)
-
-    @property
-    def unwrapped(self) -> VecEnv:  # type: ignore[override]
-        return self
