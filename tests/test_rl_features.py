@@ -17,7 +17,7 @@ from glidepath.rl.features import (
     distance,
     household_features,
 )
-from tests.household_support import COUPLE_JSON, EXAMPLE_JSON, RETIREE_JSON
+from household_support import COUPLE_JSON, EXAMPLE_JSON, RETIREE_JSON
 
 
 def _example() -> Household:
