@@ -104,6 +104,8 @@ def declaration_from_proto(meta: registry_pb2.UploadModelMetadata, user: User) -
             policy_family=meta.policy_family,
             policy_layout_version=meta.policy_layout_version,
             label=meta.label,
+            features=tuple(meta.features),
+            features_version=meta.features_version,
         ),
         owner=user.name,
         visibility=visibility_from_proto(meta.visibility, "metadata.visibility", default=True),
@@ -139,6 +141,8 @@ def metadata_to_proto(record: ModelRecord, viewer: User) -> model_pb2.ModelMetad
         policy_family=d.policy_family,
         policy_layout_version=d.policy_layout_version,
         label=d.label,
+        features=d.features,
+        features_version=d.features_version,
     )
     message.created_at.FromDatetime(record.created_at)
     if d.evaluation_json:

@@ -27,6 +27,7 @@ from typing import Any
 
 from glidepath import log
 from glidepath.errors import DataLoss
+from glidepath.models import PROFILE_KIND
 from glidepath.text import clip
 from model_registry_service.naming import ModelKey
 from model_registry_service.records import (
@@ -41,7 +42,8 @@ from model_registry_service.records import (
 # index of version 1 is migrated in place when opened (its rows: owner "", SHARED).
 # Version 3 added the model's identity beyond its name (kind, episodes added, policy
 # family and layout version); older rows get "" and 0, read as "unknown".
-# Version 4 added the label people know the model by (older rows: "").
+# Version 4 added the label people know the model by and the household's feature vector
+# (older rows: "", no features: never a near match).
 SCHEMA_VERSION = 4
 
 _SCHEMA = """
@@ -74,6 +76,8 @@ CREATE TABLE IF NOT EXISTS models (
     policy_family TEXT NOT NULL DEFAULT '',
     policy_layout_version INTEGER NOT NULL DEFAULT 0,
     label TEXT NOT NULL DEFAULT '',
+    features_json TEXT NOT NULL DEFAULT '',
+    features_version INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (model_hash, episodes)
 );
 CREATE INDEX IF NOT EXISTS models_newest_first
@@ -92,6 +96,8 @@ _ADDED_COLUMNS = (
     ("policy_family", "TEXT NOT NULL DEFAULT ''"),
     ("policy_layout_version", "INTEGER NOT NULL DEFAULT 0"),
     ("label", "TEXT NOT NULL DEFAULT ''"),
+    ("features_json", "TEXT NOT NULL DEFAULT ''"),
+    ("features_version", "INTEGER NOT NULL DEFAULT 0"),
 )
 
 _COLUMNS = (
@@ -99,7 +105,8 @@ _COLUMNS = (
     "library_versions_json, evaluation_score, evaluation_json, canonical_parameters_json, "
     "parent_hash, parent_episodes, timesteps, hyperparameters_json, training_seconds, "
     "owner, visibility, declared_score, declared_json, quarantine_reason, quarantined_at_us, "
-    "kind, episodes_added, policy_family, policy_layout_version, label"
+    "kind, episodes_added, policy_family, policy_layout_version, label, "
+    "features_json, features_version"
 )
 _NEWEST_FIRST = "ORDER BY created_at_us DESC, model_hash ASC, episodes ASC"
 # The rows one user may read: shared ones and their own (an empty owner is nobody's).
@@ -120,6 +127,33 @@ class Cursor:
 
     created_at_us: int
     key: ModelKey
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """A listing's filters: a kind (PROFILE also matches rows whose kind is unknown), an
+    owner, a direct parent; None lets every value through."""
+
+    kind: str | None = None
+    owner: str | None = None
+    parent: ModelKey | None = None
+
+    def sql(self) -> tuple[list[str], list[object]]:
+        clauses: list[str] = []
+        params: list[object] = []
+        if self.kind == PROFILE_KIND:
+            clauses.append("kind IN (?, '')")
+            params.append(self.kind)
+        elif self.kind is not None:
+            clauses.append("kind = ?")
+            params.append(self.kind)
+        if self.owner is not None:
+            clauses.append("owner = ?")
+            params.append(self.owner)
+        if self.parent is not None:
+            clauses.append("parent_hash = ? AND parent_episodes = ?")
+            params += [self.parent.model_hash, self.parent.episodes]
+        return clauses, params
 
 
 def to_micros(moment: datetime) -> int:
@@ -161,6 +195,8 @@ def _row_values(record: ModelRecord, stamp: FileStamp) -> tuple[Any, ...]:
         d.policy_family,
         d.policy_layout_version,
         d.label,
+        json.dumps(list(d.features)) if d.features else "",
+        d.features_version,
     )
 
 
@@ -194,6 +230,8 @@ def _record(row: sqlite3.Row) -> ModelRecord:
             policy_family=row["policy_family"],
             policy_layout_version=row["policy_layout_version"],
             label=row["label"],
+            features=tuple(json.loads(row["features_json"])) if row["features_json"] else (),
+            features_version=row["features_version"],
         ),
         owner=row["owner"],
         visibility=Visibility(row["visibility"]),
@@ -319,15 +357,24 @@ class ModelIndex:
         return [_record(r) for r in rows]
 
     def page(
-        self, model_hash: str | None, after: Cursor | None, limit: int, reader: str | None = None
+        self,
+        model_hash: str | None,
+        after: Cursor | None,
+        limit: int,
+        reader: str | None = None,
+        only: ListFilter | None = None,
     ) -> list[ModelRecord]:
         """Up to ``limit`` rows newest first, strictly after ``after`` in that order; with a
-        ``reader``, only the shared rows and that user's own."""
+        ``reader``, only the shared rows and that user's own; with ``only``, its rows."""
         clauses: list[str] = []
         params: list[object] = []
         if reader is not None:
             clauses.append(_READABLE)
             params.append(reader)
+        if only is not None:
+            only_clauses, only_params = only.sql()
+            clauses += only_clauses
+            params += only_params
         if model_hash is not None:
             clauses.append("model_hash = ?")
             params.append(model_hash)

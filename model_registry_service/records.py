@@ -56,6 +56,10 @@ class ModelDetails:
     policy_layout_version: int = 0
     # The household's (or family's) label for people; "" when none was given.
     label: str = ""
+    # The feature vector of a profile model's household (glidepath.rl.features) and its
+    # version; () / 0 when unknown, and then the model is never a near match.
+    features: tuple[float, ...] = ()
+    features_version: int = 0
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ import grpc
 from glidepath.auth import ANONYMOUS, User
 from glidepath.errors import InvalidArgument, PermissionDenied
 from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
+from glidepath.rl.features import NEAR_MATCH_THRESHOLD
 from glidepath.rpc.bounds import Bound
 from glidepath.rpc.interceptors import takes_user
 from model_registry_service import validation
@@ -29,10 +30,13 @@ from model_registry_service.cleanup import cleanup_models
 from model_registry_service.convert import (
     declaration_from_proto,
     evaluation_json,
+    kind_from_proto,
     metadata_to_proto,
     ref_from_key,
     visibility_from_proto,
 )
+from model_registry_service.index import ListFilter
+from model_registry_service.near import NearQuery, nearest
 from model_registry_service.shares import UserShares
 from model_registry_service.storage import ModelStore
 
@@ -137,6 +141,38 @@ class RegistryServicer(registry_pb2_grpc.ModelRegistryServicer):
         return registry_pb2.FindCompatibleModelResponse(model=candidates[0], candidates=candidates)
 
     @takes_user
+    def FindNearModels(
+        self,
+        request: registry_pb2.FindNearModelsRequest,
+        context: grpc.ServicerContext,
+        user: User = ANONYMOUS,
+    ) -> registry_pb2.FindNearModelsResponse:
+        max_distance = request.max_distance if request.HasField("max_distance") else None
+        features = validation.check_near_query(
+            tuple(request.features), request.features_version, max_distance
+        )
+        min_episodes = (
+            validation.check_min_episodes(request.min_episodes)
+            if request.HasField("min_episodes")
+            else self._default_min_episodes
+        )
+        if request.exclude_hash:
+            validation.check_hash(request.exclude_hash, "exclude_hash")
+        query = NearQuery(
+            features=features,
+            max_distance=NEAR_MATCH_THRESHOLD if max_distance is None else max_distance,
+            max_candidates=validation.check_near_candidates(request.max_candidates),
+            min_episodes=min_episodes,
+            exclude_hash=request.exclude_hash,
+        )
+        return registry_pb2.FindNearModelsResponse(
+            models=[
+                registry_pb2.NearModel(model=metadata_to_proto(n.record, user), distance=n.distance)
+                for n in nearest(self._store.readable(user), query)
+            ]
+        )
+
+    @takes_user
     def GetModel(
         self,
         request: registry_pb2.GetModelRequest,
@@ -155,8 +191,17 @@ class RegistryServicer(registry_pb2_grpc.ModelRegistryServicer):
         context: grpc.ServicerContext,
         user: User = ANONYMOUS,
     ) -> registry_pb2.ListModelsResponse:
+        only = ListFilter(
+            kind=kind_from_proto(request.kind, "kind") or None,
+            owner=request.owner or None,
+            parent=(
+                validation.check_key(request.parent.model_hash, request.parent.episodes, "parent.")
+                if request.HasField("parent")
+                else None
+            ),
+        )
         page = self._store.list_page(
-            request.model_hash or None, request.page_size, request.page_token, user
+            request.model_hash or None, request.page_size, request.page_token, user, only
         )
         return registry_pb2.ListModelsResponse(
             models=[metadata_to_proto(r, user) for r in page.records],

@@ -70,6 +70,8 @@ def to_document(record: ModelRecord) -> dict[str, Any]:
         "policy_family": d.policy_family,
         "policy_layout_version": d.policy_layout_version,
         "label": d.label,
+        "features": list(d.features),
+        "features_version": d.features_version,
         "quarantine": (
             {"reason": record.quarantine.reason, "at": record.quarantine.at.isoformat()}
             if record.quarantine
@@ -115,6 +117,8 @@ def from_document(document: dict[str, Any]) -> ModelRecord:
             policy_family=str(document.get("policy_family", "")),
             policy_layout_version=int(document.get("policy_layout_version", 0)),
             label=str(document.get("label", "")),
+            features=tuple(float(x) for x in document.get("features", [])),
+            features_version=int(document.get("features_version", 0)),
         ),
         owner=str(document["owner"]),
         visibility=Visibility(document["visibility"]),

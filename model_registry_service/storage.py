@@ -70,7 +70,14 @@ from glidepath.errors import (
 )
 from glidepath.text import clip
 from model_registry_service import ranking, sidecar, validation, weights, zipcheck
-from model_registry_service.index import Cursor, FileStamp, from_micros, open_index, to_micros
+from model_registry_service.index import (
+    Cursor,
+    FileStamp,
+    ListFilter,
+    from_micros,
+    open_index,
+    to_micros,
+)
 from model_registry_service.naming import (
     INDEX_FILE_NAME,
     TEMP_PREFIX,
@@ -518,6 +525,13 @@ class ModelStore:
         self.settle(model_hash)
         return [r for r in self.index.for_hash(model_hash) if self._visible(r, viewer) is not None]
 
+    def readable(self, viewer: User | None = None) -> list[ModelRecord]:
+        """Every model ``viewer`` may read, newest first, once every pending file is
+        adopted (a near-match search must see all of them)."""
+        self.refresh()
+        self.settle()
+        return [r for r in self.index.all() if self._visible(r, viewer) is not None]
+
     def find_compatible(
         self, model_hash: str, min_episodes: int, viewer: User | None = None
     ) -> ModelRecord:
@@ -538,6 +552,7 @@ class ModelStore:
         page_size: int,
         page_token: str = "",
         viewer: User | None = None,
+        only: ListFilter | None = None,
     ) -> Page:
         """Newest first; the token is a keyset cursor, so pages never repeat or skip a
         model that stays stored while the client pages. A listing of every hash
@@ -549,7 +564,7 @@ class ModelStore:
         after = decode_page_token(page_token, model_hash) if page_token else None
         self.refresh()
         self.settle(model_hash)
-        rows = self.index.page(model_hash, after, limit + 1, reader=_reader(viewer))
+        rows = self.index.page(model_hash, after, limit + 1, reader=_reader(viewer), only=only)
         if len(rows) <= limit:
             return Page(rows, "")
         last = rows[limit - 1]

@@ -13,6 +13,7 @@ import re
 
 from glidepath.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from glidepath.models import fine_tuned_episodes
+from glidepath.rl.features import FEATURES_LENGTH, FEATURES_VERSION
 from glidepath.text import clip, clip_repr
 from model_registry_service.naming import ModelKey, is_model_hash
 from model_registry_service.records import ModelDetails, UploadDeclaration
@@ -154,6 +155,9 @@ def _identity_violations(key: ModelKey, details: ModelDetails) -> list[FieldViol
         violations.append(
             FieldViolation("metadata.label", "must be one line of at most 200 characters")
         )
+    violations += features_violations(
+        details.features, details.features_version, "metadata.features"
+    )
     if details.episodes_added == 0:
         return violations
     total = fine_tuned_episodes(details.parent, details.episodes_added)
@@ -167,6 +171,50 @@ def _identity_violations(key: ModelKey, details: ModelDetails) -> list[FieldViol
             )
         )
     return violations
+
+
+def features_violations(
+    features: tuple[float, ...], version: int, field: str
+) -> list[FieldViolation]:
+    """A feature vector is this registry's version, of its length, every number finite;
+    none at all (version 0) is fine for an upload: that model is never a near match."""
+    if not features and version == 0:
+        return []
+    if version != FEATURES_VERSION:
+        return [
+            FieldViolation(
+                f"{field}_version",
+                f"this registry compares feature vectors of version {FEATURES_VERSION}, "
+                f"got {version}",
+            )
+        ]
+    if len(features) != FEATURES_LENGTH:
+        return [
+            FieldViolation(
+                field,
+                f"a version-{version} vector has {FEATURES_LENGTH} numbers, got {len(features)}",
+            )
+        ]
+    if not all(math.isfinite(x) for x in features):
+        return [FieldViolation(field, "every number must be finite")]
+    return []
+
+
+def check_near_query(
+    features: tuple[float, ...], version: int, max_distance: float | None
+) -> tuple[float, ...]:
+    """The query's vector, or InvalidArgument naming ``features``, ``features_version``
+    or ``max_distance``."""
+    violations = features_violations(features, version, "features")
+    if not features and not violations:
+        violations.append(FieldViolation("features", "is required"))
+    if max_distance is not None and not (math.isfinite(max_distance) and max_distance > 0):
+        violations.append(
+            FieldViolation("max_distance", f"must be > 0 when set, got {max_distance}")
+        )
+    if violations:
+        raise InvalidArgument(violations)
+    return features
 
 
 def too_large(message: str) -> FailedPrecondition:
@@ -183,6 +231,16 @@ def check_max_candidates(value: int, field: str = "max_candidates") -> int:
     if value > MAX_CANDIDATES:
         raise InvalidArgument.field(field, f"must be 0 to {MAX_CANDIDATES}, got {value}")
     return max(value, 1)
+
+
+DEFAULT_NEAR_CANDIDATES = 4
+
+
+def check_near_candidates(value: int, field: str = "max_candidates") -> int:
+    """0 means DEFAULT_NEAR_CANDIDATES: a near search wants a few households to try."""
+    if value > MAX_CANDIDATES:
+        raise InvalidArgument.field(field, f"must be 0 to {MAX_CANDIDATES}, got {value}")
+    return value or DEFAULT_NEAR_CANDIDATES
 
 
 def check_sha256(value: str, field: str = "sha256") -> str:

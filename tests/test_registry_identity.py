@@ -180,7 +180,7 @@ def test_an_index_of_schema_version_2_keeps_its_models_readable(tmp_path: Path) 
     finally:
         store.close()
     db = sqlite3.connect(directory / INDEX_FILE_NAME)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     columns = {row[1] for row in db.execute("PRAGMA table_info(models)")}
     db.close()
     assert {"kind", "episodes_added", "policy_family", "policy_layout_version"} <= columns

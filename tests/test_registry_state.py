@@ -88,7 +88,7 @@ def test_an_index_of_schema_version_1_opens_and_keeps_its_rows(tmp_path: Path) -
     finally:
         store.close()
     db = sqlite3.connect(directory / INDEX_FILE_NAME)
-    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 4
     db.close()
 
 

@@ -8,6 +8,7 @@ import sys
 from dataclasses import replace
 
 import pytest
+from household_support import COUPLE_JSON, EXAMPLE_JSON, RETIREE_JSON
 
 from glidepath.household.convert import household_from_json
 from glidepath.household.model import Household
@@ -17,7 +18,6 @@ from glidepath.rl.features import (
     distance,
     household_features,
 )
-from household_support import COUPLE_JSON, EXAMPLE_JSON, RETIREE_JSON
 
 
 def _example() -> Household:

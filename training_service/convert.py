@@ -26,6 +26,7 @@ from glidepath.models import (
     ModelKey,
     is_model_hash,
 )
+from glidepath.rl.features import household_features
 from glidepath.text import clip_repr
 from glidepath.training.v1 import training_pb2 as pb
 from training_service.jobs import JobRecord, JobState
@@ -90,7 +91,18 @@ def start_request(message: pb.StartTrainingRequest, fetch_parent: FetchParent) -
         seed=seed,
         parent=parent,
         parent_model_zip=fetch_parent(message.parent) if parent is not None else None,
+        label=model_label(household.name),
+        features=household_features(canonical),
     )
+
+
+MAX_LABEL_CHARS = 200
+
+
+def model_label(name: str) -> str:
+    """The household's name as the registry's one-line label (at most 200 characters)."""
+    line = " ".join(name.split())
+    return line if len(line) <= MAX_LABEL_CHARS else line[: MAX_LABEL_CHARS - 1] + "…"
 
 
 def _parent(

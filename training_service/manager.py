@@ -40,6 +40,7 @@ from glidepath.common.v1 import model_pb2
 from glidepath.household.model import Household
 from glidepath.models import DEFAULT_POLICY_FAMILY, ModelKey, fine_tuned_episodes
 from glidepath.registry.v1 import registry_pb2
+from glidepath.rl.features import FEATURES_VERSION
 from glidepath.text import clip
 from glidepath.versions import POLICY_LAYOUT_VERSION
 from training_service.config import TrainingSettings
@@ -88,6 +89,8 @@ class StartRequest:
     parent: ModelKey | None = None
     parent_model_zip: bytes | None = None
     note: str = ""  # a sentence for the job's message while it waits (e.g. a taken name)
+    label: str = ""  # the household's name, for people (not part of the hash)
+    features: tuple[float, ...] = ()  # glidepath.rl.features of the canonical household
 
     @property
     def model(self) -> ModelKey:
@@ -105,6 +108,8 @@ class _Pending:
 
     task: TrainingTask
     canonical_json: str
+    label: str = ""
+    features: tuple[float, ...] = ()
 
 
 class JobManager:
@@ -224,6 +229,8 @@ class JobManager:
                     model_hash=request.model_hash,
                 ),
                 canonical_json=request.canonical_json,
+                label=request.label,
+                features=request.features,
             )
             self._jobs[record.job_id] = record
             self._versions[record.job_id] = 0
@@ -504,12 +511,11 @@ class JobManager:
         record.evaluation = outcome.evaluation
         record.message = "uploading the model to the registry"
         self._changed(record, persist=True)
-        canonical_json = pending.canonical_json if pending else ""
         try:
             self._spool.put(
                 record.job_id,
                 outcome.model_zip,
-                _metadata(record, outcome, canonical_json),
+                _metadata(record, outcome, pending),
                 owner=record.owner,
             )
         except OSError as exc:
@@ -540,9 +546,12 @@ class JobManager:
 
 
 def _metadata(
-    record: JobRecord, outcome: TrainingOutcome, canonical_json: str
+    record: JobRecord, outcome: TrainingOutcome, pending: _Pending | None
 ) -> registry_pb2.UploadModelMetadata:
-    """What the registry stores beside the model (size and SHA-256 are added at upload)."""
+    """What the registry stores beside the model (size and SHA-256 are added at upload).
+
+    ``pending`` is None only for a job restored after a restart mid-upload: its model is
+    stored without canonical parameters, label or features (never a near match)."""
 
     model = record.model
     metadata = registry_pb2.UploadModelMetadata(
@@ -550,7 +559,7 @@ def _metadata(
         algorithm=record.algorithm,
         library_versions=outcome.library_versions,
         evaluation=model_pb2.ModelEvaluation.FromString(outcome.evaluation),
-        canonical_parameters_json=canonical_json,
+        canonical_parameters_json=pending.canonical_json if pending else "",
         timesteps=outcome.timesteps,
         hyperparameters_json=json.dumps(
             outcome.hyperparameters, sort_keys=True, separators=(",", ":"), default=str
@@ -561,6 +570,9 @@ def _metadata(
         episodes_added=record.episodes,
         policy_family=DEFAULT_POLICY_FAMILY,
         policy_layout_version=POLICY_LAYOUT_VERSION,
+        label=pending.label if pending else "",
+        features=pending.features if pending else (),
+        features_version=FEATURES_VERSION if pending and pending.features else 0,
     )
     if record.parent is not None:
         metadata.parent.CopyFrom(

@@ -38,8 +38,10 @@ from typing import TYPE_CHECKING, Protocol
 from glidepath import errors, log
 from glidepath.auth import LOCAL, User
 from glidepath.common.v1 import household_pb2, model_pb2
+from glidepath.household.canonical import canonicalize
 from glidepath.models import ModelKey, fine_tuned_episodes, model_file_name
 from glidepath.rl.family import ProfileFamily, contains, family_hash, load_family
+from glidepath.rl.features import FEATURES_VERSION, household_features
 from glidepath.simulation.v1 import simulation_pb2 as pb
 from glidepath.text import one_line
 from glidepath.training.v1 import training_pb2
@@ -447,15 +449,12 @@ class Optimizer:
 
     def _near(self, call: _Call) -> list[tuple[model_pb2.ModelMetadata, float]]:
         """Profile models of near households; none when the registry cannot say."""
-        try:  # until features land (glidepath.rl.features, issue 12's near matches)
-            from glidepath.rl import features  # type: ignore[attr-defined,unused-ignore]
-        except ImportError:
-            return []
         job = call.job
         try:
             near: list[tuple[model_pb2.ModelMetadata, float]] = self._registry.find_near(
-                features.household_features(job.household),
-                features.FEATURES_VERSION,
+                # the training service stores the canonical household's features
+                household_features(canonicalize(job.household)),
+                FEATURES_VERSION,
                 self._candidates,
                 job.min_episodes,
                 job.household_hash,

@@ -308,6 +308,8 @@ class ModelMetadata(_message.Message):
     POLICY_FAMILY_FIELD_NUMBER: _builtins.int
     POLICY_LAYOUT_VERSION_FIELD_NUMBER: _builtins.int
     LABEL_FIELD_NUMBER: _builtins.int
+    FEATURES_FIELD_NUMBER: _builtins.int
+    FEATURES_VERSION_FIELD_NUMBER: _builtins.int
     file_name: _builtins.str
     """File name in the model directory: rl_model_{model_hash}_{episodes}ep.zip."""
     size_bytes: _builtins.int
@@ -361,6 +363,8 @@ class ModelMetadata(_message.Message):
     """The household's (or the family's) label for people, e.g. "Example household"; empty
     when none is known. Not part of the hash; shown to whoever may read the model.
     """
+    features_version: _builtins.int
+    """The version of that vector (glidepath.rl.features.FEATURES_VERSION); 0 when none."""
     @_builtins.property
     def ref(self) -> Global___ModelRef:
         """The model's key."""
@@ -394,6 +398,13 @@ class ModelMetadata(_message.Message):
     def quarantined_at(self) -> _timestamp_pb2.Timestamp:
         """When the model was quarantined, UTC; absent when it is not."""
 
+    @_builtins.property
+    def features(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """The feature vector of the household a PROFILE model was trained for, at the start of
+        its plan (glidepath.rl.features.household_features, dimensionless); empty when unknown
+        or for a GENERIC model. Near matches are found by it (FindNearModels).
+        """
+
     def __init__(
         self,
         *,
@@ -421,10 +432,12 @@ class ModelMetadata(_message.Message):
         policy_family: _builtins.str = ...,
         policy_layout_version: _builtins.int = ...,
         label: _builtins.str = ...,
+        features: _abc.Iterable[_builtins.float] | None = ...,
+        features_version: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at", "declared_evaluation", b"declared_evaluation", "evaluation", b"evaluation", "parent", b"parent", "quarantined_at", b"quarantined_at", "ref", b"ref"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "canonical_parameters_json", b"canonical_parameters_json", "created_at", b"created_at", "declared_evaluation", b"declared_evaluation", "episodes_added", b"episodes_added", "evaluation", b"evaluation", "file_name", b"file_name", "hyperparameters_json", b"hyperparameters_json", "kind", b"kind", "label", b"label", "library_versions", b"library_versions", "origin", b"origin", "owner", b"owner", "parent", b"parent", "policy_family", b"policy_family", "policy_layout_version", b"policy_layout_version", "quarantine_reason", b"quarantine_reason", "quarantined_at", b"quarantined_at", "ref", b"ref", "sha256", b"sha256", "size_bytes", b"size_bytes", "timesteps", b"timesteps", "training_seconds", b"training_seconds", "visibility", b"visibility"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "canonical_parameters_json", b"canonical_parameters_json", "created_at", b"created_at", "declared_evaluation", b"declared_evaluation", "episodes_added", b"episodes_added", "evaluation", b"evaluation", "features", b"features", "features_version", b"features_version", "file_name", b"file_name", "hyperparameters_json", b"hyperparameters_json", "kind", b"kind", "label", b"label", "library_versions", b"library_versions", "origin", b"origin", "owner", b"owner", "parent", b"parent", "policy_family", b"policy_family", "policy_layout_version", b"policy_layout_version", "quarantine_reason", b"quarantine_reason", "quarantined_at", b"quarantined_at", "ref", b"ref", "sha256", b"sha256", "size_bytes", b"size_bytes", "timesteps", b"timesteps", "training_seconds", b"training_seconds", "visibility", b"visibility"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -62,6 +62,8 @@ class UploadModelMetadata(_message.Message):
     POLICY_FAMILY_FIELD_NUMBER: _builtins.int
     POLICY_LAYOUT_VERSION_FIELD_NUMBER: _builtins.int
     LABEL_FIELD_NUMBER: _builtins.int
+    FEATURES_FIELD_NUMBER: _builtins.int
+    FEATURES_VERSION_FIELD_NUMBER: _builtins.int
     size_bytes: _builtins.int
     """Exact size of the file in bytes; the upload fails if the bytes received differ."""
     sha256: _builtins.str
@@ -94,6 +96,10 @@ class UploadModelMetadata(_message.Message):
     """The household's (or the family's) label for people, e.g. "Example household"; at
     most 200 characters, one line; empty when none. Not part of the hash.
     """
+    features_version: _builtins.int
+    """The version of that vector (glidepath.rl.features.FEATURES_VERSION): required (> 0)
+    with features, 0 without; the length must be the version's.
+    """
     @_builtins.property
     def ref(self) -> _model_pb2.ModelRef:
         """The model's key; see glidepath.common.v1.ModelRef for the rules."""
@@ -109,6 +115,13 @@ class UploadModelMetadata(_message.Message):
     @_builtins.property
     def parent(self) -> _model_pb2.ModelRef:
         """The model this one was fine-tuned from, if any."""
+
+    @_builtins.property
+    def features(self) -> _containers.RepeatedScalarFieldContainer[_builtins.float]:
+        """The feature vector of the household a PROFILE model was trained for, at the start of
+        its plan (glidepath.rl.features.household_features, dimensionless, every number
+        finite); empty when unknown. A model without one is never a near match.
+        """
 
     def __init__(
         self,
@@ -130,10 +143,12 @@ class UploadModelMetadata(_message.Message):
         policy_family: _builtins.str = ...,
         policy_layout_version: _builtins.int = ...,
         label: _builtins.str = ...,
+        features: _abc.Iterable[_builtins.float] | None = ...,
+        features_version: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["evaluation", b"evaluation", "parent", b"parent", "ref", b"ref"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "canonical_parameters_json", b"canonical_parameters_json", "episodes_added", b"episodes_added", "evaluation", b"evaluation", "hyperparameters_json", b"hyperparameters_json", "kind", b"kind", "label", b"label", "library_versions", b"library_versions", "parent", b"parent", "policy_family", b"policy_family", "policy_layout_version", b"policy_layout_version", "ref", b"ref", "sha256", b"sha256", "size_bytes", b"size_bytes", "timesteps", b"timesteps", "training_seconds", b"training_seconds", "visibility", b"visibility"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithm", b"algorithm", "canonical_parameters_json", b"canonical_parameters_json", "episodes_added", b"episodes_added", "evaluation", b"evaluation", "features", b"features", "features_version", b"features_version", "hyperparameters_json", b"hyperparameters_json", "kind", b"kind", "label", b"label", "library_versions", b"library_versions", "parent", b"parent", "policy_family", b"policy_family", "policy_layout_version", b"policy_layout_version", "ref", b"ref", "sha256", b"sha256", "size_bytes", b"size_bytes", "timesteps", b"timesteps", "training_seconds", b"training_seconds", "visibility", b"visibility"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
