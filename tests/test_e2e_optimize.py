@@ -46,7 +46,11 @@ BASELINES = {
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    env = {"TRAINING_EVAL_LIVES": "500", "OPTIMIZE_PROFILE_PATHS": "500"}
+    env = {
+        "TRAINING_EVAL_LIVES": "500",
+        "OPTIMIZE_PROFILE_PATHS": "500",
+        "REGISTRY_SHIPPED_MODELS_DIR": "",  # no generic model: households far apart stay unknown
+    }
     with local_stack(tmp_path_factory.mktemp("e2e"), ports=EPHEMERAL_PORTS, env=env) as running:
         yield running
 
@@ -132,9 +136,16 @@ def test_option_a_again_uses_the_stored_model(stack: LocalStack) -> None:
 
 
 def test_option_b_on_an_unknown_household_falls_back_to_training(stack: LocalStack) -> None:
-    stream = optimize(simulation(stack), request(household(risk_aversion=4.0), pretrained=True))
-    assert stream.stages[:4] == ["HASHED", "LOOKING_UP", "NO_COMPATIBLE_MODEL", "TRAINING_STARTED"]
-    missing = stream.events[2]
+    # Half the example's risk aversion: too far for its model to be a near match.
+    stream = optimize(simulation(stack), request(household(risk_aversion=1.5), pretrained=True))
+    assert stream.stages[:5] == [
+        "HASHED",
+        "LOOKING_UP",
+        "NEAR_MATCHES",
+        "NO_COMPATIBLE_MODEL",
+        "TRAINING_STARTED",
+    ]
+    missing = stream.events[3]
     assert "no model" in missing.message.lower() and "training" in missing.message
     answer = stream.answer()
     assert answer.source == pb.MODEL_SOURCE_TRAINED_NOW
@@ -148,7 +159,7 @@ def test_option_b_without_fallback_is_not_found_with_the_reason(stack: LocalStac
     assert error.code() == grpc.StatusCode.NOT_FOUND
     assert error_reason(error) == "NO_MODEL_FOR_HASH"
     assert "fallback_to_training is off" in (error.details() or "")
-    assert stream.stages == ["HASHED", "LOOKING_UP", "NO_COMPATIBLE_MODEL"]
+    assert stream.stages == ["HASHED", "LOOKING_UP", "NEAR_MATCHES", "NO_COMPATIBLE_MODEL"]
 
 
 def test_the_500_episode_rule_holds_end_to_end(stack: LocalStack) -> None:

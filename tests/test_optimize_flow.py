@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import grpc
@@ -552,22 +553,25 @@ class LadderRegistry(FakeRegistry):
         return [self.generic]
 
 
-def gated(passed: bool) -> Any:
+def gated(passed: bool, beats_rules: bool = False) -> Any:
     def judged(j: OptimizeJob, model: Any, policy: Any, i: Interrupt) -> Judgement:
         judgement = fake_evaluate(j, model, policy, i)
         judgement.gate.passed = passed and model.sha256 != "cd" * 32
-        return judgement
+        rules = pb.GateVerdict(best_baseline="vpw", passed=beats_rules, lives=10)
+        return replace(judgement, versus_rules=rules)
 
     return judged
 
 
-def ladder(passed: bool, **fields: Any) -> tuple[list[str], Any, FakeTraining]:
+def ladder(
+    passed: bool, beats_rules: bool = False, **fields: Any
+) -> tuple[list[str], Any, FakeTraining]:
     from glidepath.rl.family import family_hash, load_family
 
     generic = metadata(family_hash(load_family()), 1000, sha256="ee" * 32)
     training = FakeTraining(training_pb2.TRAINING_STATE_SUCCEEDED)
     optimizer = Optimizer(
-        LadderRegistry(generic), training, FakePolicies(), gated(passed), fake_score
+        LadderRegistry(generic), training, FakePolicies(), gated(passed, beats_rules), fake_score
     )
     stages, result = run(optimizer, job(use_pretrained=True, **fields))
     return stages, result, training
@@ -579,6 +583,18 @@ def test_the_generic_model_serves_when_it_passes_the_gate() -> None:
     assert "ZERO_SHOT" in stages and "FINE_TUNING" not in stages
     assert result is not None and result.source == pb.MODEL_SOURCE_GENERIC
     assert training.started == []
+
+
+def test_a_candidate_that_beats_every_rule_serves_though_the_optimum_wins() -> None:
+    stages, result, training = ladder(False, beats_rules=True)
+    assert "FINE_TUNING" not in stages and training.started == []
+    assert result is not None and result.source == pb.MODEL_SOURCE_GENERIC
+
+
+def test_without_fallback_a_candidate_not_good_enough_is_never_fine_tuned() -> None:
+    with pytest.raises(errors.NotFound) as raised:
+        ladder(False, fine_tune_episodes=50, fallback_to_training=False)
+    assert "not good enough" in raised.value.message
 
 
 def test_a_generic_model_failing_the_gate_is_fine_tuned() -> None:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -131,7 +132,7 @@ def _upload(
     return stored
 
 
-def _near(registry: RegistryHarness, **fields: object) -> registry_pb2.FindNearModelsResponse:
+def _near(registry: RegistryHarness, **fields: Any) -> registry_pb2.FindNearModelsResponse:
     request = registry_pb2.FindNearModelsRequest(
         features=HERE, features_version=FEATURES_VERSION, **fields
     )
@@ -220,7 +221,7 @@ def test_list_models_filters_by_kind_owner_and_parent(
     _upload(registry, HASH_B, (), kind=model_pb2.MODEL_KIND_GENERIC, token=tokens["bob"])
     _upload(registry, HASH_C, A_YEAR_ON, parent=ref(HASH_B, 1000), token=tokens["bob"])
 
-    def listed(**fields: object) -> list[str]:
+    def listed(**fields: Any) -> list[str]:
         reply = registry.stub.ListModels(registry_pb2.ListModelsRequest(**fields), timeout=TIMEOUT)
         return sorted(m.ref.model_hash for m in reply.models)
 

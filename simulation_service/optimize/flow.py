@@ -325,6 +325,11 @@ class Optimizer:
             why = missing.message
         else:
             why = f"no usable compatible model ({len(call.failures)} found, none usable)"
+        if call.turned_down:
+            why += (
+                f"; {call.turned_down} near or generic model(s) judged zero-shot were not "
+                "good enough"
+            )
         if not job.fallback_to_training:
             yield call.event(
                 Stage.OPTIMIZE_STAGE_NO_COMPATIBLE_MODEL, f"{why}; fallback_to_training is off"
@@ -332,7 +337,7 @@ class Optimizer:
             if missing is not None:
                 self._raise_if_quarantined(call)
                 raise errors.NotFound(
-                    f"no compatible pre-trained model: {missing.message} "
+                    f"no compatible pre-trained model: {why} "
                     "(fallback_to_training is off; turn it on, or run option A)",
                     reason=missing.reason,
                 )
@@ -384,29 +389,28 @@ class Optimizer:
                     raise
                 yield from self._unusable(call, ready.metadata, bad, _NEXT_RUNG)
                 continue
-            gate = judgement.gate
-            verdict = "passes the gate" if gate.passed else "does not pass the gate"
             yield call.event(
                 Stage.OPTIMIZE_STAGE_ZERO_SHOT,
-                f"{label} {ready.metadata.file_name}: {gate.improvement.value:+,.0f} a year "
-                f"against {gate.best_baseline} on {gate.lives:,} evaluation lives, {verdict}",
+                f"{label} {ready.metadata.file_name}: {_zero_shot_verdict(judgement)}",
                 model=ready.metadata.ref,
             )
+            gate = judgement.gate
             judged.append((gate.improvement.value, index, ready, judgement))
         judged.sort(key=lambda item: (-item[0], item[1]))
-        passing = [(ready, judgement) for _, _, ready, judgement in judged if judgement.gate.passed]
+        passing = [(ready, judgement) for _, _, ready, judgement in judged if _accepted(judgement)]
         if passing:
             ready, judgement = passing[0]
             suffix = " (cached)" if judgement.cached else ""
             call.timings.append(("evaluation" + suffix, judgement.evaluation_seconds))
             call.timings.append(("profile" + suffix, judgement.profile_seconds))
             return pb.OptimizeResponse(result=call.result(ready, judgement))
-        if not judged or call.job.fine_tune_episodes == 0:
-            return None
+        call.turned_down = len(judged)
+        if not judged or call.job.fine_tune_episodes == 0 or not call.job.fallback_to_training:
+            return None  # fallback_to_training off: no training of any kind, fine-tuning too
         parent = judged[0][2].metadata.ref
         yield call.event(
             Stage.OPTIMIZE_STAGE_FINE_TUNING,
-            f"no candidate passed the gate zero-shot; fine-tuning "
+            f"no candidate was good enough zero-shot; fine-tuning "
             f"{judged[0][2].metadata.file_name} for {call.job.fine_tune_episodes:,} episodes",
             model=parent,
         )
@@ -730,6 +734,8 @@ class _Call:
     missing: errors.NotFound | None = None
     # Why each model tried was unusable, in order.
     failures: list[errors.GlidepathError] = field(default_factory=list)
+    # Near matches and generic models judged zero-shot and not accepted.
+    turned_down: int = 0
 
     def after_the_last(self) -> str:
         """What follows when the last compatible model of option B is unusable."""
@@ -795,6 +801,27 @@ def progress(job: training_pb2.TrainingJob) -> pb.TrainingProgress:
     if job.HasField("estimated_seconds_left"):
         message.estimated_seconds_left = job.estimated_seconds_left
     return message
+
+
+def _accepted(judgement: Judgement) -> bool:
+    """A model trained for another household (or a family) serves this one when it passes
+    the gate, or at least beats every rule of thumb by the gate's margin: what a training
+    for this household would typically give (docs/ladder.md), without paying for one."""
+    return judgement.gate.passed or judgement.beats_the_rules
+
+
+def _zero_shot_verdict(judgement: Judgement) -> str:
+    gate, rules = judgement.gate, judgement.versus_rules
+    text = (
+        f"{gate.improvement.value:+,.0f} ± {gate.improvement.standard_error:,.0f} a year "
+        f"against {gate.best_baseline} on {gate.lives:,} evaluation lives"
+    )
+    if rules is not None and rules.best_baseline != gate.best_baseline:
+        text += (
+            f", {rules.improvement.value:+,.0f} ± {rules.improvement.standard_error:,.0f} "
+            f"against the best rule ({rules.best_baseline})"
+        )
+    return text + (", accepted" if _accepted(judgement) else ", not good enough")
 
 
 @functools.cache

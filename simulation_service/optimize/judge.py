@@ -29,7 +29,15 @@ from glidepath.engine.rollout import Rollout, rollout
 from glidepath.engine.run import ComparisonResult, SimulationSettings, simulate
 from glidepath.engine.strategies import Strategy
 from glidepath.household.model import Household
-from glidepath.rl.gate import GATE_STANDARD_ERRORS, POLICY, GateResult, gate, other_strategies
+from glidepath.rl.gate import (
+    DP_SIMPLIFIED,
+    GATE_STANDARD_ERRORS,
+    OPTIMUM,
+    POLICY,
+    GateResult,
+    gate,
+    other_strategies,
+)
 from glidepath.rl.gate import sentence as gate_sentence
 from glidepath.simulation.v1 import simulation_pb2 as pb
 from simulation_service import convert
@@ -52,6 +60,14 @@ class Judgement:
     profile_seconds: float
     # True when served from the judgement cache (``memo``): nothing was recomputed.
     cached: bool = False
+    # The policy against the best rule of thumb alone (the dynamic-programming references
+    # left out), paired on the same lives: what the ladder asks of a model trained for
+    # another household (simulation_service/optimize/flow.py, docs/ladder.md).
+    versus_rules: pb.GateVerdict | None = None
+
+    @property
+    def beats_the_rules(self) -> bool:
+        return self.versus_rules is not None and self.versus_rules.passed
 
 
 def judge(
@@ -76,6 +92,7 @@ def judge(
     )
     evaluation_seconds = time.perf_counter() - began
     verdict = gate_of(household, result, others)
+    rules = gate_of(household, result, [o for o in others if o not in (OPTIMUM, DP_SIMPLIFIED)])
     job = convert.Job(household, (POLICY, *others), settings)
     comparison = convert.compare_response(_without_path_utilities(result), job, household_hash)
     began = time.perf_counter()
@@ -95,6 +112,7 @@ def judge(
         recommended,
         evaluation_seconds,
         time.perf_counter() - began,
+        versus_rules=gate_message(rules),
     )
 
 
