@@ -16,8 +16,16 @@ from rl_support import mortal_couple, scaled, small_household
 from glidepath.engine.cashflows import build_schedule
 from glidepath.household.model import AssetClass, Household, RegimeSwitching, ReturnModel
 from glidepath.rl.actions import ACTION_DIM
+from glidepath.rl.family_vec_env import FamilyVecEnv
 from glidepath.rl.lives import Lives
-from glidepath.rl.observations import OBS_DIM, OBS_HIGH, OBS_LOW, PARAMETERS
+from glidepath.rl.observations import (
+    OBS_DIM,
+    OBS_HIGH,
+    OBS_LOW,
+    OBSERVATION_SPACE,
+    PARAMETERS,
+    terminal_observation,
+)
 
 GAMMA, PREMIUM, VOLATILITY, HORIZON, SAFE, INFLATION = range(19, 25)
 NEW = set(range(19, OBS_DIM))
@@ -142,3 +150,22 @@ def test_under_regimes_the_market_features_are_the_stationary_mixtures() -> None
     assert mixed[VOLATILITY] > calm[VOLATILITY]  # and swing more
     assert mixed[INFLATION] > calm[INFLATION]  # with higher inflation
     assert mixed[GAMMA] == calm[GAMMA] and mixed[HORIZON] == calm[HORIZON]
+
+
+def test_in_a_family_batch_each_household_shows_its_own_parameters() -> None:
+    short = small_household()
+    other = longer(replace(short, risk_aversion=6.0))
+    m = 4
+    env = FamilyVecEnv(lambda _: [short, other], 2, m, other.horizon_years, seed=1)
+    obs = env.reset()
+    assert isinstance(obs, np.ndarray)
+    np.testing.assert_array_equal(obs[:m, PARAMETERS], first(short, m)[:, PARAMETERS])
+    np.testing.assert_array_equal(obs[m:, PARAMETERS], first(other, m)[:, PARAMETERS])
+    assert obs[m, GAMMA] > obs[0, GAMMA] and obs[m, HORIZON] > obs[0, HORIZON]
+    for t in range(1, other.horizon_years):
+        obs, _, dones, _ = env.step(np.zeros((2 * m, ACTION_DIM)))
+        assert obs.shape == (2 * m, OBS_DIM) and OBSERVATION_SPACE.contains(obs[0])
+        if t >= short.horizon_years:  # the short plan is over: the placeholder
+            np.testing.assert_array_equal(obs[:m], terminal_observation(m))
+        np.testing.assert_array_equal(obs[m:, PARAMETERS], first(other, m)[:, PARAMETERS])
+        assert not dones.any()
