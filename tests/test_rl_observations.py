@@ -163,7 +163,9 @@ def test_in_a_family_batch_each_household_shows_its_own_parameters() -> None:
     np.testing.assert_array_equal(obs[m:, PARAMETERS], first(other, m)[:, PARAMETERS])
     assert obs[m, GAMMA] > obs[0, GAMMA] and obs[m, HORIZON] > obs[0, HORIZON]
     for t in range(1, other.horizon_years):
-        obs, _, dones, _ = env.step(np.zeros((2 * m, ACTION_DIM)))
+        stepped, _, dones, _ = env.step(np.zeros((2 * m, ACTION_DIM)))
+        assert isinstance(stepped, np.ndarray)  # SB3 types it array | dict | tuple
+        obs = stepped
         assert obs.shape == (2 * m, OBS_DIM) and OBSERVATION_SPACE.contains(obs[0])
         if t >= short.horizon_years:  # the short plan is over: the placeholder
             np.testing.assert_array_equal(obs[:m], terminal_observation(m))
