@@ -69,13 +69,13 @@ The market's figures are the engine's own summary of it (``Schedule.market``,
 as the non-stock ("safe") asset, and under regimes the stationary mixture's, which is
 what the rule plans with (18 says which regime is in force). 20 is the premium, E[real
 gross stocks] minus E[real gross safe mix], that over gamma x variance sets Merton's
-share; 21
-the standard deviation of the stocks' real log return; 23 the safe mix's expected real
-return, which discounts the human capital and sets how fast wealth can be spent; 24 the
-long-run mean inflation, which erodes non-indexed pensions and nominal annuities in the
-years to come (15-16 deflate this year's amounts only). 22 is the horizon in years (to
-the last age anyone can reach under mortality, to the life expectancy otherwise): 0, 1
-and 11 are fractions of it, so without it a 30-year and a 60-year plan look alike.
+share; 21 the standard deviation of the stocks' real log return; 23 the safe mix's
+expected real return, which discounts the human capital and sets how fast wealth can be
+spent; 24 the long-run mean inflation, which erodes non-indexed pensions and nominal
+annuities in the years to come (14-16 deflate this year's amounts only). 22 is the
+horizon in years (to the last age anyone can reach under mortality, to the life
+expectancy otherwise): 0, 1 and 11 are fractions of it, so without it a 30-year and a
+60-year plan look alike.
 
 The rule's own decisions (5, 6) are features because the action is a correction of
 them: the agent learns "how far off the rule is here", which is easiest when it sees
