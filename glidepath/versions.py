@@ -18,4 +18,8 @@ HOUSEHOLD_SCHEMA_VERSION = 2
 #: on offer and the income held observed.
 #: 4: a fourth action plans the claiming age of pensions with a claiming window; the
 #: pension income claimed, and what claiming now pays and locks in, observed.
-POLICY_LAYOUT_VERSION = 4
+#: 5: the household's parameters observed (risk aversion, the market's moments, the
+#: horizon) as features 19-24, so that one generic policy can serve a family of
+#: households. (Feature 18, the regime belief, came under 4 with the regimes themselves:
+#: every household with regimes was new then, so no hash had to move.)
+POLICY_LAYOUT_VERSION = 5

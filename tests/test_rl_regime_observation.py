@@ -12,9 +12,8 @@ from rl_support import small_household
 from glidepath.household.model import Household, RegimeSwitching, ReturnModel
 from glidepath.rl.actions import ACTION_DIM
 from glidepath.rl.lives import Lives
-from glidepath.rl.observations import OBS_DIM
 
-REGIME = OBS_DIM - 1
+REGIME = 18
 
 
 def with_regimes(household: Household, observable: bool) -> Household:

@@ -32,7 +32,7 @@ from glidepath.household.model import Household
 
 from .actions import ACTION_DIM, ACTION_SPACE
 from .lives import Lives, Reward, episode_seed
-from .observations import OBS_DIM, OBSERVATION_SPACE
+from .observations import OBSERVATION_SPACE, terminal_observation
 from .vec_env import BatchVecEnv
 
 #: Draws the households of batch k.
@@ -41,9 +41,7 @@ HouseholdSource = Callable[[int], Sequence[Household]]
 
 def finished_observation(n: int) -> NDArray[np.float32]:
     """What a life whose plan is over shows: the placeholder of a finished episode."""
-    obs = np.zeros((n, OBS_DIM), dtype=np.float32)
-    obs[:, 0] = 1.0
-    return obs
+    return terminal_observation(n)
 
 
 class FamilyVecEnv(BatchVecEnv):

@@ -62,7 +62,7 @@ from glidepath.engine.step import initial_state, step
 from glidepath.household.model import Household
 
 from .actions import base_rule, decide
-from .observations import OBS_DIM, observe
+from .observations import observe, terminal_observation
 
 FloatArray = NDArray[np.float64]
 
@@ -226,9 +226,7 @@ class Lives:
         assert self._state is not None
         if self._state.done:
             self._base = None
-            obs = np.zeros((self.n, OBS_DIM), dtype=np.float32)
-            obs[:, 0] = 1.0
-            return obs
+            return terminal_observation(self.n)
         self._base = self.rule.decide(self._state)
         return observe(self._state, self._base)
 

@@ -1,9 +1,10 @@
 """Observations: what the agent sees of a year's state, normalised to fixed bounds.
 
 No running normalisation (``VecNormalize`` pickles its statistics, and they would drift
-between households): every feature is a ratio or a log-ratio to the household's own
-consumption scale s (``Schedule.consumption_scale``), so scaling every amount of money by
-k leaves the observation unchanged, and each is clipped to a fixed range:
+between households): every feature that holds money is a ratio or a log-ratio to the
+household's own consumption scale s (``Schedule.consumption_scale``), so scaling every
+amount of money by k leaves the observation unchanged, and each is clipped to a fixed
+range:
 
 ==  =======================================  ===========
  i  feature                                  range
@@ -27,6 +28,12 @@ k leaves the observation unchanged, and each is clipped to a fixed range:
 16  pension income claiming now pays / s / 4 [0, 2]
 17  adjustment claiming now locks in         [0, 2]
 18  P(this year is turbulent), as seen        [0, 1]
+19  log(risk aversion) / 2                   [-1, 2]
+20  stocks' expected real excess return x 10 [-1, 1]
+21  stocks' real log-return volatility x 5   [0, 2]
+22  T / 100: the plan's horizon in years     [0, 1]
+23  the safe mix's expected real return x 10 [-1, 1]
+24  expected inflation x 10                  [-1, 1]
 ==  =======================================  ===========
 
 Features 9-12 are what lifetimes add: who is alive (a survivor's pension, a lone
@@ -50,6 +57,25 @@ Feature 18 is the market regime as the household sees it (``YearState.regime_bel
 :mod:`glidepath.engine.regime_belief`): the true regime (0 calm, 1 turbulent) where the
 household's market says regimes are observable, otherwise the filter's probability from
 the returns seen so far; 0 without regimes. The policy never reads the hidden regime.
+Features 19-24 are the household's parameters that move the optimal policy but that no
+other feature shows, so that one generic policy can serve a whole profile family
+(:mod:`glidepath.rl.family`) rather than one household: the same state calls for
+another decision at another risk aversion or in another market. They are the same on
+every path and in every year (one row, broadcast), hold no money, and over the default
+family sit well inside their ranges (200 of its households: 19 from 0.20 to 0.89, 20
+0.12-0.58, 21 0.66-0.94, 22 0.41-0.80, 23 -0.04 to 0.33, 24 0.15-0.35; docs/families.md).
+The market's figures are the engine's own summary of it (``Schedule.market``,
+:class:`glidepath.engine.market.MarketModel`): real, with the household's bond:cash mix
+as the non-stock ("safe") asset, and under regimes the stationary mixture's, which is
+what the rule plans with (18 says which regime is in force). 20 is the premium, E[real
+gross stocks] minus E[real gross safe mix], that over gamma x variance sets Merton's
+share; 21 the standard deviation of the stocks' real log return; 23 the safe mix's
+expected real return, which discounts the human capital and sets how fast wealth can be
+spent; 24 the long-run mean inflation, which erodes non-indexed pensions and nominal
+annuities in the years to come (14-16 deflate this year's amounts only). 22 is the
+horizon in years (to the last age anyone can reach under mortality, to the life
+expectancy otherwise): 0, 1 and 11 are fractions of it, so without it a 30-year and a
+60-year plan look alike.
 
 The rule's own decisions (5, 6) are features because the action is a correction of
 them: the agent learns "how far off the rule is here", which is easiest when it sees
@@ -58,10 +84,15 @@ what the rule does. Money floors (1 % of s) keep logs finite when wealth runs ou
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from gymnasium import spaces
 from numpy.typing import NDArray
 
+from glidepath.engine.cashflows import Schedule
+from glidepath.engine.market import STOCKS
+from glidepath.engine.regimes import expected_inflation
 from glidepath.engine.state import Decision, YearState
 
 FloatArray = NDArray[np.float64]
@@ -69,16 +100,18 @@ FloatArray = NDArray[np.float64]
 # fmt: off
 OBS_LOW = np.array(
     [0.0, 0.0, -2.0, -2.0, -2.0, 0.0, 0.0, 0.0, -2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
-     0.0, 0.0, 0.0, 0.0],
+     0.0, 0.0, 0.0, 0.0, -1.0, -1.0, 0.0, 0.0, -1.0, -1.0],
     dtype=np.float32,
 )
 OBS_HIGH = np.array(
     [1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 1.0, 2.0, 2.0, 1.0, 1.0, 1.0, 2.0, 1.0, 2.0,
-     2.0, 2.0, 2.0, 1.0],
+     2.0, 2.0, 2.0, 1.0, 2.0, 1.0, 2.0, 1.0, 1.0, 1.0],
     dtype=np.float32,
 )
 # fmt: on
 OBS_DIM = int(OBS_LOW.shape[0])
+#: Where the household's parameters (features 19-24) sit in the observation.
+PARAMETERS = slice(19, OBS_DIM)
 OBSERVATION_SPACE = spaces.Box(low=OBS_LOW, high=OBS_HIGH, dtype=np.float32)
 _FLOOR = 0.01
 
@@ -110,8 +143,28 @@ def observe(state: YearState, base: Decision) -> NDArray[np.float32]:
     obs[:, 13], obs[:, 14] = _annuities(state)
     obs[:, 15], obs[:, 16], obs[:, 17] = _claims(state)
     obs[:, 18] = 0.0 if state.regime_belief is None else state.regime_belief
+    obs[:, PARAMETERS] = household_parameters(schedule)
     np.clip(obs, OBS_LOW, OBS_HIGH, out=obs)
     return obs.astype(np.float32)
+
+
+def household_parameters(schedule: Schedule) -> FloatArray:
+    """Features 19-24 (unclipped): the risk aversion, the market's moments and the
+    horizon, the same on every path and in every year of ``schedule``."""
+    market = schedule.market
+    stocks = float(market.expected_real_gross()[STOCKS])
+    safe = market.expected_nonstock_gross()
+    volatility = math.sqrt(float(market.real_log_cov[STOCKS, STOCKS]))
+    return np.array(
+        [
+            math.log(schedule.risk_aversion) / 2.0,
+            (stocks - safe) * 10.0,
+            volatility * 5.0,
+            schedule.horizon / 100.0,
+            (safe - 1.0) * 10.0,
+            expected_inflation(schedule.household.market) * 10.0,
+        ]
+    )
 
 
 def _alive_flags(state: YearState) -> tuple[FloatArray | float, FloatArray | float]:
@@ -186,10 +239,10 @@ def _years_left(state: YearState) -> FloatArray | float:
     return np.asarray(lives.years_left[state.life_code, state.t], dtype=np.float64)
 
 
-def terminal_observation(schedule_horizon: int, n: int) -> NDArray[np.float32]:
+def terminal_observation(n: int) -> NDArray[np.float32]:
     """A placeholder observation after the last year (its value is never bootstrapped:
-    the episode ends by termination, so SB3 does not use it)."""
+    the episode ends by termination, so SB3 does not use it): progress 1, every other
+    feature 0, which lies inside every feature's range."""
     obs = np.zeros((n, OBS_DIM), dtype=np.float32)
     obs[:, 0] = 1.0
-    del schedule_horizon
     return obs
