@@ -26,13 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 EPISODES = 16  # 2 households x 4 lives x 2 batches
 
 
-@pytest.fixture(scope="module")
-def shipped_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A shipped directory made by the real command (its main, in this process: torch is
-    imported already), for the short family."""
-    work = tmp_path_factory.mktemp("shipped")
-    family = write_short_family(work / "short.json")
-    out = work / "shipped"
+def _make(out: Path, family: Path, *extra: str, episodes: int = EPISODES) -> None:
+    """The real command (its main, in this process: torch is imported already)."""
     script = ROOT / "scripts" / "make_generic_model.py"
     loaded = importlib.util.spec_from_file_location("make_generic_model", script)
     assert loaded is not None and loaded.loader is not None
@@ -40,16 +35,25 @@ def shipped_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     loaded.loader.exec_module(module)
     status = module.main(
         [
-            f"--episodes={EPISODES}",
+            f"--episodes={episodes}",
             "--households-per-batch=2",
             "--lives-per-household=4",
             f"--family={family}",
             "--eval-households=2",
             "--eval-lives=50",
             f"--out={out}",
+            *extra,
         ]
     )
     assert status == 0
+
+
+@pytest.fixture(scope="module")
+def shipped_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A shipped directory made by the real command, for the short family."""
+    work = tmp_path_factory.mktemp("shipped")
+    out = work / "shipped"
+    _make(out, write_short_family(work / "short.json"))
     return out
 
 
@@ -69,6 +73,21 @@ def test_the_command_writes_a_model_and_metadata_the_registry_reads(shipped_dir:
     assert record.details.training_seconds > 0 and record.details.library_versions
     assert made_by["seed"] and len(made_by["evaluation"]["households"]) == 2
     assert record.details.evaluation_score == made_by["evaluation"]["mean_share_of_best_other"]
+
+
+def test_a_new_model_of_the_family_replaces_the_older_and_the_flags_are_recorded(
+    tmp_path: Path,
+) -> None:
+    family = write_short_family(tmp_path / "short.json")
+    out = tmp_path / "shipped"
+    _make(out, family)
+    _make(out, family, "--label=short ones", "--no-optimum", "--seed=9", episodes=8)
+    name = f"rl_model_{family_hash(short_family())}_8ep"
+    assert sorted(p.name for p in out.iterdir()) == [f"{name}.json", f"{name}.zip"]
+    record, made_by = shipped.read_metadata(out / f"{name}.json")
+    assert record.details.label == "short ones"
+    assert made_by["seed"] == 9
+    assert made_by["evaluation"]["include_optimum"] is False
 
 
 def test_a_registry_on_an_empty_directory_installs_the_shipped_model_with_its_metadata(
