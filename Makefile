@@ -36,8 +36,8 @@ bench: install
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 ## Train, evaluate and write the shipped generic model of the default family into
-## models/shipped (seeded; commit the result). GENERIC_EPISODES=25600 for a shorter run.
-GENERIC_EPISODES ?= 51200
+## models/shipped (seeded; commit the result). GENERIC_EPISODES=N (a multiple of 256) for another budget.
+GENERIC_EPISODES ?= 40960
 generic-model: install
 	$(BIN)/python scripts/make_generic_model.py --episodes $(GENERIC_EPISODES)
 
