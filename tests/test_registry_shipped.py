@@ -193,3 +193,26 @@ def test_the_setting_defaults_to_the_repository_and_an_empty_value_disables_it(
     assert RegistrySettings.from_env().shipped_dir is None
     monkeypatch.setenv("RL_SHIPPED_MODELS_DIR", "/somewhere/else")
     assert RegistrySettings.from_env().shipped_dir == Path("/somewhere/else")
+
+
+def test_the_service_process_installs_the_repository_s_shipped_model(tmp_path: Path) -> None:
+    """``python -m model_registry_service`` on an empty directory serves models/shipped."""
+    from process_support import ServiceProcess
+
+    from glidepath.registry.v1 import registry_pb2_grpc
+    from glidepath.rl.family import load_family
+    from model_registry_service.service import SERVICE_NAME
+
+    env = {
+        "RL_MODELS_DIR": str(tmp_path / "rl"),
+        "RL_SHIPPED_MODELS_DIR": str(ROOT / "models" / "shipped"),
+    }
+    service = ServiceProcess("model_registry_service", tmp_path, env, service_name=SERVICE_NAME)
+    try:
+        stub = registry_pb2_grpc.ModelRegistryStub(service.channel)
+        listed = stub.ListModels(registry_pb2.ListModelsRequest(), timeout=TIMEOUT).models
+        default = family_hash(load_family())
+        (model,) = [m for m in listed if m.ref.model_hash == default]
+        assert (model.kind, model.label) == (model_pb2.MODEL_KIND_GENERIC, "default family")
+    finally:
+        assert service.stop() == 0
