@@ -36,7 +36,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "models" / "shipped"
 # Households re-scored per model: enough to catch a change, few enough for CI.
 RESCORED = 2
-RELATIVE_TOLERANCE = 1e-6
+# The same weights on the same lives give the same CE up to floating-point order (another
+# CPU's BLAS); any change of what the policy does moves it by far more.
+RELATIVE_TOLERANCE = 1e-4
 
 
 def _models() -> list[Path]:
