@@ -49,6 +49,8 @@ COPY glidepath /app/glidepath
 COPY model_registry_service /app/model_registry_service
 COPY training_service /app/training_service
 COPY simulation_service /app/simulation_service
+# The shipped generic model: the registry installs it into an empty /data/models/rl.
+COPY models/shipped /app/models/shipped
 # Editable, as `make install` does: the code runs from /app, where paths relative to the
 # repository (examples/) resolve as in a checkout. No index, no build isolation: the
 # backend is the venv's own setuptools.

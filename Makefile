@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint protos bench clean wheelhouse compose-test
+.PHONY: install run test lint protos bench clean wheelhouse compose-test generic-model
 
 install: $(STAMP)
 
@@ -34,6 +34,12 @@ protos: install
 ## Speed, memory and quality figures; prints tables, asserts nothing.
 bench: install
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+## Train, evaluate and write the shipped generic model of the default family into
+## models/shipped (seeded; commit the result). GENERIC_EPISODES=N (a multiple of 256) for another budget.
+GENERIC_EPISODES ?= 40960
+generic-model: install
+	$(BIN)/python scripts/make_generic_model.py --episodes $(GENERIC_EPISODES)
 
 ## The locked wheels for the docker image (torch's CPU build from the host's pip); cached
 ## until requirements.lock changes. setuptools: the image's editable install builds with it.

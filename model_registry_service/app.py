@@ -11,7 +11,7 @@ import grpc
 from glidepath.auth import build_authenticator
 from glidepath.registry.v1 import registry_pb2_grpc
 from glidepath.rpc.server import ServiceSpec
-from model_registry_service import weights
+from model_registry_service import shipped, weights
 from model_registry_service.cleanup import PeriodicCleanup
 from model_registry_service.config import DEFAULT_PORT, RegistrySettings
 from model_registry_service.service import SERVICE_NAME, RegistryServicer
@@ -37,12 +37,15 @@ WRITE_METHODS = frozenset(
 
 def build_spec(settings: RegistrySettings) -> ServiceSpec:
     """A ServiceSpec whose on_stop stops the periodic cleanup and closes the index."""
+    check = weights.check_model_file if settings.check_models else None
+    if settings.shipped_dir is not None:  # before the store adopts what the directory holds
+        shipped.install(settings.shipped_dir, settings.models_dir, check_model=check)
     # The service owns its directory: at start-up it removes every dead upload's temp file.
     store = ModelStore(
         settings.models_dir,
         max_bytes=settings.max_bytes,
         owner=True,
-        check_model=weights.check_model_file if settings.check_models else None,
+        check_model=check,
     )
     servicer = RegistryServicer(store, default_min_episodes=settings.min_episodes)
     periodic: PeriodicCleanup | None = None

@@ -6,6 +6,7 @@ A bad value stops the service immediately with a message naming the variable
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from glidepath.auth import token_from_env, users_file_from_env
 from glidepath.config import env_float, env_int, env_path
 from glidepath.models import DEFAULT_MAX_MODEL_BYTES as DEFAULT_MAX_BYTES
 from glidepath.models import DEFAULT_MIN_EPISODES, max_model_bytes_from_env
+from model_registry_service.shipped import default_shipped_dir
 
 DEFAULT_PORT = 50053
 DEFAULT_MAX_AGE_DAYS = 30
@@ -34,6 +36,16 @@ def models_dir_from_env() -> Path:
     return env_path("RL_MODELS_DIR", default_models_dir())
 
 
+def shipped_dir_from_env() -> Path | None:
+    """RL_SHIPPED_MODELS_DIR: unset means the repository's ``models/shipped``, an empty
+    value turns the installation of shipped models off (``shipped``)."""
+    raw = os.environ.get("RL_SHIPPED_MODELS_DIR")
+    if raw is None:
+        return default_shipped_dir()
+    raw = raw.strip()
+    return Path(raw).expanduser() if raw else None
+
+
 @dataclass(frozen=True)
 class RegistrySettings:
     """Everything the registry can be told from outside; see the README's table."""
@@ -49,6 +61,10 @@ class RegistrySettings:
     # Run the consumer check (``weights``) on uploads and adopted files. No variable turns
     # it off: only code can, for tests whose stand-in trainer is not a glidepath policy.
     check_models: bool = True
+    # Installed into an empty models_dir at start-up (``shipped``); None: nothing is.
+    # The service's default (from_env) is the repository's models/shipped; code that
+    # builds settings itself (the tests) opts in.
+    shipped_dir: Path | None = None
 
     @classmethod
     def from_env(cls) -> RegistrySettings:
@@ -63,4 +79,5 @@ class RegistrySettings:
             token=token_from_env(),
             users_file=users_file_from_env(),
             grace_seconds=env_float("REGISTRY_GRACE_SECONDS", DEFAULT_GRACE_SECONDS, minimum=0.0),
+            shipped_dir=shipped_dir_from_env(),
         )

@@ -25,6 +25,11 @@ from model_registry_service.config import RegistrySettings
 from model_registry_service.index import ModelIndex
 from model_registry_service.naming import INDEX_FILE_NAME
 
+# Registries that tests start as processes (they inherit this environment) begin on the
+# empty directory each test gives them, not with the repository's shipped models
+# (model_registry_service.shipped); the tests of shipped models ask for them.
+os.environ.setdefault("RL_SHIPPED_MODELS_DIR", "")
+
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")

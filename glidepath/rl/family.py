@@ -417,17 +417,23 @@ def family_form(family: ProfileFamily) -> dict[str, Any]:
     return {"format": FAMILY_FORMAT, "household_schema": SCHEMA, "spec": spec}
 
 
-def family_hash(family: ProfileFamily) -> str:
-    """First 16 hex characters of SHA-256 of the canonical JSON of :func:`family_form`,
-    written as the household hash writes its form (``canonical.canonical_json``)."""
-    text = json.dumps(
+def family_canonical_json(family: ProfileFamily) -> str:
+    """The exact text the family hash is taken of: :func:`family_form` written as the
+    household hash writes its form (``canonical.canonical_json``). A generic model's
+    registry record keeps it as its canonical parameters."""
+    return json.dumps(
         family_form(family),
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=True,
         allow_nan=False,
     )
-    return hashlib.sha256(text.encode("ascii")).hexdigest()[:HASH_HEX_CHARS]
+
+
+def family_hash(family: ProfileFamily) -> str:
+    """First 16 hex characters of SHA-256 of :func:`family_canonical_json`."""
+    digest = hashlib.sha256(family_canonical_json(family).encode("ascii")).hexdigest()
+    return digest[:HASH_HEX_CHARS]
 
 
 def _plain(value: object) -> object:

@@ -84,6 +84,12 @@ def batch_households(family: ProfileFamily, n: int, seed: int, batch: int) -> li
 
 def _check(spec: GenericSpec) -> int:
     """The number of policy updates; InvalidArgument for a budget that does not fit."""
+    for name, value in (
+        ("households_per_batch", spec.households_per_batch),
+        ("lives_per_household", spec.lives_per_household),
+    ):
+        if value < 1:
+            raise InvalidArgument.field(name, f"must be >= 1, got {value}")
     if not 1 <= spec.episodes <= MAX_EPISODES:
         raise InvalidArgument.field("episodes", f"must be in [1, {MAX_EPISODES}]")
     if spec.episodes % spec.batch:
