@@ -36,7 +36,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     env = {
         "TRAINING_EVAL_LIVES": "500",
         "OPTIMIZE_PROFILE_PATHS": "500",
-        "REGISTRY_SHIPPED_MODELS_DIR": "",  # no shipped generic model: the test places its own
+        "RL_SHIPPED_MODELS_DIR": "",  # no shipped generic model: the test places its own
     }
     with local_stack(tmp_path_factory.mktemp("ladder"), ports=EPHEMERAL_PORTS, env=env) as running:
         yield running

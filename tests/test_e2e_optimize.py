@@ -49,7 +49,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     env = {
         "TRAINING_EVAL_LIVES": "500",
         "OPTIMIZE_PROFILE_PATHS": "500",
-        "REGISTRY_SHIPPED_MODELS_DIR": "",  # no generic model: households far apart stay unknown
+        "RL_SHIPPED_MODELS_DIR": "",  # no generic model: households far apart stay unknown
     }
     with local_stack(tmp_path_factory.mktemp("e2e"), ports=EPHEMERAL_PORTS, env=env) as running:
         yield running
