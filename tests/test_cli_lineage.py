@@ -108,7 +108,8 @@ def test_option_b_names_each_rung_it_climbs_and_the_one_that_served(
     (whichever the registry holds), skips the fine-tuning (--fine-tune 0), and trains
     from scratch unless a candidate passed zero-shot. The answer names that rung."""
     household = changed_household(tmp_path)
-    flags = ["--pretrained", "--fine-tune", "0", "--episodes", "100", "--paths", "1000"]
+    flags = ["--pretrained", "--fine-tune", "0", "--episodes", "100", "--min-episodes", "100"]
+    flags += ["--paths", "1000"]
     first = run_cli("optimize", str(household), *flags, env=stack.client_env())
     assert first.returncode == 0, first.stderr[-2000:]
     progress = first.stderr.splitlines()
