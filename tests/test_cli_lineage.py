@@ -68,6 +68,10 @@ def test_the_docs_commands_fine_tune_and_draw_the_lineage(stack: LocalStack) -> 
     rows = {line.split()[1]: line.split() for line in listing.splitlines() if model_hash in line}
     assert rows["200"][2:5] == ["profile", "local", MISSING]
     assert rows["300"][2] == "profile" and rows["300"][4] == parent
+    label = load_household(EXAMPLE).message.name  # the household's label, the last column
+    assert label and all(
+        line.endswith(label) for line in listing.splitlines() if model_hash in line
+    ), listing
     # --parent (with --kind and --owner that match): the fine-tunings of the first model.
     listed = [line.split()[:2] for line in children.splitlines() if model_hash in line]
     assert listed == [[model_hash, "300"]], children
@@ -84,6 +88,7 @@ def test_the_docs_commands_fine_tune_and_draw_the_lineage(stack: LocalStack) -> 
     assert re.search(rf"fine-tuned from\s+{parent}", show), show
     assert re.search(r"episodes added\s+100$", show, re.MULTILINE), show
     assert re.search(r"kind\s+profile$", show, re.MULTILINE), show
+    assert re.search(rf"label\s+{re.escape(label)}$", show, re.MULTILINE), show
 
     # Option B: the first rung serves (the 300-episode model has at least 300 episodes).
     assert re.search(rf"^Model\s+{child} \(300 episodes\)", exact, re.MULTILINE), exact
