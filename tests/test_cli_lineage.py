@@ -97,13 +97,20 @@ def test_the_docs_commands_fine_tune_and_draw_the_lineage(stack: LocalStack) -> 
     assert "rung 1, exact model: " in ladder and "rung 2" not in ladder, ladder
 
 
-def changed_household(tmp_path: Path) -> Path:
-    """The example household with its income raised by 100: another hash, no model."""
+def changed_household(tmp_path: Path, raise_by: float = 100.0) -> Path:
+    """The example household with its income raised a little: another hash, no model."""
     data = json.loads(EXAMPLE.read_text())
-    data["adults"][0]["netIncome"] += 100
-    path = tmp_path / "household.json"
+    data["adults"][0]["netIncome"] += raise_by
+    path = tmp_path / f"household_{raise_by:g}.json"
     path.write_text(json.dumps(data))
     return path
+
+
+def served_by(stdout: str) -> str:
+    """The rung's word that starts the answer's Source line."""
+    source = re.search(r"^Source\s+([a-z -]+):", stdout, re.MULTILINE)
+    assert source is not None, stdout
+    return source.group(1)
 
 
 def test_option_b_names_each_rung_it_climbs_and_the_one_that_served(
@@ -123,9 +130,7 @@ def test_option_b_names_each_rung_it_climbs_and_the_one_that_served(
     assert not any("rung 3, fine-tuning" in line for line in progress)  # skipped
     zero_shot = [line for line in progress if line.startswith("ZERO_SHOT")]
     assert all("a year against" in line for line in zero_shot)  # each candidate's score
-    source = re.search(r"^Source\s+([a-z -]+):", first.stdout, re.MULTILINE)
-    assert source is not None, first.stdout
-    served = source.group(1)
+    served = served_by(first.stdout)
     assert served in ("near match", "generic", "trained now"), served
     if served == "trained now":
         assert any("rung 4, training from scratch" in line for line in progress)
@@ -141,6 +146,33 @@ def test_option_b_names_each_rung_it_climbs_and_the_one_that_served(
         assert again.returncode == 0, again.stderr[-2000:]
         assert re.search(r"^Source\s+exact: ", again.stdout, re.MULTILINE), again.stdout
         assert "rung 2" not in again.stderr
+
+
+def test_option_b_fine_tunes_the_best_candidate_when_none_passes_zero_shot(
+    stack: LocalStack, tmp_path: Path
+) -> None:
+    """--fine-tune N: when a near match or the generic model was scored and none passed,
+    the best is fine-tuned N episodes and the answer names the fine-tuning and its parent;
+    with no candidate at all the ladder trains from scratch."""
+    household = changed_household(tmp_path, raise_by=200.0)
+    flags = ["--pretrained", "--fine-tune", "30", "--episodes", "100", "--min-episodes", "100"]
+    result = run_cli("optimize", str(household), *flags, "--paths", "1000", env=stack.client_env())
+    assert result.returncode == 0, result.stderr[-2000:]
+    progress = result.stderr.splitlines()
+    zero_shot = [line for line in progress if line.startswith("ZERO_SHOT")]
+    served = served_by(result.stdout)
+    if any("passes the gate" in line for line in zero_shot):
+        assert served in ("near match", "generic"), served
+    elif zero_shot:
+        assert served == "fine-tuned now", result.stdout
+        assert any(
+            line.startswith("FINE_TUNING") and "for 30 episodes" in line for line in progress
+        )
+        assert all("rung 4" not in line for line in progress)
+        model = next(line for line in result.stdout.splitlines() if line.startswith("Model"))
+        assert "fine-tuned from rl_model_" in model and model.endswith(", +30"), model
+    else:
+        assert served == "trained now" and all("rung 3" not in line for line in progress)
 
 
 def test_a_bad_start_model_or_a_stray_name_is_one_line(stack: LocalStack, tmp_path: Path) -> None:
