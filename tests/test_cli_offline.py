@@ -62,10 +62,8 @@ def test_a_missing_or_malformed_file_is_exit_2(tmp_path: Path) -> None:
         ["simulate", str(EXAMPLE), "--paths", "0"],
         ["compare", str(EXAMPLE), "--strategies", "merton,,vpw"],
         ["models", "cleanup", "--max-age-days", "-3"],
-        ["models", "show", "0123456789abcdef"],
         ["frobnicate"],
         # Past what the wire carries (uint32 counts, uint64 seeds, TCP ports).
-        ["models", "show", "0123456789abcdef", "4294967296"],
         ["models", "cleanup", "--max-age-days", "99999999999"],
         ["simulate", str(EXAMPLE), "--paths", "4294967296"],
         ["simulate", str(EXAMPLE), "--seed", "18446744073709551616"],

@@ -145,6 +145,53 @@ def test_optimize_names_the_winner_in_one_sentence_above_both_ces(
     assert "rl_policy" in rows and "optimum" in rows and "floor_upside" in rows
 
 
+def test_optimize_says_which_rung_of_the_ladder_served_and_whose_model_it_is(
+    optimized: pb.OptimizeResult,
+) -> None:
+    def head(result: pb.OptimizeResult) -> dict[str, str]:
+        lines = optimize_report(result).splitlines()[:2]
+        return {line[:13].strip(): line[13:] for line in lines}
+
+    own = head(optimized)
+    assert own["Model"] == f"rl_model_{HASH}_1000ep.zip (1,000 episodes)"
+    assert own["Source"].startswith("trained now: trained from scratch")
+
+    generic = pb.OptimizeResult()
+    generic.CopyFrom(optimized)
+    generic.source = pb.MODEL_SOURCE_GENERIC
+    generic.model.CopyFrom(
+        model_pb2.ModelMetadata(
+            file_name="rl_model_00112233445566aa_20000ep.zip",
+            ref=model_pb2.ModelRef(model_hash="00112233445566aa", episodes=20000),
+            kind=model_pb2.MODEL_KIND_GENERIC,
+            label="Default family",
+        )
+    )
+    shown = head(generic)
+    assert shown["Model"].endswith(
+        "(20,000 episodes), the generic model of a family “Default family”"
+    )
+    assert shown["Source"].startswith("generic: the generic model of the household's family")
+
+    near = pb.OptimizeResult()
+    near.CopyFrom(generic)
+    near.source = pb.MODEL_SOURCE_NEAR_MATCH
+    near.model.kind = model_pb2.MODEL_KIND_PROFILE
+    near.model.label = ""
+    shown = head(near)
+    assert shown["Model"].endswith(f"the model of another household (this one's hash is {HASH})")
+    assert shown["Source"].startswith("near match: the stored model of a near household")
+
+    tuned = pb.OptimizeResult()
+    tuned.CopyFrom(optimized)
+    tuned.source = pb.MODEL_SOURCE_FINE_TUNED_NOW
+    tuned.model.parent.CopyFrom(generic.model.ref)
+    tuned.model.episodes_added = 200
+    shown = head(tuned)
+    assert shown["Model"].endswith("fine-tuned from rl_model_00112233445566aa_20000ep.zip, +200")
+    assert shown["Source"].startswith("fine-tuned now: fine-tuned for this household")
+
+
 def test_simulate_shows_both_certainty_equivalents_and_defines_success_and_ruin(
     comparison: pb.CompareResponse,
 ) -> None:

@@ -21,6 +21,11 @@ def positive_int(text: str) -> int:
     return _bounded(text, 1, UINT32_MAX)
 
 
+def count_or_zero(text: str) -> int:
+    """A count where 0 has a meaning of its own (``--fine-tune 0``: skip the rung)."""
+    return _bounded(text, 0, UINT32_MAX)
+
+
 def non_negative_int(text: str) -> int:
     """A seed: an integer in [0, 2**64 - 1]."""
     return _bounded(text, 0, UINT64_MAX)

@@ -6,9 +6,12 @@ carries the user's credential (``glidepath.cli.credentials``); the registry deci
 calls need it (``delete`` and ``cleanup`` do whenever it runs with credentials).
 
 A model is named as the registry names it: its file name (``rl_model_{hash}_{N}ep.zip``,
-a path to it too) or its hash and episode count. ``tree`` prints a model's lineage (the
-ancestors it was fine-tuned from, and every model fine-tuned from it or them), read from
-the listing, so it shows what the caller may read.
+a path to it too) or its hash and episode count; anything else is refused in one line
+that shows the form expected. ``list`` shows each model's kind (profile or generic), its
+household's label when one is known, its owner and its parent, and passes its filters
+(``--hash``, ``--kind``, ``--owner``, ``--parent``) to the registry, which applies them.
+``tree`` prints a model's lineage (the ancestors it was fine-tuned from, and every model
+fine-tuned from it or them), read from the listing, so it shows what the caller may read.
 
 ``cleanup`` first asks which models would go (a dry run), so that its deadline can grow
 with their number, and, should the deadline pass anyway, tells how many were deleted.
@@ -25,7 +28,7 @@ import grpc
 
 from glidepath.cli.arguments import positive_int
 from glidepath.cli.channels import PeerConnection, connect
-from glidepath.cli.errors import EXIT_OK, CliError
+from glidepath.cli.errors import EXIT_OK, EXIT_USAGE, CliError
 from glidepath.cli.lineage import lineage_names, lineage_tree
 from glidepath.cli.peers import REGISTRY
 from glidepath.cli.render import cleanup_report, model_details, models_table, to_json
@@ -34,6 +37,18 @@ from glidepath.models import parse_model_file_name
 from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
 from glidepath.rpc.channel import SHORT_DEADLINE
 
+# What a model's file name looks like, for the line that refuses another one.
+FILE_FORM = (
+    "expected rl_model_{hash}_{episodes}ep.zip ({hash}: 16 lowercase hexadecimal "
+    "characters, {episodes}: a whole number from 1), e.g. rl_model_0123456789abcdef_1000ep.zip"
+    ", or a path to such a file"
+)
+# ``models list --kind`` as the request's ModelKind ("": every kind).
+KINDS = {
+    "": model_pb2.MODEL_KIND_UNSPECIFIED,
+    "profile": model_pb2.MODEL_KIND_PROFILE,
+    "generic": model_pb2.MODEL_KIND_GENERIC,
+}
 # The most models one ListModels page may hold; ``list`` follows the pages to the end.
 PAGE_SIZE = 1000
 DEFAULT_MAX_AGE_DAYS = 30
@@ -57,6 +72,21 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
     listing = actions.add_parser("list", help="list stored models, newest first")
     listing.add_argument("--hash", default="", metavar="H", help="only models for this hash")
+    listing.add_argument(
+        "--kind",
+        choices=sorted(k for k in KINDS if k),
+        default="",
+        help="only profile models (one household; those stored before kinds were recorded "
+        "too) or generic ones (a family of households)",
+    )
+    listing.add_argument("--owner", default="", metavar="USER", help="only this user's models")
+    listing.add_argument(
+        "--parent",
+        action=ModelArgument,
+        default=None,
+        metavar="MODEL",
+        help="only models fine-tuned directly from MODEL (its file name, or a path to it)",
+    )
     listing.add_argument("--json", action="store_true", help="print the response as JSON")
     listing.set_defaults(run=run_list)
 
@@ -97,7 +127,9 @@ def _add_ref(parser: argparse.ArgumentParser) -> None:
 
 
 class ModelArgument(argparse.Action):
-    """MODEL as a ModelRef, checked while parsing: a bad one is a usage error (exit 2)."""
+    """MODEL as a ModelRef, checked while parsing. A bad one is a usage error (exit 2) in
+    one line that names the argument and the form expected, not a usage page: the name
+    is what the user got wrong, and the line says how to write it."""
 
     def __call__(
         self,
@@ -107,10 +139,16 @@ class ModelArgument(argparse.Action):
         option_string: str | None = None,
     ) -> None:
         words = [values] if isinstance(values, str) else [str(v) for v in values or []]
+        where = parser.prog.removeprefix("glidepath ")
         try:
-            setattr(namespace, self.dest, model_ref(words))
+            if option_string is None:
+                ref = model_ref(words)
+            else:
+                where = f"{where} {option_string}"
+                ref = model_file_ref(words[0])
         except argparse.ArgumentTypeError as error:
-            parser.error(str(error))
+            raise CliError(f"{where}: {error}", EXIT_USAGE) from None
+        setattr(namespace, self.dest, ref)
 
 
 def _ref(args: argparse.Namespace) -> model_pb2.ModelRef:
@@ -118,18 +156,24 @@ def _ref(args: argparse.Namespace) -> model_pb2.ModelRef:
     return ref
 
 
+def model_file_ref(text: str) -> model_pb2.ModelRef:
+    """A model's file name, or a path to one (only its last part is read); otherwise
+    ArgumentTypeError saying the form expected."""
+    key = parse_model_file_name(Path(text).name)
+    if key is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a model's file name: {FILE_FORM}")
+    return model_pb2.ModelRef(model_hash=key.model_hash, episodes=key.episodes)
+
+
 def model_ref(words: list[str]) -> model_pb2.ModelRef:
     """A file name (or a path to one), or a hash and an episode count; ArgumentTypeError
     otherwise. A malformed hash goes to the registry as written: its answer names the
     field."""
     if len(words) == 1:
-        key = parse_model_file_name(Path(words[0]).name)
-        if key is None:
-            raise argparse.ArgumentTypeError(
-                f"{words[0]!r} is not a model's file name (rl_model_{{hash}}_{{episodes}}"
-                "ep.zip); give the file name, or HASH EPISODES"
-            )
-        return model_pb2.ModelRef(model_hash=key.model_hash, episodes=key.episodes)
+        try:
+            return model_file_ref(words[0])
+        except argparse.ArgumentTypeError as error:
+            raise argparse.ArgumentTypeError(f"{error}; or give HASH EPISODES") from None
     if len(words) == 2:
         try:
             episodes = positive_int(words[1])
@@ -139,31 +183,38 @@ def model_ref(words: list[str]) -> model_pb2.ModelRef:
     raise argparse.ArgumentTypeError("name one model: its file name, or HASH EPISODES")
 
 
-def model_file_argument(text: str) -> model_pb2.ModelRef:
-    """An option's MODEL: a file name only (argparse reports a bad one)."""
-    return model_ref([text])
-
-
-def list_all(peer: PeerConnection, model_hash: str) -> registry_pb2.ListModelsResponse:
-    """Every page of ListModels, gathered into one response (next_page_token empty)."""
+def list_all(
+    peer: PeerConnection, query: registry_pb2.ListModelsRequest
+) -> registry_pb2.ListModelsResponse:
+    """Every page of ListModels for ``query`` (its filters), gathered into one response
+    (next_page_token empty)."""
     stub = registry_pb2_grpc.ModelRegistryStub(peer.channel)
     gathered = registry_pb2.ListModelsResponse()
-    token = ""
+    request = registry_pb2.ListModelsRequest()
+    request.CopyFrom(query)
+    request.page_size = PAGE_SIZE
     while True:
-        request = registry_pb2.ListModelsRequest(
-            model_hash=model_hash, page_size=PAGE_SIZE, page_token=token
-        )
         with peer.guard(SHORT_DEADLINE):
             page = stub.ListModels(request, timeout=SHORT_DEADLINE, metadata=peer.metadata)
         gathered.models.extend(page.models)
-        token = page.next_page_token
-        if not token:
+        request.page_token = page.next_page_token
+        if not request.page_token:
             return gathered
+
+
+def list_request(args: argparse.Namespace) -> registry_pb2.ListModelsRequest:
+    """``models list``'s filters as the request's fields (the registry applies them)."""
+    request = registry_pb2.ListModelsRequest(
+        model_hash=args.hash, kind=KINDS[args.kind], owner=args.owner
+    )
+    if args.parent is not None:
+        request.parent.CopyFrom(args.parent)
+    return request
 
 
 def run_list(args: argparse.Namespace) -> int:
     with connect(REGISTRY) as peer:
-        response = list_all(peer, args.hash)
+        response = list_all(peer, list_request(args))
     print(to_json(response) if args.json else models_table(response.models))
     return EXIT_OK
 
@@ -184,7 +235,7 @@ def run_tree(args: argparse.Namespace) -> int:
             stub = registry_pb2_grpc.ModelRegistryStub(peer.channel)
             request = registry_pb2.GetModelRequest(ref=ref)
             stub.GetModel(request, timeout=SHORT_DEADLINE, metadata=peer.metadata)  # NOT_FOUND
-        response = list_all(peer, "")
+        response = list_all(peer, registry_pb2.ListModelsRequest())
     models = list(response.models)
     print(to_json(lineage_response(models, ref)) if args.json else lineage_tree(models, ref))
     return EXIT_OK

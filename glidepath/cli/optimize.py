@@ -2,9 +2,12 @@
 
 Option A (default) trains a policy for the household (``--episodes``, 1000 by default),
 or fine-tunes a stored model (``--from MODEL --fine-tune N``: N more episodes, the new
-model named after the start model's episodes plus N); option B (``--pretrained``) uses
-a model the registry already holds and, unless ``--no-fallback``, trains one when there
-is none. Either way the simulation service
+model named after the start model's episodes plus N); option B (``--pretrained``) climbs
+the ladder (``glidepath.cli.rungs``): the household's exact model, else near matches and
+the generic model scored zero-shot, else a fine-tuning from the best of them
+(``--fine-tune N`` episodes, 200 by default, 0 skips it), else, unless
+``--no-fallback``, a training from scratch. The progress lines name each rung, and the
+answer says which one served. Either way the simulation service
 judges the policy against every other strategy and recommends one; this module prints
 that answer (model, gate, strategy by age, comparison, timings), or the result message as
 JSON (``--json``), and draws the fan chart with the recommended allocation (``--plot``).
@@ -19,14 +22,14 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-from glidepath.cli.arguments import non_negative_int, positive_int
+from glidepath.cli.arguments import count_or_zero, non_negative_int, positive_int
 from glidepath.cli.channels import connect
 from glidepath.cli.errors import EXIT_OK, EXIT_USAGE, CliError
 from glidepath.cli.inputs import HouseholdInput, load_household
-from glidepath.cli.models import model_file_argument
+from glidepath.cli.models import ModelArgument
 from glidepath.cli.peers import SIMULATION
 from glidepath.cli.plot_target import PLOT_HELP, plot_target
-from glidepath.cli.progress import Progress, ProgressBar, follow
+from glidepath.cli.progress import ProgressBar, follow
 from glidepath.cli.render import (
     AGE_STEP,
     FEW_LIVES,
@@ -38,22 +41,15 @@ from glidepath.cli.render import (
     table,
     to_json,
 )
+from glidepath.cli.rungs import OptimizeProgress, source_words
 from glidepath.common.v1 import model_pb2
 from glidepath.models import model_file_name
 from glidepath.simulation.v1 import simulation_pb2 as sim
 from glidepath.simulation.v1 import simulation_pb2_grpc
-from glidepath.training.v1 import training_pb2
 
 # A training of 1000 episodes takes seconds; the deadline leaves room for large budgets
 # and a queue on a busy machine. The training itself outlives a client that gives up.
 OPTIMIZE_DEADLINE = 1800.0
-
-_SOURCES = {
-    sim.MODEL_SOURCE_PRETRAINED: "pre-trained (found in the registry)",
-    sim.MODEL_SOURCE_TRAINED_NOW: "trained now for this request",
-    sim.MODEL_SOURCE_JOINED_RUNNING_JOB: "trained by a running job this request joined",
-    sim.MODEL_SOURCE_ALREADY_IN_REGISTRY: "already in the registry (same hash and episodes)",
-}
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -61,11 +57,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "optimize",
         help="find or train an RL policy for a household and recommend a strategy",
         description=(
-            "Option A (default): train a policy for the household in FILE. Option B "
-            "(--pretrained): use a compatible pre-trained model, training one when there is "
-            "none (unless --no-fallback). The policy is judged against every other strategy "
-            "(the rules of thumb and the optimum); it is recommended only when it beats the "
-            "best of them by more than 2 paired standard errors."
+            "Option A (default): train a policy for the household in FILE (or, with --from "
+            "MODEL, fine-tune that model). Option B (--pretrained) climbs a ladder: the "
+            "household's own stored model; else the models of near households and the "
+            "generic model of its family, scored zero-shot; else a fine-tuning of the best "
+            "of them (--fine-tune N episodes, default 200, 0 skips it); else a training "
+            "from scratch (--episodes, unless --no-fallback). The policy is judged against "
+            "every other strategy (the rules of thumb and the optimum); it is recommended "
+            "only when it beats the best of them by more than 2 paired standard errors."
         ),
     )
     parser.add_argument("file", type=Path, metavar="FILE", help="household JSON file")
@@ -75,17 +74,20 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument(
         "--from",
         dest="start_model",
-        type=model_file_argument,
+        action=ModelArgument,
         default=None,
         metavar="MODEL",
         help="option A: fine-tune this stored model (its file name) instead of training anew",
     )
     parser.add_argument(
         "--fine-tune",
-        type=positive_int,
+        type=count_or_zero,
         default=None,
         metavar="N",
-        help="option A with --from: episodes to add to the start model's (default 1000)",
+        help=(
+            "with --from: episodes to add to the start model's (default 1000); with "
+            "--pretrained: episodes of the ladder's fine-tuning (default 200, 0 skips it)"
+        ),
     )
     parser.add_argument("--pretrained", action="store_true", help="option B: use a stored model")
     parser.add_argument(
@@ -102,14 +104,21 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def build_request(args: argparse.Namespace, household: HouseholdInput) -> sim.OptimizeRequest:
+    """The request ``args`` ask for (checked by :func:`check_flags` first). --fine-tune is
+    the episodes of a fine-tuning from --from (option A), or of the ladder's fine-tuning
+    rung (option B); --episodes those of a training from scratch either way."""
+    fine_tune_from = args.start_model is not None
+    added = args.fine_tune if fine_tune_from and args.fine_tune is not None else args.episodes
     request = sim.OptimizeRequest(
         household=household.message,
         use_pretrained=args.pretrained,
-        episodes=args.fine_tune or args.episodes or 0,
+        episodes=added or 0,
         settings=sim.SimulationSettings(seed=args.seed),
     )
-    if args.start_model is not None:
+    if fine_tune_from:
         request.start_model.CopyFrom(args.start_model)
+    elif args.fine_tune is not None:
+        request.fine_tune_episodes = args.fine_tune
     if args.paths is not None:
         request.settings.paths = args.paths
     if args.min_episodes is not None:
@@ -119,18 +128,40 @@ def build_request(args: argparse.Namespace, household: HouseholdInput) -> sim.Op
     return request
 
 
-def check_start(args: argparse.Namespace) -> None:
-    """--from and --fine-tune belong to option A, and go together."""
-    if args.fine_tune is not None and args.start_model is None:
-        raise CliError("--fine-tune N needs --from MODEL: the model to fine-tune", EXIT_USAGE)
-    if args.fine_tune is not None and args.episodes is not None:
-        raise CliError("give --fine-tune N or --episodes, not both", EXIT_USAGE)
+def check_flags(args: argparse.Namespace) -> None:
+    """Flags that contradict each other are a usage error before anything is sent: --from
+    belongs to option A, --fine-tune needs a start (--from) or the ladder (--pretrained),
+    and option B's own flags need --pretrained."""
     if args.start_model is not None and args.pretrained:
-        raise CliError("--from fine-tunes in option A; drop --pretrained", EXIT_USAGE)
+        raise CliError(
+            "--from fine-tunes that model (option A); --pretrained climbs the ladder, which "
+            "picks its own start model: give one or the other",
+            EXIT_USAGE,
+        )
+    if args.fine_tune is not None and args.start_model is None and not args.pretrained:
+        raise CliError(
+            "--fine-tune N needs --from MODEL (the model to fine-tune) or --pretrained "
+            "(the ladder's fine-tuning)",
+            EXIT_USAGE,
+        )
+    if args.start_model is not None:
+        if args.episodes is not None and args.fine_tune is not None:
+            raise CliError("give --fine-tune N or --episodes, not both", EXIT_USAGE)
+        if args.fine_tune == 0:
+            raise CliError(
+                "--fine-tune 0 with --from trains nothing: give at least 1 episode", EXIT_USAGE
+            )
+    option_b = [
+        ("--min-episodes", args.min_episodes is not None),
+        ("--no-fallback", args.no_fallback),
+    ]
+    for flag, given in option_b:
+        if given and not args.pretrained:
+            raise CliError(f"{flag} is an option B flag: it needs --pretrained", EXIT_USAGE)
 
 
 def run_optimize(args: argparse.Namespace) -> int:
-    check_start(args)
+    check_flags(args)
     plot = None if args.plot is None else plot_target(args.plot, args.file, "optimize")
     household = load_household(args.file)
     request = build_request(args, household)
@@ -148,41 +179,10 @@ def stream_result(
     responses: Iterable[sim.OptimizeResponse], bar: ProgressBar
 ) -> sim.OptimizeResult:
     """Draw every event on ``bar``; the stream's final result."""
-    last = follow(responses, optimize_progress, bar)
+    last = follow(responses, OptimizeProgress(), bar)
     if last is None or last.WhichOneof("content") != "result":
         raise CliError("the simulation service ended the stream without a result")
     return last.result
-
-
-def optimize_progress(response: sim.OptimizeResponse) -> Progress:
-    """The adapter for Optimize's stream: stages as states, training progress as a bar."""
-    if response.WhichOneof("content") == "result":
-        result = response.result
-        return Progress(
-            state="DONE",
-            elapsed_seconds=result.total_seconds,
-            message=f"recommended: {result.recommended.strategy}",
-            final=True,
-        )
-    event = response.event
-    stage = sim.OptimizeStage.Name(event.stage).removeprefix("OPTIMIZE_STAGE_")
-    if event.stage != sim.OPTIMIZE_STAGE_TRAINING_PROGRESS:
-        return Progress(state=stage, elapsed_seconds=event.elapsed_seconds, message=event.message)
-    training = event.training
-    return Progress(
-        state=training_pb2.TrainingState.Name(training.state).removeprefix("TRAINING_STATE_"),
-        episodes_done=training.episodes_done,
-        episodes_total=training.episodes_total,
-        timesteps=training.timesteps,
-        mean_reward=(
-            training.mean_episode_reward if training.HasField("mean_episode_reward") else None
-        ),
-        elapsed_seconds=event.elapsed_seconds,
-        seconds_left=(
-            training.estimated_seconds_left if training.HasField("estimated_seconds_left") else None
-        ),
-        message=training.message,
-    )
 
 
 # ----------------------------------------------------------------------------- report
@@ -196,8 +196,8 @@ def optimize_report(result: sim.OptimizeResult) -> str:
     lines = [
         key_values(
             [
-                ("Model", _model_line(model)),
-                ("Source", _SOURCES.get(result.source, "unknown")),
+                ("Model", _model_line(model, result.household_hash)),
+                ("Source", source_words(result.source)),
                 (
                     "Gate",
                     f"{verdict}: trained policy minus {gate.best_baseline} (the best other "
@@ -221,8 +221,15 @@ def optimize_report(result: sim.OptimizeResult) -> str:
     return "\n".join(lines)
 
 
-def _model_line(model: model_pb2.ModelMetadata) -> str:
+def _model_line(model: model_pb2.ModelMetadata, household_hash: str) -> str:
+    """Name and episodes; whose model it is when it is not this household's own; the
+    start of a fine-tuning."""
     line = f"{model.file_name} ({model.ref.episodes:,} episodes)"
+    label = f" “{model.label}”" if model.label else ""
+    if model.kind == model_pb2.MODEL_KIND_GENERIC:
+        line += f", the generic model of a family{label}"
+    elif household_hash and model.ref.model_hash != household_hash:
+        line += f", the model of another household{label} (this one's hash is {household_hash})"
     if model.HasField("parent"):
         parent = model_file_name(model.parent.model_hash, model.parent.episodes)
         added = f", +{model.episodes_added:,}" if model.episodes_added else ""

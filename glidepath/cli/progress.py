@@ -10,6 +10,8 @@ place on a terminal:
 
 and, when stderr is not a terminal (a log file, CI), prints plain lines instead: one per
 change of state or message and one per tenth of the episodes, so that a log stays short.
+An update marked ``keep`` (a step of option B's ladder) always gets a line of its own,
+on a terminal too.
 The results go to stdout, so ``glidepath ... > result.txt`` keeps them apart.
 """
 
@@ -43,6 +45,9 @@ class Progress:
     seconds_left: float | None = None
     message: str = ""
     final: bool = False
+    # A step worth reading afterwards (a rung of option B's ladder): on a terminal its
+    # line stays on the screen instead of being redrawn over by the next update.
+    keep: bool = False
 
 
 def training_progress(job: training_pb2.TrainingJob) -> Progress:
@@ -104,7 +109,7 @@ class ProgressBar:
         if self.interactive:
             self.stream.write("\r" + describe(progress) + "\x1b[K")
             self._drawn = True
-            if progress.final:
+            if progress.final or progress.keep:
                 self._end_line()
         elif self._worth_a_line(progress):
             self.stream.write(describe(progress) + "\n")
@@ -123,7 +128,7 @@ class ProgressBar:
 
     def _worth_a_line(self, progress: Progress) -> bool:
         last = self._last
-        if last is None or progress.final:
+        if last is None or progress.final or progress.keep:
             return True
         if (progress.state, progress.message) != (last.state, last.message):
             return True

@@ -19,6 +19,7 @@ from glidepath.common.v1 import model_pb2
 from glidepath.household.convert import file_field
 from glidepath.registry.v1 import registry_pb2
 from glidepath.simulation.v1 import simulation_pb2 as sim
+from glidepath.text import one_line
 
 MISSING = "—"
 #: Every share of a reference names it (exact, or simplified: a lower bound on what is
@@ -450,6 +451,10 @@ def _median_terminal(terminal: sim.TerminalWealth) -> str:
 # ----------------------------------------------------------------------------- models
 
 
+# A label is the user's free text: kept to one line, and cut so the table stays readable.
+LABEL_WIDTH = 40
+
+
 def models_table(models: Sequence[model_pb2.ModelMetadata]) -> str:
     if not models:
         return "No models stored."
@@ -465,6 +470,7 @@ def models_table(models: Sequence[model_pb2.ModelMetadata]) -> str:
         "score",
         "gate",
         "origin",
+        "label",
     ]
     rows = [
         [
@@ -472,21 +478,27 @@ def models_table(models: Sequence[model_pb2.ModelMetadata]) -> str:
             f"{m.ref.episodes:,}",
             _kind(m.kind),
             m.owner or MISSING,
-            f"{m.parent.model_hash}_{m.parent.episodes}ep" if m.HasField("parent") else MISSING,
+            (
+                f"rl_model_{m.parent.model_hash}_{m.parent.episodes}ep.zip"
+                if m.HasField("parent")
+                else MISSING
+            ),
             m.created_at.ToDatetime().strftime("%Y-%m-%d %H:%M"),
             size(m.size_bytes),
             m.algorithm or MISSING,
             money(m.evaluation.score) if m.HasField("evaluation") else MISSING,
             _gate(m),
             _origin(m.origin),
+            one_line(m.label, LABEL_WIDTH) or MISSING,
         ]
         for m in models
     ]
-    listing = table(headers, rows, align="lrllllrlrll")
+    listing = table(headers, rows, align="lrllllrlrlll")
     return (
-        f"{listing}\n\n{len(models)} model(s). Score: the policy's CE a year, today's money. "
-        "Parent: the model a fine-tuning started from ({hash}_{episodes}ep; "
-        "`glidepath models tree MODEL` draws the lineage)."
+        f"{listing}\n\n{len(models)} model(s). Kind: profile (one household) or generic (a "
+        "family of households). Score: the policy's CE a year, today's money. Parent: the "
+        "model a fine-tuning started from (`glidepath models tree MODEL` draws the lineage). "
+        "Label: the household's or family's name for people, when one is known."
     )
 
 
@@ -528,6 +540,7 @@ def model_details(model: model_pb2.ModelMetadata) -> str:
         ("sha256", model.sha256),
         ("origin", _origin(model.origin)),
         ("kind", _kind(model.kind)),
+        ("label", one_line(model.label) or MISSING),
         ("owner", model.owner or "none (adopted from the directory)"),
         ("training", training),
         ("libraries", libraries or MISSING),
