@@ -5,9 +5,13 @@ or ``--model PATH``, or for development one trained here (``--train-generic N``,
 a multiple of the 256-life batch). Its households are held out from its training:
 
 - ``--households`` (default 24) drawn from the family (``glidepath/rl/families/
-  default.json``) with :data:`HELD_OUT_SEED`, a seed under its own spawn key ("HELD"),
-  never the training batches' key (``glidepath.rl.generic.FAMILY_SPAWN_KEY``); a
-  different count draws different households (the draws are made whole);
+  default.json``) from ``--held-out-seed`` (default 12) under the spawn key "HOLD", as
+  ``make generic-model`` draws the households its metadata scores
+  (``glidepath/rl/generic_evaluation.py``), never the training batches' key
+  (``glidepath.rl.generic.FAMILY_SPAWN_KEY``); where the model's training seed and
+  budget are known (its metadata file, or ``--train-generic``) the run checks that no
+  training batch drew from the held-out stream. A different count draws different
+  households (the draws are made whole);
 - plus the zoo households (``benchmarks/zoo/``) that lie inside the family.
 
 For each household, on its hash's held-out evaluation lives (``evaluate``, common random
@@ -36,6 +40,7 @@ run of about a minute.
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -64,7 +69,7 @@ from glidepath.rl.family import (
     sample,
 )
 from glidepath.rl.gate import OPTIMUM, paired_difference
-from glidepath.rl.generic import GenericSpec, train_generic
+from glidepath.rl.generic import FAMILY_SPAWN_KEY, GenericSpec, train_generic
 from glidepath.rl.model_io import load_policy
 from glidepath.rl.policy_strategy import POLICY_STRATEGY_NAME, PolicyStrategy
 from glidepath.rl.recipe import RECIPE
@@ -75,12 +80,35 @@ ROOT = Path(__file__).resolve().parent.parent
 ZOO = ROOT / "benchmarks" / "zoo"
 SHIPPED = ROOT / "models" / "shipped"
 
-#: Spawn key of the held-out households ("HELD"): the generic training draws its batches
-#: under FAMILY_SPAWN_KEY ("FAML"), so these streams never meet.
-HELD_OUT_SPAWN_KEY = 0x48454C44
-HELD_OUT_SEED = int(
-    np.random.SeedSequence(2026, spawn_key=(HELD_OUT_SPAWN_KEY,)).generate_state(1, np.uint32)[0]
-)
+#: Spawn key of the held-out households ("HOLD", glidepath.rl.generic_evaluation's): the
+#: generic training draws its batches under FAMILY_SPAWN_KEY ("FAML"), so they never meet.
+HELD_OUT_SPAWN_KEY = 0x484F4C44
+#: make generic-model's evaluation seed: the same households its metadata scores.
+DEFAULT_HELD_OUT_SEED = 12
+
+
+def sample_seed(held_out_seed: int) -> int:
+    """The seed ``sample`` gets for the held-out households of ``held_out_seed``."""
+    sequence = np.random.SeedSequence(held_out_seed, spawn_key=(HELD_OUT_SPAWN_KEY,))
+    return int(sequence.generate_state(1, dtype=np.uint32)[0])
+
+
+def held_out_check(held_out_seed: int, training: tuple[int, int, int] | None) -> str:
+    """Whether a training (seed, lives, lives per batch) drew any batch from the held-out
+    households' sampling seed (the batches' households come from that seed alone)."""
+    if training is None:
+        return "not checked (the model's training seed and budget are unknown)"
+    seed, lives, batch = training
+    drawn = {
+        int(np.random.SeedSequence(seed, spawn_key=(FAMILY_SPAWN_KEY, b)).generate_state(1)[0])
+        for b in range(lives // batch)
+    }
+    clash = sample_seed(held_out_seed) in drawn
+    return (
+        f"{'CLASH: a training batch drew these households!' if clash else 'no'} training batch "
+        f"of {lives // batch} (seed {seed}) drew from the held-out sampling seed"
+    )
+
 
 #: The issue's bars (never loosened).
 ZERO_SHOT_MEAN, ZERO_SHOT_WORST = 0.99, 0.97
@@ -115,9 +143,10 @@ class Row:
         return self.tuned_ce >= self.scratch_ce
 
 
-def held_out(family: ProfileFamily, n: int, zoo: bool) -> list[tuple[str, Household]]:
+def held_out(family: ProfileFamily, n: int, seed: int, zoo: bool) -> list[tuple[str, Household]]:
     """The sampled households, then the zoo's that lie inside ``family`` (canonical)."""
-    out = [(f"family_{k + 1:02d}", h) for k, h in enumerate(sample(family, n, HELD_OUT_SEED))]
+    drawn = sample(family, n, sample_seed(seed))
+    out = [(f"family_{k + 1:02d}", h) for k, h in enumerate(drawn)]
     if zoo:
         for path in sorted(ZOO.glob("*.json")):
             h = canonicalize(household_from_json(path.read_text()))
@@ -275,8 +304,27 @@ def trivial_seconds(household: Household, episodes: int, seed: int) -> tuple[flo
     return time.perf_counter() - began, real.horizon
 
 
-def generic_model(args: argparse.Namespace, family: ProfileFamily) -> tuple[bytes, str] | None:
-    """The model's bytes and a line saying where it came from; None when there is none."""
+@dataclass(frozen=True)
+class Generic:
+    model_zip: bytes
+    origin: str  # where it came from, for the printout
+    training: tuple[int, int, int] | None  # (seed, lives, lives per batch) when known
+
+
+def training_of(path: Path) -> tuple[int, int, int] | None:
+    """(seed, lives, lives per batch) from the model's metadata file, when it has one."""
+    sidecar = path.with_suffix(".json")
+    try:
+        meta = json.loads(sidecar.read_text())
+        hyper = json.loads(meta["hyperparameters_json"])
+        batch = int(hyper["households_per_batch"]) * int(hyper["lives_per_household"])
+        return int(hyper["seed"]), int(meta["episodes"]), batch
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def generic_model(args: argparse.Namespace, family: ProfileFamily) -> Generic | None:
+    """The model, where it came from and how it was trained; None when there is none."""
     if args.train_generic:
         began = time.perf_counter()
         model = train_generic(
@@ -285,8 +333,12 @@ def generic_model(args: argparse.Namespace, family: ProfileFamily) -> tuple[byte
             lambda: False,
         )
         seconds = time.perf_counter() - began
-        return model.model_zip, (
-            f"trained here: {args.train_generic:,} lives, seed {args.generic_seed}, {seconds:.1f} s"
+        spec = GenericSpec(family, args.train_generic, args.generic_seed)
+        return Generic(
+            model.model_zip,
+            f"trained here: {args.train_generic:,} lives, seed {args.generic_seed}, "
+            f"{seconds:.1f} s",
+            (args.generic_seed, args.train_generic, spec.batch),
         )
     if args.model:
         path = Path(args.model)
@@ -297,10 +349,10 @@ def generic_model(args: argparse.Namespace, family: ProfileFamily) -> tuple[byte
         path = found[0]
     expected = family_hash(family)
     note = "" if expected in path.name else f" (its name lacks the family's hash {expected}!)"
-    return (
-        path.read_bytes(),
-        f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}{note}",
-    )
+    training = training_of(path)
+    known = f", {training[1]:,} lives, seed {training[0]}" if training else ""
+    shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    return Generic(path.read_bytes(), f"{shown}{known}{note}", training)
 
 
 def pct(x: float) -> str:
@@ -389,6 +441,7 @@ def main() -> int:
     )
     parser.add_argument("--generic-seed", type=int, default=1)
     parser.add_argument("--households", type=int, default=24, help="households sampled")
+    parser.add_argument("--held-out-seed", type=int, default=DEFAULT_HELD_OUT_SEED)
     parser.add_argument("--no-zoo", action="store_true", help="leave out the zoo's households")
     parser.add_argument("--lives", type=int, default=10_000, help="held-out lives each")
     parser.add_argument("--seed", type=int, default=1, help="seed of every profile training")
@@ -398,7 +451,7 @@ def main() -> int:
     warnings.filterwarnings("ignore", category=UserWarning)
 
     family = load_family(DEFAULT_FAMILY_PATH)
-    print(f"Family {family.name} ({family_hash(family)}), held-out seed {HELD_OUT_SEED}")
+    print(f"Family {family.name} ({family_hash(family)}), held-out seed {args.held_out_seed}")
     made = generic_model(args, family)
     if made is None:
         print(
@@ -406,9 +459,10 @@ def main() -> int:
             "pass --model PATH or --train-generic LIVES. Nothing measured."
         )
         return 0
-    generic_zip, origin = made
-    print(f"Generic model: {origin}")
-    households = held_out(family, args.households, not args.no_zoo)
+    generic_zip = made.model_zip
+    print(f"Generic model: {made.origin}")
+    print(f"Held-out check: {held_out_check(args.held_out_seed, made.training)}")
+    households = held_out(family, args.households, args.held_out_seed, not args.no_zoo)
     zoo = sum(name.startswith("zoo:") for name, _ in households)
     print(
         f"{len(households)} held-out households ({args.households} sampled, {zoo} from the zoo "
