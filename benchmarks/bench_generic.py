@@ -379,7 +379,8 @@ def table_zero_shot(rows: list[Row], scratch_episodes: int) -> list[str]:
     versus_rule = [r.generic_ce / r.best_rule_ce for r in rows]
     met = mean >= ZERO_SHOT_MEAN and worst >= ZERO_SHOT_WORST
     lines += [
-        f"Average {pct(mean)}, worst {pct(worst)} ({worst_row.name}) of the profile model; "
+        f"Average {pct(mean)}, median {pct(statistics.median(shares))}, worst {pct(worst)} "
+        f"({worst_row.name}) of the profile model; "
         f"vs the best rule: average {pct(statistics.fmean(versus_rule))}, "
         f"worst {pct(min(versus_rule))}",
         f"Bar (zero-shot >= {ZERO_SHOT_MEAN:.0%} on average and >= {ZERO_SHOT_WORST:.0%} at "
