@@ -31,10 +31,11 @@ simulated once, not three times); the scratch model's CE there is checked agains
 
 One process, one torch thread (the machine's two cores are shared; the trainings are
 single-threaded by design). The default protocol (24 sampled + 7 zoo households, 10,000
-lives each) takes about 30 s a household on 2 idle cores (1,000-episode training about
-10 s, fine-tuning about 2 s, evaluations 5-15 s): about 15 minutes, twice that on a
-loaded machine. ``--households 2 --no-zoo --train-generic 512 --lives 2000`` is a smoke
-run of about a minute.
+lives each) takes about 25 s a household on 2 idle cores (measured under load and scaled
+by CPU time: 1,000-episode training about 10 s, fine-tuning about 2 s, the evaluations
+about 13 s): about 13 minutes, some 20 on a loaded machine.
+``--households 2 --no-zoo --train-generic 512 --lives 2000`` is a smoke run of about a
+minute and a half.
 """
 
 from __future__ import annotations
