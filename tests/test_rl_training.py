@@ -13,7 +13,7 @@ from rl_support import small_household, tiny_model
 from glidepath.errors import Cancelled, InvalidArgument
 from glidepath.household.canonical import canonicalize
 from glidepath.rl.model_io import read_policy_weights
-from glidepath.rl.recipe import RECIPE
+from glidepath.rl.recipe import FINE_TUNE_RECIPE, RECIPE
 from glidepath.rl.training import (
     TrainingProgress,
     TrainingSpec,
@@ -102,6 +102,23 @@ def test_fine_tuning_starts_from_the_parent_weights() -> None:
     # One small update moves the weights a little from the parent's, not from scratch.
     drift = max(float((after[k] - before[k]).abs().max()) for k in before)
     assert 0.0 < drift < 0.1
+
+
+def test_a_fine_tuning_takes_more_smaller_steps_than_a_training_from_scratch() -> None:
+    """The fine-tuning recipe: the same 40 lives as the tiny training above, in 5 updates of
+    8 lives at twice the learning rate, where from scratch they are one update of 40."""
+    household = canonicalize(small_household())
+    parent = tiny_model()
+    child = train(
+        TrainingSpec(household, 40, 9, parent_model_zip=parent.model_zip),
+        lambda _: None,
+        lambda: False,
+    )
+    assert child.hyperparameters["phases"] == [{"n_envs": 8, "rollouts": 5}]
+    assert child.hyperparameters["learning_rate"] == FINE_TUNE_RECIPE.learning_rate
+    assert FINE_TUNE_RECIPE.learning_rate == 2 * RECIPE.learning_rate
+    scratch = train(TrainingSpec(household, 40, 9), lambda _: None, lambda: False)
+    assert scratch.hyperparameters["learning_rate"] == RECIPE.learning_rate
 
 
 def test_a_bad_parent_or_algorithm_is_an_invalid_argument() -> None:

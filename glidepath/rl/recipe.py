@@ -44,7 +44,7 @@ a year below the dynamic-programming optimum there. Each line is 3 training seed
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from glidepath import versions
 
@@ -93,3 +93,21 @@ class Recipe:
 
 
 RECIPE = Recipe()
+
+#: A fine-tuning starts from a policy that is already close (a generic model, a near
+#: household's model): it needs many small steps more than fresh data. Batches down to 8
+#: lives (200 episodes = 20 updates of 10 instead of 4 of 50), a learning rate of 2e-3 and
+#: 5 epochs per update. Measured on 8 households of the default family drawn apart from
+#: the benchmark's (held-out seed 99), 200 episodes from the shipped generic model, CE on
+#: 3,000 lives: the fine-tuned policy closes 40-75 % of the generic model's gap to a
+#: 1,000-episode training from scratch where the plain recipe closed 10-30 % (e.g. 86,525
+#: -> 89,126 against scratch's 90,054), in the same time (1.5-2.4 s against 1.3-2.3 s;
+#: scratch 7-9 s).
+FINE_TUNE_RECIPE = replace(
+    RECIPE, min_lives_per_update=8, learning_rate=2e-3, small_budget_epochs=5
+)
+
+
+def recipe_for(fine_tuning: bool) -> Recipe:
+    """The recipe of a training from scratch, or of a fine-tuning from a parent's weights."""
+    return FINE_TUNE_RECIPE if fine_tuning else RECIPE

@@ -48,7 +48,7 @@ from glidepath.models import MAX_EPISODES, SUPPORTED_ALGORITHMS
 
 from .actions import CONSUMPTION_RANGE, SHARE_RANGE
 from .model_io import check_model, load_weights_into
-from .recipe import POLICY_LAYOUT_VERSION, RECIPE, Recipe
+from .recipe import POLICY_LAYOUT_VERSION, RECIPE, Recipe, recipe_for
 from .vec_env import BatchVecEnv, LivesVecEnv
 
 
@@ -255,9 +255,14 @@ def train(
     on_progress: Callable[[TrainingProgress], None],
     should_stop: Callable[[], bool],
     *,
-    recipe: Recipe = RECIPE,
+    recipe: Recipe | None = None,
 ) -> TrainedModel:
-    """Train on exactly ``spec.episodes`` lives; raise Cancelled when ``should_stop()``."""
+    """Train on exactly ``spec.episodes`` lives; raise Cancelled when ``should_stop()``.
+
+    ``recipe`` unset: the recipe of a training from scratch, or of a fine-tuning when the
+    spec has a parent (:func:`glidepath.rl.recipe.recipe_for`)."""
+    if recipe is None:
+        recipe = recipe_for(spec.parent_model_zip is not None)
     if spec.algorithm.upper() not in SUPPORTED_ALGORITHMS:
         raise InvalidArgument.field(
             "algorithm", f"unsupported {spec.algorithm!r}; supported: {SUPPORTED_ALGORITHMS}"
