@@ -45,7 +45,7 @@ from process_support import ServiceProcess
 
 from glidepath.cli.peers import REGISTRY, SIMULATION, TRAINING
 from glidepath.cli.stack import LocalStack, local_stack
-from glidepath.common.v1 import model_pb2
+from glidepath.common.v1 import household_pb2, model_pb2
 from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
 from glidepath.rl.model_io import sample_observations
 from glidepath.rpc.channel import open_channel
@@ -69,6 +69,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     }
     with local_stack(tmp_path_factory.mktemp("hostile"), ports=EPHEMERAL_PORTS, env=env) as up:
         yield up
+
+
+def apart(k: int) -> household_pb2.Household:
+    """The example household at age 30 + 5k: each test's household is far from every other
+    one (distance 0.7), so no test's model is a near match for another's household."""
+    message = household()
+    message.adults[0].current_age = 30 + 5 * k
+    del message.charges[:]  # the example's mortgage ends at 55
+    return message
 
 
 def quick(message: pb.OptimizeRequest) -> pb.OptimizeRequest:
@@ -116,7 +125,7 @@ HOSTILE: dict[str, Callable[[], Weights]] = {
 
 @pytest.mark.parametrize("kind", list(HOSTILE))
 def test_a_hostile_model_never_blocks_option_b(stack: LocalStack, kind: str) -> None:
-    message = household(risk_aversion=1.5 + list(HOSTILE).index(kind) / 10)
+    message = apart(list(HOSTILE).index(kind))
     model_hash = household_hash_of(message)
     hostile = store_by_hand(
         stack.layout.models, model_hash, 900, policy_zip(HOSTILE[kind]()), score=DECLARED
@@ -142,8 +151,14 @@ def test_a_hostile_model_never_blocks_option_b(stack: LocalStack, kind: str) -> 
     # With fallback: it trains, and serves the new model instead.
     trained = optimize(stack.address(SIMULATION), quick(request(message, pretrained=True)))
     answer = trained.answer()
-    assert trained.stages[:4] == ["HASHED", "LOOKING_UP", "NO_COMPATIBLE_MODEL", "TRAINING_STARTED"]
-    assert "quarantined" in trained.events[2].message
+    assert trained.stages[:5] == [
+        "HASHED",
+        "LOOKING_UP",
+        "NEAR_MATCHES",
+        "NO_COMPATIBLE_MODEL",
+        "TRAINING_STARTED",
+    ]
+    assert "quarantined" in trained.events[3].message
     assert answer.source == pb.MODEL_SOURCE_TRAINED_NOW
     assert answer.model.sha256 != hostile.sha256
 
@@ -163,7 +178,7 @@ def test_actions_that_turn_infinite_during_the_evaluation_are_an_unusable_model(
     weights = late_trap_weights()
     observations = sample_observations()
     assert not ((observations[:, 0] > 0.975) & (observations[:, 1] < 0.001)).any()
-    message = household(risk_aversion=1.9)
+    message = apart(4)
     trap = store_by_hand(
         stack.layout.models, household_hash_of(message), 900, policy_zip(weights), score=DECLARED
     )
@@ -183,7 +198,7 @@ def test_a_model_over_the_size_limit_is_failed_precondition_before_any_download(
     stack: LocalStack, tmp_path: Path
 ) -> None:
     """RL_MODELS_MAX_BYTES is the one limit; this simulation service is given 4 KiB."""
-    message = household(risk_aversion=2.1)
+    message = apart(5)
     data = policy_zip(zero_weights())
     assert len(data) > 4096
     stored = upload_model(stack.address(REGISTRY), household_hash_of(message), 900, data).model
@@ -220,7 +235,7 @@ def test_a_model_over_the_size_limit_is_failed_precondition_before_any_download(
 
 def test_the_stream_and_the_log_say_the_same_of_an_unusable_model(stack: LocalStack) -> None:
     """The simulation service logs each unusable model once, with its SHA-256."""
-    message = household(risk_aversion=2.3)
+    message = apart(6)
     bad = store_by_hand(
         stack.layout.models, household_hash_of(message), 900, policy_zip(nan_weights())
     )
@@ -240,6 +255,8 @@ def test_a_model_damaged_after_it_was_stored_is_data_loss_and_quarantined(
 ) -> None:
     """The file changes on disk behind the registry's back (a bad disk, a careless hand)."""
     message = household(risk_aversion=2.35)
+    message.adults[0].current_age = 63  # near none of apart(0..6)
+    del message.charges[:]
     data = policy_zip(trusted_weights(seed=11))  # bytes no other test loaded (no cache)
     good = upload_model(stack.address(REGISTRY), household_hash_of(message), 900, data).model
     path = stack.layout.models / good.file_name

@@ -117,7 +117,7 @@ def test_reading_stays_open(users: Users) -> None:
     )
     assert error.code() == grpc.StatusCode.NOT_FOUND
     assert error_reason(error) == "NO_MODEL_FOR_HASH"
-    assert stream.stages == ["HASHED", "LOOKING_UP", "NO_COMPATIBLE_MODEL"]
+    assert stream.stages == ["HASHED", "LOOKING_UP", "NEAR_MATCHES", "NO_COMPATIBLE_MODEL"]
 
 
 def test_a_credential_nobody_holds_is_refused_even_for_reads(users: Users) -> None:
