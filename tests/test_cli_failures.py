@@ -105,6 +105,10 @@ def test_a_reader_that_went_away_ends_the_command_quietly_with_exit_0(
     assert (result.returncode, result.stderr) == (0, "")
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_while_waiting_for_a_service_is_one_line_and_exit_130() -> None:
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
@@ -118,6 +122,10 @@ def test_ctrl_c_while_waiting_for_a_service_is_one_line_and_exit_130() -> None:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            # Ctrl-C as a terminal delivers it: a suite started in the background (``&``)
+            # ignores SIGINT, its children inherit that, and Python then never raises
+            # KeyboardInterrupt.
+            preexec_fn=_default_sigint,
         )
         connection, _ = listener.accept()  # the call has started; nothing will answer it
         with connection:
