@@ -26,11 +26,11 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from stable_baselines3.common.vec_env.base_vec_env import VecEnvObs, VecEnvStepReturn
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn
 
 from glidepath.household.model import Household
 
-from .actions import ACTION_DIM, ACTION_SPACE
+from .actions import ACTION_SPACE
 from .lives import Lives, Reward, episode_seed
 from .observations import OBSERVATION_SPACE, terminal_observation
 from .vec_env import BatchVecEnv
@@ -69,7 +69,6 @@ class FamilyVecEnv(BatchVecEnv):
         self._batch = int(first_batch)
         self._lives: list[Lives] = []
         self._t = 0
-        self._actions: NDArray[np.float64] | None = None
         #: Lives whose last year has been stepped (episodes completed).
         self.lives_done = 0
         #: The rewards (horizon, n_envs) of the lives that just ended, padded with zeros.
@@ -97,18 +96,8 @@ class FamilyVecEnv(BatchVecEnv):
         self._t = 0
         return np.concatenate([lives.reset(market_seed) for lives in self._lives])
 
-    def reset(self) -> VecEnvObs:
-        self._reset_seeds()
-        self._reset_options()
-        return self._start()
-
-    def step_async(self, actions: np.ndarray) -> None:
-        self._actions = np.asarray(actions, dtype=np.float64).reshape(self.num_envs, ACTION_DIM)
-
     def step_wait(self) -> VecEnvStepReturn:
-        if self._actions is None:
-            raise RuntimeError("step_async first")
-        actions, self._actions = self._actions, None
+        actions = self._take_actions()
         observations = []
         for i, lives in enumerate(self._lives):
             if self._t >= lives.horizon:
@@ -129,10 +118,5 @@ class FamilyVecEnv(BatchVecEnv):
             assert done is not None, "every household's plan ends within the batch"
             rewards[: lives.horizon, i * self._m : (i + 1) * self._m] = done
         self.last_episode_rewards = rewards
-        returns = rewards.sum(axis=0)
-        for i in range(n):
-            infos[i]["terminal_observation"] = obs[i]
-            infos[i]["TimeLimit.truncated"] = False
-            infos[i]["episode"] = {"r": float(returns[i]), "l": self._horizon, "t": 0.0}
-        self.lives_done += n
+        infos = self._batch_ended(obs, rewards.sum(axis=0))
         return self._start(), zeros, np.ones(n, dtype=bool), infos

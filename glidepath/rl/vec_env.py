@@ -40,10 +40,46 @@ class BatchVecEnv(VecEnv):
     #: The rewards (horizon, n_envs) of the lives that just ended (deferred mode).
     last_episode_rewards: NDArray[np.float64] | None
 
+    #: The actions of the step under way (set by step_async, taken by step_wait).
+    _actions: NDArray[np.float64] | None = None
+
     @property
     def horizon(self) -> int:
         """Years of one batch of lives (SB3's n_steps)."""
         raise NotImplementedError
+
+    def _start(self) -> NDArray[np.float32]:
+        """The first observations of the next batch of lives."""
+        raise NotImplementedError
+
+    def reset(self) -> VecEnvObs:
+        """The next batch of lives (markets keep following the constructor's seed)."""
+        self._reset_seeds()
+        self._reset_options()
+        return self._start()
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.asarray(actions, dtype=np.float64).reshape(self.num_envs, ACTION_DIM)
+
+    def _take_actions(self) -> NDArray[np.float64]:
+        if self._actions is None:
+            raise RuntimeError("step_async first")
+        actions, self._actions = self._actions, None
+        return actions
+
+    def _batch_ended(
+        self, observation: NDArray[np.float32], returns: NDArray[np.float64]
+    ) -> list[dict[str, Any]]:
+        """SB3's infos for lives that all ended this year (and counts them)."""
+        self.lives_done += self.num_envs
+        return [
+            {
+                "terminal_observation": observation[i],
+                "TimeLimit.truncated": False,
+                "episode": {"r": float(returns[i]), "l": self.horizon, "t": 0.0},
+            }
+            for i in range(self.num_envs)
+        ]
 
     def seed(self, seed: int | None = None) -> Sequence[int | None]:
         return [None for _ in range(self.num_envs)]
@@ -102,7 +138,6 @@ class LivesVecEnv(BatchVecEnv):
         self._lives = Lives(household, n_envs, reward=reward, timing=timing, deferred=deferred)
         self._seed = int(seed)
         self._episode = int(first_episode)
-        self._actions: NDArray[np.float64] | None = None
         #: Lives whose last year has been stepped (episodes completed).
         self.lives_done = 0
         #: Deferred mode: the rewards (T, n_envs) of the lives that just ended.
@@ -118,30 +153,12 @@ class LivesVecEnv(BatchVecEnv):
         self._episode += 1
         return obs
 
-    def reset(self) -> VecEnvObs:
-        """The next batch of lives (markets keep following the constructor's seed)."""
-        self._reset_seeds()
-        self._reset_options()
-        return self._start()
-
-    def step_async(self, actions: np.ndarray) -> None:
-        self._actions = np.asarray(actions, dtype=np.float64).reshape(self.num_envs, ACTION_DIM)
-
     def step_wait(self) -> VecEnvStepReturn:
-        if self._actions is None:
-            raise RuntimeError("step_async first")
-        result = self._lives.step(self._actions)
-        self._actions = None
+        result = self._lives.step(self._take_actions())
         n = self.num_envs
-        infos: list[dict[str, Any]] = [{} for _ in range(n)]
         if not result.done:
+            infos: list[dict[str, Any]] = [{} for _ in range(n)]
             return result.observation, result.reward, np.zeros(n, dtype=bool), infos
-        returns = self._lives.returns.copy()
         self.last_episode_rewards = self._lives.deferred_rewards
-        length = self._lives.horizon
-        for i in range(n):
-            infos[i]["terminal_observation"] = result.observation[i]
-            infos[i]["TimeLimit.truncated"] = False
-            infos[i]["episode"] = {"r": float(returns[i]), "l": length, "t": 0.0}
-        self.lives_done += n
+        infos = self._batch_ended(result.observation, self._lives.returns.copy())
         return self._start(), result.reward, np.ones(n, dtype=bool), infos
