@@ -33,7 +33,7 @@ from glidepath.models import MAX_EPISODES
 
 from .family import ProfileFamily, family_hash, sample
 from .family_vec_env import FamilyVecEnv
-from .recipe import POLICY_LAYOUT_VERSION, RECIPE, Recipe
+from .recipe import RECIPE, Recipe
 from .training import (
     DeferredRewards,
     ProgressRelay,
@@ -41,6 +41,7 @@ from .training import (
     TrainingProgress,
     library_versions,
     make_ppo,
+    recipe_record,
     torch_threads,
 )
 
@@ -102,20 +103,16 @@ def _check(spec: GenericSpec) -> int:
 
 
 def hyperparameters(spec: GenericSpec, horizon: int, recipe: Recipe) -> dict[str, object]:
-    out = recipe.as_dict()
-    out.update(
-        algorithm="PPO",
-        n_steps=horizon,
-        n_epochs=recipe.epochs_for(spec.episodes),
+    return recipe_record(
+        recipe,
+        horizon,
+        spec.episodes,
+        spec.seed,
         households_per_batch=spec.households_per_batch,
         lives_per_household=spec.lives_per_household,
         family=spec.family.name,
         family_hash=family_hash(spec.family),
-        action="corrections of the Merton-style rule",
-        policy_layout_version=POLICY_LAYOUT_VERSION,
-        seed=spec.seed,
     )
-    return out
 
 
 def train_generic(

@@ -233,21 +233,30 @@ def make_ppo(env: BatchVecEnv, seed: int, recipe: Recipe, n_epochs: int) -> PPO:
     )
 
 
-def hyperparameters(spec: TrainingSpec, phases: list[Phase], recipe: Recipe) -> dict[str, object]:
-    horizon = build_schedule(spec.household).horizon
+def recipe_record(
+    recipe: Recipe, horizon: int, episodes: int, seed: int, **batch: object
+) -> dict[str, object]:
+    """What a saved model says of how it was trained (its ``hyperparameters_json``): the
+    recipe, the policy's action and layout, and ``batch``, how its lives were grouped."""
     out = recipe.as_dict()
     out.update(
         algorithm="PPO",
         n_steps=horizon,
-        n_epochs=recipe.epochs_for(spec.episodes),
-        phases=[{"n_envs": p.n_envs, "rollouts": p.rollouts} for p in phases],
+        n_epochs=recipe.epochs_for(episodes),
+        **batch,
         action="corrections of the Merton-style rule",
         share_range=SHARE_RANGE,
         consumption_range=CONSUMPTION_RANGE,
         policy_layout_version=POLICY_LAYOUT_VERSION,
-        seed=spec.seed,
+        seed=seed,
     )
     return out
+
+
+def hyperparameters(spec: TrainingSpec, phases: list[Phase], recipe: Recipe) -> dict[str, object]:
+    horizon = build_schedule(spec.household).horizon
+    phases_record = [{"n_envs": p.n_envs, "rollouts": p.rollouts} for p in phases]
+    return recipe_record(recipe, horizon, spec.episodes, spec.seed, phases=phases_record)
 
 
 def train(
