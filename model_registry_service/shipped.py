@@ -44,7 +44,7 @@ from model_registry_service.naming import (
     parse_model_file_name,
 )
 from model_registry_service.records import ModelRecord, Origin
-from model_registry_service.storage import sha256_of
+from model_registry_service.storage import fsync_dir, sha256_of
 
 #: The key of a metadata file's own section (what made the model), beside the sidecar's.
 SHIPPED_SECTION = "shipped"
@@ -121,14 +121,6 @@ def holds_models(directory: Path) -> bool:
     return any(parse_model_file_name(name) is not None for name in names)
 
 
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _copy_to_temp(source: Path, directory: Path) -> Path:
     """A fsynced copy of ``source`` under an upload temp name (swept if we crash)."""
     fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=directory)
@@ -177,5 +169,5 @@ def install(
         installed.append(record.key)
         log.event("shipped_model_installed", file=record.key.file_name, kind=record.details.kind)
     if installed:
-        _fsync_dir(models_dir)
+        fsync_dir(models_dir)
     return installed

@@ -139,7 +139,7 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -471,7 +471,7 @@ class ModelStore:
                 sidecar.write(self.directory, current)
                 written += 1
         if written:
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
             log.event("sidecars_written", models=written)
         return written
 
@@ -597,7 +597,7 @@ class ModelStore:
             sidecar.remove(self.directory, key)
             self.index.delete(key)
             self._known.pop(key.file_name, None)
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
         log.event("model_deleted", file=key.file_name)
         return record
 
@@ -724,7 +724,7 @@ class ModelStore:
             raise
         try:
             file_stamp = _stamp(os.stat(final))
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
             self.index.upsert(record, file_stamp)
         except BaseException as exc:
             _unlink_quietly(final)
@@ -773,7 +773,7 @@ class ModelStore:
                 if stamp is None:
                     stamp = _stamp(os.stat(self.directory / key.file_name))
                 sidecar.write(self.directory, updated)
-                _fsync_dir(self.directory)
+                fsync_dir(self.directory)
                 self.index.upsert(updated, stamp)
             return updated
 

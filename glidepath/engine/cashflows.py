@@ -144,13 +144,22 @@ def _present_values(flows: FloatArray, gross: float) -> FloatArray:
     return pv
 
 
-def consumption_scale(household: Household, real_net: FloatArray, wealth: float) -> float:
+def spending_scale(household: Household) -> float | None:
+    """The household's own spending target as a scale: the retirement target, else the
+    largest spending phase; None when it states neither."""
     goals = household.goals
     if goals.retirement_spending > 0:
         return float(goals.retirement_spending)
     phases = [p.annual_spending for p in household.spending_phases if p.annual_spending > 0]
     if phases:
         return float(max(phases))
+    return None
+
+
+def consumption_scale(household: Household, real_net: FloatArray, wealth: float) -> float:
+    stated = spending_scale(household)
+    if stated is not None:
+        return stated
     positive = real_net[:-1][real_net[:-1] > 0]
     if positive.size:
         return float(positive.mean())

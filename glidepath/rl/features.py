@@ -40,6 +40,7 @@ import math
 
 import numpy as np
 
+from glidepath.engine.cashflows import spending_scale
 from glidepath.household.model import Household, Lifetimes
 
 #: Bumped whenever the vector's contents, order or meaning change: the registry refuses
@@ -61,12 +62,9 @@ NEAR_MATCH_THRESHOLD = 0.35
 
 
 def _scale(household: Household) -> float:
-    goals = household.goals
-    if goals.retirement_spending > 0:
-        return float(goals.retirement_spending)
-    phases = [p.annual_spending for p in household.spending_phases if p.annual_spending > 0]
-    if phases:
-        return float(max(phases))
+    stated = spending_scale(household)
+    if stated is not None:
+        return stated
     income = sum(a.net_income for a in household.adults)
     if income > 0:
         return float(income)
