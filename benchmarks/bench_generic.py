@@ -67,10 +67,10 @@ from glidepath.rl.family import (
     contains,
     family_hash,
     load_family,
-    sample,
 )
 from glidepath.rl.gate import OPTIMUM, paired_difference
-from glidepath.rl.generic import FAMILY_SPAWN_KEY, GenericSpec, train_generic
+from glidepath.rl.generic import GenericSpec, batch_sample_seed, train_generic
+from glidepath.rl.generic_evaluation import held_out_households, held_out_sample_seed
 from glidepath.rl.model_io import load_policy
 from glidepath.rl.policy_strategy import POLICY_STRATEGY_NAME, PolicyStrategy
 from glidepath.rl.recipe import RECIPE
@@ -81,17 +81,8 @@ ROOT = Path(__file__).resolve().parent.parent
 ZOO = ROOT / "benchmarks" / "zoo"
 SHIPPED = ROOT / "models" / "shipped"
 
-#: Spawn key of the held-out households ("HOLD", glidepath.rl.generic_evaluation's): the
-#: generic training draws its batches under FAMILY_SPAWN_KEY ("FAML"), so they never meet.
-HELD_OUT_SPAWN_KEY = 0x484F4C44
 #: make generic-model's evaluation seed: the same households its metadata scores.
 DEFAULT_HELD_OUT_SEED = 12
-
-
-def sample_seed(held_out_seed: int) -> int:
-    """The seed ``sample`` gets for the held-out households of ``held_out_seed``."""
-    sequence = np.random.SeedSequence(held_out_seed, spawn_key=(HELD_OUT_SPAWN_KEY,))
-    return int(sequence.generate_state(1, dtype=np.uint32)[0])
 
 
 def held_out_check(held_out_seed: int, training: tuple[int, int, int] | None) -> str:
@@ -100,11 +91,8 @@ def held_out_check(held_out_seed: int, training: tuple[int, int, int] | None) ->
     if training is None:
         return "not checked (the model's training seed and budget are unknown)"
     seed, lives, batch = training
-    drawn = {
-        int(np.random.SeedSequence(seed, spawn_key=(FAMILY_SPAWN_KEY, b)).generate_state(1)[0])
-        for b in range(lives // batch)
-    }
-    clash = sample_seed(held_out_seed) in drawn
+    drawn = {batch_sample_seed(seed, b) for b in range(lives // batch)}
+    clash = held_out_sample_seed(held_out_seed) in drawn
     return (
         f"{'CLASH: a training batch drew these households!' if clash else 'no'} training batch "
         f"of {lives // batch} (seed {seed}) drew from the held-out sampling seed"
@@ -146,7 +134,7 @@ class Row:
 
 def held_out(family: ProfileFamily, n: int, seed: int, zoo: bool) -> list[tuple[str, Household]]:
     """The sampled households, then the zoo's that lie inside ``family`` (canonical)."""
-    drawn = sample(family, n, sample_seed(seed))
+    drawn = held_out_households(family, n, seed)
     out = [(f"family_{k + 1:02d}", h) for k, h in enumerate(drawn)]
     if zoo:
         for path in sorted(ZOO.glob("*.json")):

@@ -77,10 +77,15 @@ def family_horizon(family: ProfileFamily) -> int:
     return longest
 
 
+def batch_sample_seed(seed: int, batch: int) -> int:
+    """The seed ``sample`` gets for training batch ``batch`` of a training seeded ``seed``."""
+    sequence = np.random.SeedSequence(seed, spawn_key=(FAMILY_SPAWN_KEY, batch))
+    return int(sequence.generate_state(1, dtype=np.uint32)[0])
+
+
 def batch_households(family: ProfileFamily, n: int, seed: int, batch: int) -> list[Household]:
     """The households of training batch ``batch``: from (seed, batch) only."""
-    sequence = np.random.SeedSequence(seed, spawn_key=(FAMILY_SPAWN_KEY, batch))
-    return sample(family, n, int(sequence.generate_state(1, dtype=np.uint32)[0]))
+    return sample(family, n, batch_sample_seed(seed, batch))
 
 
 def _check(spec: GenericSpec) -> int:

@@ -99,8 +99,13 @@ def held_out_households(family: ProfileFamily, n: int, seed: int) -> list[Househ
     """``n`` households of ``family`` from ``seed``, drawn apart from every training batch."""
     if not 1 <= n <= MAX_HOUSEHOLDS:
         raise InvalidArgument.field("households", f"must be in [1, {MAX_HOUSEHOLDS}]")
+    return sample(family, n, held_out_sample_seed(seed))
+
+
+def held_out_sample_seed(seed: int) -> int:
+    """The seed ``sample`` gets for the held-out households of ``seed``."""
     sequence = np.random.SeedSequence(seed, spawn_key=(HELD_OUT_SPAWN_KEY,))
-    return sample(family, n, int(sequence.generate_state(1, dtype=np.uint32)[0]))
+    return int(sequence.generate_state(1, dtype=np.uint32)[0])
 
 
 def score_household(
