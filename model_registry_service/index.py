@@ -349,6 +349,16 @@ class ModelIndex:
             rows = db.execute(f"SELECT * FROM models {_NEWEST_FIRST}").fetchall()
         return [_record(r) for r in rows]
 
+    def with_features(self, version: int) -> list[ModelRecord]:
+        """Rows with a feature vector of ``version`` (the only ones a near search reads)."""
+        with self._locked() as db:
+            rows = db.execute(
+                f"SELECT * FROM models WHERE features_version = ? AND features_json != '' "
+                f"{_NEWEST_FIRST}",
+                (version,),
+            ).fetchall()
+        return [_record(r) for r in rows]
+
     def for_hash(self, model_hash: str) -> list[ModelRecord]:
         with self._locked() as db:
             rows = db.execute(

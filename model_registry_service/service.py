@@ -168,7 +168,7 @@ class RegistryServicer(registry_pb2_grpc.ModelRegistryServicer):
         return registry_pb2.FindNearModelsResponse(
             models=[
                 registry_pb2.NearModel(model=metadata_to_proto(n.record, user), distance=n.distance)
-                for n in nearest(self._store.readable(user), query)
+                for n in nearest(self._store.with_features(request.features_version, user), query)
             ]
         )
 

@@ -525,12 +525,13 @@ class ModelStore:
         self.settle(model_hash)
         return [r for r in self.index.for_hash(model_hash) if self._visible(r, viewer) is not None]
 
-    def readable(self, viewer: User | None = None) -> list[ModelRecord]:
-        """Every model ``viewer`` may read, newest first, once every pending file is
-        adopted (a near-match search must see all of them)."""
+    def with_features(self, version: int, viewer: User | None = None) -> list[ModelRecord]:
+        """The models ``viewer`` may read that carry a feature vector of ``version``, once
+        every pending file is adopted (a near-match search must see all of them)."""
         self.refresh()
         self.settle()
-        return [r for r in self.index.all() if self._visible(r, viewer) is not None]
+        rows = self.index.with_features(version)
+        return [r for r in rows if self._visible(r, viewer) is not None]
 
     def find_compatible(
         self, model_hash: str, min_episodes: int, viewer: User | None = None
