@@ -75,11 +75,11 @@ def main() -> None:
 
             heading(f"Option A: train a new model ({EPISODES} episodes) for {EXAMPLE.name}")
             result_a, seconds_a = optimize(stack, option_a)
-            print(optimize_report(result_a))
+            print(optimize_report(result_a, household.household))
 
             heading("Option B: the same household, a pre-trained model, new scenarios (seed 1)")
             result_b, seconds_b = optimize(stack, option_b)
-            print(optimize_report(result_b))
+            print(optimize_report(result_b, household.household))
 
             PLOT.parent.mkdir(parents=True, exist_ok=True)
             write_plot(result_b, household, PLOT)

@@ -15,7 +15,7 @@ from household_support import COUPLE_JSON
 from simulation_support import EXAMPLE
 
 from glidepath.cli.inputs import load_household
-from glidepath.cli.optimize import optimize_report
+from glidepath.cli.optimize import optimize_details, optimize_report
 from glidepath.cli.render import (
     compare_report,
     money_estimate,
@@ -134,7 +134,7 @@ def test_compare_defines_success_ruin_and_each_ce_under_the_table(
 def test_optimize_names_the_winner_in_one_sentence_above_both_ces(
     optimized: pb.OptimizeResult,
 ) -> None:
-    report = optimize_report(optimized)
+    report = optimize_details(optimized)
     lines = report.splitlines()
     assert lines[2].startswith("Gate         not passed: trained policy minus optimum")
     assert lines[3].startswith("Recommended  optimum (the best other strategy;")
@@ -149,7 +149,7 @@ def test_optimize_says_which_rung_of_the_ladder_served_and_whose_model_it_is(
     optimized: pb.OptimizeResult,
 ) -> None:
     def head(result: pb.OptimizeResult) -> dict[str, str]:
-        lines = optimize_report(result).splitlines()[:2]
+        lines = optimize_details(result).splitlines()[:2]
         return {line[:13].strip(): line[13:] for line in lines}
 
     own = head(optimized)
@@ -331,3 +331,16 @@ def test_every_share_of_the_optimum_names_it_exact(comparison: pb.CompareRespons
     header, _ = _table(report)
     assert "of exact optimum" in header and "of optimum" not in header
     assert "of exact optimum: the objective CE as a share of the exact" in report
+
+
+def test_optimize_prints_the_summary_first_and_the_details_below(
+    optimized: pb.OptimizeResult, household: Household
+) -> None:
+    report = optimize_report(optimized, household)
+    summary, details = report.split("\nDetails\n")
+    assert summary.splitlines()[0] == "Recommended: the exact optimum."
+    assert "This year" in summary and "Your current plan runs out of money in" in summary
+    assert "Re-run every year: the advice follows the markets and your life." in summary
+    assert "Experimental, not financial advice." in summary
+    assert "rl_policy" not in summary and "own_plan" not in summary
+    assert details.strip() == optimize_details(optimized)

@@ -22,6 +22,7 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from glidepath.advice.convert import optimize_summary
 from glidepath.cli.arguments import count_or_zero, non_negative_int, positive_int
 from glidepath.cli.channels import connect
 from glidepath.cli.errors import EXIT_OK, EXIT_USAGE, CliError
@@ -38,11 +39,13 @@ from glidepath.cli.render import (
     money,
     percent,
     signed_money_estimate,
+    summary_first,
     table,
     to_json,
 )
 from glidepath.cli.rungs import OptimizeProgress, source_words
 from glidepath.common.v1 import model_pb2
+from glidepath.household.model import Household
 from glidepath.models import model_file_name
 from glidepath.simulation.v1 import simulation_pb2 as sim
 from glidepath.simulation.v1 import simulation_pb2_grpc
@@ -169,7 +172,7 @@ def run_optimize(args: argparse.Namespace) -> int:
         stub = simulation_pb2_grpc.SimulationServiceStub(peer.channel)
         responses = stub.Optimize(request, timeout=OPTIMIZE_DEADLINE, metadata=peer.metadata)
         result = stream_result(responses, ProgressBar())
-    print(to_json(result) if args.json else optimize_report(result))
+    print(to_json(result) if args.json else optimize_report(result, household.household))
     if plot is not None:
         write_plot(result, household, plot)
     return EXIT_OK
@@ -188,7 +191,12 @@ def stream_result(
 # ----------------------------------------------------------------------------- report
 
 
-def optimize_report(result: sim.OptimizeResult) -> str:
+def optimize_report(result: sim.OptimizeResult, household: Household) -> str:
+    """The summary (what to do this year and why), then the details below it."""
+    return summary_first(optimize_summary(result, household), optimize_details(result))
+
+
+def optimize_details(result: sim.OptimizeResult) -> str:
     """Model, gate, the recommended strategy by age, the comparison, the timings."""
     model = result.model
     gate = result.gate

@@ -3,8 +3,10 @@
 People read money in today's terms with thousands separators ("45,120"), probabilities
 as percentages ("87.3 %") and every Monte Carlo figure with its standard error
 ("45,120 ± 85"), because a difference smaller than a few standard errors is noise. The
-``--json`` form is the response message itself (``json_format.MessageToJson``), so that a
-script sees exactly the fields the proto documents.
+summary (what to do this year, ``glidepath.advice``) comes first, the figures behind it
+under "Details". The ``--json`` form is the response message itself
+(``json_format.MessageToJson``), so that a script sees exactly the fields the proto
+documents.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Sequence
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
+from glidepath.advice.summary import Summary
 from glidepath.common.v1 import model_pb2
 from glidepath.household.convert import file_field
 from glidepath.registry.v1 import registry_pb2
@@ -33,6 +36,12 @@ SIMPLIFIED_SHARE = f"Share of {DP_SIMPLIFIED}'s CE (a lower bound on what is ach
 AGE_STEP = 5
 
 # ----------------------------------------------------------------------------- numbers
+
+
+def summary_first(summary: Summary, details: str) -> str:
+    """The summary a person acts on (``glidepath.advice``), then the figures behind it."""
+    rule = "─" * 78
+    return f"{summary.text()}\n\n{rule}\nDetails\n\n{details}"
 
 
 def to_json(message: Message) -> str:

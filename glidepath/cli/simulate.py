@@ -11,13 +11,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from glidepath.advice.convert import simulate_summary
 from glidepath.cli.arguments import non_negative_int, positive_int
 from glidepath.cli.channels import connect
 from glidepath.cli.errors import EXIT_OK, EXIT_USAGE, CliError
 from glidepath.cli.inputs import HouseholdInput, load_household
 from glidepath.cli.peers import SIMULATION
 from glidepath.cli.plot_target import PLOT_HELP, plot_target
-from glidepath.cli.render import compare_report, simulate_report, to_json
+from glidepath.cli.render import compare_report, simulate_report, summary_first, to_json
 from glidepath.rpc.channel import LONG_DEADLINE
 from glidepath.simulation.v1 import simulation_pb2 as sim
 from glidepath.simulation.v1 import simulation_pb2_grpc
@@ -100,7 +101,8 @@ def run_simulate(args: argparse.Namespace) -> int:
         response: sim.SimulateResponse = stub.Simulate(
             request, timeout=SIMULATION_DEADLINE, metadata=peer.metadata
         )
-    print(to_json(response) if args.json else simulate_report(response))
+    summary = simulate_summary(response, household.household)
+    print(to_json(response) if args.json else summary_first(summary, simulate_report(response)))
     if plot is not None:
         write_plot(response.result, household, plot)
     return EXIT_OK

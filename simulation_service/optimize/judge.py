@@ -10,7 +10,9 @@ recommended, and the answer says in one sentence which won and by how much.
 
 The recommended strategy "by age" is read from a rollout of that strategy on the first
 ``profile_paths`` of the same scenarios: each year's median stock share, savings or
-withdrawal (in money and as a rate) and consumption.
+withdrawal (in money and as a rate) and consumption; the household's own plan is read
+the same way from the same lives, and its CE set against the recommendation's (paired),
+so that the answer can say "save X instead of Y" and what the change is worth.
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ from glidepath.rl.gate import (
     DP_SIMPLIFIED,
     GATE_STANDARD_ERRORS,
     OPTIMUM,
+    OWN_PLAN,
     POLICY,
     GateResult,
     gate,
     other_strategies,
+    paired_difference,
 )
 from glidepath.rl.gate import sentence as gate_sentence
 from glidepath.simulation.v1 import simulation_pb2 as pb
@@ -99,12 +103,16 @@ def judge(
     chosen: Strategy | str = candidate if verdict.passed else verdict.best_other
     lives = min(profile_paths, result.n_paths)
     profile = rollout(household, chosen, lives, seed=settings.seed, timing=settings.timing)
+    own = rollout(household, OWN_PLAN, lives, seed=settings.seed, timing=settings.timing)
+    gain, gain_error = gain_over_own_plan(household, result, verdict.recommended)
     recommended = pb.RecommendedStrategy(
         strategy=verdict.recommended,
         is_trained_policy=verdict.passed,
         reason=gate_sentence(verdict),
         years=year_decisions(profile, result.schedule.retired),
         paths=lives,
+        own_plan_years=year_decisions(own, result.schedule.retired),
+        gain_over_own_plan=pb.Estimate(value=gain, standard_error=gain_error),
     )
     return Judgement(
         comparison,
@@ -124,6 +132,21 @@ def gate_of(household: Household, result: ComparisonResult, others: Sequence[str
     ces = {m.name: m.certainty_equivalent.value for m in result.strategies}
     objective = Objective.for_schedule(build_schedule(household))
     return gate(objective, POLICY, ces, utilities, others)
+
+
+def gain_over_own_plan(
+    household: Household, result: ComparisonResult, recommended: str
+) -> tuple[float, float]:
+    """(CE of ``recommended`` minus own_plan's, its paired SE): what following the advice
+    is worth to the household over its own plan, on the gate's lives (0, 0 when the
+    advice is the own plan)."""
+    if recommended == OWN_PLAN:
+        return 0.0, 0.0
+    utilities = {
+        m.name: m.path_utilities for m in result.strategies if m.path_utilities is not None
+    }
+    objective = Objective.for_schedule(build_schedule(household))
+    return paired_difference(objective, utilities[recommended], utilities[OWN_PLAN])
 
 
 def gate_message(verdict: GateResult) -> pb.GateVerdict:

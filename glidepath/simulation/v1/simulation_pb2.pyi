@@ -1620,6 +1620,8 @@ class RecommendedStrategy(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     YEARS_FIELD_NUMBER: _builtins.int
     PATHS_FIELD_NUMBER: _builtins.int
+    OWN_PLAN_YEARS_FIELD_NUMBER: _builtins.int
+    GAIN_OVER_OWN_PLAN_FIELD_NUMBER: _builtins.int
     strategy: _builtins.str
     """The strategy: "rl_policy" (the trained policy) when it passed the gate, otherwise the
     best other strategy (GateVerdict.best_baseline), e.g. "optimum" or "merton".
@@ -1641,6 +1643,19 @@ class RecommendedStrategy(_message.Message):
     def years(self) -> _containers.RepeatedCompositeFieldContainer[Global___YearDecision]:
         """One row per year of the plan, from the current age."""
 
+    @_builtins.property
+    def own_plan_years(self) -> _containers.RepeatedCompositeFieldContainer[Global___YearDecision]:
+        """The household's own plan ("own_plan") on the same lives, one row per year as in
+        years: what the recommended actions are set against ("save X a month instead of Y").
+        """
+
+    @_builtins.property
+    def gain_over_own_plan(self) -> Global___Estimate:
+        """The recommended strategy's objective certainty equivalent minus own_plan's (ANNUAL,
+        TODAY'S money), with its paired standard error on the comparison's lives (the
+        gate's); 0 ± 0 when own_plan itself is recommended.
+        """
+
     def __init__(
         self,
         *,
@@ -1649,10 +1664,12 @@ class RecommendedStrategy(_message.Message):
         reason: _builtins.str = ...,
         years: _abc.Iterable[Global___YearDecision] | None = ...,
         paths: _builtins.int = ...,
+        own_plan_years: _abc.Iterable[Global___YearDecision] | None = ...,
+        gain_over_own_plan: Global___Estimate | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["gain_over_own_plan", b"gain_over_own_plan"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["is_trained_policy", b"is_trained_policy", "paths", b"paths", "reason", b"reason", "strategy", b"strategy", "years", b"years"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["gain_over_own_plan", b"gain_over_own_plan", "is_trained_policy", b"is_trained_policy", "own_plan_years", b"own_plan_years", "paths", b"paths", "reason", b"reason", "strategy", b"strategy", "years", b"years"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
