@@ -170,8 +170,8 @@ def test_claiming_and_annuities_appear_only_where_the_household_has_them() -> No
     )
     assert "Claim State pension at 70 (in 93 % of simulated lives) instead of at 67." in lines
     assert (
-        "Buy a life annuity (on offer from age 65): 60 % of simulated lives buy one, with "
-        "200,000 of wealth on average." in lines
+        "Buy a life annuity (on offer from age 65): 60 % of simulated lives buy one, paying "
+        "200,000 in all on average (today's money)." in lines
     )
     none = replace(advised, annuity=Annuity(Figure(0.0, 0.0), Figure(0.0, 0.0)))
     lines = _lines(summarise(_answer(recommended=none, annuity_from_age=65)), THIS_YEAR)

@@ -14,6 +14,7 @@ import pytest
 from household_support import COUPLE_JSON
 from simulation_support import EXAMPLE
 
+from glidepath.advice.strategies import described
 from glidepath.cli.inputs import load_household
 from glidepath.cli.optimize import optimize_details, optimize_report
 from glidepath.cli.render import (
@@ -344,3 +345,12 @@ def test_optimize_prints_the_summary_first_and_the_details_below(
     assert "Experimental, not financial advice." in summary
     assert "rl_policy" not in summary and "own_plan" not in summary
     assert details.strip() == optimize_details(optimized)
+
+
+def test_compare_says_what_each_strategy_of_the_table_does(
+    comparison: pb.CompareResponse,
+) -> None:
+    report = compare_report(comparison)
+    for result in comparison.results:
+        line = next(x for x in report.splitlines() if x.startswith(f"  {result.strategy} "))
+        assert line.endswith(described(result.strategy))

@@ -49,8 +49,8 @@ WORDS: dict[str, StrategyWords] = {
     ),
     "vpw": StrategyWords(
         "variable percentage withdrawal",
-        "Keep today's stock share; each retirement year withdraw the share of your wealth "
-        "that spreads it over the years left, so spending follows the markets.",
+        "Keep today's stock share; each retirement year withdraw the part of your wealth "
+        "that would last evenly over the years left, so spending follows the markets.",
     ),
     "guardrails": StrategyWords(
         "the guardrails rule",

@@ -363,7 +363,7 @@ def _annuity_line(outcome: Outcome, annuity: Annuity, from_age: int | None, age:
     bought = annuity.premium.value / probability
     return (
         f"Buy a life annuity (on offer from {when}): {percent(probability)} of simulated "
-        f"lives buy one, with {money(bought)} of wealth on average."
+        f"lives buy one, paying {money(bought)} in all on average (today's money)."
     )
 
 

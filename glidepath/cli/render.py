@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
+from glidepath.advice.strategies import described
 from glidepath.advice.summary import Summary
 from glidepath.common.v1 import model_pb2
 from glidepath.household.convert import file_field
@@ -392,6 +393,7 @@ def compare_report(response: sim.CompareResponse) -> str:
         table(headers, rows),
         "",
         *COMPARISON_NOTES,
+        *strategy_notes(results),
         *(CLAIMS_NOTES if with_claims else ()),
         *(EXACT_NOTES if with_optimum else ()),
         *simplified_notes(results, with_simplified),
@@ -410,6 +412,12 @@ COMPARISON_NOTES = (
     "  every retirement year lived and money never exhausted while alive. Ruin: money",
     "  exhausted while someone was alive. ± one standard error; money in today's terms.",
 )
+
+
+def strategy_notes(results: Sequence[sim.StrategyResult]) -> list[str]:
+    """Each strategy of the table in words, one line each: what its identifier means."""
+    width = max((len(r.strategy) for r in results), default=0)
+    return [f"  {r.strategy.ljust(width)}  {described(r.strategy)}" for r in results]
 
 
 #: Under a comparison with claiming windows.
