@@ -182,12 +182,15 @@ def test_a_trained_policy_gaining_less_than_noticeable_says_the_rule_is_as_good(
     policy = _outcome(POLICY, 30_050, 0.02, WORKING_ADVISED)
     small = NOTICEABLE_GAIN * 30_000 / 2
     summary = summarise(_answer(recommended=policy, verdict=_verdict(True, small)))
-    assert summary.headline == "Recommended: the trained policy."
+    assert summary.headline == (
+        "Recommended: the trained policy, though the total-wealth rule is as good."
+    )
     why = next(line for line in _lines(summary, STRATEGY) if line.startswith("Why: "))
     assert "the total-wealth rule is as good, and needs no trained model" in why
     clear = summarise(_answer(recommended=policy, verdict=_verdict(True, 3 * small)))
     why = next(line for line in _lines(clear, STRATEGY) if line.startswith("Why: "))
     assert "as good" not in why and "more than luck explains" in why
+    assert clear.headline == "Recommended: the trained policy."
 
 
 def test_a_policy_that_fails_the_gate_leaves_the_rule_and_says_why() -> None:

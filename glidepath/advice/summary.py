@@ -237,6 +237,12 @@ def headline(answer: Answer) -> str:
         return f"{_subject(answer.own_plan.strategy)}{lives}."
     if recommended.strategy == OWN_PLAN:
         return "Recommended: keep your current plan."
+    verdict = answer.verdict
+    if verdict is not None and verdict.passed and not noticeable(verdict):
+        return (
+            f"Recommended: {name(recommended.strategy)}, though {name(verdict.best_other)} "
+            "is as good."
+        )
     return f"Recommended: {name(recommended.strategy)}."
 
 
