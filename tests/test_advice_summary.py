@@ -144,6 +144,20 @@ def test_a_retired_household_is_told_what_to_withdraw_this_year() -> None:
         "your incomes included."
     )
     assert not any("account" in line.lower() for line in lines)  # nothing to split
+    covered = replace(advised, withdrawal=0.0)
+    lines = _lines(
+        summarise(
+            _answer(
+                own_plan=_outcome("own_plan", 24_000, 0.3, own),
+                recommended=_outcome("vpw", 26_000, 0.0, covered),
+            )
+        ),
+        THIS_YEAR,
+    )
+    assert lines[1].startswith(
+        "Withdraw nothing this year: your incomes cover your spending (your current plan "
+        "withdraws 30,000)"
+    )
 
 
 def test_the_saving_is_split_over_the_accounts_as_the_household_contributes_today() -> None:
@@ -302,3 +316,12 @@ def test_a_simulate_answer_says_what_the_plan_risks_without_recommending() -> No
     assert [s.heading for s in summary.sections] == [RISK, STRATEGY, WORDS_USED, BEFORE]
     ruin = compared.results[0].ruin_probability.value
     assert f"runs out of money in {round(ruin * 100)} %" in summary.section(RISK).lines[0]
+
+
+def test_one_strategy_alone_is_not_set_against_itself() -> None:
+    alone = summarise(Answer(own_plan=_outcome("vpw", 25_000, 0.1, WORKING_ADVISED), lives=500))
+    assert alone.headline == "Variable percentage withdrawal on 500 simulated lives."
+    lines = _lines(alone, THIS_YEAR)
+    assert lines[1] == "Save 1,250 a month (15,000 this year)."
+    assert lines[2] == "Hold 45 % in stocks, the rest in bonds and cash."
+    assert _lines(alone, RISK)[0].startswith("Variable percentage withdrawal runs out of money")

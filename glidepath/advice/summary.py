@@ -252,7 +252,11 @@ def headline(answer: Answer) -> str:
 def this_year_lines(answer: Answer) -> tuple[str, ...]:
     """The year's actions, the recommendation's next to the own plan's."""
     own = answer.own_plan.this_year
-    advised = answer.recommended.this_year if answer.recommended else own
+    advised = own
+    if answer.recommended is not None:
+        advised = answer.recommended.this_year
+    else:
+        own = None  # one strategy alone: nothing to set it against
     if advised is None:
         return ()
     lines: list[str] = [f"At age {advised.age}:"]
@@ -280,20 +284,13 @@ def _instead(advised: float, own: float | None, text: str) -> str:
 
 
 def _save_line(advised: ThisYear, own: ThisYear | None) -> str:
-    own_savings = None if own is None else own.savings
     if advised.savings >= 0:
-        own_text = "" if own is None else _saving_words(own.savings)
-        return (
-            f"Save {money(advised.savings / 12)} a month ({money(advised.savings)} this year)"
-            + _instead(advised.savings, own_savings, own_text)
-            + "."
-        )
-    own_text = "" if own is None else _saving_words(own.savings)
-    return (
-        f"Take {money(-advised.savings)} out of your savings this year"
-        + _instead(advised.savings, own_savings, own_text)
-        + "."
-    )
+        action = f"Save {money(advised.savings / 12)} a month ({money(advised.savings)} this year)"
+    else:
+        action = f"Take {money(-advised.savings)} out of your savings this year"
+    if own is None:
+        return action + "."
+    return action + _instead(advised.savings, own.savings, _saving_words(own.savings)) + "."
 
 
 def _saving_words(savings: float) -> str:
@@ -303,24 +300,28 @@ def _saving_words(savings: float) -> str:
 
 
 def _withdraw_line(advised: ThisYear, own: ThisYear | None) -> str:
-    own_withdrawal = None if own is None else own.withdrawal
-    own_text = "" if own is None else money(own.withdrawal)
-    return (
-        f"Withdraw {money(advised.withdrawal)} this year "
-        f"({money(advised.withdrawal / 12)} a month)"
-        + _instead(advised.withdrawal, own_withdrawal, own_text)
-        + f"; spend {money(advised.consumption)} in all, your incomes included."
-    )
+    spend = f"spend {money(advised.consumption)} in all, your incomes included"
+    if _rounded(advised.withdrawal) == 0:
+        action = "Withdraw nothing this year: your incomes cover your spending"
+        if own is not None and _rounded(own.withdrawal) != 0:
+            action += f" (your current plan withdraws {money(own.withdrawal)})"
+        return f"{action}; {spend}."
+    action = f"Withdraw {money(advised.withdrawal)} this year"
+    action += f" ({money(advised.withdrawal / 12)} a month)"
+    if own is not None:
+        action += _instead(advised.withdrawal, own.withdrawal, money(own.withdrawal))
+    return f"{action}; {spend}."
 
 
 def _stocks_line(advised: ThisYear, own: ThisYear | None) -> str:
     share = round(advised.stock_share * 100)
+    rest = "" if share >= 100 else ", the rest in bonds and cash"
     if own is None:
-        return f"Hold {share} % in stocks, the rest in bonds and cash."
+        return f"Hold {share} % in stocks{rest}."
     own_share = round(own.stock_share * 100)
     if share == own_share:
         return f"Hold {share} % in stocks, as in your current plan."
-    return f"Hold {share} % in stocks instead of {own_share} %, the rest in bonds and cash."
+    return f"Hold {share} % in stocks instead of {own_share} %{rest}."
 
 
 def _account_lines(accounts: Sequence[AccountPlan], savings: float) -> list[str]:
