@@ -35,8 +35,8 @@ _MERTON = "the total-wealth rule"
 WORDS: dict[str, StrategyWords] = {
     OWN_PLAN: StrategyWords(
         "your current plan",
-        "Your own plan: today's stock share, the monthly contributions you plan until "
-        "retirement, and your spending target after it.",
+        "Today's stock share, the monthly contributions you plan until retirement, and your "
+        "spending target after it.",
     ),
     "four_percent_rule": StrategyWords(
         "the 4 % rule",
