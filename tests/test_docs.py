@@ -11,6 +11,10 @@
   come out of the run with the same words and the figures within 3 % (Monte Carlo figures
   are seeded, yet the last digit may move with the machine's floating point), so a figure
   in the docs cannot silently go stale.
+- A ``text`` block that starts with ``$ glidepath compare`` or ``$ glidepath simulate``
+  is that command's output: the command runs against the local stack, and every line the
+  block shows must come out, in order (a block may leave rows out), with the same words
+  and the figures within 3 %; elapsed times (``2.47 s``) are not compared.
 - Each command of a ``sh`` block must name what exists: a ``glidepath`` command line must
   parse with the CLI's own parser (every subcommand and flag as written), a
   ``python -m``/``python FILE`` line a module or file of the repository, a ``make`` line a
@@ -37,6 +41,8 @@ BLOCK = re.compile(r"```(\w+)\n(.*?)```", re.DOTALL)
 NUMBER = re.compile(r"-?\d[\d,]*\.?\d*")
 # [text](target) outside code; the target up to a space, a ')' or a '#'.
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s#]+)(?:#[^)]*)?\)")
+CLI_OUTPUT = re.compile(r"\$ glidepath (compare|simulate) ")
+DURATION = re.compile(r"\d+(\.\d+)? s\b")
 NEEDS_STACK = re.compile(r"\b(SIMULATION|TRAINING|REGISTRY)_ADDR\b")
 # Programs whose lines only the compose test can run (it needs root and Docker).
 COMPOSE_PROGRAMS = {"docker", "mmdebstrap"}
@@ -76,6 +82,25 @@ def commands() -> list[tuple[str, str]]:
     return found
 
 
+def cli_outputs() -> list[tuple[str, str, list[str]]]:
+    """(id, command line, lines shown) for every ``text`` block that shows what
+    ``glidepath compare`` or ``glidepath simulate`` prints, up to the next ``$`` line."""
+    found = []
+    for doc in DOCS:
+        for i, (language, body) in enumerate(BLOCK.findall(doc.read_text())):
+            lines = body.splitlines()
+            if language != "text" or not CLI_OUTPUT.match(lines[0] if lines else ""):
+                continue
+            shown = []
+            for line in lines[1:]:
+                if line.startswith("$ "):
+                    break
+                if line.strip():
+                    shown.append(line)
+            found.append((f"{_name(doc)}#{i}", lines[0][2:], shown))
+    return found
+
+
 def _numbers(line: str) -> list[float]:
     return [float(n.replace(",", "")) for n in NUMBER.findall(line) if n.strip("-,.")]
 
@@ -93,6 +118,7 @@ def _same(expected: str, got: str) -> bool:
 
 SNIPPETS = snippets()
 COMMANDS = commands()
+CLI_OUTPUTS = cli_outputs()
 
 
 @pytest.fixture(scope="module")
@@ -168,6 +194,32 @@ def test_the_snippet_runs_and_prints_what_the_docs_show(
     assert len(got) == len(expected), run.stdout
     for want, line in zip(expected, got, strict=True):
         assert _same(want, line), f"docs show {want!r}, the run printed {line!r}"
+
+
+@pytest.mark.parametrize(
+    ("line", "shown"), [c[1:] for c in CLI_OUTPUTS], ids=[c[0] for c in CLI_OUTPUTS]
+)
+def test_the_cli_prints_what_the_docs_show(
+    line: str, shown: list[str], scratch_root: Path, stack_env: dict[str, str]
+) -> None:
+    inherited = os.environ.get("PYTHONPATH")
+    env = {**os.environ, **stack_env, "COLUMNS": "200"}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), inherited]))
+    run = subprocess.run(
+        [sys.executable, "-m", "glidepath.cli", *shlex.split(line)[1:]],
+        cwd=scratch_root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    printed = iter([DURATION.sub("# s", got) for got in run.stdout.splitlines()])
+    for want in shown:
+        want = DURATION.sub("# s", want)
+        assert any(_same(want, got) for got in printed), (
+            f"docs show {want!r}; not printed in that order:\n{run.stdout}"
+        )
 
 
 def _make_targets() -> set[str]:
