@@ -20,11 +20,14 @@
   ``python -m``/``python FILE`` line a module or file of the repository, a ``make`` line a
   target of the Makefile; ``docker``/``mmdebstrap`` lines are run for real by
   ``make compose-test`` (``scripts/compose_smoke.py``).
+- Every ``json`` block parses (a fragment such as ``"annuities": {...}`` inside braces);
+  a whole household validates, and one that bears an example file's name is that file.
 - Every relative link of the README and the docs points at a file the repository holds.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -260,6 +263,36 @@ def test_the_command_names_what_exists(line: str) -> None:
         _python_target(words[1:])
     else:
         pytest.fail(f"{line}: no test knows how to check {program}")
+
+
+def json_blocks() -> list[tuple[str, str]]:
+    """(id, body) for every ``json`` block."""
+    found = []
+    for doc in DOCS:
+        for i, (language, body) in enumerate(BLOCK.findall(doc.read_text())):
+            if language == "json":
+                found.append((f"{_name(doc)}#{i}", body))
+    return found
+
+
+JSON_BLOCKS = json_blocks()
+
+
+@pytest.mark.parametrize("body", [j[1] for j in JSON_BLOCKS], ids=[j[0] for j in JSON_BLOCKS])
+def test_the_json_parses_and_a_household_is_valid(body: str) -> None:
+    from glidepath.household.convert import household_from_json
+
+    text = body.strip()
+    value = json.loads(text if text.startswith("{") else "{" + text + "}")
+    if "adults" not in value:
+        return  # a fragment of a household; its own document's python blocks run it
+    household_from_json(text)  # InvalidArgument names every bad field
+    examples = {
+        json.loads(path.read_text()).get("name"): path
+        for path in (ROOT / "examples").glob("*.json")
+    }
+    if value.get("name") in examples:
+        assert value == json.loads(examples[value["name"]].read_text())
 
 
 def test_every_relative_link_points_at_a_file_of_the_repository() -> None:
