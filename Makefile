@@ -1,4 +1,4 @@
-# glidepath — the README's commands. Everything installs into .venv from pinned versions.
+# glidepath — the commands of the README and docs/. Everything installs into .venv from pinned versions.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin

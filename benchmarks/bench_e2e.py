@@ -5,19 +5,19 @@ and the example household (``examples/household.json``):
 
 - option A: ``Optimize`` with 1000 episodes, and as a ratio to the same PPO recipe on a
   trivial environment of the same shapes (``bench_generic.trivial_seconds``), measured in
-  the same run (the issue's bar: <= 1.3x) — start a training job, follow it, download
+  the same run (docs/origins.md: <= 1.3x) — start a training job, follow it, download
   the saved model, load it, evaluate it against every baseline and the optimum on
-  SIMULATION_DEFAULT_PATHS (10,000) lives. Target <= 15 s; the user's note says 2-5 min.
+  SIMULATION_DEFAULT_PATHS (10,000) lives. Target <= 15 s; the original request: 2-5 min.
 - option B, warm (the services up, the model in the registry): ``Optimize`` with
   use_pretrained, repeated; p50 and p99 of the wall time seen by the client, with the
   same seed (same scenarios) and with a new seed each time (a new evaluation; the policy
-  stays loaded). Target <= 0.5 s; the note says 10-30 s.
+  stays loaded). Target <= 0.5 s; the original request said 10-30 s.
 - option B on new households, through the ladder (fine-tuning and training off, so only
   the zero-shot rungs run): the example one birthday later (a near match: the model
   option A just trained) and the example with risk aversion 6 (near nobody: the shipped
   generic model of the default family, installed when the registry starts empty). Each
   call is a new household, so none is cached; its ratio is to option B on the exact
-  model with a new seed (a new evaluation on the same number of lives), the issue's bar
+  model with a new seed (a new evaluation on the same number of lives), the brief's bar
   being <= 1.2x.
 - the stage timings the service reports for one call of each.
 
@@ -76,7 +76,7 @@ def stages(result: pb.OptimizeResult) -> str:
 
 
 def versus_note(seconds: float, note: tuple[float, float]) -> str:
-    return f"{note[0] / seconds:,.0f}-{note[1] / seconds:,.0f}x faster than the note's figure"
+    return f"{note[0] / seconds:,.0f}-{note[1] / seconds:,.0f}x faster than the request's estimate"
 
 
 def main() -> None:

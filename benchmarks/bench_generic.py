@@ -99,7 +99,7 @@ def held_out_check(held_out_seed: int, training: tuple[int, int, int] | None) ->
     )
 
 
-#: The issue's bars (never loosened).
+#: The bars of docs/ladder.md (never loosened).
 ZERO_SHOT_MEAN, ZERO_SHOT_WORST = 0.99, 0.97
 FINE_TUNE_SHARE, FINE_TUNE_TIME = 0.80, 1 / 3
 #: Not references: the best RULE is the best of the others without these.

@@ -8,7 +8,7 @@ Quality, for the Merton case and the example household, at 1,000 and 20,000 epis
 3 training seeds each: every policy is evaluated on held-out lives (an evaluation seed
 derived from the training seed under its own SeedSequence spawn key, as the training
 service does), against every baseline and the dynamic-programming optimum, on common
-random numbers; differences carry paired standard errors. The learning bar (issue 4):
+random numbers; differences carry paired standard errors. The learning bar (docs/benchmarks.md):
 3 seeds of 3 beat the Merton-style rule by > 2 paired SE, and on average they close at
 least half the gap between that rule and the optimum.
 

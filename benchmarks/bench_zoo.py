@@ -19,7 +19,7 @@ reference wherever one exists; where only a simplified reference exists, the pol
 20,000 episodes beats it by more than 2 paired SE on at least half of those households.
 
 ``make bench`` runs the quick protocol (1,000 episodes, one seed: about 10 minutes);
-``--full`` the issue's (1,000 and 20,000 episodes, 3 seeds each: over an hour).
+``--full`` the full one (1,000 and 20,000 episodes, 3 seeds each: over an hour).
 """
 
 from __future__ import annotations
@@ -173,7 +173,7 @@ def reference_text(reference: Reference) -> str:
 
 
 def table(rows: list[Row], episodes: list[int]) -> str:
-    """The issue's table: one row per household, the seeds of a budget in one cell."""
+    """The zoo table (docs/zoo.md): one row per household, the seeds of a budget in one cell."""
     budgets = " | ".join(
         f"policy, {b:,} episodes: CE, − best other (± SE), share" for b in episodes
     )

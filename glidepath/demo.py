@@ -1,4 +1,4 @@
-"""``make run``: the user's note, end to end, on a fresh machine.
+"""``make run``: options A and B, end to end, on a fresh machine.
 
 Starts the three services locally (``local_stack``: registry, training, simulation, each
 its own process, data in a fresh temp directory so every run starts from nothing and can

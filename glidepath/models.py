@@ -28,7 +28,7 @@ from glidepath.config import env_int
 MODEL_HASH_LENGTH = 16
 MODEL_HASH_PATTERN = re.compile(r"[0-9a-f]{16}")
 MODEL_FILE_PATTERN = re.compile(r"rl_model_([0-9a-f]{16})_([1-9][0-9]*)ep\.zip")
-# What the original note's listing example globs for; every model file matches it.
+# What the original request's listing globs for (docs/origins.md); every model file matches it.
 MODEL_GLOB = "rl_model_*.zip"
 
 # Kinds of model (names match ``glidepath.common.v1.ModelKind``): a profile model serves

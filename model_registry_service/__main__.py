@@ -1,6 +1,6 @@
 """``python -m model_registry_service [--host 127.0.0.1] [--port 50053] [--port-file F]``.
 
-The rest of the configuration comes from the environment (README, "Model registry").
+The rest of the configuration comes from the environment (docs/configuration.md).
 
 The registry's only numerical work is the consumer check of a model (``weights``): a
 forward pass of a small network on a few hundred observations. Numpy's BLAS and torch

@@ -23,7 +23,7 @@ DEFAULT_GRACE_SECONDS = 10.0
 
 
 def default_models_dir() -> Path:
-    """``models/rl`` under the working directory, as the user's note lays it out.
+    """``models/rl`` under the working directory, as the original request has it (docs/origins.md).
 
     Relative to where the process starts (the repository root for ``make run``), so a
     checkout keeps its models beside it; set RL_MODELS_DIR to put them anywhere else.
@@ -48,7 +48,7 @@ def shipped_dir_from_env() -> Path | None:
 
 @dataclass(frozen=True)
 class RegistrySettings:
-    """Everything the registry can be told from outside; see the README's table."""
+    """Everything the registry can be told from outside; see docs/configuration.md."""
 
     models_dir: Path
     min_episodes: int = DEFAULT_MIN_EPISODES

@@ -1,4 +1,4 @@
-"""The user's note's Python API, under the name it gave (``...rl.model_storage``).
+"""The original request's Python API (docs/origins.md), named as it was (``...model_storage``).
 
     from model_registry_service.model_storage import get_model_directory, cleanup_old_models
 

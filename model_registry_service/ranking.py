@@ -1,4 +1,4 @@
-"""Which stored model is "the best available" for a hash (the note's promise), and why none.
+"""Which stored model is "the best available" for a hash (docs/origins.md), and why none.
 
 Compatible: the same hash, at least ``min_episodes`` episodes, and not quarantined. Best:
 the highest verified evaluation score (computed by glidepath itself on the hash's

@@ -1,6 +1,6 @@
 """``python -m simulation_service [--host 127.0.0.1] [--port 50051] [--port-file F]``.
 
-The rest of the configuration comes from the environment (README, "Simulation service").
+The rest of the configuration comes from the environment (docs/configuration.md).
 SIGTERM / SIGINT: health turns NOT_SERVING, running simulations get the grace period,
 then the rest are stopped.
 """

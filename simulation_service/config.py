@@ -23,7 +23,7 @@ DEFAULT_MAX_PATHS = 1_000_000
 DEFAULT_PATHS = 10_000
 DEFAULT_ADAPTIVE_MAX_PATHS = 100_000
 DEFAULT_GRACE_SECONDS = 10.0
-# Peers for Optimize (issue 5); declared now so the deployment's variables are stable.
+# Peers for Optimize (docs/api.md); declared now so the deployment's variables are stable.
 DEFAULT_REGISTRY_ADDR = "127.0.0.1:50053"
 DEFAULT_TRAINING_ADDR = "127.0.0.1:50052"
 # Optimize: seconds for one call to a peer (lookup, start, download) and for following a
@@ -48,7 +48,7 @@ MAX_SCORE_LIVES = 200_000  # glidepath.rl.evaluation.MAX_LIVES (not imported: to
 
 @dataclass(frozen=True)
 class SimulationServiceSettings:
-    """Everything the simulation service can be told from outside; see the README's table."""
+    """Everything the simulation service can be told from outside; see docs/configuration.md."""
 
     max_concurrent: int = DEFAULT_MAX_CONCURRENT
     max_queued: int = DEFAULT_MAX_QUEUED

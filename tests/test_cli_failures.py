@@ -1,7 +1,7 @@
 """What the client says when something other than the input goes wrong: a peer that is
 down, a peer that answers that its own peer is down, a reader that went away, Ctrl-C, a
 bad TLS setting, a bug. One line each on stderr (never a traceback) and the exit code
-the README lists; the client runs as a real process against real services.
+docs/cli.md lists; the client runs as a real process against real services.
 """
 
 from __future__ import annotations

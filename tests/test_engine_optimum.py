@@ -1,4 +1,4 @@
-"""The DP optimum and the Merton rule against Samuelson's closed form (ground-truth.md).
+"""The DP optimum and the Merton rule against Samuelson's closed form (docs/origins.md).
 
 Assumptions of the closed form: no income, iid lognormal returns on one risky asset
 (arithmetic mean 6 %, volatility 18 %) and a riskless one (1 %), CRRA gamma, annual
@@ -117,7 +117,7 @@ def test_optimum_beats_the_rules_on_the_example_household() -> None:
         # The optimum is never worse than a rule by more than paired Monte Carlo noise.
         assert pair.difference.value < 3 * pair.difference.standard_error, pair
     merton = next(p for p in result.paired if p.strategy == "merton")
-    assert merton.ratio.value > 0.99  # rl-findings.md: the rule is within ~0.5 %
+    assert merton.ratio.value > 0.99  # docs/origins.md: the rule is within ~0.5 %
     # The DP's own value (quadrature) and the engine's measure of its policy agree:
     # income, mortgage, pension and goal included.
     simulated = result.by_name("optimum").certainty_equivalent

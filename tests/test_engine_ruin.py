@@ -1,6 +1,6 @@
 """Ruin of a perpetual withdrawal from a lognormal portfolio approaches the Gamma formula.
 
-ground-truth.md (Dufresne 1990): withdrawing c a year forever from a GBM portfolio (drift
+docs/origins.md (Dufresne 1990): withdrawing c a year forever from a GBM portfolio (drift
 mu_p, volatility sigma_p) is eventually ruined with probability
 P(Gamma(k, 1) < 2c / (sigma_p^2 W_0)), k = 2 mu_p / sigma_p^2 - 1; mu_p = 5 %,
 sigma_p = 12 %, c / W_0 = 4 % gives about 0.49. The engine's years are discrete and its

@@ -49,7 +49,7 @@ def test_engine_ce_is_maximised_at_the_discrete_samuelson_share() -> None:
     assert 0 < best < len(shares) - 1
     quad = np.polyfit(shares, np.log(ce), 2)
     peak = -quad[1] / (2 * quad[0])
-    # ground-truth.md: about 0.57 in discrete time, not the continuous formula's 0.514.
+    # docs/origins.md: about 0.57 in discrete time, not the continuous formula's 0.514.
     assert abs(peak - 0.567) < 0.02, peak
     assert abs(peak - 0.514) > 0.03
 

@@ -35,7 +35,7 @@ def test_file_name_round_trips_exactly_as_the_note_spells_it() -> None:
         "rl_model_bad.zip",
         "rl_model_A1B2C3D4E5F6A7B8_1000ep.zip",  # upper case
         "rl_model_a1b2c3d4e5f6a7b_1000ep.zip",  # 15 characters
-        "rl_model_a1b2c3d4e5f6g7h8_1000ep.zip",  # the note's example is not hex
+        "rl_model_a1b2c3d4e5f6g7h8_1000ep.zip",  # the original request's example is not hex
         "rl_model_a1b2c3d4e5f6a7b8_0ep.zip",
         "rl_model_a1b2c3d4e5f6a7b8_007ep.zip",
         "rl_model_a1b2c3d4e5f6a7b8_1000ep.zip.tmp",

@@ -185,7 +185,7 @@ def test_the_notes_functions(
         shutil.copyfile(registry_sb3_model.path, path)
         stamp = time.time() - age * 86400
         os.utime(path, (stamp, stamp))
-    # The note's listing recipe sees exactly the models.
+    # The original request's listing recipe sees exactly the models.
     assert len(list(directory.glob("rl_model_*.zip"))) == 3
     assert model_storage.find_compatible_model(HASH_B).key.episodes == 2000
     assert model_storage.find_compatible_model(HASH_B, min_episodes=1).key.episodes == 2000

@@ -1,6 +1,6 @@
 """``python -m training_service [--host 127.0.0.1] [--port 50052] [--port-file F]``.
 
-The rest of the configuration comes from the environment (README, "Training service").
+The rest of the configuration comes from the environment (docs/configuration.md).
 Warm worker processes start with the service and stop with it (SIGTERM / SIGINT).
 """
 

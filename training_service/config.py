@@ -40,7 +40,7 @@ def default_data_dir() -> Path:
 
 @dataclass(frozen=True)
 class TrainingSettings:
-    """Everything the training service can be told from outside; see the README's table."""
+    """Everything the training service can be told from outside; see docs/configuration.md."""
 
     data_dir: Path
     max_concurrent: int = DEFAULT_MAX_CONCURRENT

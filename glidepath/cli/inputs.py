@@ -3,7 +3,7 @@
 The services validate every household too, but checking here first means a typo is
 reported with the file's name and the bad field even when no service is running, and
 costs no round trip. The file is the protobuf JSON mapping of
-``glidepath.common.v1.Household`` (README, "Household input format").
+``glidepath.common.v1.Household`` (docs/household.md).
 
 The file is read with a bound: a valid household is a few kilobytes (two adults, at most
 32 items of each kind), so anything over ``HOUSEHOLD_FILE_MAX_BYTES`` is refused, and so

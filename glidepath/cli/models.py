@@ -1,6 +1,6 @@
 """``glidepath models list|show|tree|delete|cleanup``: the model management interface.
 
-The user's note asked for a way to list the saved models and clean up old ones; these
+The original request (docs/origins.md) asked to list saved models and clean up old ones; these
 commands are that interface, over the registry's RPCs (REGISTRY_ADDR). Every call
 carries the user's credential (``glidepath.cli.credentials``); the registry decides which
 calls need it (``delete`` and ``cleanup`` do whenever it runs with credentials).

@@ -32,11 +32,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     simulate = commands.add_parser(
         "simulate",
         help="simulate one strategy for a household",
-        description="Simulate one strategy for the household in FILE (JSON, see README).",
+        description="Simulate one strategy for the household in FILE (JSON: docs/household.md).",
     )
     simulate.add_argument("file", type=Path, metavar="FILE", help="household JSON file")
     simulate.add_argument(
-        "--strategy", default="own_plan", help="strategy name (default own_plan; see README)"
+        "--strategy", default="own_plan", help="strategy name (default own_plan; see docs/cli.md)"
     )
     _add_common(simulate)
     simulate.set_defaults(run=run_simulate)

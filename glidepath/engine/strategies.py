@@ -157,7 +157,7 @@ class Guardrails:
 
 @dataclass(frozen=True)
 class MertonRule:
-    """Total-wealth rule (rl-findings.md), Samuelson's discrete optimum on total wealth.
+    """Total-wealth rule (docs/origins.md), Samuelson's discrete optimum on total wealth.
 
     Cash on hand X = W + d, human capital H (PV of later net income). Consumption
     c = (X + H) / f_n with n years left and f_n = sum_{k<n} b^k + b^n g (g = goal / scale,

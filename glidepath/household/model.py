@@ -261,8 +261,8 @@ class MarketAssumptions:
 
     Defaults are long-run figures in the range of published long-horizon studies
     (global equities about 5 % real with 17-18 % volatility, government bonds about 1.5-2 %
-    real, cash about 0.5 % real, inflation about 2.5 % with 1.5 % volatility; see the
-    README's market-assumptions table for sources). They are a starting point, not advice.
+    real, cash about 0.5 % real, inflation about 2.5 % with 1.5 % volatility; docs/household.md has
+    every default). They are a starting point, not advice.
     """
 
     stocks: AssetClass = field(default_factory=lambda: AssetClass(0.075, 0.17))

@@ -54,7 +54,7 @@ both phases: before retirement it sets the savings rate, (income - charges - c) 
 (income - charges); in retirement the withdrawal, c - (income - charges).
 
 Why corrections and not raw decisions: the rule is already within about 0.5 % of the
-optimum (rl-findings), so the agent starts *at* a near-optimal policy (SB3 initialises
+optimum (docs/origins.md), so the agent starts *at* a near-optimal policy (SB3 initialises
 the action head near zero) and only has to learn the small part the rule gets wrong
 (discrete years, constraints, the capital goal); a raw-decision agent spends its whole
 budget rediscovering the rule, and multiplicative consumption keeps the action's meaning

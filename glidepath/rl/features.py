@@ -2,7 +2,7 @@
 
 The registry indexes every profile model by the features of the household it was
 trained for, so that a household without an exact model can find the stored models of
-households near it (issue 12, "Near matches"). The vector is short and scale-free:
+households near it (docs/ladder.md). The vector is short and scale-free:
 money enters only as ratios to the household's consumption scale, so two households that
 differ only by their currency (or by a uniform raise of every amount) have the same
 features, and one unit of distance means a comparable change whichever feature moves.

@@ -1,6 +1,6 @@
 """Reference households for the learning-quality tests and benchmark.
 
-- :func:`merton_case`: the textbook problem (rl-findings): a 65-year-old with 1,000,000,
+- :func:`merton_case`: the textbook problem (docs/origins.md): a 65-year-old with 1,000,000,
   no income, a fixed horizon to 90 (no mortality), a spending target of 40,000 (the
   consumption scale; validation requires one), stocks 6 % arithmetic real with 18 %
   volatility, bonds 1 % real and riskless, no inflation, gamma = 3. The engine's

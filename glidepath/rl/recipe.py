@@ -17,7 +17,7 @@ a year below the dynamic-programming optimum there. Each line is 3 training seed
   both continued by the rule on the life's own market (:mod:`glidepath.rl.lives`); PPO
   then learns the greedy improvement of the rule, one step of policy iteration, from an
   almost noise-free signal. At 1,000 lives: plain objective (gamma 1, lambda 1, the
-  rl-findings recipe) +13 / -62 / -21 (a coin toss, as rl-findings found); shadow-life
+  early experiment's recipe) +13 / -62 / -21 (a coin toss, as docs/origins.md says); shadow-life
   difference reward +34 / +4 / +23; rule advantage +34 / +35 / +36 (8 updates of 125
   lives) and +45 / +40 / +42, fresh seeds +38 / +44 / +36 (20 updates of 50 lives,
   below). On the Merton case, where the rule *is* the optimum, the shadow reward lost

@@ -1,7 +1,7 @@
 """The vectorised environment: n lives stepped together in numpy, as an SB3 ``VecEnv``.
 
 Why not ``DummyVecEnv`` over n gymnasium envs: it steps them one by one in Python, which
-cost 5-10x the whole PPO update here (DESIGN §7). All lives of one household have the
+cost 5-10x the whole PPO update here (docs/origins.md). All lives of one household have the
 same length, so they start and end together: when the last year is stepped the batch
 returns ``dones`` all true, each life's final observation in
 ``infos[i]["terminal_observation"]`` and its episode summary in ``infos[i]["episode"]``

@@ -31,7 +31,7 @@ from simulation_service import convert
 from simulation_service.config import SimulationServiceSettings
 
 MAX_TRAINING_SEED = 2**32 - 1
-# The ladder's fine-tuning when the request leaves fine_tune_episodes unset (issue 12).
+# The ladder's fine-tuning when the request leaves fine_tune_episodes unset (docs/ladder.md).
 DEFAULT_FINE_TUNE_EPISODES = 200
 
 

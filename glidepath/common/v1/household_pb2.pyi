@@ -141,7 +141,7 @@ class Household(_message.Message):
       from zero; a plain field left unset is 0 (or empty), and its comment says what that
       means; an enum left at *_UNSPECIFIED takes the documented default.
     The canonical hash (the model registry's key) covers every field here except names,
-    labels and Income.kind; see the README's "Household input format".
+    labels and Income.kind; see docs/household.md.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -920,8 +920,8 @@ Global___RegimeSwitching: _TypeAlias = RegimeSwitching  # noqa: Y015
 @_typing.final
 class MarketAssumptions(_message.Message):
     """Capital-market assumptions: annual, NOMINAL, fractions. Every unset field takes its
-    default, long-run figures in the range of published long-horizon studies (see the
-    README): stocks 0.075 / 0.17, bonds 0.04 / 0.06, cash 0.03 / 0.01 (expected return /
+    default, long-run figures in the range of published long-horizon studies (listed in
+    docs/household.md): stocks 0.075 / 0.17, bonds 0.04 / 0.06, cash 0.03 / 0.01 (expected return /
     volatility), inflation mean 0.025 and volatility 0.015, the default correlations
     below, lognormal returns, 5 degrees of freedom.
     """

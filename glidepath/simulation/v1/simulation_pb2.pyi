@@ -485,8 +485,8 @@ Global___CompareResponse: _TypeAlias = CompareResponse  # noqa: Y015
 @_typing.final
 class FieldWarning(_message.Message):
     """A value that is legal but looks like a slip (a percent typed as a fraction, a yearly
-    amount typed as monthly); the request still runs. Thresholds: the README's "Household
-    input format" and glidepath/household/plausibility.py.
+    amount typed as monthly); the request still runs. Thresholds: docs/household.md,
+    "Warnings", and glidepath/household/plausibility.py.
     """
 
     DESCRIPTOR: _descriptor.Descriptor

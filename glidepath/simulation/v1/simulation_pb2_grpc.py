@@ -150,7 +150,7 @@ class SimulationServiceServicer:
 
     def Optimize(self, request, context):
         """Finds or trains a reinforcement-learning policy for a household, judges it against
-        every other strategy, and recommends a strategy (options A and B of the user's note).
+        every other strategy, and recommends a strategy (options A and B: docs/api.md).
 
         Option B (use_pretrained = true): the household's canonical hash is computed and the
         model registry is asked for its best compatible model (same hash, at least

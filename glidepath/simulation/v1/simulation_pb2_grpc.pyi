@@ -87,7 +87,7 @@ class SimulationServiceStub:
     """
     Optimize: _grpc.UnaryStreamMultiCallable[_simulation_pb2.OptimizeRequest, _simulation_pb2.OptimizeResponse]
     """Finds or trains a reinforcement-learning policy for a household, judges it against
-    every other strategy, and recommends a strategy (options A and B of the user's note).
+    every other strategy, and recommends a strategy (options A and B: docs/api.md).
 
     Option B (use_pretrained = true): the household's canonical hash is computed and the
     model registry is asked for its best compatible model (same hash, at least
@@ -187,7 +187,7 @@ class SimulationServiceAsyncStub(SimulationServiceStub):
     """
     Optimize: _aio.UnaryStreamMultiCallable[_simulation_pb2.OptimizeRequest, _simulation_pb2.OptimizeResponse]  # type: ignore[assignment]
     """Finds or trains a reinforcement-learning policy for a household, judges it against
-    every other strategy, and recommends a strategy (options A and B of the user's note).
+    every other strategy, and recommends a strategy (options A and B: docs/api.md).
 
     Option B (use_pretrained = true): the household's canonical hash is computed and the
     model registry is asked for its best compatible model (same hash, at least
@@ -302,7 +302,7 @@ class SimulationServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_simulation_pb2.OptimizeResponse], _abc.AsyncIterator[_simulation_pb2.OptimizeResponse]]:
         """Finds or trains a reinforcement-learning policy for a household, judges it against
-        every other strategy, and recommends a strategy (options A and B of the user's note).
+        every other strategy, and recommends a strategy (options A and B: docs/api.md).
 
         Option B (use_pretrained = true): the household's canonical hash is computed and the
         model registry is asked for its best compatible model (same hash, at least

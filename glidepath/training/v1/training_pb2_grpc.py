@@ -27,7 +27,7 @@ if _version_not_supported:
 
 class TrainingServiceStub:
     """Trains reinforcement-learning policies for households and saves every trained model to
-    the model registry automatically (option A of the user's note).
+    the model registry automatically (option A: docs/api.md).
 
     A training is a job: StartTraining returns its id at once, the work runs in warm worker
     processes off the RPC threads, and WatchTraining follows it. A job's life:
@@ -108,7 +108,7 @@ class TrainingServiceStub:
 
 class TrainingServiceServicer:
     """Trains reinforcement-learning policies for households and saves every trained model to
-    the model registry automatically (option A of the user's note).
+    the model registry automatically (option A: docs/api.md).
 
     A training is a job: StartTraining returns its id at once, the work runs in warm worker
     processes off the RPC threads, and WatchTraining follows it. A job's life:
@@ -283,7 +283,7 @@ def add_TrainingServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class TrainingService:
     """Trains reinforcement-learning policies for households and saves every trained model to
-    the model registry automatically (option A of the user's note).
+    the model registry automatically (option A: docs/api.md).
 
     A training is a job: StartTraining returns its id at once, the work runs in warm worker
     processes off the RPC threads, and WatchTraining follows it. A job's life:

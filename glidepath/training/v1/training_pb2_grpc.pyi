@@ -28,7 +28,7 @@ GRPC_VERSION: str
 
 class TrainingServiceStub:
     """Trains reinforcement-learning policies for households and saves every trained model to
-    the model registry automatically (option A of the user's note).
+    the model registry automatically (option A: docs/api.md).
 
     A training is a job: StartTraining returns its id at once, the work runs in warm worker
     processes off the RPC threads, and WatchTraining follows it. A job's life:
@@ -152,7 +152,7 @@ class TrainingServiceStub:
 @_typing.type_check_only
 class TrainingServiceAsyncStub(TrainingServiceStub):
     """Trains reinforcement-learning policies for households and saves every trained model to
-    the model registry automatically (option A of the user's note).
+    the model registry automatically (option A: docs/api.md).
 
     A training is a job: StartTraining returns its id at once, the work runs in warm worker
     processes off the RPC threads, and WatchTraining follows it. A job's life:
@@ -272,7 +272,7 @@ class TrainingServiceAsyncStub(TrainingServiceStub):
 
 class TrainingServiceServicer(metaclass=_abc_1.ABCMeta):
     """Trains reinforcement-learning policies for households and saves every trained model to
-    the model registry automatically (option A of the user's note).
+    the model registry automatically (option A: docs/api.md).
 
     A training is a job: StartTraining returns its id at once, the work runs in warm worker
     processes off the RPC threads, and WatchTraining follows it. A job's life:
