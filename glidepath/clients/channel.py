@@ -19,6 +19,7 @@ iterate it for the messages, ``cancel()`` it (from any thread) to stop.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -96,8 +97,11 @@ class Client:
         raise NotImplementedError
 
     def as_caller(self, caller: Caller) -> Self:
-        """A client on the same channel, with the same deadlines, speaking for ``caller``."""
-        return type(self)(self.channel, caller, self.deadlines)
+        """A client on the same channel and stub, with the same deadlines, speaking for
+        ``caller`` (cheap enough to make for every call)."""
+        other = copy.copy(self)
+        other.caller = caller
+        return other
 
     def _call(self, timeout: float | None, default: float) -> dict[str, Any]:
         """The keyword arguments of one call: its deadline and the caller's metadata."""
