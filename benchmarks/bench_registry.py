@@ -25,9 +25,9 @@ from pathlib import Path
 
 import grpc
 
+from glidepath.clients.registry import download_model, upload_model
 from glidepath.common.v1 import model_pb2
 from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
-from glidepath.registry_client import download_model, upload_model
 from glidepath.rpc.channel import open_channel, wait_until_serving
 from model_registry_service.index import FileStamp, ModelIndex
 from model_registry_service.naming import INDEX_FILE_NAME, ModelKey

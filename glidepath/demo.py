@@ -28,9 +28,8 @@ from glidepath.cli.optimize import OPTIMIZE_DEADLINE, optimize_report, stream_re
 from glidepath.cli.peers import SIMULATION
 from glidepath.cli.progress import ProgressBar
 from glidepath.cli.stack import LocalStack, local_stack
-from glidepath.rpc.channel import open_channel
+from glidepath.clients import SimulationClient, connected
 from glidepath.simulation.v1 import simulation_pb2 as sim
-from glidepath.simulation.v1 import simulation_pb2_grpc
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "household.json"
@@ -41,14 +40,11 @@ FREE_PORTS = {"registry": 0, "training": 0, "simulation": 0}
 
 def optimize(stack: LocalStack, request: sim.OptimizeRequest) -> tuple[sim.OptimizeResult, float]:
     """One Optimize call with its live progress on stderr; the result and the wall time."""
-    channel = open_channel(stack.address(SIMULATION))
-    try:
-        stub = simulation_pb2_grpc.SimulationServiceStub(channel)
+    with connected(stack.address(SIMULATION)) as channel:
         began = time.perf_counter()
-        result = stream_result(stub.Optimize(request, timeout=OPTIMIZE_DEADLINE), ProgressBar())
+        events = SimulationClient(channel).optimize(request, timeout=OPTIMIZE_DEADLINE)
+        result = stream_result(events, ProgressBar())
         return result, time.perf_counter() - began
-    finally:
-        channel.close()
 
 
 def heading(text: str) -> None:

@@ -26,11 +26,11 @@ from pathlib import Path
 
 import grpc
 
+from glidepath.clients.registry import download_model, find_compatible_model, upload_model
 from glidepath.common.v1 import model_pb2
 from glidepath.household.canonical import canonicalize, household_hash
 from glidepath.household.convert import household_from_json, household_to_proto
 from glidepath.registry.v1 import registry_pb2
-from glidepath.registry_client import download_model, find_compatible_model, upload_model
 from glidepath.rpc.channel import open_channel, wait_until_serving
 from glidepath.simulation.v1 import simulation_pb2, simulation_pb2_grpc
 

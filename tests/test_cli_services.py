@@ -24,9 +24,9 @@ from glidepath.cli.inputs import load_household
 from glidepath.cli.peers import REGISTRY, TRAINING
 from glidepath.cli.progress import ProgressBar, follow, training_progress
 from glidepath.cli.stack import LocalStack, local_stack
+from glidepath.clients.registry import file_sha256, upload_model
 from glidepath.common.v1 import model_pb2
 from glidepath.registry.v1 import registry_pb2
-from glidepath.registry_client import file_sha256, upload_model
 from glidepath.rpc.channel import bearer, open_channel
 from glidepath.training.v1 import training_pb2, training_pb2_grpc
 

@@ -41,9 +41,9 @@ from registry_support import (
     upload_stream,
 )
 
+from glidepath.clients.registry import find_compatible_model
 from glidepath.errors import InvalidArgument
 from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
-from glidepath.registry_client import find_compatible_model
 from glidepath.rl.model_io import read_policy_weights
 from glidepath.rpc.channel import wait_until_serving
 from glidepath.rpc.server import MAX_MESSAGE_BYTES

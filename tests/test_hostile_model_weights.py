@@ -28,9 +28,9 @@ from registry_support import (
     upload,
 )
 
+from glidepath.clients.registry import find_compatible_model
 from glidepath.errors import InvalidArgument
 from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
-from glidepath.registry_client import find_compatible_model
 from glidepath.rl.model_io import check_model, load_policy
 from glidepath.rpc.status import error_reason
 from model_registry_service.service import SERVICE_NAME

@@ -34,9 +34,9 @@ from registry_support import (
 )
 
 from glidepath import log
+from glidepath.clients.registry import download_model, find_compatible_model, upload_model
 from glidepath.common.v1 import model_pb2
 from glidepath.registry.v1 import registry_pb2
-from glidepath.registry_client import download_model, find_compatible_model, upload_model
 from glidepath.rl.model_io import build_policy, load_policy
 from glidepath.rl.policy_strategy import mean_actions
 from glidepath.rpc.channel import bearer

@@ -24,8 +24,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from process_support import ROOT, ServiceProcess
 from registry_support import HASH_A, TIMEOUT, model_zip, ref, sha256_hex, upload_metadata
 
+from glidepath.clients.registry import download_model, find_compatible_model, upload_model
 from glidepath.registry.v1 import registry_pb2_grpc
-from glidepath.registry_client import download_model, find_compatible_model, upload_model
 from glidepath.rpc.channel import open_channel, wait_until_serving
 from glidepath.rpc.tls import CA_ENV, CERT_ENV, KEY_ENV, ClientTls
 from model_registry_service.service import SERVICE_NAME as REGISTRY

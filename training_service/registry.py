@@ -4,7 +4,9 @@ Upload outcomes are sorted here into three kinds the spool acts on: landed (stor
 the very same bytes were already stored), transient (the registry is down, slow, or its
 disk is full: retry later) and permanent (the registry refused this model for good:
 retrying would fail the same way). Downloading a parent model returns its verified
-bytes; they are handed to the RL library's safe loader, never unpickled here.
+bytes; they are handed to the RL library's safe loader, never unpickled here. The calls
+themselves are ``glidepath.clients.RegistryClient``'s; this module adds what the training
+service makes of their outcomes.
 
 Credentials: every call presents the service's own credential (``service_token``). A
 call made for a user also names that user (``glidepath-on-behalf-of``): an upload, so
@@ -16,20 +18,18 @@ against the shared model size limit before a byte of it is downloaded.
 
 from __future__ import annotations
 
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
 
 import grpc
 
 from glidepath import errors, log, models
-from glidepath.auth import ON_BEHALF_OF_METADATA
+from glidepath.clients import Caller, Deadlines, ModelTooLarge
+from glidepath.clients import RegistryClient as Registry
+from glidepath.clients.registry import file_sha256
 from glidepath.common.v1 import model_pb2
-from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
-from glidepath.registry_client import download_model, file_sha256, upload_model
-from glidepath.rpc.channel import bearer, open_channel
+from glidepath.registry.v1 import registry_pb2
+from glidepath.rpc.channel import open_channel
 from glidepath.rpc.status import error_reason
 from glidepath.text import clip
 
@@ -66,52 +66,6 @@ def model_file_name(ref: model_pb2.ModelRef) -> str:
     return models.model_file_name(ref.model_hash, ref.episodes)
 
 
-class _CallDetails(NamedTuple):
-    method: str
-    timeout: float | None
-    metadata: Any
-    credentials: Any
-    wait_for_ready: Any
-    compression: Any
-
-
-class _WithMetadata(
-    grpc.UnaryUnaryClientInterceptor,  # type: ignore[misc]
-    grpc.UnaryStreamClientInterceptor,  # type: ignore[misc]
-    grpc.StreamUnaryClientInterceptor,  # type: ignore[misc]
-):
-    """Adds fixed metadata (credential, on-behalf-of) to every call of a channel, so that
-    the shared client helpers carry them without knowing about users."""
-
-    def __init__(self, pairs: tuple[tuple[str, str], ...]) -> None:
-        self._pairs = pairs
-
-    def _details(self, details: Any) -> _CallDetails:
-        return _CallDetails(
-            details.method,
-            details.timeout,
-            tuple(details.metadata or ()) + self._pairs,
-            details.credentials,
-            details.wait_for_ready,
-            details.compression,
-        )
-
-    def intercept_unary_unary(
-        self, continuation: Callable[..., Any], details: Any, request: Any
-    ) -> Any:
-        return continuation(self._details(details), request)
-
-    def intercept_unary_stream(
-        self, continuation: Callable[..., Any], details: Any, request: Any
-    ) -> Any:
-        return continuation(self._details(details), request)
-
-    def intercept_stream_unary(
-        self, continuation: Callable[..., Any], details: Any, requests: Any
-    ) -> Any:
-        return continuation(self._details(details), requests)
-
-
 @dataclass
 class RegistryClient:
     """One channel to the registry, reused by every call (thread-safe)."""
@@ -120,24 +74,21 @@ class RegistryClient:
     token: str | None = None
     deadline_seconds: float = 30.0
     max_model_bytes: int = models.DEFAULT_MAX_MODEL_BYTES
-    _channel: grpc.Channel | None = field(default=None, repr=False)
+    _registry: Registry | None = field(default=None, repr=False)
 
-    @property
-    def channel(self) -> grpc.Channel:
-        if self._channel is None:
-            self._channel = open_channel(self.address)
-        return self._channel
-
-    def _acting(self, user_name: str = "") -> grpc.Channel:
-        """The channel, each call carrying the service's credential (and the user it acts
-        for, when named)."""
-        pairs = bearer(self.token)
-        if user_name:
-            pairs = (*pairs, (ON_BEHALF_OF_METADATA, user_name))
-        return grpc.intercept_channel(self.channel, _WithMetadata(pairs))
-
-    def _stub(self, user_name: str = "") -> registry_pb2_grpc.ModelRegistryStub:
-        return registry_pb2_grpc.ModelRegistryStub(self._acting(user_name))
+    def _client(self, user_name: str = "") -> Registry:
+        """The shared registry client, its calls carrying the service's credential (and
+        the user it acts for, when named); its channel is opened on first use."""
+        if self._registry is None:
+            deadline = self.deadline_seconds
+            self._registry = Registry(
+                open_channel(self.address),
+                Caller(self.token),
+                Deadlines(call=deadline, transfer=deadline),
+            )
+        if not user_name:
+            return self._registry
+        return self._registry.as_caller(Caller(self.token, user_name))
 
     def upload(
         self, path: Path, metadata: registry_pb2.UploadModelMetadata, owner: str = ""
@@ -145,10 +96,7 @@ class RegistryClient:
         """Store the file at ``path`` for ``owner`` (empty: the service itself); its
         registry metadata, or UploadFailed."""
         try:
-            response = upload_model(
-                self._acting(owner), path, metadata, timeout=self.deadline_seconds
-            )
-            return response.model
+            return self._client(owner).upload(path, metadata).model
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.ALREADY_EXISTS:
                 return self._already_stored(path, metadata.ref)
@@ -156,18 +104,15 @@ class RegistryClient:
 
     def _already_stored(self, path: Path, ref: model_pb2.ModelRef) -> model_pb2.ModelMetadata:
         """ALREADY_EXISTS: landed if the stored bytes are ours, a conflict otherwise."""
-        stub = self._stub()
         try:
-            reply: registry_pb2.GetModelResponse = stub.GetModel(
-                registry_pb2.GetModelRequest(ref=ref), timeout=self.deadline_seconds
-            )
+            stored = self._client().get(ref)
         except grpc.RpcError as exc:
             raise self._failure(exc) from None
-        if reply.model.sha256 == file_sha256(path):
-            return reply.model
+        if stored.sha256 == file_sha256(path):
+            return stored
         raise UploadFailed(
             f"the registry already holds a different model named {model_file_name(ref)} "
-            f"(SHA-256 {reply.model.sha256}); this job's model is kept in the spool's rejected "
+            f"(SHA-256 {stored.sha256}); this job's model is kept in the spool's rejected "
             "folder. Delete the stored model to replace it, or train another episode count",
             transient=False,
         )
@@ -188,27 +133,21 @@ class RegistryClient:
         the spool deals with the registry later. Asked as the service: a name is taken
         whoever may read the model holding it.
         """
-        stub = self._stub()
         try:
-            reply: registry_pb2.GetModelResponse = stub.GetModel(
-                registry_pb2.GetModelRequest(ref=ref),
-                timeout=min(PREFLIGHT_DEADLINE_SECONDS, self.deadline_seconds),
+            return self._client().get(
+                ref, timeout=min(PREFLIGHT_DEADLINE_SECONDS, self.deadline_seconds)
             )
         except grpc.RpcError:
             return None
-        return reply.model
 
     def parent_metadata(self, ref: model_pb2.ModelRef, user_name: str) -> model_pb2.ModelMetadata:
         """A parent's metadata as ``user_name`` may see it; NotFound, Unavailable or
         FailedPrecondition (too large, quarantined) before any byte is downloaded."""
         name = model_file_name(ref)
         try:
-            reply: registry_pb2.GetModelResponse = self._stub(user_name).GetModel(
-                registry_pb2.GetModelRequest(ref=ref), timeout=self.deadline_seconds
-            )
+            model = self._client(user_name).get(ref)
         except grpc.RpcError as exc:
             raise self._parent_error(name, exc) from None
-        model = reply.model
         if model.size_bytes > self.max_model_bytes:
             raise errors.FailedPrecondition(
                 f"parent model {name} is {model.size_bytes:,} bytes, more than the "
@@ -231,20 +170,16 @@ class RegistryClient:
         checked before the download (:meth:`parent_metadata`)."""
         name = model_file_name(ref)
         metadata = self.parent_metadata(ref, user_name)
-        with tempfile.TemporaryDirectory(prefix="glidepath-parent-") as scratch:
-            destination = Path(scratch) / name
-            try:
-                stored = download_model(
-                    self._acting(user_name), ref, destination, timeout=self.deadline_seconds
-                )
-            except grpc.RpcError as exc:
-                raise self._parent_error(name, exc) from None
-            if stored.size_bytes > self.max_model_bytes:  # replaced since the check
-                raise errors.FailedPrecondition(
-                    f"parent model {name} is larger than {self.max_model_bytes:,} bytes",
-                    reason="TOO_LARGE",
-                )
-            return metadata, destination.read_bytes()
+        try:
+            _, data = self._client(user_name).download_bytes(ref, max_bytes=self.max_model_bytes)
+        except grpc.RpcError as exc:
+            raise self._parent_error(name, exc) from None
+        except ModelTooLarge:  # replaced since the check
+            raise errors.FailedPrecondition(
+                f"parent model {name} is larger than {self.max_model_bytes:,} bytes",
+                reason="TOO_LARGE",
+            ) from None
+        return metadata, data
 
     def _parent_error(self, name: str, exc: grpc.RpcError) -> errors.GlidepathError:
         code = exc.code()
@@ -266,10 +201,9 @@ class RegistryClient:
         """Report a stored model that cannot be used (service credential); whether the
         registry took the report. Best effort: the caller's refusal stands either way."""
         try:
-            self._stub().QuarantineModel(
-                registry_pb2.QuarantineModelRequest(
-                    ref=model.ref, sha256=model.sha256, reason=clip(reason, 400)
-                ),
+            self._client().quarantine(
+                model,
+                clip(reason, 400),
                 timeout=min(PREFLIGHT_DEADLINE_SECONDS, self.deadline_seconds),
             )
         except grpc.RpcError as exc:
@@ -285,6 +219,6 @@ class RegistryClient:
         return True
 
     def close(self) -> None:
-        if self._channel is not None:
-            self._channel.close()
-            self._channel = None
+        if self._registry is not None:
+            self._registry.channel.close()
+            self._registry = None

@@ -1,9 +1,10 @@
 """A channel to one peer, closed after use, whose failures become one clear line.
 
 Every command follows the shape of grpc's small Python clients: open a channel, make the
-call with an explicit deadline and the user's credential (``PeerConnection.metadata``),
-close the channel. ``PeerConnection.guard`` wraps the call (or the iteration of a
-stream) so that a failure names the peer and its address.
+call through the service's typed client (``PeerConnection.client``, which carries the
+user's credential) with an explicit deadline, close the channel. ``PeerConnection.guard``
+wraps the call (or the iteration of a stream) so that a failure names the peer and its
+address.
 """
 
 from __future__ import annotations
@@ -11,14 +12,19 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 import grpc
 
 from glidepath.cli.credentials import Credential, credential_from_env
 from glidepath.cli.errors import EXIT_USAGE, CliError, rpc_errors
 from glidepath.cli.peers import Peer
+from glidepath.clients import Caller
+from glidepath.clients.channel import Client
 from glidepath.config import ConfigError
 from glidepath.rpc.channel import open_channel
+
+AnyClient = TypeVar("AnyClient", bound=Client)
 
 
 @dataclass(frozen=True)
@@ -30,10 +36,10 @@ class PeerConnection:
     channel: grpc.Channel
     credential: Credential
 
-    @property
-    def metadata(self) -> tuple[tuple[str, str], ...]:
-        """Metadata for every call on this channel: the bearer credential, when set."""
-        return self.credential.metadata
+    def client(self, kind: type[AnyClient]) -> AnyClient:
+        """The ``glidepath.clients`` client of ``kind`` on this channel, every call
+        carrying the user's credential (when set)."""
+        return kind(self.channel, Caller(self.credential.token))
 
     def guard(self, deadline: float) -> AbstractContextManager[None]:
         """Turn a failed call made with ``deadline`` into a CliError naming this peer."""

@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from glidepath.cli.errors import EXIT_USAGE, CliError
-from glidepath.rpc.channel import bearer
 
 TOKEN_VARIABLE = "GLIDEPATH_TOKEN"
 FALLBACK_TOKEN_VARIABLE = "REGISTRY_TOKEN"
@@ -31,11 +30,6 @@ class Credential:
 
     token: str | None
     variable: str | None
-
-    @property
-    def metadata(self) -> tuple[tuple[str, str], ...]:
-        """The call metadata carrying the token; empty when there is none."""
-        return bearer(self.token)
 
     def refused_hint(self) -> str:
         """What to do when a service does not accept who we are (UNAUTHENTICATED)."""

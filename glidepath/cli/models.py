@@ -32,9 +32,10 @@ from glidepath.cli.errors import EXIT_OK, EXIT_USAGE, CliError
 from glidepath.cli.lineage import lineage_names, lineage_tree
 from glidepath.cli.peers import REGISTRY
 from glidepath.cli.render import cleanup_report, model_details, models_table, to_json
+from glidepath.clients import RegistryClient
 from glidepath.common.v1 import model_pb2
 from glidepath.models import parse_model_file_name
-from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
+from glidepath.registry.v1 import registry_pb2
 from glidepath.rpc.channel import SHORT_DEADLINE
 
 # What a model's file name looks like, for the line that refuses another one.
@@ -49,8 +50,6 @@ KINDS = {
     "profile": model_pb2.MODEL_KIND_PROFILE,
     "generic": model_pb2.MODEL_KIND_GENERIC,
 }
-# The most models one ListModels page may hold; ``list`` follows the pages to the end.
-PAGE_SIZE = 1000
 DEFAULT_MAX_AGE_DAYS = 30
 # Deleting a model removes its file and its index row, each made durable with an fsync:
 # about 1.7 ms a model on the development machine's disk (3,000 models in 5.3 s, which
@@ -188,18 +187,8 @@ def list_all(
 ) -> registry_pb2.ListModelsResponse:
     """Every page of ListModels for ``query`` (its filters), gathered into one response
     (next_page_token empty)."""
-    stub = registry_pb2_grpc.ModelRegistryStub(peer.channel)
-    gathered = registry_pb2.ListModelsResponse()
-    request = registry_pb2.ListModelsRequest()
-    request.CopyFrom(query)
-    request.page_size = PAGE_SIZE
-    while True:
-        with peer.guard(SHORT_DEADLINE):
-            page = stub.ListModels(request, timeout=SHORT_DEADLINE, metadata=peer.metadata)
-        gathered.models.extend(page.models)
-        request.page_token = page.next_page_token
-        if not request.page_token:
-            return gathered
+    with peer.guard(SHORT_DEADLINE):
+        return peer.client(RegistryClient).list_all(query, timeout=SHORT_DEADLINE)
 
 
 def list_request(args: argparse.Namespace) -> registry_pb2.ListModelsRequest:
@@ -221,9 +210,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_show(args: argparse.Namespace) -> int:
     with connect(REGISTRY) as peer, peer.guard(SHORT_DEADLINE):
-        stub = registry_pb2_grpc.ModelRegistryStub(peer.channel)
-        request = registry_pb2.GetModelRequest(ref=_ref(args))
-        response = stub.GetModel(request, timeout=SHORT_DEADLINE, metadata=peer.metadata)
+        model = peer.client(RegistryClient).get(_ref(args), timeout=SHORT_DEADLINE)
+    response = registry_pb2.GetModelResponse(model=model)
     print(to_json(response) if args.json else model_details(response.model))
     return EXIT_OK
 
@@ -232,9 +220,7 @@ def run_tree(args: argparse.Namespace) -> int:
     ref = _ref(args)
     with connect(REGISTRY) as peer:
         with peer.guard(SHORT_DEADLINE):
-            stub = registry_pb2_grpc.ModelRegistryStub(peer.channel)
-            request = registry_pb2.GetModelRequest(ref=ref)
-            stub.GetModel(request, timeout=SHORT_DEADLINE, metadata=peer.metadata)  # NOT_FOUND
+            peer.client(RegistryClient).get(ref, timeout=SHORT_DEADLINE)  # NOT_FOUND
         response = list_all(peer, registry_pb2.ListModelsRequest())
     models = list(response.models)
     print(to_json(lineage_response(models, ref)) if args.json else lineage_tree(models, ref))
@@ -251,9 +237,8 @@ def lineage_response(
 
 def run_delete(args: argparse.Namespace) -> int:
     with connect(REGISTRY) as peer, peer.guard(SHORT_DEADLINE):
-        stub = registry_pb2_grpc.ModelRegistryStub(peer.channel)
-        request = registry_pb2.DeleteModelRequest(ref=_ref(args))
-        response = stub.DeleteModel(request, timeout=SHORT_DEADLINE, metadata=peer.metadata)
+        model = peer.client(RegistryClient).delete(_ref(args), timeout=SHORT_DEADLINE)
+    response = registry_pb2.DeleteModelResponse(model=model)
     print(to_json(response) if args.json else f"Deleted {response.model.file_name}.")
     return EXIT_OK
 
@@ -274,7 +259,7 @@ def cleanup(
 ) -> registry_pb2.CleanupModelsResponse:
     """One CleanupModels call; a failure (deadline included) is a CliError naming the peer."""
     with peer.guard(deadline):
-        return _cleanup_call(peer, max_age_days, dry_run, deadline)
+        return peer.client(RegistryClient).cleanup(max_age_days, dry_run=dry_run, timeout=deadline)
 
 
 def cleanup_deadline(models: int) -> float:
@@ -294,7 +279,8 @@ def delete_old(
     deadline = cleanup_deadline(len(planned.models))
     with peer.guard(deadline):
         try:
-            return _cleanup_call(peer, max_age_days, False, deadline)
+            registry = peer.client(RegistryClient)
+            return registry.cleanup(max_age_days, dry_run=False, timeout=deadline)
         except grpc.RpcError as error:
             if error.code() != grpc.StatusCode.DEADLINE_EXCEEDED:
                 raise
@@ -320,17 +306,6 @@ def done_so_far(
             "deleting; run `glidepath models cleanup` again)"
         )
     return registry_pb2.CleanupModelsResponse(models=gone, deleted_count=len(gone))
-
-
-def _cleanup_call(
-    peer: PeerConnection, max_age_days: int, dry_run: bool, deadline: float
-) -> registry_pb2.CleanupModelsResponse:
-    stub = registry_pb2_grpc.ModelRegistryStub(peer.channel)
-    request = registry_pb2.CleanupModelsRequest(max_age_days=max_age_days, dry_run=dry_run)
-    response: registry_pb2.CleanupModelsResponse = stub.CleanupModels(
-        request, timeout=deadline, metadata=peer.metadata
-    )
-    return response
 
 
 def _key(ref: model_pb2.ModelRef) -> tuple[str, int]:

@@ -44,11 +44,11 @@ from glidepath.cli.render import (
     to_json,
 )
 from glidepath.cli.rungs import OptimizeProgress, source_words
+from glidepath.clients import SimulationClient
 from glidepath.common.v1 import model_pb2
 from glidepath.household.model import Household
 from glidepath.models import model_file_name
 from glidepath.simulation.v1 import simulation_pb2 as sim
-from glidepath.simulation.v1 import simulation_pb2_grpc
 
 # A training of 1000 episodes takes seconds; the deadline leaves room for large budgets
 # and a queue on a busy machine. The training itself outlives a client that gives up.
@@ -169,8 +169,7 @@ def run_optimize(args: argparse.Namespace) -> int:
     household = load_household(args.file)
     request = build_request(args, household)
     with connect(SIMULATION) as peer, peer.guard(OPTIMIZE_DEADLINE):
-        stub = simulation_pb2_grpc.SimulationServiceStub(peer.channel)
-        responses = stub.Optimize(request, timeout=OPTIMIZE_DEADLINE, metadata=peer.metadata)
+        responses = peer.client(SimulationClient).optimize(request, timeout=OPTIMIZE_DEADLINE)
         result = stream_result(responses, ProgressBar())
     print(to_json(result) if args.json else optimize_report(result, household.household))
     if plot is not None:

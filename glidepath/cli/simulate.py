@@ -19,9 +19,9 @@ from glidepath.cli.inputs import HouseholdInput, load_household
 from glidepath.cli.peers import SIMULATION
 from glidepath.cli.plot_target import PLOT_HELP, plot_target
 from glidepath.cli.render import compare_report, simulate_report, summary_first, to_json
+from glidepath.clients import SimulationClient
 from glidepath.rpc.channel import LONG_DEADLINE
 from glidepath.simulation.v1 import simulation_pb2 as sim
-from glidepath.simulation.v1 import simulation_pb2_grpc
 
 # A simulation of the default 10,000 paths takes well under a second, the optimum a few
 # seconds; the long deadline leaves room for a million paths on a busy machine.
@@ -97,10 +97,7 @@ def run_simulate(args: argparse.Namespace) -> int:
         household=household.message, strategy=args.strategy, settings=settings(args)
     )
     with connect(SIMULATION) as peer, peer.guard(SIMULATION_DEADLINE):
-        stub = simulation_pb2_grpc.SimulationServiceStub(peer.channel)
-        response: sim.SimulateResponse = stub.Simulate(
-            request, timeout=SIMULATION_DEADLINE, metadata=peer.metadata
-        )
+        response = peer.client(SimulationClient).simulate(request, timeout=SIMULATION_DEADLINE)
     summary = simulate_summary(response, household.household)
     print(to_json(response) if args.json else summary_first(summary, simulate_report(response)))
     if plot is not None:
@@ -115,10 +112,7 @@ def run_compare(args: argparse.Namespace) -> int:
         household=household.message, strategies=args.strategies, settings=settings(args)
     )
     with connect(SIMULATION) as peer, peer.guard(SIMULATION_DEADLINE):
-        stub = simulation_pb2_grpc.SimulationServiceStub(peer.channel)
-        response: sim.CompareResponse = stub.Compare(
-            request, timeout=SIMULATION_DEADLINE, metadata=peer.metadata
-        )
+        response = peer.client(SimulationClient).compare(request, timeout=SIMULATION_DEADLINE)
     print(to_json(response) if args.json else compare_report(response))
     if plot is not None and response.results:
         write_plot(plotted_result(response, args.plot_strategy), household, plot)

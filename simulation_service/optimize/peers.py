@@ -1,11 +1,12 @@
 """The peers of Optimize: the model registry and the training service.
 
-Small client classes so that the orchestration (``flow``) reads as the story it tells and
-can be tested with fakes. Every call carries a deadline (the smaller of the peer's own and
-what is left of the caller's); a failure becomes a domain error whose message names the
-peer and its address in one clipped line, so a client sees "the model registry at
-127.0.0.1:50053 is unreachable" and never a stack trace. Streaming calls are registered
-with the caller's ``Interrupt`` so that a cancelled Optimize stops waiting at once.
+Small adapters over ``glidepath.clients`` so that the orchestration (``flow``) reads as
+the story it tells and can be tested with fakes. Every call carries a deadline (the
+smaller of the peer's own and what is left of the caller's); a failure becomes a domain
+error whose message names the peer and its address in one clipped line, so a client sees
+"the model registry at 127.0.0.1:50053 is unreachable" and never a stack trace.
+Streaming calls are registered with the caller's ``Interrupt`` so that a cancelled
+Optimize stops waiting at once.
 
 Credentials (``Credentials``): a call made for a user carries the service's own token
 (GLIDEPATH_SERVICE_TOKEN) and ``glidepath-on-behalf-of: <user>``, so that the training job
@@ -22,21 +23,22 @@ condition, not "retry later").
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import grpc
 
 from glidepath import errors
-from glidepath.auth import ON_BEHALF_OF_METADATA, SERVICE_TOKEN_VARIABLE, User
+from glidepath.auth import SERVICE_TOKEN_VARIABLE, User
+from glidepath.clients import Caller, ModelTooLarge, RegistryClient, TrainingClient
+from glidepath.clients.registry import read_model
 from glidepath.common.v1 import household_pb2, model_pb2
 from glidepath.models import DEFAULT_MAX_MODEL_BYTES, MAX_MODEL_BYTES_VARIABLE, ModelKey
-from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
-from glidepath.rpc.channel import bearer, open_channel
+from glidepath.registry.v1 import registry_pb2
+from glidepath.rpc.channel import open_channel
 from glidepath.rpc.status import error_reason
 from glidepath.text import one_line
-from glidepath.training.v1 import training_pb2, training_pb2_grpc
+from glidepath.training.v1 import training_pb2
 from simulation_service.optimize.interrupt import Interrupt
 
 REGISTRY_TITLE = "the model registry"
@@ -93,15 +95,22 @@ class Credentials:
 
     service_token: str | None = None
 
+    def caller(self, user: User | None) -> Caller:
+        """Who a call speaks for: ``user`` (nobody for an anonymous caller), or the
+        service itself when None."""
+        if user is None:
+            return Caller(self.service_token)
+        if user.anonymous:
+            return Caller()
+        return Caller(self.service_token, user.name)
+
     def acting_for(self, caller: User) -> Metadata:
         """For a call made on behalf of ``caller`` (nothing for an anonymous caller)."""
-        if caller.anonymous:
-            return ()
-        return (*bearer(self.service_token), (ON_BEHALF_OF_METADATA, caller.name))
+        return self.caller(caller).metadata
 
     def own(self) -> Metadata:
         """For the service's own acts (quarantine, a verified evaluation)."""
-        return bearer(self.service_token)
+        return self.caller(None).metadata
 
 
 def too_large(
@@ -128,11 +137,14 @@ class RegistryPeer:
         self.max_model_bytes = max_model_bytes
         self._deadlines = deadlines
         self._credentials = credentials
-        self._channel = open_channel(address)
-        self._stub = registry_pb2_grpc.ModelRegistryStub(self._channel)
+        self._client = RegistryClient(open_channel(address))
 
     def close(self) -> None:
-        self._channel.close()
+        self._client.channel.close()
+
+    def _as(self, caller: User | None) -> RegistryClient:
+        """The registry client speaking for ``caller`` (None: the service itself)."""
+        return self._client.as_caller(self._credentials.caller(caller))
 
     def find(
         self,
@@ -143,28 +155,24 @@ class RegistryPeer:
         interrupt: Interrupt,
     ) -> list[model_pb2.ModelMetadata]:
         """The compatible models, best first; NotFound with the registry's reason when none."""
-        request = registry_pb2.FindCompatibleModelRequest(
-            model_hash=model_hash, min_episodes=min_episodes, max_candidates=max_candidates
-        )
         try:
-            reply = self._stub.FindCompatibleModel(
-                request,
+            return self._as(caller).find(
+                model_hash,
+                min_episodes,
+                max_candidates,
                 timeout=interrupt.timeout(self._deadlines.call),
-                metadata=self._credentials.acting_for(caller),
             )
         except grpc.RpcError as error:
             raise self._error(error) from None
-        return list(reply.candidates) or [reply.model]
 
     def quarantined(
         self, model_hash: str, min_episodes: int, caller: User, interrupt: Interrupt
     ) -> list[model_pb2.ModelMetadata]:
         """The caller's quarantined models of the hash with enough episodes (first page)."""
         try:
-            reply = self._stub.ListModels(
+            reply = self._as(caller).list(
                 registry_pb2.ListModelsRequest(model_hash=model_hash, page_size=100),
                 timeout=interrupt.timeout(self._deadlines.call),
-                metadata=self._credentials.acting_for(caller),
             )
         except grpc.RpcError as error:
             raise self._error(error) from None
@@ -190,80 +198,48 @@ class RegistryPeer:
             exclude_hash=exclude_hash,
         )
         try:
-            reply = self._stub.FindNearModels(
-                request,
-                timeout=interrupt.timeout(self._deadlines.call),
-                metadata=self._credentials.acting_for(caller),
+            return self._as(caller).find_near(
+                request, timeout=interrupt.timeout(self._deadlines.call)
             )
         except grpc.RpcError as error:
             raise self._error(error) from None
-        return [(near.model, near.distance) for near in reply.models]
 
     def get(
         self, ref: model_pb2.ModelRef, caller: User, interrupt: Interrupt
     ) -> model_pb2.ModelMetadata:
         try:
-            reply = self._stub.GetModel(
-                registry_pb2.GetModelRequest(ref=ref),
-                timeout=interrupt.timeout(self._deadlines.call),
-                metadata=self._credentials.acting_for(caller),
-            )
+            return self._as(caller).get(ref, timeout=interrupt.timeout(self._deadlines.call))
         except grpc.RpcError as error:
             raise self._error(error) from None
-        return reply.model  # type: ignore[no-any-return]
 
     def download(self, model: model_pb2.ModelMetadata, caller: User, interrupt: Interrupt) -> bytes:
         """The model's bytes in memory, checked against the size limit (before the first
-        byte), and against the size and SHA-256 the registry declares."""
+        byte, and as they arrive), and against the size and SHA-256 the registry declares."""
         if model.size_bytes > self.max_model_bytes:
             raise too_large(model, model.size_bytes, self.max_model_bytes)
-        stream = self._stub.DownloadModel(
-            registry_pb2.DownloadModelRequest(ref=model.ref),
-            timeout=interrupt.timeout(self._deadlines.call),
-            metadata=self._credentials.acting_for(caller),
+        stream = self._as(caller).download_stream(
+            model.ref, timeout=interrupt.timeout(self._deadlines.call)
         )
         chunks: list[bytes] = []
-        metadata: model_pb2.ModelMetadata | None = None
-        received = 0
         try:
             with interrupt.tracking(stream):
-                for message in stream:
-                    if message.WhichOneof("content") == "metadata":
-                        metadata = message.metadata
-                        continue
-                    received += len(message.chunk)
-                    if received > self.max_model_bytes:
-                        stream.cancel()
-                        raise too_large(model, received, self.max_model_bytes)
-                    chunks.append(message.chunk)
+                read_model(stream, chunks.append, self.max_model_bytes)
+        except ModelTooLarge as large:
+            raise too_large(model, large.received, self.max_model_bytes) from None
         except grpc.RpcError as error:
             raise self._error(error) from None
-        data = b"".join(chunks)
-        digest = hashlib.sha256(data).hexdigest()
-        if metadata is None or len(data) != metadata.size_bytes or digest != metadata.sha256:
-            raise errors.DataLoss(
-                f"{REGISTRY_TITLE} sent {len(data):,} bytes of {model.file_name} with SHA-256 "
-                f"{digest}, which do not match the model's metadata (damaged in the registry?)",
-                reason="CHECKSUM_MISMATCH",
-            )
-        return data
+        return b"".join(chunks)
 
     def quarantine(
         self, model: model_pb2.ModelMetadata, why: str, interrupt: Interrupt
     ) -> model_pb2.ModelMetadata:
         """QuarantineModel for bytes that failed here (the service's own credential)."""
-        request = registry_pb2.QuarantineModelRequest(
-            ref=model.ref, sha256=model.sha256, reason=one_line(why, 500)
-        )
         try:
-            reply = self._stub.QuarantineModel(
-                request,
-                timeout=interrupt.timeout(self._deadlines.call),
-                metadata=self._credentials.own(),
+            return self._as(None).quarantine(
+                model, one_line(why, 500), timeout=interrupt.timeout(self._deadlines.call)
             )
         except grpc.RpcError as error:
             raise self._error(error) from None
-        return reply.model  # type: ignore[no-any-return]
 
     def record_evaluation(
         self,
@@ -272,18 +248,12 @@ class RegistryPeer:
         interrupt: Interrupt,
     ) -> model_pb2.ModelMetadata:
         """RecordEvaluation: a score this service computed on the hash's evaluation lives."""
-        request = registry_pb2.RecordEvaluationRequest(
-            ref=model.ref, sha256=model.sha256, evaluation=evaluation
-        )
         try:
-            reply = self._stub.RecordEvaluation(
-                request,
-                timeout=interrupt.timeout(self._deadlines.call),
-                metadata=self._credentials.own(),
+            return self._as(None).record_evaluation(
+                model, evaluation, timeout=interrupt.timeout(self._deadlines.call)
             )
         except grpc.RpcError as error:
             raise self._error(error) from None
-        return reply.model  # type: ignore[no-any-return]
 
     def _error(self, error: grpc.RpcError) -> errors.GlidepathError:
         return peer_error(error, REGISTRY_TITLE, self.address)
@@ -309,11 +279,13 @@ class TrainingPeer:
         self.address = address
         self._deadlines = deadlines
         self._credentials = credentials
-        self._channel = open_channel(address)
-        self._stub = training_pb2_grpc.TrainingServiceStub(self._channel)
+        self._client = TrainingClient(open_channel(address))
 
     def close(self) -> None:
-        self._channel.close()
+        self._client.channel.close()
+
+    def _as(self, caller: User) -> TrainingClient:
+        return self._client.as_caller(self._credentials.caller(caller))
 
     def start(
         self,
@@ -334,11 +306,7 @@ class TrainingPeer:
                 model_pb2.ModelRef(model_hash=parent.model_hash, episodes=parent.episodes)
             )
         try:
-            reply = self._stub.StartTraining(
-                request,
-                timeout=interrupt.timeout(self._deadlines.call),
-                metadata=self._credentials.acting_for(caller),
-            )
+            reply = self._as(caller).start(request, timeout=interrupt.timeout(self._deadlines.call))
         except grpc.RpcError as error:
             raise self._error(error) from None
         return StartedJob(reply.job, reply.joined)
@@ -347,15 +315,12 @@ class TrainingPeer:
         self, job_id: str, caller: User, interrupt: Interrupt
     ) -> Iterator[training_pb2.TrainingJob]:
         """Every update of the job until its final state (the watch ends there)."""
-        stream = self._stub.WatchTraining(
-            training_pb2.WatchTrainingRequest(job_id=job_id),
-            timeout=interrupt.timeout(self._deadlines.training),
-            metadata=self._credentials.acting_for(caller),
+        updates = self._as(caller).watch(
+            job_id, timeout=interrupt.timeout(self._deadlines.training)
         )
         try:
-            with interrupt.tracking(stream):
-                for message in stream:
-                    yield message.job
+            with interrupt.tracking(updates):
+                yield from updates
         except grpc.RpcError as error:
             interrupt.raise_if_stopped()
             raise self._error(error) from None
