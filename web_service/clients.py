@@ -1,0 +1,207 @@
+"""The web service's only door to the three services: their gRPC contracts.
+
+Every call the pages make goes through :class:`Peers`, one small method per RPC, each
+with a deadline and the caller's credential, so that the typed client package shared
+with the CLI can replace this module in one place. A failed call becomes a
+:class:`PeerError` holding one line a person can act on and the HTTP status it maps to;
+the routers show that line and never a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+import grpc
+
+from glidepath.cli.errors import one_line
+from glidepath.common.v1 import model_pb2
+from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
+from glidepath.rpc.channel import bearer, open_channel
+from glidepath.rpc.status import bad_fields
+from glidepath.simulation.v1 import simulation_pb2 as sim
+from glidepath.simulation.v1 import simulation_pb2_grpc
+from glidepath.training.v1 import training_pb2, training_pb2_grpc
+from web_service.config import WebServiceSettings
+
+# The registry returns at most this many models a page; the listing follows the pages.
+PAGE_SIZE = 1000
+# Finished trainings read to measure this machine's speed (newest first).
+SPEED_SAMPLE = 20
+# Deleting a model costs about 2 ms on the development machine's disk (two fsyncs); a
+# cleanup's deadline grows by this much per model, with a wide margin for slow disks.
+SECONDS_PER_DELETED_MODEL = 0.05
+
+# gRPC status -> HTTP status of the page or API answer that reports it.
+_HTTP = {
+    grpc.StatusCode.INVALID_ARGUMENT: 422,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.FAILED_PRECONDITION: 409,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+}
+
+
+class PeerError(Exception):
+    """A failed call to one service, as one line and an HTTP status."""
+
+    def __init__(self, message: str, http_status: int, fields: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+        self.fields = fields or []
+
+
+def describe(error: grpc.RpcError, title: str, address: str) -> PeerError:
+    """The line a page shows for a failed call to ``title`` at ``address``."""
+    code: grpc.StatusCode = error.code()
+    details = one_line(error.details() or "")
+    if code == grpc.StatusCode.UNAVAILABLE:
+        message = f"cannot reach the {title} at {address}: {details or 'no answer'}"
+    elif code == grpc.StatusCode.UNAUTHENTICATED:
+        message = f"the {title} refused the call: {details} (give a valid credential)"
+    elif code == grpc.StatusCode.PERMISSION_DENIED:
+        message = f"the {title} denied the call: {details} (this credential may not do it)"
+    else:
+        message = f"the {title}: {details or 'no details'} ({code.name})"
+    return PeerError(message, _HTTP.get(code, 502), bad_fields(error))
+
+
+class OptimizeCall(Protocol):
+    """A running Optimize stream: its messages, and a way to stop it."""
+
+    def __iter__(self) -> Iterator[sim.OptimizeResponse]: ...
+
+    def cancel(self) -> bool: ...
+
+
+@dataclass(frozen=True)
+class TrainingSpeed:
+    """Seconds per episode on this stack, and how many finished trainings say so."""
+
+    seconds_per_episode: float
+    trainings: int
+
+
+class Peers:
+    """One channel per service, opened once and shared by every request's thread."""
+
+    def __init__(self, settings: WebServiceSettings) -> None:
+        self.settings = settings
+        self._simulation = open_channel(settings.simulation_addr)
+        self._training = open_channel(settings.training_addr)
+        self._registry = open_channel(settings.registry_addr)
+
+    def close(self) -> None:
+        for channel in (self._simulation, self._training, self._registry):
+            channel.close()
+
+    def _metadata(self, token: str | None) -> tuple[tuple[str, str], ...]:
+        return bearer(token or self.settings.token)
+
+    @contextmanager
+    def _guard(self, title: str, address: str) -> Iterator[None]:
+        try:
+            yield
+        except grpc.RpcError as error:
+            raise describe(error, title, address) from None
+
+    # ------------------------------------------------------------------ simulation
+
+    def optimize(self, request: sim.OptimizeRequest, token: str | None) -> OptimizeCall:
+        """Start Optimize; the stream is read (and its failure described) by the caller."""
+        stub = simulation_pb2_grpc.SimulationServiceStub(self._simulation)
+        call: OptimizeCall = stub.Optimize(
+            request,
+            timeout=self.settings.optimize_deadline_seconds,
+            metadata=self._metadata(token),
+        )
+        return call
+
+    def describe_simulation(self, error: grpc.RpcError) -> PeerError:
+        return describe(error, "simulation service", self.settings.simulation_addr)
+
+    # ------------------------------------------------------------------ training
+
+    def training_speed(self) -> TrainingSpeed | None:
+        """Seconds per episode over the latest finished trainings; None without any
+        (or when the training service cannot say)."""
+        stub = training_pb2_grpc.TrainingServiceStub(self._training)
+        request = training_pb2.ListTrainingsRequest(
+            page_size=SPEED_SAMPLE, states=[training_pb2.TRAINING_STATE_SUCCEEDED]
+        )
+        try:
+            response: training_pb2.ListTrainingsResponse = stub.ListTrainings(
+                request, timeout=self.settings.call_deadline_seconds, metadata=self._metadata(None)
+            )
+        except grpc.RpcError:
+            return None
+        jobs = [j for j in response.jobs if j.episodes_total and j.elapsed_seconds > 0]
+        episodes = sum(j.episodes_total for j in jobs)
+        if not episodes:
+            return None
+        return TrainingSpeed(sum(j.elapsed_seconds for j in jobs) / episodes, len(jobs))
+
+    # ------------------------------------------------------------------ registry
+
+    def list_models(
+        self, query: registry_pb2.ListModelsRequest, token: str | None = None
+    ) -> list[model_pb2.ModelMetadata]:
+        """Every page of ListModels for ``query``'s filters."""
+        stub = registry_pb2_grpc.ModelRegistryStub(self._registry)
+        request = registry_pb2.ListModelsRequest()
+        request.CopyFrom(query)
+        request.page_size = PAGE_SIZE
+        models: list[model_pb2.ModelMetadata] = []
+        with self._guard("registry", self.settings.registry_addr):
+            while True:
+                page: registry_pb2.ListModelsResponse = stub.ListModels(
+                    request,
+                    timeout=self.settings.call_deadline_seconds,
+                    metadata=self._metadata(token),
+                )
+                models.extend(page.models)
+                request.page_token = page.next_page_token
+                if not request.page_token:
+                    return models
+
+    def get_model(
+        self, ref: model_pb2.ModelRef, token: str | None = None
+    ) -> model_pb2.ModelMetadata:
+        stub = registry_pb2_grpc.ModelRegistryStub(self._registry)
+        with self._guard("registry", self.settings.registry_addr):
+            response: registry_pb2.GetModelResponse = stub.GetModel(
+                registry_pb2.GetModelRequest(ref=ref),
+                timeout=self.settings.call_deadline_seconds,
+                metadata=self._metadata(token),
+            )
+        return response.model
+
+    def delete_model(self, ref: model_pb2.ModelRef, token: str | None) -> model_pb2.ModelMetadata:
+        stub = registry_pb2_grpc.ModelRegistryStub(self._registry)
+        with self._guard("registry", self.settings.registry_addr):
+            response: registry_pb2.DeleteModelResponse = stub.DeleteModel(
+                registry_pb2.DeleteModelRequest(ref=ref),
+                timeout=self.settings.call_deadline_seconds,
+                metadata=self._metadata(token),
+            )
+        return response.model
+
+    def cleanup(
+        self, max_age_days: int, *, dry_run: bool, planned: int = 0, token: str | None = None
+    ) -> registry_pb2.CleanupModelsResponse:
+        """One CleanupModels call; a real one's deadline grows with the ``planned`` models."""
+        stub = registry_pb2_grpc.ModelRegistryStub(self._registry)
+        deadline = self.settings.call_deadline_seconds + SECONDS_PER_DELETED_MODEL * planned
+        with self._guard("registry", self.settings.registry_addr):
+            response: registry_pb2.CleanupModelsResponse = stub.CleanupModels(
+                registry_pb2.CleanupModelsRequest(max_age_days=max_age_days, dry_run=dry_run),
+                timeout=deadline,
+                metadata=self._metadata(token),
+            )
+        return response
