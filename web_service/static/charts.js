@@ -8,7 +8,7 @@
     var element = document.getElementById(id);
     if (element) {
       window.Plotly.newPlot(element, figures[id].data, figures[id].layout,
-        { responsive: true, displaylogo: false });
+        { responsive: true, displaylogo: false, displayModeBar: false });
     }
   });
 })();
