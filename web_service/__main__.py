@@ -12,6 +12,7 @@ import argparse
 import socket
 import sys
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 
@@ -22,6 +23,19 @@ from web_service.config import DEFAULT_PORT, WebServiceSettings
 # Seconds uvicorn gives the requests in flight (a progress page's event stream among
 # them) once told to stop.
 GRACEFUL_SECONDS = 5
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, ending with exit code 0 after a graceful stop on SIGTERM.
+
+    uvicorn re-raises the signal it caught once it has shut down, so that the process
+    dies of it (exit -15); a supervisor (``glidepath up``, docker) would read that as a
+    crash. The stop is the same; only the re-raise is left out.
+    """
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -59,7 +73,7 @@ def main(argv: list[str] | None = None) -> None:
         log_level="info",
         timeout_graceful_shutdown=GRACEFUL_SECONDS,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    _Server(config).run(sockets=[sock])
 
 
 if __name__ == "__main__":

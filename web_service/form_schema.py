@@ -154,7 +154,11 @@ INCOMES = Group(
             "Whose age places it",
             "choice",
             "",
-            (("", "first adult"), ("1", "second adult")),
+            (
+                ("", "default (the first adult)"),
+                ("0", "the first adult"),
+                ("1", "the second adult"),
+            ),
         ),
         Field("startAge", "From age", "int"),
         Field("endAge", "Until age", "int", "empty: for life"),

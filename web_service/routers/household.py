@@ -82,6 +82,7 @@ def render_form(
             "annuities_group": ANNUITIES,
             "options": options or DEFAULT_OPTIONS,
             "errors": errors or {},
+            "market_open": any(name.startswith("market") for name in errors or {}),
             "notice": notice,
             "seconds_per_episode": seconds_per_episode,
             "speed_trainings": speed.trainings if speed else 0,
