@@ -41,11 +41,12 @@ def _layout(title: str, y_title: str, *, percent: bool = False) -> dict[str, Any
         "xaxis": {"title": {"text": "age of the first adult"}},
         "yaxis": {
             "title": {"text": y_title},
+            "automargin": True,
             "rangemode": "tozero",
             **({"tickformat": ".0%"} if percent else {"tickformat": ",.0f"}),
         },
         "legend": {"orientation": "h", "y": -0.25},
-        "margin": {"l": 60, "r": 10, "t": 40, "b": 40},
+        "margin": {"l": 70, "r": 10, "t": 40, "b": 40},
         "hovermode": "x unified",
     }
 

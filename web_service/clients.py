@@ -129,8 +129,8 @@ class Peers:
     # ------------------------------------------------------------------ training
 
     def training_speed(self) -> TrainingSpeed | None:
-        """Seconds per episode over the latest finished trainings; None without any
-        (or when the training service cannot say)."""
+        """Seconds of training per episode over the latest finished trainings; None
+        without any (or when the training service cannot say)."""
         stub = training_pb2_grpc.TrainingServiceStub(self._training)
         request = training_pb2.ListTrainingsRequest(
             page_size=SPEED_SAMPLE, states=[training_pb2.TRAINING_STATE_SUCCEEDED]
@@ -141,11 +141,19 @@ class Peers:
             )
         except grpc.RpcError:
             return None
-        jobs = [j for j in response.jobs if j.episodes_total and j.elapsed_seconds > 0]
+        # The training phase alone (the stored model's training_seconds): the job's
+        # elapsed time also holds its evaluation and upload, whose cost does not grow
+        # with the episodes, and would make a short training look slow per episode.
+        jobs = [
+            j
+            for j in response.jobs
+            if j.episodes_total and j.registered_model.training_seconds > 0
+        ]
         episodes = sum(j.episodes_total for j in jobs)
         if not episodes:
             return None
-        return TrainingSpeed(sum(j.elapsed_seconds for j in jobs) / episodes, len(jobs))
+        seconds = sum(j.registered_model.training_seconds for j in jobs)
+        return TrainingSpeed(seconds / episodes, len(jobs))
 
     # ------------------------------------------------------------------ registry
 

@@ -15,7 +15,7 @@
     var n = parseInt(episodes.value, 10) || 1000;
     estimate.textContent = "A training of " + n.toLocaleString("en") + " episodes should take about " +
       clock(n * perEpisode) + " on this machine" +
-      (measured ? " (measured over " + measured + " past trainings)" : " (no training measured here yet: a first guess)") +
+      (measured ? " (measured over " + measured + " past training" + (measured === 1 ? "" : "s") + ")" : " (no training measured here yet: a first guess)") +
       ", plus the evaluation.";
   }
   episodes.addEventListener("input", update);
