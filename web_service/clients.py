@@ -9,6 +9,8 @@ the routers show that line and never a traceback.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,8 +30,11 @@ from web_service.config import WebServiceSettings
 
 # The registry returns at most this many models a page; the listing follows the pages.
 PAGE_SIZE = 1000
-# Finished trainings read to measure this machine's speed (newest first).
+# Finished trainings read to measure this machine's speed (newest first), and how long
+# that measure is kept: the form shows it on every load, and it changes only when a
+# training ends, so one ListTrainings call serves the loads of SPEED_TTL_SECONDS.
 SPEED_SAMPLE = 20
+SPEED_TTL_SECONDS = 10.0
 # Deleting a model costs about 2 ms on the development machine's disk (two fsyncs); a
 # cleanup's deadline grows by this much per model, with a wide margin for slow disks.
 SECONDS_PER_DELETED_MODEL = 0.05
@@ -96,6 +101,8 @@ class Peers:
         self._simulation = open_channel(settings.simulation_addr)
         self._training = open_channel(settings.training_addr)
         self._registry = open_channel(settings.registry_addr)
+        self._speed: tuple[float, TrainingSpeed | None] | None = None
+        self._speed_lock = threading.Lock()
 
     def close(self) -> None:
         for channel in (self._simulation, self._training, self._registry):
@@ -130,7 +137,16 @@ class Peers:
 
     def training_speed(self) -> TrainingSpeed | None:
         """Seconds of training per episode over the latest finished trainings; None
-        without any (or when the training service cannot say)."""
+        without any (or when the training service cannot say). Kept SPEED_TTL_SECONDS."""
+        with self._speed_lock:
+            if self._speed is not None and time.monotonic() - self._speed[0] < SPEED_TTL_SECONDS:
+                return self._speed[1]
+        speed = self._measure_speed()
+        with self._speed_lock:
+            self._speed = (time.monotonic(), speed)
+        return speed
+
+    def _measure_speed(self) -> TrainingSpeed | None:
         stub = training_pb2_grpc.TrainingServiceStub(self._training)
         request = training_pb2.ListTrainingsRequest(
             page_size=SPEED_SAMPLE, states=[training_pb2.TRAINING_STATE_SUCCEEDED]
@@ -145,9 +161,7 @@ class Peers:
         # elapsed time also holds its evaluation and upload, whose cost does not grow
         # with the episodes, and would make a short training look slow per episode.
         jobs = [
-            j
-            for j in response.jobs
-            if j.episodes_total and j.registered_model.training_seconds > 0
+            j for j in response.jobs if j.episodes_total and j.registered_model.training_seconds > 0
         ]
         episodes = sum(j.episodes_total for j in jobs)
         if not episodes:

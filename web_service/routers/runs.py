@@ -36,7 +36,9 @@ def progress_page(
     return response
 
 
-def _stream(run: Run, start: int, request: Request) -> Iterator[str]:
+def _stream(run: Run, start: int) -> Iterator[str]:
+    """The events as SSE; a keep-alive comment every KEEP_ALIVE_SECONDS of quiet, which
+    is also when a follower that has gone away is noticed and its thread freed."""
     yield "retry: 1000\n\n"
     for index, event in run.follow(start, stop=lambda: False):
         if event is None:
@@ -50,7 +52,6 @@ def _stream(run: Run, start: int, request: Request) -> Iterator[str]:
 def events(
     run_id: str,
     runs: RunsDep,
-    request: Request,
     last_event_id: str | None = Header(default=None),
     start: int = 0,
 ) -> StreamingResponse:
@@ -59,7 +60,7 @@ def events(
     if last_event_id and last_event_id.isdigit():
         start = int(last_event_id)
     return StreamingResponse(
-        _stream(run, max(0, start), request),
+        _stream(run, max(0, start)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
