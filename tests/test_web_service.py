@@ -26,7 +26,7 @@ from glidepath.simulation.v1 import simulation_pb2 as sim
 from glidepath.training.v1 import training_pb2
 from web_service import household_form as hf
 from web_service.app import build_app
-from web_service.clients import PeerError, TrainingSpeed
+from web_service.clients import PeerError, TrainingSpeed, compare_result
 from web_service.config import WebServiceSettings
 from web_service.form_schema import GROUPS
 
@@ -119,6 +119,7 @@ class FakePeers:
 
     def __init__(self) -> None:
         self.requests: list[tuple[sim.OptimizeRequest, str | None]] = []
+        self.compares: list[tuple[sim.CompareRequest, str | None]] = []
         self.queries: list[registry_pb2.ListModelsRequest] = []
         self.deleted: list[tuple[model_pb2.ModelRef, str | None]] = []
         self.cleanups: list[tuple[int, bool, str | None]] = []
@@ -137,6 +138,11 @@ class FakePeers:
         )
         self.calls.append(call)
         return call
+
+    def compare(self, request: sim.CompareRequest, token: str | None) -> FakeCall:
+        self.compares.append((request, token))
+        answer = compare_result(fake_result().comparison)
+        return FakeCall([sim.OptimizeResponse(result=answer)])
 
     def describe_simulation(self, error: Any) -> PeerError:
         return PeerError(str(error), 502)
@@ -396,14 +402,19 @@ def test_every_run_option_reaches_the_request(client: TestClient, peers: FakePee
     assert (chosen.settings.paths, chosen.settings.seed, token) == (700, 9, "t0k")
 
 
-def test_without_the_ai_box_the_form_says_what_to_tick(
-    client: TestClient, peers: FakePeers
-) -> None:
+def test_without_the_ai_box_the_rules_are_compared(client: TestClient, peers: FakePeers) -> None:
     document = json.loads((EXAMPLES / "household.json").read_text())
-    page = client.post("/household", data={**form_fields(document), "action": "start"})
-    assert page.status_code == 422
-    assert "tick “AI-optimised strategy (experimental)”" in page.text
+    data = {**form_fields(document), "action": "start", "paths": "800"}
+    answer = client.post("/household", data=data, follow_redirects=False)
+    assert answer.status_code == 303
+    run_id = answer.headers["location"].rsplit("/", 1)[1]
     assert peers.requests == []
+    ((compared, _),) = peers.compares
+    assert compared.settings.paths == 800 and not compared.strategies
+    sse(client.get(f"/runs/{run_id}/events").text)
+    page = client.get(f"/results/{run_id}").text
+    assert "Best of the strategies compared: Merton rule" in page
+    assert 'id="gate"' not in page and 'id="chart-allocation"' not in page
 
 
 def test_progress_is_replayed_from_any_event_and_the_result_has_its_own_url(

@@ -218,5 +218,6 @@ def result_figures(
             end_column=False,
             retirement_age=retirement_age,
         )
-    figures["chart-allocation"] = allocation_figure(result.recommended)
+    if result.recommended.years:
+        figures["chart-allocation"] = allocation_figure(result.recommended)
     return figures

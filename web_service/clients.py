@@ -27,6 +27,7 @@ from glidepath.simulation.v1 import simulation_pb2 as sim
 from glidepath.simulation.v1 import simulation_pb2_grpc
 from glidepath.training.v1 import training_pb2, training_pb2_grpc
 from web_service.config import WebServiceSettings
+from web_service.filters import strategy_name
 
 # The registry returns at most this many models a page; the listing follows the pages.
 PAGE_SIZE = 1000
@@ -85,6 +86,49 @@ class OptimizeCall(Protocol):
     def cancel(self) -> bool: ...
 
 
+class CompareCall:
+    """Compare (one answer) read as a run: an EVALUATING event, then the answer as an
+    OptimizeResult that recommends the strategy with the highest objective CE, with no
+    model and no gate (the household did not ask for a trained policy)."""
+
+    def __init__(self, future: grpc.Future) -> None:
+        self._future = future
+
+    def __iter__(self) -> Iterator[sim.OptimizeResponse]:
+        yield sim.OptimizeResponse(
+            event=sim.OptimizeEvent(
+                stage=sim.OPTIMIZE_STAGE_EVALUATING,
+                message="simulating every strategy on the same lives",
+            )
+        )
+        try:
+            response: sim.CompareResponse = self._future.result()
+        except grpc.FutureCancelledError:
+            return
+        yield sim.OptimizeResponse(result=compare_result(response))
+
+    def cancel(self) -> bool:
+        cancelled: bool = self._future.cancel()
+        return cancelled
+
+
+def compare_result(response: sim.CompareResponse) -> sim.OptimizeResult:
+    """A comparison as the result page reads it: the best objective CE recommended."""
+    result = sim.OptimizeResult(household_hash=response.household_hash)
+    result.comparison.CopyFrom(response)
+    result.total_seconds = response.run.seconds
+    if response.results:
+        best = max(response.results, key=lambda r: r.certainty_equivalent.value)
+        result.recommended.strategy = best.strategy
+        result.recommended.paths = response.run.paths
+        result.recommended.reason = (
+            f"Of the strategies compared, the {strategy_name(best.strategy)} has the highest "
+            f"objective certainty equivalent: {best.certainty_equivalent.value:,.0f} a year "
+            f"on the same {response.run.paths:,} lives."
+        )
+    return result
+
+
 @dataclass(frozen=True)
 class TrainingSpeed:
     """Seconds per episode on this stack, and how many finished trainings say so."""
@@ -129,6 +173,16 @@ class Peers:
             metadata=self._metadata(token),
         )
         return call
+
+    def compare(self, request: sim.CompareRequest, token: str | None) -> OptimizeCall:
+        """Start Compare (the rules and the optimum, no trained policy), read as a run."""
+        stub = simulation_pb2_grpc.SimulationServiceStub(self._simulation)
+        future = stub.Compare.future(
+            request,
+            timeout=self.settings.optimize_deadline_seconds,
+            metadata=self._metadata(token),
+        )
+        return CompareCall(future)
 
     def describe_simulation(self, error: grpc.RpcError) -> PeerError:
         return describe(error, "simulation service", self.settings.simulation_addr)

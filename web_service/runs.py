@@ -47,6 +47,8 @@ class Run:
     household_name: str
     episodes: int
     pretrained: bool
+    # False: a comparison of the rules (Compare), no trained policy.
+    ai: bool = True
     # For the charts: the capital goal and the first adult's retirement age.
     goal: float = 0.0
     retirement_age: int | None = None
@@ -159,11 +161,20 @@ class RunStore:
         household_name: str,
         episodes: int,
         pretrained: bool,
+        ai: bool = True,
         goal: float = 0.0,
         retirement_age: int | None = None,
     ) -> Run:
         """Open the stream and read it on a thread; RunsFull when every slot is taken."""
-        run = Run(secrets.token_hex(8), household_name, episodes, pretrained, goal, retirement_age)
+        run = Run(
+            secrets.token_hex(8),
+            household_name,
+            episodes,
+            pretrained,
+            ai=ai,
+            goal=goal,
+            retirement_age=retirement_age,
+        )
         with self._lock:
             active = sum(1 for r in self._runs.values() if not r.finished)
             if active >= self.max_active:

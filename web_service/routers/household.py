@@ -168,23 +168,33 @@ def handle_submit(
         )
     document = hf.compact(document)
     household, errors = hf.validate(document)
-    if household is not None and not options["ai"]:
-        errors["ai"] = (
-            "tick “AI-optimised strategy (experimental)” to compute a recommendation "
-            "(the rules of thumb are compared with it on the result page)"
-        )
     request_message = build_request(household, options, errors) if household else None
     if errors or request_message is None or household is None:
         return render_form(
             request, templates, peers, document, options=options, errors=errors, status_code=422
         )
+    token = form.get("token") or None
+    if options["ai"]:
+        optimize = request_message
+
+        def open_call() -> Any:
+            return peers.optimize(optimize, token)
+    else:
+        compare = sim.CompareRequest(
+            household=request_message.household, settings=request_message.settings
+        )
+
+        def open_call() -> Any:
+            return peers.compare(compare, token)
+
     try:
         run = runs.start(
-            lambda: peers.optimize(request_message, form.get("token") or None),
+            open_call,
             peers.describe_simulation,
             household_name=household.name or "your household",
             episodes=request_message.episodes,
             pretrained=options["pretrained"],
+            ai=options["ai"],
             goal=household.goals.capital_goal,
             retirement_age=household.adults[0].retirement_age,
         )
