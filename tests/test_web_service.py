@@ -291,6 +291,16 @@ def test_import_fills_the_form_with_the_file(client: TestClient) -> None:
     assert values["incomes[0].survivorFraction"] == "0.6"
 
 
+def test_a_file_in_the_protos_own_spelling_fills_the_same_inputs(client: TestClient) -> None:
+    text = json.dumps(
+        {"lifetimes": "LIFETIMES_FIXED_HORIZON", "adults": [{"current_age": 40, "net_income": 1}]}
+    )
+    page = client.post("/household/import", files={"file": ("s.json", text, "application/json")})
+    values = {c.get("name"): c.get("value") for c in controls(page.text).controls}
+    assert (values["adults[0].currentAge"], values["adults[0].netIncome"]) == ("40", "1")
+    assert '<option value="fixed_horizon" selected>' in page.text
+
+
 def test_an_unreadable_import_says_so(client: TestClient) -> None:
     page = client.post(
         "/household/import", files={"file": ("x.json", "{not json", "application/json")}

@@ -193,6 +193,23 @@ def edit_rows(document: Document, action: str) -> Document:
     return document
 
 
-def unknown_problem(error: InvalidArgument) -> dict[str, str]:
-    """A file that does not parse: its messages by field, as :func:`validate` gives."""
-    return {v.field or "file": v.description for v in error.violations}
+def _camel(key: str) -> str:
+    return re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), key)
+
+
+def camel_case(value: Any) -> Any:
+    """A household file's object in the form's spelling: snake_case keys (a file may use
+    the proto's own names) in camelCase, and ``LIFETIMES_MORTALITY`` as ``mortality``,
+    so that an imported file fills the same inputs whichever way it was written."""
+    if isinstance(value, dict):
+        out = {
+            re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), k): camel_case(v)
+            for k, v in value.items()
+        }
+        mode = out.get("lifetimes")
+        if isinstance(mode, str) and mode.startswith("LIFETIMES_"):
+            out["lifetimes"] = mode.removeprefix("LIFETIMES_").lower()
+        return out
+    if isinstance(value, list):
+        return [camel_case(v) for v in value]
+    return value

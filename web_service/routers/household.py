@@ -219,6 +219,7 @@ def import_file(
         document = json.loads(data.decode("utf-8"))
         if not isinstance(document, dict):
             raise ValueError("a household file holds one JSON object")
+        document = hf.camel_case(document)
     except (ValueError, UnicodeDecodeError) as error:
         return render_form(
             request,
