@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from web_support import form_fields, sse
 
 from glidepath.common.v1 import model_pb2
 from glidepath.config import ConfigError
@@ -194,24 +195,6 @@ def client(peers: FakePeers) -> Iterator[TestClient]:
         yield test_client
 
 
-def form_fields(document: dict[str, Any]) -> dict[str, str]:
-    """What the browser posts for a form showing ``document``."""
-    form: dict[str, str] = {}
-    for group in GROUPS:
-        indices: list[int | None] = (
-            list(range(hf.row_count(document, group))) if group.repeated else [None]
-        )
-        if group.repeated:
-            form[hf.count_name(group)] = str(len(indices))
-        for index in indices:
-            for field in group.fields:
-                name = hf.full_name(group, index, field)
-                form[name] = hf.value_at(document, name)
-    if "annuities" in document:
-        form[hf.ANNUITIES_OFFERED] = "1"
-    return form
-
-
 class Inputs(HTMLParser):
     """The form controls of a page, their ids, names and values, and the labels' targets."""
 
@@ -381,16 +364,6 @@ def start(client: TestClient, **options: str) -> str:
     assert answer.status_code == 303, answer.text
     location: str = answer.headers["location"]
     return location.rsplit("/", 1)[1]
-
-
-def sse(text: str) -> list[tuple[str, dict[str, Any]]]:
-    events = []
-    for block in text.split("\n\n"):
-        kind = re.search(r"^event: (\S+)$", block, re.M)
-        data = re.search(r"^data: (.*)$", block, re.M)
-        if kind and data:
-            events.append((kind.group(1), json.loads(data.group(1))))
-    return events
 
 
 def test_every_run_option_reaches_the_request(client: TestClient, peers: FakePeers) -> None:

@@ -8,7 +8,9 @@ downloaded. Screenshots go to ``WEB_ARTIFACTS`` (default: the test's temp direct
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -16,10 +18,14 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+
+from web_service import household_form as hf
+from web_service.form_schema import GROUPS
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -94,3 +100,31 @@ def full_screenshot(driver: webdriver.Chrome, path: Path) -> None:
     width = driver.get_window_size()["width"]
     driver.set_window_size(width, min(int(height) + 120, 12000))
     driver.save_screenshot(str(path))
+
+
+def form_fields(document: dict[str, Any]) -> dict[str, str]:
+    """What the browser posts for a form showing ``document``."""
+    form: dict[str, str] = {}
+    for group in GROUPS:
+        indices: list[int | None] = (
+            list(range(hf.row_count(document, group))) if group.repeated else [None]
+        )
+        if group.repeated:
+            form[hf.count_name(group)] = str(len(indices))
+        for index in indices:
+            for field in group.fields:
+                name = hf.full_name(group, index, field)
+                form[name] = hf.value_at(document, name)
+    if "annuities" in document:
+        form[hf.ANNUITIES_OFFERED] = "1"
+    return form
+
+
+def sse(text: str) -> list[tuple[str, dict[str, Any]]]:
+    events = []
+    for block in text.split("\n\n"):
+        kind = re.search(r"^event: (\S+)$", block, re.M)
+        data = re.search(r"^data: (.*)$", block, re.M)
+        if kind and data:
+            events.append((kind.group(1), json.loads(data.group(1))))
+    return events
