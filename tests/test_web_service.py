@@ -27,9 +27,10 @@ from glidepath.simulation.v1 import simulation_pb2 as sim
 from glidepath.training.v1 import training_pb2
 from web_service import household_form as hf
 from web_service.app import build_app
-from web_service.clients import PeerError, TrainingSpeed, compare_result
+from web_service.clients import PeerError, TrainingSpeed, compare_result, speed_of
 from web_service.config import WebServiceSettings
 from web_service.form_schema import GROUPS
+from web_service.runs import RunStore
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -517,3 +518,39 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("WEB_MAX_HELD_RUNS", "2")
     with pytest.raises(ConfigError, match="WEB_MAX_HELD_RUNS"):
         WebServiceSettings.from_env()
+
+
+# ------------------------------------------------------------------ pieces
+
+
+def test_the_speed_counts_training_seconds_not_the_jobs_evaluation() -> None:
+    def job(episodes: int, elapsed: float, training: float) -> training_pb2.TrainingJob:
+        out = training_pb2.TrainingJob(episodes_total=episodes, elapsed_seconds=elapsed)
+        out.registered_model.training_seconds = training
+        return out
+
+    speed = speed_of([job(100, 30.0, 4.0), job(1000, 60.0, 36.0), job(500, 9.0, 0.0)])
+    assert speed is not None
+    assert speed.seconds_per_episode == pytest.approx(40.0 / 1100)
+    assert speed.trainings == 2
+    assert speed_of([]) is None
+
+
+def test_the_oldest_finished_run_goes_first_and_a_running_one_stays() -> None:
+    runs = RunStore(max_active=2, max_held=2)
+
+    def describe(error: Any) -> PeerError:
+        return PeerError("x", 502)
+
+    def begin(call: FakeCall) -> Any:
+        return runs.start(lambda: call, describe, household_name="h", episodes=1, pretrained=False)
+
+    held = FakeCall([], hold=True)
+    running = begin(held)
+    done = begin(FakeCall(stream(fake_result())))
+    list(done.follow(0, stop=lambda: True))  # to its end
+    third = begin(FakeCall(stream(fake_result())))
+    assert runs.get(running.run_id) is running
+    assert runs.get(done.run_id) is None
+    assert runs.get(third.run_id) is third
+    held.cancel()

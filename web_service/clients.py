@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
@@ -137,6 +137,21 @@ class TrainingSpeed:
     trainings: int
 
 
+def speed_of(jobs: Iterable[training_pb2.TrainingJob]) -> TrainingSpeed | None:
+    """Seconds of training per episode over finished ``jobs``; None without any.
+
+    The training phase alone (the stored model's training_seconds): a job's elapsed time
+    also holds its evaluation and upload, whose cost does not grow with the episodes,
+    and would make a short training look slow per episode.
+    """
+    timed = [j for j in jobs if j.episodes_total and j.registered_model.training_seconds > 0]
+    episodes = sum(j.episodes_total for j in timed)
+    if not episodes:
+        return None
+    seconds = sum(j.registered_model.training_seconds for j in timed)
+    return TrainingSpeed(seconds / episodes, len(timed))
+
+
 class Peers:
     """One channel per service, opened once and shared by every request's thread."""
 
@@ -211,17 +226,7 @@ class Peers:
             )
         except grpc.RpcError:
             return None
-        # The training phase alone (the stored model's training_seconds): the job's
-        # elapsed time also holds its evaluation and upload, whose cost does not grow
-        # with the episodes, and would make a short training look slow per episode.
-        jobs = [
-            j for j in response.jobs if j.episodes_total and j.registered_model.training_seconds > 0
-        ]
-        episodes = sum(j.episodes_total for j in jobs)
-        if not episodes:
-            return None
-        seconds = sum(j.registered_model.training_seconds for j in jobs)
-        return TrainingSpeed(seconds / episodes, len(jobs))
+        return speed_of(response.jobs)
 
     # ------------------------------------------------------------------ registry
 
