@@ -386,6 +386,18 @@ def test_every_run_option_reaches_the_request(client: TestClient, peers: FakePee
     assert (chosen.settings.paths, chosen.settings.seed, token) == (700, 9, "t0k")
 
 
+def test_a_bad_run_option_is_named_beside_its_input_with_a_bad_field(client: TestClient) -> None:
+    document = json.loads((EXAMPLES / "household.json").read_text())
+    document["adults"][0]["currentAge"] = -3
+    data = {**form_fields(document), "action": "start", "ai": "1", "episodes": "2000000"}
+    page = client.post("/household", data=data)
+    assert page.status_code == 422
+    assert "must be in [1, 1,000,000], got 2,000,000" in (
+        message_beside(page.text, "episodes") or ""
+    )
+    assert message_beside(page.text, "adults[0].currentAge")
+
+
 def test_without_the_ai_box_the_rules_are_compared(client: TestClient, peers: FakePeers) -> None:
     document = json.loads((EXAMPLES / "household.json").read_text())
     data = {**form_fields(document), "action": "start", "paths": "800"}

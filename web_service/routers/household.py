@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from glidepath.cli.inputs import HOUSEHOLD_FILE_MAX_BYTES
 from glidepath.household.convert import household_to_proto
+from glidepath.household.model import Household
 from glidepath.simulation.v1 import simulation_pb2 as sim
 from web_service import household_form as hf
 from web_service.clients import PeerError
@@ -103,7 +104,13 @@ def form_page(
     return render_form(request, templates, peers, document)
 
 
-def _int_option(text: str, name: str, errors: dict[str, str], minimum: int) -> int | None:
+# The most episodes a training may have (OptimizeRequest.episodes: 1 to 1,000,000).
+MAX_EPISODES = 1_000_000
+
+
+def _int_option(
+    text: str, name: str, errors: dict[str, str], minimum: int, maximum: int | None = None
+) -> int | None:
     if not text.strip():
         return None
     try:
@@ -111,30 +118,38 @@ def _int_option(text: str, name: str, errors: dict[str, str], minimum: int) -> i
     except ValueError:
         errors[name] = f"must be a whole number, got {text!r}"
         return None
-    if value < minimum:
-        errors[name] = f"must be at least {minimum}, got {value}"
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"in [{minimum:,}, {maximum:,}]" if maximum is not None else f">= {minimum}"
+        errors[name] = f"must be {bound}, got {value:,}"
         return None
     return value
 
 
+def run_choices(options: dict[str, Any], errors: dict[str, str]) -> dict[str, int | None]:
+    """The run's numbers, checked before anything is sent; problems go into ``errors``
+    under the input's name, so that each message lands beside its input."""
+    return {
+        "episodes": _int_option(options["episodes"], "episodes", errors, 1, MAX_EPISODES),
+        "min_episodes": _int_option(options["min_episodes"], "min_episodes", errors, 1),
+        "paths": _int_option(options["paths"], "paths", errors, 1),
+        "seed": _int_option(options["seed"], "seed", errors, 0),
+    }
+
+
 def build_request(
-    household: Any, options: dict[str, Any], errors: dict[str, str]
+    household: Household, options: dict[str, Any], choices: dict[str, int | None]
 ) -> sim.OptimizeRequest:
-    """The Optimize request the run's choices ask for; problems go into ``errors``."""
-    episodes = _int_option(options["episodes"], "episodes", errors, 1)
-    min_episodes = _int_option(options["min_episodes"], "min_episodes", errors, 1)
-    paths = _int_option(options["paths"], "paths", errors, 1)
-    seed = _int_option(options["seed"], "seed", errors, 0)
+    """The Optimize request the run's choices ask for."""
     request = sim.OptimizeRequest(
         household=household_to_proto(household),
         use_pretrained=options["pretrained"],
-        episodes=episodes or DEFAULT_EPISODES,
-        settings=sim.SimulationSettings(seed=seed or 0),
+        episodes=choices["episodes"] or DEFAULT_EPISODES,
+        settings=sim.SimulationSettings(seed=choices["seed"] or 0),
     )
-    if paths is not None:
-        request.settings.paths = paths
-    if options["pretrained"] and min_episodes is not None:
-        request.min_episodes = min_episodes
+    if choices["paths"] is not None:
+        request.settings.paths = choices["paths"]
+    if options["pretrained"] and choices["min_episodes"] is not None:
+        request.min_episodes = choices["min_episodes"]
     return request
 
 
@@ -168,11 +183,12 @@ def handle_submit(
         )
     document = hf.compact(document)
     household, errors = hf.validate(document)
-    request_message = build_request(household, options, errors) if household else None
-    if errors or request_message is None or household is None:
+    choices = run_choices(options, errors)
+    if errors or household is None:
         return render_form(
             request, templates, peers, document, options=options, errors=errors, status_code=422
         )
+    request_message = build_request(household, options, choices)
     token = form.get("token") or None
     if options["ai"]:
         optimize = request_message
