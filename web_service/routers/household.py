@@ -17,16 +17,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 
 from glidepath.cli.inputs import HOUSEHOLD_FILE_MAX_BYTES
 from glidepath.household.convert import household_to_proto
 from glidepath.household.model import Household
 from glidepath.simulation.v1 import simulation_pb2 as sim
 from web_service import household_form as hf
-from web_service.clients import PeerError
+from web_service.clients import OptimizeCall, Peers
 from web_service.deps import PeersDep, RunsDep, SettingsDep, TemplatesDep
 from web_service.form_schema import ANNUITIES, GROUPS
-from web_service.runs import RunsFull
+from web_service.runs import RunsFull, RunStore
 
 router = APIRouter(tags=["household"])
 
@@ -60,8 +62,8 @@ DEFAULT_OPTIONS = {
 
 def render_form(
     request: Request,
-    templates: Any,
-    peers: Any,
+    templates: Jinja2Templates,
+    peers: Peers,
     document: hf.Document,
     *,
     options: dict[str, Any] | None = None,
@@ -157,16 +159,16 @@ def build_request(
 async def submit(
     request: Request, templates: TemplatesDep, peers: PeersDep, runs: RunsDep
 ) -> Response:
-    """Async only to read the posted form; the work is in :func:`handle_submit`."""
+    """Async only to read the posted form, whose input names are the household's own
+    (not declared parameters); the work runs in the thread pool (:func:`handle_submit`),
+    as a plain ``def`` endpoint's would."""
     posted = await request.form()
     form = {k: v for k, v in posted.items() if isinstance(v, str)}
-    from starlette.concurrency import run_in_threadpool
-
     return await run_in_threadpool(handle_submit, request, templates, peers, runs, form)
 
 
 def handle_submit(
-    request: Request, templates: Any, peers: Any, runs: Any, form: dict[str, str]
+    request: Request, templates: Jinja2Templates, peers: Peers, runs: RunStore, form: dict[str, str]
 ) -> Response:
     action = form.get("action", "start")
     document = hf.from_form(form)
@@ -193,14 +195,14 @@ def handle_submit(
     if options["ai"]:
         optimize = request_message
 
-        def open_call() -> Any:
+        def open_call() -> OptimizeCall:
             return peers.optimize(optimize, token)
     else:
         compare = sim.CompareRequest(
             household=request_message.household, settings=request_message.settings
         )
 
-        def open_call() -> Any:
+        def open_call() -> OptimizeCall:
             return peers.compare(compare, token)
 
     try:
@@ -277,6 +279,3 @@ def estimate(
         "seconds_per_episode": per_episode,
         "measured_trainings": speed.trainings if speed else 0,
     }
-
-
-__all__ = ["PeerError", "router"]

@@ -12,13 +12,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
 from google.protobuf import json_format
 
 from glidepath.cli.lineage import lineage_names, lineage_tree
 from glidepath.common.v1 import model_pb2
 from glidepath.models import parse_model_file_name
 from glidepath.registry.v1 import registry_pb2
-from web_service.clients import PeerError
+from web_service.clients import PeerError, Peers
 from web_service.deps import PeersDep, TemplatesDep
 
 router = APIRouter(tags=["models"])
@@ -49,7 +50,11 @@ def _query(hash: str, kind: str, owner: str) -> registry_pb2.ListModelsRequest:
 
 
 def _page(
-    request: Request, templates: Any, name: str, context: dict[str, Any], status: int = 200
+    request: Request,
+    templates: Jinja2Templates,
+    name: str,
+    context: dict[str, Any],
+    status: int = 200,
 ) -> HTMLResponse:
     response: HTMLResponse = templates.TemplateResponse(request, name, context, status_code=status)
     return response
@@ -89,7 +94,7 @@ def list_api(peers: PeersDep, hash: str = "", kind: str = "", owner: str = "") -
     return {"models": [json_format.MessageToDict(m) for m in models]}
 
 
-def _lineage(peers: Any, model: model_pb2.ModelMetadata) -> tuple[list[str], str]:
+def _lineage(peers: Peers, model: model_pb2.ModelMetadata) -> tuple[list[str], str]:
     """The file names of this model's tree (its ancestors and their fine-tunings) in
     the tree's order, and the tree as the CLI's ``models tree`` draws it."""
     everything = peers.list_models(registry_pb2.ListModelsRequest())

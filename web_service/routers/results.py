@@ -21,6 +21,7 @@ from glidepath.models import model_file_name
 from glidepath.simulation.v1 import simulation_pb2 as sim
 from web_service.charts import result_figures
 from web_service.deps import RunsDep, TemplatesDep
+from web_service.runs import RunStore
 
 router = APIRouter(tags=["results"])
 
@@ -36,7 +37,7 @@ HOW_SERVED = {
 }
 
 
-def _result(runs: Any, run_id: str) -> sim.OptimizeResult | None:
+def _result(runs: RunStore, run_id: str) -> sim.OptimizeResult | None:
     run = runs.get(run_id)
     if run is None:
         raise HTTPException(
