@@ -142,7 +142,10 @@ def test_option_a_from_a_form_filled_by_hand_with_live_progress(
         driver.save_screenshot(str(shots / "progress.png"))
         driver.refresh()  # reattaches: the events are replayed, then followed live
         WebDriverWait(driver, 20).until(
-            lambda d: "/results/" in d.current_url or "HASHED" in d.find_element(By.ID, "log").text
+            lambda d: (
+                "/results/" in d.current_url
+                or "Household checked" in d.find_element(By.ID, "log").text
+            )
         )
     wait_for_result(driver)
     took = time.monotonic() - submitted

@@ -419,6 +419,7 @@ def test_progress_is_replayed_from_any_event_and_the_result_has_its_own_url(
     run_id = start(client)
     events = sse(client.get(f"/runs/{run_id}/events").text)
     assert [kind for kind, _ in events] == ["event", "event", "result", "end"]
+    assert events[0][1]["label"] == "Household checked"
     assert events[1][1]["training"] == {
         "state": "RUNNING",
         "episodes_done": 300,

@@ -34,6 +34,29 @@ KEEP_ALIVE_SECONDS = 15.0
 
 Event = dict[str, Any]
 
+# Each stage in the words the progress page shows (the stream's names stay in "stage").
+STAGE_WORDS = {
+    "HASHED": "Household checked",
+    "LOOKING_UP": "Looking for a stored model of this household",
+    "MODEL_FOUND": "Stored model found",
+    "NO_COMPATIBLE_MODEL": "No stored model serves",
+    "TRAINING_STARTED": "Training started",
+    "TRAINING_JOINED": "Joined a training already running for this household",
+    "TRAINING_PROGRESS": "Training",
+    "ALREADY_TRAINED": "Already trained: the stored model is used",
+    "DOWNLOADING": "Downloading the model",
+    "LOADING": "Loading the policy",
+    "EVALUATING": "Judging every strategy on the same lives",
+    "MODEL_UNUSABLE": "A model cannot be used",
+    "SCORING": "Scoring the stored models",
+    "NEAR_MATCHES": "Looking at the models of near households",
+    "ZERO_SHOT": "Scoring them on this household",
+    "FINE_TUNING": "Fine-tuning the best of them",
+    "DONE": "Done",
+    "FAILED": "Failed",
+    "CANCELLED": "Cancelled",
+}
+
 
 class RunsFull(Exception):
     """Every slot for a running optimisation is taken."""
@@ -109,6 +132,7 @@ def event_json(response: sim.OptimizeResponse) -> Event:
         return {
             "kind": "result",
             "stage": "DONE",
+            "label": STAGE_WORDS["DONE"],
             "message": (
                 f"recommended: {result.recommended.strategy}; "
                 f"model: {source_words(result.source).split(':', 1)[0]}"
@@ -116,9 +140,11 @@ def event_json(response: sim.OptimizeResponse) -> Event:
             "elapsed_seconds": result.total_seconds,
         }
     event = response.event
+    stage = sim.OptimizeStage.Name(event.stage).removeprefix("OPTIMIZE_STAGE_")
     out: Event = {
         "kind": "event",
-        "stage": sim.OptimizeStage.Name(event.stage).removeprefix("OPTIMIZE_STAGE_"),
+        "stage": stage,
+        "label": STAGE_WORDS.get(stage, stage),
         "message": event.message,
         "elapsed_seconds": event.elapsed_seconds,
     }
@@ -191,7 +217,16 @@ class RunStore:
         run = self.get(run_id)
         if run is None or run.finished:
             return run
-        run.add({"kind": "cancelled", "stage": "CANCELLED", "message": "cancelled"}, cancelled=True)
+        run.add(
+            {
+                "kind": "cancelled",
+                "stage": "CANCELLED",
+                "label": STAGE_WORDS["CANCELLED"],
+                "message": "the run was cancelled; a training it started goes on, and its "
+                "model will be stored",
+            },
+            cancelled=True,
+        )
         if run.call is not None:
             run.call.cancel()
         return run
@@ -221,4 +256,5 @@ def _read(run: Run, describe: Callable[[grpc.RpcError], PeerError]) -> None:
 
 
 def _fail(run: Run, error: PeerError) -> None:
-    run.add({"kind": "failed", "stage": "FAILED", "message": error.message}, error=error)
+    failed = {"kind": "failed", "stage": "FAILED", "label": STAGE_WORDS["FAILED"]}
+    run.add({**failed, "message": error.message}, error=error)

@@ -21,10 +21,10 @@
   var source = new EventSource("/runs/" + id + "/events");
   function show(event) {
     var data = JSON.parse(event.data);
-    stage.textContent = data.stage;
+    stage.textContent = data.label || data.stage;
     var t = data.training;
     if (t) {
-      stage.textContent = data.stage + " (" + t.state + ")";
+      stage.textContent = (data.label || data.stage) + " (" + t.state.toLowerCase() + ")";
       if (t.episodes_total) {
         bar.max = t.episodes_total;
         bar.value = t.episodes_done;
@@ -34,7 +34,7 @@
       left.textContent = t.seconds_left == null ? "" : "About " + clock(t.seconds_left) + " left";
     } else if (data.message) {
       var item = document.createElement("li");
-      item.textContent = data.stage + ": " + data.message;
+      item.textContent = (data.label || data.stage) + ": " + data.message;
       log.appendChild(item);
     }
     return data;
