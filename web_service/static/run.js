@@ -32,7 +32,8 @@
           t.episodes_total.toLocaleString("en") + " episodes";
       }
       left.textContent = t.seconds_left == null ? "" : "About " + clock(t.seconds_left) + " left";
-    } else if (data.message) {
+    }
+    if (data.message && data.stage !== "TRAINING_PROGRESS") {
       var item = document.createElement("li");
       item.textContent = (data.label || data.stage) + ": " + data.message;
       log.appendChild(item);
