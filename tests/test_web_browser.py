@@ -25,7 +25,13 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.select import Select
 from selenium.webdriver.support.ui import WebDriverWait
-from web_support import artifacts, browser, full_screenshot
+from web_support import (
+    artifacts,
+    browser,
+    full_screenshot,
+    narrow_browser,
+    narrow_screenshot,
+)
 
 from glidepath.cli.stack import LocalStack, local_stack
 from web_service import household_form as hf
@@ -111,6 +117,14 @@ def run_options(driver: WebDriver, *, pretrained: bool) -> None:
         set_value(driver, "min_episodes", "50")
 
 
+def page_overflow(driver: WebDriver) -> int:
+    """Pixels the page is wider than the window (> 0: it scrolls sideways)."""
+    overflow: int = driver.execute_script(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    return overflow
+
+
 def wait_for_result(driver: WebDriver) -> None:
     WebDriverWait(driver, RUN_TIMEOUT).until(lambda d: "/results/" in d.current_url)
     WebDriverWait(driver, 30).until(
@@ -159,6 +173,17 @@ def test_option_a_from_a_form_filled_by_hand_with_live_progress(
     print(f"option A in the browser: {took:.1f} s from submit to result")
     driver.get(result_url)  # the result has its own URL
     assert driver.find_element(By.ID, "summary").is_displayed()
+    narrow = narrow_browser()
+    try:
+        narrow.get(result_url)
+        WebDriverWait(narrow, 30).until(
+            lambda d: d.execute_script("return !!document.querySelector('#chart-wealth .main-svg')")
+        )
+        assert page_overflow(narrow) <= 0
+        assert narrow.execute_script("return document.documentElement.clientWidth") == 375
+        narrow_screenshot(narrow, shots / "result-375.png")
+    finally:
+        narrow.quit()
 
 
 def test_option_b_is_served_by_the_stored_model(driver: WebDriver, url: str) -> None:
@@ -185,14 +210,12 @@ def test_a_bad_field_shows_its_message_and_enter_submits(
 
 
 def test_the_form_reads_at_375_pixels(url: str, shots: Path) -> None:
-    narrow = browser(375, 800)
+    narrow = narrow_browser()
     try:
         narrow.get(url + "/?example=couple")
-        overflow = narrow.execute_script(
-            "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
-        assert overflow <= 0
-        narrow.save_screenshot(str(shots / "form-375.png"))
+        assert page_overflow(narrow) <= 0
+        assert narrow.execute_script("return document.documentElement.clientWidth") == 375
+        narrow_screenshot(narrow, shots / "form-375.png")
     finally:
         narrow.quit()
 

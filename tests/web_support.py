@@ -87,6 +87,27 @@ def browser(width: int = 1280, height: int = 900) -> webdriver.Chrome:
     return webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
 
 
+def narrow_browser(width: int = 375, height: int = 800) -> webdriver.Chrome:
+    """Headless chromium showing pages ``width`` px wide, as a phone does. Its window
+    cannot be narrower than 500 px, so the width is set by device emulation."""
+    chrome = browser(500, height)
+    chrome.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": True},
+    )
+    return chrome
+
+
+def narrow_screenshot(driver: webdriver.Chrome, path: Path, width: int = 375) -> None:
+    """The whole page at the emulated ``width``."""
+    height = int(driver.execute_script("return document.documentElement.scrollHeight"))
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": min(height, 12000), "deviceScaleFactor": 1, "mobile": True},
+    )
+    driver.save_screenshot(str(path))
+
+
 def artifacts(tmp: Path) -> Path:
     """Where screenshots go: WEB_ARTIFACTS when set, else ``tmp``."""
     where = Path(os.environ.get("WEB_ARTIFACTS", "") or tmp)
