@@ -38,14 +38,15 @@ def _pick(values: Sequence[float], keep: list[int]) -> list[float]:
 def _layout(title: str, y_title: str, *, percent: bool = False) -> dict[str, Any]:
     return {
         "title": {"text": title},
-        "xaxis": {"title": {"text": "age of the first adult"}},
+        "xaxis": {"title": {"text": "age of the first adult"}, "automargin": True},
         "yaxis": {
             "title": {"text": y_title},
             "automargin": True,
             "rangemode": "tozero",
             **({"tickformat": ".0%"} if percent else {"tickformat": ",.0f"}),
         },
-        "legend": {"orientation": "h", "y": -0.25},
+        # Below the axis title, growing downwards as it wraps on a narrow screen.
+        "legend": {"orientation": "h", "yanchor": "top", "y": -0.3},
         "margin": {"l": 70, "r": 10, "t": 40, "b": 40},
         "hovermode": "x unified",
     }
