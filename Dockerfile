@@ -1,7 +1,8 @@
-# One image for all three glidepath services; the command chooses the service:
+# One image for the three glidepath services and the web front end; the command chooses:
 #   docker run IMAGE model_registry_service --host 0.0.0.0 --port 50053
 #   docker run IMAGE training_service      --host 0.0.0.0 --port 50052
 #   docker run IMAGE simulation_service    --host 0.0.0.0 --port 50051
+#   docker run IMAGE web_service           --host 0.0.0.0 --port 8080
 #
 # Nothing is downloaded during the build: Python packages come from a wheelhouse made on
 # the host (`make wheelhouse`: the locked requirements, torch's CPU build included), so the
@@ -49,6 +50,7 @@ COPY glidepath /app/glidepath
 COPY model_registry_service /app/model_registry_service
 COPY training_service /app/training_service
 COPY simulation_service /app/simulation_service
+COPY web_service /app/web_service
 # The shipped generic model: the registry installs it into an empty /data/models/rl.
 COPY models/shipped /app/models/shipped
 # Editable, as `make install` does: the code runs from /app, where paths relative to the
@@ -60,7 +62,7 @@ USER glidepath
 # Where the services keep their data inside a container; compose mounts volumes there.
 ENV RL_MODELS_DIR=/data/models/rl \
     TRAINING_DATA_DIR=/data/training
-EXPOSE 50051 50052 50053
+EXPOSE 50051 50052 50053 8080
 # `python -m <service> ...`: CMD names the service and its flags.
 ENTRYPOINT ["python", "-m"]
 CMD ["model_registry_service", "--host", "0.0.0.0", "--port", "50053"]

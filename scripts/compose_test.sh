@@ -119,17 +119,17 @@ docker image ls "$GLIDEPATH_IMAGE" --format '   image size {{.Size}}'
 done_phase
 
 # ---- run -------------------------------------------------------------------------------
-# Three free loopback ports, so that nothing else on this machine gets in the way.
-read -r SIM_PORT TRAIN_PORT REG_PORT < <("$PY" - <<'PY'
+# Four free loopback ports, so that nothing else on this machine gets in the way.
+read -r SIM_PORT TRAIN_PORT REG_PORT WEB_PORT < <("$PY" - <<'PY'
 import socket
-sockets = [socket.socket() for _ in range(3)]
+sockets = [socket.socket() for _ in range(4)]
 for s in sockets:
     s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in sockets))
 PY
 )
 export GLIDEPATH_TEST_SIMULATION_PORT=$SIM_PORT GLIDEPATH_TEST_TRAINING_PORT=$TRAIN_PORT
-export GLIDEPATH_TEST_REGISTRY_PORT=$REG_PORT
+export GLIDEPATH_TEST_REGISTRY_PORT=$REG_PORT GLIDEPATH_TEST_WEB_PORT=$WEB_PORT
 
 phase "docker compose up -d --wait (simulation :$SIM_PORT, training :$TRAIN_PORT, registry :$REG_PORT)"
 # A stack left over by an interrupted run would hold the project's names.
@@ -143,4 +143,6 @@ phase "smoke test through 127.0.0.1"
 "$PY" scripts/compose_smoke.py --simulation "127.0.0.1:$SIM_PORT" \
   --training "127.0.0.1:$TRAIN_PORT" --registry "127.0.0.1:$REG_PORT" \
   || fail "smoke test"
+"$PY" -c "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:$WEB_PORT/health', timeout=5).read().decode())" \
+  || fail "the web front end's /health"
 done_phase

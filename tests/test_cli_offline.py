@@ -23,6 +23,7 @@ from glidepath.simulation.v1 import simulation_pb2 as sim
 from model_registry_service.config import DEFAULT_PORT as REGISTRY_PORT
 from simulation_service.config import DEFAULT_PORT as SIMULATION_PORT
 from training_service.config import DEFAULT_PORT as TRAINING_PORT
+from web_service.config import DEFAULT_PORT as WEB_PORT
 
 # Nothing listens here: a call that reached the network would fail with another message.
 NOWHERE = {"SIMULATION_ADDR": "127.0.0.1:9", "REGISTRY_ADDR": "127.0.0.1:9"}
@@ -85,6 +86,7 @@ def test_the_default_addresses_are_the_services_default_ports() -> None:
     assert peers.SIMULATION.default_port == SIMULATION_PORT
     assert peers.TRAINING.default_port == TRAINING_PORT
     assert peers.REGISTRY.default_port == REGISTRY_PORT
+    assert peers.WEB.default_port == WEB_PORT
     assert peers.REGISTRY.address({}) == f"127.0.0.1:{REGISTRY_PORT}"
     assert peers.REGISTRY.address({"REGISTRY_ADDR": "registry:6000"}) == "registry:6000"
 

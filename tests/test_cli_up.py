@@ -7,12 +7,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -34,6 +36,9 @@ def read_addresses(process: subprocess.Popen[str]) -> dict[str, str]:
         match = re.match(r"\s+(registry|training|simulation)\s+(\S+:\d+)\s", line)
         if match:
             addresses[match.group(1)] = match.group(2)
+        web = re.match(r"Open (http://\S+:\d+) in a browser", line)
+        if web:
+            addresses["web"] = web.group(1)
         if line.startswith("Press Ctrl-C"):
             return addresses
     raise AssertionError(f"glidepath up ended before serving (exit {process.wait()})")
@@ -41,7 +46,7 @@ def read_addresses(process: subprocess.Popen[str]) -> dict[str, str]:
 
 def start_up(data_dir: Path) -> subprocess.Popen[str]:
     """``glidepath up`` through the console script, every service on a free port."""
-    ports = [f"--{key}-port=0" for key in ("registry", "training", "simulation")]
+    ports = [f"--{key}-port=0" for key in ("registry", "training", "simulation", "web")]
     return subprocess.Popen(
         [str(CONSOLE_SCRIPT), "up", "--data-dir", str(data_dir), *ports],
         cwd=ROOT,
@@ -76,6 +81,8 @@ def test_up_serves_the_client_then_stops_cleanly_and_leaves_nothing_listening(
         listed = run_cli("models", "list", env=env)
         assert listed.returncode == 0, listed.stderr
         assert listed.stdout.strip() == "No models stored."
+        with urllib.request.urlopen(f"{addresses['web']}/health", timeout=10) as health:
+            assert json.load(health) == {"status": "SERVING"}
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=CLI_TIMEOUT)
     finally:
@@ -83,7 +90,7 @@ def test_up_serves_the_client_then_stops_cleanly_and_leaves_nothing_listening(
             process.kill()
             process.wait()
     assert process.returncode == 0, f"{stdout}\n{stderr}"
-    assert "Stopped (simulation exit 0, training exit 0, registry exit 0)." in stdout
+    assert "Stopped (web exit 0, simulation exit 0, training exit 0, registry exit 0)." in stdout
     assert (tmp_path / "var" / "models" / "rl").is_dir()
     after = run_cli("models", "list", env=env)
     line = one_error_line(after, 1)
@@ -96,7 +103,12 @@ def test_up_stops_everything_and_fails_when_a_service_dies(tmp_path: Path) -> No
     try:
         read_addresses(process)
         services = children(process.pid)
-        assert set(services) == {"model_registry_service", "training_service", "simulation_service"}
+        assert set(services) == {
+            "model_registry_service",
+            "training_service",
+            "simulation_service",
+            "web_service",
+        }
         os.kill(services["model_registry_service"], signal.SIGKILL)
         stdout, stderr = process.communicate(timeout=CLI_TIMEOUT)
     finally:

@@ -45,6 +45,10 @@ SIMULATION = Peer(
 TRAINING = Peer("training", "training service", "training_service", "TRAINING_ADDR", 50052)
 REGISTRY = Peer("registry", "registry", "model_registry_service", "REGISTRY_ADDR", 50053)
 
+# The web front end: an HTTP server, not a gRPC service (``glidepath up`` starts it last,
+# once the three it calls are SERVING, and checks its /health).
+WEB = Peer("web", "web front end", "web_service", "WEB_ADDR", 8080)
+
 # Start order: a service's peers first (training uploads to the registry; simulation asks
 # both), so that nobody's first call meets a peer that is not there yet.
 START_ORDER: tuple[Peer, ...] = (REGISTRY, TRAINING, SIMULATION)

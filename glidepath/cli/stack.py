@@ -2,7 +2,8 @@
 
 ``local_stack()`` is a context manager: on entry it starts the registry, then the training
 and simulation services (each ``python -m <service>``), waits until every one reports
-SERVING on the gRPC health protocol, and yields where each listens; on exit it stops them
+SERVING on the gRPC health protocol, then (``web=True``, as ``glidepath up`` asks) the web
+front end, until its ``/health`` answers, and yields where each listens; on exit it stops them
 all: SIGTERM (each service then finishes its in-flight calls within its own grace period),
 a wait, and SIGKILL for any process still there after ``stop_grace`` seconds.
 
@@ -22,12 +23,21 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from glidepath.cli.peers import LOOPBACK, REGISTRY, SIMULATION, START_ORDER, TRAINING, Peer
+from glidepath.cli.peers import (
+    LOOPBACK,
+    REGISTRY,
+    SIMULATION,
+    START_ORDER,
+    TRAINING,
+    WEB,
+    Peer,
+)
 from glidepath.rpc.channel import open_channel, wait_until_serving
 
 DEFAULT_DATA_DIR = Path("var")
@@ -96,7 +106,17 @@ class LocalStack:
 
     def client_env(self) -> dict[str, str]:
         """SIMULATION_ADDR, TRAINING_ADDR and REGISTRY_ADDR pointing at this stack."""
-        return {service.peer.env_var: service.address for service in self.services.values()}
+        return {
+            service.peer.env_var: service.address
+            for service in self.services.values()
+            if service.peer in START_ORDER
+        }
+
+    @property
+    def web_url(self) -> str | None:
+        """The web front end's address (http://host:port), when the stack runs it."""
+        web = self.services.get(WEB.key)
+        return f"http://{web.address}" if web is not None else None
 
     def exited(self) -> list[RunningService]:
         """Services whose process has ended (none, while the stack is healthy)."""
@@ -113,6 +133,7 @@ def local_stack(
     env: Mapping[str, str] | None = None,
     start_timeout: float = START_TIMEOUT_SECONDS,
     stop_grace: float = STOP_GRACE_SECONDS,
+    web: bool = False,
 ) -> Iterator[LocalStack]:
     """Start the three services, yield the running stack, stop them all on exit.
 
@@ -120,7 +141,8 @@ def local_stack(
     service's default port, and 0 picks a free one. ``env`` adds variables to every
     service's environment (e.g. REGISTRY_TOKEN, TRAINING_EVAL_LIVES) over the stack's own.
     If any service fails to start, those already started are stopped and StackError says
-    which one failed and shows the end of its log.
+    which one failed and shows the end of its log. ``web`` adds the web front end (port
+    key "web", default 8080), started once the other three are SERVING.
     """
     layout = StackLayout(data_dir.resolve(), models_dir.resolve() if models_dir else None)
     for directory in (layout.models, layout.training, layout.logs, layout.run):
@@ -135,6 +157,13 @@ def local_stack(
             _wait_for_port(service, layout, host, start_timeout)
         for service in stack.services.values():
             _wait_until_serving(service, start_timeout)
+        if web:
+            port = (ports or {}).get(WEB.key, WEB.default_port)
+            service_env = {**_service_env(WEB, stack), **(env or {})}
+            service = _start(WEB, host, port, service_env, layout)
+            stack.services[WEB.key] = service
+            _wait_for_port(service, layout, host, start_timeout)
+            _wait_until_answering(service, start_timeout)
         yield stack
     finally:
         stack.exit_codes = stop_services(list(stack.services.values()), stop_grace)
@@ -151,6 +180,8 @@ def _service_env(peer: Peer, stack: LocalStack) -> dict[str, str]:
         env[REGISTRY.env_var] = stack.address(REGISTRY)
     if peer == SIMULATION:
         env[TRAINING.env_var] = stack.address(TRAINING)
+    if peer == WEB:
+        env.update(stack.client_env())
     return env
 
 
@@ -204,6 +235,25 @@ def _wait_until_serving(service: RunningService, timeout: float) -> None:
                     ) from None
     finally:
         channel.close()
+
+
+def _wait_until_answering(service: RunningService, timeout: float) -> None:
+    """Poll the web front end's ``GET /health`` until it answers 200."""
+    deadline = time.monotonic() + timeout
+    while True:
+        _fail_if_exited(service)
+        try:
+            with urllib.request.urlopen(
+                f"http://{service.address}/health", timeout=HEALTH_POLL_SECONDS
+            ) as response:
+                if response.status == 200:
+                    return
+        except OSError as error:
+            if time.monotonic() >= deadline:
+                raise StackError(
+                    f"{service.peer.title} at {service.address} did not answer /health: {error}"
+                ) from None
+        time.sleep(0.1)
 
 
 def _fail_if_exited(service: RunningService) -> None:

@@ -1,9 +1,10 @@
-"""``glidepath up``: the three services on this machine until Ctrl-C (or SIGTERM).
+"""``glidepath up``: the three services and the web page on this machine until Ctrl-C.
 
 No containers and no configuration: data under ``./var`` (models in ``var/models/rl``
 unless RL_MODELS_DIR is set), one log per service in ``var/logs``, the default ports
 50051-50053 that every client command uses when SIMULATION_ADDR, TRAINING_ADDR and
-REGISTRY_ADDR are unset. If a service dies, the others are stopped too and the exit code
+REGISTRY_ADDR are unset, and the web front end on http://127.0.0.1:8080 (``--no-web``
+leaves it out). If a service dies, the others are stopped too and the exit code
 is 1, so that a supervisor notices.
 """
 
@@ -18,7 +19,7 @@ from types import FrameType
 
 from glidepath.cli.arguments import port_number
 from glidepath.cli.errors import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CliError
-from glidepath.cli.peers import LOOPBACK, START_ORDER
+from glidepath.cli.peers import LOOPBACK, START_ORDER, WEB
 from glidepath.cli.stack import (
     DEFAULT_DATA_DIR,
     LocalStack,
@@ -35,9 +36,10 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     up = commands.add_parser(
         "up",
-        help="run the three services locally until Ctrl-C",
-        description="Start the registry, training and simulation services as local "
-        "processes, wait until all are SERVING, and stop them all on Ctrl-C or SIGTERM.",
+        help="run the three services and the web page locally until Ctrl-C",
+        description="Start the registry, training and simulation services and the web "
+        "front end as local processes, wait until all are SERVING, and stop them all on "
+        "Ctrl-C or SIGTERM.",
     )
     up.add_argument(
         "--data-dir",
@@ -54,19 +56,27 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
             metavar="PORT",
             help=f"{peer.title} port (default {peer.default_port}; 0 picks a free one)",
         )
+    up.add_argument(
+        f"--{WEB.key}-port",
+        type=port_number,
+        default=WEB.default_port,
+        metavar="PORT",
+        help=f"{WEB.title} port (default {WEB.default_port}; 0 picks a free one)",
+    )
+    up.add_argument("--no-web", action="store_true", help=f"do not start the {WEB.title}")
     up.set_defaults(run=run_up)
 
 
 def run_up(args: argparse.Namespace) -> int:
     for signum in STOP_SIGNALS:
         signal.signal(signum, _interrupt)
-    ports = {peer.key: getattr(args, f"{peer.key}_port") for peer in START_ORDER}
+    ports = {peer.key: getattr(args, f"{peer.key}_port") for peer in (*START_ORDER, WEB)}
     models_dir = Path(os.environ["RL_MODELS_DIR"]) if os.environ.get("RL_MODELS_DIR") else None
     prepare_directories(StackLayout(args.data_dir, models_dir))
     print(f"Starting the glidepath services (data in {args.data_dir.resolve()}) ...", flush=True)
     try:
         with local_stack(
-            args.data_dir, host=args.host, ports=ports, models_dir=models_dir
+            args.data_dir, host=args.host, ports=ports, models_dir=models_dir, web=not args.no_web
         ) as stack:
             print_where(stack)
             died = wait_for_stop(stack)
@@ -104,6 +114,8 @@ def print_where(stack: LocalStack) -> None:
     print("The glidepath services are SERVING:")
     for service in stack.services.values():
         print(f"  {service.peer.key:<11} {service.address:<21} log {service.log_file}")
+    if stack.web_url is not None:
+        print(f"Open {stack.web_url} in a browser for the household form and the models.")
     print(f"Models in {stack.layout.models}")
     exports = " ".join(f"{name}={value}" for name, value in stack.client_env().items())
     print(f"Point clients at this stack with: export {exports}")
