@@ -24,7 +24,8 @@ from pathlib import Path
 
 from glidepath.cli.arguments import count_or_zero, non_negative_int, positive_int
 from glidepath.cli.channels import connect
-from glidepath.cli.errors import EXIT_OK, EXIT_USAGE, CliError
+from glidepath.cli.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError
+from glidepath.cli.flag_words import in_flag_words
 from glidepath.cli.inputs import HouseholdInput, load_household
 from glidepath.cli.models import ModelArgument
 from glidepath.cli.peers import SIMULATION
@@ -165,10 +166,16 @@ def run_optimize(args: argparse.Namespace) -> int:
     plot = None if args.plot is None else plot_target(args.plot, args.file, "optimize")
     household = load_household(args.file)
     request = build_request(args, household)
-    with connect(SIMULATION) as peer, peer.guard(OPTIMIZE_DEADLINE):
-        stub = simulation_pb2_grpc.SimulationServiceStub(peer.channel)
-        responses = stub.Optimize(request, timeout=OPTIMIZE_DEADLINE, metadata=peer.metadata)
-        result = stream_result(responses, ProgressBar())
+    progress = OptimizeProgress()
+    try:
+        with connect(SIMULATION) as peer, peer.guard(OPTIMIZE_DEADLINE):
+            stub = simulation_pb2_grpc.SimulationServiceStub(peer.channel)
+            responses = stub.Optimize(request, timeout=OPTIMIZE_DEADLINE, metadata=peer.metadata)
+            result = stream_result(responses, ProgressBar(), progress)
+    except CliError as error:
+        raise CliError(in_flag_words(error.message), error.exit_code) from None
+    except KeyboardInterrupt:
+        raise CliError(interrupted_line(progress, args.file), EXIT_INTERRUPTED) from None
     print(to_json(result) if args.json else optimize_report(result))
     if plot is not None:
         write_plot(result, household, plot)
@@ -176,13 +183,28 @@ def run_optimize(args: argparse.Namespace) -> int:
 
 
 def stream_result(
-    responses: Iterable[sim.OptimizeResponse], bar: ProgressBar
+    responses: Iterable[sim.OptimizeResponse],
+    bar: ProgressBar,
+    progress: OptimizeProgress | None = None,
 ) -> sim.OptimizeResult:
-    """Draw every event on ``bar``; the stream's final result."""
-    last = follow(responses, OptimizeProgress(), bar)
+    """Draw every event on ``bar`` (read by ``progress``); the stream's final result."""
+    last = follow(responses, progress or OptimizeProgress(), bar)
     if last is None or last.WhichOneof("content") != "result":
         raise CliError("the simulation service ended the stream without a result")
     return last.result
+
+
+def interrupted_line(progress: OptimizeProgress, file: Path) -> str:
+    """What Ctrl-C stopped: the waiting and the evaluation, never a training under way
+    (the service lets it finish, and the registry keeps its model), so the same command
+    run again joins that training or finds its model."""
+    if not progress.training_job:
+        return "interrupted (no training had started)"
+    return (
+        f"interrupted: the training goes on in the training service (job "
+        f"{progress.training_job}) and its model will be saved in the registry; run "
+        f"`glidepath optimize {file}` again to join it or use the saved model"
+    )
 
 
 # ----------------------------------------------------------------------------- report
@@ -299,30 +321,13 @@ def timings_line(result: sim.OptimizeResult) -> str:
 
 
 def write_plot(result: sim.OptimizeResult, household: HouseholdInput, path: Path) -> None:
-    """The fan chart of the recommended strategy's wealth, with its allocation by age."""
-    from glidepath.cli.plot import Allocation, Chart, Profile, write_chart
+    """The recommended strategy's wealth, spending and saving, and stock share, by age."""
+    from glidepath.charts import recommended_chart
+    from glidepath.cli.plot import write_chart
 
-    recommended = result.recommended
-    simulated = next(
-        (r for r in result.comparison.results if r.strategy == recommended.strategy), None
-    )
-    if simulated is None:
-        raise CliError(f"the result has no simulation of {recommended.strategy} to plot")
-    years = [y for y in recommended.years if y.lives_running >= FEW_LIVES]
-    chart = Chart(
-        title=(
-            f"Wealth by age — recommended strategy “{recommended.strategy}”, "
-            f"{simulated.paths:,} simulated lives"
-        ),
-        wealth=Profile.from_proto(simulated.wealth, end_column=True),
-        retirement_age=household.retirement_age,
-        capital_goal=household.capital_goal,
-        allocation=Allocation(
-            [y.age for y in years],
-            [y.stock_share for y in years],
-            label=f"stock share of {recommended.strategy} (median)",
-        ),
-    )
+    chart = recommended_chart(result, household.household)
+    if chart is None:
+        raise CliError(f"the result has no simulation of {result.recommended.strategy} to plot")
     try:
         write_chart(chart, path)
     except OSError as error:
