@@ -28,6 +28,7 @@ from glidepath.common.v1 import model_pb2
 from glidepath.registry.v1 import registry_pb2
 from glidepath.registry_client import file_sha256, upload_model
 from glidepath.rpc.channel import bearer, open_channel
+from glidepath.simulation.v1 import simulation_pb2 as sim
 from glidepath.training.v1 import training_pb2, training_pb2_grpc
 
 pytestmark = pytest.mark.slow
@@ -270,3 +271,42 @@ def test_the_progress_bar_follows_a_real_training_to_its_end(stack: LocalStack) 
     listed = run_cli("models", "list", "--hash", last.model.model_hash, env=stack.client_env())
     row = next(line for line in listed.stdout.splitlines() if last.model.model_hash in line)
     assert row.split()[:2] == [last.model.model_hash, "100"] and "uploaded" in row
+
+
+def test_a_cleanup_dry_run_needs_no_credential(stack: LocalStack, stored_model: Path) -> None:
+    old = drop_model_file(stack, stored_model, "0d0d0d0d0d0d0d0d", 600, age_days=50)
+    result = run_cli(
+        "models", "cleanup", "--max-age-days", "30", "--dry-run", env=stack.client_env()
+    )
+    assert result.returncode == 0, result.stderr
+    assert old.name in result.stdout and old.exists()
+
+
+def test_an_empty_cleanup_says_so_and_its_json_keeps_the_zero(stack: LocalStack) -> None:
+    env = {**stack.client_env(), "REGISTRY_TOKEN": TOKEN}
+    for extra, would in (["--dry-run"], "would be"), ([], "was"):
+        argv = ["models", "cleanup", "--max-age-days", "36500", *extra]
+        text = run_cli(*argv, env=env)
+        assert text.stdout.strip() == f"No model is older than 36500 days: nothing {would} deleted."
+        as_json = run_cli(*argv, "--json", env=env)
+        assert as_json.returncode == 0, as_json.stderr
+        assert json.loads(as_json.stdout) == {"models": [], "deletedCount": 0}
+
+
+def test_json_writes_every_field_even_when_it_is_zero(stack: LocalStack) -> None:
+    argv = ["simulate", str(EXAMPLE), "--paths", "300", "--strategy", "merton", "--json"]
+    result = run_cli(*argv, env=stack.client_env())
+    assert result.returncode == 0, result.stderr
+    written = json.loads(result.stdout)["result"]
+    # A field without presence is written even at its zero (a message field only when set).
+    always = [f.json_name for f in sim.StrategyResult.DESCRIPTOR.fields if not f.has_presence]
+    assert [name for name in always if name not in written] == []
+
+
+def test_optimize_names_the_flags_the_service_objects_to(stack: LocalStack) -> None:
+    result = run_cli(
+        "optimize", str(EXAMPLE), "--pretrained", "--episodes", "100", env=stack.client_env()
+    )
+    line = one_error_line(result, 2)
+    assert "--episodes: the fallback training would give a model of 100 episodes, under " in line
+    assert "--min-episodes (500)" in line and "min_episodes" not in line

@@ -32,7 +32,7 @@ _FIELDS = {
     "settings.seed": "--seed",
 }
 _FIELD = re.compile(r"(?<![\w.-])(" + "|".join(map(re.escape, _FIELDS)) + r")(?![\w])")
-_EPISODES_FIELD = re.compile(r"(^|; |\[fields: |, )episodes(?=[:,\]])")
+_EPISODES_FIELD = re.compile(r"(^|; |: |\[fields: |, )episodes(?=[:,\]])")
 
 
 def in_flag_words(text: str) -> str:
