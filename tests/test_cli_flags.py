@@ -4,8 +4,6 @@ the training goes on and its model will be saved."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from cli_support import EXAMPLE, one_error_line, run_cli
 
@@ -71,10 +69,9 @@ def _event(stage: sim.OptimizeStage.ValueType, job_id: str = "") -> sim.Optimize
 def test_ctrl_c_during_a_training_says_the_training_goes_on_and_its_model_is_kept() -> None:
     progress = OptimizeProgress()
     progress(_event(sim.OPTIMIZE_STAGE_HASHED))
-    file = Path("household.json")
-    assert interrupted_line(progress, file) == "interrupted (no training had started)"
+    assert interrupted_line(progress) == "interrupted (no training had started)"
     progress(_event(sim.OPTIMIZE_STAGE_TRAINING_STARTED, "job-1"))
-    line = interrupted_line(progress, file)
+    line = interrupted_line(progress)
     assert "the training goes on in the training service (job job-1)" in line
     assert "its model will be saved in the registry" in line
-    assert "`glidepath optimize household.json` again" in line
+    assert "run the same command again to join it or use the saved model" in line

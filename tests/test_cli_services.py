@@ -12,12 +12,23 @@ import io
 import json
 import os
 import re
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import EPHEMERAL_PORTS, EXAMPLE, one_error_line, run_cli
+from cli_support import (
+    CLI_TIMEOUT,
+    EPHEMERAL_PORTS,
+    EXAMPLE,
+    ROOT,
+    cli_env,
+    one_error_line,
+    run_cli,
+)
 from conftest import RegistrySb3Model
 
 from glidepath.cli.inputs import load_household
@@ -310,3 +321,48 @@ def test_optimize_names_the_flags_the_service_objects_to(stack: LocalStack) -> N
     line = one_error_line(result, 2)
     assert "--episodes: the fallback training would give a model of 100 episodes, under " in line
     assert "--min-episodes (500)" in line and "min_episodes" not in line
+
+
+def test_ctrl_c_during_optimize_leaves_the_training_running_and_says_so(
+    stack: LocalStack,
+) -> None:
+    env = cli_env({**stack.client_env(), "GLIDEPATH_TOKEN": TOKEN})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "glidepath.cli", "optimize", str(EXAMPLE), "--episodes", "20000"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # Ctrl-C as a terminal delivers it (a suite run in the background ignores SIGINT).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert process.stderr is not None
+    job_id = ""
+    for line in process.stderr:
+        if line.startswith("TRAINING_STARTED"):
+            job_id = re.search(r"training job (\w+)", line).group(1)  # type: ignore[union-attr]
+            break
+    process.send_signal(signal.SIGINT)
+    _, rest = process.communicate(timeout=CLI_TIMEOUT)
+    channel = open_channel(stack.address(TRAINING))
+    try:
+        stub = training_pb2_grpc.TrainingServiceStub(channel)
+        job = stub.GetTraining(
+            training_pb2.GetTrainingRequest(job_id=job_id), timeout=10, metadata=bearer(TOKEN)
+        ).job
+        running = job.state in (
+            training_pb2.TRAINING_STATE_QUEUED,
+            training_pb2.TRAINING_STATE_RUNNING,
+        )
+        stub.CancelTraining(
+            training_pb2.CancelTrainingRequest(job_id=job_id), timeout=10, metadata=bearer(TOKEN)
+        )
+    finally:
+        channel.close()
+    assert process.returncode == 130
+    last = rest.strip().splitlines()[-1]
+    assert last.startswith(
+        f"glidepath: interrupted: the training goes on in the training service (job {job_id})"
+    )
+    assert running

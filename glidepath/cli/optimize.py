@@ -175,7 +175,7 @@ def run_optimize(args: argparse.Namespace) -> int:
     except CliError as error:
         raise CliError(in_flag_words(error.message), error.exit_code) from None
     except KeyboardInterrupt:
-        raise CliError(interrupted_line(progress, args.file), EXIT_INTERRUPTED) from None
+        raise CliError(interrupted_line(progress), EXIT_INTERRUPTED) from None
     print(to_json(result) if args.json else optimize_report(result))
     if plot is not None:
         write_plot(result, household, plot)
@@ -194,7 +194,7 @@ def stream_result(
     return last.result
 
 
-def interrupted_line(progress: OptimizeProgress, file: Path) -> str:
+def interrupted_line(progress: OptimizeProgress) -> str:
     """What Ctrl-C stopped: the waiting and the evaluation, never a training under way
     (the service lets it finish, and the registry keeps its model), so the same command
     run again joins that training or finds its model."""
@@ -202,8 +202,8 @@ def interrupted_line(progress: OptimizeProgress, file: Path) -> str:
         return "interrupted (no training had started)"
     return (
         f"interrupted: the training goes on in the training service (job "
-        f"{progress.training_job}) and its model will be saved in the registry; run "
-        f"`glidepath optimize {file}` again to join it or use the saved model"
+        f"{progress.training_job}) and its model will be saved in the registry; run the "
+        "same command again to join it or use the saved model"
     )
 
 
