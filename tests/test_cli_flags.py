@@ -10,6 +10,7 @@ from cli_support import EXAMPLE, one_error_line, run_cli
 from glidepath.cli.flag_words import in_flag_words
 from glidepath.cli.optimize import interrupted_line
 from glidepath.cli.rungs import OptimizeProgress
+from glidepath.engine.strategies import unknown_strategy
 from glidepath.simulation.v1 import simulation_pb2 as sim
 
 NOWHERE = {"SIMULATION_ADDR": "127.0.0.1:9"}
@@ -54,8 +55,14 @@ def test_plot_strategy_without_plot_is_an_error_before_any_call() -> None:
             "--episodes: under --min-episodes (500), which option B would never use; "
             "--paths: too many [fields: --episodes, --paths]",
         ),
-        # "episodes" in prose stays a word.
+        (
+            "rejected the request: strategies[1]: unknown strategy 'foo'",
+            "rejected the request: --strategies (name 2): unknown strategy 'foo'",
+        ),
+        ("rejected the request: strategy: unknown", "rejected the request: --strategy: unknown"),
+        # "episodes" and "strategy" in prose stay words.
         ("a model of 100 episodes", "a model of 100 episodes"),
+        ("the best strategy: merton", "the best strategy: merton"),
     ],
 )
 def test_a_service_message_names_flags_not_request_fields(service: str, flags: str) -> None:
@@ -75,3 +82,9 @@ def test_ctrl_c_during_a_training_says_the_training_goes_on_and_its_model_is_kep
     assert "the training goes on in the training service (job job-1)" in line
     assert "its model will be saved in the registry" in line
     assert "run the same command again to join it or use the saved model" in line
+
+
+def test_an_unknown_strategy_is_answered_with_the_name_meant() -> None:
+    message = unknown_strategy("merten")
+    assert message.startswith("unknown strategy 'merten'; did you mean 'merton'? (known: own_plan")
+    assert "did you mean" not in unknown_strategy("zzzz")

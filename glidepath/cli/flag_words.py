@@ -1,4 +1,4 @@
-"""The simulation service's words for ``optimize``'s request, as the flags that set them.
+"""The simulation service's words for a request, as the flags of the command that sent it.
 
 The service answers any client, so its messages name request fields
 (``fallback_to_training is off``, ``min_episodes (500)``); a person at the command line
@@ -20,8 +20,7 @@ _PHRASES = (
     ("fallback_to_training is off", "--no-fallback was given"),
     ("option B with fallback_to_training on", "--pretrained without --no-fallback"),
 )
-# Request fields and the flag that sets each (``episodes`` only where it is the field
-# named at the head of a violation: the word is also plain English).
+# Request fields and the flag that sets each.
 _FIELDS = {
     "fallback_to_training": "--no-fallback",
     "fine_tune_episodes": "--fine-tune",
@@ -32,12 +31,17 @@ _FIELDS = {
     "settings.seed": "--seed",
 }
 _FIELD = re.compile(r"(?<![\w.-])(" + "|".join(map(re.escape, _FIELDS)) + r")(?![\w])")
-_EPISODES_FIELD = re.compile(r"(^|; |: |\[fields: |, )episodes(?=[:,\]])")
+# Fields whose names are also plain words: replaced only where a violation names them.
+_HEAD_FIELDS = {"episodes": "--episodes", "strategy": "--strategy"}
+_HEAD_FIELD = re.compile(r"(^|; |: |\[fields: |, )(episodes|strategy)(?=[:,\]])")
+_LISTED_STRATEGY = re.compile(r"(?<![\w.-])strategies\[(\d+)\]")
 
 
 def in_flag_words(text: str) -> str:
-    """``text`` with every request field of ``optimize`` named by its flag."""
+    """``text`` with every request field of ``simulate``, ``compare`` and ``optimize``
+    named by its flag."""
     for phrase, words in _PHRASES:
         text = text.replace(phrase, words)
     text = _FIELD.sub(lambda m: _FIELDS[m.group(1)], text)
-    return _EPISODES_FIELD.sub(lambda m: f"{m.group(1)}--episodes", text)
+    text = _LISTED_STRATEGY.sub(lambda m: f"--strategies (name {int(m.group(1)) + 1})", text)
+    return _HEAD_FIELD.sub(lambda m: m.group(1) + _HEAD_FIELDS[m.group(2)], text)
