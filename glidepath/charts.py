@@ -27,8 +27,9 @@ in words (``glidepath.advice.strategies``), never by their identifiers.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import Enum
+from typing import Any
 
 from glidepath.advice.strategies import name as strategy_name
 from glidepath.cli.render import FEW_LIVES
@@ -164,6 +165,26 @@ class Chart:
         """The age axis's span: every panel's ages."""
         ages = [a for panel in self.panels for a in panel.ages]
         return min(ages), max(ages)
+
+
+def chart_document(chart: Chart) -> dict[str, Any]:
+    """``chart`` as plain JSON types (for an API or a browser): dataclasses as objects,
+    the unit by its name, a profile's percentiles as ``"5"``, ``"50"``, ... keys."""
+
+    def plain(value: object) -> Any:
+        if isinstance(value, Enum):
+            return value.value
+        if isinstance(value, Mapping):
+            return {
+                f"{key:g}" if isinstance(key, float) else str(key): plain(v)
+                for key, v in value.items()
+            }
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        return value
+
+    document: dict[str, Any] = plain(asdict(chart))
+    return document
 
 
 def age_axis_label(household: Household) -> str:

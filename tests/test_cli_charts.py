@@ -10,6 +10,7 @@ readable PNGs of the expected size (never pixel by pixel).
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from dataclasses import replace
@@ -24,6 +25,7 @@ from glidepath.charts import (
     Chart,
     Profile,
     age_axis_label,
+    chart_document,
     recommended_chart,
     recommended_result,
     strategy_chart,
@@ -160,3 +162,14 @@ def test_the_chart_data_needs_no_renderer() -> None:
         [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert shown.stdout.strip() == "False"
+
+
+def test_the_chart_data_travels_as_plain_json() -> None:
+    chart = recommended_chart(_optimize_result("merton"), _household())
+    assert chart is not None
+    document = json.loads(json.dumps(chart_document(chart)))
+    assert document["title"] == chart.title and document["x_label"] == "Age of Alex"
+    wealth, money, shares = document["panels"]
+    assert wealth["unit"] == "money" and shares["unit"] == "share"
+    assert set(wealth["fan"]["profile"]["bands"]) == {"5", "25", "50", "75", "95"}
+    assert [s["label"] for s in money["series"]] == ["saved (+) or withdrawn (-)", "spending"]
