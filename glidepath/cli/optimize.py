@@ -65,7 +65,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
             "of them (--fine-tune N episodes, default 200, 0 skips it); else a training "
             "from scratch (--episodes, unless --no-fallback). The policy is judged against "
             "every other strategy (the rules of thumb and the optimum); it is recommended "
-            "only when it beats the best of them by more than 2 paired standard errors."
+            "only when it beats the best of them by more than 2 paired standard errors. "
+            "While it trains, the progress line shows the gain over the rule the policy "
+            "corrects, on the lives just trained, in % of a year's spending: it is low, even "
+            "negative, at first, while the policy explores, and the finished policy is judged "
+            "without that noise. Ctrl-C stops the waiting, not the training: its model is "
+            "saved, and the same command run again uses it."
         ),
     )
     parser.add_argument("file", type=Path, metavar="FILE", help="household JSON file")
