@@ -60,6 +60,16 @@ def test_plot_strategy_without_plot_is_an_error_before_any_call() -> None:
             "rejected the request: --strategies (name 2): unknown strategy 'foo'",
         ),
         ("rejected the request: strategy: unknown", "rejected the request: --strategy: unknown"),
+        (
+            "ref.model_hash: must be 16 lowercase hexadecimal characters; ref.episodes: >= 1",
+            "HASH: must be 16 lowercase hexadecimal characters; EPISODES: >= 1",
+        ),
+        ("model_hash: must be 16 lowercase", "--hash: must be 16 lowercase"),
+        # A path or a file name is left as it is.
+        (
+            "cannot read /tmp/min_episodes/rl_model_hash.zip",
+            "cannot read /tmp/min_episodes/rl_model_hash.zip",
+        ),
         # "episodes" and "strategy" in prose stay words.
         ("a model of 100 episodes", "a model of 100 episodes"),
         ("the best strategy: merton", "the best strategy: merton"),

@@ -188,10 +188,12 @@ def test_delete_without_the_token_is_refused_in_one_line_then_deletes_with_it(
     assert not dropped.exists()
 
 
-def test_a_malformed_hash_is_a_usage_error_naming_the_field(stack: LocalStack) -> None:
+def test_a_malformed_hash_is_a_usage_error_naming_the_argument(stack: LocalStack) -> None:
     result = run_cli("models", "show", "not-a-hash", "1000", env=stack.client_env())
     line = one_error_line(result, 2)
-    assert "registry rejected the request" in line and "model_hash" in line
+    assert line.startswith("glidepath: registry rejected the request: HASH: must be 16 ")
+    listed = one_error_line(run_cli("models", "list", "--hash", "xyz", env=stack.client_env()), 2)
+    assert listed.startswith("glidepath: registry rejected the request: --hash: must be 16 ")
 
 
 # ----------------------------------------------------------------------------- simulation

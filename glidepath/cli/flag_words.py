@@ -1,4 +1,4 @@
-"""The simulation service's words for a request, as the flags of the command that sent it.
+"""A service's words for a request, as the flags and arguments of the command that sent it.
 
 The service answers any client, so its messages name request fields
 (``fallback_to_training is off``, ``min_episodes (500)``); a person at the command line
@@ -29,8 +29,17 @@ _FIELDS = {
     "start_model": "--from",
     "settings.paths": "--paths",
     "settings.seed": "--seed",
+    "ref.model_hash": "HASH",
+    "ref.episodes": "EPISODES",
+    "model_hash": "--hash",
+    "max_age_days": "--max-age-days",
 }
-_FIELD = re.compile(r"(?<![\w.-])(" + "|".join(map(re.escape, _FIELDS)) + r")(?![\w])")
+# Longest first, so that ``ref.model_hash`` is one name, not ``ref.`` and ``model_hash``.
+_FIELD = re.compile(
+    r"(?<![\w./-])("
+    + "|".join(map(re.escape, sorted(_FIELDS, key=len, reverse=True)))
+    + r")(?![\w])"
+)
 # Fields whose names are also plain words: replaced only where a violation names them.
 _HEAD_FIELDS = {"episodes": "--episodes", "strategy": "--strategy"}
 _HEAD_FIELD = re.compile(r"(^|; |: |\[fields: |, )(episodes|strategy)(?=[:,\]])")
@@ -38,8 +47,8 @@ _LISTED_STRATEGY = re.compile(r"(?<![\w.-])strategies\[(\d+)\]")
 
 
 def in_flag_words(text: str) -> str:
-    """``text`` with every request field of ``simulate``, ``compare`` and ``optimize``
-    named by its flag."""
+    """``text`` with every request field the CLI's commands set named by its flag (or
+    argument: ``HASH``, ``EPISODES``)."""
     for phrase, words in _PHRASES:
         text = text.replace(phrase, words)
     text = _FIELD.sub(lambda m: _FIELDS[m.group(1)], text)

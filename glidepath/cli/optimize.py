@@ -25,7 +25,6 @@ from pathlib import Path
 from glidepath.cli.arguments import count_or_zero, non_negative_int, positive_int
 from glidepath.cli.channels import connect
 from glidepath.cli.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError
-from glidepath.cli.flag_words import in_flag_words
 from glidepath.cli.inputs import HouseholdInput, load_household
 from glidepath.cli.models import ModelArgument
 from glidepath.cli.peers import SIMULATION
@@ -177,8 +176,6 @@ def run_optimize(args: argparse.Namespace) -> int:
             stub = simulation_pb2_grpc.SimulationServiceStub(peer.channel)
             responses = stub.Optimize(request, timeout=OPTIMIZE_DEADLINE, metadata=peer.metadata)
             result = stream_result(responses, ProgressBar(), progress)
-    except CliError as error:
-        raise CliError(in_flag_words(error.message), error.exit_code) from None
     except KeyboardInterrupt:
         raise CliError(interrupted_line(progress), EXIT_INTERRUPTED) from None
     print(to_json(result) if args.json else optimize_report(result))

@@ -14,7 +14,6 @@ from pathlib import Path
 from glidepath.cli.arguments import non_negative_int, positive_int
 from glidepath.cli.channels import connect
 from glidepath.cli.errors import EXIT_OK, EXIT_USAGE, CliError
-from glidepath.cli.flag_words import in_flag_words
 from glidepath.cli.inputs import HouseholdInput, load_household
 from glidepath.cli.peers import SIMULATION
 from glidepath.cli.plot_target import PLOT_HELP, plot_target
@@ -99,14 +98,11 @@ def run_simulate(args: argparse.Namespace) -> int:
     request = sim.SimulateRequest(
         household=household.message, strategy=args.strategy, settings=settings(args)
     )
-    try:
-        with connect(SIMULATION) as peer, peer.guard(SIMULATION_DEADLINE):
-            stub = simulation_pb2_grpc.SimulationServiceStub(peer.channel)
-            response: sim.SimulateResponse = stub.Simulate(
-                request, timeout=SIMULATION_DEADLINE, metadata=peer.metadata
-            )
-    except CliError as error:
-        raise CliError(in_flag_words(error.message), error.exit_code) from None
+    with connect(SIMULATION) as peer, peer.guard(SIMULATION_DEADLINE):
+        stub = simulation_pb2_grpc.SimulationServiceStub(peer.channel)
+        response: sim.SimulateResponse = stub.Simulate(
+            request, timeout=SIMULATION_DEADLINE, metadata=peer.metadata
+        )
     print(to_json(response) if args.json else simulate_report(response))
     if plot is not None:
         write_plot(response.result, household, plot)
@@ -123,14 +119,11 @@ def run_compare(args: argparse.Namespace) -> int:
     request = sim.CompareRequest(
         household=household.message, strategies=args.strategies, settings=settings(args)
     )
-    try:
-        with connect(SIMULATION) as peer, peer.guard(SIMULATION_DEADLINE):
-            stub = simulation_pb2_grpc.SimulationServiceStub(peer.channel)
-            response: sim.CompareResponse = stub.Compare(
-                request, timeout=SIMULATION_DEADLINE, metadata=peer.metadata
-            )
-    except CliError as error:
-        raise CliError(in_flag_words(error.message), error.exit_code) from None
+    with connect(SIMULATION) as peer, peer.guard(SIMULATION_DEADLINE):
+        stub = simulation_pb2_grpc.SimulationServiceStub(peer.channel)
+        response: sim.CompareResponse = stub.Compare(
+            request, timeout=SIMULATION_DEADLINE, metadata=peer.metadata
+        )
     print(to_json(response) if args.json else compare_report(response))
     if plot is not None and response.results:
         write_plot(plotted_result(response, args.plot_strategy), household, plot)
