@@ -98,3 +98,12 @@ def test_an_unknown_strategy_is_answered_with_the_name_meant() -> None:
     message = unknown_strategy("merten")
     assert message.startswith("unknown strategy 'merten'; did you mean 'merton'? (known: own_plan")
     assert "did you mean" not in unknown_strategy("zzzz")
+
+
+def test_an_unknown_flag_is_reported_with_the_usage_of_its_command() -> None:
+    result = run_cli("models", "cleanup", "--older-than-days", "1", env=NOWHERE)
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: glidepath models cleanup [-h] [--max-age-days N]")
+    assert result.stderr.strip().endswith(
+        "glidepath models cleanup: error: unrecognized arguments: --older-than-days 1"
+    )
