@@ -57,8 +57,13 @@ def write_chart(chart: Chart, path: Path) -> None:
             label=(chart.retirement_label or None) if index == 0 else None,
         )
         axis.grid(True, alpha=0.3)
-        # A falling share leaves the upper right empty; a fan leaves the upper left.
+        # A falling share leaves the upper right empty; a fan the upper left; savings
+        # before retirement and withdrawals after it leave the lower left.
         corner = "upper right" if panel.unit is Unit.SHARE else "upper left"
+        if any(series.bars for series in panel.series):
+            corner = "lower left"
+            low, high = axis.get_ylim()
+            axis.set_ylim(bottom=low - 0.3 * (high - low))  # room for the legend
         axis.legend(loc=corner, fontsize=9, framealpha=0.9)
     axes[0][0].set_title(chart.title, fontsize=13, loc="left")
     axes[-1][0].set_xlabel(chart.x_label)
