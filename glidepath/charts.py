@@ -2,8 +2,8 @@
 
 The CLI draws these with matplotlib (``glidepath.cli.plot``), the web page with Plotly;
 neither decides what is shown, how it is labelled or where an axis stops: that is
-written once, here. A :class:`Chart` is a title, the x axis (ages, and whose), the
-retirement age, and :class:`Panel` s stacked under one another, each one quantity in one
+written once, here. A :class:`Chart` is a title, the x axis (ages, and whose), each
+adult's retirement, and :class:`Panel` s stacked under one another, each one quantity in one
 unit: a fan of percentiles by age (:class:`Profile`), lines (:class:`Series`) and
 horizontal levels (:class:`Level`, a goal or a target), each with the label a legend
 shows, in words a person reads.
@@ -27,7 +27,7 @@ in words (``glidepath.advice.strategies``), never by their identifiers.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Any
 
@@ -151,14 +151,21 @@ class Panel:
 
 
 @dataclass(frozen=True)
+class Retirement:
+    """An adult's retirement, at its age on the x axis's clock (the first adult's)."""
+
+    label: str
+    age: int
+
+
+@dataclass(frozen=True)
 class Chart:
-    """Everything drawn: a title, the age axis, the retirement marker, the panels."""
+    """Everything drawn: a title, the age axis, the retirements, the panels."""
 
     title: str
     x_label: str
-    retirement_age: int
+    retirements: tuple[Retirement, ...]
     panels: tuple[Panel, ...]
-    retirement_label: str = field(default="")
 
     @property
     def ages(self) -> tuple[int, int]:
@@ -196,14 +203,20 @@ def age_axis_label(household: Household) -> str:
     return f"Age of {who} (the first adult)" if adult.name.strip() else "Age of the first adult"
 
 
-def retirement_label(household: Household) -> str:
-    adult = household.adults[0]
-    who = adult.name.strip()
-    return (
-        f"{who} retires at {adult.retirement_age}"
-        if who
-        else (f"retirement at {adult.retirement_age}")
-    )
+def retirements(household: Household) -> tuple[Retirement, ...]:
+    """Each adult's retirement on the first adult's clock: "Kim retires at 60 (Sam 63)"."""
+    first = household.adults[0]
+    marks = []
+    for number, adult in enumerate(household.adults):
+        who = adult.name.strip() or ("the first adult" if number == 0 else "the second adult")
+        age = first.current_age + adult.retirement_age - adult.current_age
+        label = f"{who} retires at {adult.retirement_age}"
+        if number > 0:
+            label += f" ({first.name.strip() or 'the first adult'} {age})"
+        elif not adult.name.strip():
+            label = f"retirement at {adult.retirement_age}"
+        marks.append(Retirement(label[:1].upper() + label[1:], age))
+    return tuple(marks)
 
 
 def wealth_panel(profile: Profile, household: Household) -> Panel:
@@ -264,8 +277,7 @@ def strategy_chart(result: sim.StrategyResult, household: Household) -> Chart:
             f"{result.paths:,} simulated lives"
         ),
         x_label=age_axis_label(household),
-        retirement_age=household.adults[0].retirement_age,
-        retirement_label=retirement_label(household),
+        retirements=retirements(household),
         panels=tuple(panels),
     )
 
@@ -313,8 +325,7 @@ def recommended_chart(result: sim.OptimizeResult, household: Household) -> Chart
     return Chart(
         title=f"Recommended: {name}, {simulated.paths:,} simulated lives",
         x_label=age_axis_label(household),
-        retirement_age=household.adults[0].retirement_age,
-        retirement_label=retirement_label(household),
+        retirements=retirements(household),
         panels=(wealth_panel(wealth, household), spending, allocation),
     )
 

@@ -28,6 +28,7 @@ from glidepath.charts import (
     chart_document,
     recommended_chart,
     recommended_result,
+    retirements,
     strategy_chart,
     wealth_panel,
 )
@@ -89,6 +90,9 @@ def test_the_age_axis_says_whose_age_it_counts() -> None:
     partner = replace(household.adults[0], name="Sam", current_age=38)
     couple = replace(household, adults=(household.adults[0], partner))
     assert age_axis_label(couple) == "Age of Alex (the first adult)"
+    # Sam, two years younger, retires at 65 when Alex is 67: both on Alex's clock.
+    partner_retires = [(r.label, r.age) for r in retirements(couple)]
+    assert partner_retires == [("Alex retires at 65", 65), ("Sam retires at 65 (Alex 67)", 67)]
 
 
 def test_the_wealth_axis_is_set_by_the_middle_lives_not_the_luckiest() -> None:
@@ -114,7 +118,8 @@ def test_a_comparison_plots_the_strategy_it_recommends_not_the_optimum() -> None
 def test_titles_and_labels_name_strategies_in_words() -> None:
     chart = strategy_chart(_result("four_percent_rule", 40_000), _household())
     assert "the 4 % rule" in chart.title and "four_percent_rule" not in chart.title
-    assert chart.x_label == "Age of Alex" and chart.retirement_label == "Alex retires at 65"
+    assert chart.x_label == "Age of Alex"
+    assert [(r.label, r.age) for r in chart.retirements] == [("Alex retires at 65", 65)]
     wealth, spending = chart.panels
     assert wealth.levels[0].value == 200_000 and "capital goal" in wealth.levels[0].label
     assert spending.fan is not None and spending.levels[0].from_age == 65

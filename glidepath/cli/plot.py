@@ -4,7 +4,7 @@ What is shown, its labels and where each axis stops are the chart data's
 (``glidepath.charts``), shared with the web page; this module only draws it: the panels
 stacked under one another on a shared age axis, fans as shaded bands under a median
 line, levels as dashed lines, a step line for a share, bars for a flow that changes
-sign, and the retirement age as a dotted vertical line on every panel. matplotlib is
+sign, and each adult's retirement as a vertical line on every panel. matplotlib is
 imported only when a plot is asked for, with the Agg backend (no display needed). Where
 the chart goes, and in which format, is ``glidepath.cli.plot_target``'s business.
 """
@@ -22,6 +22,8 @@ COLOURS = ("#1f5fa8", "#2e8b57", "#8e44ad")
 FLOW_COLOUR = "#d68910"
 GOAL_COLOUR = "#c0392b"
 RETIREMENT_COLOUR = "#555555"
+# The first adult's retirement dotted, the second's dash-dotted.
+RETIREMENT_STYLES = (":", "-.")
 PANEL_HEIGHTS = {Unit.MONEY: 3.0, Unit.SHARE: 2.0}
 
 
@@ -49,13 +51,14 @@ def write_chart(chart: Chart, path: Path) -> None:
     for index, (panel, row) in enumerate(zip(chart.panels, axes, strict=True)):
         axis = row[0]
         _panel(axis, panel, COLOURS[index % len(COLOURS)])
-        axis.axvline(
-            chart.retirement_age,
-            color=RETIREMENT_COLOUR,
-            linestyle=":",
-            linewidth=1.5,
-            label=(chart.retirement_label or None) if index == 0 else None,
-        )
+        for number, retirement in enumerate(chart.retirements):
+            axis.axvline(
+                retirement.age,
+                color=RETIREMENT_COLOUR,
+                linestyle=RETIREMENT_STYLES[number % len(RETIREMENT_STYLES)],
+                linewidth=1.5,
+                label=retirement.label if index == 0 else None,
+            )
         axis.grid(True, alpha=0.3)
         # A falling share leaves the upper right empty; a fan the upper left; savings
         # before retirement and withdrawals after it leave the lower left.
