@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from glidepath.rl.gate import DP_SIMPLIFIED, OPTIMUM, OWN_PLAN, POLICY
+
 
 @dataclass(frozen=True)
 class StrategyWords:
@@ -28,18 +30,13 @@ class StrategyWords:
         return self.name[:1].upper() + self.name[1:]
 
 
-#: The household's own plan: the strategy every answer is set against.
-OWN_PLAN = "own_plan"
-#: The trained reinforcement-learning policy.
-POLICY = "rl_policy"
-
 _MERTON = "the total-wealth rule"
 
 WORDS: dict[str, StrategyWords] = {
     OWN_PLAN: StrategyWords(
         "your current plan",
-        "Your own plan: today's stock share, the monthly contributions you plan until "
-        "retirement, and your spending target after it.",
+        "Today's stock share, the monthly contributions you plan until retirement, and your "
+        "spending target after it.",
     ),
     "four_percent_rule": StrategyWords(
         "the 4 % rule",
@@ -52,8 +49,8 @@ WORDS: dict[str, StrategyWords] = {
     ),
     "vpw": StrategyWords(
         "variable percentage withdrawal",
-        "Keep today's stock share; each retirement year withdraw the share of your wealth "
-        "that spreads it over the years left, so spending follows the markets.",
+        "Keep today's stock share; each retirement year withdraw the part of your wealth "
+        "that would last evenly over the years left, so spending follows the markets.",
     ),
     "guardrails": StrategyWords(
         "the guardrails rule",
@@ -70,12 +67,12 @@ WORDS: dict[str, StrategyWords] = {
         "floor and upside",
         f"Set aside what pays for your essential spending first, and invest the rest by {_MERTON}.",
     ),
-    "optimum": StrategyWords(
+    OPTIMUM: StrategyWords(
         "the exact optimum",
         "The best strategy for your objective, computed exactly by dynamic programming for "
         "your household.",
     ),
-    "dp_simplified": StrategyWords(
+    DP_SIMPLIFIED: StrategyWords(
         "the simplified optimum",
         "The best strategy for a simplified version of your household, followed in the full "
         "simulation: a lower bound on what can be achieved, not the optimum.",

@@ -38,9 +38,11 @@ from glidepath.household.model import Household
 
 FloatArray = NDArray[np.float64]
 
+#: The household's own plan: the first rule, and what every answer is set against.
+OWN_PLAN = "own_plan"
 #: The rules of thumb every trained policy is judged against (built-in strategy names).
 BASELINES: tuple[str, ...] = (
-    "own_plan",
+    OWN_PLAN,
     "four_percent_rule",
     "glide_path",
     "vpw",
