@@ -35,6 +35,7 @@ from glidepath.engine.strategies import (
     has_claiming,
     simplified_applies,
     strategies_for,
+    unknown_strategy,
 )
 from glidepath.engine.strategies import optimum_applies as optimum_available
 from glidepath.errors import FieldViolation, InvalidArgument
@@ -276,7 +277,7 @@ def _household_or_collect(
 
 
 def _unknown(name: str) -> str:
-    return f"unknown strategy {clip(name)!r}; known: {', '.join(STRATEGIES)}"
+    return unknown_strategy(name)
 
 
 def _raise_if(problems: list[FieldViolation]) -> None:

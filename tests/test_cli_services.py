@@ -12,12 +12,23 @@ import io
 import json
 import os
 import re
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_support import EPHEMERAL_PORTS, EXAMPLE, one_error_line, run_cli
+from cli_support import (
+    CLI_TIMEOUT,
+    EPHEMERAL_PORTS,
+    EXAMPLE,
+    ROOT,
+    cli_env,
+    one_error_line,
+    run_cli,
+)
 from conftest import RegistrySb3Model
 
 from glidepath.cli.inputs import load_household
@@ -28,6 +39,7 @@ from glidepath.clients.registry import file_sha256, upload_model
 from glidepath.common.v1 import model_pb2
 from glidepath.registry.v1 import registry_pb2
 from glidepath.rpc.channel import bearer, open_channel
+from glidepath.simulation.v1 import simulation_pb2 as sim
 from glidepath.training.v1 import training_pb2, training_pb2_grpc
 
 pytestmark = pytest.mark.slow
@@ -176,10 +188,12 @@ def test_delete_without_the_token_is_refused_in_one_line_then_deletes_with_it(
     assert not dropped.exists()
 
 
-def test_a_malformed_hash_is_a_usage_error_naming_the_field(stack: LocalStack) -> None:
+def test_a_malformed_hash_is_a_usage_error_naming_the_argument(stack: LocalStack) -> None:
     result = run_cli("models", "show", "not-a-hash", "1000", env=stack.client_env())
     line = one_error_line(result, 2)
-    assert "registry rejected the request" in line and "model_hash" in line
+    assert line.startswith("glidepath: registry rejected the request: HASH: must be 16 ")
+    listed = one_error_line(run_cli("models", "list", "--hash", "xyz", env=stack.client_env()), 2)
+    assert listed.startswith("glidepath: registry rejected the request: --hash: must be 16 ")
 
 
 # ----------------------------------------------------------------------------- simulation
@@ -270,3 +284,87 @@ def test_the_progress_bar_follows_a_real_training_to_its_end(stack: LocalStack) 
     listed = run_cli("models", "list", "--hash", last.model.model_hash, env=stack.client_env())
     row = next(line for line in listed.stdout.splitlines() if last.model.model_hash in line)
     assert row.split()[:2] == [last.model.model_hash, "100"] and "uploaded" in row
+
+
+def test_a_cleanup_dry_run_needs_no_credential(stack: LocalStack, stored_model: Path) -> None:
+    old = drop_model_file(stack, stored_model, "0d0d0d0d0d0d0d0d", 600, age_days=50)
+    result = run_cli(
+        "models", "cleanup", "--max-age-days", "30", "--dry-run", env=stack.client_env()
+    )
+    assert result.returncode == 0, result.stderr
+    assert old.name in result.stdout and old.exists()
+
+
+def test_an_empty_cleanup_says_so_and_its_json_keeps_the_zero(stack: LocalStack) -> None:
+    env = {**stack.client_env(), "REGISTRY_TOKEN": TOKEN}
+    for extra, would in (["--dry-run"], "would be"), ([], "was"):
+        argv = ["models", "cleanup", "--max-age-days", "36500", *extra]
+        text = run_cli(*argv, env=env)
+        assert text.stdout.strip() == f"No model is older than 36500 days: nothing {would} deleted."
+        as_json = run_cli(*argv, "--json", env=env)
+        assert as_json.returncode == 0, as_json.stderr
+        assert json.loads(as_json.stdout) == {"models": [], "deletedCount": 0}
+
+
+def test_json_writes_every_field_even_when_it_is_zero(stack: LocalStack) -> None:
+    argv = ["simulate", str(EXAMPLE), "--paths", "300", "--strategy", "merton", "--json"]
+    result = run_cli(*argv, env=stack.client_env())
+    assert result.returncode == 0, result.stderr
+    written = json.loads(result.stdout)["result"]
+    # A field without presence is written even at its zero (a message field only when set).
+    always = [f.json_name for f in sim.StrategyResult.DESCRIPTOR.fields if not f.has_presence]
+    assert [name for name in always if name not in written] == []
+
+
+def test_optimize_names_the_flags_the_service_objects_to(stack: LocalStack) -> None:
+    result = run_cli(
+        "optimize", str(EXAMPLE), "--pretrained", "--episodes", "100", env=stack.client_env()
+    )
+    line = one_error_line(result, 2)
+    assert "--episodes: the fallback training would give a model of 100 episodes, under " in line
+    assert "--min-episodes (500)" in line and "min_episodes" not in line
+
+
+def test_ctrl_c_during_optimize_leaves_the_training_running_and_says_so(
+    stack: LocalStack,
+) -> None:
+    env = cli_env({**stack.client_env(), "GLIDEPATH_TOKEN": TOKEN})
+    process = subprocess.Popen(
+        [sys.executable, "-m", "glidepath.cli", "optimize", str(EXAMPLE), "--episodes", "20000"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # Ctrl-C as a terminal delivers it (a suite run in the background ignores SIGINT).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    assert process.stderr is not None
+    job_id = ""
+    for line in process.stderr:
+        if line.startswith("TRAINING_STARTED"):
+            job_id = re.search(r"training job (\w+)", line).group(1)  # type: ignore[union-attr]
+            break
+    process.send_signal(signal.SIGINT)
+    _, rest = process.communicate(timeout=CLI_TIMEOUT)
+    channel = open_channel(stack.address(TRAINING))
+    try:
+        stub = training_pb2_grpc.TrainingServiceStub(channel)
+        job = stub.GetTraining(
+            training_pb2.GetTrainingRequest(job_id=job_id), timeout=10, metadata=bearer(TOKEN)
+        ).job
+        running = job.state in (
+            training_pb2.TRAINING_STATE_QUEUED,
+            training_pb2.TRAINING_STATE_RUNNING,
+        )
+        stub.CancelTraining(
+            training_pb2.CancelTrainingRequest(job_id=job_id), timeout=10, metadata=bearer(TOKEN)
+        )
+    finally:
+        channel.close()
+    assert process.returncode == 130
+    last = rest.strip().splitlines()[-1]
+    assert last.startswith(
+        f"glidepath: interrupted: the training goes on in the training service (job {job_id})"
+    )
+    assert running

@@ -137,3 +137,26 @@ def test_local_stack_names_a_service_that_cannot_bind_its_port(tmp_path: Path) -
             pass
     assert str(tmp_path / "logs" / "registry.log") in str(caught.value)
     print(caught.value)
+
+
+def test_a_second_up_says_the_port_is_in_use_before_starting_anything(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(
+            "up", "--data-dir", str(tmp_path / "var"), "--training-port", str(port), env={}
+        )
+    line = one_error_line(result, 1)
+    assert line == (
+        f"glidepath: port {port} (training service) on 127.0.0.1 is in use: is another "
+        "`glidepath up` running? Stop it, or choose another with --training-port"
+    )
+    assert not (tmp_path / "var" / "logs").exists()  # nothing was started
+
+
+def test_an_address_that_is_not_this_machines_is_a_usage_error(tmp_path: Path) -> None:
+    # 192.0.2.0/24 is reserved for documentation: no machine has it.
+    result = run_cli("up", "--data-dir", str(tmp_path / "var"), "--host", "192.0.2.1", env={})
+    line = one_error_line(result, 2)
+    assert line.startswith("glidepath: cannot listen on 192.0.2.1 port 50053 (registry")

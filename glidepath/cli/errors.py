@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import grpc
 from grpc_status import rpc_status
 
+from glidepath.cli.flag_words import in_flag_words
 from glidepath.cli.peers import Peer
 from glidepath.rpc.status import bad_fields
 
@@ -65,7 +66,8 @@ def describe_rpc_error(
 ) -> CliError:
     """The one-line explanation of a failed call to ``peer`` made with ``credential``."""
     code: grpc.StatusCode = error.code()
-    details = one_line(error.details() or "")
+    # The service names request fields; the person typed flags (glidepath.cli.flag_words).
+    details = in_flag_words(one_line(error.details() or ""))
     where = f"{peer.title} at {address}"
     answered = _server_status(error)
     if code == grpc.StatusCode.UNAVAILABLE:
@@ -79,7 +81,7 @@ def describe_rpc_error(
         hint = credential.denied_hint()
         return CliError(f"{where} denied the call: {details or 'not allowed'} ({hint})")
     if code == grpc.StatusCode.INVALID_ARGUMENT:
-        fields = bad_fields(error) if answered else []
+        fields = [in_flag_words(field) for field in bad_fields(error)] if answered else []
         named = (
             f" [fields: {one_line(', '.join(fields))}]"
             if fields and not _all_named(fields, details)

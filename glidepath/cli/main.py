@@ -53,7 +53,19 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in (up, simulate, optimize, models):
         module.register(commands)
+    _mark_usage(parser)
     return parser
+
+
+def _mark_usage(parser: argparse.ArgumentParser) -> None:
+    """Each (sub)command's parser records itself, so that an unknown flag is reported
+    with the usage of the command it was given to (``glidepath models cleanup``), not
+    the top level's, which lists no flag at all."""
+    parser.set_defaults(usage_parser=parser)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _mark_usage(child)
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -81,7 +93,9 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 def _run(argv: Sequence[str] | None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        args, unknown = build_parser().parse_known_args(argv)
+        if unknown:
+            args.usage_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     except SystemExit as usage:  # --help (0) or a usage error (2), already printed
         return usage.code if isinstance(usage.code, int) else EXIT_FAILURE
     code: int = args.run(args)

@@ -25,7 +25,7 @@ from pathlib import Path
 from glidepath.advice.convert import optimize_summary
 from glidepath.cli.arguments import count_or_zero, non_negative_int, positive_int
 from glidepath.cli.channels import connect
-from glidepath.cli.errors import EXIT_OK, EXIT_USAGE, CliError
+from glidepath.cli.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError
 from glidepath.cli.inputs import HouseholdInput, load_household
 from glidepath.cli.models import ModelArgument
 from glidepath.cli.peers import SIMULATION
@@ -67,7 +67,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
             "of them (--fine-tune N episodes, default 200, 0 skips it); else a training "
             "from scratch (--episodes, unless --no-fallback). The policy is judged against "
             "every other strategy (the rules of thumb and the optimum); it is recommended "
-            "only when it beats the best of them by more than 2 paired standard errors."
+            "only when it beats the best of them by more than 2 paired standard errors. "
+            "While it trains, the progress line shows the gain over the rule the policy "
+            "corrects, on the lives just trained, in % of a year's spending: it is low, even "
+            "negative, at first, while the policy explores, and the finished policy is judged "
+            "without that noise. Ctrl-C stops the waiting, not the training: its model is "
+            "saved, and the same command run again uses it."
         ),
     )
     parser.add_argument("file", type=Path, metavar="FILE", help="household JSON file")
@@ -168,9 +173,13 @@ def run_optimize(args: argparse.Namespace) -> int:
     plot = None if args.plot is None else plot_target(args.plot, args.file, "optimize")
     household = load_household(args.file)
     request = build_request(args, household)
-    with connect(SIMULATION) as peer, peer.guard(OPTIMIZE_DEADLINE):
-        responses = peer.client(SimulationClient).optimize(request, timeout=OPTIMIZE_DEADLINE)
-        result = stream_result(responses, ProgressBar())
+    progress = OptimizeProgress()
+    try:
+        with connect(SIMULATION) as peer, peer.guard(OPTIMIZE_DEADLINE):
+            responses = peer.client(SimulationClient).optimize(request, timeout=OPTIMIZE_DEADLINE)
+            result = stream_result(responses, ProgressBar(), progress)
+    except KeyboardInterrupt:
+        raise CliError(interrupted_line(progress), EXIT_INTERRUPTED) from None
     print(to_json(result) if args.json else optimize_report(result, household.household))
     if plot is not None:
         write_plot(result, household, plot)
@@ -178,13 +187,28 @@ def run_optimize(args: argparse.Namespace) -> int:
 
 
 def stream_result(
-    responses: Iterable[sim.OptimizeResponse], bar: ProgressBar
+    responses: Iterable[sim.OptimizeResponse],
+    bar: ProgressBar,
+    progress: OptimizeProgress | None = None,
 ) -> sim.OptimizeResult:
-    """Draw every event on ``bar``; the stream's final result."""
-    last = follow(responses, OptimizeProgress(), bar)
+    """Draw every event on ``bar`` (read by ``progress``); the stream's final result."""
+    last = follow(responses, progress or OptimizeProgress(), bar)
     if last is None or last.WhichOneof("content") != "result":
         raise CliError("the simulation service ended the stream without a result")
     return last.result
+
+
+def interrupted_line(progress: OptimizeProgress) -> str:
+    """What Ctrl-C stopped: the waiting and the evaluation, never a training under way
+    (the service lets it finish, and the registry keeps its model), so the same command
+    run again joins that training or finds its model."""
+    if not progress.training_job:
+        return "interrupted (no training had started)"
+    return (
+        f"interrupted: the training goes on in the training service (job "
+        f"{progress.training_job}) and its model will be saved in the registry; run the "
+        "same command again to join it or use the saved model"
+    )
 
 
 # ----------------------------------------------------------------------------- report
@@ -306,30 +330,13 @@ def timings_line(result: sim.OptimizeResult) -> str:
 
 
 def write_plot(result: sim.OptimizeResult, household: HouseholdInput, path: Path) -> None:
-    """The fan chart of the recommended strategy's wealth, with its allocation by age."""
-    from glidepath.cli.plot import Allocation, Chart, Profile, write_chart
+    """The recommended strategy's wealth, spending and saving, and stock share, by age."""
+    from glidepath.charts import recommended_chart
+    from glidepath.cli.plot import write_chart
 
-    recommended = result.recommended
-    simulated = next(
-        (r for r in result.comparison.results if r.strategy == recommended.strategy), None
-    )
-    if simulated is None:
-        raise CliError(f"the result has no simulation of {recommended.strategy} to plot")
-    years = [y for y in recommended.years if y.lives_running >= FEW_LIVES]
-    chart = Chart(
-        title=(
-            f"Wealth by age — recommended strategy “{recommended.strategy}”, "
-            f"{simulated.paths:,} simulated lives"
-        ),
-        wealth=Profile.from_proto(simulated.wealth, end_column=True),
-        retirement_age=household.retirement_age,
-        capital_goal=household.capital_goal,
-        allocation=Allocation(
-            [y.age for y in years],
-            [y.stock_share for y in years],
-            label=f"stock share of {recommended.strategy} (median)",
-        ),
-    )
+    chart = recommended_chart(result, household.household)
+    if chart is None:
+        raise CliError(f"the result has no simulation of {result.recommended.strategy} to plot")
     try:
         write_chart(chart, path)
     except OSError as error:

@@ -1,106 +1,30 @@
-"""The picture: a fan chart of wealth by age, and a second panel under it.
+"""The picture: a chart of ``glidepath.charts`` drawn with matplotlib.
 
-Top: the spread of wealth across the simulated lives, age by age, in today's money: the
-5-95th percentiles lightly shaded, the 25-75th darker, the median as a line; the capital
-goal as a horizontal line and the retirement age as a vertical one, so that a person sees
-at a glance how likely the goal is and when the savings start to be drawn down.
-
-Bottom: the stock share by age when the result carries an allocation (the recommended
-strategy of an optimisation); otherwise yearly consumption in the same fan form, with the
-spending target, which is what a person checks next ("can we spend what we planned?").
-
-The chart takes plain data (``Chart``), not a response message, so that the optimisation
-result can be drawn by the same code. matplotlib is imported only when a plot is asked
-for, with the Agg backend (no display needed). Where the chart goes, and in which
-format, is ``glidepath.cli.plot_target``'s business.
+What is shown, its labels and where each axis stops are the chart data's
+(``glidepath.charts``), shared with the web page; this module only draws it: the panels
+stacked under one another on a shared age axis, fans as shaded bands under a median
+line, levels as dashed lines, a step line for a share, bars for a flow that changes
+sign, and each adult's retirement as a vertical line on every panel. matplotlib is
+imported only when a plot is asked for, with the Agg backend (no display needed). Where
+the chart goes, and in which format, is ``glidepath.cli.plot_target``'s business.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from glidepath.charts import Chart, Fan, Panel, Series, Unit
 from glidepath.cli.plot_target import plot_format
-from glidepath.cli.render import FEW_LIVES
-from glidepath.simulation.v1 import simulation_pb2 as sim
 
-WEALTH_COLOUR = "#1f5fa8"
-CONSUMPTION_COLOUR = "#2e8b57"
+COLOURS = ("#1f5fa8", "#2e8b57", "#8e44ad")
+FLOW_COLOUR = "#d68910"
 GOAL_COLOUR = "#c0392b"
 RETIREMENT_COLOUR = "#555555"
-
-
-@dataclass(frozen=True)
-class Profile:
-    """A quantity's percentiles by age: ``bands`` maps percentile points to values."""
-
-    ages: Sequence[int]
-    bands: Mapping[float, Sequence[float]]
-
-    @classmethod
-    def from_proto(cls, profile: sim.AgeProfile, end_column: bool = False) -> Profile:
-        """The bands by age; under mortality only the ages at which at least FEW_LIVES of
-        the lives still run (a band over a handful of lives says little), and never the
-        wealth profile's ``end_column``, which holds every life's bequest, whatever the
-        age of death, not wealth at an age."""
-        bands = {b.percentile: list(b.values) for b in profile.bands}
-        counts = list(profile.paths_by_age)
-        if not counts:
-            return cls(list(profile.ages), bands)
-        last = len(counts) - 1 if end_column else len(counts)
-        keep = [k for k, n in enumerate(counts[:last]) if n >= FEW_LIVES * counts[0]]
-        return cls(
-            [profile.ages[k] for k in keep],
-            {p: [values[k] for k in keep] for p, values in bands.items()},
-        )
-
-    def band(self, low: float, high: float) -> tuple[Sequence[float], Sequence[float]] | None:
-        if low in self.bands and high in self.bands:
-            return self.bands[low], self.bands[high]
-        return None
-
-    @property
-    def outer(self) -> tuple[float, float]:
-        return min(self.bands), max(self.bands)
-
-
-@dataclass(frozen=True)
-class Allocation:
-    """The share of the portfolio in stocks (a fraction) at each age."""
-
-    ages: Sequence[int]
-    stock_share: Sequence[float]
-    label: str = "stock share"
-
-
-@dataclass(frozen=True)
-class Chart:
-    """Everything drawn: the wealth fan, the markers, and what goes in the second panel."""
-
-    title: str
-    wealth: Profile
-    retirement_age: int
-    capital_goal: float = 0.0
-    consumption: Profile | None = None
-    spending_target: float = 0.0
-    allocation: Allocation | None = None
-
-
-def chart_for_result(
-    result: sim.StrategyResult, retirement_age: int, capital_goal: float, spending_target: float
-) -> Chart:
-    """The chart of one simulated strategy (no allocation: the simulation does not report it)."""
-    return Chart(
-        title=f"Wealth by age — strategy “{result.strategy}”, {result.paths:,} simulated lives",
-        wealth=Profile.from_proto(result.wealth, end_column=True),
-        retirement_age=retirement_age,
-        capital_goal=capital_goal,
-        consumption=Profile.from_proto(result.consumption) if result.consumption.ages else None,
-        spending_target=spending_target,
-    )
+# The first adult's retirement dotted, the second's dash-dotted.
+RETIREMENT_STYLES = (":", "-.")
+PANEL_HEIGHTS = {Unit.MONEY: 3.0, Unit.SHARE: 2.0}
 
 
 def write_chart(chart: Chart, path: Path) -> None:
@@ -115,54 +39,38 @@ def write_chart(chart: Chart, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    second = chart.allocation is not None or chart.consumption is not None
+    ratios = [PANEL_HEIGHTS[panel.unit] for panel in chart.panels]
     figure, axes = plt.subplots(
-        2 if second else 1,
+        len(chart.panels),
         1,
-        figsize=(10, 8.5 if second else 5.5),
+        figsize=(10, 1.2 + 1.45 * sum(ratios)),
         sharex=True,
-        gridspec_kw={"height_ratios": [3, 2]} if second else None,
+        gridspec_kw={"height_ratios": ratios},
         squeeze=False,
     )
-    top = axes[0][0]
-    _fan(top, chart.wealth, WEALTH_COLOUR, "wealth")
-    if chart.capital_goal > 0:
-        top.axhline(
-            chart.capital_goal,
-            color=GOAL_COLOUR,
-            linestyle="--",
-            linewidth=1.5,
-            label=f"capital goal (the bequest aimed at): {chart.capital_goal:,.0f}",
-        )
-    _money_axis(top, "Wealth (today's money)")
-    top.set_title(chart.title, fontsize=13, loc="left")
-    if chart.allocation is not None:
-        _allocation(axes[1][0], chart.allocation)
-    elif chart.consumption is not None:
-        bottom = axes[1][0]
-        _fan(bottom, chart.consumption, CONSUMPTION_COLOUR, "consumption")
-        if chart.spending_target > 0:
-            # The target is for retirement: drawn from the retirement age on.
-            bottom.hlines(
-                chart.spending_target,
-                chart.retirement_age,
-                max(chart.wealth.ages),
-                color=GOAL_COLOUR,
-                linestyle="--",
+    for index, (panel, row) in enumerate(zip(chart.panels, axes, strict=True)):
+        axis = row[0]
+        _panel(axis, panel, COLOURS[index % len(COLOURS)])
+        for number, retirement in enumerate(chart.retirements):
+            axis.axvline(
+                retirement.age,
+                color=RETIREMENT_COLOUR,
+                linestyle=RETIREMENT_STYLES[number % len(RETIREMENT_STYLES)],
                 linewidth=1.5,
-                label=f"spending target in retirement: {chart.spending_target:,.0f} a year",
+                label=retirement.label if index == 0 else None,
             )
-        _money_axis(bottom, "Consumption a year (today's money)")
-    for index, row in enumerate(axes):
-        _retirement(row[0], chart.retirement_age, labelled=index == 0)
-        row[0].grid(True, alpha=0.3)
-    axes[0][0].legend(loc="upper left", fontsize=9, framealpha=0.9)
-    if second:
-        # A falling stock share leaves the upper right empty; a fan leaves the upper left.
-        corner = "upper right" if chart.allocation is not None else "upper left"
-        axes[1][0].legend(loc=corner, fontsize=9, framealpha=0.9)
-    axes[-1][0].set_xlabel("Age")
-    axes[-1][0].set_xlim(min(chart.wealth.ages), max(chart.wealth.ages))
+        axis.grid(True, alpha=0.3)
+        # A falling share leaves the upper right empty; a fan the upper left; savings
+        # before retirement and withdrawals after it leave the lower left.
+        corner = "upper right" if panel.unit is Unit.SHARE else "upper left"
+        if any(series.bars for series in panel.series):
+            corner = "lower left"
+            low, high = axis.get_ylim()
+            axis.set_ylim(bottom=low - 0.3 * (high - low))  # room for the legend
+        axis.legend(loc=corner, fontsize=9, framealpha=0.9)
+    axes[0][0].set_title(chart.title, fontsize=13, loc="left")
+    axes[-1][0].set_xlabel(chart.x_label)
+    axes[-1][0].set_xlim(*chart.ages)
     figure.tight_layout()
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
@@ -173,66 +81,80 @@ def write_chart(chart: Chart, path: Path) -> None:
         plt.close(figure)
 
 
-def _fan(axis: Any, profile: Profile, colour: str, name: str) -> None:
+def _panel(axis: Any, panel: Panel, colour: str) -> None:
+    if panel.fan is not None:
+        _fan(axis, panel.fan, colour)
+    for number, series in enumerate(panel.series):
+        _series(axis, series, colour if number == 0 else COLOURS[(number + 1) % len(COLOURS)])
+    for level in panel.levels:
+        if level.from_age is None:
+            axis.axhline(
+                level.value, color=GOAL_COLOUR, linestyle="--", linewidth=1.5, label=level.label
+            )
+        else:
+            axis.hlines(
+                level.value,
+                level.from_age,
+                max(panel.ages),
+                color=GOAL_COLOUR,
+                linestyle="--",
+                linewidth=1.5,
+                label=level.label,
+            )
+    if panel.unit is Unit.SHARE:
+        from matplotlib.ticker import PercentFormatter
+
+        axis.yaxis.set_major_formatter(PercentFormatter(1.0))
+    else:
+        from matplotlib.ticker import FuncFormatter
+
+        axis.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:,.0f}"))
+    if panel.bottom is not None:
+        axis.set_ylim(bottom=panel.bottom)
+    if panel.top is not None:
+        axis.set_ylim(top=panel.top)
+    axis.set_ylabel(panel.axis_label)
+
+
+def _fan(axis: Any, fan: Fan, colour: str) -> None:
     """Outer band lightly, 25-75 darker, the median as a line."""
+    profile = fan.profile
+    labels = fan.labels()
     low, high = profile.outer
     outer = profile.band(low, high)
     if outer is not None and low < high:
         axis.fill_between(
-            profile.ages,
-            *outer,
-            color=colour,
-            alpha=0.15,
-            linewidth=0,
-            label=f"{low:g}th-{high:g}th percentile",
+            profile.ages, *outer, color=colour, alpha=0.15, linewidth=0, label=labels["outer"]
         )
     inner = profile.band(25.0, 75.0)
     if inner is not None:
         axis.fill_between(
-            profile.ages,
-            *inner,
+            profile.ages, *inner, color=colour, alpha=0.35, linewidth=0, label=labels["inner"]
+        )
+    if profile.median is not None:
+        axis.plot(profile.ages, profile.median, color=colour, linewidth=2.2, label=labels["median"])
+
+
+def _series(axis: Any, series: Series, colour: str) -> None:
+    if series.bars:
+        axis.bar(
+            series.ages,
+            series.values,
+            width=0.8,
+            color=FLOW_COLOUR,
+            alpha=0.55,
+            label=series.label,
+        )
+        axis.axhline(0.0, color="#333333", linewidth=0.8)
+    elif series.step:
+        axis.step(
+            series.ages,
+            series.values,
+            where="post",
             color=colour,
-            alpha=0.35,
-            linewidth=0,
-            label="25th-75th percentile",
+            linewidth=2.2,
+            label=series.label,
         )
-    if 50.0 in profile.bands:
-        axis.plot(
-            profile.ages, profile.bands[50.0], color=colour, linewidth=2.2, label=f"median {name}"
-        )
-    axis.set_ylim(bottom=0)
-
-
-def _money_axis(axis: Any, label: str) -> None:
-    from matplotlib.ticker import FuncFormatter
-
-    axis.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value:,.0f}"))
-    axis.set_ylabel(label)
-
-
-def _allocation(axis: Any, allocation: Allocation) -> None:
-    from matplotlib.ticker import PercentFormatter
-
-    shares = [share * 100 for share in allocation.stock_share]
-    axis.step(
-        allocation.ages,
-        shares,
-        where="post",
-        color=WEALTH_COLOUR,
-        linewidth=2.2,
-        label=allocation.label,
-    )
-    axis.fill_between(allocation.ages, shares, step="post", color=WEALTH_COLOUR, alpha=0.15)
-    axis.set_ylim(0, 100)
-    axis.yaxis.set_major_formatter(PercentFormatter(100))
-    axis.set_ylabel("Stocks (share of the portfolio)")
-
-
-def _retirement(axis: Any, age: int, labelled: bool) -> None:
-    axis.axvline(
-        age,
-        color=RETIREMENT_COLOUR,
-        linestyle=":",
-        linewidth=1.5,
-        label=f"retirement at {age}" if labelled else None,
-    )
+        axis.fill_between(series.ages, series.values, step="post", color=colour, alpha=0.15)
+    else:
+        axis.plot(series.ages, series.values, color=colour, linewidth=2.2, label=series.label)

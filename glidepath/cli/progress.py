@@ -6,7 +6,8 @@ stream (``WatchTraining`` today, ``Optimize`` later), turns each message into a
 place on a terminal:
 
     RUNNING     [#########...........]    450/1,000 episodes   22,500 steps
-                reward -0.2134   0:03 elapsed   ETA 0:04          (on one line)
+                gain over the rule -21.3 % of a year's spending (exploring)   0:03 elapsed
+                ETA 0:04                                           (on one line)
 
 and, when stderr is not a terminal (a log file, CI), prints plain lines instead: one per
 change of state or message and one per tenth of the episodes, so that a log stays short.
@@ -74,6 +75,19 @@ def duration(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def gain_over_rule(mean_episode_reward: float) -> str:
+    """The training's reward, labelled as what it measures.
+
+    With the default (rule-advantage) reward, a life's reward is how much better (> 0)
+    the policy's choices did than the rule it corrects, on that life's own markets, in
+    utility of the household's consumption scale: 0.01 is about 1 % more spending for
+    one year (``glidepath.rl.training``). Shown as that percentage, and marked as
+    measured while the policy explores (its actions drawn with noise), which keeps it
+    below what the finished policy, judged without noise, achieves.
+    """
+    return f"gain over the rule {100 * mean_episode_reward:+.1f} % of a year's spending (exploring)"
+
+
 def describe(progress: Progress) -> str:
     """The one line shown for ``progress`` (bar included)."""
     parts = [f"{progress.state:<11}"]
@@ -88,7 +102,7 @@ def describe(progress: Progress) -> str:
     if progress.timesteps:
         parts.append(f"{progress.timesteps:,} steps")
     if progress.mean_reward is not None:
-        parts.append(f"reward {progress.mean_reward:.4g}")
+        parts.append(gain_over_rule(progress.mean_reward))
     parts.append(f"{duration(progress.elapsed_seconds)} elapsed")
     if progress.seconds_left is not None and not progress.final:
         parts.append(f"ETA {duration(progress.seconds_left)}")

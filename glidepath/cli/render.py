@@ -46,8 +46,10 @@ def summary_first(summary: Summary, details: str) -> str:
 
 
 def to_json(message: Message) -> str:
-    """The message in protobuf's JSON mapping (lowerCamelCase names, NaN as "NaN")."""
-    return json_format.MessageToJson(message, indent=2)
+    """The message in protobuf's JSON mapping (lowerCamelCase names, NaN as "NaN"), with
+    every field written: a zero (0 models deleted, a ruin probability of 0) is an answer,
+    and a script reading the JSON must find it rather than a missing key."""
+    return json_format.MessageToJson(message, indent=2, always_print_fields_with_no_presence=True)
 
 
 def money(value: float) -> str:
@@ -610,6 +612,9 @@ def evaluation_report(evaluation: model_pb2.ModelEvaluation) -> str:
 
 def cleanup_report(response: registry_pb2.CleanupModelsResponse, dry_run: bool, days: int) -> str:
     names = [f"  rl_model_{r.model_hash}_{r.episodes}ep.zip" for r in response.models]
+    if not names:
+        would = "would be" if dry_run else "was"
+        return f"No model is older than {days} days: nothing {would} deleted."
     if dry_run:
         head = f"Dry run: {len(names)} model(s) older than {days} days would be deleted"
     else:

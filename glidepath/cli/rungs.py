@@ -17,6 +17,7 @@ source: which rung served it.
 
 from __future__ import annotations
 
+from glidepath.cli.flag_words import in_flag_words
 from glidepath.cli.progress import Progress
 from glidepath.simulation.v1 import simulation_pb2 as sim
 from glidepath.training.v1 import training_pb2
@@ -50,6 +51,15 @@ _KEPT = frozenset(
         sim.OPTIMIZE_STAGE_TRAINING_STARTED,
         sim.OPTIMIZE_STAGE_TRAINING_JOINED,
         sim.OPTIMIZE_STAGE_ALREADY_TRAINED,
+    }
+)
+
+# Stages that say a training job runs for this request (it goes on if the call ends).
+_TRAINING_STAGES = frozenset(
+    {
+        sim.OPTIMIZE_STAGE_TRAINING_STARTED,
+        sim.OPTIMIZE_STAGE_TRAINING_JOINED,
+        sim.OPTIMIZE_STAGE_TRAINING_PROGRESS,
     }
 )
 
@@ -89,6 +99,8 @@ class OptimizeProgress:
 
     def __init__(self) -> None:
         self.rung = ""
+        # The training job this request started or joined: it outlives the call.
+        self.training_job = ""
 
     def __call__(self, response: sim.OptimizeResponse) -> Progress:
         if response.WhichOneof("content") == "result":
@@ -102,6 +114,8 @@ class OptimizeProgress:
             )
         event = response.event
         self.rung = _RUNG_OF_STAGE.get(event.stage, self.rung)
+        if event.job_id and event.stage in _TRAINING_STAGES:
+            self.training_job = event.job_id
         stage = sim.OptimizeStage.Name(event.stage).removeprefix("OPTIMIZE_STAGE_")
         if event.stage != sim.OPTIMIZE_STAGE_TRAINING_PROGRESS:
             return Progress(
@@ -129,6 +143,7 @@ class OptimizeProgress:
         )
 
     def _named(self, message: str) -> str:
+        message = in_flag_words(message)
         if not self.rung:
             return message
         return f"{self.rung}: {message}" if message else self.rung

@@ -58,7 +58,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--plot-strategy",
         default=None,
         metavar="NAME",
-        help="strategy drawn by --plot (default: the highest certainty equivalent)",
+        help=(
+            "strategy drawn by --plot (default: the recommended one, the highest certainty "
+            "equivalent but for the exact optimum, the ceiling the others are measured by)"
+        ),
     )
     _add_common(compare)
     compare.set_defaults(run=run_compare)
@@ -106,6 +109,10 @@ def run_simulate(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    if args.plot_strategy is not None and args.plot is None:
+        raise CliError(
+            "--plot-strategy NAME chooses what --plot draws: give --plot PATH too", EXIT_USAGE
+        )
     plot = None if args.plot is None else plot_target(args.plot, args.file, "compare")
     household = load_household(args.file)
     request = sim.CompareRequest(
@@ -120,9 +127,12 @@ def run_compare(args: argparse.Namespace) -> int:
 
 
 def plotted_result(response: sim.CompareResponse, name: str | None) -> sim.StrategyResult:
-    """The strategy asked for, else the one with the highest certainty equivalent."""
+    """The strategy asked for, else the one the comparison recommends
+    (``glidepath.charts.recommended_result``: not a dynamic-programming reference)."""
+    from glidepath.charts import recommended_result
+
     if name is None:
-        return max(response.results, key=lambda r: r.certainty_equivalent.value)
+        return recommended_result(response.results)
     for result in response.results:
         if result.strategy == name:
             return result
@@ -131,13 +141,11 @@ def plotted_result(response: sim.CompareResponse, name: str | None) -> sim.Strat
 
 
 def write_plot(result: sim.StrategyResult, household: HouseholdInput, path: Path) -> None:
-    from glidepath.cli.plot import chart_for_result, write_chart
+    from glidepath.charts import strategy_chart
+    from glidepath.cli.plot import write_chart
 
-    chart = chart_for_result(
-        result, household.retirement_age, household.capital_goal, household.retirement_spending
-    )
     try:
-        write_chart(chart, path)
+        write_chart(strategy_chart(result, household.household), path)
     except OSError as error:
         raise CliError(f"cannot write the plot to {path}: {error.strerror or error}") from None
     print(f"wrote {path}", file=sys.stderr)

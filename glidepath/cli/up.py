@@ -11,8 +11,10 @@ is 1, so that a supervisor notices.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 from types import FrameType
@@ -72,6 +74,7 @@ def run_up(args: argparse.Namespace) -> int:
         signal.signal(signum, _interrupt)
     ports = {peer.key: getattr(args, f"{peer.key}_port") for peer in (*START_ORDER, WEB)}
     models_dir = Path(os.environ["RL_MODELS_DIR"]) if os.environ.get("RL_MODELS_DIR") else None
+    check_ports_free(args.host, ports)
     prepare_directories(StackLayout(args.data_dir, models_dir))
     print(f"Starting the glidepath services (data in {args.data_dir.resolve()}) ...", flush=True)
     try:
@@ -89,6 +92,35 @@ def run_up(args: argparse.Namespace) -> int:
         names = ", ".join(service.peer.title for service in died)
         raise CliError(f"{names} stopped unexpectedly; see {stack.layout.logs}")
     return EXIT_OK if all(code == 0 for code in stack.exit_codes.values()) else EXIT_FAILURE
+
+
+def check_ports_free(host: str, ports: dict[str, int]) -> None:
+    """Each fixed port can still be listened on; CliError naming the first that cannot.
+
+    A second ``glidepath up`` would otherwise start the registry, see it die on a port
+    the first one holds, and print the end of its traceback. The probe binds as a server
+    would (SO_REUSEADDR: a port with only closed connections left is free), then lets
+    go; a port taken in between still fails, as before, in the service's log.
+    """
+    for peer in START_ORDER:
+        port = ports[peer.key]
+        if port == 0:
+            continue
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError as error:
+                if error.errno != errno.EADDRINUSE:
+                    reason = error.strerror or str(error)
+                    message = f"cannot listen on {host} port {port} ({peer.title}): {reason}"
+                    raise CliError(message, EXIT_USAGE) from None
+                raise CliError(
+                    f"port {port} ({peer.title}) on {host} is in use: is another "
+                    f"`glidepath up` running? Stop it, or choose another with "
+                    f"--{peer.key}-port",
+                    EXIT_FAILURE,
+                ) from None
 
 
 def prepare_directories(layout: StackLayout) -> None:

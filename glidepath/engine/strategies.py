@@ -14,6 +14,7 @@ is the Merton rule with the essential-spending floor secured first.
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -582,11 +583,16 @@ def strategies_for(household: Household) -> tuple[str, ...]:
     return tuple(n for n in STRATEGIES if n not in REFERENCE_STRATEGIES and n not in refused)
 
 
+def unknown_strategy(name: str) -> str:
+    """Why ``name`` is refused: the name meant when one is close, and every known one."""
+    close = difflib.get_close_matches(name.strip().lower(), STRATEGIES, n=1, cutoff=0.6)
+    meant = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown strategy {clip(name)!r}{meant} (known: {', '.join(STRATEGIES)})"
+
+
 def make_strategy(name: str, household: Household) -> Strategy:
     """The built-in strategy ``name`` bound to ``household``; InvalidArgument if unknown."""
     factory = STRATEGIES.get(name)
     if factory is None:
-        raise InvalidArgument.field(
-            "strategies", f"unknown strategy {clip(name)!r}; known: {', '.join(STRATEGIES)}"
-        )
+        raise InvalidArgument.field("strategies", unknown_strategy(name))
     return factory(household)

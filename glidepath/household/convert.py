@@ -46,6 +46,7 @@ from google.protobuf.message import Message
 
 from glidepath.common.v1 import household_pb2 as pb
 from glidepath.errors import FieldViolation, InvalidArgument
+from glidepath.household.json_errors import in_file_words, parse_problem
 from glidepath.household.model import (
     ASSET_NAMES,
     DEFAULT_MONEY_WORTH_RATIO,
@@ -588,13 +589,16 @@ def household_from_json(text: str, *, validated: bool = True) -> Household:
     except json_format.ParseError as error:
         # The parser quotes the document (a key, a value): both are clipped.
         field = clip(file_field(_parse_error_field(str(error)), spelling))
-        raise InvalidArgument.field(field, clip(str(error), 300)) from error
+        aliases = _LIFETIMES_SPELLINGS if field == "lifetimes" else None
+        raise InvalidArgument([parse_problem(str(error), field, spelling, aliases)]) from error
     try:
         return household_from_proto(message, validated=validated)
     except InvalidArgument as error:
         raise InvalidArgument(
             [
-                FieldViolation(file_field(v.field, spelling), v.description)
+                FieldViolation(
+                    file_field(v.field, spelling), in_file_words(v.description, spelling)
+                )
                 for v in error.violations
             ],
             reason=error.reason,

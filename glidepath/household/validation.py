@@ -103,8 +103,17 @@ CORRELATION_TOLERANCE = 1e-9
 EIGENVALUE_TOLERANCE = -1e-10
 
 
+# Significant digits a number is echoed with: as a person typed it (1.1, not the
+# 1.0999999999999999 that a sum or a rounding can leave), yet every digit a household
+# file plausibly holds.
+SHOWN_DIGITS = 12
+
+
 def _shown(value: object) -> str:
-    """A rejected value as echoed back: its repr, clipped (it may be a hostile string)."""
+    """A rejected value as echoed back: a number as typed, anything else as its repr,
+    clipped (it may be a hostile string)."""
+    if isinstance(value, float) and math.isfinite(value):
+        return f"{value:.{SHOWN_DIGITS}g}"
     return clip(repr(value))
 
 
