@@ -1,8 +1,9 @@
 """The web service's only door to the three services: their gRPC contracts.
 
-Every call the pages make goes through :class:`Peers`, one small method per RPC, each
-with a deadline and the caller's credential, so that the typed client package shared
-with the CLI can replace this module in one place. A failed call becomes a
+Every call the pages make goes through :class:`Peers`, one small method per RPC over the
+typed clients the CLI uses too (``glidepath.clients``): one long-lived channel per
+service, opened at start-up, and each call made ``as_caller`` the credential typed on
+the page (else GLIDEPATH_TOKEN), with a deadline. A failed call becomes a
 :class:`PeerError` holding one line a person can act on and the HTTP status it maps to;
 the routers show that line and never a traceback.
 """
@@ -19,18 +20,16 @@ from typing import Protocol
 import grpc
 
 from glidepath.cli.errors import one_line
+from glidepath.clients import Caller, Deadlines, RegistryClient, SimulationClient, TrainingClient
 from glidepath.common.v1 import model_pb2
-from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
-from glidepath.rpc.channel import bearer, open_channel
+from glidepath.registry.v1 import registry_pb2
+from glidepath.rpc.channel import open_channel
 from glidepath.rpc.status import bad_fields
 from glidepath.simulation.v1 import simulation_pb2 as sim
-from glidepath.simulation.v1 import simulation_pb2_grpc
-from glidepath.training.v1 import training_pb2, training_pb2_grpc
+from glidepath.training.v1 import training_pb2
 from web_service.config import WebServiceSettings
 from web_service.filters import strategy_name
 
-# The registry returns at most this many models a page; the listing follows the pages.
-PAGE_SIZE = 1000
 # Finished trainings read to measure this machine's speed (newest first), and how long
 # that measure is kept: the form shows it on every load, and it changes only when a
 # training ends, so one ListTrainings call serves the loads of SPEED_TTL_SECONDS.
@@ -156,22 +155,36 @@ def speed_of(jobs: Iterable[training_pb2.TrainingJob]) -> TrainingSpeed | None:
 
 
 class Peers:
-    """One channel per service, opened once and shared by every request's thread."""
+    """One long-lived channel and client per service, shared by every request's thread;
+    each call speaks for the credential typed on the page (``as_caller``), else the
+    service's own (GLIDEPATH_TOKEN)."""
 
     def __init__(self, settings: WebServiceSettings) -> None:
         self.settings = settings
-        self._simulation = open_channel(settings.simulation_addr)
-        self._training = open_channel(settings.training_addr)
-        self._registry = open_channel(settings.registry_addr)
+        deadlines = Deadlines(
+            call=settings.call_deadline_seconds, stream=settings.optimize_deadline_seconds
+        )
+        self._channels = [
+            open_channel(address)
+            for address in (
+                settings.simulation_addr,
+                settings.training_addr,
+                settings.registry_addr,
+            )
+        ]
+        simulation, training, registry = self._channels
+        self.simulation = SimulationClient(simulation, deadlines=deadlines)
+        self.training = TrainingClient(training, deadlines=deadlines)
+        self.registry = RegistryClient(registry, deadlines=deadlines)
         self._speed: tuple[float, TrainingSpeed | None] | None = None
         self._speed_lock = threading.Lock()
 
     def close(self) -> None:
-        for channel in (self._simulation, self._training, self._registry):
+        for channel in self._channels:
             channel.close()
 
-    def _metadata(self, token: str | None) -> tuple[tuple[str, str], ...]:
-        return bearer(token or self.settings.token)
+    def _caller(self, token: str | None) -> Caller:
+        return Caller(token or self.settings.token)
 
     @contextmanager
     def _guard(self, title: str, address: str) -> Iterator[None]:
@@ -184,23 +197,14 @@ class Peers:
 
     def optimize(self, request: sim.OptimizeRequest, token: str | None) -> OptimizeCall:
         """Start Optimize; the stream is read (and its failure described) by the caller."""
-        stub = simulation_pb2_grpc.SimulationServiceStub(self._simulation)
-        call: OptimizeCall = stub.Optimize(
-            request,
-            timeout=self.settings.optimize_deadline_seconds,
-            metadata=self._metadata(token),
-        )
-        return call
+        return self.simulation.as_caller(self._caller(token)).optimize(request)
 
     def compare(self, request: sim.CompareRequest, token: str | None) -> OptimizeCall:
         """Start Compare (the rules and the optimum, no trained policy), read as a run."""
-        stub = simulation_pb2_grpc.SimulationServiceStub(self._simulation)
-        future = stub.Compare.future(
-            request,
-            timeout=self.settings.optimize_deadline_seconds,
-            metadata=self._metadata(token),
+        simulation = self.simulation.as_caller(self._caller(token))
+        return CompareCall(
+            simulation.compare_future(request, timeout=self.settings.optimize_deadline_seconds)
         )
-        return CompareCall(future)
 
     def describe_simulation(self, error: grpc.RpcError) -> PeerError:
         return describe(error, "simulation service", self.settings.simulation_addr)
@@ -219,15 +223,13 @@ class Peers:
         return speed
 
     def _measure_speed(self) -> TrainingSpeed | None:
-        stub = training_pb2_grpc.TrainingServiceStub(self._training)
         request = training_pb2.ListTrainingsRequest(
             page_size=SPEED_SAMPLE, states=[training_pb2.TRAINING_STATE_SUCCEEDED]
         )
+        training = self.training.as_caller(self._caller(None))
         try:
-            response: training_pb2.ListTrainingsResponse = stub.ListTrainings(
-                request,
-                timeout=min(SPEED_DEADLINE_SECONDS, self.settings.call_deadline_seconds),
-                metadata=self._metadata(None),
+            response = training.list(
+                request, timeout=min(SPEED_DEADLINE_SECONDS, self.settings.call_deadline_seconds)
             )
         except grpc.RpcError:
             return None
@@ -239,55 +241,26 @@ class Peers:
         self, query: registry_pb2.ListModelsRequest, token: str | None = None
     ) -> list[model_pb2.ModelMetadata]:
         """Every page of ListModels for ``query``'s filters."""
-        stub = registry_pb2_grpc.ModelRegistryStub(self._registry)
-        request = registry_pb2.ListModelsRequest()
-        request.CopyFrom(query)
-        request.page_size = PAGE_SIZE
-        models: list[model_pb2.ModelMetadata] = []
         with self._guard("registry", self.settings.registry_addr):
-            while True:
-                page: registry_pb2.ListModelsResponse = stub.ListModels(
-                    request,
-                    timeout=self.settings.call_deadline_seconds,
-                    metadata=self._metadata(token),
-                )
-                models.extend(page.models)
-                request.page_token = page.next_page_token
-                if not request.page_token:
-                    return models
+            return list(self._registry_as(token).list_all(query).models)
 
     def get_model(
         self, ref: model_pb2.ModelRef, token: str | None = None
     ) -> model_pb2.ModelMetadata:
-        stub = registry_pb2_grpc.ModelRegistryStub(self._registry)
         with self._guard("registry", self.settings.registry_addr):
-            response: registry_pb2.GetModelResponse = stub.GetModel(
-                registry_pb2.GetModelRequest(ref=ref),
-                timeout=self.settings.call_deadline_seconds,
-                metadata=self._metadata(token),
-            )
-        return response.model
+            return self._registry_as(token).get(ref)
 
     def delete_model(self, ref: model_pb2.ModelRef, token: str | None) -> model_pb2.ModelMetadata:
-        stub = registry_pb2_grpc.ModelRegistryStub(self._registry)
         with self._guard("registry", self.settings.registry_addr):
-            response: registry_pb2.DeleteModelResponse = stub.DeleteModel(
-                registry_pb2.DeleteModelRequest(ref=ref),
-                timeout=self.settings.call_deadline_seconds,
-                metadata=self._metadata(token),
-            )
-        return response.model
+            return self._registry_as(token).delete(ref)
 
     def cleanup(
         self, max_age_days: int, *, dry_run: bool, planned: int = 0, token: str | None = None
     ) -> registry_pb2.CleanupModelsResponse:
         """One CleanupModels call; a real one's deadline grows with the ``planned`` models."""
-        stub = registry_pb2_grpc.ModelRegistryStub(self._registry)
         deadline = self.settings.call_deadline_seconds + SECONDS_PER_DELETED_MODEL * planned
         with self._guard("registry", self.settings.registry_addr):
-            response: registry_pb2.CleanupModelsResponse = stub.CleanupModels(
-                registry_pb2.CleanupModelsRequest(max_age_days=max_age_days, dry_run=dry_run),
-                timeout=deadline,
-                metadata=self._metadata(token),
-            )
-        return response
+            return self._registry_as(token).cleanup(max_age_days, dry_run=dry_run, timeout=deadline)
+
+    def _registry_as(self, token: str | None) -> RegistryClient:
+        return self.registry.as_caller(self._caller(token))

@@ -3,6 +3,7 @@
     simulation = SimulationClient(channel, Caller(token))
     result = simulation.simulate(SimulateRequest(household=..., strategy="merton"))
     table = simulation.compare(CompareRequest(household=..., strategies=[...]))
+    pending = simulation.compare_future(request)  # .result() waits; .cancel() stops it
     events = simulation.optimize(OptimizeRequest(household=...))  # Stream of progress
     for event in events: ...                     # the last one carries the result
     events.cancel()                              # stops the optimisation (not the training)
@@ -42,6 +43,17 @@ class SimulationClient(Client):
             request, **self._call(timeout, self.deadlines.transfer)
         )
         return reply
+
+    def compare_future(
+        self, request: simulation_pb2.CompareRequest, *, timeout: float | None = None
+    ) -> grpc.Future:
+        """Compare, started and not waited for: ``result()`` waits for the answer and
+        ``cancel()`` (from any thread) stops the call, for a caller that must be able to
+        stop a long comparison from elsewhere (the web page's cancel button)."""
+        future: grpc.Future = self._stub.Compare.future(
+            request, **self._call(timeout, self.deadlines.transfer)
+        )
+        return future
 
     def optimize(
         self, request: simulation_pb2.OptimizeRequest, *, timeout: float | None = None
