@@ -18,7 +18,13 @@ from pathlib import Path
 import pytest
 from simulation_support import EXAMPLE
 
-from glidepath.advice.convert import optimize_answer, optimize_summary, simulate_summary
+from glidepath.advice.convert import (
+    compare_answer,
+    compare_summary,
+    optimize_answer,
+    optimize_summary,
+    simulate_summary,
+)
 from glidepath.advice.strategies import WORDS, described, words
 from glidepath.advice.summary import (
     BEFORE,
@@ -41,6 +47,7 @@ from glidepath.advice.summary import (
     PolicyVerdict,
     Summary,
     ThisYear,
+    money,
     summarise,
 )
 from glidepath.cli.inputs import load_household
@@ -325,3 +332,56 @@ def test_one_strategy_alone_is_not_set_against_itself() -> None:
     assert lines[1] == "Save 1,250 a month (15,000 this year)."
     assert lines[2] == "Hold 45 % in stocks, the rest in bonds and cash."
     assert _lines(alone, RISK)[0].startswith("Variable percentage withdrawal runs out of money")
+
+
+def _compared(strategies: tuple[str, ...]) -> tuple[Household, pb.CompareResponse]:
+    household = load_household(EXAMPLE).household
+    settings = SimulationSettings(paths=PATHS, seed=2)
+    result = simulate(household, list(strategies), settings)
+    job = convert.Job(household, strategies, settings)
+    return household, convert.compare_response(result, job, "0123456789abcdef")
+
+
+def test_a_comparison_recommends_the_highest_ce_over_the_own_plan() -> None:
+    """The rules-only answer (Compare): the best CE recommended, its gain over the own
+    plan with the paired error when the comparison paired them (own plan first: the
+    baseline), and no "This year", which Compare does not carry."""
+    household, response = _compared(("own_plan", "merton", "four_percent_rule", "vpw"))
+    by_name = {r.strategy: r for r in response.results}
+    best = max(response.results, key=lambda r: r.certainty_equivalent.value)
+    summary = compare_summary(response, household)
+    assert [s.heading for s in summary.sections] == [RISK, STRATEGY, WORDS_USED, BEFORE]
+    strategy = summary.section(STRATEGY).lines
+    assert strategy[0] == described(best.strategy)
+    if best.strategy == "own_plan":
+        assert summary.headline == "Recommended: keep your current plan."
+        return
+    assert summary.headline == f"Recommended: {words(best.strategy).name}."
+    assert strategy[1].startswith("Why: it has the highest CE of the strategies tried")
+    gain = best.versus.ce_difference
+    expected = best.certainty_equivalent.value - by_name["own_plan"].certainty_equivalent.value
+    assert gain.value == pytest.approx(expected, rel=1e-6)
+    risk = summary.section(RISK).lines
+    assert f"± {money(gain.standard_error)} a year of CE over your plan" in risk[-1]
+
+
+def test_a_comparison_pairs_the_gain_only_where_it_paired_the_own_plan() -> None:
+    """Own plan paired with the winner (the winner is the baseline): the error comes from
+    that pair; paired with a third strategy only: the gain comes without an error."""
+    for strategies in (("merton", "vpw", "own_plan"), ("four_percent_rule", "merton", "own_plan")):
+        household, response = _compared(strategies)
+        by_name = {r.strategy: r for r in response.results}
+        best = max(response.results, key=lambda r: r.certainty_equivalent.value)
+        own = by_name["own_plan"]
+        assert best.strategy != "own_plan" and best.versus.baseline != "own_plan"
+        answer = compare_answer(response, household)
+        assert answer.gain is not None
+        expected = best.certainty_equivalent.value - own.certainty_equivalent.value
+        assert answer.gain.value == pytest.approx(expected, rel=1e-6)
+        paired = own.versus.baseline == best.strategy
+        assert paired == (strategies[0] == best.strategy)
+        gain = summarise(answer).section(RISK).lines[-1]
+        assert gain.startswith("The recommendation gains ")
+        assert ("±" in gain) == paired
+        if paired:
+            assert answer.gain.standard_error == own.versus.ce_difference.standard_error

@@ -8,6 +8,7 @@ checked in milliseconds.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import threading
@@ -81,6 +82,16 @@ def fake_result(strategy: str = "merton") -> sim.OptimizeResult:
     result.comparison.run.paths = 500
     result.total_seconds = 3.5
     return result
+
+
+def visible(page: str) -> str:
+    """The page's text as a person reads it: no tags, no scripts (the charts' data)."""
+    body = re.sub(r"<script.*?</script>", "", page, flags=re.S)
+    return "\n".join(
+        line.strip()
+        for line in html.unescape(re.sub(r"<[^>]+>", "\n", body)).splitlines()
+        if line.strip()
+    ).join("\n\n")
 
 
 def stream(result: sim.OptimizeResult) -> list[sim.OptimizeResponse]:
@@ -409,7 +420,13 @@ def test_without_the_ai_box_the_rules_are_compared(client: TestClient, peers: Fa
     assert compared.settings.paths == 800 and not compared.strategies
     sse(client.get(f"/runs/{run_id}/events").text)
     page = client.get(f"/results/{run_id}").text
-    assert "Best of the strategies compared: Merton rule" in page
+    text = visible(page)
+    assert "Recommended: the total-wealth rule." in text
+    # The comparison's own summary: the own plan's risk and the gain, no year's actions.
+    assert "Your current plan runs out of money in 10 % of simulated lives" in text
+    assert "The recommendation gains +5,000 a year of CE" in text
+    assert "Why: it has the highest CE of the strategies tried (40,000 a year)." in text
+    assert "This year" not in text and "Before you act" in text
     assert 'id="gate"' not in page and 'id="chart-allocation"' not in page
 
 
@@ -433,9 +450,15 @@ def test_progress_is_replayed_from_any_event_and_the_result_has_its_own_url(
     assert page.status_code == 200
     summary = page.text.index('id="summary"')
     assert summary < page.text.index('id="chart-wealth"') < page.text.index("comparison-title")
-    assert "Merton rule" in page.text and "merton" not in re.sub(
-        r"<[^>]+>|&#34;.*?&#34;", "", page.text.split('id="figures"')[0]
-    ).replace("Merton", "")
+    text = visible(page.text)
+    assert "Recommended: the total-wealth rule." in text
+    for heading in ("This year", "Risk and gain", "Strategy", "Words used", "Before you act"):
+        assert f"\n{heading}\n" in text
+    assert "At age 40:" in text and "Hold 50 % in stocks" in text
+    assert "Experimental, not financial advice." in text
+    # Strategies in words only: no identifier (and not the service's reason, which has one).
+    assert not re.search(r"\b(merton|rl_policy|own_plan)\b", text)
+    assert "The Merton rule wins" not in text
     assert "trained now" in page.text and "Not passed" in page.text
     figures = json.loads(re.search(r'id="figures">(.*?)</script>', page.text, re.S).group(1))  # type: ignore[union-attr]
     assert set(figures) == {"chart-wealth", "chart-spending", "chart-allocation"}

@@ -19,6 +19,8 @@ from typing import Protocol
 
 import grpc
 
+from glidepath.advice.convert import highest_ce
+from glidepath.advice.strategies import words
 from glidepath.cli.errors import one_line
 from glidepath.clients import Caller, Deadlines, RegistryClient, SimulationClient, TrainingClient
 from glidepath.common.v1 import model_pb2
@@ -28,7 +30,6 @@ from glidepath.rpc.status import bad_fields
 from glidepath.simulation.v1 import simulation_pb2 as sim
 from glidepath.training.v1 import training_pb2
 from web_service.config import WebServiceSettings
-from web_service.filters import strategy_name
 
 # Finished trainings read to measure this machine's speed (newest first), and how long
 # that measure is kept: the form shows it on every load, and it changes only when a
@@ -120,11 +121,11 @@ def compare_result(response: sim.CompareResponse) -> sim.OptimizeResult:
     result.comparison.CopyFrom(response)
     result.total_seconds = response.run.seconds
     if response.results:
-        best = max(response.results, key=lambda r: r.certainty_equivalent.value)
+        best = highest_ce(response.results)
         result.recommended.strategy = best.strategy
         result.recommended.paths = response.run.paths
         result.recommended.reason = (
-            f"Of the strategies compared, the {strategy_name(best.strategy)} has the highest "
+            f"Of the strategies compared, {words(best.strategy).name} has the highest "
             f"objective certainty equivalent: {best.certainty_equivalent.value:,.0f} a year "
             f"on the same {response.run.paths:,} lives."
         )

@@ -24,7 +24,9 @@ from typing import Any
 
 import grpc
 
+from glidepath.advice.strategies import name as strategy_name
 from glidepath.cli.rungs import source_words
+from glidepath.household.model import Household
 from glidepath.simulation.v1 import simulation_pb2 as sim
 from glidepath.training.v1 import training_pb2
 from web_service.clients import OptimizeCall, PeerError
@@ -75,6 +77,8 @@ class Run:
     # For the charts: the capital goal and the first adult's retirement age.
     goal: float = 0.0
     retirement_age: int | None = None
+    # The household as sent: the summary reads its accounts and annuity offer.
+    household: Household | None = None
     started: float = field(default_factory=time.monotonic)
     events: list[Event] = field(default_factory=list)
     result: sim.OptimizeResult | None = None
@@ -134,7 +138,7 @@ def event_json(response: sim.OptimizeResponse) -> Event:
             "stage": "DONE",
             "label": STAGE_WORDS["DONE"],
             "message": (
-                f"recommended: {result.recommended.strategy}; "
+                f"recommended: {strategy_name(result.recommended.strategy)}; "
                 f"model: {source_words(result.source).split(':', 1)[0]}"
             ),
             "elapsed_seconds": result.total_seconds,
@@ -190,6 +194,7 @@ class RunStore:
         ai: bool = True,
         goal: float = 0.0,
         retirement_age: int | None = None,
+        household: Household | None = None,
     ) -> Run:
         """Open the stream and read it on a thread; RunsFull when every slot is taken."""
         run = Run(
@@ -200,6 +205,7 @@ class RunStore:
             ai=ai,
             goal=goal,
             retirement_age=retirement_age,
+            household=household,
         )
         with self._lock:
             active = sum(1 for r in self._runs.values() if not r.finished)

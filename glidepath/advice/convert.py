@@ -32,6 +32,13 @@ def optimize_summary(result: sim.OptimizeResult, household: Household) -> Summar
     return summarise(optimize_answer(result, household))
 
 
+def compare_summary(response: sim.CompareResponse, household: Household) -> Summary:
+    """The summary of a Compare answer: the strategy of the highest CE recommended over
+    the own plan, no trained policy judged. Compare does not carry the year's decisions
+    (only Optimize does), so the summary has no "This year" section."""
+    return summarise(compare_answer(response, household))
+
+
 def simulate_summary(response: sim.SimulateResponse, household: Household) -> Summary:
     """The summary of a Simulate answer (one strategy: its risks, no recommendation)."""
     return summarise(simulate_answer(response, household))
@@ -68,6 +75,41 @@ def optimize_answer(result: sim.OptimizeResult, household: Household) -> Answer:
         annuity_from_age=annuity_from_age(household),
         lives=gate.lives or result.comparison.run.paths,
     )
+
+
+def highest_ce(results: Sequence[sim.StrategyResult]) -> sim.StrategyResult:
+    """The result of the highest objective CE: what a comparison recommends."""
+    return max(results, key=lambda r: r.certainty_equivalent.value)
+
+
+def compare_answer(response: sim.CompareResponse, household: Household) -> Answer:
+    by_name = {r.strategy: r for r in response.results}
+    own = by_name.get(OWN_PLAN)
+    if own is None:
+        raise ValueError(f"the comparison has no result for {OWN_PLAN}")
+    best = highest_ce(response.results)
+    return Answer(
+        own_plan=outcome(own, None),
+        recommended=outcome(best, None),
+        gain=gain_over(best, own),
+        accounts=accounts(household),
+        annuity_from_age=annuity_from_age(household),
+        lives=response.run.paths,
+    )
+
+
+def gain_over(best: sim.StrategyResult, own: sim.StrategyResult) -> Figure:
+    """``best``'s CE minus ``own``'s: with the paired standard error when the comparison
+    paired the two (one is the other's ``versus`` baseline), else with none (NaN): two
+    CEs' own errors do not make the error of their difference on the same lives."""
+    if best.strategy == own.strategy:
+        return Figure(0.0, 0.0)
+    if best.versus.baseline == own.strategy:
+        return figure(best.versus.ce_difference)
+    if own.versus.baseline == best.strategy:
+        difference = own.versus.ce_difference
+        return Figure(-difference.value, difference.standard_error)
+    return Figure(best.certainty_equivalent.value - own.certainty_equivalent.value)
 
 
 def simulate_answer(response: sim.SimulateResponse, household: Household) -> Answer:

@@ -215,6 +215,7 @@ def handle_submit(
             ai=options["ai"],
             goal=household.goals.capital_goal,
             retirement_age=household.adults[0].retirement_age,
+            household=household,
         )
     except RunsFull as full:
         return render_form(

@@ -1,9 +1,10 @@
 """A run's result at its own URL: the summary first, then the charts, the comparison,
 the gate's verdict and which model served, and how.
 
-The page's summary is a template block of its own (``summary`` in result.html): today
-it states the recommendation and the gate's reason; the household-facing advice (this
-year's actions next to the household's own plan) fills that block when it lands.
+The summary is the one the CLI prints (``glidepath.advice``): this year's actions next
+to the household's own plan, risk and gain, the strategy in words and why, the words
+used, and the caveats; for an AI run from the Optimize answer, for a rules-only run from
+the comparison (``compare_summary``: no trained policy judged, no year's decisions).
 """
 
 from __future__ import annotations
@@ -14,14 +15,15 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from google.protobuf import json_format
 
-from glidepath.cli.render import FEW_LIVES
+from glidepath.advice.convert import compare_summary, optimize_summary
+from glidepath.advice.summary import Summary
 from glidepath.cli.rungs import source_words
 from glidepath.common.v1 import model_pb2
 from glidepath.models import model_file_name
 from glidepath.simulation.v1 import simulation_pb2 as sim
 from web_service.charts import result_figures
 from web_service.deps import RunsDep, TemplatesDep
-from web_service.runs import RunStore
+from web_service.runs import Run, RunStore
 
 router = APIRouter(tags=["results"])
 
@@ -53,6 +55,18 @@ def _parent(model: model_pb2.ModelMetadata) -> str:
     return model_file_name(model.parent.model_hash, model.parent.episodes)
 
 
+def summary_of(run: Run, result: sim.OptimizeResult) -> Summary | None:
+    """The run's summary; None when the answer cannot carry one (no own plan in it)."""
+    if run.household is None:
+        return None
+    try:
+        if run.ai:
+            return optimize_summary(result, run.household)
+        return compare_summary(result.comparison, run.household)
+    except ValueError:
+        return None
+
+
 @router.get("/results/{run_id}", response_class=HTMLResponse, response_model=None)
 def result_page(request: Request, run_id: str, runs: RunsDep, templates: TemplatesDep) -> Response:
     result = _result(runs, run_id)
@@ -60,7 +74,6 @@ def result_page(request: Request, run_id: str, runs: RunsDep, templates: Templat
         return RedirectResponse(f"/runs/{run_id}", status_code=303)
     run = runs.get(run_id)
     assert run is not None
-    years = [y for y in result.recommended.years if y.lives_running >= FEW_LIVES]
     response: HTMLResponse = templates.TemplateResponse(
         request,
         "result.html",
@@ -71,7 +84,7 @@ def result_page(request: Request, run_id: str, runs: RunsDep, templates: Templat
             "source_words": source_words(result.source),
             "parent": _parent(result.model),
             "figures": result_figures(result, goal=run.goal, retirement_age=run.retirement_age),
-            "first_year": years[0] if years else None,
+            "summary": summary_of(run, result),
         },
     )
     return response
