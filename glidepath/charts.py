@@ -33,7 +33,6 @@ from typing import Any
 
 from glidepath.advice.strategies import name as strategy_name
 from glidepath.cli.render import FEW_LIVES
-from glidepath.engine.strategies import REFERENCE_STRATEGIES
 from glidepath.household.model import Household
 from glidepath.simulation.v1 import simulation_pb2 as sim
 
@@ -328,15 +327,6 @@ def recommended_chart(result: sim.OptimizeResult, household: Household) -> Chart
         retirements=retirements(household),
         panels=(wealth_panel(wealth, household), spending, allocation),
     )
-
-
-def recommended_result(results: Sequence[sim.StrategyResult]) -> sim.StrategyResult:
-    """The strategy a comparison recommends: the highest objective certainty equivalent
-    among those a household can follow, the dynamic-programming references
-    (``REFERENCE_STRATEGIES``: the ceiling they measure the others against) aside unless
-    nothing else was compared."""
-    followable = [r for r in results if r.strategy not in REFERENCE_STRATEGIES]
-    return max(followable or results, key=lambda r: r.certainty_equivalent.value)
 
 
 def _flow(year: sim.YearDecision) -> float:

@@ -23,6 +23,7 @@ from glidepath.advice.convert import (
     compare_summary,
     optimize_answer,
     optimize_summary,
+    recommended_result,
     simulate_summary,
 )
 from glidepath.advice.strategies import WORDS, described, words
@@ -348,7 +349,7 @@ def test_a_comparison_recommends_the_highest_ce_over_the_own_plan() -> None:
     baseline), and no "This year", which Compare does not carry."""
     household, response = _compared(("own_plan", "merton", "four_percent_rule", "vpw"))
     by_name = {r.strategy: r for r in response.results}
-    best = max(response.results, key=lambda r: r.certainty_equivalent.value)
+    best = recommended_result(response.results)
     summary = compare_summary(response, household)
     assert [s.heading for s in summary.sections] == [RISK, STRATEGY, WORDS_USED, BEFORE]
     strategy = summary.section(STRATEGY).lines
@@ -357,7 +358,7 @@ def test_a_comparison_recommends_the_highest_ce_over_the_own_plan() -> None:
         assert summary.headline == "Recommended: keep your current plan."
         return
     assert summary.headline == f"Recommended: {words(best.strategy).name}."
-    assert strategy[1].startswith("Why: it has the highest CE of the strategies tried")
+    assert strategy[1].startswith("Why: it has the highest CE of the rules compared")
     gain = best.versus.ce_difference
     expected = best.certainty_equivalent.value - by_name["own_plan"].certainty_equivalent.value
     assert gain.value == pytest.approx(expected, rel=1e-6)
@@ -371,7 +372,7 @@ def test_a_comparison_pairs_the_gain_only_where_it_paired_the_own_plan() -> None
     for strategies in (("merton", "vpw", "own_plan"), ("four_percent_rule", "merton", "own_plan")):
         household, response = _compared(strategies)
         by_name = {r.strategy: r for r in response.results}
-        best = max(response.results, key=lambda r: r.certainty_equivalent.value)
+        best = recommended_result(response.results)
         own = by_name["own_plan"]
         assert best.strategy != "own_plan" and best.versus.baseline != "own_plan"
         answer = compare_answer(response, household)

@@ -20,6 +20,7 @@ import matplotlib.image
 import pytest
 from cli_support import EXAMPLE, ROOT
 
+from glidepath.advice.convert import recommended_result
 from glidepath.charts import (
     WEALTH_AXIS_HEADROOM,
     Chart,
@@ -27,7 +28,6 @@ from glidepath.charts import (
     age_axis_label,
     chart_document,
     recommended_chart,
-    recommended_result,
     retirements,
     strategy_chart,
     wealth_panel,

@@ -425,7 +425,7 @@ def test_without_the_ai_box_the_rules_are_compared(client: TestClient, peers: Fa
     # The comparison's own summary: the own plan's risk and the gain, no year's actions.
     assert "Your current plan runs out of money in 10 % of simulated lives" in text
     assert "The recommendation gains +5,000 a year of CE" in text
-    assert "Why: it has the highest CE of the strategies tried (40,000 a year)." in text
+    assert "Why: it has the highest CE of the rules compared (40,000 a year)." in text
     assert "This year" not in text and "Before you act" in text
     assert 'id="gate"' not in page and 'id="chart-allocation"' not in page
 

@@ -1,224 +1,195 @@
-"""The result page's charts as Plotly figures (plain dicts, drawn in the browser).
+"""The result page's charts: ``glidepath.charts`` drawn as Plotly figures (plain dicts).
 
-Three figures from one OptimizeResult: wealth by age (the recommended strategy's
-percentile bands and median, the household's own plan's median, the capital goal and
-the retirement age), spending by age (the same, for consumption) and the stock share by
-age. Under mortality the ages where fewer than FEW_LIVES of the lives still run are left
-out (a band over a handful of lives says little), and so is the wealth profile's last
-column, which holds every life's bequest whatever its age at death. These builders are
-this module's own until the chart data shared with the CLI has a renderer-free home.
+What a chart shows, its labels and where its axes stop are decided once, renderer-free,
+in ``glidepath.charts`` (the CLI draws the same charts with matplotlib); this module only
+turns each :class:`~glidepath.charts.Panel` into one Plotly figure, drawn in the browser
+by ``static/charts.js``. An AI run draws the recommendation (``recommended_chart``:
+wealth, spending and saving, stock share); a rules-only run, which carries no year's
+decisions, draws the recommended rule's simulation (``strategy_chart``: wealth and
+spending).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from glidepath.cli.render import FEW_LIVES
+from glidepath.charts import (
+    Chart,
+    Fan,
+    Level,
+    Panel,
+    Series,
+    Unit,
+    recommended_chart,
+    strategy_chart,
+)
+from glidepath.household.model import Household
 from glidepath.simulation.v1 import simulation_pb2 as sim
-from web_service.filters import strategy_name
 
 Figure = dict[str, Any]
-BAND_COLOUR = "rgba(31, 119, 180, {alpha})"
-OWN_PLAN = "own_plan"
+# The elements drawing the panels, in the panels' order (wealth, spending, allocation).
+FIGURE_IDS = ("chart-wealth", "chart-spending", "chart-allocation")
+BAND = "rgba(31, 119, 180, {alpha})"
+LEVEL_COLOURS = ("#2ca02c", "#b35900")
+SERIES_COLOURS = ("#1f77b4", "#9467bd", "#8c564b")
 
 
-def _kept(profile: sim.AgeProfile, end_column: bool) -> list[int]:
-    counts = list(profile.paths_by_age)
-    if not counts:
-        return list(range(len(profile.ages)))
-    last = len(counts) - 1 if end_column else len(counts)
-    return [k for k, n in enumerate(counts[:last]) if n >= FEW_LIVES * counts[0]]
-
-
-def _pick(values: Sequence[float], keep: list[int]) -> list[float]:
-    return [values[k] for k in keep]
-
-
-def _layout(title: str, y_title: str, *, percent: bool = False) -> dict[str, Any]:
+def figures(chart: Chart | None) -> dict[str, Figure]:
+    """The chart's panels as figures, by the id of the element drawing each."""
+    if chart is None:
+        return {}
     return {
-        "title": {"text": title},
-        "xaxis": {"title": {"text": "age of the first adult"}, "automargin": True},
-        "yaxis": {
-            "title": {"text": y_title},
-            "automargin": True,
-            "rangemode": "tozero",
-            **({"tickformat": ".0%"} if percent else {"tickformat": ",.0f"}),
-        },
-        # Below the axis title, growing downwards as it wraps on a narrow screen.
-        "legend": {"orientation": "h", "yanchor": "top", "y": -0.3},
-        "margin": {"l": 70, "r": 10, "t": 40, "b": 40},
-        "hovermode": "x unified",
+        key: panel_figure(chart, panel)
+        for key, panel in zip(FIGURE_IDS, chart.panels, strict=False)
     }
 
 
-def band_figure(
-    profile: sim.AgeProfile,
-    own: sim.AgeProfile | None,
-    *,
-    title: str,
-    y_title: str,
-    strategy: str,
-    end_column: bool,
-    goal: float = 0.0,
-    retirement_age: int | None = None,
-) -> Figure:
-    """The percentile bands (outer and inner pairs shaded), the median, own plan's median."""
-    keep = _kept(profile, end_column)
-    ages = _pick(list(profile.ages), keep)
-    bands = {b.percentile: _pick(list(b.values), keep) for b in profile.bands}
+def result_chart(result: sim.OptimizeResult, household: Household) -> Chart | None:
+    """The recommendation's chart when the answer has its years, else its simulation's."""
+    if result.recommended.years:
+        return recommended_chart(result, household)
+    chosen = next(
+        (r for r in result.comparison.results if r.strategy == result.recommended.strategy), None
+    )
+    return None if chosen is None else strategy_chart(chosen, household)
+
+
+def panel_figure(chart: Chart, panel: Panel) -> Figure:
+    """One panel as a figure: its fan, series and levels, the retirements marked."""
+    first, last = chart.ages
     traces: list[dict[str, Any]] = []
-    points = sorted(bands)
-    pairs = [(points[i], points[-1 - i]) for i in range(len(points) // 2)]
-    for depth, (low, high) in enumerate(pairs):
-        alpha = 0.12 + 0.12 * depth
+    if panel.fan is not None:
+        traces += _fan(panel.fan)
+    for index, series in enumerate(panel.series):
+        traces.append(_series(series, SERIES_COLOURS[index % len(SERIES_COLOURS)]))
+    for index, level in enumerate(panel.levels):
+        traces.append(_level(level, last, LEVEL_COLOURS[index % len(LEVEL_COLOURS)], first))
+    return {"data": traces, "layout": _layout(chart, panel, first, last)}
+
+
+def _fan(fan: Fan) -> list[dict[str, Any]]:
+    """The outer band lightly, the 25th-75th darker, the median as a line."""
+    profile, labels = fan.profile, fan.labels()
+    ages = list(profile.ages)
+    traces: list[dict[str, Any]] = []
+    for key, (low, high), alpha in (
+        ("outer", profile.outer, 0.15),
+        ("inner", (25.0, 75.0), 0.3),
+    ):
+        band = profile.band(low, high)
+        if band is None or (key == "inner" and (low, high) == profile.outer):
+            continue
+        traces.append(_line(ages, band[0], "", width=0, legend=False))
         traces.append(
             {
-                "x": ages,
-                "y": bands[low],
-                "mode": "lines",
-                "line": {"width": 0},
-                "showlegend": False,
-                "hoverinfo": "skip",
-                "type": "scatter",
-            }
-        )
-        traces.append(
-            {
-                "x": ages,
-                "y": bands[high],
-                "mode": "lines",
-                "line": {"width": 0},
+                **_line(ages, band[1], labels[key], width=0),
                 "fill": "tonexty",
-                "fillcolor": BAND_COLOUR.format(alpha=alpha),
-                "name": f"{low:g}th to {high:g}th percentile",
-                "type": "scatter",
-                "hoverinfo": "skip",
+                "fillcolor": BAND.format(alpha=alpha),
             }
         )
-    if 50.0 in bands:
+    if profile.median is not None:
         traces.append(
-            {
-                "x": ages,
-                "y": bands[50.0],
-                "mode": "lines",
-                "type": "scatter",
-                "line": {"color": BAND_COLOUR.format(alpha=1), "width": 3},
-                "name": f"median, {strategy_name(strategy)}",
-            }
+            {**_line(ages, profile.median, labels["median"], width=3), "hoverinfo": "x+y+name"}
         )
-    if own is not None and strategy != OWN_PLAN:
-        own_keep = _kept(own, end_column)
-        own_bands = {b.percentile: list(b.values) for b in own.bands}
-        if 50.0 in own_bands:
-            traces.append(
-                {
-                    "x": _pick(list(own.ages), own_keep),
-                    "y": _pick(own_bands[50.0], own_keep),
-                    "mode": "lines",
-                    "type": "scatter",
-                    "line": {"color": "#b35900", "dash": "dash"},
-                    "name": "median, your own plan",
-                }
-            )
-    layout = _layout(title, y_title)
-    shapes: list[dict[str, Any]] = []
-    if goal > 0 and ages:
-        shapes.append(
+        traces[-1]["line"]["color"] = BAND.format(alpha=1)
+    return traces
+
+
+def _line(
+    ages: list[int], values: Any, name: str, *, width: float, legend: bool = True
+) -> dict[str, Any]:
+    trace: dict[str, Any] = {
+        "x": ages,
+        "y": list(values),
+        "mode": "lines",
+        "type": "scatter",
+        "line": {"width": width},
+        "name": name,
+        "showlegend": legend,
+    }
+    if width == 0:
+        trace["hoverinfo"] = "skip"
+    return trace
+
+
+def _series(series: Series, colour: str) -> dict[str, Any]:
+    if series.bars:
+        return {
+            "x": list(series.ages),
+            "y": list(series.values),
+            "type": "bar",
+            "name": series.label,
+            "marker": {"color": "rgba(140, 86, 75, 0.5)"},
+        }
+    trace = _line(list(series.ages), series.values, series.label, width=3)
+    trace["line"]["color"] = colour
+    if series.step:
+        trace["line"]["shape"] = "hv"
+    return trace
+
+
+def _level(level: Level, last: int, colour: str, first: int) -> dict[str, Any]:
+    start = first if level.from_age is None else level.from_age
+    return {
+        "x": [start, last],
+        "y": [level.value, level.value],
+        "mode": "lines",
+        "type": "scatter",
+        "line": {"color": colour, "dash": "dot", "width": 2},
+        "name": level.label,
+        "hoverinfo": "name",
+    }
+
+
+def title(panel: Panel) -> str:
+    """What the panel draws, by age: its fan's quantity, then its lines, then its bars."""
+    parts = [panel.fan.quantity] if panel.fan is not None else []
+    parts += [s.label for s in sorted(panel.series, key=lambda s: s.bars)]
+    text = " and ".join(parts) or panel.axis_label
+    return f"{text[:1].upper()}{text[1:]} by age"
+
+
+def _layout(chart: Chart, panel: Panel, first: int, last: int) -> dict[str, Any]:
+    share = panel.unit is Unit.SHARE
+    yaxis: dict[str, Any] = {
+        "title": {"text": panel.axis_label},
+        "automargin": True,
+        "tickformat": ".0%" if share else ",.0f",
+    }
+    if panel.top is not None:
+        yaxis["range"] = [panel.bottom or 0.0, panel.top]
+    elif panel.bottom == 0.0:
+        yaxis["rangemode"] = "tozero"
+    return {
+        "title": {"text": title(panel)},
+        "xaxis": {"title": {"text": chart.x_label}, "automargin": True, "range": [first, last]},
+        "yaxis": yaxis,
+        "shapes": [
             {
                 "type": "line",
-                "x0": ages[0],
-                "x1": ages[-1],
-                "y0": goal,
-                "y1": goal,
-                "line": {"color": "#2ca02c", "dash": "dot"},
-            }
-        )
-        traces.append(
-            {
-                "x": [ages[0], ages[-1]],
-                "y": [goal, goal],
-                "mode": "lines",
-                "type": "scatter",
-                "line": {"color": "#2ca02c", "dash": "dot"},
-                "name": "capital goal",
-            }
-        )
-    if retirement_age is not None:
-        shapes.append(
-            {
-                "type": "line",
-                "x0": retirement_age,
-                "x1": retirement_age,
+                "x0": mark.age,
+                "x1": mark.age,
                 "yref": "paper",
                 "y0": 0,
                 "y1": 1,
                 "line": {"color": "#555", "dash": "dash"},
             }
-        )
-        layout["annotations"] = [
+            for mark in chart.retirements
+        ],
+        "annotations": [
             {
-                "x": retirement_age,
+                "x": mark.age,
                 "yref": "paper",
-                "y": 1,
-                "text": "retirement",
+                "y": 1 - 0.07 * number,
+                "text": mark.label,
                 "showarrow": False,
                 "xanchor": "left",
             }
-        ]
-    layout["shapes"] = shapes
-    if 95.0 in bands and 50.0 in bands and bands[50.0]:
-        # The 95th percentile of wealth runs far above the median: cap the axis so that
-        # the median stays readable (the band is cut, not dropped; hover shows values).
-        top = max(bands[50.0]) * 3
-        layout["yaxis"]["range"] = [0, max(top, goal * 1.2)]
-    return {"data": traces, "layout": layout}
-
-
-def allocation_figure(recommended: sim.RecommendedStrategy) -> Figure:
-    years = [y for y in recommended.years if y.lives_running >= FEW_LIVES]
-    trace = {
-        "x": [y.age for y in years],
-        "y": [y.stock_share for y in years],
-        "mode": "lines",
-        "type": "scatter",
-        "line": {"width": 3},
-        "name": f"stock share, {strategy_name(recommended.strategy)} (median)",
+            for number, mark in enumerate(chart.retirements)
+        ],
+        # Below the axis title, growing downwards as it wraps on a narrow screen.
+        "legend": {"orientation": "h", "yanchor": "top", "y": -0.3},
+        "margin": {"l": 70, "r": 10, "t": 40, "b": 40},
+        "hovermode": "x unified",
+        "barmode": "overlay",
     }
-    layout = _layout("Allocation by age: share in stocks", "share in stocks", percent=True)
-    layout["yaxis"]["range"] = [0, 1]
-    return {"data": [trace], "layout": layout}
-
-
-def result_figures(
-    result: sim.OptimizeResult, *, goal: float, retirement_age: int | None
-) -> dict[str, Figure]:
-    """The three figures of the result page, by the id of the element drawing each."""
-    by_name = {r.strategy: r for r in result.comparison.results}
-    chosen = by_name.get(result.recommended.strategy)
-    own = by_name.get(OWN_PLAN)
-    figures: dict[str, Figure] = {}
-    if chosen is not None:
-        name = strategy_name(chosen.strategy)
-        figures["chart-wealth"] = band_figure(
-            chosen.wealth,
-            own.wealth if own else None,
-            title=f"Wealth by age: {name}",
-            y_title="wealth, today's money",
-            strategy=chosen.strategy,
-            end_column=True,
-            goal=goal,
-            retirement_age=retirement_age,
-        )
-        figures["chart-spending"] = band_figure(
-            chosen.consumption,
-            own.consumption if own else None,
-            title=f"Spending by age: {name}",
-            y_title="spending a year, today's money",
-            strategy=chosen.strategy,
-            end_column=False,
-            retirement_age=retirement_age,
-        )
-    if result.recommended.years:
-        figures["chart-allocation"] = allocation_figure(result.recommended)
-    return figures

@@ -19,7 +19,7 @@ from typing import Protocol
 
 import grpc
 
-from glidepath.advice.convert import highest_ce
+from glidepath.advice.convert import recommended_result
 from glidepath.advice.strategies import words
 from glidepath.cli.errors import one_line
 from glidepath.clients import Caller, Deadlines, RegistryClient, SimulationClient, TrainingClient
@@ -116,12 +116,13 @@ class CompareCall:
 
 
 def compare_result(response: sim.CompareResponse) -> sim.OptimizeResult:
-    """A comparison as the result page reads it: the best objective CE recommended."""
+    """A comparison as the result page reads it: ``recommended_result`` recommended (the
+    rule of the highest objective CE, as the CLI's ``compare`` and the summary say)."""
     result = sim.OptimizeResult(household_hash=response.household_hash)
     result.comparison.CopyFrom(response)
     result.total_seconds = response.run.seconds
     if response.results:
-        best = highest_ce(response.results)
+        best = recommended_result(response.results)
         result.recommended.strategy = best.strategy
         result.recommended.paths = response.run.paths
         result.recommended.reason = (

@@ -74,10 +74,7 @@ class Run:
     pretrained: bool
     # False: a comparison of the rules (Compare), no trained policy.
     ai: bool = True
-    # For the charts: the capital goal and the first adult's retirement age.
-    goal: float = 0.0
-    retirement_age: int | None = None
-    # The household as sent: the summary reads its accounts and annuity offer.
+    # The household as sent: the summary and the charts read it (accounts, goal, ages).
     household: Household | None = None
     started: float = field(default_factory=time.monotonic)
     events: list[Event] = field(default_factory=list)
@@ -192,8 +189,6 @@ class RunStore:
         episodes: int,
         pretrained: bool,
         ai: bool = True,
-        goal: float = 0.0,
-        retirement_age: int | None = None,
         household: Household | None = None,
     ) -> Run:
         """Open the stream and read it on a thread; RunsFull when every slot is taken."""
@@ -203,8 +198,6 @@ class RunStore:
             episodes,
             pretrained,
             ai=ai,
-            goal=goal,
-            retirement_age=retirement_age,
             household=household,
         )
         with self._lock:

@@ -22,6 +22,7 @@ from glidepath.advice.summary import (
     ThisYear,
     summarise,
 )
+from glidepath.engine.strategies import REFERENCE_STRATEGIES
 from glidepath.household.model import Household
 from glidepath.rl.gate import OWN_PLAN
 from glidepath.simulation.v1 import simulation_pb2 as sim
@@ -33,9 +34,9 @@ def optimize_summary(result: sim.OptimizeResult, household: Household) -> Summar
 
 
 def compare_summary(response: sim.CompareResponse, household: Household) -> Summary:
-    """The summary of a Compare answer: the strategy of the highest CE recommended over
-    the own plan, no trained policy judged. Compare does not carry the year's decisions
-    (only Optimize does), so the summary has no "This year" section."""
+    """The summary of a Compare answer: ``recommended_result`` (the rule of the highest
+    CE) set against the own plan, no trained policy judged. Compare does not carry the
+    year's decisions (only Optimize does), so the summary has no "This year" section."""
     return summarise(compare_answer(response, household))
 
 
@@ -77,9 +78,13 @@ def optimize_answer(result: sim.OptimizeResult, household: Household) -> Answer:
     )
 
 
-def highest_ce(results: Sequence[sim.StrategyResult]) -> sim.StrategyResult:
-    """The result of the highest objective CE: what a comparison recommends."""
-    return max(results, key=lambda r: r.certainty_equivalent.value)
+def recommended_result(results: Sequence[sim.StrategyResult]) -> sim.StrategyResult:
+    """The strategy a comparison recommends: the highest objective certainty equivalent
+    among those a household can follow, the dynamic-programming references
+    (``REFERENCE_STRATEGIES``: the ceiling they measure the others against) aside unless
+    nothing else was compared."""
+    followable = [r for r in results if r.strategy not in REFERENCE_STRATEGIES]
+    return max(followable or results, key=lambda r: r.certainty_equivalent.value)
 
 
 def compare_answer(response: sim.CompareResponse, household: Household) -> Answer:
@@ -87,7 +92,7 @@ def compare_answer(response: sim.CompareResponse, household: Household) -> Answe
     own = by_name.get(OWN_PLAN)
     if own is None:
         raise ValueError(f"the comparison has no result for {OWN_PLAN}")
-    best = highest_ce(response.results)
+    best = recommended_result(response.results)
     return Answer(
         own_plan=outcome(own, None),
         recommended=outcome(best, None),

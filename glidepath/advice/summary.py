@@ -450,8 +450,8 @@ def _why(answer: Answer) -> str:
         return ""
     if verdict is None:
         if chosen.strategy == OWN_PLAN:
-            return "no other strategy tried does better for you."
-        return f"it has the highest CE of the strategies tried ({_ce(chosen)})."
+            return "no other rule compared does better for you."
+        return f"it has the highest CE of the rules compared ({_ce(chosen)})."
     margin = _margin(verdict.improvement)
     other = name(verdict.best_other)
     if verdict.passed and noticeable(verdict):

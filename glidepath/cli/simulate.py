@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from glidepath.advice.convert import simulate_summary
+from glidepath.advice.convert import recommended_result, simulate_summary
 from glidepath.cli.arguments import non_negative_int, positive_int
 from glidepath.cli.channels import connect
 from glidepath.cli.errors import EXIT_OK, EXIT_USAGE, CliError
@@ -128,9 +128,7 @@ def run_compare(args: argparse.Namespace) -> int:
 
 def plotted_result(response: sim.CompareResponse, name: str | None) -> sim.StrategyResult:
     """The strategy asked for, else the one the comparison recommends
-    (``glidepath.charts.recommended_result``: not a dynamic-programming reference)."""
-    from glidepath.charts import recommended_result
-
+    (``recommended_result``: not a dynamic-programming reference)."""
     if name is None:
         return recommended_result(response.results)
     for result in response.results:

@@ -213,8 +213,6 @@ def handle_submit(
             episodes=request_message.episodes,
             pretrained=options["pretrained"],
             ai=options["ai"],
-            goal=household.goals.capital_goal,
-            retirement_age=household.adults[0].retirement_age,
             household=household,
         )
     except RunsFull as full:

@@ -21,7 +21,7 @@ from glidepath.cli.rungs import source_words
 from glidepath.common.v1 import model_pb2
 from glidepath.models import model_file_name
 from glidepath.simulation.v1 import simulation_pb2 as sim
-from web_service.charts import result_figures
+from web_service.charts import figures, result_chart
 from web_service.deps import RunsDep, TemplatesDep
 from web_service.runs import Run, RunStore
 
@@ -74,6 +74,7 @@ def result_page(request: Request, run_id: str, runs: RunsDep, templates: Templat
         return RedirectResponse(f"/runs/{run_id}", status_code=303)
     run = runs.get(run_id)
     assert run is not None
+    chart = result_chart(result, run.household) if run.household is not None else None
     response: HTMLResponse = templates.TemplateResponse(
         request,
         "result.html",
@@ -83,7 +84,8 @@ def result_page(request: Request, run_id: str, runs: RunsDep, templates: Templat
             "how_served": HOW_SERVED.get(result.source, "unknown"),
             "source_words": source_words(result.source),
             "parent": _parent(result.model),
-            "figures": result_figures(result, goal=run.goal, retirement_age=run.retirement_age),
+            "chart": chart,
+            "figures": figures(chart),
             "summary": summary_of(run, result),
         },
     )
