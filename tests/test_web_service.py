@@ -21,6 +21,8 @@ import pytest
 from fastapi.testclient import TestClient
 from web_support import form_fields, sse
 
+from glidepath.charts import Unit
+from glidepath.cli.inputs import load_household
 from glidepath.common.v1 import model_pb2
 from glidepath.config import ConfigError
 from glidepath.registry.v1 import registry_pb2
@@ -28,6 +30,7 @@ from glidepath.simulation.v1 import simulation_pb2 as sim
 from glidepath.training.v1 import training_pb2
 from web_service import household_form as hf
 from web_service.app import build_app
+from web_service.charts import FIGURE_IDS, figures, result_chart
 from web_service.clients import PeerError, TrainingSpeed, compare_result, speed_of
 from web_service.config import WebServiceSettings
 from web_service.form_schema import GROUPS
@@ -590,3 +593,29 @@ def test_the_oldest_finished_run_goes_first_and_a_running_one_stays() -> None:
     assert runs.get(done.run_id) is None
     assert runs.get(third.run_id) is third
     held.cancel()
+
+
+def test_the_web_charts_are_the_shared_charts_drawn_with_plotly() -> None:
+    """Each panel of ``glidepath.charts`` becomes one figure: its axis label, its legend
+    entries, where its axis stops; a comparison (no year's decisions) draws the rule's
+    simulation, wealth and spending only."""
+    household = load_household(EXAMPLES / "household.json").household
+    result = fake_result()
+    chart = result_chart(result, household)
+    assert chart is not None and len(chart.panels) == 3
+    drawn = figures(chart)
+    assert list(drawn) == list(FIGURE_IDS)
+    for key, panel in zip(FIGURE_IDS, chart.panels, strict=True):
+        layout = drawn[key]["layout"]
+        assert layout["yaxis"]["title"]["text"].replace("<br>", " ") == panel.axis_label
+        assert layout["xaxis"]["title"]["text"] == chart.x_label
+        names = {trace["name"] for trace in drawn[key]["data"]}
+        assert {s.label for s in panel.series} | {v.label for v in panel.levels} <= names
+        if panel.top is not None:
+            assert layout["yaxis"]["range"] == [panel.bottom or 0.0, panel.top]
+        assert (layout["yaxis"]["tickformat"] == ".0%") == (panel.unit is Unit.SHARE)
+        assert [shape["x0"] for shape in layout["shapes"]] == [r.age for r in chart.retirements]
+    compared = result_chart(compare_result(result.comparison), household)
+    assert compared is not None
+    assert [p.fan.quantity for p in compared.panels if p.fan] == ["wealth", "spending"]
+    assert list(figures(compared)) == ["chart-wealth", "chart-spending"]

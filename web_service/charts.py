@@ -152,7 +152,8 @@ def title(panel: Panel) -> str:
 def _layout(chart: Chart, panel: Panel, first: int, last: int) -> dict[str, Any]:
     share = panel.unit is Unit.SHARE
     yaxis: dict[str, Any] = {
-        "title": {"text": panel.axis_label},
+        # The unit on a line of its own: a long label outgrows a short plot (375 px).
+        "title": {"text": panel.axis_label.replace(" (", "<br>(", 1)},
         "automargin": True,
         "tickformat": ".0%" if share else ",.0f",
     }
