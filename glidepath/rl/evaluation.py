@@ -26,6 +26,7 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 
 from glidepath.engine.cashflows import build_schedule
 from glidepath.engine.objective import Objective
+from glidepath.engine.result_cache import BASELINE_RESULTS
 from glidepath.engine.run import SimulationSettings, simulate
 from glidepath.engine.strategies import Strategy
 from glidepath.errors import InvalidArgument
@@ -132,6 +133,7 @@ def evaluate_strategy(
         household,
         names,
         SimulationSettings(paths=lives, seed=seed, keep_path_utilities=True),
+        cache=BASELINE_RESULTS,
     )
     objective = Objective.for_schedule(build_schedule(household))
     utilities = {

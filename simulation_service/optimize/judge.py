@@ -25,6 +25,7 @@ import numpy as np
 
 from glidepath.engine.cashflows import build_schedule
 from glidepath.engine.objective import Objective
+from glidepath.engine.result_cache import BASELINE_RESULTS
 from glidepath.engine.rollout import Rollout, rollout
 from glidepath.engine.run import ComparisonResult, SimulationSettings, simulate
 from glidepath.engine.strategies import Strategy
@@ -89,6 +90,7 @@ def judge(
         household,
         [candidate, *others],
         replace(settings, keep_path_utilities=True, should_stop=stop),
+        cache=BASELINE_RESULTS,
     )
     evaluation_seconds = time.perf_counter() - began
     verdict = gate_of(household, result, others)
