@@ -22,6 +22,7 @@ from glidepath.household.canonical import canonicalize
 from glidepath.rpc.server import ServiceSpec
 from glidepath.simulation.v1 import simulation_pb2_grpc
 from simulation_service.config import DEFAULT_PORT, SimulationServiceSettings
+from simulation_service.optimize.baselines import BaselineWarmer
 from simulation_service.optimize.flow import Evaluate, Optimizer, Score, Scored
 from simulation_service.optimize.interrupt import Interrupt
 from simulation_service.optimize.judge import Judgement, judge
@@ -65,18 +66,21 @@ def build_app(settings: SimulationServiceSettings) -> SimulationApp:
     )
     training = TrainingPeer(settings.training_addr, deadlines, credentials)
     scores = ScoreCache()
+    warmer = BaselineWarmer()
     optimizer = Optimizer(
         registry,
         training,
         PolicyCache(settings.policy_cache),
-        _evaluator(pool, settings, scores),
+        _evaluator(pool, settings, scores, warmer),
         _scorer(pool, settings, scores),
         candidates=settings.optimize_candidates,
+        warm=warmer.start,
     )
     servicer = SimulationServicer(settings, pool, optimizer)
     warming = warm_up(settings.torch_threads)
 
     def stop() -> None:
+        warmer.shutdown()
         pool.shutdown()
         registry.close()
         training.close()
@@ -100,13 +104,20 @@ def build_app(settings: SimulationServiceSettings) -> SimulationApp:
     return SimulationApp(spec=spec, pool=pool, optimizer=optimizer)
 
 
-def _evaluator(pool: WorkPool, settings: SimulationServiceSettings, scores: ScoreCache) -> Evaluate:
+def _evaluator(
+    pool: WorkPool,
+    settings: SimulationServiceSettings,
+    scores: ScoreCache,
+    warmer: BaselineWarmer | None = None,
+) -> Evaluate:
     """Optimize's engine runs go through the same pool (and limits) as Simulate's.
 
     A judgement already computed for the same model, household and settings is served
     from the cache (``memo``): it is a pure function of them. A judgement on the very
     lives and household a candidate is scored on (the hash's evaluation lives, the
     canonical household) is that score too: kept in ``scores``, it is not run again.
+    The baselines the ``warmer`` began for the same request while its model trained are
+    waited for, then served from the engine's cache (``baselines``).
     """
     cache = JudgementCache(settings.judgement_cache)
 
@@ -120,6 +131,8 @@ def _evaluator(pool: WorkPool, settings: SimulationServiceSettings, scores: Scor
         found = cache.get(key)
         if found is not None:
             return replace(found, evaluation_seconds=0.0, profile_seconds=0.0, cached=True)
+        if warmer is not None:
+            warmer.wait(job)
         judgement = pool.run(
             lambda stop: judge(
                 job.household,

@@ -71,6 +71,15 @@ class Scored:
 
 # Scores a model; UnusablePolicy when its actions are not finite on those lives.
 Score = Callable[[OptimizeJob, model_pb2.ModelMetadata, "ActorCriticPolicy", Interrupt], Scored]
+# Begins, in the background, what the judgement of a job needs before any model exists
+# (the baselines on its lives, ``baselines.BaselineWarmer``); called when a training starts.
+Warm = Callable[[OptimizeJob, Interrupt], None]
+
+
+def _no_warm_up(job: OptimizeJob, interrupt: Interrupt) -> None:
+    """Nothing computed ahead: the judgement computes everything itself."""
+
+
 # Compatible models asked for and checked per call (the registry returns at most 16).
 DEFAULT_CANDIDATES = 4
 _NEXT = "trying the next compatible model"
@@ -173,6 +182,7 @@ class Optimizer:
         score: Score,
         *,
         candidates: int = DEFAULT_CANDIDATES,
+        warm: Warm = _no_warm_up,
     ) -> None:
         self._registry = registry
         self._training = training
@@ -180,6 +190,7 @@ class Optimizer:
         self._evaluate = evaluate
         self._score = score
         self._candidates = candidates
+        self._warm = warm
 
     def run(self, job: OptimizeJob, interrupt: Interrupt, caller: User = LOCAL) -> Messages:
         """The stream of one call: events, then the result."""
@@ -519,6 +530,7 @@ class Optimizer:
                     reason="MODEL_QUARANTINED",
                 ) from None
         job_id = started.job.job_id
+        self._warm(call.job, call.interrupt)  # the judgement's baselines, while it trains
         stage, source, verb = (
             (Stage.OPTIMIZE_STAGE_TRAINING_JOINED, pb.MODEL_SOURCE_JOINED_RUNNING_JOB, "joined")
             if started.joined
