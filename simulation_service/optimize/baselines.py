@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import replace
 
@@ -90,6 +91,7 @@ class BaselineWarmer:
             return
         household = job.household
         settings = replace(job.settings, keep_path_utilities=True, should_stop=stop)
+        began = time.perf_counter()
         try:
             simulate(household, list(other_strategies(household)), settings, cache=BASELINE_RESULTS)
         except errors.Cancelled:
@@ -101,6 +103,12 @@ class BaselineWarmer:
                 household_hash=job.household_hash,
                 detail=one_line(str(failed), 200),
             )
+            return
+        log.event(
+            "baselines_warmed",
+            household_hash=job.household_hash,
+            seconds=round(time.perf_counter() - began, 3),
+        )
 
 
 def _key(job: OptimizeJob) -> str:
