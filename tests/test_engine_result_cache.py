@@ -118,3 +118,13 @@ def test_the_cache_is_bounded_by_the_lives_it_holds() -> None:
     assert len(cache) == 2  # 3 x 1,024 lives: the least recently used went
     simulate(household, ["glide_path"], SETTINGS, cache=cache)
     assert cache.hits == 1
+
+
+def test_a_kept_result_cannot_be_changed_by_a_caller() -> None:
+    cache = StrategyResults()
+    simulate(small_household(), ["merton"], SETTINGS, cache=cache)
+    served = simulate(small_household(), ["merton"], SETTINGS, cache=cache)
+    utilities = served.strategies[0].path_utilities
+    assert utilities is not None
+    with pytest.raises(ValueError):
+        utilities += 1.0

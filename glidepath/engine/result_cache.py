@@ -26,7 +26,7 @@ on them is not a function of the key. ``simulate`` skips the cache for them.
 The cache is bounded by the lives it holds (per-path utilities cost 8 bytes each; the
 summaries are small), least recently used first out, and thread-safe: the simulation
 service judges on several threads. Results are frozen dataclasses and their arrays are
-never written to, so one object can be handed to every caller.
+made read-only when kept, so one object can be handed to every caller.
 """
 
 from __future__ import annotations
@@ -91,6 +91,7 @@ class StrategyResults:
         assert result.path_utilities is not None
         if result.n_paths > self._max_paths:
             return
+        result.path_utilities.setflags(write=False)  # shared by every caller from now on
         with self._lock:
             previous = self._items.pop(key, None)
             if previous is not None:
