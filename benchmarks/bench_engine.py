@@ -142,7 +142,8 @@ def cpu(f):
     began = time.process_time(); f(); return time.process_time() - began
 bare, loop, cold, warm = [], [], [], []
 for k in range(5):
-    bare.append(cpu(lambda: [rollout(h, "own_plan", lives, seed=10 + k) for _ in range(strategies)]))
+    bare.append(cpu(lambda: [rollout(h, "own_plan", lives, seed=10 + k)
+                             for _ in range(strategies)]))
     loop.append(cpu(lambda: step_loop(10 + k)))
     BASELINE_RESULTS.clear()
     cold.append(cpu(lambda: evaluate_policy(h, policy, lives=lives, seed=10 + k)))
