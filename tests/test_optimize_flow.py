@@ -645,3 +645,27 @@ def test_the_judgements_baselines_begin_when_a_training_starts_and_only_then() -
     )
     run(optimizer, job(use_pretrained=True))
     assert warmed == [trained]
+
+
+def test_the_ladder_warms_the_baselines_before_its_candidates_are_judged() -> None:
+    from glidepath.rl.family import family_hash, load_family
+
+    order: list[str] = []
+    judge_it = gated(True)
+
+    def judged(*args: Any) -> Judgement:
+        order.append("judged")
+        return judge_it(*args)  # type: ignore[no-any-return]
+
+    generic = metadata(family_hash(load_family()), 1000, sha256="ee" * 32)
+    optimizer = Optimizer(
+        LadderRegistry(generic),
+        FakeTraining(training_pb2.TRAINING_STATE_SUCCEEDED),
+        FakePolicies(),
+        judged,
+        fake_score,
+        warm=lambda j, _: order.append("warmed"),
+    )
+    _, result = run(optimizer, job(use_pretrained=True))
+    assert result is not None and result.source == pb.MODEL_SOURCE_GENERIC
+    assert order == ["warmed", "judged"]

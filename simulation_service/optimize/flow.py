@@ -72,7 +72,8 @@ class Scored:
 # Scores a model; UnusablePolicy when its actions are not finite on those lives.
 Score = Callable[[OptimizeJob, model_pb2.ModelMetadata, "ActorCriticPolicy", Interrupt], Scored]
 # Begins, in the background, what the judgement of a job needs before any model exists
-# (the baselines on its lives, ``baselines.BaselineWarmer``); called when a training starts.
+# (the baselines on its lives, ``baselines.BaselineWarmer``); called when a training
+# starts and when the ladder begins (while its candidates are found and loaded).
 Warm = Callable[[OptimizeJob, Interrupt], None]
 
 
@@ -390,6 +391,7 @@ class Optimizer:
         """No usable exact model: near matches and the generic model, judged zero-shot on
         this household's evaluation lives (the same for each) and gated; else a
         fine-tuning from the best of them; None when neither served (scratch follows)."""
+        self._warm(call.job, call.interrupt)  # the baselines, while the candidates load
         candidates = yield from self._candidates_near(call)
         judged: list[tuple[float, int, Ready, Judgement]] = []
         for index, (ready, label) in enumerate(candidates):
