@@ -72,10 +72,14 @@ class Pair:
         return replicas
 
     def stop_all(self) -> None:
-        for replica in self.started:
-            if replica.process.process.poll() is None:
-                assert replica.process.stop() == 0, replica.process.log()
+        """SIGTERM every replica at once; each must exit cleanly."""
+        running = [r for r in self.started if r.process.process.poll() is None]
         self.started = []
+        if running:
+            with ThreadPoolExecutor(len(running)) as pool:
+                codes = list(pool.map(lambda r: (r.process.stop(), r.process.log()), running))
+            for code, log in codes:
+                assert code == 0, log
 
 
 @pytest.fixture
