@@ -54,6 +54,20 @@ def registry_postgres() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture
+def registry_new_database(registry_postgres: PostgresServer) -> Iterator[Callable[[], str]]:
+    """Make empty databases on the session's server; each is dropped after the test."""
+    made: list[str] = []
+
+    def new_database() -> str:
+        made.append(registry_postgres.new_database())
+        return made[-1]
+
+    yield new_database
+    for url in made:
+        registry_postgres.drop_database(url)
+
+
+@pytest.fixture
 def registry_backend(request: pytest.FixtureRequest) -> str:
     """The index's back end for this test: SQLite unless the module asks for both."""
     backend: str = getattr(request, "param", "sqlite")
@@ -65,8 +79,8 @@ def registry_database_url(registry_backend: str, request: pytest.FixtureRequest)
     """REGISTRY_DATABASE_URL for this test: None (SQLite), or a fresh empty database."""
     if registry_backend == "sqlite":
         return None
-    server: PostgresServer = request.getfixturevalue("registry_postgres")
-    return server.new_database()
+    new_database: Callable[[], str] = request.getfixturevalue("registry_new_database")
+    return new_database()
 
 
 @pytest.fixture

@@ -88,6 +88,12 @@ class PostgresServer:
             admin.execute(f'CREATE DATABASE "{name}" STRATEGY FILE_COPY')
         return self.url(name)
 
+    def drop_database(self, url: str) -> None:
+        """Drop a database :meth:`new_database` made (its clients must be gone)."""
+        name = url.rsplit("/", 1)[1]
+        with psycopg.connect(self.url(), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
     def stop(self) -> None:
         """Stop the server and remove its files."""
         try:

@@ -13,7 +13,6 @@ from pathlib import Path
 import psycopg
 import pytest
 from conftest import REGISTRY_BACKENDS
-from postgres_support import PostgresServer
 from registry_support import HASH_A, model_zip, sha256_hex
 
 from glidepath.config import ConfigError
@@ -143,9 +142,9 @@ def test_an_owner_sweeps_young_temp_files_only_when_no_replica_shares_its_index(
 
 
 def test_replicas_opening_one_new_database_together_migrate_it_once(
-    registry_postgres: PostgresServer,
+    registry_new_database: Callable[[], str],
 ) -> None:
-    url = registry_postgres.new_database()
+    url = registry_new_database()
     barrier = threading.Barrier(6)
     failures: list[BaseException] = []
 
@@ -166,9 +165,9 @@ def test_replicas_opening_one_new_database_together_migrate_it_once(
 
 
 def test_two_stores_over_one_shared_index_see_and_delete_each_others_models(
-    tmp_path: Path, registry_postgres: PostgresServer
+    tmp_path: Path, registry_new_database: Callable[[], str]
 ) -> None:
-    url = registry_postgres.new_database()
+    url = registry_new_database()
     one = ModelStore(tmp_path, max_bytes=MAX_BYTES, index=PostgresIndex(url), owner=True)
     two = ModelStore(tmp_path, max_bytes=MAX_BYTES, index=PostgresIndex(url), owner=True)
     try:

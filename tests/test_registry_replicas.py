@@ -5,7 +5,7 @@ the other serves, and the sidecars they wrote still rebuild the index from the d
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +13,6 @@ from pathlib import Path
 import grpc
 import psycopg
 import pytest
-from postgres_support import PostgresServer
 from process_support import ServiceProcess
 from registry_support import (
     HASH_A,
@@ -83,8 +82,8 @@ class Pair:
 
 
 @pytest.fixture
-def registry_pair(tmp_path: Path, registry_postgres: PostgresServer) -> Iterator[Pair]:
-    pair = Pair(tmp_path, registry_postgres.new_database())
+def registry_pair(tmp_path: Path, registry_new_database: Callable[[], str]) -> Iterator[Pair]:
+    pair = Pair(tmp_path, registry_new_database())
     yield pair
     pair.stop_all()
 
@@ -206,7 +205,7 @@ def test_a_cleanup_on_one_replica_while_the_other_serves_loses_nothing_and_leave
 
 
 def test_the_sidecars_two_replicas_wrote_rebuild_the_index_in_a_fresh_database(
-    registry_pair: Pair, registry_postgres: PostgresServer
+    registry_pair: Pair, registry_new_database: Callable[[], str]
 ) -> None:
     first, second = registry_pair.start(2)
     stored: dict[str, registry_pb2.UploadModelResponse] = {}
@@ -225,7 +224,7 @@ def test_the_sidecars_two_replicas_wrote_rebuild_the_index_in_a_fresh_database(
     assert len(before) == 6 and before[quarantined.file_name].quarantine_reason
     registry_pair.stop_all()
 
-    (rebuilt,) = registry_pair.start(1, url=registry_postgres.new_database())
+    (rebuilt,) = registry_pair.start(1, url=registry_new_database())
     after = _listing(rebuilt.stub)
     assert after == before  # owner, scores, times, origin, quarantine: all came back
     with pytest.raises(grpc.RpcError) as caught:
