@@ -119,9 +119,6 @@ class PostgresIndex(SqlIndex):
     def describe(self) -> str:
         return f"postgresql://{self._where}"
 
-    def check(self) -> None:
-        self._rows("SELECT count(*) AS n FROM models")
-
     def close(self) -> None:
         with self._lock:
             self._db.close()

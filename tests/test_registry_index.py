@@ -204,3 +204,31 @@ def test_an_unreachable_database_is_unavailable_naming_it_without_its_password()
         PostgresIndex("postgresql://ada:hunter2@127.0.0.1:1/models?connect_timeout=2")
     assert "ada@127.0.0.1:1/models" in caught.value.message
     assert "hunter2" not in caught.value.message
+
+
+def test_a_name_locked_by_one_replica_waits_in_the_other_and_other_names_do_not(
+    registry_new_database: Callable[[], str],
+) -> None:
+    url = registry_new_database()
+    one, two = PostgresIndex(url), PostgresIndex(url)
+    key, other_key = ModelKey(HASH_A, 1000), ModelKey(HASH_A, 1001)
+    order: list[str] = []
+
+    def second_replica() -> None:
+        with two.name_lock(key):
+            order.append("two")
+
+    try:
+        with one.name_lock(key):
+            with two.name_lock(other_key):
+                order.append("other name")
+            waiting = threading.Thread(target=second_replica)
+            waiting.start()
+            waiting.join(0.5)
+            assert waiting.is_alive()  # blocked on the name the first replica holds
+            order.append("one")
+        waiting.join(10)
+        assert order == ["other name", "one", "two"]
+    finally:
+        one.close()
+        two.close()

@@ -76,9 +76,9 @@ class Pair:
         self.started = []
         if running:
             with ThreadPoolExecutor(len(running)) as pool:
-                codes = list(pool.map(lambda r: (r.process.stop(), r.process.log()), running))
-            for code, log in codes:
-                assert code == 0, log
+                codes = list(pool.map(lambda r: r.process.stop(), running))
+            for code, replica in zip(codes, running, strict=True):
+                assert code == 0, replica.process.log_path.read_text(errors="replace")
 
 
 @pytest.fixture
