@@ -14,8 +14,9 @@ sidecar behind. A replica that dies holding it loses its connection, and Postgre
 frees the lock. Waiting for it is bounded (``NAME_LOCK_TIMEOUT``).
 
 Statements go through one connection per replica, guarded by a lock, as with SQLite:
-each is short. A connection broken under it (the server restarted) is replaced once and
-the statement retried; every statement here may be repeated without harm.
+each is short. Either connection, lost under it (the server restarted, or an operator
+ended the session), is replaced once and the statement retried; every statement here
+may be repeated without harm.
 """
 
 from __future__ import annotations
@@ -93,6 +94,12 @@ def migrate_postgres(db: Connection, name: str, target: int = SCHEMA_VERSION) ->
             )
 
 
+def _lost(db: Connection, exc: psycopg.OperationalError) -> bool:
+    """Whether ``exc`` means the connection is gone (not that the statement failed)."""
+    shutdown = (psycopg.errors.AdminShutdown, psycopg.errors.CrashShutdown)
+    return db.closed or db.broken or isinstance(exc, shutdown)
+
+
 def _name_lock_id(key: ModelKey) -> int:
     """The file name as a signed 32-bit integer (a collision only serialises two names)."""
     return int.from_bytes(hashlib.sha256(key.file_name.encode()).digest()[:4], "big", signed=True)
@@ -131,9 +138,10 @@ class PostgresIndex(SqlIndex):
         query = sql.replace("?", "%s")
         try:
             return self._db.execute(query, params)
-        except psycopg.OperationalError:
-            if not (self._db.closed or self._db.broken):
+        except psycopg.OperationalError as exc:
+            if not _lost(self._db, exc):
                 raise
+            self._db.close()
             self._db = connect(self._url)
             return self._db.execute(query, params)
 
@@ -156,14 +164,26 @@ class PostgresIndex(SqlIndex):
             self._name_db.execute(f"SET lock_timeout = '{NAME_LOCK_TIMEOUT}'")
         return self._name_db
 
+    def _take_name_lock(self, ids: tuple[int, int]) -> Connection:
+        """Under ``_name_mutex``: the lock, on a fresh connection once if this one broke."""
+        db = self._name_connection()
+        try:
+            db.execute("SELECT pg_advisory_lock(%s, %s)", ids)
+        except psycopg.OperationalError as exc:
+            if not _lost(db, exc):
+                raise
+            db.close()
+            db = self._name_connection()
+            db.execute("SELECT pg_advisory_lock(%s, %s)", ids)
+        return db
+
     @contextmanager
     def name_lock(self, key: ModelKey) -> Iterator[None]:
         """Hold the advisory lock of ``key``'s name across every replica (never nested)."""
         ids = (_NAME_LOCK_NAMESPACE, _name_lock_id(key))
         with self._name_mutex:
-            db = self._name_connection()
             try:
-                db.execute("SELECT pg_advisory_lock(%s, %s)", ids)
+                db = self._take_name_lock(ids)
             except psycopg.errors.LockNotAvailable:
                 raise Unavailable(
                     f"{key.file_name} is being changed by another registry replica for more "

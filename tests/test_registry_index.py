@@ -232,3 +232,25 @@ def test_a_name_locked_by_one_replica_waits_in_the_other_and_other_names_do_not(
     finally:
         one.close()
         two.close()
+
+
+def test_a_connection_the_server_dropped_is_replaced_and_the_statement_retried(
+    registry_new_database: Callable[[], str],
+) -> None:
+    url = registry_new_database()
+    index = PostgresIndex(url)
+    key = ModelKey(HASH_A, 1000)
+    try:
+        with index.name_lock(key):  # opens the name-lock connection too
+            pass
+        with psycopg.connect(url, autocommit=True) as admin:
+            dropped = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid != pg_backend_pid()"
+            ).fetchall()
+        assert len(dropped) == 2
+        assert index.get(key) is None and index.all() == []
+        with index.name_lock(key):
+            pass
+    finally:
+        index.close()
