@@ -54,17 +54,18 @@ def registry_postgres() -> Iterator[PostgresServer]:
 
 
 @pytest.fixture
-def registry_new_database(registry_postgres: PostgresServer) -> Iterator[Callable[[], str]]:
-    """Make empty databases on the session's server; each is dropped after the test."""
+def registry_new_schema(registry_postgres: PostgresServer) -> Iterator[Callable[[], str]]:
+    """Make empty schemas (an index's namespace) on the session's server, each named by
+    its own URL; each is dropped after the test."""
     made: list[str] = []
 
-    def new_database() -> str:
-        made.append(registry_postgres.new_database())
+    def new_schema() -> str:
+        made.append(registry_postgres.new_schema())
         return made[-1]
 
-    yield new_database
+    yield new_schema
     for url in made:
-        registry_postgres.drop_database(url)
+        registry_postgres.drop_schema(url)
 
 
 @pytest.fixture
@@ -76,11 +77,11 @@ def registry_backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def registry_database_url(registry_backend: str, request: pytest.FixtureRequest) -> str | None:
-    """REGISTRY_DATABASE_URL for this test: None (SQLite), or a fresh empty database."""
+    """REGISTRY_DATABASE_URL for this test: None (SQLite), or a fresh empty schema's."""
     if registry_backend == "sqlite":
         return None
-    new_database: Callable[[], str] = request.getfixturevalue("registry_new_database")
-    return new_database()
+    new_schema: Callable[[], str] = request.getfixturevalue("registry_new_schema")
+    return new_schema()
 
 
 @pytest.fixture

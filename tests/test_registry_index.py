@@ -141,10 +141,10 @@ def test_an_owner_sweeps_young_temp_files_only_when_no_replica_shares_its_index(
 # -- PostgreSQL only --------------------------------------------------------------------
 
 
-def test_replicas_opening_one_new_database_together_migrate_it_once(
-    registry_new_database: Callable[[], str],
+def test_replicas_opening_one_new_schema_together_migrate_it_once(
+    registry_new_schema: Callable[[], str],
 ) -> None:
-    url = registry_new_database()
+    url = registry_new_schema()
     barrier = threading.Barrier(6)
     failures: list[BaseException] = []
 
@@ -165,9 +165,9 @@ def test_replicas_opening_one_new_database_together_migrate_it_once(
 
 
 def test_two_stores_over_one_shared_index_see_and_delete_each_others_models(
-    tmp_path: Path, registry_new_database: Callable[[], str]
+    tmp_path: Path, registry_new_schema: Callable[[], str]
 ) -> None:
-    url = registry_new_database()
+    url = registry_new_schema()
     one = ModelStore(tmp_path, max_bytes=MAX_BYTES, index=PostgresIndex(url), owner=True)
     two = ModelStore(tmp_path, max_bytes=MAX_BYTES, index=PostgresIndex(url), owner=True)
     try:
@@ -207,9 +207,9 @@ def test_an_unreachable_database_is_unavailable_naming_it_without_its_password()
 
 
 def test_a_name_locked_by_one_replica_waits_in_the_other_and_other_names_do_not(
-    registry_new_database: Callable[[], str],
+    registry_new_schema: Callable[[], str],
 ) -> None:
-    url = registry_new_database()
+    url = registry_new_schema()
     one, two = PostgresIndex(url), PostgresIndex(url)
     key, other_key = ModelKey(HASH_A, 1000), ModelKey(HASH_A, 1001)
     order: list[str] = []
@@ -235,9 +235,9 @@ def test_a_name_locked_by_one_replica_waits_in_the_other_and_other_names_do_not(
 
 
 def test_a_connection_the_server_dropped_is_replaced_and_the_statement_retried(
-    registry_new_database: Callable[[], str],
+    registry_new_schema: Callable[[], str],
 ) -> None:
-    url = registry_new_database()
+    url = registry_new_schema()
     index = PostgresIndex(url)
     key = ModelKey(HASH_A, 1000)
     try:
@@ -246,7 +246,8 @@ def test_a_connection_the_server_dropped_is_replaced_and_the_statement_retried(
         with psycopg.connect(url, autocommit=True) as admin:
             dropped = admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid != pg_backend_pid()"
+                "WHERE application_name = current_setting('application_name') "
+                "AND pid != pg_backend_pid()"
             ).fetchall()
         assert len(dropped) == 2
         assert index.get(key) is None and index.all() == []

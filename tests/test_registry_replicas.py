@@ -82,8 +82,8 @@ class Pair:
 
 
 @pytest.fixture
-def registry_pair(tmp_path: Path, registry_new_database: Callable[[], str]) -> Iterator[Pair]:
-    pair = Pair(tmp_path, registry_new_database())
+def registry_pair(tmp_path: Path, registry_new_schema: Callable[[], str]) -> Iterator[Pair]:
+    pair = Pair(tmp_path, registry_new_schema())
     yield pair
     pair.stop_all()
 
@@ -204,8 +204,8 @@ def test_a_cleanup_on_one_replica_while_the_other_serves_loses_nothing_and_leave
         assert not (registry_pair.directory / sidecar.sidecar_name(key)).exists()
 
 
-def test_the_sidecars_two_replicas_wrote_rebuild_the_index_in_a_fresh_database(
-    registry_pair: Pair, registry_new_database: Callable[[], str]
+def test_the_sidecars_two_replicas_wrote_rebuild_an_empty_index(
+    registry_pair: Pair, registry_new_schema: Callable[[], str]
 ) -> None:
     first, second = registry_pair.start(2)
     stored: dict[str, registry_pb2.UploadModelResponse] = {}
@@ -224,7 +224,7 @@ def test_the_sidecars_two_replicas_wrote_rebuild_the_index_in_a_fresh_database(
     assert len(before) == 6 and before[quarantined.file_name].quarantine_reason
     registry_pair.stop_all()
 
-    (rebuilt,) = registry_pair.start(1, url=registry_new_database())
+    (rebuilt,) = registry_pair.start(1, url=registry_new_schema())
     after = _listing(rebuilt.stub)
     assert after == before  # owner, scores, times, origin, quarantine: all came back
     with pytest.raises(grpc.RpcError) as caught:
