@@ -16,7 +16,7 @@ from conftest import REGISTRY_BACKENDS
 from registry_support import HASH_A, model_zip, sha256_hex
 
 from glidepath.config import ConfigError
-from glidepath.errors import NotFound, Unavailable
+from glidepath.errors import AlreadyExists, NotFound, Unavailable
 from model_registry_service import sidecar, storage
 from model_registry_service.config import database_url_from_env
 from model_registry_service.index import ModelIndex, migrate_sqlite
@@ -255,3 +255,54 @@ def test_a_connection_the_server_dropped_is_replaced_and_the_statement_retried(
             pass
     finally:
         index.close()
+
+
+def test_an_upload_on_one_replica_waits_for_the_others_install_of_that_name(
+    tmp_path: Path, registry_new_schema: Callable[[], str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first replica is held between writing the sidecar and naming the zip; the
+    second, uploading other bytes under that name, waits for it instead of writing its
+    own sidecar and zip (which would leave the first one's name with the wrong sidecar,
+    or none), and is then refused."""
+    url = registry_new_schema()
+    one = ModelStore(tmp_path, max_bytes=MAX_BYTES, index=PostgresIndex(url), check_model=None)
+    two = ModelStore(tmp_path, max_bytes=MAX_BYTES, index=PostgresIndex(url), check_model=None)
+    key = ModelKey(HASH_A, 1000)
+    first, second = model_zip("first"), model_zip("second")
+    linking, may_link = threading.Event(), threading.Event()
+
+    def held_link(temp: Path, final: Path) -> None:
+        linking.set()
+        assert may_link.wait(30)
+        ModelStore._link(temp, final)
+
+    monkeypatch.setattr(one, "_link", held_link)
+    outcomes: dict[str, object] = {}
+
+    def put(name: str, store: ModelStore, data: bytes) -> None:
+        try:
+            outcomes[name] = store.put(_declaration(key, data), [data]).created
+        except AlreadyExists:
+            outcomes[name] = "conflict"
+
+    uploads = [
+        threading.Thread(target=put, args=("one", one, first)),
+        threading.Thread(target=put, args=("two", two, second)),
+    ]
+    try:
+        uploads[0].start()
+        assert linking.wait(30)
+        uploads[1].start()
+        uploads[1].join(0.5)
+        assert uploads[1].is_alive()  # waiting for the name the first replica is installing
+        may_link.set()
+        for upload in uploads:
+            upload.join(30)
+        assert outcomes == {"one": True, "two": "conflict"}
+        assert (tmp_path / key.file_name).read_bytes() == first
+        assert sidecar.read(tmp_path, key, sha256_hex(first)) is not None
+        assert two.get(key).sha256 == sha256_hex(first)
+    finally:
+        may_link.set()
+        one.close()
+        two.close()
