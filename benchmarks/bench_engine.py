@@ -11,6 +11,17 @@
   retiring at 65, pension 20k, mortgage 12k/yr to 55, 100k invested, 800/month,
   spending 40k, goal 200k, gamma 3), solved in a fresh process (no cache). Target <= 10 s.
 - The DP against Samuelson's closed form (retiree, 30 years, no income): CE error.
+- The evaluation of a policy against every other strategy (``glidepath.rl.evaluation``:
+  the policy, the seven rules and the optimum) on 10,000 lives of the example household
+  (``examples/household.json``), against a bare rollout of the same number of path-years:
+  ``glidepath.engine.rollout`` of the own plan once per strategy (each path's arrays
+  kept, no metrics, no comparison: the reference of the target), and for scale the
+  step loop alone (``step_loop``: one market draw a year shared by as many own-plan
+  states as there are strategies, nothing kept), in the same process. Cold: nothing
+  cached; warm: the baselines' results for those lives already computed
+  (``glidepath.engine.result_cache``), so only the policy runs. The policy is the
+  recipe's network untrained (its cost does not depend on its weights). Best of 5,
+  CPU time. Target (issue 12): cold <= 1.5x the bare rollout.
 
 Threads: BLAS and numpy run single-threaded (OMP/OPENBLAS/MKL_NUM_THREADS=1): one core.
 """
@@ -94,6 +105,54 @@ print(json.dumps({"closed_ce": closed, "dp_ce": sol.certainty_equivalent, "pi": 
 """
 
 
+EVALUATION = r"""
+import json, time
+from pathlib import Path
+from google.protobuf import json_format
+from glidepath.common.v1 import household_pb2
+from glidepath.household.canonical import canonicalize
+from glidepath.household.convert import household_from_proto
+from glidepath.engine.result_cache import BASELINE_RESULTS
+from glidepath.engine.cashflows import build_schedule
+from glidepath.engine.lifetimes import draw_death_years
+from glidepath.engine.market import Scenarios
+from glidepath.engine.step import initial_state, step
+from glidepath.engine.strategies import make_strategy
+from glidepath.engine.rollout import rollout
+from glidepath.rl.evaluation import evaluate_policy
+from glidepath.rl.gate import other_strategies
+from glidepath.rl.model_io import build_policy
+message = json_format.Parse(Path("examples/household.json").read_text(), household_pb2.Household())
+h = canonicalize(household_from_proto(message))
+policy, lives = build_policy(), 10_000
+strategies = 1 + len(other_strategies(h))
+evaluate_policy(h, policy, lives=1024, seed=1)  # warm imports and the DP solve
+def step_loop(seed):
+    schedule = build_schedule(h)
+    scenarios = Scenarios(schedule.market, seed, 0, lives)
+    deaths = None if schedule.lives is None else draw_death_years(schedule.lives, seed, 0, lives)
+    rule = make_strategy("own_plan", h)
+    states = [initial_state(schedule, lives, death_year=deaths,
+                            turbulent=scenarios.first_turbulent) for _ in range(strategies)]
+    for t in range(schedule.horizon):
+        returns = scenarios.year(t)
+        for k, state in enumerate(states):
+            states[k], _ = step(state, rule.decide(state), returns)
+def cpu(f):
+    began = time.process_time(); f(); return time.process_time() - began
+bare, loop, cold, warm = [], [], [], []
+for k in range(5):
+    bare.append(cpu(lambda: [rollout(h, "own_plan", lives, seed=10 + k)
+                             for _ in range(strategies)]))
+    loop.append(cpu(lambda: step_loop(10 + k)))
+    BASELINE_RESULTS.clear()
+    cold.append(cpu(lambda: evaluate_policy(h, policy, lives=lives, seed=10 + k)))
+    warm.append(cpu(lambda: evaluate_policy(h, policy, lives=lives, seed=10 + k)))
+print(json.dumps({"bare": min(bare), "loop": min(loop), "cold": min(cold), "warm": min(warm),
+                  "strategies": strategies, "years": h.horizon_years, "lives": lives}))
+"""
+
+
 def run_child(code: str, *args: str) -> dict[str, float]:
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -148,6 +207,18 @@ def main() -> None:
         f"DP vs Samuelson closed form (30 years, gamma 3): CE {sam['dp_ce']:,.2f} vs "
         f"{sam['closed_ce']:,.2f}, error {err:+.2e} (target |error| <= 1e-3); share "
         f"{sam['dp_share']:.4f} vs {sam['pi']:.4f}; c/W {sam['dp_c_w']:.5f} vs {sam['c_w']:.5f}"
+    )
+    ev = run_child(EVALUATION)
+    path_years = ev["strategies"] * ev["lives"] * ev["years"]
+    print(
+        f"evaluation of {ev['strategies']:.0f} strategies on {ev['lives']:,.0f} lives "
+        f"({path_years / 1e6:.1f} M path-years), best of 5, cpu: bare rollout {ev['bare']:.3f} s; "
+        f"cold {ev['cold']:.3f} s = {ev['cold'] / ev['bare']:.2f}x (target <= 1.5x); "
+        f"baselines cached {ev['warm']:.3f} s = {ev['warm'] / ev['bare']:.2f}x"
+    )
+    print(
+        f"   the step loop alone (no arrays kept): {ev['loop']:.3f} s; cold evaluation "
+        f"{ev['cold'] / ev['loop']:.2f}x, baselines cached {ev['warm'] / ev['loop']:.2f}x"
     )
 
 

@@ -29,7 +29,7 @@ from glidepath.clients.registry import download_model, upload_model
 from glidepath.common.v1 import model_pb2
 from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
 from glidepath.rpc.channel import open_channel, wait_until_serving
-from model_registry_service.index import FileStamp, ModelIndex
+from model_registry_service.index import FileStamp, SqliteIndex
 from model_registry_service.naming import INDEX_FILE_NAME, ModelKey
 from model_registry_service.records import ModelDetails, ModelRecord, Origin
 from model_registry_service.service import SERVICE_NAME
@@ -56,7 +56,7 @@ def sb3_zip(policy: bytes, tag: str) -> bytes:
 def populate(directory: Path) -> list[str]:
     """1,000 valid model files plus their index rows; returns the hashes."""
     directory.mkdir(parents=True)
-    index = ModelIndex(directory / INDEX_FILE_NAME)
+    index = SqliteIndex(directory / INDEX_FILE_NAME)
     rng = random.Random(0)
     now = datetime.now(UTC)
     hashes = [hashlib.sha256(str(i).encode()).hexdigest()[:16] for i in range(HASHES)]

@@ -19,6 +19,7 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import sys  # noqa: E402
 
 from glidepath.config import ConfigError  # noqa: E402
+from glidepath.errors import Unavailable  # noqa: E402
 from glidepath.rpc.server import run_service  # noqa: E402
 from model_registry_service.app import build_spec  # noqa: E402
 from model_registry_service.config import RegistrySettings  # noqa: E402
@@ -29,7 +30,11 @@ def main() -> None:
         settings = RegistrySettings.from_env()
     except ConfigError as exc:
         sys.exit(f"model_registry_service: {exc}")
-    run_service(build_spec(settings))
+    try:
+        spec = build_spec(settings)
+    except Unavailable as exc:  # the index's database cannot be reached
+        sys.exit(f"model_registry_service: {exc.message}")
+    run_service(spec)
 
 
 if __name__ == "__main__":

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import grpc
 
+from glidepath import log
 from glidepath.auth import build_authenticator
 from glidepath.registry.v1 import registry_pb2_grpc
 from glidepath.rpc.server import ServiceSpec
 from model_registry_service import shipped, weights
 from model_registry_service.cleanup import PeriodicCleanup
 from model_registry_service.config import DEFAULT_PORT, RegistrySettings
+from model_registry_service.index import open_model_index
 from model_registry_service.service import SERVICE_NAME, RegistryServicer
 from model_registry_service.storage import ModelStore
 
@@ -40,10 +42,16 @@ def build_spec(settings: RegistrySettings) -> ServiceSpec:
     check = weights.check_model_file if settings.check_models else None
     if settings.shipped_dir is not None:  # before the store adopts what the directory holds
         shipped.install(settings.shipped_dir, settings.models_dir, check_model=check)
-    # The service owns its directory: at start-up it removes every dead upload's temp file.
+    # The one place the index's back end is chosen (REGISTRY_DATABASE_URL). The service
+    # owns its directory: at start-up it removes dead uploads' temp files (all of them
+    # unless other replicas share the index) and rebuilds a damaged SQLite index.
+    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    index = open_model_index(settings.models_dir, settings.database_url, rebuild=True)
+    log.event("index_opened", index=index.describe())
     store = ModelStore(
         settings.models_dir,
         max_bytes=settings.max_bytes,
+        index=index,
         owner=True,
         check_model=check,
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glidepath.auth import token_from_env, users_file_from_env
-from glidepath.config import env_float, env_int, env_path
+from glidepath.config import ConfigError, env_float, env_int, env_optional, env_path
 from glidepath.models import DEFAULT_MAX_MODEL_BYTES as DEFAULT_MAX_BYTES
 from glidepath.models import DEFAULT_MIN_EPISODES, max_model_bytes_from_env
 from model_registry_service.shipped import default_shipped_dir
@@ -46,6 +46,22 @@ def shipped_dir_from_env() -> Path | None:
     return Path(raw).expanduser() if raw else None
 
 
+def database_url_from_env() -> str | None:
+    """REGISTRY_DATABASE_URL: unset or empty keeps the index in SQLite in the model
+    directory; a ``postgresql://`` URL (libpq's form) puts it in that PostgreSQL
+    database, which several registry replicas over one shared directory may use."""
+    raw = env_optional("REGISTRY_DATABASE_URL")
+    if raw is None:
+        return None
+    if not raw.startswith(("postgresql://", "postgres://")):
+        scheme = raw.split("://", 1)[0] if "://" in raw else raw[:20]
+        raise ConfigError(
+            f"REGISTRY_DATABASE_URL must be a postgresql:// URL (or unset for SQLite in "
+            f"the model directory), got one starting {scheme!r}"
+        )
+    return raw
+
+
 @dataclass(frozen=True)
 class RegistrySettings:
     """Everything the registry can be told from outside; see docs/configuration.md."""
@@ -65,6 +81,8 @@ class RegistrySettings:
     # The service's default (from_env) is the repository's models/shipped; code that
     # builds settings itself (the tests) opts in.
     shipped_dir: Path | None = None
+    # The index's PostgreSQL database (REGISTRY_DATABASE_URL); None: SQLite in models_dir.
+    database_url: str | None = None
 
     @classmethod
     def from_env(cls) -> RegistrySettings:
@@ -80,4 +98,5 @@ class RegistrySettings:
             users_file=users_file_from_env(),
             grace_seconds=env_float("REGISTRY_GRACE_SECONDS", DEFAULT_GRACE_SECONDS, minimum=0.0),
             shipped_dir=shipped_dir_from_env(),
+            database_url=database_url_from_env(),
         )

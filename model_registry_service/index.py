@@ -1,15 +1,18 @@
-"""The metadata index: one SQLite table beside the model files.
-
-SQLite from the standard library is enough for thousands of models and keeps the
-registry a single directory to back up. WAL mode lets other processes (the
-``model_storage`` functions, an operator's sqlite3 shell) read while the service
-writes. One connection, guarded by a lock, is shared by the service's threads: every
-statement is short, so serialising them costs less than a connection per thread.
+"""The metadata index: the port (``ModelIndex``), its queries, and the SQLite back end.
 
 The index is not the truth about which models exist (the directory is, see
 ``storage``); it records what cannot be read from a file name: checksum, times,
 provenance and evaluation. ``size_bytes`` and ``mtime_ns`` remember what the file looked
 like when its checksum was taken, so a file changed by hand is noticed.
+
+Two back ends implement the port with the same queries (``SqlIndex``) and the same
+numbered migrations (``migrations``). By default the index is SQLite from the standard
+library, a file in the model directory: enough for thousands of models, and the
+registry stays a single directory to back up. WAL mode lets other processes (the
+``model_storage`` functions, an operator's sqlite3 shell) read while the service writes.
+With ``REGISTRY_DATABASE_URL`` it is a PostgreSQL database (``postgres_index``), which
+several registry replicas over one shared model directory write at once;
+:func:`open_model_index` chooses.
 """
 
 from __future__ import annotations
@@ -18,86 +21,26 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from glidepath import log
 from glidepath.errors import DataLoss
 from glidepath.models import PROFILE_KIND
 from glidepath.text import clip
-from model_registry_service.naming import ModelKey
+from model_registry_service import migrations
+from model_registry_service.migrations import SCHEMA_VERSION
+from model_registry_service.naming import INDEX_FILE_NAME, ModelKey
 from model_registry_service.records import (
     ModelDetails,
     ModelRecord,
     Origin,
     Quarantine,
     Visibility,
-)
-
-# Version 2 added owner, visibility, the declared evaluation and the quarantine; an
-# index of version 1 is migrated in place when opened (its rows: owner "", SHARED).
-# Version 3 added the model's identity beyond its name (kind, episodes added, policy
-# family and layout version); older rows get "" and 0, read as "unknown".
-# Version 4 added the label people know the model by and the household's feature vector
-# (older rows: "", no features: never a near match).
-SCHEMA_VERSION = 4
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS models (
-    model_hash TEXT NOT NULL,
-    episodes INTEGER NOT NULL,
-    size_bytes INTEGER NOT NULL,
-    sha256 TEXT NOT NULL,
-    mtime_ns INTEGER NOT NULL,
-    created_at_us INTEGER NOT NULL,
-    origin TEXT NOT NULL,
-    algorithm TEXT NOT NULL,
-    library_versions_json TEXT NOT NULL,
-    evaluation_score REAL,
-    evaluation_json TEXT NOT NULL,
-    canonical_parameters_json TEXT NOT NULL,
-    parent_hash TEXT,
-    parent_episodes INTEGER,
-    timesteps INTEGER NOT NULL,
-    hyperparameters_json TEXT NOT NULL,
-    training_seconds REAL NOT NULL,
-    owner TEXT NOT NULL DEFAULT '',
-    visibility TEXT NOT NULL DEFAULT 'SHARED',
-    declared_score REAL,
-    declared_json TEXT NOT NULL DEFAULT '',
-    quarantine_reason TEXT NOT NULL DEFAULT '',
-    quarantined_at_us INTEGER,
-    kind TEXT NOT NULL DEFAULT '',
-    episodes_added INTEGER NOT NULL DEFAULT 0,
-    policy_family TEXT NOT NULL DEFAULT '',
-    policy_layout_version INTEGER NOT NULL DEFAULT 0,
-    label TEXT NOT NULL DEFAULT '',
-    features_json TEXT NOT NULL DEFAULT '',
-    features_version INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (model_hash, episodes)
-);
-CREATE INDEX IF NOT EXISTS models_newest_first
-    ON models (created_at_us DESC, model_hash, episodes);
-"""
-# Columns added after version 1, with the definition ALTER TABLE gives them.
-_ADDED_COLUMNS = (
-    ("owner", "TEXT NOT NULL DEFAULT ''"),
-    ("visibility", "TEXT NOT NULL DEFAULT 'SHARED'"),
-    ("declared_score", "REAL"),
-    ("declared_json", "TEXT NOT NULL DEFAULT ''"),
-    ("quarantine_reason", "TEXT NOT NULL DEFAULT ''"),
-    ("quarantined_at_us", "INTEGER"),
-    ("kind", "TEXT NOT NULL DEFAULT ''"),
-    ("episodes_added", "INTEGER NOT NULL DEFAULT 0"),
-    ("policy_family", "TEXT NOT NULL DEFAULT ''"),
-    ("policy_layout_version", "INTEGER NOT NULL DEFAULT 0"),
-    ("label", "TEXT NOT NULL DEFAULT ''"),
-    ("features_json", "TEXT NOT NULL DEFAULT ''"),
-    ("features_version", "INTEGER NOT NULL DEFAULT 0"),
 )
 
 _COLUMNS = (
@@ -200,7 +143,7 @@ def _row_values(record: ModelRecord, stamp: FileStamp) -> tuple[Any, ...]:
     )
 
 
-def _record(row: sqlite3.Row) -> ModelRecord:
+def _record(row: Row) -> ModelRecord:
     parent = None
     if row["parent_hash"] is not None:
         parent = ModelKey(row["parent_hash"], row["parent_episodes"])
@@ -239,131 +182,151 @@ def _record(row: sqlite3.Row) -> ModelRecord:
     )
 
 
-class ModelIndex:
-    """Rows keyed by (model_hash, episodes); every method is one short statement."""
+class Row(Protocol):
+    """A result row read by column name (``sqlite3.Row``, psycopg's ``dict_row``)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(
-            str(path), check_same_thread=False, isolation_level=None, timeout=10.0
-        )
-        try:
-            self._prepare()
-        except BaseException:
-            self._db.close()
-            raise
+    def __getitem__(self, name: str, /) -> Any: ...
 
-    def _prepare(self) -> None:
-        path = self.path
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        version = self._db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"{path}: index schema version {version} is newer than this registry "
-                f"understands ({SCHEMA_VERSION})"
-            )
-        self._db.executescript(_SCHEMA)
-        if version != SCHEMA_VERSION:
-            self._migrate()
 
-    def _migrate(self) -> None:
-        """Add the columns an older index lacks (its rows get their defaults), in one
-        transaction with the new version number: a crash leaves the old index whole."""
-        present = {row["name"] for row in self._db.execute("PRAGMA table_info(models)")}
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            for name, definition in _ADDED_COLUMNS:
-                if name not in present:
-                    self._db.execute(f"ALTER TABLE models ADD COLUMN {name} {definition}")
-            self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+class ModelIndex(Protocol):
+    """The port the store writes its rows through: one implementation per database.
 
-    def check(self) -> None:
-        """sqlite3.DatabaseError unless SQLite finds every page of the index sound."""
-        rows = [row[0] for row in self._db.execute("PRAGMA quick_check").fetchall()]
-        if rows != ["ok"]:
-            raise sqlite3.DatabaseError(f"quick_check: {'; '.join(map(str, rows[:3]))}")
-        self._db.execute("SELECT count(*) FROM models").fetchone()
+    ``shared`` says whether other registry processes write the same index (PostgreSQL
+    behind several replicas): the store then never assumes it alone works in the model
+    directory. ``name_lock`` serialises, across every process sharing the index, the
+    changes to one model's name (its file, sidecar and row together); the store takes it
+    under its own lock, one name at a time, so it never nests.
+    """
 
-    @contextmanager
-    def _locked(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            yield self._db
+    @property
+    def shared(self) -> bool: ...
 
-    def close(self) -> None:
-        with self._locked() as db:
-            db.close()
+    def describe(self) -> str: ...
+
+    def close(self) -> None: ...
+
+    def name_lock(self, key: ModelKey) -> AbstractContextManager[None]: ...
+
+    def upsert(self, record: ModelRecord, stamp: FileStamp) -> None: ...
+
+    def get(self, key: ModelKey) -> ModelRecord | None: ...
+
+    def stamp(self, key: ModelKey) -> FileStamp | None: ...
+
+    def delete(self, key: ModelKey) -> None: ...
+
+    def stamps(self) -> dict[ModelKey, FileStamp]: ...
+
+    def update_stamp(self, key: ModelKey, stamp: FileStamp) -> None: ...
+
+    def set_created_at(self, key: ModelKey, created_at: datetime) -> None: ...
+
+    def all(self) -> list[ModelRecord]: ...
+
+    def with_features(self, version: int) -> list[ModelRecord]: ...
+
+    def for_hash(self, model_hash: str) -> list[ModelRecord]: ...
+
+    def page(
+        self,
+        model_hash: str | None,
+        after: Cursor | None,
+        limit: int,
+        reader: str | None = None,
+        only: ListFilter | None = None,
+    ) -> list[ModelRecord]: ...
+
+    def created_before(
+        self, cutoff: datetime, *, reader: str | None = None, owner: str | None = None
+    ) -> list[ModelRecord]: ...
+
+
+class IndexFull(Exception):
+    """The index's database could not write: its disk is full."""
+
+
+# One statement for both back ends (SQLite has had PostgreSQL's upsert since 3.24).
+_UPSERT = (
+    f"INSERT INTO models ({_COLUMNS}) VALUES ({', '.join('?' * len(_COLUMNS.split(',')))}) "
+    "ON CONFLICT (model_hash, episodes) DO UPDATE SET "
+    + ", ".join(
+        f"{c} = excluded.{c}"
+        for c in (c.strip() for c in _COLUMNS.split(","))
+        if c not in ("model_hash", "episodes")
+    )
+)
+
+
+class SqlIndex:
+    """The queries, written once with ``?`` placeholders; every method is one short
+    statement. A back end supplies ``_rows`` and ``_execute`` (and its connection)."""
+
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        raise NotImplementedError
+
+    def _execute(self, sql: str, params: Sequence[object] = ()) -> None:
+        raise NotImplementedError
 
     def upsert(self, record: ModelRecord, stamp: FileStamp) -> None:
-        placeholders = ", ".join("?" * len(_COLUMNS.split(",")))
-        with self._locked() as db:
-            db.execute(
-                f"INSERT OR REPLACE INTO models ({_COLUMNS}) VALUES ({placeholders})",
-                _row_values(record, stamp),
-            )
+        self._execute(_UPSERT, _row_values(record, stamp))
 
     def get(self, key: ModelKey) -> ModelRecord | None:
-        with self._locked() as db:
-            row = db.execute(
-                "SELECT * FROM models WHERE model_hash = ? AND episodes = ?",
-                (key.model_hash, key.episodes),
-            ).fetchone()
-        return None if row is None else _record(row)
+        rows = self._rows(
+            "SELECT * FROM models WHERE model_hash = ? AND episodes = ?",
+            (key.model_hash, key.episodes),
+        )
+        return _record(rows[0]) if rows else None
+
+    def stamp(self, key: ModelKey) -> FileStamp | None:
+        """What the file looked like when its row was written (None: no row)."""
+        rows = self._rows(
+            "SELECT size_bytes, mtime_ns FROM models WHERE model_hash = ? AND episodes = ?",
+            (key.model_hash, key.episodes),
+        )
+        return FileStamp(rows[0]["size_bytes"], rows[0]["mtime_ns"]) if rows else None
 
     def delete(self, key: ModelKey) -> None:
-        with self._locked() as db:
-            db.execute(
-                "DELETE FROM models WHERE model_hash = ? AND episodes = ?",
-                (key.model_hash, key.episodes),
-            )
+        self._execute(
+            "DELETE FROM models WHERE model_hash = ? AND episodes = ?",
+            (key.model_hash, key.episodes),
+        )
 
     def stamps(self) -> dict[ModelKey, FileStamp]:
-        with self._locked() as db:
-            rows = db.execute("SELECT model_hash, episodes, size_bytes, mtime_ns FROM models")
-            return {ModelKey(h, e): FileStamp(size, mtime) for h, e, size, mtime in rows.fetchall()}
+        rows = self._rows("SELECT model_hash, episodes, size_bytes, mtime_ns FROM models")
+        return {
+            ModelKey(r["model_hash"], r["episodes"]): FileStamp(r["size_bytes"], r["mtime_ns"])
+            for r in rows
+        }
 
     def update_stamp(self, key: ModelKey, stamp: FileStamp) -> None:
-        with self._locked() as db:
-            db.execute(
-                "UPDATE models SET size_bytes = ?, mtime_ns = ? "
-                "WHERE model_hash = ? AND episodes = ?",
-                (stamp.size, stamp.mtime_ns, key.model_hash, key.episodes),
-            )
+        self._execute(
+            "UPDATE models SET size_bytes = ?, mtime_ns = ? WHERE model_hash = ? AND episodes = ?",
+            (stamp.size, stamp.mtime_ns, key.model_hash, key.episodes),
+        )
 
     def set_created_at(self, key: ModelKey, created_at: datetime) -> None:
         """Re-date a model (operators, tests and benchmarks; ages drive cleanup and ranking)."""
-        with self._locked() as db:
-            db.execute(
-                "UPDATE models SET created_at_us = ? WHERE model_hash = ? AND episodes = ?",
-                (to_micros(created_at), key.model_hash, key.episodes),
-            )
+        self._execute(
+            "UPDATE models SET created_at_us = ? WHERE model_hash = ? AND episodes = ?",
+            (to_micros(created_at), key.model_hash, key.episodes),
+        )
 
     def all(self) -> list[ModelRecord]:
-        with self._locked() as db:
-            rows = db.execute(f"SELECT * FROM models {_NEWEST_FIRST}").fetchall()
-        return [_record(r) for r in rows]
+        return [_record(r) for r in self._rows(f"SELECT * FROM models {_NEWEST_FIRST}")]
 
     def with_features(self, version: int) -> list[ModelRecord]:
         """Rows with a feature vector of ``version`` (the only ones a near search reads)."""
-        with self._locked() as db:
-            rows = db.execute(
-                f"SELECT * FROM models WHERE features_version = ? AND features_json != '' "
-                f"{_NEWEST_FIRST}",
-                (version,),
-            ).fetchall()
+        rows = self._rows(
+            f"SELECT * FROM models WHERE features_version = ? AND features_json != '' "
+            f"{_NEWEST_FIRST}",
+            (version,),
+        )
         return [_record(r) for r in rows]
 
     def for_hash(self, model_hash: str) -> list[ModelRecord]:
-        with self._locked() as db:
-            rows = db.execute(
-                f"SELECT * FROM models WHERE model_hash = ? {_NEWEST_FIRST}", (model_hash,)
-            ).fetchall()
+        rows = self._rows(
+            f"SELECT * FROM models WHERE model_hash = ? {_NEWEST_FIRST}", (model_hash,)
+        )
         return [_record(r) for r in rows]
 
     def page(
@@ -395,10 +358,7 @@ class ModelIndex:
             params += [after.created_at_us, after.created_at_us, after.key.model_hash]
             params.append(after.key.episodes)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        with self._locked() as db:
-            rows = db.execute(
-                f"SELECT * FROM models {where} {_NEWEST_FIRST} LIMIT ?", (*params, limit)
-            ).fetchall()
+        rows = self._rows(f"SELECT * FROM models {where} {_NEWEST_FIRST} LIMIT ?", (*params, limit))
         return [_record(r) for r in rows]
 
     def created_before(
@@ -413,21 +373,106 @@ class ModelIndex:
         if owner is not None:
             where += " AND owner = ?"
             params.append(owner)
-        with self._locked() as db:
-            rows = db.execute(
-                f"SELECT * FROM models WHERE {where} {_NEWEST_FIRST}", params
-            ).fetchall()
+        rows = self._rows(f"SELECT * FROM models WHERE {where} {_NEWEST_FIRST}", params)
         return [_record(r) for r in rows]
 
 
-def open_index(path: Path, *, rebuild: bool) -> ModelIndex:
+def migrate_sqlite(db: sqlite3.Connection, where: str, target: int = SCHEMA_VERSION) -> None:
+    """Apply the migrations ``db`` lacks (``migrations``), in one write transaction with
+    the new ``user_version``: a crash leaves the old index whole. The version is read
+    again under the write lock, in case another process migrated meanwhile."""
+    if not migrations.pending(_user_version(db), where, target=target):
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for migration in migrations.pending(_user_version(db), where, target=target):
+            for statement in migration.statements:
+                db.execute(migrations.SQLITE.render(statement))
+        db.execute(f"PRAGMA user_version={int(target)}")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
+
+
+def _user_version(db: sqlite3.Connection) -> int:
+    version: int = db.execute("PRAGMA user_version").fetchone()[0]
+    return version
+
+
+class SqliteIndex(SqlIndex):
+    """The embedded index: a SQLite file in the model directory, one registry writing.
+
+    One connection, guarded by a lock, is shared by the service's threads: every
+    statement is short, so serialising them costs less than a connection per thread.
+    """
+
+    shared = False
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(
+            str(path), check_same_thread=False, isolation_level=None, timeout=10.0
+        )
+        try:
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            migrate_sqlite(self._db, str(path))
+        except BaseException:
+            self._db.close()
+            raise
+
+    def describe(self) -> str:
+        return f"sqlite:{self.path}"
+
+    def check(self) -> None:
+        """sqlite3.DatabaseError unless SQLite finds every page of the index sound."""
+        rows = [row[0] for row in self._db.execute("PRAGMA quick_check").fetchall()]
+        if rows != ["ok"]:
+            raise sqlite3.DatabaseError(f"quick_check: {'; '.join(map(str, rows[:3]))}")
+        self._db.execute("SELECT count(*) FROM models").fetchone()
+
+    @contextmanager
+    def _locked(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            yield self._db
+
+    def close(self) -> None:
+        with self._locked() as db:
+            db.close()
+
+    def name_lock(self, key: ModelKey) -> AbstractContextManager[None]:
+        """Nothing beyond the store's own lock: one registry process writes a SQLite index."""
+        return nullcontext()
+
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Row]:
+        with self._locked() as db:
+            rows: list[Row] = db.execute(sql, params).fetchall()
+            return rows
+
+    def _execute(self, sql: str, params: Sequence[object] = ()) -> None:
+        with self._locked() as db:
+            db.execute(sql, params)
+
+    def upsert(self, record: ModelRecord, stamp: FileStamp) -> None:
+        try:
+            super().upsert(record, stamp)
+        except sqlite3.OperationalError as exc:
+            if "full" in str(exc):
+                raise IndexFull(str(exc)) from exc
+            raise
+
+
+def open_index(path: Path, *, rebuild: bool) -> SqliteIndex:
     """The index at ``path``, checked page by page. A damaged one (garbage, half a file, a
     bad page) no longer stops the service: with ``rebuild`` (the service that owns the
     directory) it is moved aside under a timestamped name, kept for a post-mortem, and
     a fresh index is started, which the store fills again from the model files and
     their sidecars; without, it is DATA_LOSS naming the fix."""
     try:
-        index = ModelIndex(path)
+        index = SqliteIndex(path)
         try:
             index.check()
         except BaseException:
@@ -450,7 +495,7 @@ def open_index(path: Path, *, rebuild: bool) -> ModelIndex:
             why=why,
             action="moved aside; rebuilding from the model files and their sidecars",
         )
-        return ModelIndex(path)
+        return SqliteIndex(path)
 
 
 def _move_aside(path: Path) -> Path:
@@ -462,3 +507,14 @@ def _move_aside(path: Path) -> Path:
         if source.exists():
             os.replace(source, moved.with_name(moved.name + suffix))
     return moved
+
+
+def open_model_index(directory: Path, database_url: str | None, *, rebuild: bool) -> ModelIndex:
+    """The index a registry over ``directory`` uses: PostgreSQL at ``database_url`` when
+    one is given (shared by every replica), else the SQLite file in the directory
+    (``rebuild``: see :func:`open_index`)."""
+    if database_url:
+        from model_registry_service.postgres_index import PostgresIndex
+
+        return PostgresIndex(database_url)
+    return open_index(directory / INDEX_FILE_NAME, rebuild=rebuild)

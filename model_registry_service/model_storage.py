@@ -8,8 +8,9 @@
 
 These functions work on the directory named by RL_MODELS_DIR, directly, without a
 running service; the service calls ``find_compatible_model`` with its own store. Each
-call opens the directory's index and closes it again, so they are safe beside a running
-registry (SQLite in WAL mode arbitrates) and always see the current environment.
+call opens the directory's index (or REGISTRY_DATABASE_URL's) and closes it again, so
+they are safe beside a running registry (SQLite in WAL mode arbitrates, or PostgreSQL's
+name locks) and always see the current environment.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from pathlib import Path
 
 from glidepath.models import max_model_bytes_from_env
 from model_registry_service.cleanup import cleanup_models
-from model_registry_service.config import models_dir_from_env
+from model_registry_service.config import database_url_from_env, models_dir_from_env
+from model_registry_service.index import open_model_index
 from model_registry_service.records import ModelRecord
 from model_registry_service.storage import ModelStore
 
@@ -34,9 +36,11 @@ def get_model_directory() -> Path:
 
 @contextmanager
 def _store() -> Iterator[ModelStore]:
+    directory = get_model_directory()
     store = ModelStore(
-        get_model_directory(),
+        directory,
         max_bytes=max_model_bytes_from_env(),
+        index=open_model_index(directory, database_url_from_env(), rebuild=False),
     )
     try:
         yield store

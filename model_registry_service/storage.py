@@ -28,14 +28,30 @@ enough to be trusted at the file system's timestamp granularity; otherwise a lig
 reads names only and stats just the new ones. A deep scan (every file stat-ed) runs
 every ``RESCAN_SECONDS`` to notice a file rewritten in place.
 
-One process owns a directory for writing (one registry service, ``owner=True``); the
-module-level functions of ``model_storage`` may run beside it. At start-up the owner
-removes every ``.upload-*.tmp`` file: no upload can be in flight before it serves, so any
-temp file there was left by a registry that died mid-upload (SIGKILL, power loss). A
-non-owner store only removes temp files older than ``STALE_TEMP_SECONDS``, since a
-younger one may be the running service's upload in progress. Temp names never match the
-model pattern, so no listing or lookup ever shows one either way. The owner also
-rebuilds a damaged index (``index.open_index``): moved aside, refilled by adoption.
+With the SQLite index, one process owns a directory for writing (one registry service,
+``owner=True``); the module-level functions of ``model_storage`` may run beside it. At
+start-up the owner removes every ``.upload-*.tmp`` file: no upload can be in flight
+before it serves, so any temp file there was left by a registry that died mid-upload
+(SIGKILL, power loss). A non-owner store only removes temp files older than
+``STALE_TEMP_SECONDS``, since a younger one may be the running service's upload in
+progress. Temp names never match the model pattern, so no listing or lookup ever shows
+one either way. The owner also rebuilds a damaged index (``index.open_index``): moved
+aside, refilled by adoption.
+
+With a shared index (``ModelIndex.shared``: PostgreSQL behind several replicas over one
+directory), every replica is an owner but none is alone: each sweeps only the old temp
+files, and each change to a model's name (install, delete, adoption's outcome, a
+sidecar rewrite, dropping the row of a vanished file) happens under the index's name
+lock as well as the store's own lock, so another replica sees it whole or not at all.
+A replica trusts a row another wrote when the file still has the stamp that row
+recorded, so it does not hash the other's uploads again.
+
+The directory is reached only here and in ``sidecar``, through a few operations: write
+a temp file, give it its final name unless taken (``_link``), open, stat, list, unlink;
+the checks (``zipcheck``, ``weights``) read the local temp file before it is named. An
+object store (the S3 API: a put conditional on ``If-None-Match: *``, ``GetObject``,
+``ListObjectsV2``, ``DeleteObject``) offers each of these, with the ETag as the stamp;
+those operations are the seam for one, which is not built.
 """
 
 from __future__ import annotations
@@ -48,7 +64,6 @@ import errno
 import hashlib
 import json
 import os
-import sqlite3
 import tempfile
 import threading
 import time
@@ -73,7 +88,9 @@ from model_registry_service import ranking, sidecar, validation, weights, zipche
 from model_registry_service.index import (
     Cursor,
     FileStamp,
+    IndexFull,
     ListFilter,
+    ModelIndex,
     from_micros,
     open_index,
     to_micros,
@@ -194,6 +211,7 @@ class ModelStore:
         directory: Path,
         *,
         max_bytes: int,
+        index: ModelIndex | None = None,
         clock: Callable[[], datetime] = utc_now,
         owner: bool = False,
         check_model: Callable[[Path], None] | None = weights.check_model_file,
@@ -206,7 +224,10 @@ class ModelStore:
         # same verdict, so copies (an operator's hard links) are checked once.
         self._passed: set[str] = set()
         directory.mkdir(parents=True, exist_ok=True)
-        self.index = open_index(directory / INDEX_FILE_NAME, rebuild=owner)
+        # The store closes the index it is given. None: the SQLite file in the directory.
+        self.index: ModelIndex = (
+            index if index is not None else open_index(directory / INDEX_FILE_NAME, rebuild=owner)
+        )
         self._lock = threading.RLock()
         # file name -> what the file looked like when its index row was last confirmed
         self._known: dict[str, FileStamp] = {
@@ -221,7 +242,8 @@ class ModelStore:
         self._scanned_at_ns = 0
         self._deep_scanned_at_ns = 0
         self._adopter: Adopter | None = None
-        self._sweep_stale_temps(everything=owner)
+        # Beside other replicas (a shared index), a young temp file may be one's upload.
+        self._sweep_stale_temps(everything=owner and not self.index.shared)
         if owner:
             self._adopter = Adopter(self)
             self._adopter.start()
@@ -295,7 +317,7 @@ class ModelStore:
         for name in known.keys() - seen:
             key = parse_model_file_name(name)
             if key is not None:
-                self.index.delete(key)
+                self._forget_vanished(key)
             del known[name]
             log.event("model_vanished", file=name)
         for model_hash in list(self._pending):
@@ -314,6 +336,13 @@ class ModelStore:
                 self._pending.setdefault(key.model_hash, {})[name] = file_stamp
         if self._rejected:
             self._rejected = {n: s for n, s in self._rejected.items() if n in seen}
+
+    def _forget_vanished(self, key: ModelKey) -> None:
+        """Drop the row of a file gone from the listing, unless (a shared index) another
+        replica stored that name again meanwhile: looked at under the name lock."""
+        with self.index.name_lock(key):
+            if not os.path.lexists(self.directory / key.file_name):
+                self.index.delete(key)
 
     def settle(self, model_hash: str | None = None, name: str | None = None) -> int:
         """Adopt the pending files of one file name, one hash, or (both None) all; how
@@ -395,24 +424,29 @@ class ModelStore:
         path = self.directory / name
         existing = self.index.get(key)
         described: ModelRecord | None = None
-        try:
-            digest = sha256_of(path)
-            if existing is None or existing.sha256 != digest:
-                zipcheck.validate_model_zip(path, self.max_bytes)
-                described = sidecar.read(self.directory, key, digest)
-                # A sidecar naming these very bytes was written when they passed the
-                # consumer check on upload: a rebuild need not run thousands again.
-                if described is None:
-                    self._run_check(path, digest)
-        except GlidepathError as exc:
-            self._reject(key, file_stamp, exc.message)
-            return
-        except FileNotFoundError:
-            return
-        except OSError as exc:  # unreadable (permissions, I/O error): skipped like a bad file
-            self._reject(key, file_stamp, f"cannot be read: {clip(str(exc), 120)}")
-            return
-        with self._lock:
+        if existing is not None and self.index.stamp(key) == file_stamp:
+            # Its row was written for this very file (by another replica of a shared index,
+            # or before this store started): trusted as the store trusts its own rows.
+            digest = existing.sha256
+        else:
+            try:
+                digest = sha256_of(path)
+                if existing is None or existing.sha256 != digest:
+                    zipcheck.validate_model_zip(path, self.max_bytes)
+                    described = sidecar.read(self.directory, key, digest)
+                    # A sidecar naming these very bytes was written when they passed the
+                    # consumer check on upload: a rebuild need not run thousands again.
+                    if described is None:
+                        self._run_check(path, digest)
+            except GlidepathError as exc:
+                self._reject(key, file_stamp, exc.message)
+                return
+            except FileNotFoundError:
+                return
+            except OSError as exc:  # unreadable (permissions, I/O error): skipped like a bad file
+                self._reject(key, file_stamp, f"cannot be read: {clip(str(exc), 120)}")
+                return
+        with self._lock, self.index.name_lock(key):
             try:
                 if _stamp(os.stat(path)) != file_stamp:
                     # Changed meanwhile: look again at the next scan.
@@ -420,10 +454,14 @@ class ModelStore:
                     return
             except FileNotFoundError:
                 return
-            if existing is not None and existing.sha256 == digest:
-                self.index.update_stamp(key, file_stamp)
+            # Read again under the name lock: another replica may have written it meanwhile.
+            current = self.index.get(key)
+            if current is not None and current.sha256 == digest:
+                if self.index.stamp(key) != file_stamp:
+                    self.index.update_stamp(key, file_stamp)
             else:
-                record = described or ModelRecord(
+                record = described or sidecar.read(self.directory, key, digest)
+                record = record or ModelRecord(
                     key=key,
                     size_bytes=file_stamp.size,
                     sha256=digest,
@@ -464,9 +502,10 @@ class ModelStore:
             path = self.directory / sidecar.sidecar_name(record.key)
             if path.exists():
                 continue
-            with self._lock:
+            with self._lock, self.index.name_lock(record.key):
                 current = self.index.get(record.key)
-                if current is None or record.file_name not in self._known or path.exists():
+                gone = not (self.directory / record.file_name).exists()
+                if current is None or record.file_name not in self._known or gone or path.exists():
                     continue  # deleted, not confirmed on disk, or written meanwhile
                 sidecar.write(self.directory, current)
                 written += 1
@@ -589,7 +628,7 @@ class ModelStore:
     def delete(self, key: ModelKey, user: User | None = None) -> ModelRecord:
         """Remove a model and its sidecar; ``user`` must own it or be an administrator."""
         self._current(key)
-        with self._lock:
+        with self._lock, self.index.name_lock(key):
             record = self._indexed(key, user)
             if user is not None:
                 user.require_owner(record.owner, key.file_name)
@@ -700,7 +739,7 @@ class ModelStore:
             raise
         taken = False
         try:
-            with self._lock:
+            with self._lock, self.index.name_lock(key):
                 taken = final.exists() or self._install(temp, final, prepared, record)
         finally:
             _unlink_quietly(prepared)
@@ -731,7 +770,7 @@ class ModelStore:
             _unlink_quietly(final)
             sidecar.remove(self.directory, key)
             self.index.delete(key)
-            if isinstance(exc, sqlite3.OperationalError) and "full" in str(exc):
+            if isinstance(exc, IndexFull):
                 raise _disk_full(self.directory) from None
             raise
         self._known[key.file_name] = file_stamp
@@ -766,11 +805,11 @@ class ModelStore:
         """Apply ``change`` to the stored record under the lock; the sidecar is rewritten
         (atomically) before the index row, so the sidecar is never behind the index."""
         self._current(key)
-        with self._lock:
+        with self._lock, self.index.name_lock(key):
             record = self._indexed(key)
             updated = change(record)
             if updated != record:
-                stamp = self._known.get(key.file_name)
+                stamp = self.index.stamp(key)
                 if stamp is None:
                     stamp = _stamp(os.stat(self.directory / key.file_name))
                 sidecar.write(self.directory, updated)

@@ -16,9 +16,13 @@ import grpc
 
 from glidepath.auth import build_authenticator
 from glidepath.common.v1 import model_pb2
+from glidepath.engine.run import DEFAULT_BATCH_PATHS
+from glidepath.engine.state import FlowTiming
+from glidepath.household.canonical import canonicalize
 from glidepath.rpc.server import ServiceSpec
 from glidepath.simulation.v1 import simulation_pb2_grpc
 from simulation_service.config import DEFAULT_PORT, SimulationServiceSettings
+from simulation_service.optimize.baselines import BaselineWarmer
 from simulation_service.optimize.flow import Evaluate, Optimizer, Score, Scored
 from simulation_service.optimize.interrupt import Interrupt
 from simulation_service.optimize.judge import Judgement, judge
@@ -31,7 +35,7 @@ from simulation_service.optimize.peers import (
 )
 from simulation_service.optimize.policies import PolicyCache, warm_up
 from simulation_service.optimize.request import OptimizeJob
-from simulation_service.optimize.scoring import score_policy
+from simulation_service.optimize.scoring import score_policy, trusted_evaluation
 from simulation_service.service import SERVICE_NAME, SimulationServicer
 from simulation_service.work import WorkPool
 
@@ -61,18 +65,22 @@ def build_app(settings: SimulationServiceSettings) -> SimulationApp:
         settings.registry_addr, deadlines, credentials, settings.max_model_bytes
     )
     training = TrainingPeer(settings.training_addr, deadlines, credentials)
+    scores = ScoreCache()
+    warmer = BaselineWarmer()
     optimizer = Optimizer(
         registry,
         training,
         PolicyCache(settings.policy_cache),
-        _evaluator(pool, settings),
-        _scorer(pool, settings),
+        _evaluator(pool, settings, scores, warmer),
+        _scorer(pool, settings, scores),
         candidates=settings.optimize_candidates,
+        warm=warmer.start,
     )
     servicer = SimulationServicer(settings, pool, optimizer)
     warming = warm_up(settings.torch_threads)
 
     def stop() -> None:
+        warmer.shutdown()
         pool.shutdown()
         registry.close()
         training.close()
@@ -96,11 +104,20 @@ def build_app(settings: SimulationServiceSettings) -> SimulationApp:
     return SimulationApp(spec=spec, pool=pool, optimizer=optimizer)
 
 
-def _evaluator(pool: WorkPool, settings: SimulationServiceSettings) -> Evaluate:
+def _evaluator(
+    pool: WorkPool,
+    settings: SimulationServiceSettings,
+    scores: ScoreCache,
+    warmer: BaselineWarmer | None = None,
+) -> Evaluate:
     """Optimize's engine runs go through the same pool (and limits) as Simulate's.
 
     A judgement already computed for the same model, household and settings is served
-    from the cache (``memo``): it is a pure function of them.
+    from the cache (``memo``): it is a pure function of them. A judgement on the very
+    lives and household a candidate is scored on (the hash's evaluation lives, the
+    canonical household) is that score too: kept in ``scores``, it is not run again.
+    The baselines the ``warmer`` began for the same request while its model trained are
+    waited for, then served from the engine's cache (``baselines``).
     """
     cache = JudgementCache(settings.judgement_cache)
 
@@ -114,6 +131,8 @@ def _evaluator(pool: WorkPool, settings: SimulationServiceSettings) -> Evaluate:
         found = cache.get(key)
         if found is not None:
             return replace(found, evaluation_seconds=0.0, profile_seconds=0.0, cached=True)
+        if warmer is not None:
+            warmer.wait(job)
         judgement = pool.run(
             lambda stop: judge(
                 job.household,
@@ -126,15 +145,38 @@ def _evaluator(pool: WorkPool, settings: SimulationServiceSettings) -> Evaluate:
             interrupt.token,
         )
         cache.put(key, judgement)
+        if judgement.evaluation is not None and _scores_on_its_lives(job, settings.score_lives):
+            seed = judgement.evaluation.seed
+            scores.put(
+                score_key(model.sha256, job.household_hash, settings.score_lives, seed),
+                judgement.evaluation,
+            )
         return judgement
 
     return evaluate
 
 
-def _scorer(pool: WorkPool, settings: SimulationServiceSettings) -> Score:
+def _scores_on_its_lives(job: OptimizeJob, lives: int) -> bool:
+    """True when the job's judgement runs exactly what scoring the model runs: the hash's
+    evaluation lives and the canonical household (``scoring.score_policy``)."""
+    from glidepath.rl.evaluation import evaluation_seed_for_hash
+
+    run = job.settings
+    return (
+        run.target_standard_error is None
+        and run.paths == lives
+        and run.seed == evaluation_seed_for_hash(job.household_hash)
+        and run.batch_paths == DEFAULT_BATCH_PATHS
+        and run.timing == FlowTiming.MONTHLY
+        and canonicalize(job.household) == job.household
+    )
+
+
+def _scorer(pool: WorkPool, settings: SimulationServiceSettings, cache: ScoreCache) -> Score:
     """Candidates are scored on the pool too, on the hash's evaluation lives; each score
-    is kept by the model's SHA-256, the hash and the lives (``memo``)."""
-    cache = ScoreCache()
+    is kept by the model's SHA-256, the hash and the lives (``memo``). A model whose
+    verified evaluation is that very score (``scoring.trusted_evaluation``: the training
+    service's, or an earlier scoring's) is not scored again."""
 
     def score(
         job: OptimizeJob,
@@ -149,6 +191,12 @@ def _scorer(pool: WorkPool, settings: SimulationServiceSettings) -> Score:
         found = cache.get(key)
         if found is not None:
             return Scored(found, cached=True)
+        stored = trusted_evaluation(
+            model, job.household, job.household_hash, settings.score_lives, seed
+        )
+        if stored is not None:
+            cache.put(key, stored)
+            return Scored(stored, cached=True)
         evaluation = pool.run(
             lambda stop: score_policy(job.household, policy, settings.score_lives, seed),
             interrupt.token,

@@ -16,14 +16,14 @@ from typing import Any
 import grpc
 import pytest
 from hypothesis import settings
+from postgres_support import PostgresServer
 
 from glidepath.registry.v1 import registry_pb2_grpc
 from glidepath.rpc.channel import open_channel
 from glidepath.rpc.server import RunningServer, start_server
 from model_registry_service.app import build_spec
 from model_registry_service.config import RegistrySettings
-from model_registry_service.index import ModelIndex
-from model_registry_service.naming import INDEX_FILE_NAME
+from model_registry_service.index import ModelIndex, open_model_index
 
 # Registries that tests start as processes (they inherit this environment) begin on the
 # empty directory each test gives them, not with the repository's shipped models
@@ -33,6 +33,66 @@ os.environ.setdefault("RL_SHIPPED_MODELS_DIR", "")
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+# The index's back ends; a module listing them in REGISTRY_INDEX_BACKENDS runs each of its
+# tests that uses ``registry_backend`` (directly or through a registry fixture) on each.
+REGISTRY_BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    backends = getattr(metafunc.module, "REGISTRY_INDEX_BACKENDS", None)
+    if backends and "registry_backend" in metafunc.fixturenames:
+        metafunc.parametrize("registry_backend", backends, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def registry_postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the session (``postgres_support``)."""
+    server = PostgresServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def registry_new_schema(registry_postgres: PostgresServer) -> Iterator[Callable[[], str]]:
+    """Make empty schemas (an index's namespace) on the session's server, each named by
+    its own URL; each is dropped after the test."""
+    made: list[str] = []
+
+    def new_schema() -> str:
+        made.append(registry_postgres.new_schema())
+        return made[-1]
+
+    yield new_schema
+    for url in made:
+        registry_postgres.drop_schema(url)
+
+
+@pytest.fixture
+def registry_backend(request: pytest.FixtureRequest) -> str:
+    """The index's back end for this test: SQLite unless the module asks for both."""
+    backend: str = getattr(request, "param", "sqlite")
+    return backend
+
+
+@pytest.fixture
+def registry_database_url(registry_backend: str, request: pytest.FixtureRequest) -> str | None:
+    """REGISTRY_DATABASE_URL for this test: None (SQLite), or a fresh empty schema's."""
+    if registry_backend == "sqlite":
+        return None
+    new_schema: Callable[[], str] = request.getfixturevalue("registry_new_schema")
+    return new_schema()
+
+
+@pytest.fixture
+def registry_open_index(registry_database_url: str | None) -> Callable[..., ModelIndex]:
+    """Open this test's index for a model directory (another connection each call)."""
+
+    def open_index(directory: Path, *, rebuild: bool = False) -> ModelIndex:
+        directory.mkdir(parents=True, exist_ok=True)
+        return open_model_index(directory, registry_database_url, rebuild=rebuild)
+
+    return open_index
 
 
 @dataclass(frozen=True)
@@ -81,16 +141,22 @@ class RegistryHarness:
 
     def index(self) -> ModelIndex:
         """A second connection to the server's index (to re-date models, as an operator)."""
-        return ModelIndex(self.directory / INDEX_FILE_NAME)
+        return open_model_index(self.directory, self.settings.database_url, rebuild=False)
 
 
 @pytest.fixture
-def registry_start(tmp_path: Path) -> Iterator[Callable[..., RegistryHarness]]:
-    """Start registries with settings overrides; all are stopped after the test."""
+def registry_start(
+    tmp_path: Path, registry_database_url: str | None
+) -> Iterator[Callable[..., RegistryHarness]]:
+    """Start registries with settings overrides, over this test's index back end; all are
+    stopped after the test."""
     started: list[RegistryHarness] = []
 
     def start(**overrides: Any) -> RegistryHarness:
-        settings = replace(RegistrySettings(models_dir=tmp_path / "models" / "rl"), **overrides)
+        defaults = RegistrySettings(
+            models_dir=tmp_path / "models" / "rl", database_url=registry_database_url
+        )
+        settings = replace(defaults, **overrides)
         running = start_server(build_spec(settings), "127.0.0.1", 0)
         channel = open_channel(f"127.0.0.1:{running.port}")
         harness = RegistryHarness(

@@ -36,7 +36,7 @@ from registry_support import (
 from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
 from glidepath.rpc.channel import wait_until_serving
 from glidepath.rpc.status import error_reason
-from model_registry_service.index import ModelIndex
+from model_registry_service.index import SqliteIndex
 from model_registry_service.naming import INDEX_FILE_NAME, MODEL_GLOB, ModelKey
 from model_registry_service.service import SERVICE_NAME
 
@@ -52,7 +52,7 @@ def _model_files(directory: Path) -> list[str]:
 
 
 def _indexed(directory: Path) -> list[str]:
-    index = ModelIndex(directory / INDEX_FILE_NAME)
+    index = SqliteIndex(directory / INDEX_FILE_NAME)
     try:
         return sorted(key.file_name for key in index.stamps())
     finally:

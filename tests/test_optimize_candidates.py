@@ -34,6 +34,7 @@ from e2e_support import (
 from glidepath.cli.peers import REGISTRY, SIMULATION
 from glidepath.cli.stack import LocalStack, local_stack
 from glidepath.common.v1 import model_pb2
+from glidepath.household.canonical import canonicalize
 from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
 from glidepath.rl.evaluation import evaluate_policy, evaluation_seed_for_hash
 from glidepath.rl.model_io import load_policy
@@ -90,7 +91,7 @@ def test_the_best_model_on_common_lives_is_served_whatever_was_declared(
 
     # The truth, computed here on the same lives the simulation service must use.
     seed = evaluation_seed_for_hash(model_hash)
-    household_ = convert.household(message, True)
+    household_ = canonicalize(convert.household(message, True))  # what the hash describes
     truth = {
         zip_.sha256: evaluate_policy(
             household_, load_policy(data), lives=SCORE_LIVES, seed=seed

@@ -616,3 +616,56 @@ def test_fine_tune_episodes_is_checked() -> None:
     with pytest.raises(errors.InvalidArgument) as raised:
         job(use_pretrained=True, fine_tune_episodes=1_000_001)
     assert "fine_tune_episodes" in str(raised.value)
+
+
+def test_the_judgements_baselines_begin_when_a_training_starts_and_only_then() -> None:
+    """Option A warms the judgement's baselines once, as its training starts; option B
+    on a stored model trains nothing and warms nothing."""
+    warmed: list[OptimizeJob] = []
+    training = FakeTraining(training_pb2.TRAINING_STATE_SUCCEEDED)
+    optimizer = Optimizer(
+        FakeRegistry(),
+        training,
+        FakePolicies(),
+        fake_evaluate,
+        fake_score,
+        warm=lambda j, _: warmed.append(j),
+    )
+    trained = job(episodes=700)
+    run(optimizer, trained)
+    assert warmed == [trained]
+    registry = FakeRegistry(metadata(trained.household_hash, 1000))
+    optimizer = Optimizer(
+        registry,
+        training,
+        FakePolicies(),
+        fake_evaluate,
+        fake_score,
+        warm=lambda j, _: warmed.append(j),
+    )
+    run(optimizer, job(use_pretrained=True))
+    assert warmed == [trained]
+
+
+def test_the_ladder_warms_the_baselines_before_its_candidates_are_judged() -> None:
+    from glidepath.rl.family import family_hash, load_family
+
+    order: list[str] = []
+    judge_it = gated(True)
+
+    def judged(*args: Any) -> Judgement:
+        order.append("judged")
+        return judge_it(*args)  # type: ignore[no-any-return]
+
+    generic = metadata(family_hash(load_family()), 1000, sha256="ee" * 32)
+    optimizer = Optimizer(
+        LadderRegistry(generic),
+        FakeTraining(training_pb2.TRAINING_STATE_SUCCEEDED),
+        FakePolicies(),
+        judged,
+        fake_score,
+        warm=lambda j, _: order.append("warmed"),
+    )
+    _, result = run(optimizer, job(use_pretrained=True))
+    assert result is not None and result.source == pb.MODEL_SOURCE_GENERIC
+    assert order == ["warmed", "judged"]

@@ -28,7 +28,7 @@ from glidepath.common.v1 import model_pb2
 from glidepath.registry.v1 import registry_pb2
 from glidepath.rpc.status import bad_fields
 from model_registry_service import sidecar
-from model_registry_service.index import SCHEMA_VERSION
+from model_registry_service.migrations import SCHEMA_VERSION
 from model_registry_service.naming import INDEX_FILE_NAME, ModelKey
 from model_registry_service.records import Origin, Visibility
 from model_registry_service.storage import ModelStore

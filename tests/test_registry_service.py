@@ -1,4 +1,5 @@
-"""The registry over gRPC: a real server on a loopback port, real SB3 files, no mocks."""
+"""The registry over gRPC: a real server on a loopback port, real SB3 files, no mocks; each
+test that starts a registry runs on both index back ends (SQLite, PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import grpc
 import numpy as np
 import pytest
 import torch
-from conftest import RegistryHarness, RegistrySb3Model
+from conftest import REGISTRY_BACKENDS, RegistryHarness, RegistrySb3Model
 from registry_support import (
     HASH_A,
     HASH_B,
@@ -44,6 +45,7 @@ from glidepath.rpc.status import bad_fields, error_reason
 from model_registry_service.naming import ModelKey
 
 Start = Callable[..., RegistryHarness]
+REGISTRY_INDEX_BACKENDS = REGISTRY_BACKENDS
 
 
 def _model_files(directory: Path) -> list[str]:

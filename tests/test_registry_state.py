@@ -32,7 +32,7 @@ from glidepath.common.v1 import model_pb2
 from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
 from glidepath.rpc.channel import bearer
 from model_registry_service import sidecar
-from model_registry_service.index import SCHEMA_VERSION
+from model_registry_service.migrations import SCHEMA_VERSION
 from model_registry_service.naming import INDEX_FILE_NAME, MODEL_GLOB, ModelKey
 from model_registry_service.records import ModelDetails, Origin, UploadDeclaration, Visibility
 from model_registry_service.service import SERVICE_NAME

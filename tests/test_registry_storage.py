@@ -1,4 +1,7 @@
-"""The model directory and its index, driven directly (no server): the directory is the truth."""
+"""The model directory and its index, driven directly (no server): the directory is the truth.
+
+Every test that opens an index runs on both back ends: SQLite in the directory, and a
+fresh database on the session's PostgreSQL server."""
 
 from __future__ import annotations
 
@@ -7,27 +10,31 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import RegistrySb3Model
+from conftest import REGISTRY_BACKENDS, RegistrySb3Model
 from registry_support import HASH_A, HASH_B, model_zip, sha256_hex, stored_files
 
 from glidepath.errors import AlreadyExists, NotFound, ResourceExhausted
 from model_registry_service import model_storage, storage
 from model_registry_service.cleanup import PeriodicCleanup, cleanup_models
+from model_registry_service.index import ModelIndex
 from model_registry_service.naming import ModelKey
 from model_registry_service.records import ModelDetails, Origin, PutResult, UploadDeclaration
 from model_registry_service.storage import ModelStore
 
 MAX_BYTES = 16 * 1024 * 1024
+REGISTRY_INDEX_BACKENDS = REGISTRY_BACKENDS
+OpenIndex = Callable[..., ModelIndex]
 
 
 @pytest.fixture
-def registry_store(tmp_path: Path) -> Iterator[ModelStore]:
-    store = ModelStore(tmp_path / "rl", max_bytes=MAX_BYTES)
+def registry_store(tmp_path: Path, registry_open_index: OpenIndex) -> Iterator[ModelStore]:
+    directory = tmp_path / "rl"
+    store = ModelStore(directory, max_bytes=MAX_BYTES, index=registry_open_index(directory))
     yield store
     store.close()
 
@@ -67,11 +74,11 @@ def test_put_stores_one_file_and_no_temp(registry_store: ModelStore) -> None:
     assert _files(registry_store.directory) == [f"rl_model_{HASH_A}_1000ep.zip"]
 
 
-def test_index_survives_a_restart(tmp_path: Path) -> None:
-    store = ModelStore(tmp_path, max_bytes=MAX_BYTES)
+def test_index_survives_a_restart(tmp_path: Path, registry_open_index: OpenIndex) -> None:
+    store = ModelStore(tmp_path, max_bytes=MAX_BYTES, index=registry_open_index(tmp_path))
     _put(store, HASH_A, 700, model_zip(), score=4.0)
     store.close()
-    reopened = ModelStore(tmp_path, max_bytes=MAX_BYTES)
+    reopened = ModelStore(tmp_path, max_bytes=MAX_BYTES, index=registry_open_index(tmp_path))
     record = reopened.get(ModelKey(HASH_A, 700))
     assert record.origin is Origin.UPLOADED and record.details.evaluation_score == 4.0
     reopened.close()
@@ -132,13 +139,15 @@ def test_a_file_rewritten_in_place_is_noticed(
         registry_store.get(ModelKey(HASH_A, 1000))
 
 
-def test_stale_temp_files_are_swept_at_start_up(tmp_path: Path) -> None:
+def test_stale_temp_files_are_swept_at_start_up(
+    tmp_path: Path, registry_open_index: OpenIndex
+) -> None:
     stale, fresh = tmp_path / ".upload-dead.tmp", tmp_path / ".upload-live.tmp"
     stale.write_bytes(b"x")
     fresh.write_bytes(b"y")
     old = time.time() - 2 * storage.STALE_TEMP_SECONDS
     os.utime(stale, (old, old))
-    ModelStore(tmp_path, max_bytes=MAX_BYTES).close()
+    ModelStore(tmp_path, max_bytes=MAX_BYTES, index=registry_open_index(tmp_path)).close()
     assert not stale.exists() and fresh.exists()
 
 
@@ -171,9 +180,16 @@ def test_cleanup_by_age_with_dry_run(registry_store: ModelStore) -> None:
 
 
 def test_the_notes_functions(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, registry_sb3_model: RegistrySb3Model
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    registry_sb3_model: RegistrySb3Model,
+    registry_database_url: str | None,
 ) -> None:
     monkeypatch.chdir(tmp_path)
+    if registry_database_url is None:
+        monkeypatch.delenv("REGISTRY_DATABASE_URL", raising=False)
+    else:
+        monkeypatch.setenv("REGISTRY_DATABASE_URL", registry_database_url)
     monkeypatch.delenv("RL_MODELS_DIR", raising=False)
     assert model_storage.get_model_directory() == tmp_path / "models" / "rl"
     custom = tmp_path / "elsewhere" / "models"
@@ -211,7 +227,7 @@ def test_periodic_cleanup_runs_and_stops(registry_store: ModelStore) -> None:
 
 
 def test_an_upload_meeting_an_adoption_of_its_name_waits_for_it_without_deadlock(
-    tmp_path: Path,
+    tmp_path: Path, registry_open_index: OpenIndex
 ) -> None:
     """The name an upload is about to take is dropped in by hand with the same bytes and
     is being adopted: the upload waits for that adoption (outside the store's lock, which
@@ -227,7 +243,10 @@ def test_an_upload_meeting_an_adoption_of_its_name_waits_for_it_without_deadlock
             adoption_checking.set()
             assert adoption_may_go.wait(30)
 
-    store = ModelStore(tmp_path / "rl", max_bytes=MAX_BYTES, check_model=check)
+    directory = tmp_path / "rl"
+    store = ModelStore(
+        directory, max_bytes=MAX_BYTES, index=registry_open_index(directory), check_model=check
+    )
     data = model_zip("raced")
     results: list[PutResult] = []
     uploading = threading.Thread(

@@ -7,6 +7,8 @@ not about what the RL library learns.
 
 from __future__ import annotations
 
+import io
+import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,7 +24,7 @@ from training_support import (
     free_port,
 )
 
-from glidepath import errors
+from glidepath import errors, log
 from glidepath.auth import LOCAL
 from glidepath.common.v1 import model_pb2
 from glidepath.registry.v1 import registry_pb2
@@ -288,3 +290,22 @@ def test_a_job_given_to_a_worker_killed_while_idle_waits_for_its_replacement(
     assert final.state == JobState.SUCCEEDED, final.message
     manager.cancel(busy.job_id, LOCAL)
     wait_for(manager, busy.job_id, lambda r: r.state.final)
+
+
+def test_a_warm_worker_says_how_long_its_warm_up_took(
+    make_manager: Callable[..., JobManager],
+    registry_server: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The ``worker_ready`` line: until it, a job given to the worker waits for its
+    imports (``benchmarks/bench_e2e.py`` times option A from it)."""
+    stream = io.StringIO()
+    monkeypatch.setattr(log, "_stream", stream)
+    manager = make_manager(registry_server.address)
+    deadline = time.monotonic() + 120
+    while manager.ready_workers() < 1:
+        assert time.monotonic() < deadline, "the worker never warmed up"
+        time.sleep(0.1)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    [ready] = [line for line in lines if line["event"] == "worker_ready"]
+    assert ready["worker"] == 0 and ready["seconds"] > 0

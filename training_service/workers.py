@@ -156,6 +156,7 @@ class _Slot:
     started: bool = False  # the worker said it took the job (JobStarted)
     cancel_deadline: float | None = None
     ready: bool = False
+    born: float = field(default_factory=time.monotonic)  # when the process was started
 
 
 @dataclass
@@ -264,6 +265,9 @@ class WorkerPool:
             slot = self._slots[index]
             if isinstance(event, WorkerReady):
                 slot.ready = True
+                # How long its imports took: a job given to it before then waited for them.
+                seconds = round(time.monotonic() - slot.born, 3)
+                log.event("worker_ready", worker=index, seconds=seconds)
                 return True
             if slot.job_id != event.job_id:
                 return False  # a late word from a job already killed or given up

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -32,6 +32,7 @@ from .logmath import exp_or_inf
 from .market import BLOCK_PATHS, Scenarios
 from .metrics import DEFAULT_PERCENTILES, Estimate, MetricsAccumulator, StrategyMetrics
 from .objective import Objective
+from .result_cache import StrategyResults, household_digest, result_key
 from .state import FlowTiming
 from .step import initial_state, step
 from .strategies import Strategy, make_strategy, optimum_applies, simplified_applies
@@ -253,8 +254,36 @@ def _baseline(names: Sequence[str]) -> int:
     return 0
 
 
+def _cache_keys(
+    household: Household,
+    resolved: Sequence[Strategy],
+    named: set[str],
+    settings: SimulationSettings,
+    batch: int,
+) -> dict[int, str]:
+    """The cache key of each strategy given by its built-in name, by its index."""
+    digest = household_digest(household)
+    return {
+        k: result_key(
+            digest,
+            s.name,
+            seed=settings.seed,
+            paths=settings.paths,
+            batch_paths=batch,
+            timing=settings.timing,
+            percentiles=settings.percentiles,
+        )
+        for k, s in enumerate(resolved)
+        if s.name in named
+    }
+
+
+def _get(cache: StrategyResults | None, key: str) -> StrategyMetrics | None:
+    return None if cache is None else cache.get(key)
+
+
 def _paired(
-    accumulators: Sequence[MetricsAccumulator], objective: Objective, baseline: int
+    results: Sequence[StrategyMetrics], objective: Objective, baseline: int
 ) -> tuple[PairedDifference, ...]:
     """Each strategy against the baseline; delta-method SEs of paired linearised utilities.
 
@@ -262,15 +291,17 @@ def _paired(
     far above the scale) each overflows a float while their products with the
     utilities, and the SEs, stay modest.
     """
-    base = accumulators[baseline]
-    ub = base.path_utilities()
+    base = results[baseline]
+    ub = base.path_utilities
+    assert ub is not None
     ce_b = objective.certainty_equivalent(float(ub.mean()))
     log_kb = objective.log_ce_derivative(ce_b)
     out = []
-    for k, acc in enumerate(accumulators):
+    for k, acc in enumerate(results):
         if k == baseline:
             continue
-        ua = acc.path_utilities()
+        ua = acc.path_utilities
+        assert ua is not None
         n = int(ua.shape[0])
         ce_a = objective.certainty_equivalent(float(ua.mean()))
         log_ka = objective.log_ce_derivative(ce_a)
@@ -300,8 +331,14 @@ def simulate(
     household: Household,
     strategies: Sequence[Strategy | str],
     settings: SimulationSettings = SimulationSettings(),
+    *,
+    cache: StrategyResults | None = None,
 ) -> ComparisonResult:
-    """Simulate ``strategies`` (instances or built-in names) on the same scenarios."""
+    """Simulate ``strategies`` (instances or built-in names) on the same scenarios.
+
+    ``cache``: built-in strategies (given by name) whose result on these lives it holds
+    are not simulated again, and those simulated are kept there (``result_cache``;
+    never in adaptive mode). The answer is the same with or without it."""
     began = time.perf_counter()
     _check(household, settings, len(strategies))
     schedule = build_schedule(household)
@@ -311,13 +348,17 @@ def simulate(
     objective = objective_for(schedule)
     ages = [int(a) for a in schedule.household_age]
     offered = schedule.annuities is not None
-    accumulators = [
-        MetricsAccumulator(s.name, objective, ages, annuities=offered) for s in resolved
-    ]
     batch = max(BLOCK_PATHS, (settings.batch_paths // BLOCK_PATHS) * BLOCK_PATHS)
     target = settings.target_standard_error
+    if target is not None:
+        cache = None  # how many lives run depends on every strategy: not cacheable
+    named = {s for s in strategies if isinstance(s, str)}
+    keys = _cache_keys(household, resolved, named, settings, batch) if cache is not None else {}
+    cached = {k: found for k, key in keys.items() if (found := _get(cache, key)) is not None}
+    running = [s for k, s in enumerate(resolved) if k not in cached]
+    accumulators = [MetricsAccumulator(s.name, objective, ages, annuities=offered) for s in running]
     cap = max(settings.paths, settings.max_paths) if target is not None else settings.paths
-    done = 0
+    done = 0 if running else settings.paths
     converged = target is None
     while done < cap:
         if (
@@ -330,15 +371,25 @@ def simulate(
         # The first ``paths`` are run before the first convergence check, then batches.
         limit = settings.paths if done < settings.paths else cap
         n = min(batch, limit - done)
-        _run_batch(schedule, resolved, accumulators, settings, done, n)
+        _run_batch(schedule, running, accumulators, settings, done, n)
         done += n
     if target is not None and not converged:
         converged = _worst_se(accumulators, settings.target_metric) <= target
     names = [s.name for s in resolved]
     baseline = _baseline(names)
-    results = tuple(
-        acc.result(settings.percentiles, int(schedule.retired.sum()), settings.keep_path_utilities)
+    fresh = iter(
+        acc.result(settings.percentiles, int(schedule.retired.sum()), keep_paths=True)
         for acc in accumulators
+    )
+    full: list[StrategyMetrics] = []
+    for k in range(len(resolved)):
+        metrics = cached[k] if k in cached else next(fresh)
+        if cache is not None and k in keys and k not in cached:
+            cache.put(keys[k], metrics)
+        full.append(metrics)
+    paired = _paired(full, objective, baseline)
+    results = tuple(
+        m if settings.keep_path_utilities else replace(m, path_utilities=None) for m in full
     )
     return ComparisonResult(
         strategies=results,
@@ -350,7 +401,7 @@ def simulate(
         optimum_available=opt_ok,
         optimum_reason=opt_reason,
         optimum_value_ce=opt_value,
-        paired=_paired(accumulators, objective, baseline),
+        paired=paired,
         schedule=schedule_summary(schedule),
         skipped=skipped,
     )

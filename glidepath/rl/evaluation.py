@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +27,8 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 
 from glidepath.engine.cashflows import build_schedule
 from glidepath.engine.objective import Objective
-from glidepath.engine.run import SimulationSettings, simulate
+from glidepath.engine.result_cache import BASELINE_RESULTS
+from glidepath.engine.run import ComparisonResult, SimulationSettings, simulate
 from glidepath.engine.strategies import Strategy
 from glidepath.errors import InvalidArgument
 from glidepath.household.model import Household
@@ -132,22 +134,32 @@ def evaluate_strategy(
         household,
         names,
         SimulationSettings(paths=lives, seed=seed, keep_path_utilities=True),
+        cache=BASELINE_RESULTS,
     )
+    return evaluation_of(household, candidate.name, others, result)
+
+
+def evaluation_of(
+    household: Household, candidate: str, others: Sequence[str], result: ComparisonResult
+) -> Evaluation:
+    """The evaluation of ``candidate`` against ``others`` from a run of them all (kept
+    path utilities): one home for it, so that the simulation service's judgement of a
+    policy yields the very evaluation :func:`evaluate_strategy` gives on the same lives."""
     objective = Objective.for_schedule(build_schedule(household))
     utilities = {
         m.name: m.path_utilities for m in result.strategies if m.path_utilities is not None
     }
     ces = {m.name: m.certainty_equivalent.value for m in result.strategies}
     optimum_ce = ces.get(OPTIMUM)
-    verdict = gate(objective, candidate.name, ces, utilities, others)
+    verdict = gate(objective, candidate, ces, utilities, others)
     versus_others = tuple(
         PairedComparison(
-            candidate.name,
+            candidate,
             name,
-            *paired_difference(objective, utilities[candidate.name], utilities[name]),
+            *paired_difference(objective, utilities[candidate], utilities[name]),
         )
         for name in utilities
-        if name != candidate.name
+        if name != candidate
     )
     scores = tuple(
         StrategyScore(
@@ -163,7 +175,7 @@ def evaluate_strategy(
         for m in result.strategies
     )
     return Evaluation(
-        score=ces[candidate.name],
+        score=ces[candidate],
         held_out_lives=result.n_paths,
         best_baseline=verdict.best_other,
         improvement=verdict.difference,

@@ -71,6 +71,16 @@ class Scored:
 
 # Scores a model; UnusablePolicy when its actions are not finite on those lives.
 Score = Callable[[OptimizeJob, model_pb2.ModelMetadata, "ActorCriticPolicy", Interrupt], Scored]
+# Begins, in the background, what the judgement of a job needs before any model exists
+# (the baselines on its lives, ``baselines.BaselineWarmer``); called when a training
+# starts and when the ladder begins (while its candidates are found and loaded).
+Warm = Callable[[OptimizeJob, Interrupt], None]
+
+
+def _no_warm_up(job: OptimizeJob, interrupt: Interrupt) -> None:
+    """Nothing computed ahead: the judgement computes everything itself."""
+
+
 # Compatible models asked for and checked per call (the registry returns at most 16).
 DEFAULT_CANDIDATES = 4
 _NEXT = "trying the next compatible model"
@@ -173,6 +183,7 @@ class Optimizer:
         score: Score,
         *,
         candidates: int = DEFAULT_CANDIDATES,
+        warm: Warm = _no_warm_up,
     ) -> None:
         self._registry = registry
         self._training = training
@@ -180,6 +191,7 @@ class Optimizer:
         self._evaluate = evaluate
         self._score = score
         self._candidates = candidates
+        self._warm = warm
 
     def run(self, job: OptimizeJob, interrupt: Interrupt, caller: User = LOCAL) -> Messages:
         """The stream of one call: events, then the result."""
@@ -379,6 +391,7 @@ class Optimizer:
         """No usable exact model: near matches and the generic model, judged zero-shot on
         this household's evaluation lives (the same for each) and gated; else a
         fine-tuning from the best of them; None when neither served (scratch follows)."""
+        self._warm(call.job, call.interrupt)  # the baselines, while the candidates load
         candidates = yield from self._candidates_near(call)
         judged: list[tuple[float, int, Ready, Judgement]] = []
         for index, (ready, label) in enumerate(candidates):
@@ -519,6 +532,7 @@ class Optimizer:
                     reason="MODEL_QUARANTINED",
                 ) from None
         job_id = started.job.job_id
+        self._warm(call.job, call.interrupt)  # the judgement's baselines, while it trains
         stage, source, verb = (
             (Stage.OPTIMIZE_STAGE_TRAINING_JOINED, pb.MODEL_SOURCE_JOINED_RUNNING_JOB, "joined")
             if started.joined

@@ -25,12 +25,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from glidepath.common.v1 import model_pb2
 from glidepath.engine.cashflows import build_schedule
 from glidepath.engine.objective import Objective
+from glidepath.engine.result_cache import BASELINE_RESULTS
 from glidepath.engine.rollout import Rollout, rollout
 from glidepath.engine.run import ComparisonResult, SimulationSettings, simulate
 from glidepath.engine.strategies import Strategy
 from glidepath.household.model import Household
+from glidepath.rl.evaluation_message import evaluation_message
 from glidepath.rl.gate import (
     DP_SIMPLIFIED,
     GATE_STANDARD_ERRORS,
@@ -69,6 +72,12 @@ class Judgement:
     # another household (simulation_service/optimize/flow.py, docs/ladder.md).
     versus_rules: pb.GateVerdict | None = None
 
+    # The policy's evaluation on these lives in the registry's form (seed: the run's),
+    # from the same run: where the lives are a hash's evaluation lives it is that
+    # model's score, so nothing need score it again (``simulation_service.app``). None
+    # in adaptive mode (the lives a run takes depend on the strategies).
+    evaluation: model_pb2.ModelEvaluation | None = None
+
     @property
     def beats_the_rules(self) -> bool:
         return self.versus_rules is not None and self.versus_rules.passed
@@ -84,6 +93,7 @@ def judge(
 ) -> Judgement:
     """Run the policy and every other strategy on the same scenarios; gate; profile the
     recommended strategy."""
+    from glidepath.rl.evaluation import evaluation_of
     from glidepath.rl.policy_strategy import PolicyStrategy
 
     candidate = PolicyStrategy(policy, build_schedule(household), POLICY)
@@ -93,6 +103,7 @@ def judge(
         household,
         [candidate, *others],
         replace(settings, keep_path_utilities=True, should_stop=stop),
+        cache=BASELINE_RESULTS,
     )
     evaluation_seconds = time.perf_counter() - began
     verdict = gate_of(household, result, others)
@@ -114,6 +125,11 @@ def judge(
         own_plan_years=year_decisions(own, result.schedule.retired),
         gain_over_own_plan=pb.Estimate(value=gain, standard_error=gain_error),
     )
+    evaluation = None
+    if settings.target_standard_error is None:
+        evaluation = evaluation_message(
+            evaluation_of(household, POLICY, others, result), settings.seed
+        )
     return Judgement(
         comparison,
         gate_message(verdict),
@@ -121,6 +137,7 @@ def judge(
         evaluation_seconds,
         time.perf_counter() - began,
         versus_rules=gate_message(rules),
+        evaluation=evaluation,
     )
 
 
