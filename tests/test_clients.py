@@ -54,6 +54,21 @@ class FakeStream:
         return True
 
 
+class FakeFuture:
+    """A unary call started with ``.future``: its answer, and whether it was cancelled."""
+
+    def __init__(self, answer: Any) -> None:
+        self.answer = answer
+        self.cancelled = False
+
+    def result(self) -> Any:
+        return self.answer
+
+    def cancel(self) -> bool:
+        self.cancelled = True
+        return True
+
+
 class RecordingChannel:
     """Stands in for a grpc.Channel: each call is recorded as (method, kwargs)."""
 
@@ -71,6 +86,11 @@ class RecordingChannel:
                 return self.streams[-1]
             return deserializer(b"")
 
+        def future(request: Any, **kwargs: Any) -> FakeFuture:
+            self.calls.append((method, kwargs))
+            return FakeFuture(deserializer(b""))
+
+        call.future = future  # type: ignore[attr-defined]
         return call
 
     def unary_unary(self, method: str, response_deserializer: Any = None, **_: Any) -> Any:
@@ -166,6 +186,12 @@ CALLS: list[tuple[type[Client], Callable[..., Any], str, str]] = [
     ),
     (
         SimulationClient,
+        lambda c, p, **k: c.compare_future(simulation_pb2.CompareRequest(), **k),
+        "Compare",
+        "transfer",
+    ),
+    (
+        SimulationClient,
         lambda c, p, **k: c.optimize(simulation_pb2.OptimizeRequest(), **k),
         "Optimize",
         "stream",
@@ -216,6 +242,10 @@ def test_streams_are_cancellable() -> None:
     updates.cancel()
     events.cancel()
     assert [stream.cancelled for stream in channel.streams] == [True, True]
+    pending = SimulationClient(channel).compare_future(simulation_pb2.CompareRequest())  # type: ignore[arg-type]
+    assert isinstance(pending.result(), simulation_pb2.CompareResponse)
+    pending.cancel()
+    assert pending.cancelled  # type: ignore[attr-defined]
 
 
 def _chunk_starts(data: bytes) -> range:

@@ -4,11 +4,11 @@
 web front end as processes on free ports, as ``glidepath up`` does. A person's path:
 fill the form for the example household field by field, run option A and watch the
 progress (a reload reattaches), read the result and its summary; compare the rules
-without the AI box; run option B and see the stored model
-serve it; a bad field shows its message; delete the model on the management page; the
-form at 375 px. Budgets are small (100 episodes, 500 evaluation lives) so that the module
-runs in well under three minutes. Screenshots are written to WEB_ARTIFACTS (default: the
-temp directory); ``docs/web.png`` is one of them.
+without the AI box; run option B and see the stored model serve it; a bad field shows
+its message; delete the model on the management page; the form at 375 px. Budgets are
+small (100 episodes, 500 evaluation lives) so that the module runs in well under three
+minutes. Screenshots are written to WEB_ARTIFACTS (default: the temp directory);
+``docs/web.png`` is one of them.
 """
 
 from __future__ import annotations
