@@ -22,4 +22,6 @@ HOUSEHOLD_SCHEMA_VERSION = 2
 #: horizon) as features 19-24, so that one generic policy can serve a family of
 #: households. (Feature 18, the regime belief, came under 4 with the regimes themselves:
 #: every household with regimes was new then, so no hash had to move.)
-POLICY_LAYOUT_VERSION = 5
+#: 6: a claim may be deferred past the default age only as far as half the cash on hand
+#: pays for the pensions forgone (``glidepath.rl.actions.deferral_years``).
+POLICY_LAYOUT_VERSION = 6

@@ -2,8 +2,10 @@
 
 a3 = 0 (and the dead band around it) keeps each pension's plan, which is the rule; outside
 the band the output plans the claiming age, a claim is irreversible and the latest age
-claims whatever the action says. The learning check is on the zoo's household whose
-claiming age matters (``benchmarks/zoo/claiming_matters.json``).
+claims whatever the action says. A deferral past the default age is bounded by the cash
+on hand (half of it may go to the pensions forgone), an earlier claim never. The
+learning check is on the zoo's household whose claiming age matters
+(``benchmarks/zoo/claiming_matters.json``).
 """
 
 from __future__ import annotations
@@ -18,9 +20,17 @@ from rl_support import scaled, small_household
 from glidepath.engine import claiming
 from glidepath.engine.cashflows import build_schedule
 from glidepath.engine.rollout import rollout
+from glidepath.engine.state import YearState
 from glidepath.household.convert import household_from_json
 from glidepath.household.model import ClaimingWindow, Household
-from glidepath.rl.actions import ACTION_DIM, CLAIM_DEADBAND, decide
+from glidepath.rl.actions import (
+    ACTION_DIM,
+    CLAIM_DEADBAND,
+    DEFERRAL_CASH_SHARE,
+    claim_plan,
+    decide,
+    deferral_years,
+)
 from glidepath.rl.evaluation import evaluate_policy
 from glidepath.rl.lives import Lives, Reward
 from glidepath.rl.model_io import load_policy
@@ -108,6 +118,53 @@ def test_a_claim_is_irreversible_and_the_latest_age_claims_whatever_the_action()
         ages.append(plan(lives).copy())
     np.testing.assert_array_equal(ages[-1], 66)
     assert claiming.claimed(lives.state).all()
+
+
+def with_cash(state: YearState, cash: list[float]) -> YearState:
+    """``state`` with the cash on hand ``cash`` on its paths (the wealth moved to give it)."""
+    return replace(state, wealth=np.asarray(cash) - state.disposable)
+
+
+def test_a_deferral_is_bounded_by_what_the_cash_on_hand_pays_for() -> None:
+    """At 61 (default age 63, latest 66, 15,000 a year) a path may defer past 63 by the
+    whole years that half its cash on hand pays the forgone pension for: none with no
+    cash, 1 with 30,000 or 59,999, the whole window with a million. Asking for the
+    earliest age is never bounded, and a plan kept in the dead band is pulled back to
+    the bound once the cash has fallen below it."""
+    assert DEFERRAL_CASH_SHARE == 0.5
+    lives = Lives(claiming_household(), 4)
+    lives.reset(3)
+    lives.step(actions(4, 0.0))  # age 61: the window is open
+    state = with_cash(lives.state, [0.0, 30_000.0, 59_999.0, 1e6])
+    np.testing.assert_array_equal(deferral_years(state), [0.0, 1.0, 1.0, 33.0])
+    asked = claim_plan(actions(4, 1.0), state)
+    assert asked is not None
+    np.testing.assert_allclose(asked[0], [63.0, 64.0, 64.0, 66.0])
+    earliest = claim_plan(actions(4, -1.0), state)
+    assert earliest is not None
+    np.testing.assert_allclose(earliest[0], 61.0)
+    # Through the engine: the plan the poorest path gets is the default age.
+    base = lives.rule.decide(state)
+    decision = decide(actions(4, 1.0), base, state, lives.rule)
+    assert decision.claim is not None
+    np.testing.assert_allclose(decision.claim[0], [63.0, 64.0, 64.0, 66.0])
+    # A plan of 66 kept in the dead band: pulled back where the cash no longer pays for it.
+    planned = replace(state, claim_plan=np.full((1, 4), 66, dtype=np.int64))
+    kept = claim_plan(actions(4, 0.0), planned)
+    assert kept is not None
+    np.testing.assert_allclose(kept[0], [63.0, 64.0, 64.0, np.nan])
+
+
+def test_the_bound_counts_only_the_pensions_still_unclaimed() -> None:
+    """Once a pension is claimed it forgoes nothing more: with it claimed, no pension is
+    open and nothing bounds a plan (inf)."""
+    lives = Lives(claiming_household(), 2)
+    lives.reset(3)
+    lives.step(actions(2, 0.0))  # age 61
+    lives.step(actions(2, [-1.0, 0.0]))  # age 62: path 0 claimed at 61
+    state = with_cash(lives.state, [0.0, 0.0])
+    years = deferral_years(state)
+    assert years[0] == np.inf and years[1] == 0.0
 
 
 def test_observations_show_the_open_window_and_the_pension_claimed() -> None:
