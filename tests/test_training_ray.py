@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,17 +91,20 @@ def start(stack: RayStack, spending: float, episodes: int, seed: int = 1) -> pb.
         ),
         timeout=TIMEOUT,
     )
-    return reply.job
+    job: pb.TrainingJob = reply.job
+    return job
 
 
-def watch(stack: RayStack, job_id: str, until: object = None) -> list[pb.TrainingJob]:
+def watch(
+    stack: RayStack, job_id: str, until: Callable[[pb.TrainingJob], bool] | None = None
+) -> list[pb.TrainingJob]:
     """Messages of a watch until a final state, or until ``until(job)`` holds."""
     seen: list[pb.TrainingJob] = []
     for message in stack.training.WatchTraining(
         pb.WatchTrainingRequest(job_id=job_id), timeout=300.0
     ):
         seen.append(message.job)
-        if message.job.state in FINAL or (callable(until) and until(message.job)):
+        if message.job.state in FINAL or (until is not None and until(message.job)):
             break
     return seen
 
