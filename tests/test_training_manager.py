@@ -37,6 +37,7 @@ from training_service.config import TrainingSettings
 from training_service.jobs import JobRecord, JobState
 from training_service.manager import JobManager, StartRequest
 from training_service.registry import RegistryClient
+from training_service.workers import WorkerPool
 
 pytestmark = pytest.mark.slow
 
@@ -280,6 +281,7 @@ def test_a_job_given_to_a_worker_killed_while_idle_waits_for_its_replacement(
     busy, _ = manager.submit(start_request(episodes=10, seed=STUBBORN_SEED), LOCAL)
     wait_for(manager, busy.job_id, lambda r: r.episodes_done > 0)
     pool = manager._pool
+    assert isinstance(pool, WorkerPool)
     idle = next(slot for slot in pool._slots if slot.job_id is None)
     with manager._cond:  # the reader blocks on its next progress delivery
         time.sleep(1.0)  # the stubborn trainer reports every 0.1 s

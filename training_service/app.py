@@ -1,4 +1,4 @@
-"""Assemble the training service: settings -> manager, workers, spool, servicer -> spec.
+"""Assemble the training service: settings -> backend, manager, spool, servicer -> spec.
 
 Shared by ``python -m training_service`` and the tests, so that what is tested is what
 runs. The runner is injectable only so that the job machinery's own tests can use a
@@ -16,6 +16,8 @@ import grpc
 from glidepath.auth import build_authenticator
 from glidepath.rpc.server import ServiceSpec
 from glidepath.training.v1 import training_pb2_grpc
+from training_service.backends import BackendFactory
+from training_service.backends.local import local_backend
 from training_service.config import DEFAULT_PORT, TrainingSettings
 from training_service.manager import JobManager
 from training_service.pipeline import TrainAndEvaluate, rl_warm_up
@@ -46,6 +48,18 @@ class TrainingApp:
     registry: RegistryClient
 
 
+def choose_backend(
+    settings: TrainingSettings, runner: JobRunner, warm_up: Callable[[], None] | None
+) -> BackendFactory:
+    """Where jobs run (``TRAINING_BACKEND``): the one place that picks the adapter. Ray is
+    imported only when asked for, as the local default does without it."""
+    if settings.backend == "ray":
+        from training_service.backends.ray import ray_backend
+
+        return ray_backend(settings, runner, warm_up)
+    return local_backend(settings, runner, warm_up)
+
+
 def build_app(
     settings: TrainingSettings,
     runner: JobRunner | None = None,
@@ -59,7 +73,14 @@ def build_app(
         settings.registry_deadline_seconds,
         max_model_bytes=settings.max_model_bytes,
     )
-    manager = JobManager(settings, runner or TrainAndEvaluate(), registry.upload, warm_up=warm_up)
+    job_runner = runner or TrainAndEvaluate()
+    manager = JobManager(
+        settings,
+        job_runner,
+        registry.upload,
+        warm_up=warm_up,
+        backend=choose_backend(settings, job_runner, warm_up),
+    )
     servicer = TrainingServicer(
         manager, registry, MAX_WATCHERS, min(settings.max_watches_per_user, MAX_WATCHERS)
     )

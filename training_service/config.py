@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glidepath.auth import service_token_from_env, token_from_env, users_file_from_env
-from glidepath.config import ConfigError, env_float, env_int, env_path, env_str
+from glidepath.config import ConfigError, env_float, env_int, env_optional, env_path, env_str
 from glidepath.models import DEFAULT_MAX_MODEL_BYTES, max_model_bytes_from_env
 
 DEFAULT_PORT = 50052
@@ -25,6 +25,9 @@ DEFAULT_SPOOL_RETRY_MAX_SECONDS = 60.0
 DEFAULT_REGISTRY_DEADLINE_SECONDS = 30.0
 DEFAULT_CANCEL_GRACE_SECONDS = 10.0
 DEFAULT_JOB_HISTORY = 1000
+# Where jobs run (training_service.backends): warm local processes, or a Ray cluster.
+BACKENDS = ("local", "ray")
+DEFAULT_BACKEND = "local"
 # Per-user bounds (users only; administrators and services have the service-wide ones).
 # Two waiting jobs of the eight queue places; two million episodes is two of the largest
 # trainings (about 1.5 hours of one worker); eight of the 24 watch places.
@@ -62,6 +65,8 @@ class TrainingSettings:
     registry_deadline_seconds: float = DEFAULT_REGISTRY_DEADLINE_SECONDS
     cancel_grace_seconds: float = DEFAULT_CANCEL_GRACE_SECONDS
     job_history: int = DEFAULT_JOB_HISTORY
+    backend: str = DEFAULT_BACKEND
+    ray_address: str | None = None  # the Ray cluster (RAY_ADDRESS) when backend is "ray"
 
     @property
     def store_path(self) -> Path:
@@ -95,6 +100,7 @@ class TrainingSettings:
                 "TRAINING_SPOOL_RETRY_MAX_SECONDS must be >= TRAINING_SPOOL_RETRY_INITIAL_SECONDS,"
                 f" got {maximum} < {initial}"
             )
+        backend, ray_address = backend_from_env()
         return cls(
             data_dir=env_path("TRAINING_DATA_DIR", default_data_dir()),
             max_concurrent=max_concurrent,
@@ -124,4 +130,28 @@ class TrainingSettings:
                 "TRAINING_CANCEL_GRACE_SECONDS", DEFAULT_CANCEL_GRACE_SECONDS, minimum=0.1
             ),
             job_history=env_int("TRAINING_JOB_HISTORY", DEFAULT_JOB_HISTORY, minimum=1),
+            backend=backend,
+            ray_address=ray_address,
         )
+
+
+def backend_from_env() -> tuple[str, str | None]:
+    """``TRAINING_BACKEND`` and, for ``ray``, ``RAY_ADDRESS`` (required, and Ray installed)."""
+    backend = env_str("TRAINING_BACKEND", DEFAULT_BACKEND).lower()
+    if backend not in BACKENDS:
+        raise ConfigError(f"TRAINING_BACKEND must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend == "local":
+        return backend, None
+    address = env_optional("RAY_ADDRESS")
+    if address is None:
+        raise ConfigError(
+            "RAY_ADDRESS must name the Ray cluster (host:port of its head, or 'auto') when "
+            "TRAINING_BACKEND=ray"
+        )
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            "TRAINING_BACKEND=ray needs Ray installed: pip install 'glidepath[ray]'"
+        ) from None
+    return backend, address

@@ -43,6 +43,8 @@ from glidepath.registry.v1 import registry_pb2
 from glidepath.rl.features import FEATURES_VERSION
 from glidepath.text import clip
 from glidepath.versions import POLICY_LAYOUT_VERSION
+from training_service.backends import BackendFactory
+from training_service.backends.local import local_backend
 from training_service.config import TrainingSettings
 from training_service.jobs import JobKey, JobRecord, JobState, JobStore, job_key
 from training_service.pipeline import (
@@ -52,7 +54,7 @@ from training_service.pipeline import (
     TrainingTask,
 )
 from training_service.spool import Spool, Upload
-from training_service.workers import JobRunner, JobUpdate, WorkerEvent, WorkerPool, WorkerReady
+from training_service.workers import JobRunner, JobUpdate, WorkerEvent, WorkerReady
 
 LOST_BEFORE_SPOOL_MESSAGE = (
     "training service restarted before the trained model was saved; start the training again"
@@ -113,7 +115,7 @@ class _Pending:
 
 
 class JobManager:
-    """Owns every job record, the worker pool and the spool."""
+    """Owns every job record, the backend that runs the jobs and the spool."""
 
     def __init__(
         self,
@@ -123,7 +125,10 @@ class JobManager:
         *,
         warm_up: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.time,
+        backend: BackendFactory | None = None,
     ) -> None:
+        """``backend`` builds what runs the jobs (``training_service.backends``); by
+        default the local warm workers running ``runner``."""
         self._settings = settings
         self._clock = clock
         self._cond = threading.Condition()
@@ -142,13 +147,8 @@ class JobManager:
             initial_delay=settings.spool_retry_initial_seconds,
             max_delay=settings.spool_retry_max_seconds,
         )
-        self._pool = WorkerPool(
-            size=settings.workers,
-            runner=runner,
-            on_event=self._on_worker_event,
-            warm_up=warm_up,
-            cancel_grace=settings.cancel_grace_seconds,
-        )
+        build = backend or local_backend(settings, runner, warm_up)
+        self._pool = build(self._on_worker_event)
         self._recover()
 
     # ------------------------------------------------------------------ lifecycle
