@@ -27,6 +27,7 @@ from glidepath.simulation.v1 import simulation_pb2_grpc
 from simulation_service.config import SimulationServiceSettings
 from simulation_service.service import SERVICE_NAME
 from training_service.config import TrainingSettings
+from web_service.config import WebServiceSettings
 
 SIMULATE = f"/{SERVICE_NAME}/Simulate"
 CALLS = 12
@@ -153,6 +154,9 @@ def test_a_bad_list_is_refused_where_the_setting_is_read(
     monkeypatch.setenv("REGISTRY_ADDR", written)
     with pytest.raises(ConfigError, match=rf"^REGISTRY_ADDR: .*{re.escape(problem)}"):
         TrainingSettings.from_env()
+    monkeypatch.setenv("SIMULATION_ADDR", written)
+    with pytest.raises(ConfigError, match=rf"^SIMULATION_ADDR: .*{re.escape(problem)}"):
+        WebServiceSettings.from_env()
 
 
 def test_the_services_keep_a_list_as_written(monkeypatch: pytest.MonkeyPatch) -> None:
