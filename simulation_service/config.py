@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from glidepath.auth import service_token_from_env, token_from_env, users_file_from_env
-from glidepath.config import ConfigError, env_float, env_int, env_str
+from glidepath.config import ConfigError, env_float, env_int
 from glidepath.engine.run import MAX_PATHS as ENGINE_MAX_PATHS
 from glidepath.models import DEFAULT_MAX_MODEL_BYTES, max_model_bytes_from_env
+from glidepath.rpc.addresses import env_address
 
 DEFAULT_PORT = 50051
 DEFAULT_MAX_CONCURRENT = 2
@@ -23,7 +24,7 @@ DEFAULT_MAX_PATHS = 1_000_000
 DEFAULT_PATHS = 10_000
 DEFAULT_ADAPTIVE_MAX_PATHS = 100_000
 DEFAULT_GRACE_SECONDS = 10.0
-# Peers for Optimize (docs/api.md); declared now so the deployment's variables are stable.
+# Peers for Optimize (docs/api.md); each may list replicas (glidepath.rpc.addresses).
 DEFAULT_REGISTRY_ADDR = "127.0.0.1:50053"
 DEFAULT_TRAINING_ADDR = "127.0.0.1:50052"
 # Optimize: seconds for one call to a peer (lookup, start, download) and for following a
@@ -112,8 +113,8 @@ class SimulationServiceSettings:
                 "SIMULATION_ADAPTIVE_MAX_PATHS", DEFAULT_ADAPTIVE_MAX_PATHS, minimum=1
             ),
             grace_seconds=env_float("SIMULATION_GRACE_SECONDS", DEFAULT_GRACE_SECONDS, minimum=0.0),
-            registry_addr=env_str("REGISTRY_ADDR", DEFAULT_REGISTRY_ADDR),
-            training_addr=env_str("TRAINING_ADDR", DEFAULT_TRAINING_ADDR),
+            registry_addr=env_address("REGISTRY_ADDR", DEFAULT_REGISTRY_ADDR),
+            training_addr=env_address("TRAINING_ADDR", DEFAULT_TRAINING_ADDR),
             optimize_max_concurrent=env_int(
                 "OPTIMIZE_MAX_CONCURRENT", DEFAULT_OPTIMIZE_MAX_CONCURRENT, minimum=1
             ),

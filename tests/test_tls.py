@@ -25,7 +25,7 @@ from process_support import ROOT, ServiceProcess
 from registry_support import HASH_A, TIMEOUT, model_zip, ref, sha256_hex, upload_metadata
 
 from glidepath.clients.registry import download_model, find_compatible_model, upload_model
-from glidepath.registry.v1 import registry_pb2_grpc
+from glidepath.registry.v1 import registry_pb2, registry_pb2_grpc
 from glidepath.rpc.channel import open_channel, wait_until_serving
 from glidepath.rpc.tls import CA_ENV, CERT_ENV, KEY_ENV, ClientTls
 from model_registry_service.service import SERVICE_NAME as REGISTRY
@@ -260,3 +260,37 @@ def test_the_server_name_can_be_set_apart_from_the_address(
     bad = ClientTls(pki.ca.read_bytes(), server_name="registry.example")
     with open_channel(tls_registry.address, bad) as channel, pytest.raises(grpc.RpcError):
         _health(channel)
+
+
+def test_tls_over_a_list_of_two_replicas_checks_each_against_the_server_name(
+    tls_registry: ServiceProcess, pki: Pki, tmp_path: Path
+) -> None:
+    """Two TLS registries dialled as one IP list: the channel has one name to check every
+    certificate against (GLIDEPATH_TLS_SERVER_NAME; here "localhost", which the test
+    certificate carries), and both replicas answer calls through it."""
+    env = {"RL_MODELS_DIR": str(tmp_path / "rl"), **pki.server_env}
+    other = ServiceProcess(
+        "model_registry_service", tmp_path, env, service_name=REGISTRY, tls=pki.client
+    )
+    replicas = (tls_registry, other)
+    listed = f"{tls_registry.address},{other.address}"
+    method = "/glidepath.registry.v1.ModelRegistry/ListModels"
+
+    def served(replica: ServiceProcess) -> int:
+        return sum(method in line for line in replica.log().splitlines())
+
+    try:
+        before = [served(r) for r in replicas]
+        with open_channel(listed, ClientTls(pki.ca.read_bytes(), "localhost")) as channel:
+            wait_until_serving(channel, REGISTRY, timeout=TIMEOUT)
+            stub = registry_pb2_grpc.ModelRegistryStub(channel)
+            for _ in range(8):
+                stub.ListModels(registry_pb2.ListModelsRequest(), timeout=TIMEOUT)
+        assert all(served(r) > b for r, b in zip(replicas, before, strict=True))
+        assert sum(served(r) - b for r, b in zip(replicas, before, strict=True)) == 8
+        with open_channel(listed, ClientTls(pki.ca.read_bytes(), "elsewhere")) as wrong:
+            with pytest.raises(grpc.RpcError) as caught:
+                _health(wrong)
+            assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    finally:
+        assert other.stop() == 0

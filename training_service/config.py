@@ -14,6 +14,7 @@ from pathlib import Path
 from glidepath.auth import service_token_from_env, token_from_env, users_file_from_env
 from glidepath.config import ConfigError, env_float, env_int, env_optional, env_path, env_str
 from glidepath.models import DEFAULT_MAX_MODEL_BYTES, max_model_bytes_from_env
+from glidepath.rpc.addresses import env_address
 
 DEFAULT_PORT = 50052
 DEFAULT_REGISTRY_ADDR = "127.0.0.1:50053"
@@ -106,7 +107,7 @@ class TrainingSettings:
             max_concurrent=max_concurrent,
             max_queued=env_int("TRAINING_MAX_QUEUED", DEFAULT_MAX_QUEUED, minimum=0),
             workers=workers,
-            registry_addr=env_str("REGISTRY_ADDR", DEFAULT_REGISTRY_ADDR),
+            registry_addr=env_address("REGISTRY_ADDR", DEFAULT_REGISTRY_ADDR),
             token=token_from_env(),
             users_file=users_file_from_env(),
             service_token=service_token_from_env(),

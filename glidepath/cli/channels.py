@@ -50,10 +50,10 @@ class PeerConnection:
 def connect(peer: Peer) -> Iterator[PeerConnection]:
     """A channel to the peer's address (from its environment variable or the default)."""
     credential = credential_from_env()
-    address = peer.address()
     try:
+        address = peer.address()
         channel = open_channel(address)
-    except ConfigError as error:  # GLIDEPATH_TLS_CA unreadable or not a PEM file
+    except ConfigError as error:  # a bad address list; GLIDEPATH_TLS_CA unreadable
         raise CliError(str(error), EXIT_USAGE) from None
     try:
         yield PeerConnection(peer, address, channel, credential)

@@ -4,7 +4,9 @@ The same table serves both sides: ``glidepath up`` starts each service on its de
 port, and every client command finds it through ``SIMULATION_ADDR``, ``TRAINING_ADDR`` or
 ``REGISTRY_ADDR``, falling back to those same defaults. So a plain ``glidepath up`` in one
 terminal and ``glidepath simulate`` in another just work, and pointing the client at a
-remote deployment is one exported variable.
+remote deployment is one exported variable. A variable may list several replicas of a
+service (``glidepath.rpc.addresses``: IP:port entries, or one DNS name), and the
+client's calls are spread over them round-robin.
 
 The ports are written here rather than imported from the services because the shared
 library must not depend on a service's package; a test checks they agree.
@@ -15,6 +17,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from glidepath.rpc.addresses import checked_address
 
 LOOPBACK = "127.0.0.1"
 
@@ -34,9 +38,11 @@ class Peer:
         return f"{LOOPBACK}:{self.default_port}"
 
     def address(self, environ: Mapping[str, str] | None = None) -> str:
-        """The address from the environment variable, else the local stack's default."""
+        """The address from the environment variable, else the local stack's default;
+        ``glidepath.config.ConfigError`` naming the variable when it does not parse."""
         environ = os.environ if environ is None else environ
-        return environ.get(self.env_var, "").strip() or self.default_address
+        written = environ.get(self.env_var, "").strip()
+        return checked_address(written, self.env_var) if written else self.default_address
 
 
 SIMULATION = Peer(

@@ -72,8 +72,10 @@ class Deadlines:
 
 @contextmanager
 def connected(address: str) -> Iterator[grpc.Channel]:
-    """A channel to ``host:port`` (TLS from the environment), closed on leaving;
-    ``glidepath.config.ConfigError`` when GLIDEPATH_TLS_CA is unreadable."""
+    """A channel to ``host:port``, or to a list of replicas balanced round-robin
+    (``glidepath.rpc.addresses``), with TLS from the environment, closed on leaving;
+    ``glidepath.config.ConfigError`` for an address that does not parse or when
+    GLIDEPATH_TLS_CA is unreadable."""
     channel = open_channel(address)
     try:
         yield channel
