@@ -69,7 +69,7 @@ def connect(url: str) -> Connection:
         why = clip(" ".join(str(exc).split()), 200)
         raise Unavailable(
             f"cannot reach the model index at postgresql://{where(url)} ({why})",
-            reason="INDEX_UNAVAILABLE",
+            reason="UNAVAILABLE",
         ) from None
 
 
@@ -188,7 +188,7 @@ class PostgresIndex(SqlIndex):
                 raise Unavailable(
                     f"{key.file_name} is being changed by another registry replica for more "
                     f"than {NAME_LOCK_TIMEOUT}; try again",
-                    reason="INDEX_BUSY",
+                    reason="UNAVAILABLE",
                 ) from None
             try:
                 yield
