@@ -466,6 +466,15 @@ def test_progress_is_replayed_from_any_event_and_the_result_has_its_own_url(
     figures = json.loads(re.search(r'id="figures">(.*?)</script>', page.text, re.S).group(1))  # type: ignore[union-attr]
     assert set(figures) == {"chart-wealth", "chart-spending", "chart-allocation"}
     assert client.get(f"/api/results/{run_id}").json()["householdHash"] == "0123456789abcdef"
+    summary = client.get(f"/api/results/{run_id}/summary").json()
+    assert summary["headline"] == "Recommended: the total-wealth rule."
+    assert [section["heading"] for section in summary["sections"]] == [
+        "This year",
+        "Risk and gain",
+        "Strategy",
+        "Words used",
+        "Before you act",
+    ]
 
 
 def test_cancel_stops_the_call_and_the_page_says_so(client: TestClient, peers: FakePeers) -> None:

@@ -9,6 +9,7 @@ the comparison (``compare_summary``: no trained policy judged, no year's decisio
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -99,3 +100,16 @@ def result_json(run_id: str, runs: RunsDep) -> dict[str, Any]:
     if result is None:
         raise HTTPException(409, "the run has not finished")
     return json_format.MessageToDict(result)
+
+
+@router.get("/api/results/{run_id}/summary")
+def summary_json(run_id: str, runs: RunsDep) -> dict[str, Any]:
+    """The summary the page and the CLI show, as JSON: a headline and its sections."""
+    result = _result(runs, run_id)
+    if result is None:
+        raise HTTPException(409, "the run has not finished")
+    run = runs.get(run_id)
+    summary = None if run is None else summary_of(run, result)
+    if summary is None:
+        raise HTTPException(409, "this result carries no summary (no plan of your own in it)")
+    return asdict(summary)
