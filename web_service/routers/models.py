@@ -60,6 +60,11 @@ def _page(
     return response
 
 
+def _error_page(request: Request, templates: Jinja2Templates, error: PeerError) -> HTMLResponse:
+    """The service's one-line refusal, under the status it maps to."""
+    return _page(request, templates, "error.html", {"message": error.message}, error.http_status)
+
+
 @router.get("/models", response_class=HTMLResponse)
 def list_page(
     request: Request,
@@ -110,9 +115,7 @@ def model_page(
         model = peers.get_model(ref)
         lineage, tree = _lineage(peers, model)
     except PeerError as error:
-        return _page(
-            request, templates, "error.html", {"message": error.message}, error.http_status
-        )
+        return _error_page(request, templates, error)
     return _page(
         request,
         templates,
@@ -144,9 +147,7 @@ def delete(
         try:
             model = peers.get_model(ref)
         except PeerError:
-            return _page(
-                request, templates, "error.html", {"message": error.message}, error.http_status
-            )
+            return _error_page(request, templates, error)
         return _page(
             request,
             templates,
@@ -170,9 +171,7 @@ def cleanup_plan(
     try:
         planned = peers.cleanup(days, dry_run=True)
     except PeerError as error:
-        return _page(
-            request, templates, "error.html", {"message": error.message}, error.http_status
-        )
+        return _error_page(request, templates, error)
     return _page(
         request,
         templates,
